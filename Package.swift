@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+  name: "tripindex",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "tripindex", targets: ["TripIndexCLI"]),
+    .library(name: "TripIndex", targets: ["TripIndex"]),
+    .library(name: "VectorStore", targets: ["VectorStore"]),
+    .library(name: "VectorIO", targets: ["VectorIO"]),
+    .library(name: "VectorMath", targets: ["VectorMath"]),
+    .library(name: "LMDB", targets: ["LMDB"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
+    .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+    .systemLibrary(
+      name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .target(name: "LMDB", dependencies: ["CLMDB"]),
+    .target(name: "VectorIO"),
+    .target(
+      name: "VectorMath",
+      dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+    .target(name: "VectorStore", dependencies: ["LMDB", "VectorIO", "VectorMath"]),
+    .target(name: "TripIndex", dependencies: ["VectorIO", "VectorMath", "VectorStore"]),
+    .executableTarget(
+      name: "TripIndexCLI",
+      dependencies: [
+        "TripIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .target(
+      name: "TestSupport", dependencies: ["VectorIO", "VectorMath", "VectorStore"],
+      path: "Tests/TestSupport"),
+    .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
+    .testTarget(
+      name: "VectorIOTests",
+      dependencies: [
+        "VectorIO", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
+    .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
+    .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "TestSupport"]),
+    .testTarget(name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
+  ]
+)

@@ -1,0 +1,56 @@
+/// A value that LMDB can read as a key or a value: anything that can lend its bytes.
+public protocol LMDBBytes {
+  /// Calls `body` with the value's bytes; the buffer is valid only inside `body`.
+  ///
+  /// - Parameter body: receives the bytes.
+  /// - Returns: what `body` returns.
+  func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension String: LMDBBytes {
+  /// Lends the string's UTF-8 bytes (no terminating zero).
+  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    var copy = self
+    return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+  }
+}
+
+extension Array: LMDBBytes where Element == UInt8 {
+  /// Lends the array's bytes.
+  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try withUnsafeBytes(body)
+  }
+}
+
+extension UnsafeRawBufferPointer: LMDBBytes {
+  /// Lends the buffer itself.
+  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try body(self)
+  }
+}
+
+/// A `UInt64` stored as 8 big-endian bytes, so that LMDB's byte order is numeric order.
+public struct BigEndianKey: LMDBBytes, Hashable, Sendable {
+  /// The numeric value.
+  public let value: UInt64
+
+  /// Wraps a number as a key.
+  ///
+  /// - Parameter value: the number.
+  public init(_ value: UInt64) { self.value = value }
+
+  /// Decodes 8 big-endian bytes.
+  ///
+  /// - Parameter bytes: a key read from LMDB.
+  /// - Returns: the key, or `nil` when `bytes` is not 8 bytes long.
+  public init?(bytes: UnsafeRawBufferPointer) {
+    guard bytes.count == 8 else { return nil }
+    value = UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
+  }
+
+  /// Lends the 8 big-endian bytes.
+  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    var bigEndian = value.bigEndian
+    return try Swift.withUnsafeBytes(of: &bigEndian, body)
+  }
+}

@@ -1,0 +1,114 @@
+import CLMDB
+
+/// A position in a database, for ordered walks and range scans. Obtained from
+/// ``Transaction/withCursor(in:_:)`` and valid only inside that closure.
+///
+/// Every move returns the ``Entry`` it lands on, or `nil` when there is none.
+public struct Cursor {
+  /// One key/value pair, pointing into the memory map; valid until the transaction ends.
+  public struct Entry {
+    /// The key's bytes.
+    public let key: UnsafeRawBufferPointer
+    /// The value's bytes (2-byte aligned at least).
+    public let value: UnsafeRawBufferPointer
+  }
+
+  let handle: OpaquePointer
+  let transaction: Transaction
+
+  private func move(_ operation: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil) throws(LMDBError)
+    -> Entry?
+  {
+    var keyValue = MDB_val(
+      mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
+    var data = MDB_val()
+    let code = mdb_cursor_get(handle, &keyValue, &data, operation)
+    if code == MDB_NOTFOUND { return nil }
+    try transaction.check(code)
+    return Entry(
+      key: UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size),
+      value: UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+  }
+
+  /// Moves to the first entry. - Returns: it, or `nil` for an empty database. - Throws: ``LMDBError``.
+  public func first() throws(LMDBError) -> Entry? { try move(MDB_FIRST) }
+  /// Moves to the last entry. - Returns: it, or `nil` for an empty database. - Throws: ``LMDBError``.
+  public func last() throws(LMDBError) -> Entry? { try move(MDB_LAST) }
+  /// Moves to the next entry (the next duplicate first). - Returns: it, or `nil` at the end.
+  /// - Throws: ``LMDBError``.
+  public func next() throws(LMDBError) -> Entry? { try move(MDB_NEXT) }
+  /// Moves to the previous entry. - Returns: it, or `nil` at the start. - Throws: ``LMDBError``.
+  public func previous() throws(LMDBError) -> Entry? { try move(MDB_PREV) }
+  /// Moves to the first value of the next key, skipping duplicates. - Returns: it, or `nil` at the end.
+  /// - Throws: ``LMDBError``.
+  public func nextKey() throws(LMDBError) -> Entry? { try move(MDB_NEXT_NODUP) }
+  /// Moves to the next duplicate of the current key. - Returns: it, or `nil` after the last one.
+  /// - Throws: ``LMDBError``.
+  public func nextDuplicate() throws(LMDBError) -> Entry? { try move(MDB_NEXT_DUP) }
+
+  /// Moves to exactly `key`.
+  ///
+  /// - Parameter key: the key to find.
+  /// - Returns: its (first) entry, or `nil` when absent.
+  /// - Throws: ``LMDBError``.
+  public func seek(to key: some LMDBBytes) throws(LMDBError) -> Entry? {
+    do {
+      return try key.withLMDBBytes { bytes in try move(MDB_SET_KEY, key: bytes) }
+    } catch let error as LMDBError {
+      throw error
+    } catch {
+      throw LMDBError.invalid
+    }
+  }
+
+  /// Moves to the first key greater than or equal to `key`.
+  ///
+  /// - Parameter key: the lower bound.
+  /// - Returns: that entry, or `nil` when every key is smaller.
+  /// - Throws: ``LMDBError``.
+  public func seek(atLeast key: some LMDBBytes) throws(LMDBError) -> Entry? {
+    do {
+      return try key.withLMDBBytes { bytes in try move(MDB_SET_RANGE, key: bytes) }
+    } catch let error as LMDBError {
+      throw error
+    } catch {
+      throw LMDBError.invalid
+    }
+  }
+
+  /// Returns up to a page of the current key's duplicates at once, starting at the cursor
+  /// (`MDB_GET_MULTIPLE`; ``Database/Flags/duplicateFixed`` databases only).
+  ///
+  /// - Returns: the packed fixed-size values, or `nil` when there are none.
+  /// - Throws: ``LMDBError``.
+  public func duplicatesPage() throws(LMDBError) -> UnsafeRawBufferPointer? {
+    try move(MDB_GET_MULTIPLE)?.value
+  }
+
+  /// Returns the next page of the current key's duplicates (`MDB_NEXT_MULTIPLE`).
+  ///
+  /// - Returns: the packed fixed-size values, or `nil` after the last page.
+  /// - Throws: ``LMDBError``.
+  public func nextDuplicatesPage() throws(LMDBError) -> UnsafeRawBufferPointer? {
+    guard let entry = try move(MDB_NEXT_MULTIPLE) else { return nil }
+    return entry.value
+  }
+
+  /// The number of duplicates of the current key.
+  ///
+  /// - Returns: the count (1 in a database without duplicates).
+  /// - Throws: ``LMDBError``.
+  public func duplicateCount() throws(LMDBError) -> Int {
+    var count = 0
+    try transaction.check(mdb_cursor_count(handle, &count))
+    return count
+  }
+
+  /// Deletes the entry under the cursor.
+  ///
+  /// - Parameter allDuplicates: in a duplicate-sorted database, delete every value of the key.
+  /// - Throws: ``LMDBError``.
+  public func deleteCurrent(allDuplicates: Bool = false) throws(LMDBError) {
+    try transaction.check(mdb_cursor_del(handle, allDuplicates ? UInt32(MDB_NODUPDATA) : 0))
+  }
+}

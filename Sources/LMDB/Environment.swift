@@ -1,0 +1,244 @@
+import CLMDB
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// An open LMDB environment: one directory holding `data.mdb` and `lock.mdb`.
+///
+/// Open it with ``open(path:flags:maxDatabases:initialMapSizeBytes:)``; the environment closes when
+/// the last reference goes away. All access goes through closure-scoped transactions:
+/// ``read(_:)`` and ``write(_:)``. Read transactions never block the writer, and there is at most one
+/// write transaction at a time (LMDB serialises writers across processes).
+///
+/// LMDB forbids opening the same environment twice in one process; ``open(path:flags:maxDatabases:initialMapSizeBytes:)``
+/// returns the instance that is already open instead.
+public final class Environment: @unchecked Sendable {
+  /// Options for opening an environment (`mdb_env_open` flags).
+  public struct Flags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    /// Creates flags from their raw bits.
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// `MDB_RDONLY`: no write transactions; the directory must exist.
+    public static let readOnly = Flags(rawValue: UInt32(MDB_RDONLY))
+    /// `MDB_NOSYNC`: don't fsync on commit (a process crash is still safe, a power cut is not).
+    public static let noSync = Flags(rawValue: UInt32(MDB_NOSYNC))
+    /// `MDB_NOMETASYNC`: fsync data but not the meta page on commit.
+    public static let noMetaSync = Flags(rawValue: UInt32(MDB_NOMETASYNC))
+    /// `MDB_NORDAHEAD`: turn off OS read-ahead (helps random access to maps larger than RAM).
+    public static let noReadAhead = Flags(rawValue: UInt32(MDB_NORDAHEAD))
+  }
+
+  /// The map size the environment starts with unless told otherwise: 64 MiB; it doubles when full.
+  public static let defaultInitialMapSizeBytes = 64 << 20
+
+  let handle: OpaquePointer
+  /// The environment's directory, as given when it was opened.
+  public let path: String
+  /// The flags it was opened with.
+  public let flags: Flags
+  private let canonicalPath: String
+  private let databases = Mutex<[String: Database]>([:])
+
+  private static let openEnvironments = Mutex<[String: WeakEnvironment]>([:])
+
+  /// Opens (creating when allowed) the environment in directory `path`.
+  ///
+  /// - Parameters:
+  ///   - path: a directory; created if missing unless `flags` contains ``Flags/readOnly``.
+  ///   - flags: open options.
+  ///   - maxDatabases: the most named databases the environment can hold.
+  ///   - initialMapSizeBytes: the map size to start with; ``write(_:)`` doubles it when it fills.
+  ///     An existing environment keeps its larger size.
+  /// - Returns: the environment, or the one already open in this process at that path.
+  /// - Throws: ``LMDBError`` with LMDB's or the system's reason (`ENOENT` for a missing read-only
+  ///   store, `EACCES`, `MDB_INVALID` for a directory that holds something else).
+  public static func open(
+    path: String, flags: Flags = [], maxDatabases: Int = 256,
+    initialMapSizeBytes: Int = defaultInitialMapSizeBytes
+  ) throws(LMDBError) -> Environment {
+    if !flags.contains(.readOnly) {
+      if mkdir(path, 0o755) != 0 && errno != EEXIST { throw LMDBError(rawValue: errno) }
+    }
+    guard let resolved = realpath(path, nil) else { throw LMDBError(rawValue: errno) }
+    let canonical = String(cString: resolved)
+    free(resolved)
+    return try openEnvironments.withLock { (open) throws(LMDBError) -> Environment in
+      if let existing = open[canonical]?.environment {
+        if existing.flags.contains(.readOnly) && !flags.contains(.readOnly) {
+          // Opened read-only elsewhere in this process; LMDB cannot reopen it for writing.
+          throw LMDBError(rawValue: EBUSY)
+        }
+        return existing
+      }
+      let environment = try Environment(
+        path: path, canonicalPath: canonical, flags: flags, maxDatabases: maxDatabases,
+        initialMapSizeBytes: initialMapSizeBytes)
+      open[canonical] = WeakEnvironment(environment: environment)
+      return environment
+    }
+  }
+
+  private init(
+    path: String, canonicalPath: String, flags: Flags, maxDatabases: Int, initialMapSizeBytes: Int
+  ) throws(LMDBError) {
+    var raw: OpaquePointer?
+    try check(mdb_env_create(&raw))
+    guard let raw else { throw LMDBError.invalid }
+    do throws(LMDBError) {
+      try check(mdb_env_set_maxdbs(raw, MDB_dbi(maxDatabases)))
+      try check(mdb_env_set_maxreaders(raw, 256))
+      try check(mdb_env_set_mapsize(raw, initialMapSizeBytes))
+      try check(mdb_env_open(raw, path, flags.rawValue | UInt32(MDB_NOTLS), 0o644))
+      // Clear reader slots left by processes that died (for example a killed build).
+      var dead: Int32 = 0
+      try check(mdb_reader_check(raw, &dead))
+    } catch {
+      mdb_env_close(raw)
+      throw error
+    }
+    self.handle = raw
+    self.path = path
+    self.canonicalPath = canonicalPath
+    self.flags = flags
+  }
+
+  deinit {
+    Environment.openEnvironments.withLock { open in
+      if open[canonicalPath]?.environment == nil { open[canonicalPath] = nil }
+    }
+    mdb_env_close(handle)
+  }
+
+  /// The current map size in bytes (the most the data file can grow to before the map is grown).
+  public var mapSizeBytes: Int {
+    var info = MDB_envinfo()
+    mdb_env_info(handle, &info)
+    return info.me_mapsize
+  }
+
+  /// The database page size in bytes.
+  public var pageSizeBytes: Int {
+    var stat = MDB_stat()
+    mdb_env_stat(handle, &stat)
+    return Int(stat.ms_psize)
+  }
+
+  /// The longest key LMDB accepts, in bytes (511 with the default build).
+  public var maxKeySizeBytes: Int { Int(mdb_env_get_maxkeysize(handle)) }
+
+  /// Runs `body` in a read-only transaction: a consistent snapshot that never blocks writers.
+  ///
+  /// Values read inside are pointers into the memory map, valid until `body` returns.
+  ///
+  /// - Parameter body: the work to do; it receives the transaction.
+  /// - Returns: what `body` returns.
+  /// - Throws: ``LMDBError`` when the transaction cannot start, or what `body` throws.
+  public func read<R>(_ body: (Transaction) throws -> R) throws -> R {
+    let raw = try begin(readOnly: true)
+    defer { mdb_txn_abort(raw) }
+    return try body(Transaction(handle: raw, isReadOnly: true, state: TransactionState()))
+  }
+
+  /// Runs `body` in a read-write transaction and commits it; if `body` throws, nothing is written.
+  ///
+  /// When the map fills (`MDB_MAP_FULL`), the transaction is aborted, the map size doubled and
+  /// `body` run again from the start, so `body` must not have effects outside the transaction that
+  /// cannot be repeated.
+  ///
+  /// - Parameter body: the work to do; it receives the transaction.
+  /// - Returns: what `body` returns.
+  /// - Throws: ``LMDBError`` when the transaction cannot start or commit, or what `body` throws.
+  public func write<R>(_ body: (Transaction) throws -> R) throws -> R {
+    precondition(!flags.contains(.readOnly), "write transaction on a read-only environment")
+    while true {
+      let raw = try begin(readOnly: false)
+      let state = TransactionState()
+      let result: R
+      do {
+        result = try body(Transaction(handle: raw, isReadOnly: false, state: state))
+      } catch {
+        mdb_txn_abort(raw)
+        if state.mapFull {
+          try growMap()
+          continue
+        }
+        throw error
+      }
+      let committed = mdb_txn_commit(raw)
+      if committed == MDB_MAP_FULL {
+        try growMap()
+        continue
+      }
+      try check(committed)
+      return result
+    }
+  }
+
+  /// Doubles the map size. Only called with no transaction of this environment open in the
+  /// calling thread; LMDB requires that no transaction in the process is active.
+  private func growMap() throws(LMDBError) {
+    try check(mdb_env_set_mapsize(handle, mapSizeBytes * 2))
+  }
+
+  private func begin(readOnly: Bool) throws(LMDBError) -> OpaquePointer {
+    var raw: OpaquePointer?
+    var code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &raw)
+    if code == MDB_MAP_RESIZED {
+      // Another process grew the map: adopt its size and start again.
+      try check(mdb_env_set_mapsize(handle, 0))
+      code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &raw)
+    }
+    try check(code)
+    guard let raw else { throw LMDBError.badTransaction }
+    return raw
+  }
+
+  /// Opens a named database, creating it if `flags` has ``Database/Flags/create``.
+  ///
+  /// Handles are cached: later calls with the same name return the same handle.
+  ///
+  /// - Parameters:
+  ///   - name: the database's name.
+  ///   - flags: how keys and values are organised; must match how it was created.
+  /// - Returns: the database handle, usable in any later transaction.
+  /// - Throws: ``LMDBError/notFound`` when it does not exist and `create` was not given.
+  public func database(named name: String, flags: Database.Flags = []) throws -> Database {
+    if let cached = databases.withLock({ $0[name] }) { return cached }
+    let open = { (txn: Transaction) throws -> Database in
+      var dbi: MDB_dbi = 0
+      try txn.check(mdb_dbi_open(txn.handle, name, flags.rawValue, &dbi))
+      return Database(name: name, handle: dbi, flags: flags.subtracting(.create))
+    }
+    let database: Database
+    if flags.contains(.create) && !self.flags.contains(.readOnly) {
+      database = try write(open)
+    } else {
+      // A read transaction must commit for the handle to outlive it.
+      let raw = try begin(readOnly: true)
+      do {
+        database = try open(Transaction(handle: raw, isReadOnly: true, state: TransactionState()))
+      } catch {
+        mdb_txn_abort(raw)
+        throw error
+      }
+      try check(mdb_txn_commit(raw))
+    }
+    databases.withLock { $0[name] = database }
+    return database
+  }
+
+  /// Flushes buffers to disk (needed only with ``Flags/noSync`` or ``Flags/noMetaSync``).
+  ///
+  /// - Throws: ``LMDBError`` from `mdb_env_sync`.
+  public func sync() throws(LMDBError) {
+    try check(mdb_env_sync(handle, 1))
+  }
+}
+
+private struct WeakEnvironment {
+  weak var environment: Environment?
+}

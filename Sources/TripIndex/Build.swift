@@ -1,0 +1,188 @@
+import VectorIO
+import VectorMath
+import VectorStore
+
+/// `tripindex build`: ingest a folder of vector files into a store.
+///
+/// Every input file is read and checked before anything is written, so bad input leaves the store
+/// exactly as it was. Then the vectors stream into the store in transactions of ``Options/batchRows``
+/// rows: memory use is one batch, whatever the folder's size, and an interrupted build leaves the
+/// batches committed so far. Names are unique, so building the same folder again changes nothing.
+public enum Build {
+  /// What to build.
+  public struct Options: Sendable {
+    /// The folder (or single file) to ingest.
+    public var input: String
+    /// The store's directory.
+    public var storePath: String
+    /// The metric for a new store; `nil` keeps an existing store's metric (l2 for a new store).
+    public var metric: DistanceMetric?
+    /// Rows per write transaction.
+    public var batchRows: Int
+
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - input: the folder or file to ingest.
+    ///   - storePath: the store's directory.
+    ///   - metric: the metric for a new store.
+    ///   - batchRows: rows per transaction.
+    public init(input: String, storePath: String = "tripindex.lmdb", metric: DistanceMetric? = nil, batchRows: Int = 1024) {
+      self.input = input
+      self.storePath = storePath
+      self.metric = metric
+      self.batchRows = batchRows
+    }
+  }
+
+  /// What a build did.
+  public struct Report: Sendable {
+    /// The store's directory.
+    public var storePath: String
+    /// Vector files read.
+    public var files = 0
+    /// Vectors read.
+    public var vectors = 0
+    /// Items added, updated and left unchanged.
+    public var added = 0, updated = 0, unchanged = 0
+    /// Items in the store afterwards.
+    public var storeCount = 0
+    /// The store's dimension and metric.
+    public var dimension = 0
+    public var metric = DistanceMetric.l2
+    /// Wall-clock seconds.
+    public var seconds = 0.0
+    /// Non-fatal findings.
+    public var warnings: [String] = []
+
+    /// The one-line summary.
+    public var summary: String {
+      "\(storePath): added \(grouped(added)), updated \(grouped(updated)), unchanged \(grouped(unchanged)) "
+        + "from \(grouped(vectors)) vectors in \(grouped(files)) file(s); dimension \(dimension), \(metric.rawValue), "
+        + "\(grouped(storeCount)) items in the store; \(formatSeconds(seconds))"
+    }
+
+    /// The summary as one JSON object.
+    public var json: String {
+      var out = OutputBuffer(stream: nil)
+      out.write("{\"store\": ")
+      out.writeJSONString(storePath)
+      out.write(
+        ", \"files\": \(files), \"vectors\": \(vectors), \"added\": \(added), \"updated\": \(updated), \"unchanged\": \(unchanged), \"count\": \(storeCount), \"dimension\": \(dimension), \"metric\": \"\(metric.rawValue)\", \"seconds\": \(seconds)}"
+      )
+      return out.text
+    }
+  }
+
+  /// Runs a build.
+  ///
+  /// - Parameters:
+  ///   - options: what to build.
+  ///   - progress: where status goes.
+  /// - Returns: what was done.
+  /// - Throws: ``VectorIOError`` (file, line or record named), ``VectorStoreError``, or
+  ///   ``TripIndexError``; in every case the store is left as it was.
+  public static func run(_ options: Options, progress: Progress) throws -> Report {
+    guard options.batchRows > 0 else { throw TripIndexError("--batch must be positive, not \(options.batchRows)") }
+    var existing: VectorStore?
+    if VectorStore.exists(at: options.storePath) {
+      let store = try VectorStore.open(path: options.storePath)
+      if let metric = options.metric, metric != store.metric {
+        throw VectorStoreError(
+          .metricMismatch, path: options.storePath,
+          "uses the \(store.metric.rawValue) metric, but --metric \(metric.rawValue) was given; a store's metric is fixed when it is created")
+      }
+      existing = store
+    }
+    let metric = existing?.metric ?? options.metric ?? .l2
+    let scan = try FolderScan(root: options.input)
+    let plan = try BuildPlan(
+      scan: scan, requireNonZero: metric.normalizesVectors,
+      expectedDimension: existing.map { ($0.dimension, "store \(options.storePath)") }, progress: progress)
+    for warning in plan.warnings { progress.warn(warning) }
+
+    let store = try existing ?? VectorStore.openOrCreate(path: options.storePath, dimension: plan.dimension, metric: metric)
+    var report = Report(storePath: options.storePath)
+    report.files = plan.files.count
+    report.dimension = store.dimension
+    report.metric = store.metric
+    report.warnings = plan.warnings
+
+    var batch = Batch(dimension: plan.dimension, capacity: options.batchRows)
+    func commit() throws {
+      guard batch.count > 0 else { return }
+      let summary = try batch.values.withUnsafeBufferPointer { values in
+        try store.write { writer in try writer.upsert(names: batch.names, labels: batch.labels, vectors: values) }
+      }
+      report.added += summary.added
+      report.updated += summary.updated
+      report.unchanged += summary.unchanged
+      report.vectors += batch.count
+      batch.removeAll()
+      let rate = Double(report.vectors) / max(progress.elapsedSeconds, 1e-9)
+      progress.update(
+        "writing \(grouped(report.vectors))/\(grouped(plan.totalRows)) vectors (\(grouped(Int(rate)))/s)")
+    }
+    for file in plan.files {
+      var reader = try VectorFileReader(path: file.path)
+      var row = 0
+      while true {
+        let wanted = options.batchRows - batch.count
+        let read = try reader.read(maxRows: wanted, into: &batch.values)
+        if read == 0 { break }
+        for _ in 0..<read {
+          let (name, labels) = BuildPlan.identity(of: file, row: row)
+          batch.names.append(name)
+          batch.labels.append(labels)
+          row += 1
+        }
+        if batch.count >= options.batchRows { try commit() }
+      }
+      guard row == file.rows else {
+        throw TripIndexError("\(file.path) changed during the build (\(file.rows) vectors when checked, \(row) now)")
+      }
+    }
+    try commit()
+    progress.finish()
+    report.storeCount = try store.count()
+    report.seconds = progress.elapsedSeconds
+    return report
+  }
+
+  private struct Batch {
+    let dimension: Int
+    var values: [Float] = []
+    var names: [String] = []
+    var labels: [ItemLabels] = []
+    var count: Int { names.count }
+
+    init(dimension: Int, capacity: Int) {
+      self.dimension = dimension
+      values.reserveCapacity(dimension * capacity)
+      names.reserveCapacity(capacity)
+      labels.reserveCapacity(capacity)
+    }
+
+    mutating func removeAll() {
+      values.removeAll(keepingCapacity: true)
+      names.removeAll(keepingCapacity: true)
+      labels.removeAll(keepingCapacity: true)
+    }
+  }
+}
+
+/// "0.21 s", "3.4 s", "2 min 5 s".
+func formatSeconds(_ seconds: Double) -> String {
+  if seconds < 10 { return String(format2(seconds)) + " s" }
+  if seconds < 120 { return "\(Int(seconds.rounded())) s" }
+  return "\(Int(seconds) / 60) min \(Int(seconds) % 60) s"
+}
+
+/// A number with two decimals, without Foundation.
+func format2(_ value: Double) -> String {
+  let hundredths = Int((value * 100).rounded())
+  let sign = hundredths < 0 ? "-" : ""
+  let magnitude = abs(hundredths)
+  let fraction = magnitude % 100
+  return "\(sign)\(magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}

@@ -1,0 +1,5 @@
+// The vocabulary types of tripindex's API (metrics, labels, errors) come from these modules; users
+// of `TripIndex`, the CLI among them, get them with one import.
+@_exported import VectorIO
+@_exported import VectorMath
+@_exported import VectorStore

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The process's standard output and error, written through their file descriptors.
+public enum StandardStream: Int32, Sendable {
+  /// Standard output (results).
+  case output = 1
+  /// Standard error (progress, warnings, errors).
+  case error = 2
+
+  /// Writes text unbuffered.
+  ///
+  /// - Parameter text: the text.
+  public func write(_ text: String) {
+    var copy = text
+    copy.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+  }
+
+  /// Writes bytes unbuffered, retrying short writes.
+  ///
+  /// - Parameter bytes: the bytes.
+  public func write(_ bytes: UnsafeRawBufferPointer) {
+    var offset = 0
+    while offset < bytes.count {
+      let written = Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+      if written < 0 {
+        if errno == EINTR { continue }
+        return  // a closed pipe: nothing more can be said
+      }
+      offset += written
+    }
+  }
+
+  /// Whether the stream is a terminal.
+  public var isTerminal: Bool { isatty(rawValue) == 1 }
+}
+
+/// Accumulates output text and writes it to a stream in large chunks.
+public struct OutputBuffer {
+  private var bytes: [UInt8] = []
+  private let stream: StandardStream?
+  private let flushBytes: Int
+
+  /// Creates a buffer that writes to `stream` (nil keeps everything in memory).
+  ///
+  /// - Parameters:
+  ///   - stream: where to write.
+  ///   - flushBytes: write once this much has accumulated.
+  public init(stream: StandardStream?, flushBytes: Int = 1 << 20) {
+    self.stream = stream
+    self.flushBytes = flushBytes
+    bytes.reserveCapacity(stream == nil ? 256 : flushBytes + 4096)
+  }
+
+  /// Appends text.
+  ///
+  /// - Parameter text: the text.
+  public mutating func write(_ text: String) {
+    bytes.append(contentsOf: text.utf8)
+    if stream != nil && bytes.count >= flushBytes { flush() }
+  }
+
+  /// Appends text as a JSON string literal, quotes included.
+  ///
+  /// - Parameter text: the string to encode.
+  public mutating func writeJSONString(_ text: String) {
+    bytes.append(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+      case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+      case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+      case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+      case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        bytes.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+      default: bytes.append(byte)
+      }
+    }
+    bytes.append(UInt8(ascii: "\""))
+  }
+
+  /// The text accumulated and not yet written.
+  public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+  /// Writes everything accumulated to the stream.
+  public mutating func flush() {
+    guard let stream, !bytes.isEmpty else { return }
+    bytes.withUnsafeBytes { stream.write($0) }
+    bytes.removeAll(keepingCapacity: true)
+  }
+}

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Reports progress of long work on one self-overwriting stderr line.
+///
+/// Silent when asked to be quiet or when stderr is not a terminal, so logs and pipes stay clean.
+public final class Progress: @unchecked Sendable {
+  /// Whether anything is shown.
+  public let isEnabled: Bool
+  private var lastUpdate: Double = 0
+  private var lastLength = 0
+  private let start = Progress.now()
+
+  /// Creates a reporter.
+  ///
+  /// - Parameter quiet: suppress all output.
+  public init(quiet: Bool) {
+    isEnabled = !quiet && StandardStream.error.isTerminal
+  }
+
+  /// Seconds since the reporter was created.
+  public var elapsedSeconds: Double { Progress.now() - start }
+
+  /// Shows `message`, at most ten times a second unless `force`.
+  ///
+  /// - Parameters:
+  ///   - message: one line of status.
+  ///   - force: show it even if the last update was very recent.
+  public func update(_ message: @autoclosure () -> String, force: Bool = false) {
+    guard isEnabled else { return }
+    let now = Progress.now()
+    guard force || now - lastUpdate >= 0.1 else { return }
+    lastUpdate = now
+    let text = message()
+    let padding = String(repeating: " ", count: max(0, lastLength - text.count))
+    lastLength = text.count
+    StandardStream.error.write("\r" + text + padding)
+  }
+
+  /// Clears the status line.
+  public func finish() {
+    guard isEnabled, lastLength > 0 else { return }
+    StandardStream.error.write("\r" + String(repeating: " ", count: lastLength) + "\r")
+    lastLength = 0
+  }
+
+  /// Prints a warning line on stderr (always, even when quiet: warnings are not progress).
+  ///
+  /// - Parameter message: the warning.
+  public func warn(_ message: String) {
+    finish()
+    StandardStream.error.write("warning: \(message)\n")
+  }
+
+  static func now() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+  }
+}
+
+/// Formats counts with thousands separators: 1234567 → "1,234,567".
+func grouped(_ value: Int) -> String {
+  let digits = String(value.magnitude)
+  var result = ""
+  for (index, character) in digits.enumerated() {
+    if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+    result.append(character)
+  }
+  return value < 0 ? "-" + result : result
+}

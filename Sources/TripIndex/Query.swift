@@ -1,0 +1,144 @@
+import VectorIO
+import VectorMath
+import VectorStore
+
+/// `tripindex query`: the nearest stored items of each probe vector.
+public enum Query {
+  /// What to search.
+  public struct Options: Sendable {
+    /// A `.vec`, `.fvecs` or `.npy` file with one or many probes.
+    public var probePath: String
+    /// The store's directory.
+    public var storePath: String
+    /// Neighbours per probe.
+    public var k: Int
+    /// Search exhaustively (the only strategy until an index exists).
+    public var exact: Bool
+
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - probePath: the probe file.
+    ///   - storePath: the store's directory.
+    ///   - k: neighbours per probe.
+    ///   - exact: search exhaustively.
+    public init(probePath: String, storePath: String = "tripindex.lmdb", k: Int = 20, exact: Bool = true) {
+      self.probePath = probePath
+      self.storePath = storePath
+      self.k = k
+      self.exact = exact
+    }
+  }
+
+  /// One neighbour, resolved to the stored item.
+  public struct Match: Hashable, Sendable {
+    /// The item.
+    public var item: StoredItem
+    /// Its distance to the probe: squared L2, or 1 − cos.
+    public var distance: Float
+  }
+
+  /// The answer to a query.
+  public struct Result: Sendable {
+    /// The store's metric.
+    public var metric: DistanceMetric
+    /// Items in the store.
+    public var storeCount: Int
+    /// Per probe, in input order, its neighbours closest first.
+    public var neighbors: [[Match]]
+    /// How the search was done ("exact").
+    public var method: String
+  }
+
+  /// Runs a query.
+  ///
+  /// - Parameter options: what to search.
+  /// - Returns: the neighbours of every probe.
+  /// - Throws: ``VectorIOError`` for a bad probe file (dimension, values), ``VectorStoreError``,
+  ///   or ``TripIndexError`` for a bad `k`.
+  public static func run(_ options: Options) throws -> Result {
+    guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
+    let store = try VectorStore.open(path: options.storePath, readOnly: true)
+    let probes = try readProbes(options.probePath, for: store)
+    return try store.read { snapshot in
+      let k = min(options.k, max(snapshot.count, 1))
+      let found = snapshot.count == 0 ? Array(repeating: [], count: probes.rows) : snapshot.exactSearch.search(probes, k: k)
+      let resolved = try found.map { neighbors in
+        try neighbors.map { neighbor in
+          guard let item = try snapshot.item(id: neighbor.id) else {
+            throw VectorStoreError(.notAStore, path: store.path, "item \(neighbor.id) has a vector but no record")
+          }
+          return Match(item: item, distance: neighbor.distance)
+        }
+      }
+      return Result(metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: "exact")
+    }
+  }
+
+  /// Reads probe vectors and prepares them for `store`'s metric.
+  ///
+  /// - Throws: ``VectorIOError`` naming the file for a dimension mismatch or (cosine) a zero probe.
+  static func readProbes(_ path: String, for store: VectorStore) throws -> Matrix {
+    var reader = try VectorFileReader(path: path)
+    guard reader.dimension == store.dimension else {
+      throw VectorIOError(
+        path: path,
+        "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors")
+    }
+    var values: [Float] = []
+    let rows = try reader.read(maxRows: Int.max, into: &values)
+    var probes = Matrix(rows: rows, columns: reader.dimension, values: values)
+    if store.metric.normalizesVectors, let zero = probes.normalizeRows() {
+      throw VectorIOError(
+        path: path, location: reader.location(ofBatchRow: zero),
+        "the probe is all zeros, which has no direction for the cosine metric")
+    }
+    return probes
+  }
+}
+
+extension Query.Result {
+  /// JSON lines: one object per probe, in input order.
+  ///
+  /// `{"probe": 0, "neighbors": [{"id": 3, "name": "x", "pid": 1, "camera": null, "distance": 0.5}]}`
+  ///
+  /// - Parameter output: where to write.
+  public func writeJSONLines(to output: inout OutputBuffer) {
+    for (probe, matches) in neighbors.enumerated() {
+      output.write("{\"probe\": \(probe), \"neighbors\": [")
+      for (index, match) in matches.enumerated() {
+        output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
+        output.write(String(match.item.id))
+        output.write(", \"name\": ")
+        output.writeJSONString(match.item.name)
+        output.write(", \"pid\": \(match.item.labels.pid.map(String.init) ?? "null")")
+        output.write(", \"camera\": \(match.item.labels.camera.map(String.init) ?? "null")")
+        output.write(", \"distance\": \(match.distance)}")
+      }
+      output.write("]}\n")
+    }
+  }
+
+  /// A readable table per probe.
+  ///
+  /// - Parameter output: where to write.
+  public func writeTables(to output: inout OutputBuffer) {
+    let metricName = metric == .l2 ? "squared L2" : "1 − cos"
+    for (probe, matches) in neighbors.enumerated() {
+      if probe > 0 { output.write("\n") }
+      output.write(
+        "probe \(probe): \(matches.count) nearest of \(grouped(storeCount)) items (\(method), \(metricName))\n")
+      let rows = matches.enumerated().map { rank, match in
+        [
+          String(rank + 1), String(match.distance), String(match.item.id),
+          match.item.labels.pid.map(String.init) ?? "-", match.item.labels.camera.map(String.init) ?? "-",
+          match.item.name,
+        ]
+      }
+      output.write(
+        TextTable.render(
+          header: ["rank", "distance", "id", "pid", "camera", "name"], rows: rows,
+          rightAligned: [true, true, true, true, true, false]))
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import TripIndex
+
+struct BuildCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "build",
+    abstract: "Ingest a folder of vector files into a store.",
+    discussion: """
+      DIR is walked recursively (entries starting with '.' are skipped). A file holding one vector
+      (.vec, .fvecs or .npy) becomes one item named after the file; its pid and camera come from a
+      labels.csv (header name,pid,camera) in its folder or above, else from a Market-1501 name
+      (0001_c1s1_001051_00 → pid 1, camera 1), else none. A file holding many vectors gives items
+      named FILE#ROW, unless a labels.csv beside it has exactly as many rows: then its names, pids
+      and cameras apply in order. Every file is checked before anything is written; names are
+      unique, so building the same folder again changes nothing.
+      """)
+
+  @Argument(help: "The folder (or single vector file) to ingest.")
+  var directory: String
+
+  @OptionGroup var storeOption: StoreOption
+
+  @Option(help: "Metric for a new store: l2 (squared Euclidean) or cosine (stored normalised).")
+  var metric: DistanceMetric?
+
+  @Option(help: "Vectors per write transaction.")
+  var batch: Int = 1024
+
+  @Flag(help: "Print the summary as JSON.")
+  var json = false
+
+  @Flag(help: "No progress output.")
+  var quiet = false
+
+  func run() throws {
+    let progress = Progress(quiet: quiet)
+    let report = try Build.run(
+      Build.Options(input: directory, storePath: storeOption.store, metric: metric, batchRows: batch),
+      progress: progress)
+    StandardStream.output.write((json ? report.json : report.summary) + "\n")
+  }
+}

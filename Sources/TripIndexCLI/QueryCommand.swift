@@ -1,0 +1,39 @@
+import ArgumentParser
+import TripIndex
+
+struct QueryCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "query",
+    abstract: "Find the nearest stored items of each probe vector.",
+    discussion: """
+      PROBE is a .vec, .fvecs or .npy file with one or many vectors. Distances are squared L2 for
+      an l2 store and 1 - cos for a cosine store. With --json, one JSON object per probe, in input
+      order: {"probe": 0, "neighbors": [{"id": 3, "name": "...", "pid": 1, "camera": 2,
+      "distance": 0.5}, ...]}.
+      """)
+
+  @Argument(help: "The probe file.")
+  var probe: String
+
+  @Option(name: .short, help: "Neighbours per probe.")
+  var k: Int = 20
+
+  @OptionGroup var storeOption: StoreOption
+
+  @Flag(help: "Exhaustive search (currently the only method; kept so scripts stay exact later).")
+  var exact = false
+
+  @Flag(help: "JSON lines, one object per probe.")
+  var json = false
+
+  func run() throws {
+    let result = try Query.run(Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: true))
+    var output = OutputBuffer(stream: .output)
+    if json {
+      result.writeJSONLines(to: &output)
+    } else {
+      result.writeTables(to: &output)
+    }
+    output.flush()
+  }
+}

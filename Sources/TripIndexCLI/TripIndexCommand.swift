@@ -1,0 +1,24 @@
+import ArgumentParser
+import TripIndex
+
+@main
+struct TripIndexCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tripindex",
+    abstract: "Metric-learning retrieval: store embeddings in LMDB, search them, evaluate re-ID rankings.",
+    discussion: """
+      Results go to stdout (a table, or JSON with --json); progress and warnings go to stderr.
+      Errors name the file, line or record at fault and exit with a non-zero status.
+      """,
+    subcommands: [
+      BuildCommand.self, QueryCommand.self, InfoCommand.self, DeleteCommand.self, DatasetsCommand.self,
+    ])
+}
+
+/// Options shared by commands that use a store.
+struct StoreOption: ParsableArguments {
+  @Option(name: .long, help: "The store's directory (an LMDB environment).")
+  var store: String = "tripindex.lmdb"
+}
+
+extension DistanceMetric: ExpressibleByArgument {}

@@ -1,0 +1,199 @@
+/// A `labels.csv` file: header `name,pid,camera`, then one item per line.
+///
+/// Names are unique; pid and camera are integers, or empty for unknown. Fields may be quoted with
+/// `"` (a doubled `""` inside quotes is a quote), so names may hold commas.
+public struct LabelsFile: Sendable {
+  /// One line of the file.
+  public struct Entry: Hashable, Sendable {
+    /// The item's name.
+    public var name: String
+    /// Its labels.
+    public var labels: ItemLabels
+    /// The 1-based line it was read from.
+    public var line: Int
+
+    /// Creates an entry.
+    ///
+    /// - Parameters:
+    ///   - name: the item's name.
+    ///   - labels: its labels.
+    ///   - line: the line it came from (0 when not read from a file).
+    public init(name: String, labels: ItemLabels, line: Int = 0) {
+      self.name = name
+      self.labels = labels
+      self.line = line
+    }
+  }
+
+  /// The file's path.
+  public let path: String
+  /// The entries in file order.
+  public let entries: [Entry]
+  private let indexByName: [String: Int]
+
+  /// The header a labels file must start with.
+  public static let header = "name,pid,camera"
+
+  /// Reads and validates a labels file.
+  ///
+  /// - Parameter path: the file.
+  /// - Throws: ``VectorIOError`` naming the line for a wrong header, a wrong number of fields,
+  ///   a non-integer pid or camera, or a name listed twice.
+  public init(path: String) throws(VectorIOError) {
+    let source = try FileByteSource(path: path)
+    guard source.sizeBytes > 0 else {
+      throw VectorIOError(path: path, "the file is empty; expected the header '\(Self.header)'")
+    }
+    try source.fill(atLeast: source.sizeBytes)
+    let text = String(decoding: source.bufferedBytes, as: UTF8.self)
+    try self.init(path: path, text: text)
+  }
+
+  /// Parses labels from text (the file's content).
+  ///
+  /// - Parameters:
+  ///   - path: the name used in error messages.
+  ///   - text: the CSV text.
+  /// - Throws: as ``init(path:)``.
+  public init(path: String, text: String) throws(VectorIOError) {
+    self.path = path
+    var entries: [Entry] = []
+    var indexByName: [String: Int] = [:]
+    var lineNumber = 0
+    var sawHeader = false
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+      lineNumber += 1
+      var line = rawLine
+      if line.last == "\r" { line = line.dropLast() }
+      if lineNumber == 1 && line.first == "\u{FEFF}" { line = line.dropFirst() }
+      if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+      let location = FileLocation.line(lineNumber)
+      let fields = try Self.fields(of: line, path: path, location: location)
+      if !sawHeader {
+        let header = fields.map { $0.trimmingSpaces().lowercased() }
+        guard header == ["name", "pid", "camera"] else {
+          throw VectorIOError(
+            path: path, location: location,
+            "header is '\(line)'; expected '\(Self.header)'")
+        }
+        sawHeader = true
+        continue
+      }
+      guard fields.count == 3 else {
+        throw VectorIOError(
+          path: path, location: location,
+          "has \(fields.count) fields; expected 3 (name,pid,camera)")
+      }
+      let name = fields[0]
+      guard !name.isEmpty else {
+        throw VectorIOError(path: path, location: location, "the name is empty")
+      }
+      let pid = try Self.integer(fields[1], field: "pid", path: path, location: location)
+      let camera = try Self.integer(fields[2], field: "camera", path: path, location: location)
+      if let previous = indexByName[name] {
+        throw VectorIOError(
+          path: path, location: location,
+          "name '\(name)' is already listed on line \(entries[previous].line); names must be unique")
+      }
+      indexByName[name] = entries.count
+      entries.append(Entry(name: name, labels: ItemLabels(pid: pid, camera: camera), line: lineNumber))
+    }
+    guard sawHeader else {
+      throw VectorIOError(path: path, "holds no header; expected '\(Self.header)'")
+    }
+    self.entries = entries
+    self.indexByName = indexByName
+  }
+
+  /// The entry for `name`, if listed.
+  ///
+  /// - Parameter name: an item name.
+  /// - Returns: its entry, or `nil`.
+  public func entry(named name: String) -> Entry? {
+    indexByName[name].map { entries[$0] }
+  }
+
+  private static func integer(
+    _ text: String, field: String, path: String, location: FileLocation
+  ) throws(VectorIOError) -> Int32? {
+    let trimmed = text.trimmingSpaces()
+    if trimmed.isEmpty { return nil }
+    guard let value = Int32(trimmed) else {
+      throw VectorIOError(
+        path: path, location: location,
+        "\(field) '\(trimmed)' is not an integer; expected a whole number (or nothing for unknown)")
+    }
+    return value
+  }
+
+  /// Splits one CSV line into fields, honouring `"` quotes.
+  private static func fields(of line: Substring, path: String, location: FileLocation)
+    throws(VectorIOError) -> [String]
+  {
+    var fields: [String] = []
+    var current = ""
+    var inQuotes = false
+    var wasQuoted = false
+    var characters = line.makeIterator()
+    var lookahead: Character? = characters.next()
+    while let character = lookahead {
+      lookahead = characters.next()
+      if inQuotes {
+        if character == "\"" {
+          if lookahead == "\"" {
+            current.append("\"")
+            lookahead = characters.next()
+          } else {
+            inQuotes = false
+          }
+        } else {
+          current.append(character)
+        }
+      } else if character == "," {
+        fields.append(wasQuoted ? current : current.trimmingSpaces())
+        current = ""
+        wasQuoted = false
+      } else if character == "\"" && current.trimmingSpaces().isEmpty {
+        inQuotes = true
+        wasQuoted = true
+        current = ""
+      } else {
+        current.append(character)
+      }
+    }
+    guard !inQuotes else {
+      throw VectorIOError(path: path, location: location, "has an unterminated quoted field")
+    }
+    fields.append(wasQuoted ? current : current.trimmingSpaces())
+    return fields
+  }
+}
+
+extension LabelsFile {
+  /// Writes entries as a labels file (header `name,pid,camera`), quoting names where needed.
+  ///
+  /// - Parameters:
+  ///   - entries: the items; their `line` is ignored.
+  ///   - path: the file to write.
+  /// - Throws: ``VectorIOError`` when the file cannot be written.
+  public static func write(_ entries: [Entry], to path: String) throws(VectorIOError) {
+    var text = header + "\n"
+    for entry in entries {
+      let needsQuotes = entry.name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+        || entry.name.trimmingSpaces() != entry.name
+      let name = needsQuotes ? "\"" + entry.name.replacingAll("\"", with: "\"\"") + "\"" : entry.name
+      text += "\(name),\(entry.labels.pid.map(String.init) ?? ""),\(entry.labels.camera.map(String.init) ?? "")\n"
+    }
+    try TextFile.write(text, to: path)
+  }
+}
+
+extension String {
+  func replacingAll(_ target: Character, with replacement: String) -> String {
+    var result = ""
+    for character in self {
+      if character == target { result += replacement } else { result.append(character) }
+    }
+    return result
+  }
+}

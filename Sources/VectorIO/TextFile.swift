@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Writing small text files whole, atomically (a temporary file renamed into place).
+public enum TextFile {
+  /// Writes `text` to `path`, replacing it atomically.
+  ///
+  /// - Parameters:
+  ///   - text: the content.
+  ///   - path: the destination.
+  /// - Throws: ``VectorIOError`` when the file cannot be written.
+  public static func write(_ text: String, to path: String) throws(VectorIOError) {
+    let temporary = path + ".partial-\(getpid())"
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else {
+      throw VectorIOError(path: path, "cannot create: \(String(cString: strerror(errno)))")
+    }
+    var copy = text
+    let failed = copy.withUTF8 { bytes -> Bool in
+      var offset = 0
+      while offset < bytes.count {
+        let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 {
+          if errno == EINTR { continue }
+          return true
+        }
+        offset += written
+      }
+      return false
+    }
+    let reason = String(cString: strerror(errno))
+    close(descriptor)
+    guard !failed, rename(temporary, path) == 0 else {
+      unlink(temporary)
+      throw VectorIOError(path: path, "cannot write: \(reason)")
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import COpenBLAS
+
+/// Matrix products through OpenBLAS (`cblas_sgemm`), the batched core of exact search and training.
+public enum BLAS {
+  /// Sets the number of threads OpenBLAS uses inside one call. tripindex parallelises across
+  /// queries itself and calls BLAS with 1 thread from each worker.
+  ///
+  /// - Parameter count: threads per BLAS call.
+  public static func setThreadCount(_ count: Int) {
+    openblas_set_num_threads(Int32(count))
+  }
+
+  /// C ← alpha · op(A) · op(B) + beta · C for row-major matrices given by pointers.
+  ///
+  /// - Parameters:
+  ///   - transposeA: use Aᵀ.
+  ///   - transposeB: use Bᵀ.
+  ///   - m: rows of op(A) and C.
+  ///   - n: columns of op(B) and C.
+  ///   - k: columns of op(A), rows of op(B).
+  ///   - alpha: the product's scale.
+  ///   - a: A's values, leading dimension `lda`.
+  ///   - lda: A's row stride.
+  ///   - b: B's values, leading dimension `ldb`.
+  ///   - ldb: B's row stride.
+  ///   - beta: C's scale before adding.
+  ///   - c: C's values, leading dimension `ldc`.
+  ///   - ldc: C's row stride.
+  /// - Complexity: O(m·n·k).
+  @inline(__always)
+  public static func gemm(
+    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    guard m > 0 && n > 0 else { return }
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
+      blasint(ldc))
+  }
+
+  /// The product of two matrices, optionally transposed.
+  ///
+  /// - Parameters:
+  ///   - a: the left matrix.
+  ///   - b: the right matrix.
+  ///   - transposeA: use aᵀ.
+  ///   - transposeB: use bᵀ.
+  /// - Returns: op(a) · op(b).
+  /// - Complexity: O(m·n·k).
+  public static func multiply(
+    _ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false
+  ) -> Matrix {
+    let m = transposeA ? a.columns : a.rows
+    let k = transposeA ? a.rows : a.columns
+    let n = transposeB ? b.rows : b.columns
+    precondition(k == (transposeB ? b.columns : b.rows), "inner dimensions differ")
+    var c = Matrix(rows: m, columns: n)
+    a.values.withUnsafeBufferPointer { av in
+      b.values.withUnsafeBufferPointer { bv in
+        c.values.withUnsafeMutableBufferPointer { cv in
+          gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+            a: av.baseAddress!, lda: a.columns, b: bv.baseAddress!, ldb: b.columns,
+            c: cv.baseAddress!, ldc: n)
+        }
+      }
+    }
+    return c
+  }
+}

@@ -1,0 +1,234 @@
+/// Exact k-nearest-neighbour search of many probes against blocks of base vectors.
+///
+/// Large probe batches go through BLAS: each worker multiplies a tile of probes by each base block
+/// (`sgemm`) and scans the products with a per-probe threshold, so most candidates cost one compare.
+/// Small batches compute distances directly, split across workers by base block. Distances of the
+/// final `k` are recomputed directly (not via the norm expansion), so they are exact to rounding.
+/// Ties go to the smaller id.
+public struct ExactSearch {
+  /// Values per vector.
+  public let dimension: Int
+  /// The metric; for cosine, base rows and probes must already be unit length.
+  public let metric: DistanceMetric
+  /// The base vectors, in ascending id order.
+  public let blocks: [VectorBlock]
+  /// Probe batches smaller than this use direct distances instead of BLAS.
+  public var directSearchLimit = 8
+  /// Probes per BLAS tile.
+  public var probeTile = 256
+  /// Worker threads.
+  public var threads = Parallel.processorCount
+
+  /// Prepares a search.
+  ///
+  /// - Parameters:
+  ///   - dimension: values per vector.
+  ///   - metric: the metric.
+  ///   - blocks: the base vectors, ids ascending and not overlapping.
+  public init(dimension: Int, metric: DistanceMetric, blocks: [VectorBlock]) {
+    self.dimension = dimension
+    self.metric = metric
+    self.blocks = blocks
+  }
+
+  /// Finds the `k` nearest base rows of each probe.
+  ///
+  /// - Parameters:
+  ///   - probes: one probe per row, `dimension` columns.
+  ///   - k: neighbours per probe.
+  /// - Returns: per probe, up to `k` neighbours, closest first.
+  /// - Complexity: O(probes · rows · dimension).
+  public func search(_ probes: Matrix, k: Int) -> [[Neighbor]] {
+    precondition(probes.columns == dimension, "probe dimension \(probes.columns) ≠ \(dimension)")
+    guard probes.rows > 0 else { return [] }
+    let selections =
+      probes.rows < directSearchLimit
+      ? searchDirect(probes, k: k) : searchBatched(probes, k: k)
+    return probes.values.withUnsafeBufferPointer { probeValues in
+      selections.enumerated().map { index, selection in
+        refine(selection, probe: probeRow(probeValues, index))
+      }
+    }
+  }
+
+  @inline(__always)
+  private func probeRow(_ values: UnsafeBufferPointer<Float>, _ index: Int) -> UnsafeBufferPointer<Float> {
+    UnsafeBufferPointer(rebasing: values[(index * dimension)..<((index + 1) * dimension)])
+  }
+
+  /// The base row with id `id`.
+  func row(id: UInt64) -> UnsafeBufferPointer<Float>? {
+    var low = 0
+    var high = blocks.count
+    while low < high {
+      let middle = (low + high) / 2
+      if blocks[middle].firstID + UInt64(blocks[middle].rowCount) <= id {
+        low = middle + 1
+      } else {
+        high = middle
+      }
+    }
+    guard low < blocks.count, blocks[low].firstID <= id else { return nil }
+    let offset = Int(id - blocks[low].firstID)
+    return UnsafeBufferPointer(start: blocks[low].values + offset * dimension, count: dimension)
+  }
+
+  /// Recomputes the selected neighbours' distances directly and re-sorts them.
+  private func refine(_ selection: TopK, probe: UnsafeBufferPointer<Float>) -> [Neighbor] {
+    selection.sorted().map { neighbor in
+      guard let vector = row(id: neighbor.id) else { return neighbor }
+      return Neighbor(id: neighbor.id, distance: max(0, Vectors.distance(metric, probe, vector)))
+    }.sorted()
+  }
+
+  /// Few probes: each worker scans a share of the blocks with direct distances.
+  private func searchDirect(_ probes: Matrix, k: Int) -> [TopK] {
+    let workers = max(1, min(threads, blocks.count))
+    var partials = [[TopK]](repeating: [], count: workers)
+    let dimension = self.dimension
+    let metric = self.metric
+    probes.values.withUnsafeBufferPointer { probeValues in
+      partials.withUnsafeMutableBufferPointer { results in
+        let results = results
+        Parallel.forEachChunk(of: blocks.count, count: workers) { worker, blockRange in
+          var selections = (0..<probes.rows).map { _ in TopK(k: k) }
+          for block in blocks[blockRange] {
+            for index in 0..<block.rowCount where !block.isDeleted(index) {
+              let vector = UnsafeBufferPointer(start: block.values + index * dimension, count: dimension)
+              for probe in 0..<probes.rows {
+                let distance = Vectors.distance(metric, probeRow(probeValues, probe), vector)
+                if distance < selections[probe].threshold {
+                  selections[probe].insert(id: block.firstID + UInt64(index), distance: distance)
+                }
+              }
+            }
+          }
+          results[worker] = selections
+        }
+      }
+    }
+    var merged = partials[0]
+    for partial in partials.dropFirst() where !partial.isEmpty {
+      for probe in merged.indices { merged[probe].merge(partial[probe]) }
+    }
+    return merged
+  }
+
+  /// Many probes: each worker takes a share of the probes and multiplies tiles of them by every
+  /// block with BLAS.
+  private func searchBatched(_ probes: Matrix, k: Int) -> [TopK] {
+    let bias = rowBiases()
+    var offsets: [Int] = []
+    var total = 0
+    for block in blocks {
+      offsets.append(total)
+      total += block.rowCount
+    }
+    let maxRows = blocks.map(\.rowCount).max() ?? 0
+    let workers = max(1, min(threads, (probes.rows + 63) / 64))
+    if workers > 1 { BLAS.setThreadCount(1) }
+    // Distance = bias_j + scale · (probe · row_j): bias is ‖row‖² (l2) or 1 (cosine), +∞ when deleted.
+    let scale: Float = metric == .l2 ? -2 : -1
+    var selections = [TopK](repeating: TopK(k: k), count: probes.rows)
+    let dimension = self.dimension
+    let tileSize = probeTile
+    probes.values.withUnsafeBufferPointer { probeValues in
+      bias.withUnsafeBufferPointer { bias in
+        selections.withUnsafeMutableBufferPointer { selections in
+          let selections = selections
+          Parallel.forEachChunk(of: probes.rows, count: workers) { _, probeRange in
+            let products = UnsafeMutablePointer<Float>.allocate(capacity: tileSize * maxRows)
+            defer { products.deallocate() }
+            var tileStart = probeRange.lowerBound
+            while tileStart < probeRange.upperBound {
+              let tileEnd = min(tileStart + tileSize, probeRange.upperBound)
+              let tileRows = tileEnd - tileStart
+              for (blockIndex, block) in blocks.enumerated() {
+                BLAS.gemm(
+                  transposeB: true, m: tileRows, n: block.rowCount, k: dimension,
+                  a: probeValues.baseAddress! + tileStart * dimension, lda: dimension,
+                  b: block.values, ldb: dimension, c: products, ldc: block.rowCount)
+                let blockBias = bias.baseAddress! + offsets[blockIndex]
+                for probe in 0..<tileRows {
+                  Self.scan(
+                    products: products + probe * block.rowCount, count: block.rowCount,
+                    bias: blockBias, scale: scale, firstID: block.firstID,
+                    into: &selections[tileStart + probe])
+                }
+              }
+              tileStart = tileEnd
+            }
+          }
+        }
+      }
+    }
+    return selections
+  }
+
+  /// Offers one probe's distances to its selection, eight at a time against the threshold.
+  @inline(__always)
+  private static func scan(
+    products: UnsafePointer<Float>, count: Int, bias: UnsafePointer<Float>, scale: Float,
+    firstID: UInt64, into selection: inout TopK
+  ) {
+    var threshold = selection.threshold
+    let scaleVector = SIMD8<Float>(repeating: scale)
+    var index = 0
+    let rawProducts = UnsafeRawPointer(products)
+    let rawBias = UnsafeRawPointer(bias)
+    while index + 8 <= count {
+      let distances =
+        rawBias.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+        + scaleVector * rawProducts.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+      if any(distances .< SIMD8<Float>(repeating: threshold)) {
+        for lane in 0..<8 where distances[lane] < threshold {
+          selection.insert(id: firstID + UInt64(index + lane), distance: distances[lane])
+          threshold = selection.threshold
+        }
+      }
+      index += 8
+    }
+    while index < count {
+      let distance = bias[index] + scale * products[index]
+      if distance < threshold {
+        selection.insert(id: firstID + UInt64(index), distance: distance)
+        threshold = selection.threshold
+      }
+      index += 1
+    }
+  }
+
+  /// Per base row: ‖row‖² for l2, 1 for cosine; +∞ for deleted rows so they never qualify.
+  private func rowBiases() -> [Float] {
+    let total = blocks.reduce(0) { $0 + $1.rowCount }
+    var bias = [Float](repeating: 0, count: total)
+    var offsets: [Int] = []
+    var running = 0
+    for block in blocks {
+      offsets.append(running)
+      running += block.rowCount
+    }
+    let dimension = self.dimension
+    let metric = self.metric
+    bias.withUnsafeMutableBufferPointer { bias in
+      let bias = bias
+      Parallel.forEachChunk(of: blocks.count, count: threads) { _, blockRange in
+        for blockIndex in blockRange {
+          let block = blocks[blockIndex]
+          for index in 0..<block.rowCount {
+            let slot = offsets[blockIndex] + index
+            if block.isDeleted(index) {
+              bias[slot] = .infinity
+            } else if metric == .l2 {
+              bias[slot] = Vectors.squaredNorm(
+                UnsafeBufferPointer(start: block.values + index * dimension, count: dimension))
+            } else {
+              bias[slot] = 1
+            }
+          }
+        }
+      }
+    }
+    return bias
+  }
+}

@@ -1,0 +1,77 @@
+import LMDB
+import VectorIO
+
+/// The names and encodings of a store's LMDB databases (schema version 1).
+///
+/// | database | key | value |
+/// |---|---|---|
+/// | `meta` | UTF-8 name | UTF-8 text (`schema`, `dimension`, `metric`, `block_rows`, `count`, `next_id`, …) |
+/// | `vectors` | first id of a block, `UInt64` big-endian | up to `block_rows` rows of `dimension` little-endian `Float32`s |
+/// | `deleted` | first id of a block | bitmap of deleted rows (bit `i % 8` of byte `i / 8`); only blocks with deletions |
+/// | `items` | id, `UInt64` big-endian | pid `Int32` LE, camera `Int32` LE (`Int32.min` = unknown), name UTF-8 |
+/// | `names` | name, UTF-8 | id, `UInt64` big-endian |
+enum StoreSchema {
+  static let version = 1
+  static let meta = "meta"
+  static let vectors = "vectors"
+  static let deleted = "deleted"
+  static let items = "items"
+  static let names = "names"
+
+  enum MetaKey {
+    static let schema = "schema"
+    static let dimension = "dimension"
+    static let metric = "metric"
+    static let blockRows = "block_rows"
+    static let count = "count"
+    static let nextID = "next_id"
+    static let createdBy = "created_by"
+  }
+
+  /// Rows per block: about 256 KiB of floats, a power of two between 16 and 4096.
+  static func blockRows(forDimension dimension: Int) -> Int {
+    var rows = 16
+    while rows < 4096 && rows * 2 * dimension * 4 <= 256 << 10 { rows *= 2 }
+    return rows
+  }
+
+  /// The sentinel for an unknown pid or camera.
+  static let unknownLabel = Int32.min
+
+  static func encodeItem(labels: ItemLabels, name: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(8 + name.utf8.count)
+    withUnsafeBytes(of: (labels.pid ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
+    withUnsafeBytes(of: (labels.camera ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
+    bytes.append(contentsOf: name.utf8)
+    return bytes
+  }
+
+  static func decodeItem(_ bytes: UnsafeRawBufferPointer) -> (labels: ItemLabels, name: String)? {
+    guard bytes.count >= 8 else { return nil }
+    let pid = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: Int32.self))
+    let camera = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+    let name = String(decoding: bytes[8...], as: UTF8.self)
+    return (
+      ItemLabels(pid: pid == unknownLabel ? nil : pid, camera: camera == unknownLabel ? nil : camera),
+      name
+    )
+  }
+}
+
+extension Transaction {
+  /// A meta value as text.
+  func metaText(_ key: String, in meta: Database) throws(LMDBError) -> String? {
+    try value(forKey: key, in: meta).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// A meta value as an integer.
+  func metaInteger(_ key: String, in meta: Database) throws(LMDBError) -> Int? {
+    try metaText(key, in: meta).flatMap { Int($0) }
+  }
+
+  /// Stores a meta value as text.
+  func setMeta(_ key: String, _ text: String, in meta: Database) throws(LMDBError) {
+    try put(text, forKey: key, in: meta)
+  }
+}

@@ -1,0 +1,164 @@
+import LMDB
+import VectorIO
+import VectorMath
+
+/// A consistent, read-only view of a store, valid inside ``VectorStore/read(_:)``.
+///
+/// Vectors come straight from LMDB's memory map: ``vector(id:)`` is O(1) and ``blocks`` can go to
+/// BLAS as they are.
+public struct StoreSnapshot {
+  /// The store.
+  public unowned let store: VectorStore
+  package let transaction: Transaction
+  /// The number of live items.
+  public let count: Int
+  /// The id the next new item will get; every id below it was assigned once.
+  public let nextID: UInt64
+  /// The vector blocks in id order; block `i` starts at id `i × store.blockRows`.
+  public let blocks: [VectorBlock]
+  private let copies: AlignedCopies
+
+  init(store: VectorStore, transaction: Transaction) throws {
+    self.store = store
+    self.transaction = transaction
+    count = try transaction.metaInteger(StoreSchema.MetaKey.count, in: store.meta) ?? 0
+    nextID = UInt64(try transaction.metaInteger(StoreSchema.MetaKey.nextID, in: store.meta) ?? 0)
+    let copies = AlignedCopies()
+    self.copies = copies
+    var deletedMaps: [UInt64: UnsafePointer<UInt8>] = [:]
+    try transaction.withCursor(in: store.deleted) { cursor in
+      var entry = try cursor.first()
+      while let current = entry {
+        if let key = BigEndianKey(bytes: current.key) {
+          deletedMaps[key.value] = current.value.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        }
+        entry = try cursor.next()
+      }
+    }
+    let rowBytes = store.dimension * MemoryLayout<Float>.size
+    var blocks: [VectorBlock] = []
+    try transaction.withCursor(in: store.vectors) { cursor in
+      var entry = try cursor.first()
+      while let current = entry {
+        guard let key = BigEndianKey(bytes: current.key),
+          key.value == UInt64(blocks.count * store.blockRows),
+          current.value.count % rowBytes == 0
+        else {
+          throw VectorStoreError(
+            .notAStore, path: store.path, "its vectors database is damaged near block \(blocks.count)")
+        }
+        blocks.append(
+          VectorBlock(
+            firstID: key.value, rowCount: current.value.count / rowBytes,
+            values: copies.floats(current.value), deleted: deletedMaps[key.value]))
+        entry = try cursor.next()
+      }
+    }
+    self.blocks = blocks
+  }
+
+  /// The vector of a live item.
+  ///
+  /// - Parameter id: the item's id.
+  /// - Returns: its `dimension` values (in the memory map), or `nil` for an unknown or deleted id.
+  /// - Complexity: O(1).
+  @inline(__always)
+  public func vector(id: UInt64) -> UnsafeBufferPointer<Float>? {
+    let blockIndex = Int(id / UInt64(store.blockRows))
+    guard blockIndex < blocks.count else { return nil }
+    let block = blocks[blockIndex]
+    let offset = Int(id - block.firstID)
+    guard offset < block.rowCount, !block.isDeleted(offset) else { return nil }
+    return UnsafeBufferPointer(start: block.values + offset * store.dimension, count: store.dimension)
+  }
+
+  /// The name and labels of a live item.
+  ///
+  /// - Parameter id: the item's id.
+  /// - Returns: the item, or `nil` for an unknown or deleted id.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func item(id: UInt64) throws -> StoredItem? {
+    try StoreRecords.item(id: id, store: store, transaction: transaction)
+  }
+
+  /// The id of the item called `name`.
+  ///
+  /// - Parameter name: an item name.
+  /// - Returns: its id, or `nil`.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func id(named name: String) throws -> UInt64? {
+    try StoreRecords.id(named: name, store: store, transaction: transaction)
+  }
+
+  /// Calls `body` for every live item, in id order.
+  ///
+  /// - Parameter body: receives each item and its vector.
+  /// - Throws: ``VectorStoreError``, or what `body` throws.
+  /// - Complexity: O(count).
+  public func forEachItem(_ body: (StoredItem, UnsafeBufferPointer<Float>) throws -> Void) throws {
+    try transaction.withCursor(in: store.items) { cursor in
+      var entry = try cursor.first()
+      while let current = entry {
+        guard let key = BigEndianKey(bytes: current.key),
+          let (labels, name) = StoreSchema.decodeItem(current.value),
+          let vector = vector(id: key.value)
+        else {
+          throw VectorStoreError(.notAStore, path: store.path, "its items database is damaged")
+        }
+        try body(StoredItem(id: key.value, name: name, labels: labels), vector)
+        entry = try cursor.next()
+      }
+    }
+  }
+
+  /// A metadata value.
+  ///
+  /// - Parameter key: the metadata name.
+  /// - Returns: its text, or `nil`.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func metadata(_ key: String) throws -> String? {
+    try transaction.metaText(key, in: store.meta)
+  }
+
+  /// An exact searcher over this snapshot's vectors (valid while the snapshot is).
+  public var exactSearch: ExactSearch {
+    ExactSearch(dimension: store.dimension, metric: store.metric, blocks: blocks)
+  }
+}
+
+/// Reads shared by snapshots and writers.
+enum StoreRecords {
+  static func item(id: UInt64, store: VectorStore, transaction: Transaction) throws -> StoredItem? {
+    guard let bytes = try transaction.value(forKey: BigEndianKey(id), in: store.items) else { return nil }
+    guard let (labels, name) = StoreSchema.decodeItem(bytes) else {
+      throw VectorStoreError(.notAStore, path: store.path, "item \(id) is damaged")
+    }
+    return StoredItem(id: id, name: name, labels: labels)
+  }
+
+  static func id(named name: String, store: VectorStore, transaction: Transaction) throws -> UInt64? {
+    guard !name.isEmpty, name.utf8.count <= store.environment.maxKeySizeBytes else { return nil }
+    return try transaction.value(forKey: name, in: store.names).flatMap { BigEndianKey(bytes: $0)?.value }
+  }
+}
+
+/// Owns 4-byte-aligned copies of values LMDB returned at a 2-byte boundary (rare: block values
+/// normally sit in overflow pages or 4-byte-aligned nodes), freed with the snapshot.
+final class AlignedCopies {
+  private var buffers: [UnsafeMutableRawPointer] = []
+
+  func floats(_ bytes: UnsafeRawBufferPointer) -> UnsafePointer<Float> {
+    let base = bytes.baseAddress!
+    if Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+      return base.assumingMemoryBound(to: Float.self)
+    }
+    let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 4), alignment: 16)
+    copy.copyMemory(from: base, byteCount: bytes.count)
+    buffers.append(copy)
+    return UnsafePointer(copy.assumingMemoryBound(to: Float.self))
+  }
+
+  deinit {
+    for buffer in buffers { buffer.deallocate() }
+  }
+}

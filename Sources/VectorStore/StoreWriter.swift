@@ -1,0 +1,268 @@
+import LMDB
+import VectorIO
+import VectorMath
+
+/// What one ``StoreWriter/upsert(names:labels:vectors:)`` did.
+public struct UpsertSummary: Hashable, Sendable {
+  /// New names, given new ids.
+  public var added = 0
+  /// Existing names whose vector or labels changed.
+  public var updated = 0
+  /// Existing names with the same vector and labels, left untouched.
+  public var unchanged = 0
+  /// The id of every input row, in order.
+  public var ids: [UInt64] = []
+
+  /// An empty summary.
+  public init() {}
+}
+
+/// Changes a store inside one transaction, obtained from ``VectorStore/write(_:)``.
+public struct StoreWriter {
+  /// The store.
+  public unowned let store: VectorStore
+  package let transaction: Transaction
+
+  init(store: VectorStore, transaction: Transaction) {
+    self.store = store
+    self.transaction = transaction
+  }
+
+  /// The number of live items, including this transaction's changes.
+  ///
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func count() throws -> Int {
+    try transaction.metaInteger(StoreSchema.MetaKey.count, in: store.meta) ?? 0
+  }
+
+  /// The id of the item called `name`, including this transaction's changes.
+  ///
+  /// - Parameter name: an item name.
+  /// - Returns: its id, or `nil`.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func id(named name: String) throws -> UInt64? {
+    try StoreRecords.id(named: name, store: store, transaction: transaction)
+  }
+
+  /// The name and labels of a live item, including this transaction's changes.
+  ///
+  /// - Parameter id: the item's id.
+  /// - Returns: the item, or `nil`.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func item(id: UInt64) throws -> StoredItem? {
+    try StoreRecords.item(id: id, store: store, transaction: transaction)
+  }
+
+  /// Sets or removes a metadata value.
+  ///
+  /// - Parameters:
+  ///   - key: the metadata name; the store's own layout keys cannot be changed.
+  ///   - value: its text, or `nil` to remove it.
+  /// - Throws: ``VectorStoreError``.
+  public func setMetadata(_ key: String, _ value: String?) throws {
+    let reserved = [
+      StoreSchema.MetaKey.schema, StoreSchema.MetaKey.dimension, StoreSchema.MetaKey.metric,
+      StoreSchema.MetaKey.blockRows, StoreSchema.MetaKey.count, StoreSchema.MetaKey.nextID,
+    ]
+    guard !reserved.contains(key) else {
+      throw VectorStoreError(.invalidItem, path: store.path, "metadata '\(key)' belongs to the store's layout")
+    }
+    if let value {
+      try transaction.setMeta(key, value, in: store.meta)
+    } else {
+      try transaction.delete(forKey: key, in: store.meta)
+    }
+  }
+
+  /// Inserts new names and updates existing ones (same id) — one row per name.
+  ///
+  /// - Parameters:
+  ///   - names: unique, non-empty item names (at most 511 UTF-8 bytes).
+  ///   - labels: one per name.
+  ///   - vectors: `names.count × dimension` finite values, row after row; normalised here for the
+  ///     cosine metric.
+  /// - Returns: what was added, updated and left unchanged, and each row's id.
+  /// - Throws: ``VectorStoreError``: `dimensionMismatch` when `vectors` is not a whole number of
+  ///   rows of the store's dimension, `invalidItem` for a bad name or vector (nothing is written).
+  /// - Complexity: O(rows · dimension) plus the blocks touched.
+  public func upsert(names: [String], labels: [ItemLabels], vectors: UnsafeBufferPointer<Float>)
+    throws -> UpsertSummary
+  {
+    let dimension = store.dimension
+    precondition(names.count == labels.count, "one label per name")
+    guard vectors.count == names.count * dimension else {
+      throw VectorStoreError(
+        .dimensionMismatch, path: store.path,
+        "received \(vectors.count) values for \(names.count) items; the store holds \(dimension)-dimensional vectors")
+    }
+    var rows = Matrix(rows: names.count, columns: dimension, values: Array(vectors))
+    try validate(names: names, rows: &rows)
+
+    var summary = UpsertSummary()
+    summary.ids.reserveCapacity(names.count)
+    var count = try self.count()
+    var nextID = UInt64(try transaction.metaInteger(StoreSchema.MetaKey.nextID, in: store.meta) ?? 0)
+    var blocks = WorkingBlocks(store: store, transaction: transaction)
+    try rows.values.withUnsafeBufferPointer { rowValues in
+      for (index, name) in names.enumerated() {
+        let vector = UnsafeBufferPointer(rebasing: rowValues[(index * dimension)..<((index + 1) * dimension)])
+        if let id = try id(named: name) {
+          summary.ids.append(id)
+          let sameLabels = try item(id: id)?.labels == labels[index]
+          let sameVector = try blocks.vector(id: id).elementsEqual(vector)
+          if sameLabels && sameVector {
+            summary.unchanged += 1
+            continue
+          }
+          summary.updated += 1
+          if !sameVector { try blocks.set(id: id, to: vector) }
+          if !sameLabels {
+            try transaction.put(
+              StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
+              in: store.items)
+          }
+        } else {
+          let id = nextID
+          nextID += 1
+          count += 1
+          summary.added += 1
+          summary.ids.append(id)
+          try blocks.set(id: id, to: vector)
+          try transaction.put(BigEndianKey(id), forKey: name, in: store.names, flags: .noOverwrite)
+          try transaction.put(
+            StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
+            in: store.items, flags: .append)
+        }
+      }
+    }
+    try blocks.flush()
+    try transaction.setMeta(StoreSchema.MetaKey.count, String(count), in: store.meta)
+    try transaction.setMeta(StoreSchema.MetaKey.nextID, String(nextID), in: store.meta)
+    return summary
+  }
+
+  /// Deletes a live item: its name is freed, its id is never reused.
+  ///
+  /// - Parameter id: the item's id.
+  /// - Returns: the deleted item, or `nil` when there was none with that id.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  @discardableResult
+  public func delete(id: UInt64) throws -> StoredItem? {
+    guard let item = try item(id: id) else { return nil }
+    try transaction.delete(forKey: BigEndianKey(id), in: store.items)
+    try transaction.delete(forKey: item.name, in: store.names)
+    let blockStart = store.blockStart(of: id)
+    var bitmap = [UInt8](repeating: 0, count: (store.blockRows + 7) / 8)
+    if let existing = try transaction.value(forKey: BigEndianKey(blockStart), in: store.deleted) {
+      bitmap = Array(existing)
+    }
+    let offset = Int(id - blockStart)
+    bitmap[offset >> 3] |= 1 << UInt8(offset & 7)
+    try transaction.put(bitmap, forKey: BigEndianKey(blockStart), in: store.deleted)
+    try transaction.setMeta(StoreSchema.MetaKey.count, String(try count() - 1), in: store.meta)
+    return item
+  }
+
+  /// Deletes the item called `name`.
+  ///
+  /// - Parameter name: an item name.
+  /// - Returns: the deleted item, or `nil` when no item has that name.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  @discardableResult
+  public func delete(name: String) throws -> StoredItem? {
+    guard let id = try id(named: name) else { return nil }
+    return try delete(id: id)
+  }
+
+  /// Checks names and values; normalises rows for the cosine metric.
+  private func validate(names: [String], rows: inout Matrix) throws {
+    let maxKeyBytes = store.environment.maxKeySizeBytes
+    var seen = Set<String>()
+    for (index, name) in names.enumerated() {
+      guard !name.isEmpty else {
+        throw VectorStoreError(.invalidItem, path: store.path, "item \(index) has an empty name")
+      }
+      guard name.utf8.count <= maxKeyBytes else {
+        throw VectorStoreError(
+          .invalidItem, path: store.path,
+          "name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(maxKeyBytes)")
+      }
+      guard seen.insert(name).inserted else {
+        throw VectorStoreError(.invalidItem, path: store.path, "name '\(name)' appears twice in one batch")
+      }
+      for column in 0..<rows.columns where !rows[index, column].isFinite {
+        throw VectorStoreError(
+          .invalidItem, path: store.path,
+          "item '\(name)' has value \(rows[index, column]) at position \(column); vectors must be finite")
+      }
+    }
+    if store.metric.normalizesVectors, let zero = rows.normalizeRows() {
+      throw VectorStoreError(
+        .invalidItem, path: store.path,
+        "item '\(names[zero])' is the zero vector, which has no direction for the cosine metric")
+    }
+  }
+}
+
+/// Copies of the blocks a transaction changes, written back once each in ``flush()``.
+private struct WorkingBlocks {
+  let store: VectorStore
+  let transaction: Transaction
+  private var blocks: [UInt64: [Float]] = [:]
+
+  init(store: VectorStore, transaction: Transaction) {
+    self.store = store
+    self.transaction = transaction
+  }
+
+  /// The current vector of an assigned id (this transaction's pending value if changed).
+  mutating func vector(id: UInt64) throws -> [Float] {
+    let start = store.blockStart(of: id)
+    let offset = Int(id - start) * store.dimension
+    let values = try load(start)
+    guard offset + store.dimension <= values.count else {
+      throw VectorStoreError(.notAStore, path: store.path, "item \(id) has no vector; the store is damaged")
+    }
+    return Array(values[offset..<(offset + store.dimension)])
+  }
+
+  mutating func set(id: UInt64, to vector: UnsafeBufferPointer<Float>) throws {
+    let start = store.blockStart(of: id)
+    let offset = Int(id - start) * store.dimension
+    var values = try load(start)
+    blocks[start] = nil  // keep the array uniquely referenced while it changes
+    if offset >= values.count {
+      values.append(contentsOf: repeatElement(0, count: offset + store.dimension - values.count))
+    }
+    values.withUnsafeMutableBufferPointer { target in
+      for index in 0..<store.dimension { target[offset + index] = vector[index] }
+    }
+    blocks[start] = values
+  }
+
+  private mutating func load(_ start: UInt64) throws -> [Float] {
+    if let values = blocks[start] { return values }
+    var values: [Float] = []
+    values.reserveCapacity(store.blockRows * store.dimension)
+    if let bytes = try transaction.value(forKey: BigEndianKey(start), in: store.vectors) {
+      let count = bytes.count / MemoryLayout<Float>.size
+      values.append(contentsOf: repeatElement(0, count: count))
+      values.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
+    }
+    blocks[start] = values
+    return values
+  }
+
+  /// Writes every changed block back.
+  func flush() throws {
+    for (start, values) in blocks.sorted(by: { $0.key < $1.key }) {
+      try values.withUnsafeBytes { source in
+        try transaction.putReserving(
+          byteCount: source.count, forKey: BigEndianKey(start), in: store.vectors
+        ) { target in
+          target.copyMemory(from: source)
+        }
+      }
+    }
+  }
+}

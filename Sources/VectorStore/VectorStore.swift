@@ -1,0 +1,245 @@
+import LMDB
+import VectorIO
+import VectorMath
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The LMDB-backed store of items: a vector, a name, a pid and a camera each, under a stable id.
+///
+/// One store is one LMDB environment (a directory). Dimension and metric are fixed when it is
+/// created. Every change is one read-write transaction, so a crash leaves the old state or the
+/// new one; readers see consistent snapshots and never block the writer.
+///
+/// Vectors are kept in blocks of ``blockRows`` consecutive ids, so a reader can hand whole blocks
+/// to BLAS and find any id's vector in O(1), straight from the memory map. Ids are assigned in
+/// increasing order and never reused; deleting marks a row deleted.
+///
+/// For the cosine metric, vectors are stored L2-normalised.
+public final class VectorStore: @unchecked Sendable {
+  /// The store's directory.
+  public let path: String
+  /// Values per vector.
+  public let dimension: Int
+  /// How vectors are compared.
+  public let metric: DistanceMetric
+  /// Ids per block of the `vectors` database.
+  public let blockRows: Int
+  /// Whether the store was opened read-only.
+  public let isReadOnly: Bool
+
+  package let environment: Environment
+  let meta: Database
+  let vectors: Database
+  let deleted: Database
+  let items: Database
+  let names: Database
+
+  /// Opens an existing store.
+  ///
+  /// - Parameters:
+  ///   - path: the store's directory.
+  ///   - readOnly: open without write access (several processes may read at once anyway).
+  /// - Returns: the store.
+  /// - Throws: ``VectorStoreError`` of kind `missing` when there is no store at `path`,
+  ///   `notAStore` when the directory holds something else.
+  public static func open(path: String, readOnly: Bool = false) throws(VectorStoreError) -> VectorStore {
+    guard Self.exists(at: path) else {
+      throw VectorStoreError(
+        .missing, path: path, "no store here (expected an LMDB directory with data.mdb); create one with `tripindex build DIR --store \(path)`")
+    }
+    return try VectorStore(path: path, readOnly: readOnly, creating: nil)
+  }
+
+  /// Opens the store at `path`, creating it with `dimension` and `metric` if it does not exist.
+  ///
+  /// - Parameters:
+  ///   - path: the store's directory.
+  ///   - dimension: values per vector; an existing store must have the same.
+  ///   - metric: the metric; `nil` accepts an existing store's metric (and means l2 for a new one).
+  /// - Returns: the store.
+  /// - Throws: ``VectorStoreError`` of kind `dimensionMismatch` or `metricMismatch` naming both
+  ///   values, `notAStore`, or `storage`.
+  public static func openOrCreate(path: String, dimension: Int, metric: DistanceMetric?)
+    throws(VectorStoreError) -> VectorStore
+  {
+    guard dimension > 0 else {
+      throw VectorStoreError(.invalidItem, path: path, "cannot create a store of dimension \(dimension)")
+    }
+    let store = try VectorStore(
+      path: path, readOnly: false, creating: (dimension, metric ?? .l2))
+    guard store.dimension == dimension else {
+      throw VectorStoreError(
+        .dimensionMismatch, path: path,
+        "holds \(store.dimension)-dimensional vectors, but the input has dimension \(dimension)")
+    }
+    if let metric, metric != store.metric {
+      throw VectorStoreError(
+        .metricMismatch, path: path,
+        "uses the \(store.metric.rawValue) metric, but \(metric.rawValue) was asked for; a store's metric is fixed when it is created")
+    }
+    return store
+  }
+
+  /// Whether a store (an LMDB data file) exists at `path`.
+  ///
+  /// - Parameter path: a directory.
+  public static func exists(at path: String) -> Bool {
+    access(path + "/data.mdb", F_OK) == 0
+  }
+
+  private init(path: String, readOnly: Bool, creating: (dimension: Int, metric: DistanceMetric)?)
+    throws(VectorStoreError)
+  {
+    self.path = path
+    self.isReadOnly = readOnly
+    do {
+      environment = try Environment.open(path: path, flags: readOnly ? [.readOnly] : [])
+    } catch {
+      if error.rawValue == EBUSY {
+        throw VectorStoreError(.storage, path: path, "is already open read-only in this process")
+      }
+      throw VectorStoreError(
+        error.rawValue == ENOENT ? .missing : .notAStore, path: path, "cannot open: \(error)")
+    }
+    let flags: Database.Flags = readOnly ? [] : [.create]
+    do {
+      // Creating the layout and reading it back happens in one write transaction when writable.
+      let layout: (Int, DistanceMetric, Int)
+      let environment = self.environment
+      let meta = try environment.database(named: StoreSchema.meta, flags: flags)
+      self.meta = meta
+      if readOnly {
+        layout = try environment.read { txn in try Self.readLayout(txn, meta: meta, path: path) }
+      } else {
+        layout = try environment.write { txn in
+          if try txn.metaText(StoreSchema.MetaKey.schema, in: meta) == nil {
+            guard let creating else {
+              throw VectorStoreError(.notAStore, path: path, "is an LMDB environment without tripindex metadata")
+            }
+            try Self.initialise(txn, meta: meta, dimension: creating.dimension, metric: creating.metric)
+          }
+          return try Self.readLayout(txn, meta: meta, path: path)
+        }
+      }
+      (dimension, metric, blockRows) = layout
+      vectors = try environment.database(named: StoreSchema.vectors, flags: flags)
+      deleted = try environment.database(named: StoreSchema.deleted, flags: flags)
+      items = try environment.database(named: StoreSchema.items, flags: flags)
+      names = try environment.database(named: StoreSchema.names, flags: flags)
+    } catch let error as VectorStoreError {
+      throw error
+    } catch let error as LMDBError where error == .notFound {
+      throw VectorStoreError(.notAStore, path: path, "is an LMDB environment but not a tripindex store")
+    } catch let error as LMDBError {
+      throw VectorStoreError.storage(error, path: path, while: "opening")
+    } catch {
+      throw VectorStoreError(.storage, path: path, "cannot open: \(error)")
+    }
+  }
+
+  private static func initialise(
+    _ txn: Transaction, meta: Database, dimension: Int, metric: DistanceMetric
+  ) throws {
+    try txn.setMeta(StoreSchema.MetaKey.schema, String(StoreSchema.version), in: meta)
+    try txn.setMeta(StoreSchema.MetaKey.dimension, String(dimension), in: meta)
+    try txn.setMeta(StoreSchema.MetaKey.metric, metric.rawValue, in: meta)
+    try txn.setMeta(
+      StoreSchema.MetaKey.blockRows, String(StoreSchema.blockRows(forDimension: dimension)), in: meta)
+    try txn.setMeta(StoreSchema.MetaKey.count, "0", in: meta)
+    try txn.setMeta(StoreSchema.MetaKey.nextID, "0", in: meta)
+    try txn.setMeta(StoreSchema.MetaKey.createdBy, "tripindex", in: meta)
+  }
+
+  private static func readLayout(_ txn: Transaction, meta: Database, path: String) throws
+    -> (Int, DistanceMetric, Int)
+  {
+    guard let schema = try txn.metaInteger(StoreSchema.MetaKey.schema, in: meta) else {
+      throw VectorStoreError(.notAStore, path: path, "is an LMDB environment without tripindex metadata")
+    }
+    guard schema == StoreSchema.version else {
+      throw VectorStoreError(
+        .notAStore, path: path,
+        "has schema version \(schema); this tripindex reads version \(StoreSchema.version)")
+    }
+    guard let dimension = try txn.metaInteger(StoreSchema.MetaKey.dimension, in: meta), dimension > 0,
+      let metricName = try txn.metaText(StoreSchema.MetaKey.metric, in: meta),
+      let metric = DistanceMetric(rawValue: metricName),
+      let blockRows = try txn.metaInteger(StoreSchema.MetaKey.blockRows, in: meta), blockRows > 0
+    else {
+      throw VectorStoreError(.notAStore, path: path, "has incomplete or damaged metadata")
+    }
+    return (dimension, metric, blockRows)
+  }
+
+  /// The number of live items.
+  ///
+  /// - Returns: the count.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func count() throws -> Int {
+    try read { $0.count }
+  }
+
+  /// A metadata value (for example the model fingerprint other modules record).
+  ///
+  /// - Parameter key: the metadata name.
+  /// - Returns: its text, or `nil`.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func metadata(_ key: String) throws -> String? {
+    try read { try $0.metadata(key) }
+  }
+
+  /// Sets a metadata value in its own transaction.
+  ///
+  /// - Parameters:
+  ///   - key: the metadata name (not one of the store's own layout keys).
+  ///   - value: its text, or `nil` to remove it.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func setMetadata(_ key: String, _ value: String?) throws {
+    try write { try $0.setMetadata(key, value) }
+  }
+
+  /// Runs `body` on a consistent, read-only snapshot of the store.
+  ///
+  /// - Parameter body: the work; vectors it sees point into the memory map and are valid only
+  ///   inside it.
+  /// - Returns: what `body` returns.
+  /// - Throws: ``VectorStoreError`` for LMDB failures; errors `body` throws pass through unchanged.
+  public func read<R>(_ body: (StoreSnapshot) throws -> R) throws -> R {
+    do {
+      return try environment.read { txn in
+        let snapshot = try StoreSnapshot(store: self, transaction: txn)
+        return try body(snapshot)
+      }
+    } catch let error as LMDBError {
+      throw VectorStoreError.storage(error, path: path, while: "reading")
+    }
+  }
+
+  /// Runs `body` in one read-write transaction: everything it does is committed together, or
+  /// nothing if it throws.
+  ///
+  /// - Parameter body: the changes; it may run again from the start if the map must grow, so it
+  ///   should have no effects outside the transaction.
+  /// - Returns: what `body` returns.
+  /// - Throws: ``VectorStoreError`` for LMDB failures; errors `body` throws pass through unchanged.
+  public func write<R>(_ body: (StoreWriter) throws -> R) throws -> R {
+    guard !isReadOnly else {
+      throw VectorStoreError(.storage, path: path, "was opened read-only")
+    }
+    do {
+      return try environment.write { txn in
+        try body(StoreWriter(store: self, transaction: txn))
+      }
+    } catch let error as LMDBError {
+      throw VectorStoreError.storage(error, path: path, while: "writing")
+    }
+  }
+
+  /// The first id of the block holding `id`.
+  @inline(__always)
+  func blockStart(of id: UInt64) -> UInt64 { id - id % UInt64(blockRows) }
+}

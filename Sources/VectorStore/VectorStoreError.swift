@@ -1,0 +1,46 @@
+import LMDB
+
+/// A problem opening, reading or changing a store, with a message a user can act on.
+public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
+  /// What kind of problem it is.
+  public enum Kind: Sendable, Hashable {
+    /// No store exists at the path.
+    case missing
+    /// The directory holds something that is not a tripindex store, or a newer schema.
+    case notAStore
+    /// A vector's dimension differs from the store's.
+    case dimensionMismatch
+    /// The metric asked for differs from the store's.
+    case metricMismatch
+    /// An item is invalid (empty or over-long name, non-finite or zero vector, …).
+    case invalidItem
+    /// LMDB failed.
+    case storage
+  }
+
+  /// What kind of problem it is.
+  public let kind: Kind
+  /// The store's path.
+  public let path: String
+  /// What is wrong and what was expected.
+  public let message: String
+
+  /// Creates an error.
+  ///
+  /// - Parameters:
+  ///   - kind: the kind of problem.
+  ///   - path: the store's path.
+  ///   - message: what is wrong and what was expected.
+  public init(_ kind: Kind, path: String, _ message: String) {
+    self.kind = kind
+    self.path = path
+    self.message = message
+  }
+
+  /// `store PATH: message`.
+  public var description: String { "store \(path): \(message)" }
+
+  static func storage(_ error: LMDBError, path: String, while action: String) -> VectorStoreError {
+    VectorStoreError(.storage, path: path, "LMDB failed while \(action): \(error)")
+  }
+}

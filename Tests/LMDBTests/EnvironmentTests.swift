@@ -1,0 +1,168 @@
+import LMDB
+import TestSupport
+import Testing
+
+@Suite struct EnvironmentTests {
+  @Test("a committed write is visible to later reads")
+  func writeThenRead() throws {
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(path: directory.file("env"))
+    let database = try environment.database(named: "things", flags: .create)
+    try environment.write { txn in
+      try txn.put("one", forKey: "1", in: database)
+      try txn.put("two", forKey: "2", in: database)
+    }
+    let values = try environment.read { txn in
+      try ["1", "2", "3"].map { key in try txn.value(forKey: key, in: database).map { String(decoding: $0, as: UTF8.self) } }
+    }
+    #expect(values == ["one", "two", nil])
+  }
+
+  @Test("a throwing write transaction leaves nothing behind")
+  func abortedWrite() throws {
+    struct Stop: Error {}
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(path: directory.file("env"))
+    let database = try environment.database(named: "things", flags: .create)
+    #expect(throws: Stop.self) {
+      try environment.write { txn in
+        try txn.put("value", forKey: "key", in: database)
+        throw Stop()
+      }
+    }
+    let count = try environment.read { try $0.entryCount(in: database) }
+    #expect(count == 0)
+  }
+
+  @Test("the map grows instead of failing when it fills")
+  func mapGrows() throws {
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(
+      path: directory.file("env"), initialMapSizeBytes: 256 << 10)
+    let database = try environment.database(named: "big", flags: .create)
+    let before = environment.mapSizeBytes
+    let value = [UInt8](repeating: 7, count: 100_000)
+    // 8 MB in one transaction, then more in further ones: far past the 256 KiB start.
+    try environment.write { txn in
+      for index in 0..<80 { try txn.put(value, forKey: BigEndianKey(UInt64(index)), in: database) }
+    }
+    for round in 1...3 {
+      try environment.write { txn in
+        for index in 0..<20 {
+          try txn.put(value, forKey: BigEndianKey(UInt64(round * 1000 + index)), in: database)
+        }
+      }
+    }
+    #expect(environment.mapSizeBytes > before)
+    let count = try environment.read { try $0.entryCount(in: database) }
+    #expect(count == 140)
+    let intact = try environment.read { txn in
+      try txn.value(forKey: BigEndianKey(79), in: database).map { Array($0) == value } ?? false
+    }
+    #expect(intact)
+  }
+
+  @Test("cursors walk keys in byte order and seek to a lower bound")
+  func cursorOrder() throws {
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(path: directory.file("env"))
+    let database = try environment.database(named: "ordered", flags: .create)
+    try environment.write { txn in
+      for id: UInt64 in [300, 5, 70_000, 42] {
+        try txn.put(Array("v\(id)".utf8), forKey: BigEndianKey(id), in: database)
+      }
+    }
+    let (keys, firstAtLeast50) = try environment.read { txn in
+      try txn.withCursor(in: database) { cursor in
+        var keys: [UInt64] = []
+        var entry = try cursor.first()
+        while let current = entry {
+          keys.append(BigEndianKey(bytes: current.key)!.value)
+          entry = try cursor.next()
+        }
+        let seek = try cursor.seek(atLeast: BigEndianKey(50)).map { BigEndianKey(bytes: $0.key)!.value }
+        return (keys, seek)
+      }
+    }
+    #expect(keys == [5, 42, 300, 70_000])
+    #expect(firstAtLeast50 == 300)
+  }
+
+  @Test("duplicate-sorted fixed-size values come back a page at a time")
+  func duplicatePages() throws {
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(path: directory.file("env"))
+    let database = try environment.database(named: "buckets", flags: [.create, .duplicateSort, .duplicateFixed])
+    try environment.write { txn in
+      for id in stride(from: UInt64(0), to: 3000, by: 3) {
+        try txn.put(BigEndianKey(id), forKey: "bucket", in: database)
+      }
+      try txn.put(BigEndianKey(1), forKey: "other", in: database)
+    }
+    let ids = try environment.read { txn in
+      try txn.withCursor(in: database) { cursor -> [UInt64] in
+        guard try cursor.seek(to: "bucket") != nil else { return [] }
+        #expect(try cursor.duplicateCount() == 1000)
+        var ids: [UInt64] = []
+        var page = try cursor.duplicatesPage()
+        while let values = page {
+          for offset in stride(from: 0, to: values.count, by: 8) {
+            ids.append(BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: values[offset..<(offset + 8)]))!.value)
+          }
+          page = try cursor.nextDuplicatesPage()
+        }
+        return ids
+      }
+    }
+    #expect(ids == Array(stride(from: UInt64(0), to: 3000, by: 3)))
+  }
+
+  @Test("errors carry LMDB's code and message")
+  func errors() throws {
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(path: directory.file("env"))
+    let database = try environment.database(named: "things", flags: .create)
+    #expect(LMDBError.notFound.description.contains("MDB_NOTFOUND"))
+    #expect(throws: LMDBError.keyExists) {
+      try environment.write { txn in
+        try txn.put("a", forKey: "k", in: database)
+        try txn.put("b", forKey: "k", in: database, flags: .noOverwrite)
+      }
+    }
+    let longKey = String(repeating: "x", count: environment.maxKeySizeBytes + 1)
+    #expect(throws: LMDBError.badValueSize) {
+      try environment.write { txn in try txn.put("v", forKey: longKey, in: database) }
+    }
+    #expect(throws: LMDBError.notFound) { try environment.database(named: "absent") }
+    #expect(throws: LMDBError.self) {
+      try Environment.open(path: directory.file("missing"), flags: .readOnly)
+    }
+  }
+
+  @Test("opening one path twice in a process returns the same environment")
+  func sharedInstance() throws {
+    let directory = TemporaryDirectory()
+    let first = try Environment.open(path: directory.file("env"))
+    let second = try Environment.open(path: directory.file("env") + "/")
+    #expect(first === second)
+  }
+
+  @Test("deleting keys and duplicate values")
+  func deletion() throws {
+    let directory = TemporaryDirectory()
+    let environment = try Environment.open(path: directory.file("env"))
+    let plain = try environment.database(named: "plain", flags: .create)
+    let dups = try environment.database(named: "dups", flags: [.create, .duplicateSort, .duplicateFixed])
+    let results = try environment.write { txn in
+      try txn.put("v", forKey: "k", in: plain)
+      try txn.put(BigEndianKey(1), forKey: "b", in: dups)
+      try txn.put(BigEndianKey(2), forKey: "b", in: dups)
+      return [
+        try txn.delete(forKey: "k", in: plain), try txn.delete(forKey: "k", in: plain),
+        try txn.delete(BigEndianKey(1), forKey: "b", in: dups), try txn.delete(BigEndianKey(1), forKey: "b", in: dups),
+      ]
+    }
+    #expect(results == [true, false, true, false])
+    #expect(try environment.read { try $0.entryCount(in: dups) } == 1)
+  }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Runs the `tripindex` executable built beside the test bundle.
+public enum TripIndexExecutable {
+  /// The path of the built `tripindex` binary.
+  public static var path: String {
+    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+      ?? CommandLine.arguments[0]
+    var directory = (testBinary as NSString).deletingLastPathComponent
+    // On Linux the tests run from …/debug/NAMEPackageTests.xctest; the tool sits in …/debug.
+    while !directory.isEmpty && directory != "/" {
+      let candidate = directory + "/tripindex"
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+      directory = (directory as NSString).deletingLastPathComponent
+    }
+    return "tripindex"
+  }
+
+  /// The outcome of one run.
+  public struct Outcome: Sendable {
+    /// The exit status.
+    public let status: Int32
+    /// Everything written to stdout.
+    public let stdout: String
+    /// Everything written to stderr.
+    public let stderr: String
+  }
+
+  /// Runs the tool to completion.
+  ///
+  /// - Parameters:
+  ///   - arguments: the command line after the program name.
+  ///   - directory: the working directory.
+  /// - Returns: exit status and output.
+  public static func run(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    // Drain both pipes concurrently so a large output cannot block the child.
+    nonisolated(unsafe) var errorData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+      errorData = error.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return Outcome(
+      status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
+      stderr: String(decoding: errorData, as: UTF8.self))
+  }
+}

@@ -1,0 +1,127 @@
+import TestSupport
+import Testing
+import VectorMath
+
+@Suite struct ExactSearchTests {
+  /// Splits a matrix into blocks of uneven sizes, optionally with deleted rows.
+  private func withBlocks<R>(
+    _ base: Matrix, sizes: [Int], deleted: Set<Int> = [], _ body: ([VectorBlock]) -> R
+  ) -> R {
+    base.values.withUnsafeBufferPointer { values in
+      var blocks: [VectorBlock] = []
+      var bitmaps: [UnsafeMutablePointer<UInt8>] = []
+      var start = 0
+      var sizeIndex = 0
+      while start < base.rows {
+        let count = min(sizes[sizeIndex % sizes.count], base.rows - start)
+        var bitmap: UnsafeMutablePointer<UInt8>?
+        let dead = (start..<(start + count)).filter { deleted.contains($0) }
+        if !dead.isEmpty {
+          let map = UnsafeMutablePointer<UInt8>.allocate(capacity: (count + 7) / 8)
+          map.initialize(repeating: 0, count: (count + 7) / 8)
+          for row in dead { map[(row - start) >> 3] |= 1 << UInt8((row - start) & 7) }
+          bitmaps.append(map)
+          bitmap = map
+        }
+        blocks.append(
+          VectorBlock(
+            firstID: UInt64(start), rowCount: count, values: values.baseAddress! + start * base.columns,
+            deleted: bitmap.map { UnsafePointer($0) }))
+        start += count
+        sizeIndex += 1
+      }
+      defer { bitmaps.forEach { $0.deallocate() } }
+      return body(blocks)
+    }
+  }
+
+  @Test("matches brute force on both paths, both metrics, with deleted rows", arguments: [
+    (DistanceMetric.l2, 3), (.l2, 40), (.cosine, 3), (.cosine, 40),
+  ])
+  func matchesBruteForce(metric: DistanceMetric, probeCount: Int) {
+    var base = Fixtures.clusteredMatrix(rows: 1000, columns: 24, clusters: 12, seed: 7)
+    var probes = Fixtures.clusteredMatrix(rows: probeCount, columns: 24, clusters: 12, seed: 8)
+    if metric == .cosine {
+      base.normalizeRows()
+      probes.normalizeRows()
+    }
+    let deleted: Set<Int> = [0, 5, 77, 500, 999]
+    let k = 15
+    let results = withBlocks(base, sizes: [128, 37, 256, 1], deleted: deleted) { blocks in
+      var search = ExactSearch(dimension: 24, metric: metric, blocks: blocks)
+      search.probeTile = 16  // several tiles per worker
+      return search.search(probes, k: k)
+    }
+    for probe in 0..<probeCount {
+      let expected = Fixtures.bruteForce(base: base, probe: probes.row(probe), k: k, metric: metric, excluded: deleted)
+      #expect(results[probe].map { Int($0.id) } == expected.map(\.id), "probe \(probe)")
+      for (found, reference) in zip(results[probe], expected) {
+        #expect(abs(found.distance - reference.distance) <= 1e-4 * max(1, abs(reference.distance)))
+      }
+    }
+  }
+
+  @Test("ties resolve to the smaller id; k larger than the base returns everything")
+  func tiesAndSmallBases() {
+    // Four identical rows and one far away.
+    let base = Matrix(rowArrays: [[1, 1], [5, 5], [1, 1], [1, 1], [1, 1]])
+    for probeCount in [1, 20] {
+      let probes = Matrix(rowArrays: Array(repeating: [1, 1], count: probeCount))
+      let results = withBlocks(base, sizes: [2]) { blocks in
+        ExactSearch(dimension: 2, metric: .l2, blocks: blocks).search(probes, k: 10)
+      }
+      for result in results {
+        #expect(result.map(\.id) == [0, 2, 3, 4, 1])
+        #expect(result.map(\.distance) == [0, 0, 0, 0, 32])
+      }
+    }
+  }
+
+  @Test("top-k keeps the smallest and orders ties by id")
+  func topK() {
+    var random = SeededRandom(seed: 3)
+    var selection = TopK(k: 10)
+    var all: [Neighbor] = []
+    for id in 0..<500 {
+      let distance = Float(random.integer(in: 0...40))  // many ties
+      all.append(Neighbor(id: UInt64(id), distance: distance))
+      selection.insert(id: UInt64(id), distance: distance)
+    }
+    #expect(selection.sorted() == Array(all.sorted().prefix(10)))
+    var merged = TopK(k: 10)
+    var other = TopK(k: 10)
+    for neighbor in all[..<250] { merged.insert(id: neighbor.id, distance: neighbor.distance) }
+    for neighbor in all[250...] { other.insert(id: neighbor.id, distance: neighbor.distance) }
+    merged.merge(other)
+    #expect(merged.sorted() == selection.sorted())
+  }
+
+  @Test("BLAS products match a plain triple loop", arguments: [false, true])
+  func blasMatchesLoops(transposeB: Bool) {
+    let a = Fixtures.randomMatrix(rows: 7, columns: 5, seed: 1)
+    let b = Fixtures.randomMatrix(rows: transposeB ? 3 : 5, columns: transposeB ? 5 : 3, seed: 2)
+    let product = BLAS.multiply(a, b, transposeB: transposeB)
+    for row in 0..<7 {
+      for column in 0..<3 {
+        var sum: Float = 0
+        for inner in 0..<5 { sum += a[row, inner] * (transposeB ? b[column, inner] : b[inner, column]) }
+        #expect(abs(product[row, column] - sum) < 1e-5)
+      }
+    }
+  }
+
+  @Test("seeded random numbers repeat, and normals have mean 0 and variance 1")
+  func seededRandom() {
+    var first = SeededRandom(seed: 42)
+    var second = SeededRandom(seed: 42)
+    #expect((0..<100).map { _ in first.next() } == (0..<100).map { _ in second.next() })
+    var random = SeededRandom(seed: 1)
+    let draws = (0..<200_000).map { _ in random.normal() }
+    let mean = draws.reduce(0, +) / Double(draws.count)
+    let variance = draws.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(draws.count)
+    #expect(abs(mean) < 0.01)
+    #expect(abs(variance - 1) < 0.01)
+    let integers = (0..<10_000).map { _ in random.integer(in: 3...7) }
+    #expect(Set(integers) == [3, 4, 5, 6, 7])
+  }
+}
