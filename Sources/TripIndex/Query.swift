@@ -14,6 +14,8 @@ public enum Query {
     public var k: Int
     /// Search exhaustively (the only strategy until an index exists).
     public var exact: Bool
+    /// Worker threads (all cores by default).
+    public var threads: Int = Parallel.processorCount
 
     /// Creates options.
     ///
@@ -58,11 +60,14 @@ public enum Query {
   ///   or ``TripIndexError`` for a bad `k`.
   public static func run(_ options: Options) throws -> Result {
     guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
+    guard options.threads > 0 else { throw TripIndexError("--threads must be at least 1, not \(options.threads)") }
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let probes = try readProbes(options.probePath, for: store)
     return try store.read { snapshot in
       let k = min(options.k, max(snapshot.count, 1))
-      let found = snapshot.count == 0 ? Array(repeating: [], count: probes.rows) : snapshot.exactSearch.search(probes, k: k)
+      var search = snapshot.exactSearch
+      search.threads = max(1, options.threads)
+      let found = snapshot.count == 0 ? Array(repeating: [], count: probes.rows) : search.search(probes, k: k)
       let resolved = try found.map { neighbors in
         try neighbors.map { neighbor in
           guard let item = try snapshot.item(id: neighbor.id) else {

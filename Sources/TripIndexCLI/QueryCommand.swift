@@ -26,8 +26,13 @@ struct QueryCommand: ParsableCommand {
   @Flag(help: "JSON lines, one object per probe.")
   var json = false
 
+  @Option(help: "Worker threads (default: all cores).")
+  var threads: Int?
+
   func run() throws {
-    let result = try Query.run(Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: true))
+    var options = Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: true)
+    if let threads { options.threads = threads }
+    let result = try Query.run(options)
     var output = OutputBuffer(stream: .output)
     if json {
       result.writeJSONLines(to: &output)

@@ -15,7 +15,7 @@ public struct ExactSearch {
   /// Probe batches smaller than this use direct distances instead of BLAS.
   public var directSearchLimit = 8
   /// Probes per BLAS tile.
-  public var probeTile = 256
+  public var probeTile = 1024
   /// Worker threads.
   public var threads = Parallel.processorCount
 
@@ -114,8 +114,8 @@ public struct ExactSearch {
     return merged
   }
 
-  /// Many probes: each worker takes a share of the probes and multiplies tiles of them by every
-  /// block with BLAS.
+  /// Many probes: tiles of probes are multiplied by each block with BLAS. Workers split the probes
+  /// when there are enough of them, otherwise the blocks (and their selections are merged).
   private func searchBatched(_ probes: Matrix, k: Int) -> [TopK] {
     let bias = rowBiases()
     var offsets: [Int] = []
@@ -124,43 +124,61 @@ public struct ExactSearch {
       offsets.append(total)
       total += block.rowCount
     }
-    let maxRows = blocks.map(\.rowCount).max() ?? 0
-    let workers = max(1, min(threads, (probes.rows + 63) / 64))
+    let splitProbes = probes.rows >= 64 * threads
+    let workers = max(1, min(threads, splitProbes ? probes.rows : blocks.count))
     if workers > 1 { BLAS.setThreadCount(1) }
-    // Distance = bias_j + scale · (probe · row_j): bias is ‖row‖² (l2) or 1 (cosine), +∞ when deleted.
-    let scale: Float = metric == .l2 ? -2 : -1
-    var selections = [TopK](repeating: TopK(k: k), count: probes.rows)
-    let dimension = self.dimension
-    let tileSize = probeTile
+    var partials = [[TopK]](repeating: [], count: workers)
     probes.values.withUnsafeBufferPointer { probeValues in
       bias.withUnsafeBufferPointer { bias in
-        selections.withUnsafeMutableBufferPointer { selections in
-          let selections = selections
-          Parallel.forEachChunk(of: probes.rows, count: workers) { _, probeRange in
-            let products = UnsafeMutablePointer<Float>.allocate(capacity: tileSize * maxRows)
-            defer { products.deallocate() }
-            var tileStart = probeRange.lowerBound
-            while tileStart < probeRange.upperBound {
-              let tileEnd = min(tileStart + tileSize, probeRange.upperBound)
-              let tileRows = tileEnd - tileStart
-              for (blockIndex, block) in blocks.enumerated() {
-                BLAS.gemm(
-                  transposeB: true, m: tileRows, n: block.rowCount, k: dimension,
-                  a: probeValues.baseAddress! + tileStart * dimension, lda: dimension,
-                  b: block.values, ldb: dimension, c: products, ldc: block.rowCount)
-                let blockBias = bias.baseAddress! + offsets[blockIndex]
-                for probe in 0..<tileRows {
-                  Self.scan(
-                    products: products + probe * block.rowCount, count: block.rowCount,
-                    bias: blockBias, scale: scale, firstID: block.firstID,
-                    into: &selections[tileStart + probe])
-                }
-              }
-              tileStart = tileEnd
-            }
+        partials.withUnsafeMutableBufferPointer { partials in
+          let partials = partials
+          Parallel.forEachChunk(of: splitProbes ? probes.rows : blocks.count, count: workers) { worker, range in
+            let probeRange = splitProbes ? range : 0..<probes.rows
+            let blockRange = splitProbes ? 0..<blocks.count : range
+            partials[worker] = scan(
+              probes: probeValues, probeRange: probeRange, blockRange: blockRange, k: k,
+              bias: bias, offsets: offsets)
           }
         }
       }
+    }
+    if splitProbes { return partials.flatMap { $0 } }
+    var merged = partials[0]
+    for partial in partials.dropFirst() {
+      for probe in merged.indices { merged[probe].merge(partial[probe]) }
+    }
+    return merged
+  }
+
+  /// Selects neighbours for `probeRange` among the rows of `blockRange`, one probe tile at a time.
+  private func scan(
+    probes: UnsafeBufferPointer<Float>, probeRange: Range<Int>, blockRange: Range<Int>, k: Int,
+    bias: UnsafeBufferPointer<Float>, offsets: [Int]
+  ) -> [TopK] {
+    // Distance = bias_j + scale · (probe · row_j): bias is ‖row‖² (l2) or 1 (cosine), +∞ when deleted.
+    let scale: Float = metric == .l2 ? -2 : -1
+    let maxRows = blocks[blockRange].map(\.rowCount).max() ?? 0
+    let tileSize = min(probeTile, probeRange.count)
+    let products = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tileSize * maxRows))
+    defer { products.deallocate() }
+    var selections = [TopK](repeating: TopK(k: k), count: probeRange.count)
+    var tileStart = probeRange.lowerBound
+    while tileStart < probeRange.upperBound {
+      let tileEnd = min(tileStart + tileSize, probeRange.upperBound)
+      for blockIndex in blockRange {
+        let block = blocks[blockIndex]
+        BLAS.gemm(
+          transposeB: true, m: tileEnd - tileStart, n: block.rowCount, k: dimension,
+          a: probes.baseAddress! + tileStart * dimension, lda: dimension,
+          b: block.values, ldb: dimension, c: products, ldc: block.rowCount)
+        for probe in tileStart..<tileEnd {
+          Self.scan(
+            products: products + (probe - tileStart) * block.rowCount, count: block.rowCount,
+            bias: bias.baseAddress! + offsets[blockIndex], scale: scale, firstID: block.firstID,
+            into: &selections[probe - probeRange.lowerBound])
+        }
+      }
+      tileStart = tileEnd
     }
     return selections
   }

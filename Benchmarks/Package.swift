@@ -1,0 +1,25 @@
+// swift-tools-version:6.1
+// The benchmarks live in their own package so the main build stays fast.
+// Run them with `swift package benchmark` from this folder (or `make bench` at the top).
+import PackageDescription
+
+let package = Package(
+  name: "tripindex-benchmarks",
+  platforms: [.macOS(.v13)],
+  dependencies: [
+    .package(name: "tripindex", path: ".."),
+    .package(
+      url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1",
+      traits: ["MallocInterposer"]),
+  ],
+  targets: [
+    .executableTarget(
+      name: "StoreBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "TripIndex", package: "tripindex"),
+      ],
+      path: "Benchmarks/StoreBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")])
+  ]
+)

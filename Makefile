@@ -1,0 +1,48 @@
+# tripindex: the two set-up commands are `make demo` and `make test`.
+SWIFT ?= swift
+TOOL := .build/release/tripindex
+DEMO := out/demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release test demo bench compare-faiss clean
+
+# Installs the system libraries tripindex links (LMDB, OpenBLAS) when they are missing.
+deps:
+	@if ! pkg-config --exists lmdb openblas 2>/dev/null; then \
+	  echo "installing liblmdb-dev and libopenblas-dev"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev pkg-config; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) test
+
+# Builds stores from the shipped data sets and queries them.
+demo: release
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== optdigits: 1,797 handwritten digits (64-d), pid = the digit"
+	$(TOOL) build datasets/optdigits --store $(DEMO)/digits.lmdb
+	@echo "== the 5 nearest digits of the first three digits of the set (each finds itself first)"
+	$(TOOL) query datasets/probes/digits-first3.vec -k 5 --store $(DEMO)/digits.lmdb
+	@echo "== synthetic re-ID: gallery of the shipped set (Market-1501 names give pid and camera)"
+	$(TOOL) build datasets/synth-reid/gallery --store $(DEMO)/synth-gallery.lmdb
+	@echo "== the 5 nearest gallery images of one query image (pid 201, camera 1), raw features"
+	$(TOOL) query datasets/synth-reid/query/0201_c1s1_002017_00.fvecs -k 5 --store $(DEMO)/synth-gallery.lmdb
+
+# package-benchmark suites (a separate package: see Benchmarks/README.md).
+bench: deps
+	cd Benchmarks && $(SWIFT) package benchmark
+
+# Exact search against FAISS on 100k x 128 clustered vectors (needs numpy and faiss-cpu).
+compare-faiss: release
+	python3 Benchmarks/scripts/make_clustered.py out/clustered-100k
+	python3 Benchmarks/scripts/compare_exact_faiss.py out/clustered-100k
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,102 @@
+import Foundation
+import TestSupport
+import Testing
+import TripIndex
+
+@Suite struct BuildTests {
+  private func build(_ input: String, store: String, metric: DistanceMetric? = nil, batch: Int = 1024) throws -> Build.Report {
+    try Build.run(
+      Build.Options(input: input, storePath: store, metric: metric, batchRows: batch), progress: Progress(quiet: true))
+  }
+
+  private func items(_ storePath: String) throws -> [String: (labels: ItemLabels, vector: [Float])] {
+    let store = try VectorStore.open(path: storePath, readOnly: true)
+    var result: [String: (ItemLabels, [Float])] = [:]
+    try store.read { snapshot in
+      try snapshot.forEachItem { item, vector in result[item.name] = (item.labels, Array(vector)) }
+    }
+    return result
+  }
+
+  /// A folder mixing every layout `build` understands.
+  private func mixedFolder(_ directory: TemporaryDirectory) throws -> Matrix {
+    let bulk = Fixtures.randomMatrix(rows: 6, columns: 4, seed: 1)
+    // Single-vector files: Market-1501 names, one listed in labels.csv, one plain.
+    directory.write("1 2 3 4\n", to: "in/0007_c2s1_000100_00.vec")
+    directory.write(Fixtures.fvecsBytes(Matrix(rowArrays: [[5, 6, 7, 8]])), to: "in/cam/listed.fvecs")
+    directory.write("9 9 9 9\n", to: "in/cam/plain.vec")
+    directory.write("name,pid,camera\nlisted,3,4\nnumbered#1,8,1\n", to: "in/labels.csv")
+    // A bulk .npy with a positional labels.csv beside it.
+    directory.write("name,pid,camera\nr0,10,1\nr1,11,2\nr2,12,\n", to: "in/bulk/labels.csv")
+    let writer = try VectorFileWriter(path: directory.file("in/bulk/rows.npy"), dimension: 4)
+    try writer.write(Array(bulk.values[0..<12]))
+    try writer.finish()
+    // A bulk .fvecs without positional labels: rows are named numbered#ROW.
+    directory.write(Fixtures.fvecsBytes(Matrix(rows: 3, columns: 4, values: Array(bulk.values[12...]))), to: "in/numbered.fvecs")
+    directory.write("not vectors", to: "in/README.txt")
+    return bulk
+  }
+
+  @Test("every layout is ingested with the right names and labels; a rebuild changes nothing")
+  func layouts() throws {
+    let directory = TemporaryDirectory()
+    let bulk = try mixedFolder(directory)
+    let store = directory.file("s.lmdb")
+    let report = try build(directory.file("in"), store: store, batch: 4)
+    #expect(report.added == 9 && report.files == 5 && report.dimension == 4)
+    #expect(report.warnings.contains { $0.contains("README.txt") })
+    let stored = try items(store)
+    #expect(stored.count == 9)
+    #expect(stored["0007_c2s1_000100_00"]?.labels == ItemLabels(pid: 7, camera: 2))
+    #expect(stored["0007_c2s1_000100_00"]?.vector == [1, 2, 3, 4])
+    #expect(stored["listed"]?.labels == ItemLabels(pid: 3, camera: 4))
+    #expect(stored["plain"]?.labels == ItemLabels.none)
+    #expect(stored["r2"]?.labels == ItemLabels(pid: 12, camera: nil))
+    #expect(stored["r1"]?.vector == bulk.row(1))
+    #expect(stored["numbered#1"]?.labels == ItemLabels(pid: 8, camera: 1))
+    #expect(stored["numbered#2"]?.vector == bulk.row(5))
+    let again = try build(directory.file("in"), store: store)
+    #expect(again.added == 0 && again.updated == 0 && again.unchanged == 9)
+    #expect(try VectorStore.open(path: store).count() == 9)
+  }
+
+  @Test("a changed file updates its items in place")
+  func updates() throws {
+    let directory = TemporaryDirectory()
+    directory.write("1 2\n", to: "in/a.vec")
+    directory.write("3 4\n", to: "in/b.vec")
+    let store = directory.file("s.lmdb")
+    _ = try build(directory.file("in"), store: store)
+    directory.write("5 6\n", to: "in/b.vec")
+    let report = try build(directory.file("in"), store: store)
+    #expect(report.updated == 1 && report.unchanged == 1 && report.added == 0)
+    #expect(try items(store)["b"]?.vector == [5, 6])
+  }
+
+  @Test("duplicate names across files are refused before anything is written")
+  func duplicateNames() throws {
+    let directory = TemporaryDirectory()
+    directory.write("1 2\n", to: "in/x/same.vec")
+    directory.write("3 4\n", to: "in/y/same.vec")
+    #expect { try build(directory.file("in"), store: directory.file("s.lmdb")) } throws: { error in
+      "\(error)".contains("'same'") && "\(error)".contains("x/same.vec") && "\(error)".contains("y/same.vec")
+    }
+    #expect(!FileManager.default.fileExists(atPath: directory.file("s.lmdb")))
+  }
+
+  @Test("the cosine metric stores unit vectors and rejects an all-zero row with its line")
+  func cosineBuild() throws {
+    let directory = TemporaryDirectory()
+    directory.write("3 4\n6 8\n", to: "in/pairs.vec")
+    let store = directory.file("s.lmdb")
+    _ = try build(directory.file("in"), store: store, metric: .cosine)
+    #expect(try items(store)["pairs#1"]?.vector == [0.6, 0.8])
+    directory.write("1 1\n\n0 0\n", to: "in/zero.vec")
+    #expect { try build(directory.file("in"), store: store) } throws: { error in
+      "\(error)".contains("zero.vec, line 3") && "\(error)".contains("all zeros")
+    }
+    #expect { try build(directory.file("in"), store: store, metric: .l2) } throws: { error in
+      (error as? VectorStoreError)?.kind == .metricMismatch
+    }
+  }
+}
