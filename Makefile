@@ -4,7 +4,7 @@ TOOL := .build/release/tripindex
 DEMO := out/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench compare-faiss clean
+.PHONY: deps build release lint test demo bench compare-faiss check-exact clean
 
 # Installs the system libraries tripindex links (LMDB, OpenBLAS) when they are missing.
 deps:
@@ -20,7 +20,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+# Style: .swift-format (2-space indent, 100 columns, no force-unwrap or force-try in Sources/).
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Benchmarks/Benchmarks
+
+test: deps lint
 	$(SWIFT) test
 
 # Builds stores from the shipped data sets and queries them.
@@ -43,6 +47,10 @@ bench: deps
 compare-faiss: release
 	python3 Benchmarks/scripts/make_clustered.py out/clustered-100k
 	python3 Benchmarks/scripts/compare_exact_faiss.py out/clustered-100k
+
+# query --json on every shipped data set against a float64 numpy brute force (needs numpy).
+check-exact: release
+	python3 Benchmarks/scripts/check_exact_numpy.py
 
 clean:
 	rm -rf .build out

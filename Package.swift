@@ -45,6 +45,7 @@ let package = Package(
       ]),
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "TestSupport"]),
-    .testTarget(name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
+    .testTarget(
+      name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
   ]
 )

@@ -16,7 +16,8 @@ public struct Cursor {
   let handle: OpaquePointer
   let transaction: Transaction
 
-  private func move(_ operation: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil) throws(LMDBError)
+  private func move(_ operation: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil)
+    throws(LMDBError)
     -> Entry?
   {
     var keyValue = MDB_val(

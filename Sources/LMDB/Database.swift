@@ -4,6 +4,7 @@ import CLMDB
 public struct Database: Sendable, Hashable {
   /// Options for a database (`mdb_dbi_open` flags).
   public struct Flags: OptionSet, Sendable, Hashable {
+    /// The raw flag bits.
     public let rawValue: UInt32
     /// Creates flags from their raw bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }

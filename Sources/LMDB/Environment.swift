@@ -19,6 +19,7 @@ import Synchronization
 public final class Environment: @unchecked Sendable {
   /// Options for opening an environment (`mdb_env_open` flags).
   public struct Flags: OptionSet, Sendable, Hashable {
+    /// The raw flag bits.
     public let rawValue: UInt32
     /// Creates flags from their raw bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }

@@ -13,6 +13,7 @@ final class TransactionState {
 public struct Transaction {
   /// Options for ``put(_:forKey:in:flags:)`` (`mdb_put` flags).
   public struct PutFlags: OptionSet, Sendable {
+    /// The raw flag bits.
     public let rawValue: UInt32
     /// Creates flags from their raw bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -56,7 +57,8 @@ public struct Transaction {
   {
     var data = MDB_val()
     let code = key.withLMDBBytes { bytes in
-      var keyValue = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+      var keyValue = MDB_val(
+        mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
       return mdb_get(handle, database.handle, &keyValue, &data)
     }
     if code == MDB_NOTFOUND { return nil }
@@ -80,8 +82,11 @@ public struct Transaction {
   ) throws(LMDBError) {
     let code = key.withLMDBBytes { keyBytes in
       value.withLMDBBytes { valueBytes in
-        var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-        var data = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+        var keyValue = MDB_val(
+          mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+        var data = MDB_val(
+          mv_size: valueBytes.count,
+          mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
         return mdb_put(handle, database.handle, &keyValue, &data, flags.rawValue)
       }
     }
@@ -103,7 +108,8 @@ public struct Transaction {
   ) throws {
     var data = MDB_val(mv_size: byteCount, mv_data: nil)
     let code = key.withLMDBBytes { keyBytes in
-      var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+      var keyValue = MDB_val(
+        mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
       return mdb_put(handle, database.handle, &keyValue, &data, UInt32(MDB_RESERVE))
     }
     try check(code)
@@ -120,7 +126,8 @@ public struct Transaction {
   @discardableResult
   public func delete(forKey key: some LMDBBytes, in database: Database) throws(LMDBError) -> Bool {
     let code = key.withLMDBBytes { keyBytes in
-      var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+      var keyValue = MDB_val(
+        mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
       return mdb_del(handle, database.handle, &keyValue, nil)
     }
     if code == MDB_NOTFOUND { return false }
@@ -142,8 +149,11 @@ public struct Transaction {
   ) throws(LMDBError) -> Bool {
     let code = key.withLMDBBytes { keyBytes in
       value.withLMDBBytes { valueBytes in
-        var keyValue = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-        var data = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+        var keyValue = MDB_val(
+          mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+        var data = MDB_val(
+          mv_size: valueBytes.count,
+          mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
         return mdb_del(handle, database.handle, &keyValue, &data)
       }
     }

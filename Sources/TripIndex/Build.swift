@@ -27,7 +27,10 @@ public enum Build {
     ///   - storePath: the store's directory.
     ///   - metric: the metric for a new store.
     ///   - batchRows: rows per transaction.
-    public init(input: String, storePath: String = "tripindex.lmdb", metric: DistanceMetric? = nil, batchRows: Int = 1024) {
+    public init(
+      input: String, storePath: String = "tripindex.lmdb", metric: DistanceMetric? = nil,
+      batchRows: Int = 1024
+    ) {
       self.input = input
       self.storePath = storePath
       self.metric = metric
@@ -47,8 +50,9 @@ public enum Build {
     public var added = 0, updated = 0, unchanged = 0
     /// Items in the store afterwards.
     public var storeCount = 0
-    /// The store's dimension and metric.
+    /// The store's dimension.
     public var dimension = 0
+    /// The store's metric.
     public var metric = DistanceMetric.l2
     /// Wall-clock seconds.
     public var seconds = 0.0
@@ -83,14 +87,17 @@ public enum Build {
   /// - Throws: ``VectorIOError`` (file, line or record named), ``VectorStoreError``, or
   ///   ``TripIndexError``; in every case the store is left as it was.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
-    guard options.batchRows > 0 else { throw TripIndexError("--batch must be positive, not \(options.batchRows)") }
+    guard options.batchRows > 0 else {
+      throw TripIndexError("--batch must be positive, not \(options.batchRows)")
+    }
     var existing: VectorStore?
     if VectorStore.exists(at: options.storePath) {
       let store = try VectorStore.open(path: options.storePath)
       if let metric = options.metric, metric != store.metric {
         throw VectorStoreError(
           .metricMismatch, path: options.storePath,
-          "uses the \(store.metric.rawValue) metric, but --metric \(metric.rawValue) was given; a store's metric is fixed when it is created")
+          "uses the \(store.metric.rawValue) metric, but --metric \(metric.rawValue) was given; a store's metric is fixed when it is created"
+        )
       }
       existing = store
     }
@@ -98,10 +105,14 @@ public enum Build {
     let scan = try FolderScan(root: options.input)
     let plan = try BuildPlan(
       scan: scan, requireNonZero: metric.normalizesVectors,
-      expectedDimension: existing.map { ($0.dimension, "store \(options.storePath)") }, progress: progress)
+      expectedDimension: existing.map { ($0.dimension, "store \(options.storePath)") },
+      progress: progress)
     for warning in plan.warnings { progress.warn(warning) }
 
-    let store = try existing ?? VectorStore.openOrCreate(path: options.storePath, dimension: plan.dimension, metric: metric)
+    let store =
+      try existing
+      ?? VectorStore.openOrCreate(
+        path: options.storePath, dimension: plan.dimension, metric: metric)
     var report = Report(storePath: options.storePath)
     report.files = plan.files.count
     report.dimension = store.dimension
@@ -112,7 +123,9 @@ public enum Build {
     func commit() throws {
       guard batch.count > 0 else { return }
       let summary = try batch.values.withUnsafeBufferPointer { values in
-        try store.write { writer in try writer.upsert(names: batch.names, labels: batch.labels, vectors: values) }
+        try store.write { writer in
+          try writer.upsert(names: batch.names, labels: batch.labels, vectors: values)
+        }
       }
       report.added += summary.added
       report.updated += summary.updated
@@ -121,7 +134,8 @@ public enum Build {
       batch.removeAll()
       let rate = Double(report.vectors) / max(progress.elapsedSeconds, 1e-9)
       progress.update(
-        "writing \(grouped(report.vectors))/\(grouped(plan.totalRows)) vectors (\(grouped(Int(rate)))/s)")
+        "writing \(grouped(report.vectors))/\(grouped(plan.totalRows)) vectors (\(grouped(Int(rate)))/s)"
+      )
     }
     for file in plan.files {
       var reader = try VectorFileReader(path: file.path)
@@ -139,7 +153,8 @@ public enum Build {
         if batch.count >= options.batchRows { try commit() }
       }
       guard row == file.rows else {
-        throw TripIndexError("\(file.path) changed during the build (\(file.rows) vectors when checked, \(row) now)")
+        throw TripIndexError(
+          "\(file.path) changed during the build (\(file.rows) vectors when checked, \(row) now)")
       }
     }
     try commit()

@@ -69,7 +69,8 @@ struct BuildPlan {
   ) throws {
     guard !scan.vectorFiles.isEmpty else {
       throw TripIndexError(
-        "\(scan.root): no vector files found (looked for .vec, .fvecs, .ivecs, .bvecs and .npy, recursively)")
+        "\(scan.root): no vector files found (looked for .vec, .fvecs, .ivecs, .bvecs and .npy, recursively)"
+      )
     }
     var files: [File] = []
     var dimension: (value: Int, source: String)?
@@ -79,11 +80,13 @@ struct BuildPlan {
       var reader = try VectorFileReader(path: path)
       if let expectedDimension, reader.dimension != expectedDimension.0 {
         throw TripIndexError(
-          "\(path) has dimension \(reader.dimension), but \(expectedDimension.1) holds \(expectedDimension.0)-dimensional vectors")
+          "\(path) has dimension \(reader.dimension), but \(expectedDimension.1) holds \(expectedDimension.0)-dimensional vectors"
+        )
       }
       if let dimension, dimension.value != reader.dimension {
         throw TripIndexError(
-          "\(path) has dimension \(reader.dimension); expected \(dimension.value) as in \(dimension.source) (all files of one build must agree)")
+          "\(path) has dimension \(reader.dimension); expected \(dimension.value) as in \(dimension.source) (all files of one build must agree)"
+        )
       }
       dimension = dimension ?? (reader.dimension, path)
       var rows = 0
@@ -103,11 +106,13 @@ struct BuildPlan {
         }
         rows += read
         totalRows += read
-        progress.update("checking file \(fileIndex + 1)/\(scan.vectorFiles.count): \(grouped(totalRows)) vectors")
+        progress.update(
+          "checking file \(fileIndex + 1)/\(scan.vectorFiles.count): \(grouped(totalRows)) vectors")
       }
       files.append(File(path: path, rows: rows, naming: .single(name: "", labels: .none)))
     }
-    self.dimension = dimension!.value
+    guard let dimension else { throw TripIndexError("\(scan.root): no vector files found") }
+    self.dimension = dimension.value
     self.totalRows = totalRows
     let (named, warnings) = try Self.assignNames(files, scan: scan)
     self.files = named
@@ -123,7 +128,8 @@ struct BuildPlan {
     func claim(_ name: String, by path: String) throws {
       if let other = explicitNames[name] {
         throw TripIndexError(
-          "item name '\(name)' comes from both \(other) and \(path); names must be unique within a build (rename one file)")
+          "item name '\(name)' comes from both \(other) and \(path); names must be unique within a build (rename one file)"
+        )
       }
       explicitNames[name] = path
     }
@@ -133,30 +139,38 @@ struct BuildPlan {
       if file.rows == 1 {
         try claim(stem, by: file.path)
         named.append(
-          File(path: file.path, rows: 1, naming: .single(name: stem, labels: labels(for: stem, in: lookup))))
+          File(
+            path: file.path, rows: 1,
+            naming: .single(name: stem, labels: labels(for: stem, in: lookup))))
         continue
       }
       let besideDirectory = FolderScan.directory(of: file.path)
       if let beside = scan.labelsByDirectory[besideDirectory], beside.entries.count == file.rows {
-        for entry in beside.entries { try claim(entry.name, by: "\(file.path) (via \(beside.path))") }
+        for entry in beside.entries {
+          try claim(entry.name, by: "\(file.path) (via \(beside.path))")
+        }
         positionalFiles.insert(beside.path)
         named.append(File(path: file.path, rows: file.rows, naming: .positional(beside)))
       } else {
         if let other = numberedStems[stem] {
           throw TripIndexError(
-            "\(other.path) and \(file.path) would both name their rows '\(stem)#N'; rename one file")
+            "\(other.path) and \(file.path) would both name their rows '\(stem)#N'; rename one file"
+          )
         }
         numberedStems[stem] = (file.path, file.rows)
-        named.append(File(path: file.path, rows: file.rows, naming: .numbered(stem: stem, lookup: lookup)))
+        named.append(
+          File(path: file.path, rows: file.rows, naming: .numbered(stem: stem, lookup: lookup)))
       }
     }
     for (name, path) in explicitNames {
-      guard let hash = name.lastIndex(of: "#"), let row = Int(name[name.index(after: hash)...]) else {
+      guard let hash = name.lastIndex(of: "#"), let row = Int(name[name.index(after: hash)...])
+      else {
         continue
       }
       if let numbered = numberedStems[String(name[..<hash])], row >= 0, row < numbered.rows {
         throw TripIndexError(
-          "item name '\(name)' from \(path) collides with row \(row) of \(numbered.path); rename one of them")
+          "item name '\(name)' from \(path) collides with row \(row) of \(numbered.path); rename one of them"
+        )
       }
     }
     var warnings: [String] = []
@@ -167,17 +181,21 @@ struct BuildPlan {
       }
       if !unused.isEmpty {
         warnings.append(
-          "\(labelsFile.path): \(unused.count) of its \(labelsFile.entries.count) names match no vector (e.g. '\(unused[0].name)' on line \(unused[0].line))")
+          "\(labelsFile.path): \(unused.count) of its \(labelsFile.entries.count) names match no vector (e.g. '\(unused[0].name)' on line \(unused[0].line))"
+        )
       }
     }
     if !scan.otherFiles.isEmpty {
       warnings.append(
-        "ignored \(scan.otherFiles.count) file(s) that are not vector files, e.g. \(scan.otherFiles[0])")
+        "ignored \(scan.otherFiles.count) file(s) that are not vector files, e.g. \(scan.otherFiles[0])"
+      )
     }
     return (named, warnings)
   }
 
-  private static func isNumberedRow(_ name: String, _ stems: [String: (path: String, rows: Int)]) -> Bool {
+  private static func isNumberedRow(_ name: String, _ stems: [String: (path: String, rows: Int)])
+    -> Bool
+  {
     guard let hash = name.lastIndex(of: "#"), let row = Int(name[name.index(after: hash)...]),
       let numbered = stems[String(name[..<hash])]
     else { return false }

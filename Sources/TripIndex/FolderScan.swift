@@ -28,7 +28,8 @@ struct FolderScan {
   init(root: String) throws {
     var status = stat()
     guard stat(root, &status) == 0 else {
-      throw TripIndexError("\(root): \(String(cString: strerror(errno))); expected a folder of vector files")
+      throw TripIndexError(
+        "\(root): \(String(cString: strerror(errno))); expected a folder of vector files")
     }
     var trimmed = root
     while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -46,19 +47,11 @@ struct FolderScan {
   }
 
   private mutating func walk(_ directory: String) throws {
-    guard let handle = opendir(directory) else {
-      throw VectorIOError(path: directory, "cannot list the folder: \(String(cString: strerror(errno)))")
+    guard let entries = DirectoryListing.names(in: directory) else {
+      throw VectorIOError(
+        path: directory, "cannot list the folder: \(String(cString: strerror(errno)))")
     }
-    var entries: [String] = []
-    while let entry = readdir(handle) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-      }
-      if name.hasPrefix(".") { continue }
-      entries.append(name)
-    }
-    closedir(handle)
-    for name in entries.sorted() {
+    for name in entries.sorted() where !name.hasPrefix(".") {
       let path = directory + "/" + name
       var status = stat()
       guard stat(path, &status) == 0 else {
@@ -99,7 +92,8 @@ struct FolderScan {
     var directory = FolderScan.directory(of: file)
     while true {
       if let labels = labelsByDirectory[directory] { result.append(labels) }
-      if directory == root || directory.count <= root.count || directory == "/" || directory == "." {
+      if directory == root || directory.count <= root.count || directory == "/" || directory == "."
+      {
         break
       }
       directory = FolderScan.directory(of: directory)

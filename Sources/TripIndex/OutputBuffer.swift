@@ -19,19 +19,12 @@ public enum StandardStream: Int32, Sendable {
     copy.withUTF8 { write(UnsafeRawBufferPointer($0)) }
   }
 
-  /// Writes bytes unbuffered, retrying short writes.
+  /// Writes bytes unbuffered.
   ///
   /// - Parameter bytes: the bytes.
   public func write(_ bytes: UnsafeRawBufferPointer) {
-    var offset = 0
-    while offset < bytes.count {
-      let written = Glibc.write(rawValue, bytes.baseAddress! + offset, bytes.count - offset)
-      if written < 0 {
-        if errno == EINTR { continue }
-        return  // a closed pipe: nothing more can be said
-      }
-      offset += written
-    }
+    // A failure (a closed pipe) leaves nothing more to say, so it is ignored.
+    DescriptorWriting.writeAll(bytes, to: rawValue)
   }
 
   /// Whether the stream is a terminal.

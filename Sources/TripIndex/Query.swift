@@ -24,7 +24,9 @@ public enum Query {
     ///   - storePath: the store's directory.
     ///   - k: neighbours per probe.
     ///   - exact: search exhaustively.
-    public init(probePath: String, storePath: String = "tripindex.lmdb", k: Int = 20, exact: Bool = true) {
+    public init(
+      probePath: String, storePath: String = "tripindex.lmdb", k: Int = 20, exact: Bool = true
+    ) {
       self.probePath = probePath
       self.storePath = storePath
       self.k = k
@@ -60,23 +62,28 @@ public enum Query {
   ///   or ``TripIndexError`` for a bad `k`.
   public static func run(_ options: Options) throws -> Result {
     guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
-    guard options.threads > 0 else { throw TripIndexError("--threads must be at least 1, not \(options.threads)") }
+    guard options.threads > 0 else {
+      throw TripIndexError("--threads must be at least 1, not \(options.threads)")
+    }
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let probes = try readProbes(options.probePath, for: store)
     return try store.read { snapshot in
       let k = min(options.k, max(snapshot.count, 1))
       var search = snapshot.exactSearch
       search.threads = max(1, options.threads)
-      let found = snapshot.count == 0 ? Array(repeating: [], count: probes.rows) : search.search(probes, k: k)
+      let found =
+        snapshot.count == 0 ? Array(repeating: [], count: probes.rows) : search.search(probes, k: k)
       let resolved = try found.map { neighbors in
         try neighbors.map { neighbor in
           guard let item = try snapshot.item(id: neighbor.id) else {
-            throw VectorStoreError(.notAStore, path: store.path, "item \(neighbor.id) has a vector but no record")
+            throw VectorStoreError(
+              .notAStore, path: store.path, "item \(neighbor.id) has a vector but no record")
           }
           return Match(item: item, distance: neighbor.distance)
         }
       }
-      return Result(metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: "exact")
+      return Result(
+        metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: "exact")
     }
   }
 
@@ -88,7 +95,8 @@ public enum Query {
     guard reader.dimension == store.dimension else {
       throw VectorIOError(
         path: path,
-        "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors")
+        "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors"
+      )
     }
     var values: [Float] = []
     let rows = try reader.read(maxRows: Int.max, into: &values)
@@ -132,11 +140,13 @@ extension Query.Result {
     for (probe, matches) in neighbors.enumerated() {
       if probe > 0 { output.write("\n") }
       output.write(
-        "probe \(probe): \(matches.count) nearest of \(grouped(storeCount)) items (\(method), \(metricName))\n")
+        "probe \(probe): \(matches.count) nearest of \(grouped(storeCount)) items (\(method), \(metricName))\n"
+      )
       let rows = matches.enumerated().map { rank, match in
         [
           String(rank + 1), String(match.distance), String(match.item.id),
-          match.item.labels.pid.map(String.init) ?? "-", match.item.labels.camera.map(String.init) ?? "-",
+          match.item.labels.pid.map(String.init) ?? "-",
+          match.item.labels.camera.map(String.init) ?? "-",
           match.item.name,
         ]
       }

@@ -42,10 +42,13 @@ public struct StoreInfo: Sendable {
   public var text: String {
     TextTable.render(
       header: ["store", "items", "deleted", "dimension", "metric", "data file"],
-      rows: [[
-        storePath, grouped(count), grouped(Int(assignedIDs) - count), String(dimension), metric.rawValue,
-        "\(format2(Double(dataBytes) / 1_048_576)) MiB",
-      ]]
+      rows: [
+        [
+          storePath, grouped(count), grouped(Int(assignedIDs) - count), String(dimension),
+          metric.rawValue,
+          "\(format2(Double(dataBytes) / 1_048_576)) MiB",
+        ]
+      ]
     ).trimmingTrailingNewline()
   }
 
@@ -77,7 +80,9 @@ public enum Deletion {
     return try store.write { writer in
       for item in items {
         if byID {
-          guard let id = UInt64(item) else { throw TripIndexError("'\(item)' is not an id (a whole number ≥ 0)") }
+          guard let id = UInt64(item) else {
+            throw TripIndexError("'\(item)' is not an id (a whole number ≥ 0)")
+          }
           guard try writer.delete(id: id) != nil else {
             throw TripIndexError("\(storePath): no item with id \(id); nothing was deleted")
           }

@@ -73,12 +73,15 @@ public enum SyntheticReID {
   ///   files; ``VectorIOError`` when a file cannot be written.
   public static func generate(_ options: Options) throws -> Report {
     guard options.dimension > 0, options.cameras >= 2, options.trainIdentities > 0,
-      options.testIdentities > 0, options.maxImagesPerCamera > 0, options.distractors >= 0, options.junk >= 0
+      options.testIdentities > 0, options.maxImagesPerCamera > 0, options.distractors >= 0,
+      options.junk >= 0
     else {
-      throw TripIndexError("synth-reid needs a positive dimension, identities and images, and at least 2 cameras")
+      throw TripIndexError(
+        "synth-reid needs a positive dimension, identities and images, and at least 2 cameras")
     }
     guard options.trainIdentities + options.testIdentities <= 9999 else {
-      throw TripIndexError("synth-reid supports at most 9,999 identities (4-digit Market-1501 pids)")
+      throw TripIndexError(
+        "synth-reid supports at most 9,999 identities (4-digit Market-1501 pids)")
     }
     for folder in ["train", "query", "gallery"] {
       try makeEmptyDirectory(options.output + "/" + folder)
@@ -89,10 +92,12 @@ public enum SyntheticReID {
     var frame = 0
     func write(_ vector: [Float], pid: Int, camera: Int, folder: String) throws {
       frame += 1
-      let pidText = pid < 0 ? "-1" : String(repeating: "0", count: max(0, 4 - String(pid).count)) + String(pid)
+      let pidText =
+        pid < 0 ? "-1" : String(repeating: "0", count: max(0, 4 - String(pid).count)) + String(pid)
       let frameText = String(repeating: "0", count: max(0, 6 - String(frame).count)) + String(frame)
       let name = "\(pidText)_c\(camera)s1_\(frameText)_00"
-      let writer = try VectorFileWriter(path: "\(options.output)/\(folder)/\(name).fvecs", dimension: options.dimension)
+      let writer = try VectorFileWriter(
+        path: "\(options.output)/\(folder)/\(name).fvecs", dimension: options.dimension)
       try writer.write(vector)
       try writer.finish()
     }
@@ -101,7 +106,9 @@ public enum SyntheticReID {
       let identity = world.identity(&random)
       for (camera, count) in world.visits(&random) {
         for _ in 0..<count {
-          try write(world.render(identity, camera: camera, &random), pid: pid, camera: camera, folder: "train")
+          try write(
+            world.render(identity, camera: camera, &random), pid: pid, camera: camera,
+            folder: "train")
           report.train += 1
         }
       }
@@ -114,7 +121,9 @@ public enum SyntheticReID {
       for (camera, count) in world.visits(&random, minimumImages: 2) {
         for image in 0..<count {
           let folder = image == 0 ? "query" : "gallery"
-          try write(world.render(identity, camera: camera, &random), pid: pid, camera: camera, folder: folder)
+          try write(
+            world.render(identity, camera: camera, &random), pid: pid, camera: camera,
+            folder: folder)
           if image == 0 { report.query += 1 } else { report.gallery += 1 }
         }
       }
@@ -123,7 +132,8 @@ public enum SyntheticReID {
     for index in 0..<(options.distractors + options.junk) {
       let camera = random.integer(in: 1...options.cameras)
       let vector = world.render(world.identity(&random), camera: camera, &random)
-      try write(vector, pid: index < options.distractors ? 0 : -1, camera: camera, folder: "gallery")
+      try write(
+        vector, pid: index < options.distractors ? 0 : -1, camera: camera, folder: "gallery")
       report.gallery += 1
     }
     return report
@@ -148,7 +158,8 @@ public enum SyntheticReID {
           values: (0..<(rows * columns)).map { _ in Float(random.normal() * scale) })
       }
       identityMap = gaussian(options.dimension, latent, scale: 0.6 / Double(latent).squareRoot())
-      nuisanceMap = gaussian(options.dimension, nuisance, scale: 0.6 / Double(nuisance).squareRoot())
+      nuisanceMap = gaussian(
+        options.dimension, nuisance, scale: 0.6 / Double(nuisance).squareRoot())
       cameraDistortions = (0..<options.cameras).map { _ in
         var distortion = gaussian(latent, latent, scale: 0.6 / Double(latent).squareRoot())
         for index in 0..<latent { distortion[index, index] += 1 }
@@ -165,7 +176,9 @@ public enum SyntheticReID {
     }
 
     /// The cameras that see one identity (at least two) and how many images each takes.
-    func visits(_ random: inout SeededRandom, minimumImages: Int = 1) -> [(camera: Int, images: Int)] {
+    func visits(_ random: inout SeededRandom, minimumImages: Int = 1) -> [(
+      camera: Int, images: Int
+    )] {
       var cameras = Array(1...options.cameras)
       random.shuffle(&cameras)
       let seen = random.integer(in: 2...options.cameras)
@@ -204,17 +217,11 @@ public enum SyntheticReID {
         throw TripIndexError("cannot create \(prefix): \(String(cString: strerror(errno)))")
       }
     }
-    guard let handle = opendir(path) else {
+    guard let entries = DirectoryListing.names(in: path) else {
       throw TripIndexError("cannot open \(path): \(String(cString: strerror(errno)))")
     }
-    defer { closedir(handle) }
-    while let entry = readdir(handle) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-      }
-      if name != "." && name != ".." {
-        throw TripIndexError("\(path) is not empty; synth-reid writes only into new or empty folders")
-      }
+    guard entries.isEmpty else {
+      throw TripIndexError("\(path) is not empty; synth-reid writes only into new or empty folders")
     }
   }
 }

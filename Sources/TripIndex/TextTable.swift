@@ -7,7 +7,8 @@ public enum TextTable {
   ///   - rows: cells, one array per row, as many as `header`.
   ///   - rightAligned: per column, whether to right-align (numbers); left by default.
   /// - Returns: the lines, each ending in a newline.
-  public static func render(header: [String], rows: [[String]], rightAligned: [Bool] = []) -> String {
+  public static func render(header: [String], rows: [[String]], rightAligned: [Bool] = []) -> String
+  {
     var widths = header.map(\.count)
     for row in rows {
       for (column, cell) in row.enumerated() where column < widths.count {

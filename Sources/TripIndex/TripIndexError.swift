@@ -9,5 +9,6 @@ public struct TripIndexError: Error, Sendable, CustomStringConvertible {
   /// - Parameter message: what is wrong and what was expected.
   public init(_ message: String) { self.message = message }
 
+  /// The message.
   public var description: String { message }
 }

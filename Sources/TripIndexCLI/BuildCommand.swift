@@ -35,7 +35,8 @@ struct BuildCommand: ParsableCommand {
   func run() throws {
     let progress = Progress(quiet: quiet)
     let report = try Build.run(
-      Build.Options(input: directory, storePath: storeOption.store, metric: metric, batchRows: batch),
+      Build.Options(
+        input: directory, storePath: storeOption.store, metric: metric, batchRows: batch),
       progress: progress)
     StandardStream.output.write((json ? report.json : report.summary) + "\n")
   }

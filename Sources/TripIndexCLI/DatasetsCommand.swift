@@ -9,8 +9,10 @@ struct DatasetsCommand: ParsableCommand {
 struct SynthReIDCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "synth-reid",
-    abstract: "Write a deterministic synthetic re-ID set: train/, query/ and gallery/ folders of Market-1501-named .fvecs files.",
-    discussion: "Train and test identities are disjoint. The same seed and options give identical files.")
+    abstract:
+      "Write a deterministic synthetic re-ID set: train/, query/ and gallery/ folders of Market-1501-named .fvecs files.",
+    discussion:
+      "Train and test identities are disjoint. The same seed and options give identical files.")
 
   @Option(help: "Output folder (created; must be empty).")
   var out: String

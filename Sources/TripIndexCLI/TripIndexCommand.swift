@@ -5,13 +5,15 @@ import TripIndex
 struct TripIndexCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tripindex",
-    abstract: "Metric-learning retrieval: store embeddings in LMDB, search them, evaluate re-ID rankings.",
+    abstract:
+      "Metric-learning retrieval: store embeddings in LMDB, search them, evaluate re-ID rankings.",
     discussion: """
       Results go to stdout (a table, or JSON with --json); progress and warnings go to stderr.
       Errors name the file, line or record at fault and exit with a non-zero status.
       """,
     subcommands: [
-      BuildCommand.self, QueryCommand.self, InfoCommand.self, DeleteCommand.self, DatasetsCommand.self,
+      BuildCommand.self, QueryCommand.self, InfoCommand.self, DeleteCommand.self,
+      DatasetsCommand.self,
     ])
 }
 

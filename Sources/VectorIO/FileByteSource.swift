@@ -56,19 +56,21 @@ final class FileByteSource {
     if count > buffer.count {
       let larger = UnsafeMutableRawBufferPointer.allocate(
         byteCount: max(count, buffer.count * 2), alignment: 16)
-      larger.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: available)
+      larger.copyMemory(from: bufferedBytes)
       buffer.deallocate()
       buffer = larger
       end = available
       start = 0
     } else if start > 0 {
       let pending = available
-      (buffer.baseAddress! + 0).copyMemory(from: buffer.baseAddress! + start, byteCount: pending)
+      // Regions may overlap: copyMemory is memmove.
+      UnsafeMutableRawBufferPointer(rebasing: buffer[0..<pending]).copyMemory(from: bufferedBytes)
       start = 0
       end = pending
     }
     while available < count && !reachedEnd {
-      let got = read(descriptor, buffer.baseAddress! + end, buffer.count - end)
+      let free = UnsafeMutableRawBufferPointer(rebasing: buffer[end...])
+      let got = read(descriptor, free.baseAddress, free.count)
       if got < 0 {
         if errno == EINTR { continue }
         throw VectorIOError(path: path, "read failed: \(String(cString: strerror(errno)))")

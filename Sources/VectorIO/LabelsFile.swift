@@ -61,7 +61,9 @@ public struct LabelsFile: Sendable {
     var indexByName: [String: Int] = [:]
     var lineNumber = 0
     var sawHeader = false
-    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+    for rawLine in text.split(
+      omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+    {
       lineNumber += 1
       var line = rawLine
       if line.last == "\r" { line = line.dropLast() }
@@ -93,10 +95,12 @@ public struct LabelsFile: Sendable {
       if let previous = indexByName[name] {
         throw VectorIOError(
           path: path, location: location,
-          "name '\(name)' is already listed on line \(entries[previous].line); names must be unique")
+          "name '\(name)' is already listed on line \(entries[previous].line); names must be unique"
+        )
       }
       indexByName[name] = entries.count
-      entries.append(Entry(name: name, labels: ItemLabels(pid: pid, camera: camera), line: lineNumber))
+      entries.append(
+        Entry(name: name, labels: ItemLabels(pid: pid, camera: camera), line: lineNumber))
     }
     guard sawHeader else {
       throw VectorIOError(path: path, "holds no header; expected '\(Self.header)'")
@@ -179,10 +183,13 @@ extension LabelsFile {
   public static func write(_ entries: [Entry], to path: String) throws(VectorIOError) {
     var text = header + "\n"
     for entry in entries {
-      let needsQuotes = entry.name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+      let needsQuotes =
+        entry.name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         || entry.name.trimmingSpaces() != entry.name
-      let name = needsQuotes ? "\"" + entry.name.replacingAll("\"", with: "\"\"") + "\"" : entry.name
-      text += "\(name),\(entry.labels.pid.map(String.init) ?? ""),\(entry.labels.camera.map(String.init) ?? "")\n"
+      let name =
+        needsQuotes ? "\"" + entry.name.replacingAll("\"", with: "\"\"") + "\"" : entry.name
+      text +=
+        "\(name),\(entry.labels.pid.map(String.init) ?? ""),\(entry.labels.camera.map(String.init) ?? "")\n"
     }
     try TextFile.write(text, to: path)
   }

@@ -13,14 +13,17 @@ struct NpyDecoder: RowDecoder {
     header = try NpyHeader.read(from: source)
     let shape = header.shape
     guard shape.allSatisfy({ $0 >= 0 }) else {
-      throw VectorIOError(path: path, location: .header, "has a negative size in shape \(NpyHeader.formatShape(shape))")
+      throw VectorIOError(
+        path: path, location: .header,
+        "has a negative size in shape \(NpyHeader.formatShape(shape))")
     }
     rows = shape.count == 1 ? 1 : shape[0]
     dimension = shape.count == 1 ? shape[0] : shape[1]
     guard rows > 0 && dimension > 0 else {
       throw VectorIOError(
         path: path, location: .header,
-        "holds no vectors (shape \(NpyHeader.formatShape(shape))); expected at least one row of at least one value")
+        "holds no vectors (shape \(NpyHeader.formatShape(shape))); expected at least one row of at least one value"
+      )
     }
     rowCount = rows
     let dataBytes = source.sizeBytes - header.dataOffset
@@ -29,12 +32,14 @@ struct NpyDecoder: RowDecoder {
     if dataBytes < expectedBytes {
       throw VectorIOError(
         path: path, location: .row(dataBytes / rowBytes),
-        "truncated: the header promises \(rows) × \(dimension) values (\(expectedBytes) bytes of data) but only \(dataBytes) bytes follow it")
+        "truncated: the header promises \(rows) × \(dimension) values (\(expectedBytes) bytes of data) but only \(dataBytes) bytes follow it"
+      )
     }
     if dataBytes > expectedBytes {
       throw VectorIOError(
         path: path,
-        "has \(dataBytes - expectedBytes) bytes after the \(rows) × \(dimension) values its header promises")
+        "has \(dataBytes - expectedBytes) bytes after the \(rows) × \(dimension) values its header promises"
+      )
     }
   }
 
@@ -47,15 +52,16 @@ struct NpyDecoder: RowDecoder {
     while decoded < maxRows && row < rows {
       let location = FileLocation.row(row)
       guard try source.fill(atLeast: rowBytes) else {
-        throw VectorIOError(path: path, location: location, "truncated: the file ended inside this row")
+        throw VectorIOError(
+          path: path, location: location, "truncated: the file ended inside this row")
       }
       let bytes = source.bufferedBytes
       try values.appendUninitialized(dimension) { (output) throws(VectorIOError) in
         switch elementType {
         case .float32:
           #if _endian(little)
-            UnsafeMutableRawPointer(output.baseAddress!).copyMemory(
-              from: bytes.baseAddress!, byteCount: rowBytes)
+            UnsafeMutableRawBufferPointer(output).copyMemory(
+              from: UnsafeRawBufferPointer(rebasing: bytes[0..<rowBytes]))
           #else
             for column in 0..<dimension {
               output[column] = Float(

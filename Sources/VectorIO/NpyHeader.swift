@@ -39,7 +39,8 @@ struct NpyHeader: Equatable {
       throw VectorIOError(path: path, "the file is empty; expected a .npy header and data")
     }
     guard try source.fill(atLeast: 10) else {
-      throw fail("too short (\(source.available) bytes) for a .npy file; expected a 10-byte preamble")
+      throw fail(
+        "too short (\(source.available) bytes) for a .npy file; expected a 10-byte preamble")
     }
     var bytes = source.bufferedBytes
     guard Array(bytes[0..<6]) == magic else {
@@ -51,7 +52,8 @@ struct NpyHeader: Equatable {
     switch major {
     case 1: lengthBytes = 2
     case 2, 3: lengthBytes = 4
-    default: throw fail("format version \(major).\(minor) is not supported; expected 1.0, 2.0 or 3.0")
+    default:
+      throw fail("format version \(major).\(minor) is not supported; expected 1.0, 2.0 or 3.0")
     }
     guard try source.fill(atLeast: 8 + lengthBytes) else {
       throw fail("truncated in the header length field")
@@ -105,7 +107,9 @@ struct NpyHeader: Equatable {
       throw fail("the header lacks 'descr', 'fortran_order' or 'shape': \(text.trimmingSpaces())")
     }
     guard let elementType = NpyElementType(rawValue: descr) else {
-      let hint = descr.hasPrefix(">") ? " (big-endian; convert with arr.astype('<\(descr.dropFirst())'))" : ""
+      let hint =
+        descr.hasPrefix(">")
+        ? " (big-endian; convert with arr.astype('<\(descr.dropFirst())'))" : ""
       throw fail(
         "element type '\(descr)' is not supported\(hint); expected little-endian float32, float64, int32 or int64 ('<f4', '<f8', '<i4', '<i8')"
       )
@@ -207,7 +211,9 @@ struct PythonLiteralScanner {
   mutating func integer() throws(Failure) -> Int {
     skipSpaces()
     var digits = ""
-    while position < characters.count && (characters[position].isNumber || (digits.isEmpty && characters[position] == "-")) {
+    while position < characters.count
+      && (characters[position].isNumber || (digits.isEmpty && characters[position] == "-"))
+    {
       digits.append(characters[position])
       position += 1
     }

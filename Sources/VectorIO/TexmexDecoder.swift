@@ -67,8 +67,8 @@ struct TexmexDecoder: RowDecoder {
         switch format {
         case .fvecs:
           #if _endian(little)
-            UnsafeMutableRawPointer(row.baseAddress!).copyMemory(
-              from: bytes.baseAddress!, byteCount: dimension * 4)
+            UnsafeMutableRawBufferPointer(row).copyMemory(
+              from: UnsafeRawBufferPointer(rebasing: bytes[0..<(dimension * 4)]))
           #else
             for column in 0..<dimension {
               row[column] = Float(

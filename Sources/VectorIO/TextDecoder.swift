@@ -25,7 +25,8 @@ struct TextDecoder: RowDecoder {
     dimension = 0
     guard try readRow(into: &first, expectedDimension: nil) else {
       throw VectorIOError(
-        path: source.path, "holds no vectors (only blank or # comment lines); expected one vector per line")
+        path: source.path,
+        "holds no vectors (only blank or # comment lines); expected one vector per line")
     }
     dimension = first.count
     firstLine = lineNumber
@@ -88,9 +89,10 @@ struct TextDecoder: RowDecoder {
     while true {
       let bytes = source.bufferedBytes
       if bytes.count > searched,
-        let found = memchr(bytes.baseAddress! + searched, 0x0A, bytes.count - searched)
+        let unsearched = UnsafeRawBufferPointer(rebasing: bytes[searched...]).baseAddress,
+        let found = memchr(unsearched, 0x0A, bytes.count - searched)
       {
-        return bytes.baseAddress!.distance(to: UnsafeRawPointer(found))
+        return Int(bitPattern: found) - Int(bitPattern: bytes.baseAddress)
       }
       searched = bytes.count
       if !(try source.fill(atLeast: bytes.count + 1)) {
@@ -126,7 +128,9 @@ struct TextDecoder: RowDecoder {
         if column == 0 || commaPending {
           throw VectorIOError(
             path: path, location: location,
-            column == 0 ? "starts with a comma; expected a number first" : "has an empty value between commas after value \(column - 1)")
+            column == 0
+              ? "starts with a comma; expected a number first"
+              : "has an empty value between commas after value \(column - 1)")
         }
         commaPending = true
         index += 1
@@ -137,12 +141,14 @@ struct TextDecoder: RowDecoder {
       let token = UnsafeRawBufferPointer(rebasing: line[index..<end])
       guard let value = parseFloat(token) else {
         let text = String(decoding: token.prefix(40), as: UTF8.self)
-        throw VectorIOError(path: path, location: location, "value \(column) is '\(text)'; expected a number")
+        throw VectorIOError(
+          path: path, location: location, "value \(column) is '\(text)'; expected a number")
       }
       guard value.isFinite else {
         throw VectorIOError(
           path: path, location: location,
-          "value \(column) is \(String(decoding: token.prefix(40), as: UTF8.self)); vectors must hold finite numbers only")
+          "value \(column) is \(String(decoding: token.prefix(40), as: UTF8.self)); vectors must hold finite numbers only"
+        )
       }
       values.append(value)
       column += 1
@@ -150,7 +156,8 @@ struct TextDecoder: RowDecoder {
       index = end
     }
     if commaPending {
-      throw VectorIOError(path: path, location: location, "ends with a comma; expected another number after it")
+      throw VectorIOError(
+        path: path, location: location, "ends with a comma; expected another number after it")
     }
     return true
   }
@@ -162,12 +169,12 @@ struct TextDecoder: RowDecoder {
 func parseFloat(_ token: UnsafeRawBufferPointer) -> Float? {
   guard !token.isEmpty && token.count < 64 else { return nil }
   return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> Float? in
-    let base = buffer.baseAddress!
-    UnsafeMutableRawPointer(base).copyMemory(from: token.baseAddress!, byteCount: token.count)
-    base[token.count] = 0
+    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: token)
+    buffer[token.count] = 0
+    guard let start = buffer.baseAddress else { return nil }
     var end: UnsafeMutablePointer<CChar>?
-    let value = strtof(base, &end)
-    guard let end, end == base + token.count else { return nil }
+    let value = strtof(start, &end)
+    guard let end, end == start + token.count else { return nil }
     // strtof also reads "nan" and "inf"; the caller reports those as non-finite.
     return value
   }

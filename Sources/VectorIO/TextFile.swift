@@ -19,23 +19,13 @@ public enum TextFile {
       throw VectorIOError(path: path, "cannot create: \(String(cString: strerror(errno)))")
     }
     var copy = text
-    let failed = copy.withUTF8 { bytes -> Bool in
-      var offset = 0
-      while offset < bytes.count {
-        let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-        if written < 0 {
-          if errno == EINTR { continue }
-          return true
-        }
-        offset += written
-      }
-      return false
+    let failure = copy.withUTF8 {
+      DescriptorWriting.writeAll(UnsafeRawBufferPointer($0), to: descriptor)
     }
-    let reason = String(cString: strerror(errno))
     close(descriptor)
-    guard !failed, rename(temporary, path) == 0 else {
-      unlink(temporary)
-      throw VectorIOError(path: path, "cannot write: \(reason)")
-    }
+    if failure == nil && rename(temporary, path) == 0 { return }
+    let reason = DescriptorWriting.message(failure ?? errno)
+    unlink(temporary)
+    throw VectorIOError(path: path, "cannot write: \(reason)")
   }
 }

@@ -84,8 +84,9 @@ public struct VectorFileReader {
   /// - Parameter path: the file.
   /// - Returns: its vectors, row-major, and their dimension.
   /// - Throws: ``VectorIOError``.
-  public static func readAll(path: String) throws(VectorIOError) -> (values: [Float], dimension: Int)
-  {
+  public static func readAll(path: String) throws(VectorIOError) -> (
+    values: [Float], dimension: Int
+  ) {
     var reader = try VectorFileReader(path: path)
     var values: [Float] = []
     if let rows = reader.rowCount { values.reserveCapacity(rows * reader.dimension) }

@@ -37,7 +37,8 @@ public final class VectorFileWriter {
     throws(VectorIOError)
   {
     guard let format = VectorFileFormat(path: path), format != .bvecs else {
-      throw VectorIOError(path: path, "cannot write this extension; expected .vec, .fvecs, .ivecs or .npy")
+      throw VectorIOError(
+        path: path, "cannot write this extension; expected .vec, .fvecs, .ivecs or .npy")
     }
     guard dimension > 0 else {
       throw VectorIOError(path: path, "cannot write vectors of dimension \(dimension)")
@@ -70,7 +71,8 @@ public final class VectorFileWriter {
     guard descriptor >= 0 else { throw VectorIOError(path: path, "write after finish()") }
     guard values.count % dimension == 0 else {
       throw VectorIOError(
-        path: path, "received \(values.count) values, not a whole number of \(dimension)-value rows")
+        path: path, "received \(values.count) values, not a whole number of \(dimension)-value rows"
+      )
     }
     let rows = values.count / dimension
     for row in 0..<rows {
@@ -124,16 +126,8 @@ public final class VectorFileWriter {
   }
 
   private func flush() throws(VectorIOError) {
-    var offset = 0
-    while offset < pending.count {
-      let written = pending.withUnsafeBytes {
-        Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
-      }
-      if written < 0 {
-        if errno == EINTR { continue }
-        throw systemError("write")
-      }
-      offset += written
+    if let failure = pending.withUnsafeBytes({ DescriptorWriting.writeAll($0, to: descriptor) }) {
+      throw VectorIOError(path: path, "cannot write: \(DescriptorWriting.message(failure))")
     }
     pending.removeAll(keepingCapacity: true)
   }
@@ -152,7 +146,8 @@ public final class VectorFileWriter {
     case .ivecs:
       appendLittleEndian(UInt32(bitPattern: Int32(dimension)))
       for (column, value) in row.enumerated() {
-        appendLittleEndian(UInt32(bitPattern: try integer(value, column: column, row: index, as: Int32.self)))
+        appendLittleEndian(
+          UInt32(bitPattern: try integer(value, column: column, row: index, as: Int32.self)))
       }
     case .npy:
       switch npyElementType {
@@ -160,11 +155,13 @@ public final class VectorFileWriter {
       case .float64: for value in row { appendLittleEndian(Double(value).bitPattern) }
       case .int32:
         for (column, value) in row.enumerated() {
-          appendLittleEndian(UInt32(bitPattern: try integer(value, column: column, row: index, as: Int32.self)))
+          appendLittleEndian(
+            UInt32(bitPattern: try integer(value, column: column, row: index, as: Int32.self)))
         }
       case .int64:
         for (column, value) in row.enumerated() {
-          appendLittleEndian(UInt64(bitPattern: try integer(value, column: column, row: index, as: Int64.self)))
+          appendLittleEndian(
+            UInt64(bitPattern: try integer(value, column: column, row: index, as: Int64.self)))
         }
       }
     case .bvecs:

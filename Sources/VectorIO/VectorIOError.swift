@@ -11,6 +11,7 @@ public enum FileLocation: Sendable, Hashable, CustomStringConvertible {
   /// A 0-based row of a matrix (`.npy`).
   case row(Int)
 
+  /// "line 3", "record 12", "row 0", or empty for the whole file.
   public var description: String {
     switch self {
     case .file, .header: return ""

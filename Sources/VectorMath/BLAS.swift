@@ -60,10 +60,11 @@ public enum BLAS {
     a.values.withUnsafeBufferPointer { av in
       b.values.withUnsafeBufferPointer { bv in
         c.values.withUnsafeMutableBufferPointer { cv in
+          guard let aBase = av.baseAddress, let bBase = bv.baseAddress, let cBase = cv.baseAddress
+          else { return }  // an empty operand: the product is all zeros already
           gemm(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-            a: av.baseAddress!, lda: a.columns, b: bv.baseAddress!, ldb: b.columns,
-            c: cv.baseAddress!, ldc: n)
+            a: aBase, lda: a.columns, b: bBase, ldb: b.columns, c: cBase, ldc: n)
         }
       }
     }

@@ -52,7 +52,9 @@ public struct ExactSearch {
   }
 
   @inline(__always)
-  private func probeRow(_ values: UnsafeBufferPointer<Float>, _ index: Int) -> UnsafeBufferPointer<Float> {
+  private func probeRow(_ values: UnsafeBufferPointer<Float>, _ index: Int) -> UnsafeBufferPointer<
+    Float
+  > {
     UnsafeBufferPointer(rebasing: values[(index * dimension)..<((index + 1) * dimension)])
   }
 
@@ -94,7 +96,8 @@ public struct ExactSearch {
           var selections = (0..<probes.rows).map { _ in TopK(k: k) }
           for block in blocks[blockRange] {
             for index in 0..<block.rowCount where !block.isDeleted(index) {
-              let vector = UnsafeBufferPointer(start: block.values + index * dimension, count: dimension)
+              let vector = UnsafeBufferPointer(
+                start: block.values + index * dimension, count: dimension)
               for probe in 0..<probes.rows {
                 let distance = Vectors.distance(metric, probeRow(probeValues, probe), vector)
                 if distance < selections[probe].threshold {
@@ -132,17 +135,22 @@ public struct ExactSearch {
       bias.withUnsafeBufferPointer { bias in
         partials.withUnsafeMutableBufferPointer { partials in
           let partials = partials
-          Parallel.forEachChunk(of: splitProbes ? probes.rows : blocks.count, count: workers) { worker, range in
+          guard let probeBase = probeValues.baseAddress, let biasBase = bias.baseAddress else {
+            return  // no probes or no rows: nothing to select
+          }
+          Parallel.forEachChunk(of: splitProbes ? probes.rows : blocks.count, count: workers) {
+            worker, range in
             let probeRange = splitProbes ? range : 0..<probes.rows
             let blockRange = splitProbes ? 0..<blocks.count : range
             partials[worker] = scan(
-              probes: probeValues, probeRange: probeRange, blockRange: blockRange, k: k,
-              bias: bias, offsets: offsets)
+              probes: probeBase, probeRange: probeRange, blockRange: blockRange, k: k,
+              bias: biasBase, offsets: offsets)
           }
         }
       }
     }
     if splitProbes { return partials.flatMap { $0 } }
+    guard !blocks.isEmpty else { return Array(repeating: TopK(k: k), count: probes.rows) }
     var merged = partials[0]
     for partial in partials.dropFirst() {
       for probe in merged.indices { merged[probe].merge(partial[probe]) }
@@ -152,8 +160,8 @@ public struct ExactSearch {
 
   /// Selects neighbours for `probeRange` among the rows of `blockRange`, one probe tile at a time.
   private func scan(
-    probes: UnsafeBufferPointer<Float>, probeRange: Range<Int>, blockRange: Range<Int>, k: Int,
-    bias: UnsafeBufferPointer<Float>, offsets: [Int]
+    probes: UnsafePointer<Float>, probeRange: Range<Int>, blockRange: Range<Int>, k: Int,
+    bias: UnsafePointer<Float>, offsets: [Int]
   ) -> [TopK] {
     // Distance = bias_j + scale · (probe · row_j): bias is ‖row‖² (l2) or 1 (cosine), +∞ when deleted.
     let scale: Float = metric == .l2 ? -2 : -1
@@ -169,12 +177,12 @@ public struct ExactSearch {
         let block = blocks[blockIndex]
         BLAS.gemm(
           transposeB: true, m: tileEnd - tileStart, n: block.rowCount, k: dimension,
-          a: probes.baseAddress! + tileStart * dimension, lda: dimension,
+          a: probes + tileStart * dimension, lda: dimension,
           b: block.values, ldb: dimension, c: products, ldc: block.rowCount)
         for probe in tileStart..<tileEnd {
           Self.scan(
             products: products + (probe - tileStart) * block.rowCount, count: block.rowCount,
-            bias: bias.baseAddress! + offsets[blockIndex], scale: scale, firstID: block.firstID,
+            bias: bias + offsets[blockIndex], scale: scale, firstID: block.firstID,
             into: &selections[probe - probeRange.lowerBound])
         }
       }

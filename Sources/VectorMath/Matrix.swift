@@ -27,7 +27,8 @@ public struct Matrix: Equatable, Sendable {
   ///   - columns: the number of columns.
   ///   - values: exactly `rows × columns` values.
   public init(rows: Int, columns: Int, values: [Float]) {
-    precondition(values.count == rows * columns, "\(values.count) values for a \(rows)×\(columns) matrix")
+    precondition(
+      values.count == rows * columns, "\(values.count) values for a \(rows)×\(columns) matrix")
     self.rows = rows
     self.columns = columns
     self.values = values
@@ -75,7 +76,8 @@ public struct Matrix: Equatable, Sendable {
     var firstZero: Int?
     values.withUnsafeMutableBufferPointer { all in
       for row in 0..<rows {
-        let slice = UnsafeMutableBufferPointer(rebasing: all[(row * columns)..<((row + 1) * columns)])
+        let slice = UnsafeMutableBufferPointer(
+          rebasing: all[(row * columns)..<((row + 1) * columns)])
         if !Vectors.normalize(slice) && firstZero == nil { firstZero = row }
       }
     }

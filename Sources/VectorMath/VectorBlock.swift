@@ -19,7 +19,9 @@ public struct VectorBlock: @unchecked Sendable {
   ///   - rowCount: the number of rows.
   ///   - values: `rowCount × dimension` values.
   ///   - deleted: the deleted-row bitmap, if any row is deleted.
-  public init(firstID: UInt64, rowCount: Int, values: UnsafePointer<Float>, deleted: UnsafePointer<UInt8>?) {
+  public init(
+    firstID: UInt64, rowCount: Int, values: UnsafePointer<Float>, deleted: UnsafePointer<UInt8>?
+  ) {
     self.firstID = firstID
     self.rowCount = rowCount
     self.values = values

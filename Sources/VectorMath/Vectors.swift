@@ -11,7 +11,8 @@ public enum Vectors {
   /// - Returns: the inner product.
   /// - Complexity: O(n).
   @inlinable
-  public static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
+  public static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float
+  {
     var sum: Float = 0
     for index in 0..<min(a.count, b.count) {
       sum = Relaxed.multiplyAdd(a[index], b[index], sum)

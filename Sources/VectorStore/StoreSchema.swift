@@ -42,7 +42,9 @@ enum StoreSchema {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(8 + name.utf8.count)
     withUnsafeBytes(of: (labels.pid ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
-    withUnsafeBytes(of: (labels.camera ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
+    withUnsafeBytes(of: (labels.camera ?? unknownLabel).littleEndian) {
+      bytes.append(contentsOf: $0)
+    }
     bytes.append(contentsOf: name.utf8)
     return bytes
   }
@@ -53,7 +55,8 @@ enum StoreSchema {
     let camera = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: Int32.self))
     let name = String(decoding: bytes[8...], as: UTF8.self)
     return (
-      ItemLabels(pid: pid == unknownLabel ? nil : pid, camera: camera == unknownLabel ? nil : camera),
+      ItemLabels(
+        pid: pid == unknownLabel ? nil : pid, camera: camera == unknownLabel ? nil : camera),
       name
     )
   }

@@ -30,7 +30,9 @@ public struct StoreSnapshot {
       var entry = try cursor.first()
       while let current = entry {
         if let key = BigEndianKey(bytes: current.key) {
-          deletedMaps[key.value] = current.value.baseAddress!.assumingMemoryBound(to: UInt8.self)
+          if let bitmap = current.value.baseAddress {
+            deletedMaps[key.value] = bitmap.assumingMemoryBound(to: UInt8.self)
+          }
         }
         entry = try cursor.next()
       }
@@ -45,7 +47,8 @@ public struct StoreSnapshot {
           current.value.count % rowBytes == 0
         else {
           throw VectorStoreError(
-            .notAStore, path: store.path, "its vectors database is damaged near block \(blocks.count)")
+            .notAStore, path: store.path,
+            "its vectors database is damaged near block \(blocks.count)")
         }
         blocks.append(
           VectorBlock(
@@ -69,7 +72,8 @@ public struct StoreSnapshot {
     let block = blocks[blockIndex]
     let offset = Int(id - block.firstID)
     guard offset < block.rowCount, !block.isDeleted(offset) else { return nil }
-    return UnsafeBufferPointer(start: block.values + offset * store.dimension, count: store.dimension)
+    return UnsafeBufferPointer(
+      start: block.values + offset * store.dimension, count: store.dimension)
   }
 
   /// The name and labels of a live item.
@@ -129,33 +133,37 @@ public struct StoreSnapshot {
 /// Reads shared by snapshots and writers.
 enum StoreRecords {
   static func item(id: UInt64, store: VectorStore, transaction: Transaction) throws -> StoredItem? {
-    guard let bytes = try transaction.value(forKey: BigEndianKey(id), in: store.items) else { return nil }
+    guard let bytes = try transaction.value(forKey: BigEndianKey(id), in: store.items) else {
+      return nil
+    }
     guard let (labels, name) = StoreSchema.decodeItem(bytes) else {
       throw VectorStoreError(.notAStore, path: store.path, "item \(id) is damaged")
     }
     return StoredItem(id: id, name: name, labels: labels)
   }
 
-  static func id(named name: String, store: VectorStore, transaction: Transaction) throws -> UInt64? {
+  static func id(named name: String, store: VectorStore, transaction: Transaction) throws -> UInt64?
+  {
     guard !name.isEmpty, name.utf8.count <= store.environment.maxKeySizeBytes else { return nil }
-    return try transaction.value(forKey: name, in: store.names).flatMap { BigEndianKey(bytes: $0)?.value }
+    return try transaction.value(forKey: name, in: store.names).flatMap {
+      BigEndianKey(bytes: $0)?.value
+    }
   }
 }
 
 /// Owns 4-byte-aligned copies of values LMDB returned at a 2-byte boundary (rare: block values
 /// normally sit in overflow pages or 4-byte-aligned nodes), freed with the snapshot.
 final class AlignedCopies {
-  private var buffers: [UnsafeMutableRawPointer] = []
+  private var buffers: [UnsafeMutablePointer<Float>] = []
 
   func floats(_ bytes: UnsafeRawBufferPointer) -> UnsafePointer<Float> {
-    let base = bytes.baseAddress!
-    if Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+    if let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
       return base.assumingMemoryBound(to: Float.self)
     }
-    let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 4), alignment: 16)
-    copy.copyMemory(from: base, byteCount: bytes.count)
+    let copy = UnsafeMutablePointer<Float>.allocate(capacity: max(1, bytes.count / 4))
+    UnsafeMutableRawBufferPointer(start: copy, count: bytes.count).copyMemory(from: bytes)
     buffers.append(copy)
-    return UnsafePointer(copy.assumingMemoryBound(to: Float.self))
+    return UnsafePointer(copy)
   }
 
   deinit {

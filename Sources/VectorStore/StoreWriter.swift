@@ -65,7 +65,8 @@ public struct StoreWriter {
       StoreSchema.MetaKey.blockRows, StoreSchema.MetaKey.count, StoreSchema.MetaKey.nextID,
     ]
     guard !reserved.contains(key) else {
-      throw VectorStoreError(.invalidItem, path: store.path, "metadata '\(key)' belongs to the store's layout")
+      throw VectorStoreError(
+        .invalidItem, path: store.path, "metadata '\(key)' belongs to the store's layout")
     }
     if let value {
       try transaction.setMeta(key, value, in: store.meta)
@@ -93,7 +94,8 @@ public struct StoreWriter {
     guard vectors.count == names.count * dimension else {
       throw VectorStoreError(
         .dimensionMismatch, path: store.path,
-        "received \(vectors.count) values for \(names.count) items; the store holds \(dimension)-dimensional vectors")
+        "received \(vectors.count) values for \(names.count) items; the store holds \(dimension)-dimensional vectors"
+      )
     }
     var rows = Matrix(rows: names.count, columns: dimension, values: Array(vectors))
     try validate(names: names, rows: &rows)
@@ -101,11 +103,13 @@ public struct StoreWriter {
     var summary = UpsertSummary()
     summary.ids.reserveCapacity(names.count)
     var count = try self.count()
-    var nextID = UInt64(try transaction.metaInteger(StoreSchema.MetaKey.nextID, in: store.meta) ?? 0)
+    var nextID = UInt64(
+      try transaction.metaInteger(StoreSchema.MetaKey.nextID, in: store.meta) ?? 0)
     var blocks = WorkingBlocks(store: store, transaction: transaction)
     try rows.values.withUnsafeBufferPointer { rowValues in
       for (index, name) in names.enumerated() {
-        let vector = UnsafeBufferPointer(rebasing: rowValues[(index * dimension)..<((index + 1) * dimension)])
+        let vector = UnsafeBufferPointer(
+          rebasing: rowValues[(index * dimension)..<((index + 1) * dimension)])
         if let id = try id(named: name) {
           summary.ids.append(id)
           let sameLabels = try item(id: id)?.labels == labels[index]
@@ -185,15 +189,18 @@ public struct StoreWriter {
       guard name.utf8.count <= maxKeyBytes else {
         throw VectorStoreError(
           .invalidItem, path: store.path,
-          "name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(maxKeyBytes)")
+          "name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(maxKeyBytes)"
+        )
       }
       guard seen.insert(name).inserted else {
-        throw VectorStoreError(.invalidItem, path: store.path, "name '\(name)' appears twice in one batch")
+        throw VectorStoreError(
+          .invalidItem, path: store.path, "name '\(name)' appears twice in one batch")
       }
       for column in 0..<rows.columns where !rows[index, column].isFinite {
         throw VectorStoreError(
           .invalidItem, path: store.path,
-          "item '\(name)' has value \(rows[index, column]) at position \(column); vectors must be finite")
+          "item '\(name)' has value \(rows[index, column]) at position \(column); vectors must be finite"
+        )
       }
     }
     if store.metric.normalizesVectors, let zero = rows.normalizeRows() {
@@ -221,7 +228,8 @@ private struct WorkingBlocks {
     let offset = Int(id - start) * store.dimension
     let values = try load(start)
     guard offset + store.dimension <= values.count else {
-      throw VectorStoreError(.notAStore, path: store.path, "item \(id) has no vector; the store is damaged")
+      throw VectorStoreError(
+        .notAStore, path: store.path, "item \(id) has no vector; the store is damaged")
     }
     return Array(values[offset..<(offset + store.dimension)])
   }

@@ -46,10 +46,14 @@ public final class VectorStore: @unchecked Sendable {
   /// - Returns: the store.
   /// - Throws: ``VectorStoreError`` of kind `missing` when there is no store at `path`,
   ///   `notAStore` when the directory holds something else.
-  public static func open(path: String, readOnly: Bool = false) throws(VectorStoreError) -> VectorStore {
+  public static func open(path: String, readOnly: Bool = false) throws(VectorStoreError)
+    -> VectorStore
+  {
     guard Self.exists(at: path) else {
       throw VectorStoreError(
-        .missing, path: path, "no store here (expected an LMDB directory with data.mdb); create one with `tripindex build DIR --store \(path)`")
+        .missing, path: path,
+        "no store here (expected an LMDB directory with data.mdb); create one with `tripindex build DIR --store \(path)`"
+      )
     }
     return try VectorStore(path: path, readOnly: readOnly, creating: nil)
   }
@@ -67,7 +71,8 @@ public final class VectorStore: @unchecked Sendable {
     throws(VectorStoreError) -> VectorStore
   {
     guard dimension > 0 else {
-      throw VectorStoreError(.invalidItem, path: path, "cannot create a store of dimension \(dimension)")
+      throw VectorStoreError(
+        .invalidItem, path: path, "cannot create a store of dimension \(dimension)")
     }
     let store = try VectorStore(
       path: path, readOnly: false, creating: (dimension, metric ?? .l2))
@@ -79,7 +84,8 @@ public final class VectorStore: @unchecked Sendable {
     if let metric, metric != store.metric {
       throw VectorStoreError(
         .metricMismatch, path: path,
-        "uses the \(store.metric.rawValue) metric, but \(metric.rawValue) was asked for; a store's metric is fixed when it is created")
+        "uses the \(store.metric.rawValue) metric, but \(metric.rawValue) was asked for; a store's metric is fixed when it is created"
+      )
     }
     return store
   }
@@ -118,9 +124,11 @@ public final class VectorStore: @unchecked Sendable {
         layout = try environment.write { txn in
           if try txn.metaText(StoreSchema.MetaKey.schema, in: meta) == nil {
             guard let creating else {
-              throw VectorStoreError(.notAStore, path: path, "is an LMDB environment without tripindex metadata")
+              throw VectorStoreError(
+                .notAStore, path: path, "is an LMDB environment without tripindex metadata")
             }
-            try Self.initialise(txn, meta: meta, dimension: creating.dimension, metric: creating.metric)
+            try Self.initialise(
+              txn, meta: meta, dimension: creating.dimension, metric: creating.metric)
           }
           return try Self.readLayout(txn, meta: meta, path: path)
         }
@@ -133,7 +141,8 @@ public final class VectorStore: @unchecked Sendable {
     } catch let error as VectorStoreError {
       throw error
     } catch let error as LMDBError where error == .notFound {
-      throw VectorStoreError(.notAStore, path: path, "is an LMDB environment but not a tripindex store")
+      throw VectorStoreError(
+        .notAStore, path: path, "is an LMDB environment but not a tripindex store")
     } catch let error as LMDBError {
       throw VectorStoreError.storage(error, path: path, while: "opening")
     } catch {
@@ -148,7 +157,8 @@ public final class VectorStore: @unchecked Sendable {
     try txn.setMeta(StoreSchema.MetaKey.dimension, String(dimension), in: meta)
     try txn.setMeta(StoreSchema.MetaKey.metric, metric.rawValue, in: meta)
     try txn.setMeta(
-      StoreSchema.MetaKey.blockRows, String(StoreSchema.blockRows(forDimension: dimension)), in: meta)
+      StoreSchema.MetaKey.blockRows, String(StoreSchema.blockRows(forDimension: dimension)),
+      in: meta)
     try txn.setMeta(StoreSchema.MetaKey.count, "0", in: meta)
     try txn.setMeta(StoreSchema.MetaKey.nextID, "0", in: meta)
     try txn.setMeta(StoreSchema.MetaKey.createdBy, "tripindex", in: meta)
@@ -158,14 +168,16 @@ public final class VectorStore: @unchecked Sendable {
     -> (Int, DistanceMetric, Int)
   {
     guard let schema = try txn.metaInteger(StoreSchema.MetaKey.schema, in: meta) else {
-      throw VectorStoreError(.notAStore, path: path, "is an LMDB environment without tripindex metadata")
+      throw VectorStoreError(
+        .notAStore, path: path, "is an LMDB environment without tripindex metadata")
     }
     guard schema == StoreSchema.version else {
       throw VectorStoreError(
         .notAStore, path: path,
         "has schema version \(schema); this tripindex reads version \(StoreSchema.version)")
     }
-    guard let dimension = try txn.metaInteger(StoreSchema.MetaKey.dimension, in: meta), dimension > 0,
+    guard let dimension = try txn.metaInteger(StoreSchema.MetaKey.dimension, in: meta),
+      dimension > 0,
       let metricName = try txn.metaText(StoreSchema.MetaKey.metric, in: meta),
       let metric = DistanceMetric(rawValue: metricName),
       let blockRows = try txn.metaInteger(StoreSchema.MetaKey.blockRows, in: meta), blockRows > 0

@@ -13,7 +13,9 @@ import Testing
       try txn.put("two", forKey: "2", in: database)
     }
     let values = try environment.read { txn in
-      try ["1", "2", "3"].map { key in try txn.value(forKey: key, in: database).map { String(decoding: $0, as: UTF8.self) } }
+      try ["1", "2", "3"].map { key in
+        try txn.value(forKey: key, in: database).map { String(decoding: $0, as: UTF8.self) }
+      }
     }
     #expect(values == ["one", "two", nil])
   }
@@ -80,7 +82,9 @@ import Testing
           keys.append(BigEndianKey(bytes: current.key)!.value)
           entry = try cursor.next()
         }
-        let seek = try cursor.seek(atLeast: BigEndianKey(50)).map { BigEndianKey(bytes: $0.key)!.value }
+        let seek = try cursor.seek(atLeast: BigEndianKey(50)).map {
+          BigEndianKey(bytes: $0.key)!.value
+        }
         return (keys, seek)
       }
     }
@@ -92,7 +96,8 @@ import Testing
   func duplicatePages() throws {
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let database = try environment.database(named: "buckets", flags: [.create, .duplicateSort, .duplicateFixed])
+    let database = try environment.database(
+      named: "buckets", flags: [.create, .duplicateSort, .duplicateFixed])
     try environment.write { txn in
       for id in stride(from: UInt64(0), to: 3000, by: 3) {
         try txn.put(BigEndianKey(id), forKey: "bucket", in: database)
@@ -107,7 +112,9 @@ import Testing
         var page = try cursor.duplicatesPage()
         while let values = page {
           for offset in stride(from: 0, to: values.count, by: 8) {
-            ids.append(BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: values[offset..<(offset + 8)]))!.value)
+            ids.append(
+              BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: values[offset..<(offset + 8)]))!
+                .value)
           }
           page = try cursor.nextDuplicatesPage()
         }
@@ -152,14 +159,16 @@ import Testing
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
     let plain = try environment.database(named: "plain", flags: .create)
-    let dups = try environment.database(named: "dups", flags: [.create, .duplicateSort, .duplicateFixed])
+    let dups = try environment.database(
+      named: "dups", flags: [.create, .duplicateSort, .duplicateFixed])
     let results = try environment.write { txn in
       try txn.put("v", forKey: "k", in: plain)
       try txn.put(BigEndianKey(1), forKey: "b", in: dups)
       try txn.put(BigEndianKey(2), forKey: "b", in: dups)
       return [
         try txn.delete(forKey: "k", in: plain), try txn.delete(forKey: "k", in: plain),
-        try txn.delete(BigEndianKey(1), forKey: "b", in: dups), try txn.delete(BigEndianKey(1), forKey: "b", in: dups),
+        try txn.delete(BigEndianKey(1), forKey: "b", in: dups),
+        try txn.delete(BigEndianKey(1), forKey: "b", in: dups),
       ]
     }
     #expect(results == [true, false, true, false])

@@ -4,7 +4,8 @@ import Foundation
 public enum TripIndexExecutable {
   /// The path of the built `tripindex` binary.
   public static var path: String {
-    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    let testBinary =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
     var directory = (testBinary as NSString).deletingLastPathComponent
     // On Linux the tests run from …/debug/NAMEPackageTests.xctest; the tool sits in …/debug.

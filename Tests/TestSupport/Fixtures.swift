@@ -11,7 +11,8 @@ public enum Fixtures {
   ///   - columns: columns.
   ///   - seed: the seed.
   ///   - scale: the value range.
-  public static func randomMatrix(rows: Int, columns: Int, seed: UInt64, scale: Float = 1) -> Matrix {
+  public static func randomMatrix(rows: Int, columns: Int, seed: UInt64, scale: Float = 1) -> Matrix
+  {
     var random = SeededRandom(seed: seed)
     return Matrix(
       rows: rows, columns: columns,
@@ -19,7 +20,8 @@ public enum Fixtures {
   }
 
   /// Clustered data: `clusters` Gaussian blobs, like real embeddings rather than uniform noise.
-  public static func clusteredMatrix(rows: Int, columns: Int, clusters: Int, seed: UInt64) -> Matrix {
+  public static func clusteredMatrix(rows: Int, columns: Int, clusters: Int, seed: UInt64) -> Matrix
+  {
     var random = SeededRandom(seed: seed)
     let centres = (0..<(clusters * columns)).map { _ in Float(random.normal() * 3) }
     var values: [Float] = []
@@ -38,7 +40,9 @@ public enum Fixtures {
     var bytes: [UInt8] = []
     for row in 0..<matrix.rows {
       withUnsafeBytes(of: Int32(matrix.columns).littleEndian) { bytes += $0 }
-      for value in matrix.row(row) { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
+      for value in matrix.row(row) {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+      }
     }
     return bytes
   }
@@ -84,7 +88,9 @@ public enum Fixtures {
       var distance: Float = 0
       switch metric {
       case .l2:
-        for index in 0..<vector.count { distance += (vector[index] - probe[index]) * (vector[index] - probe[index]) }
+        for index in 0..<vector.count {
+          distance += (vector[index] - probe[index]) * (vector[index] - probe[index])
+        }
       case .cosine:
         var dot: Float = 0
         for index in 0..<vector.count { dot += vector[index] * probe[index] }

@@ -17,7 +17,8 @@ import TripIndex
   static let cases: [Case] = [
     Case(
       name: "truncated fvecs", file: "in/bad.fvecs",
-      bytes: Array(Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 3, columns: 4, seed: 2)).dropLast(3)),
+      bytes: Array(
+        Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 3, columns: 4, seed: 2)).dropLast(3)),
       expected: ["bad.fvecs, record 2", "truncated"]),
     Case(
       name: "wrong dimension", file: "in/bad.vec", bytes: Array("1 2 3\n".utf8),
@@ -29,10 +30,12 @@ import TripIndex
     Case(
       name: "bad npy header", file: "in/bad.npy",
       bytes: Fixtures.npyBytes(
-        dictionary: "{'descr': '<U4', 'fortran_order': False, 'shape': (1, 4), }", payload: Array(repeating: 0, count: 16)),
+        dictionary: "{'descr': '<U4', 'fortran_order': False, 'shape': (1, 4), }",
+        payload: Array(repeating: 0, count: 16)),
       expected: ["bad.npy", "'<U4' is not supported"]),
     Case(
-      name: "bad labels row", file: "in/labels.csv", bytes: Array("name,pid,camera\ngood,1,1\nbad,one,1\n".utf8),
+      name: "bad labels row", file: "in/labels.csv",
+      bytes: Array("name,pid,camera\ngood,1,1\nbad,one,1\n".utf8),
       expected: ["labels.csv, line 3", "pid 'one'"]),
   ]
 
@@ -40,7 +43,9 @@ import TripIndex
   private func existingStore(_ directory: TemporaryDirectory) throws -> (String, Data) {
     directory.write("9 9 9 9\n", to: "seed/seed.vec")
     let store = directory.file("s.lmdb")
-    _ = try Build.run(Build.Options(input: directory.file("seed"), storePath: store), progress: Progress(quiet: true))
+    _ = try Build.run(
+      Build.Options(input: directory.file("seed"), storePath: store),
+      progress: Progress(quiet: true))
     return (store, try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb")))
   }
 
@@ -49,14 +54,20 @@ import TripIndex
     let directory = TemporaryDirectory()
     let (store, before) = try existingStore(directory)
     directory.write("1 2 3 4\n", to: "in/good.vec")
-    directory.write(Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 2000, columns: 4, seed: 1)), to: "in/a-good-bulk.fvecs")
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 2000, columns: 4, seed: 1)),
+      to: "in/a-good-bulk.fvecs")
     directory.write(testCase.bytes, to: testCase.file)
-    let outcome = try TripIndexExecutable.run(["build", directory.file("in"), "--store", store, "--batch", "100"])
+    let outcome = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--batch", "100",
+    ])
     #expect(outcome.status != 0)
     let message = outcome.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(message.hasPrefix("Error: "), "\(message)")
     #expect(!message.contains("\n"), "one line: \(message)")
-    for fragment in testCase.expected { #expect(message.contains(fragment), "\(message) lacks \(fragment)") }
+    for fragment in testCase.expected {
+      #expect(message.contains(fragment), "\(message) lacks \(fragment)")
+    }
     #expect(outcome.stdout.isEmpty)
     let after = try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb"))
     #expect(after == before, "the store changed")
@@ -67,7 +78,9 @@ import TripIndex
     let directory = TemporaryDirectory()
     directory.write("1 2\n", to: "in/a.vec")
     directory.write("1 2 3\n", to: "in/b.vec")
-    let outcome = try TripIndexExecutable.run(["build", directory.file("in"), "--store", directory.file("new.lmdb")])
+    let outcome = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", directory.file("new.lmdb"),
+    ])
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains("b.vec has dimension 3; expected 2 as in"))
     #expect(!FileManager.default.fileExists(atPath: directory.file("new.lmdb")))
@@ -77,8 +90,11 @@ import TripIndex
   func unreadable() throws {
     let directory = TemporaryDirectory()
     directory.write("1 2\n", to: "in/a.vec")
-    try FileManager.default.createSymbolicLink(atPath: directory.file("in/dangling.vec"), withDestinationPath: directory.file("gone.vec"))
-    let outcome = try TripIndexExecutable.run(["build", directory.file("in"), "--store", directory.file("s.lmdb")])
+    try FileManager.default.createSymbolicLink(
+      atPath: directory.file("in/dangling.vec"), withDestinationPath: directory.file("gone.vec"))
+    let outcome = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", directory.file("s.lmdb"),
+    ])
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains("dangling.vec"))
     #expect(outcome.stderr.contains("No such file or directory"))
@@ -89,7 +105,9 @@ import TripIndex
     let directory = TemporaryDirectory()
     let (store, before) = try existingStore(directory)
     directory.write("1 2 3\n", to: "probe.vec")
-    let outcome = try TripIndexExecutable.run(["query", directory.file("probe.vec"), "--store", store])
+    let outcome = try TripIndexExecutable.run([
+      "query", directory.file("probe.vec"), "--store", store,
+    ])
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains("probe.vec: probes have dimension 3"))
     #expect(outcome.stderr.contains("4-dimensional"))
@@ -101,7 +119,9 @@ import TripIndex
   func missingStore() throws {
     let directory = TemporaryDirectory()
     directory.write("1 2 3\n", to: "probe.vec")
-    let outcome = try TripIndexExecutable.run(["query", directory.file("probe.vec"), "--store", directory.file("none.lmdb")])
+    let outcome = try TripIndexExecutable.run([
+      "query", directory.file("probe.vec"), "--store", directory.file("none.lmdb"),
+    ])
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains("no store here"))
   }

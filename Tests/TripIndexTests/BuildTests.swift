@@ -4,12 +4,16 @@ import Testing
 import TripIndex
 
 @Suite struct BuildTests {
-  private func build(_ input: String, store: String, metric: DistanceMetric? = nil, batch: Int = 1024) throws -> Build.Report {
+  private func build(
+    _ input: String, store: String, metric: DistanceMetric? = nil, batch: Int = 1024
+  ) throws -> Build.Report {
     try Build.run(
-      Build.Options(input: input, storePath: store, metric: metric, batchRows: batch), progress: Progress(quiet: true))
+      Build.Options(input: input, storePath: store, metric: metric, batchRows: batch),
+      progress: Progress(quiet: true))
   }
 
-  private func items(_ storePath: String) throws -> [String: (labels: ItemLabels, vector: [Float])] {
+  private func items(_ storePath: String) throws -> [String: (labels: ItemLabels, vector: [Float])]
+  {
     let store = try VectorStore.open(path: storePath, readOnly: true)
     var result: [String: (ItemLabels, [Float])] = [:]
     try store.read { snapshot in
@@ -23,7 +27,8 @@ import TripIndex
     let bulk = Fixtures.randomMatrix(rows: 6, columns: 4, seed: 1)
     // Single-vector files: Market-1501 names, one listed in labels.csv, one plain.
     directory.write("1 2 3 4\n", to: "in/0007_c2s1_000100_00.vec")
-    directory.write(Fixtures.fvecsBytes(Matrix(rowArrays: [[5, 6, 7, 8]])), to: "in/cam/listed.fvecs")
+    directory.write(
+      Fixtures.fvecsBytes(Matrix(rowArrays: [[5, 6, 7, 8]])), to: "in/cam/listed.fvecs")
     directory.write("9 9 9 9\n", to: "in/cam/plain.vec")
     directory.write("name,pid,camera\nlisted,3,4\nnumbered#1,8,1\n", to: "in/labels.csv")
     // A bulk .npy with a positional labels.csv beside it.
@@ -32,7 +37,9 @@ import TripIndex
     try writer.write(Array(bulk.values[0..<12]))
     try writer.finish()
     // A bulk .fvecs without positional labels: rows are named numbered#ROW.
-    directory.write(Fixtures.fvecsBytes(Matrix(rows: 3, columns: 4, values: Array(bulk.values[12...]))), to: "in/numbered.fvecs")
+    directory.write(
+      Fixtures.fvecsBytes(Matrix(rows: 3, columns: 4, values: Array(bulk.values[12...]))),
+      to: "in/numbered.fvecs")
     directory.write("not vectors", to: "in/README.txt")
     return bulk
   }
@@ -79,7 +86,8 @@ import TripIndex
     directory.write("1 2\n", to: "in/x/same.vec")
     directory.write("3 4\n", to: "in/y/same.vec")
     #expect { try build(directory.file("in"), store: directory.file("s.lmdb")) } throws: { error in
-      "\(error)".contains("'same'") && "\(error)".contains("x/same.vec") && "\(error)".contains("y/same.vec")
+      "\(error)".contains("'same'") && "\(error)".contains("x/same.vec")
+        && "\(error)".contains("y/same.vec")
     }
     #expect(!FileManager.default.fileExists(atPath: directory.file("s.lmdb")))
   }

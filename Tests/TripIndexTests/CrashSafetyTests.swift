@@ -10,7 +10,8 @@ import TripIndex
     let rows = 100_000
     let batch = 500
     let source = Fixtures.randomMatrix(rows: rows, columns: 32, seed: 99)
-    try FileManager.default.createDirectory(atPath: directory.file("in"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      atPath: directory.file("in"), withIntermediateDirectories: true)
     let writer = try VectorFileWriter(path: directory.file("in/big.npy"), dimension: 32)
     try writer.write(source.values)
     try writer.finish()
@@ -18,7 +19,9 @@ import TripIndex
 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: TripIndexExecutable.path)
-    process.arguments = ["build", directory.file("in"), "--store", store, "--batch", String(batch), "--quiet"]
+    process.arguments = [
+      "build", directory.file("in"), "--store", store, "--batch", String(batch), "--quiet",
+    ]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()
@@ -26,14 +29,17 @@ import TripIndex
     var committed = 0
     let deadline = Date().addingTimeInterval(60)
     while committed < 4 * batch && Date() < deadline && process.isRunning {
-      if VectorStore.exists(at: store), let count = try? VectorStore.open(path: store, readOnly: true).count() {
+      if VectorStore.exists(at: store),
+        let count = try? VectorStore.open(path: store, readOnly: true).count()
+      {
         committed = count
       }
       usleep(2_000)
     }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
-    #expect(process.terminationReason == .uncaughtSignal, "the build finished before it could be killed")
+    #expect(
+      process.terminationReason == .uncaughtSignal, "the build finished before it could be killed")
 
     let reopened = try VectorStore.open(path: store)
     let count = try reopened.count()
@@ -50,7 +56,8 @@ import TripIndex
     }
     // Building again finishes the job: the committed part is unchanged, the rest is added.
     let resumed = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store, batchRows: 50_000), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store, batchRows: 50_000),
+      progress: Progress(quiet: true))
     #expect(resumed.unchanged == count && resumed.added == rows - count)
   }
 }

@@ -4,16 +4,19 @@ import Testing
 import TripIndex
 
 @Suite struct QueryTests {
-  @Test("query returns brute-force neighbours for every probe, in input order", arguments: [
-    (DistanceMetric.l2, 1), (.l2, 50), (.cosine, 1), (.cosine, 50),
-  ])
+  @Test(
+    "query returns brute-force neighbours for every probe, in input order",
+    arguments: [
+      (DistanceMetric.l2, 1), (.l2, 50), (.cosine, 1), (.cosine, 50),
+    ])
   func matchesBruteForce(metric: DistanceMetric, probes probeCount: Int) throws {
     let directory = TemporaryDirectory()
     let base = Fixtures.clusteredMatrix(rows: 3000, columns: 16, clusters: 20, seed: 11)
     directory.write(Fixtures.fvecsBytes(base), to: "in/base.fvecs")
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store, metric: metric), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store, metric: metric),
+      progress: Progress(quiet: true))
     let probes = Fixtures.clusteredMatrix(rows: probeCount, columns: 16, clusters: 20, seed: 12)
     let probePath = directory.write(Fixtures.vecText(probes), to: "probes.vec")
     let result = try Query.run(Query.Options(probePath: probePath, storePath: store, k: 10))
@@ -23,7 +26,8 @@ import TripIndex
     for probe in 0..<probeCount {
       var vector = Matrix(rows: 1, columns: 16, values: probes.row(probe))
       if metric == .cosine { vector.normalizeRows() }
-      let expected = Fixtures.bruteForce(base: normalisedBase, probe: vector.values, k: 10, metric: metric)
+      let expected = Fixtures.bruteForce(
+        base: normalisedBase, probe: vector.values, k: 10, metric: metric)
       #expect(result.neighbors[probe].map(\.item.name) == expected.map { "base#\($0.id)" })
     }
   }
@@ -35,13 +39,18 @@ import TripIndex
     directory.write("1 0\n", to: "in/plain \"quoted\".vec")
     directory.write("5 5\n", to: "in/far.vec")
     let store = directory.file("s.lmdb")
-    _ = try Build.run(Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+    _ = try Build.run(
+      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
     directory.write("0 0\n1 0.1\n", to: "probes.vec")
-    let outcome = try TripIndexExecutable.run(["query", directory.file("probes.vec"), "-k", "2", "--store", store, "--json"])
+    let outcome = try TripIndexExecutable.run([
+      "query", directory.file("probes.vec"), "-k", "2", "--store", store, "--json",
+    ])
     #expect(outcome.status == 0, "\(outcome.stderr)")
     let lines = outcome.stdout.split(separator: "\n")
     #expect(lines.count == 2)
-    let objects = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    let objects = try lines.map {
+      try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
     #expect(objects.map { $0["probe"] as? Int } == [0, 1])
     let first = try #require(objects[0]["neighbors"] as? [[String: Any]])
     #expect(first.count == 2)
@@ -61,16 +70,18 @@ import TripIndex
     let directory = TemporaryDirectory()
     directory.write("0 0\n3 4\n", to: "in/pts.vec")
     let store = directory.file("s.lmdb")
-    _ = try Build.run(Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+    _ = try Build.run(
+      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
     directory.write("0 0\n", to: "p.vec")
     let outcome = try TripIndexExecutable.run(["query", directory.file("p.vec"), "--store", store])
     #expect(outcome.status == 0)
-    #expect(outcome.stdout == """
-      probe 0: 2 nearest of 2 items (exact, squared L2)
-      rank  distance  id  pid  camera  name
-         1       0.0   0    -       -  pts#0
-         2      25.0   1    -       -  pts#1
+    #expect(
+      outcome.stdout == """
+        probe 0: 2 nearest of 2 items (exact, squared L2)
+        rank  distance  id  pid  camera  name
+           1       0.0   0    -       -  pts#0
+           2      25.0   1    -       -  pts#1
 
-      """)
+        """)
   }
 }

@@ -4,7 +4,9 @@ import Testing
 import TripIndex
 
 @Suite struct SyntheticReIDTests {
-  private func generate(_ directory: TemporaryDirectory, _ name: String, seed: UInt64) throws -> SyntheticReID.Report {
+  private func generate(_ directory: TemporaryDirectory, _ name: String, seed: UInt64) throws
+    -> SyntheticReID.Report
+  {
     var options = SyntheticReID.Options(output: directory.file(name), seed: seed)
     options.trainIdentities = 20
     options.testIdentities = 10
@@ -17,7 +19,8 @@ import TripIndex
     var result: [String: Data] = [:]
     for folder in ["train", "query", "gallery"] {
       for name in try FileManager.default.contentsOfDirectory(atPath: path + "/" + folder) {
-        result[folder + "/" + name] = try Data(contentsOf: URL(fileURLWithPath: "\(path)/\(folder)/\(name)"))
+        result[folder + "/" + name] = try Data(
+          contentsOf: URL(fileURLWithPath: "\(path)/\(folder)/\(name)"))
       }
     }
     return result
@@ -39,14 +42,16 @@ import TripIndex
     let directory = TemporaryDirectory()
     let report = try generate(directory, "set", seed: 1)
     func labels(_ folder: String) throws -> [ItemLabels] {
-      try FileManager.default.contentsOfDirectory(atPath: directory.file("set/\(folder)")).map { name in
+      try FileManager.default.contentsOfDirectory(atPath: directory.file("set/\(folder)")).map {
+        name in
         try #require(ItemLabels(marketName: String(name.dropLast(".fvecs".count))))
       }
     }
     let train = try labels("train")
     let query = try labels("query")
     let gallery = try labels("gallery")
-    #expect(train.count == report.train && query.count == report.query && gallery.count == report.gallery)
+    #expect(
+      train.count == report.train && query.count == report.query && gallery.count == report.gallery)
     #expect(Set(train.compactMap(\.pid)).isDisjoint(with: Set(query.compactMap(\.pid))))
     #expect(Set(train.compactMap(\.pid)).isDisjoint(with: Set(gallery.compactMap(\.pid))))
     #expect(gallery.filter { $0.pid == 0 }.count == 5 && gallery.filter { $0.pid == -1 }.count == 3)

@@ -3,47 +3,57 @@ import Testing
 import VectorIO
 
 @Suite struct LabelsTests {
-  @Test("Market-1501 and DukeMTMC names give pid and camera", arguments: [
-    ("0001_c1s1_001051_00", ItemLabels(pid: 1, camera: 1)),
-    ("1501_c6s4_001877_02", ItemLabels(pid: 1501, camera: 6)),
-    ("0000_c3s2_000151_01", ItemLabels(pid: 0, camera: 3)),
-    ("-1_c3s2_000151_01", ItemLabels(pid: -1, camera: 3)),
-    ("0005_c2_f0046182", ItemLabels(pid: 5, camera: 2)),
-    ("0042_c12", ItemLabels(pid: 42, camera: 12)),
-  ])
+  @Test(
+    "Market-1501 and DukeMTMC names give pid and camera",
+    arguments: [
+      ("0001_c1s1_001051_00", ItemLabels(pid: 1, camera: 1)),
+      ("1501_c6s4_001877_02", ItemLabels(pid: 1501, camera: 6)),
+      ("0000_c3s2_000151_01", ItemLabels(pid: 0, camera: 3)),
+      ("-1_c3s2_000151_01", ItemLabels(pid: -1, camera: 3)),
+      ("0005_c2_f0046182", ItemLabels(pid: 5, camera: 2)),
+      ("0042_c12", ItemLabels(pid: 42, camera: 12)),
+    ])
   func marketNames(name: String, labels: ItemLabels) {
     #expect(ItemLabels(marketName: name) == labels)
   }
 
-  @Test("other names are not Market-1501 names", arguments: [
-    "digit-0001", "0001", "0001_x1", "_c1s1", "0001_cs1", "-2_c1s1_000001_00", "0001_c1x", "abc_c1s1",
-  ])
+  @Test(
+    "other names are not Market-1501 names",
+    arguments: [
+      "digit-0001", "0001", "0001_x1", "_c1s1", "0001_cs1", "-2_c1s1_000001_00", "0001_c1x",
+      "abc_c1s1",
+    ])
   func notMarketNames(name: String) {
     #expect(ItemLabels(marketName: name) == nil)
   }
 
   @Test("labels.csv with quotes, CRLF, a byte-order mark and empty fields")
   func parsesLabels() throws {
-    let text = "\u{FEFF}name,pid,camera\r\na,1,2\r\n\"b, quoted\",3,\r\n\"say \"\"hi\"\"\",,4\r\n\r\n"
+    let text =
+      "\u{FEFF}name,pid,camera\r\na,1,2\r\n\"b, quoted\",3,\r\n\"say \"\"hi\"\"\",,4\r\n\r\n"
     let labels = try LabelsFile(path: "labels.csv", text: text)
     #expect(labels.entries.map(\.name) == ["a", "b, quoted", "say \"hi\""])
-    #expect(labels.entries.map(\.labels) == [
-      ItemLabels(pid: 1, camera: 2), ItemLabels(pid: 3, camera: nil), ItemLabels(pid: nil, camera: 4),
-    ])
+    #expect(
+      labels.entries.map(\.labels) == [
+        ItemLabels(pid: 1, camera: 2), ItemLabels(pid: 3, camera: nil),
+        ItemLabels(pid: nil, camera: 4),
+      ])
     #expect(labels.entries.map(\.line) == [2, 3, 4])
     #expect(labels.entry(named: "a")?.labels.pid == 1)
   }
 
-  @Test("bad labels files name the line and the problem", arguments: [
-    ("id,pid,camera\na,1,1\n", 1, "expected 'name,pid,camera'"),
-    ("name,pid,camera\na,1,1\nb,x,1\n", 3, "pid 'x' is not an integer"),
-    ("name,pid,camera\na,1,1\nb,2,1.5\n", 3, "camera '1.5' is not an integer"),
-    ("name,pid,camera\na,1\n", 2, "has 2 fields; expected 3"),
-    ("name,pid,camera\na,1,1\nb,2,2\na,3,3\n", 4, "already listed on line 2"),
-    ("name,pid,camera\n,1,1\n", 2, "the name is empty"),
-    ("name,pid,camera\n\"a,1,1\n", 2, "unterminated"),
-    ("name,pid,camera\na,99999999999,1\n", 2, "not an integer"),
-  ])
+  @Test(
+    "bad labels files name the line and the problem",
+    arguments: [
+      ("id,pid,camera\na,1,1\n", 1, "expected 'name,pid,camera'"),
+      ("name,pid,camera\na,1,1\nb,x,1\n", 3, "pid 'x' is not an integer"),
+      ("name,pid,camera\na,1,1\nb,2,1.5\n", 3, "camera '1.5' is not an integer"),
+      ("name,pid,camera\na,1\n", 2, "has 2 fields; expected 3"),
+      ("name,pid,camera\na,1,1\nb,2,2\na,3,3\n", 4, "already listed on line 2"),
+      ("name,pid,camera\n,1,1\n", 2, "the name is empty"),
+      ("name,pid,camera\n\"a,1,1\n", 2, "unterminated"),
+      ("name,pid,camera\na,99999999999,1\n", 2, "not an integer"),
+    ])
   func badLabels(text: String, line: Int, expected: String) throws {
     do {
       _ = try LabelsFile(path: "dir/labels.csv", text: text)

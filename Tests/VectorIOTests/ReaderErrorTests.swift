@@ -47,7 +47,9 @@ import VectorMath
     #expect(error.message.contains("expected a positive dimension"))
   }
 
-  @Test("NaN and infinity are rejected with their position", arguments: [Float.nan, .infinity, -.infinity])
+  @Test(
+    "NaN and infinity are rejected with their position",
+    arguments: [Float.nan, .infinity, -.infinity])
   func nonFinite(value: Float) throws {
     var matrix = Fixtures.randomMatrix(rows: 3, columns: 4, seed: 3)
     matrix[2, 1] = value
@@ -66,7 +68,9 @@ import VectorMath
     #expect(text.message.contains("value 1"))
   }
 
-  @Test("empty files are rejected in every format", arguments: ["x.vec", "x.fvecs", "x.ivecs", "x.bvecs", "x.npy"])
+  @Test(
+    "empty files are rejected in every format",
+    arguments: ["x.vec", "x.fvecs", "x.ivecs", "x.bvecs", "x.npy"])
   func empty(name: String) throws {
     let error = try #require(readError([], name: name))
     #expect(error.location == .file)
@@ -116,18 +120,22 @@ import VectorMath
     #expect((0..<3).map { reader.location(ofBatchRow: $0) } == [.line(2), .line(4), .line(5)])
   }
 
-  @Test("bad .npy headers are named precisely", arguments: [
-    ("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", "big-endian"),
-    ("{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", "'<c8' is not supported"),
-    ("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", "Fortran order"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", "shape (2, 2, 2)"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }", "holds no vectors"),
-    ("{'descr': '<f4', 'fortran_order': False }", "lacks"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2 }", "malformed"),
-  ])
+  @Test(
+    "bad .npy headers are named precisely",
+    arguments: [
+      ("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", "big-endian"),
+      ("{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }", "'<c8' is not supported"),
+      ("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", "Fortran order"),
+      ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", "shape (2, 2, 2)"),
+      ("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }", "holds no vectors"),
+      ("{'descr': '<f4', 'fortran_order': False }", "lacks"),
+      ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2 }", "malformed"),
+    ])
   func badNpyHeader(dictionary: String, expected: String) throws {
     let error = try #require(
-      readError(Fixtures.npyBytes(dictionary: dictionary, payload: Fixtures.float32Bytes([1, 2, 3, 4])), name: "x.npy"))
+      readError(
+        Fixtures.npyBytes(dictionary: dictionary, payload: Fixtures.float32Bytes([1, 2, 3, 4])),
+        name: "x.npy"))
     #expect(error.message.contains(expected), "\(error)")
   }
 
@@ -136,7 +144,8 @@ import VectorMath
     let notNpy = try #require(readError(Array("hello, this is text".utf8), name: "x.npy"))
     #expect(notNpy.message.contains("\\x93NUMPY"))
     var future = Fixtures.npyBytes(
-      dictionary: "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }", payload: Fixtures.float32Bytes([1]))
+      dictionary: "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }",
+      payload: Fixtures.float32Bytes([1]))
     future[6] = 9
     let version = try #require(readError(future, name: "x.npy"))
     #expect(version.message.contains("version 9.0"))
@@ -174,7 +183,9 @@ import VectorMath
     withUnsafeBytes(of: Int64(1 << 40).littleEndian) { payload += $0 }
     let error = try #require(
       readError(
-        Fixtures.npyBytes(dictionary: "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }", payload: payload),
+        Fixtures.npyBytes(
+          dictionary: "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }",
+          payload: payload),
         name: "x.npy"))
     #expect(error.message.contains("cannot hold exactly"))
   }
@@ -195,6 +206,8 @@ import VectorMath
     } catch {
       #expect(error.message == "is not a regular file")
     }
-    #expect(throws: VectorIOError.self) { try VectorFileReader(path: directory.write("1 2", to: "x.txt")) }
+    #expect(throws: VectorIOError.self) {
+      try VectorFileReader(path: directory.write("1 2", to: "x.txt"))
+    }
   }
 }

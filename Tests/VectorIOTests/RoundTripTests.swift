@@ -32,20 +32,25 @@ import VectorMath
 
   @Test("float formats round trip", arguments: ["x.fvecs", "x.npy", "x.vec"])
   func floatFormats(name: String) async {
-    await propertyCheck(count: 60, input: Self.sizes, Self.sizes, Self.floats) { rows, dimension, pool in
+    await propertyCheck(count: 60, input: Self.sizes, Self.sizes, Self.floats) {
+      rows, dimension, pool in
       let values = Array(pool.prefix(rows * dimension))
       let read = try roundTrip(name, rows: rows, dimension: dimension, values: values)
       #expect(read == values)
     }
   }
 
-  @Test("integer and float64 round trips", arguments: [
-    ("x.ivecs", NpyElementType.int32), ("x.npy", .int32), ("x.npy", .int64), ("x.npy", .float64),
-  ])
+  @Test(
+    "integer and float64 round trips",
+    arguments: [
+      ("x.ivecs", NpyElementType.int32), ("x.npy", .int32), ("x.npy", .int64), ("x.npy", .float64),
+    ])
   func integerFormats(name: String, type: NpyElementType) async {
-    await propertyCheck(count: 40, input: Self.sizes, Self.sizes, Self.integers) { rows, dimension, pool in
+    await propertyCheck(count: 40, input: Self.sizes, Self.sizes, Self.integers) {
+      rows, dimension, pool in
       let values = pool.prefix(rows * dimension).map(Float.init)
-      let read = try roundTrip(name, rows: rows, dimension: dimension, values: values, npyType: type)
+      let read = try roundTrip(
+        name, rows: rows, dimension: dimension, values: values, npyType: type)
       #expect(read == values)
     }
   }
@@ -58,7 +63,8 @@ import VectorMath
       ("with \"quote\"", ItemLabels(pid: 0, camera: nil)), ("none", ItemLabels.none),
     ]
     let path = directory.file("labels.csv")
-    try LabelsFile.write(entries.map { LabelsFile.Entry(name: $0.0, labels: $0.1, line: 0) }, to: path)
+    try LabelsFile.write(
+      entries.map { LabelsFile.Entry(name: $0.0, labels: $0.1, line: 0) }, to: path)
     let read = try LabelsFile(path: path)
     #expect(read.entries.map(\.name) == entries.map(\.0))
     #expect(read.entries.map(\.labels) == entries.map(\.1))

@@ -25,7 +25,8 @@ import VectorMath
         }
         blocks.append(
           VectorBlock(
-            firstID: UInt64(start), rowCount: count, values: values.baseAddress! + start * base.columns,
+            firstID: UInt64(start), rowCount: count,
+            values: values.baseAddress! + start * base.columns,
             deleted: bitmap.map { UnsafePointer($0) }))
         start += count
         sizeIndex += 1
@@ -35,9 +36,11 @@ import VectorMath
     }
   }
 
-  @Test("matches brute force on both paths, both metrics, with deleted rows", arguments: [
-    (DistanceMetric.l2, 3), (.l2, 40), (.cosine, 3), (.cosine, 40),
-  ])
+  @Test(
+    "matches brute force on both paths, both metrics, with deleted rows",
+    arguments: [
+      (DistanceMetric.l2, 3), (.l2, 40), (.cosine, 3), (.cosine, 40),
+    ])
   func matchesBruteForce(metric: DistanceMetric, probeCount: Int) {
     var base = Fixtures.clusteredMatrix(rows: 1000, columns: 24, clusters: 12, seed: 7)
     var probes = Fixtures.clusteredMatrix(rows: probeCount, columns: 24, clusters: 12, seed: 8)
@@ -53,7 +56,8 @@ import VectorMath
       return search.search(probes, k: k)
     }
     for probe in 0..<probeCount {
-      let expected = Fixtures.bruteForce(base: base, probe: probes.row(probe), k: k, metric: metric, excluded: deleted)
+      let expected = Fixtures.bruteForce(
+        base: base, probe: probes.row(probe), k: k, metric: metric, excluded: deleted)
       #expect(results[probe].map { Int($0.id) } == expected.map(\.id), "probe \(probe)")
       for (found, reference) in zip(results[probe], expected) {
         #expect(abs(found.distance - reference.distance) <= 1e-4 * max(1, abs(reference.distance)))
@@ -104,7 +108,9 @@ import VectorMath
     for row in 0..<7 {
       for column in 0..<3 {
         var sum: Float = 0
-        for inner in 0..<5 { sum += a[row, inner] * (transposeB ? b[column, inner] : b[inner, column]) }
+        for inner in 0..<5 {
+          sum += a[row, inner] * (transposeB ? b[column, inner] : b[inner, column])
+        }
         #expect(abs(product[row, column] - sum) < 1e-5)
       }
     }

@@ -27,17 +27,26 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
     }
   }
 
-  @Test("inserted vectors and labels read back exactly, across many blocks", arguments: [3, 64, 700])
+  @Test(
+    "inserted vectors and labels read back exactly, across many blocks", arguments: [3, 64, 700])
   func insertAndRead(dimension: Int) throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(path: directory.file("s.lmdb"), dimension: dimension, metric: .l2)
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: dimension, metric: .l2)
     let rows = 3 * store.blockRows + 5
     let matrix = Fixtures.randomMatrix(rows: rows, columns: dimension, seed: 1)
     let names = (0..<rows).map { "item-\($0)" }
     let labels = (0..<rows).map { ItemLabels(pid: Int32($0 % 7), camera: $0 % 3 == 0 ? nil : 2) }
     // Two transactions, the second continuing a partly filled block.
-    let first = try upsert(store, Array(names[..<100]), Matrix(rows: 100, columns: dimension, values: Array(matrix.values[..<(100 * dimension)])), labels: Array(labels[..<100]))
-    let second = try upsert(store, Array(names[100...]), Matrix(rows: rows - 100, columns: dimension, values: Array(matrix.values[(100 * dimension)...])), labels: Array(labels[100...]))
+    let first = try upsert(
+      store, Array(names[..<100]),
+      Matrix(rows: 100, columns: dimension, values: Array(matrix.values[..<(100 * dimension)])),
+      labels: Array(labels[..<100]))
+    let second = try upsert(
+      store, Array(names[100...]),
+      Matrix(
+        rows: rows - 100, columns: dimension, values: Array(matrix.values[(100 * dimension)...])),
+      labels: Array(labels[100...]))
     #expect(first.added == 100 && second.added == rows - 100)
     #expect(first.ids + second.ids == (0..<UInt64(rows)).map { $0 })
     let reopened = try VectorStore.open(path: directory.file("s.lmdb"))
@@ -67,7 +76,8 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("upsert updates in place, counts unchanged items and keeps ids")
   func upsertSemantics() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(path: directory.file("s.lmdb"), dimension: 2, metric: nil)
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 2, metric: nil)
     _ = try upsert(store, ["a", "b", "c"], Matrix(rowArrays: [[1, 1], [2, 2], [3, 3]]))
     let again = try upsert(
       store, ["a", "b", "c", "d"], Matrix(rowArrays: [[1, 1], [9, 9], [3, 3], [4, 4]]),
@@ -84,10 +94,14 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("deleted items disappear, their ids never come back, names can return")
   func deletion() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
     _ = try upsert(store, ["a", "b", "c"], Matrix(rowArrays: [[1, 1], [2, 2], [3, 3]]))
     let removed = try store.write { writer in
-      (try writer.delete(name: "b")?.id, try writer.delete(id: 0)?.name, try writer.delete(name: "zzz")?.name)
+      (
+        try writer.delete(name: "b")?.id, try writer.delete(id: 0)?.name,
+        try writer.delete(name: "zzz")?.name
+      )
     }
     #expect(removed.0 == 1 && removed.1 == "a" && removed.2 == nil)
     let back = try upsert(store, ["b"], Matrix(rowArrays: [[7, 7]]))
@@ -97,7 +111,9 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
       #expect(snapshot.vector(id: 0) == nil && snapshot.vector(id: 1) == nil)
       #expect(try snapshot.item(id: 1) == nil)
       #expect(try snapshot.id(named: "b") == 3)
-      #expect(snapshot.blocks[0].isDeleted(0) && snapshot.blocks[0].isDeleted(1) && !snapshot.blocks[0].isDeleted(2))
+      #expect(
+        snapshot.blocks[0].isDeleted(0) && snapshot.blocks[0].isDeleted(1)
+          && !snapshot.blocks[0].isDeleted(2))
       var names: [String] = []
       try snapshot.forEachItem { item, _ in names.append(item.name) }
       #expect(names == ["c", "b"])
@@ -111,14 +127,17 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
     let directory = TemporaryDirectory()
     let path = directory.file("s.lmdb")
     _ = try VectorStore.openOrCreate(path: path, dimension: 128, metric: .cosine)
-    let dimension = try #require(storeError { _ = try VectorStore.openOrCreate(path: path, dimension: 64, metric: nil) })
+    let dimension = try #require(
+      storeError { _ = try VectorStore.openOrCreate(path: path, dimension: 64, metric: nil) })
     #expect(dimension.kind == .dimensionMismatch)
     #expect(dimension.description.contains("128") && dimension.description.contains("64"))
-    let metric = try #require(storeError { _ = try VectorStore.openOrCreate(path: path, dimension: 128, metric: .l2) })
+    let metric = try #require(
+      storeError { _ = try VectorStore.openOrCreate(path: path, dimension: 128, metric: .l2) })
     #expect(metric.kind == .metricMismatch)
     let store = try VectorStore.open(path: path)
     #expect(store.metric == .cosine && store.dimension == 128)
-    let missing = try #require(storeError { _ = try VectorStore.open(path: directory.file("nothing.lmdb")) })
+    let missing = try #require(
+      storeError { _ = try VectorStore.open(path: directory.file("nothing.lmdb")) })
     #expect(missing.kind == .missing)
     #expect(missing.description.contains("tripindex build"))
   }
@@ -126,7 +145,8 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("the cosine metric stores unit vectors and rejects zero vectors")
   func cosine() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(path: directory.file("s.lmdb"), dimension: 2, metric: .cosine)
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 2, metric: .cosine)
     _ = try upsert(store, ["a"], Matrix(rowArrays: [[3, 4]]))
     try store.read { snapshot in #expect(Array(snapshot.vector(id: 0)!) == [0.6, 0.8]) }
     #expect {
@@ -141,7 +161,8 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   func atomicBatches() throws {
     struct Stop: Error {}
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
     _ = try upsert(store, ["a"], Matrix(rowArrays: [[1, 1]]))
     #expect(throws: Stop.self) {
       try store.write { writer in
@@ -157,7 +178,9 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
         try upsert(store, names, Matrix(rows: names.count, columns: 2, repeating: 1))
       }
     }
-    #expect(throws: VectorStoreError.self) { try upsert(store, ["nan"], Matrix(rowArrays: [[.nan, 1]])) }
+    #expect(throws: VectorStoreError.self) {
+      try upsert(store, ["nan"], Matrix(rowArrays: [[.nan, 1]]))
+    }
     try store.read { snapshot throws in
       #expect(snapshot.count == 1)
       #expect(snapshot.nextID == 1)
@@ -168,7 +191,8 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("metadata can be set and removed, but not the layout keys")
   func metadata() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
     try store.setMetadata("model", "abc123")
     #expect(try store.metadata("model") == "abc123")
     try store.setMetadata("model", nil)

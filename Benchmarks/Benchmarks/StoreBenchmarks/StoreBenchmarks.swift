@@ -5,7 +5,8 @@ import TripIndex
 /// Ingest and exact-query throughput on 100k × 128 clustered vectors (the FAISS comparison's size).
 let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(
-    metrics: [.wallClock, .throughput, .peakMemoryResident], maxDuration: .seconds(5), maxIterations: 20)
+    metrics: [.wallClock, .throughput, .peakMemoryResident], maxDuration: .seconds(5),
+    maxIterations: 20)
 
   Benchmark("ingest 10k x 128 in batches of 1024") { benchmark in
     let directory = NSTemporaryDirectory() + "tripindex-bench-ingest-\(UUID().uuidString)"
@@ -60,7 +61,8 @@ final class Fixture: @unchecked Sendable {
       let names = (0..<base.rows).map { "base-\($0)" }
       try base.values.withUnsafeBufferPointer { values in
         _ = try store.write { writer in
-          try writer.upsert(names: names, labels: Array(repeating: .none, count: base.rows), vectors: values)
+          try writer.upsert(
+            names: names, labels: Array(repeating: .none, count: base.rows), vectors: values)
         }
       }
     }
@@ -79,7 +81,9 @@ final class Fixture: @unchecked Sendable {
     values.reserveCapacity(rows * 128)
     for _ in 0..<rows {
       let centre = draws.integer(in: 0...999)
-      for column in 0..<128 { values.append(centres[centre * 128 + column] + Float(draws.normal())) }
+      for column in 0..<128 {
+        values.append(centres[centre * 128 + column] + Float(draws.normal()))
+      }
     }
     return Matrix(rows: rows, columns: 128, values: values)
   }
