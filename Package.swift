@@ -8,6 +8,7 @@ let package = Package(
     .executable(name: "tripindex", targets: ["TripIndexCLI"]),
     .library(name: "TripIndex", targets: ["TripIndex"]),
     .library(name: "VectorStore", targets: ["VectorStore"]),
+    .library(name: "Evaluation", targets: ["Evaluation"]),
     .library(name: "VectorIO", targets: ["VectorIO"]),
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
@@ -28,7 +29,9 @@ let package = Package(
       name: "VectorMath",
       dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "VectorStore", dependencies: ["LMDB", "VectorIO", "VectorMath"]),
-    .target(name: "TripIndex", dependencies: ["VectorIO", "VectorMath", "VectorStore"]),
+    .target(name: "Evaluation", dependencies: ["VectorMath"]),
+    .target(
+      name: "TripIndex", dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation"]),
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
@@ -45,6 +48,7 @@ let package = Package(
       ]),
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "TestSupport"]),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
     .testTarget(
       name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
   ]

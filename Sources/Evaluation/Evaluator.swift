@@ -1,0 +1,138 @@
+import VectorMath
+
+/// Scores rankings of a gallery for a set of queries under one ``EvaluationProtocol``.
+///
+/// Input can be a distance matrix, explicit (possibly partial) rankings, or the vectors
+/// themselves (distances are then computed in tiles with BLAS, never all at once). Ties rank by
+/// gallery order. Queries are scored in parallel; results do not depend on the thread count.
+public struct Evaluator: Sendable {
+  /// The protocol.
+  public var evaluationProtocol: EvaluationProtocol
+  /// The longest CMC curve to compute.
+  public var maxRank: Int
+  /// Worker threads.
+  public var threads = Parallel.processorCount
+  /// Queries per distance tile when scoring from vectors.
+  public var queryTile = 256
+
+  /// Creates an evaluator.
+  ///
+  /// - Parameters:
+  ///   - evaluationProtocol: the protocol.
+  ///   - maxRank: the CMC curve's length.
+  public init(evaluationProtocol: EvaluationProtocol, maxRank: Int = 50) {
+    precondition(maxRank > 0, "maxRank must be positive")
+    self.evaluationProtocol = evaluationProtocol
+    self.maxRank = maxRank
+  }
+
+  /// Scores a query × gallery distance matrix.
+  ///
+  /// - Parameters:
+  ///   - distances: row i holds query i's distance to every gallery item.
+  ///   - queries: the queries' labels.
+  ///   - gallery: the gallery's labels.
+  /// - Returns: the averaged metrics.
+  /// - Complexity: O(queries · gallery) — no sorting of gallery rows.
+  public func evaluate(distances: Matrix, queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics {
+    checkShapes(queryCount: distances.rows, galleryCount: distances.columns, queries, gallery)
+    return distances.values.withUnsafeBufferPointer { values in
+      scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
+        for query in range {
+          scorer.score(
+            query: query,
+            distances: UnsafeBufferPointer(rebasing: values[(query * gallery.count)..<((query + 1) * gallery.count)]))
+        }
+      }
+    }
+  }
+
+  /// Scores rankings: per query, gallery indices best first. A partial ranking (say an index's
+  /// top-k) places every unlisted gallery item after the listed ones, in gallery order.
+  ///
+  /// - Parameters:
+  ///   - rankings: one list per query; indices must be distinct and within the gallery.
+  ///   - queries: the queries' labels.
+  ///   - gallery: the gallery's labels.
+  /// - Returns: the averaged metrics.
+  public func evaluate(rankings: [[Int]], queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics {
+    checkShapes(queryCount: rankings.count, galleryCount: gallery.count, queries, gallery)
+    return scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
+      // A ranking becomes pseudo-distances: its position for listed items, +∞ for the rest.
+      var pseudo = [Float](repeating: .infinity, count: gallery.count)
+      for query in range {
+        for (position, index) in rankings[query].enumerated() {
+          precondition(index >= 0 && index < gallery.count, "ranking index \(index) outside the gallery")
+          pseudo[index] = Float(position)
+        }
+        pseudo.withUnsafeBufferPointer { scorer.score(query: query, distances: $0) }
+        for index in rankings[query] { pseudo[index] = .infinity }
+      }
+    }
+  }
+
+  /// Scores exact rankings of vectors: query × gallery distances are computed a tile of queries
+  /// at a time with BLAS (squared L2, or 1 − cos for unit vectors).
+  ///
+  /// - Parameters:
+  ///   - queryVectors: one query per row.
+  ///   - galleryVectors: one gallery item per row, same columns.
+  ///   - metric: the distance.
+  ///   - queries: the queries' labels.
+  ///   - gallery: the gallery's labels.
+  /// - Returns: the averaged metrics.
+  /// - Complexity: O(queries · gallery · dimension), in memory O(tile · gallery).
+  public func evaluate(
+    queryVectors: Matrix, galleryVectors: Matrix, metric: DistanceMetric, queries: LabelSet,
+    gallery: LabelSet
+  ) -> EvaluationMetrics {
+    checkShapes(queryCount: queryVectors.rows, galleryCount: galleryVectors.rows, queries, gallery)
+    precondition(queryVectors.columns == galleryVectors.columns, "query and gallery dimensions differ")
+    let tiles = DistanceTiles(gallery: galleryVectors, metric: metric)
+    let tileSize = queryTile
+    return scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
+      var tile = [Float]()
+      var start = range.lowerBound
+      while start < range.upperBound {
+        let end = min(start + tileSize, range.upperBound)
+        tiles.distances(from: queryVectors, rows: start..<end, into: &tile)
+        tile.withUnsafeBufferPointer { values in
+          for query in start..<end {
+            let offset = (query - start) * gallery.count
+            scorer.score(
+              query: query, distances: UnsafeBufferPointer(rebasing: values[offset..<(offset + gallery.count)]))
+          }
+        }
+        start = end
+      }
+    }
+  }
+
+  private func checkShapes(queryCount: Int, galleryCount: Int, _ queries: LabelSet, _ gallery: LabelSet) {
+    precondition(queryCount == queries.count, "\(queryCount) query rows for \(queries.count) query labels")
+    precondition(galleryCount == gallery.count, "\(galleryCount) gallery columns for \(gallery.count) gallery labels")
+    if case .retrieval(true) = evaluationProtocol {
+      precondition(queries.count == gallery.count, "excluding the query itself needs queries = reference set")
+    }
+  }
+
+  private func scoreInParallel(
+    queries: LabelSet, gallery: LabelSet, _ work: (inout RowScorer, Range<Int>) -> Void
+  ) -> EvaluationMetrics {
+    let workers = max(1, min(threads, queries.count / 16))
+    if workers > 1 { BLAS.setThreadCount(1) }
+    var partials = [MetricsAccumulator?](repeating: nil, count: workers)
+    partials.withUnsafeMutableBufferPointer { partials in
+      let partials = partials
+      Parallel.forEachChunk(of: queries.count, count: workers) { worker, range in
+        var scorer = RowScorer(
+          queries: queries, gallery: gallery, evaluationProtocol: evaluationProtocol, maxRank: maxRank)
+        work(&scorer, range)
+        partials[worker] = scorer.accumulator
+      }
+    }
+    var total = MetricsAccumulator(maxRank: maxRank)
+    for partial in partials { if let partial { total.merge(partial) } }
+    return total.metrics(evaluationProtocol: evaluationProtocol)
+  }
+}
