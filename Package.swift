@@ -29,7 +29,7 @@ let package = Package(
       name: "VectorMath",
       dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "VectorStore", dependencies: ["LMDB", "VectorIO", "VectorMath"]),
-    .target(name: "Evaluation", dependencies: ["VectorMath"]),
+    .target(name: "Evaluation", dependencies: ["VectorIO", "VectorMath"]),
     .target(
       name: "TripIndex", dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation"]),
     .executableTarget(

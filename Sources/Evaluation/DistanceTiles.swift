@@ -12,7 +12,9 @@ struct DistanceTiles: Sendable {
     self.metric = metric
     galleryNorms = gallery.values.withUnsafeBufferPointer { values in
       (0..<gallery.rows).map { row in
-        Vectors.squaredNorm(UnsafeBufferPointer(rebasing: values[(row * gallery.columns)..<((row + 1) * gallery.columns)]))
+        Vectors.squaredNorm(
+          UnsafeBufferPointer(
+            rebasing: values[(row * gallery.columns)..<((row + 1) * gallery.columns)]))
       }
     }
   }
@@ -27,7 +29,8 @@ struct DistanceTiles: Sendable {
     queries.values.withUnsafeBufferPointer { queryValues in
       gallery.values.withUnsafeBufferPointer { galleryValues in
         tile.withUnsafeMutableBufferPointer { output in
-          guard let queryBase = queryValues.baseAddress, let galleryBase = galleryValues.baseAddress,
+          guard let queryBase = queryValues.baseAddress,
+            let galleryBase = galleryValues.baseAddress,
             let outputBase = output.baseAddress
           else { return }
           BLAS.gemm(
@@ -37,11 +40,15 @@ struct DistanceTiles: Sendable {
           for (offset, row) in rows.enumerated() {
             let queryNorm =
               metric == .l2
-              ? Vectors.squaredNorm(UnsafeBufferPointer(rebasing: queryValues[(row * columns)..<((row + 1) * columns)]))
+              ? Vectors.squaredNorm(
+                UnsafeBufferPointer(rebasing: queryValues[(row * columns)..<((row + 1) * columns)]))
               : 1
-            let line = UnsafeMutableBufferPointer(rebasing: output[(offset * count)..<((offset + 1) * count)])
+            let line = UnsafeMutableBufferPointer(
+              rebasing: output[(offset * count)..<((offset + 1) * count)])
             if metric == .l2 {
-              for index in 0..<count { line[index] = max(0, line[index] + queryNorm + galleryNorms[index]) }
+              for index in 0..<count {
+                line[index] = max(0, line[index] + queryNorm + galleryNorms[index])
+              }
             } else {
               for index in 0..<count { line[index] += queryNorm }
             }

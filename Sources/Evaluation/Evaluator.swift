@@ -34,14 +34,16 @@ public struct Evaluator: Sendable {
   ///   - gallery: the gallery's labels.
   /// - Returns: the averaged metrics.
   /// - Complexity: O(queries · gallery) — no sorting of gallery rows.
-  public func evaluate(distances: Matrix, queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics {
+  public func evaluate(distances: Matrix, queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics
+  {
     checkShapes(queryCount: distances.rows, galleryCount: distances.columns, queries, gallery)
     return distances.values.withUnsafeBufferPointer { values in
       scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
         for query in range {
           scorer.score(
             query: query,
-            distances: UnsafeBufferPointer(rebasing: values[(query * gallery.count)..<((query + 1) * gallery.count)]))
+            distances: UnsafeBufferPointer(
+              rebasing: values[(query * gallery.count)..<((query + 1) * gallery.count)]))
         }
       }
     }
@@ -55,14 +57,16 @@ public struct Evaluator: Sendable {
   ///   - queries: the queries' labels.
   ///   - gallery: the gallery's labels.
   /// - Returns: the averaged metrics.
-  public func evaluate(rankings: [[Int]], queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics {
+  public func evaluate(rankings: [[Int]], queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics
+  {
     checkShapes(queryCount: rankings.count, galleryCount: gallery.count, queries, gallery)
     return scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
       // A ranking becomes pseudo-distances: its position for listed items, +∞ for the rest.
       var pseudo = [Float](repeating: .infinity, count: gallery.count)
       for query in range {
         for (position, index) in rankings[query].enumerated() {
-          precondition(index >= 0 && index < gallery.count, "ranking index \(index) outside the gallery")
+          precondition(
+            index >= 0 && index < gallery.count, "ranking index \(index) outside the gallery")
           pseudo[index] = Float(position)
         }
         pseudo.withUnsafeBufferPointer { scorer.score(query: query, distances: $0) }
@@ -87,7 +91,8 @@ public struct Evaluator: Sendable {
     gallery: LabelSet
   ) -> EvaluationMetrics {
     checkShapes(queryCount: queryVectors.rows, galleryCount: galleryVectors.rows, queries, gallery)
-    precondition(queryVectors.columns == galleryVectors.columns, "query and gallery dimensions differ")
+    precondition(
+      queryVectors.columns == galleryVectors.columns, "query and gallery dimensions differ")
     let tiles = DistanceTiles(gallery: galleryVectors, metric: metric)
     let tileSize = queryTile
     return scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
@@ -100,7 +105,8 @@ public struct Evaluator: Sendable {
           for query in start..<end {
             let offset = (query - start) * gallery.count
             scorer.score(
-              query: query, distances: UnsafeBufferPointer(rebasing: values[offset..<(offset + gallery.count)]))
+              query: query,
+              distances: UnsafeBufferPointer(rebasing: values[offset..<(offset + gallery.count)]))
           }
         }
         start = end
@@ -108,11 +114,17 @@ public struct Evaluator: Sendable {
     }
   }
 
-  private func checkShapes(queryCount: Int, galleryCount: Int, _ queries: LabelSet, _ gallery: LabelSet) {
-    precondition(queryCount == queries.count, "\(queryCount) query rows for \(queries.count) query labels")
-    precondition(galleryCount == gallery.count, "\(galleryCount) gallery columns for \(gallery.count) gallery labels")
+  private func checkShapes(
+    queryCount: Int, galleryCount: Int, _ queries: LabelSet, _ gallery: LabelSet
+  ) {
+    precondition(
+      queryCount == queries.count, "\(queryCount) query rows for \(queries.count) query labels")
+    precondition(
+      galleryCount == gallery.count,
+      "\(galleryCount) gallery columns for \(gallery.count) gallery labels")
     if case .retrieval(true) = evaluationProtocol {
-      precondition(queries.count == gallery.count, "excluding the query itself needs queries = reference set")
+      precondition(
+        queries.count == gallery.count, "excluding the query itself needs queries = reference set")
     }
   }
 
@@ -126,7 +138,8 @@ public struct Evaluator: Sendable {
       let partials = partials
       Parallel.forEachChunk(of: queries.count, count: workers) { worker, range in
         var scorer = RowScorer(
-          queries: queries, gallery: gallery, evaluationProtocol: evaluationProtocol, maxRank: maxRank)
+          queries: queries, gallery: gallery, evaluationProtocol: evaluationProtocol,
+          maxRank: maxRank)
         work(&scorer, range)
         partials[worker] = scorer.accumulator
       }

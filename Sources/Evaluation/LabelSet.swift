@@ -49,8 +49,10 @@ public enum EvaluationProtocol: Sendable, Hashable, CustomStringConvertible {
     switch self {
     case .market1501: return "market1501"
     case .market1501AllCameras: return "market1501 (all cameras)"
-    case .cuhk03(let repeats, let seed): return "cuhk03 (single-gallery-shot, \(repeats) repeats, seed \(seed))"
-    case .retrieval(let excludeSelf): return excludeSelf ? "retrieval (query excluded)" : "retrieval"
+    case .cuhk03(let repeats, let seed):
+      return "cuhk03 (single-gallery-shot, \(repeats) repeats, seed \(seed))"
+    case .retrieval(let excludeSelf):
+      return excludeSelf ? "retrieval (query excluded)" : "retrieval"
     }
   }
 }

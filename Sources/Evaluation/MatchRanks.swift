@@ -60,7 +60,9 @@ struct MatchRanks {
       }
     }
     guard !matches.isEmpty else { return }
-    matches.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.index < $1.index) }
+    matches.sort {
+      $0.distance < $1.distance || ($0.distance == $1.distance && $0.index < $1.index)
+    }
     closerCounts.removeAll(keepingCapacity: true)
     closerCounts.append(contentsOf: repeatElement(0, count: matches.count + 1))
     let last = matches[matches.count - 1]

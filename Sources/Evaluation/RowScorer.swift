@@ -39,7 +39,8 @@ struct RowScorer {
   mutating func score(query: Int, distances: UnsafeBufferPointer<Float>) {
     let pid = queries.pids[query]
     let camera = queries.cameras[query]
-    matchRanks.ranks(distances: distances, queryPID: pid, queryCamera: camera, queryIndex: query, into: &ranks)
+    matchRanks.ranks(
+      distances: distances, queryPID: pid, queryCamera: camera, queryIndex: query, into: &ranks)
     guard case .cuhk03(let repeats, let seed) = evaluationProtocol, !ranks.isEmpty else {
       accumulator.add(ranks: ranks)
       return
@@ -87,7 +88,9 @@ struct RowScorer {
       var ahead = 0
       for group in 0..<groupCount where groupSizes[group] > 0 {
         let item = groupKeys[groupStarts[group] + random.integer(in: 0...(groupSizes[group] - 1))]
-        if item.distance < chosen.distance || (item.distance == chosen.distance && item.index < chosen.index) {
+        if item.distance < chosen.distance
+          || (item.distance == chosen.distance && item.index < chosen.index)
+        {
           ahead += 1
         }
       }

@@ -61,9 +61,9 @@ public enum Build {
 
     /// The one-line summary.
     public var summary: String {
-      "\(storePath): added \(grouped(added)), updated \(grouped(updated)), unchanged \(grouped(unchanged)) "
-        + "from \(grouped(vectors)) vectors in \(grouped(files)) file(s); dimension \(dimension), \(metric.rawValue), "
-        + "\(grouped(storeCount)) items in the store; \(formatSeconds(seconds))"
+      "\(storePath): added \(TextFormatting.grouped(added)), updated \(TextFormatting.grouped(updated)), unchanged \(TextFormatting.grouped(unchanged)) "
+        + "from \(TextFormatting.grouped(vectors)) vectors in \(TextFormatting.grouped(files)) file(s); dimension \(dimension), \(metric.rawValue), "
+        + "\(TextFormatting.grouped(storeCount)) items in the store; \(TextFormatting.seconds(seconds))"
     }
 
     /// The summary as one JSON object.
@@ -134,7 +134,7 @@ public enum Build {
       batch.removeAll()
       let rate = Double(report.vectors) / max(progress.elapsedSeconds, 1e-9)
       progress.update(
-        "writing \(grouped(report.vectors))/\(grouped(plan.totalRows)) vectors (\(grouped(Int(rate)))/s)"
+        "writing \(TextFormatting.grouped(report.vectors))/\(TextFormatting.grouped(plan.totalRows)) vectors (\(TextFormatting.grouped(Int(rate)))/s)"
       )
     }
     for file in plan.files {
@@ -184,20 +184,4 @@ public enum Build {
       labels.removeAll(keepingCapacity: true)
     }
   }
-}
-
-/// "0.21 s", "3.4 s", "2 min 5 s".
-func formatSeconds(_ seconds: Double) -> String {
-  if seconds < 10 { return String(format2(seconds)) + " s" }
-  if seconds < 120 { return "\(Int(seconds.rounded())) s" }
-  return "\(Int(seconds) / 60) min \(Int(seconds) % 60) s"
-}
-
-/// A number with two decimals, without Foundation.
-func format2(_ value: Double) -> String {
-  let hundredths = Int((value * 100).rounded())
-  let sign = hundredths < 0 ? "-" : ""
-  let magnitude = abs(hundredths)
-  let fraction = magnitude % 100
-  return "\(sign)\(magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }

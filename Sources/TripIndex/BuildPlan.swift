@@ -32,6 +32,8 @@ struct BuildPlan {
   let totalRows: Int
   /// Non-fatal findings to tell the user.
   let warnings: [String]
+  /// Every vector, row-major in file order, when the plan was made with `keepingVectors`.
+  let vectors: [Float]
 
   /// The name and labels of row `row` of `file`.
   static func identity(of file: File, row: Int) -> (name: String, labels: ItemLabels) {
@@ -62,10 +64,12 @@ struct BuildPlan {
   ///   - requireNonZero: reject all-zero vectors (the cosine metric cannot normalise them).
   ///   - expectedDimension: the store's dimension when it exists already.
   ///   - progress: status output.
+  ///   - keepingVectors: keep every vector read in ``vectors`` (for commands that work in memory).
   /// - Throws: ``VectorIOError`` naming the bad file and row, or ``TripIndexError`` for problems
   ///   across files (mixed dimensions, duplicate names, no vectors at all).
   init(
-    scan: FolderScan, requireNonZero: Bool, expectedDimension: (Int, String)?, progress: Progress
+    scan: FolderScan, requireNonZero: Bool, expectedDimension: (Int, String)?, progress: Progress,
+    keepingVectors: Bool = false
   ) throws {
     guard !scan.vectorFiles.isEmpty else {
       throw TripIndexError(
@@ -76,6 +80,7 @@ struct BuildPlan {
     var dimension: (value: Int, source: String)?
     var totalRows = 0
     var batch: [Float] = []
+    var kept: [Float] = []
     for (fileIndex, path) in scan.vectorFiles.enumerated() {
       var reader = try VectorFileReader(path: path)
       if let expectedDimension, reader.dimension != expectedDimension.0 {
@@ -104,16 +109,19 @@ struct BuildPlan {
             }
           }
         }
+        if keepingVectors { kept += batch }
         rows += read
         totalRows += read
         progress.update(
-          "checking file \(fileIndex + 1)/\(scan.vectorFiles.count): \(grouped(totalRows)) vectors")
+          "checking file \(fileIndex + 1)/\(scan.vectorFiles.count): \(TextFormatting.grouped(totalRows)) vectors"
+        )
       }
       files.append(File(path: path, rows: rows, naming: .single(name: "", labels: .none)))
     }
     guard let dimension else { throw TripIndexError("\(scan.root): no vector files found") }
     self.dimension = dimension.value
     self.totalRows = totalRows
+    self.vectors = kept
     let (named, warnings) = try Self.assignNames(files, scan: scan)
     self.files = named
     self.warnings = warnings

@@ -61,14 +61,3 @@ public final class Progress: @unchecked Sendable {
     return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
   }
 }
-
-/// Formats counts with thousands separators: 1234567 → "1,234,567".
-func grouped(_ value: Int) -> String {
-  let digits = String(value.magnitude)
-  var result = ""
-  for (index, character) in digits.enumerated() {
-    if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
-    result.append(character)
-  }
-  return value < 0 ? "-" + result : result
-}

@@ -140,7 +140,7 @@ extension Query.Result {
     for (probe, matches) in neighbors.enumerated() {
       if probe > 0 { output.write("\n") }
       output.write(
-        "probe \(probe): \(matches.count) nearest of \(grouped(storeCount)) items (\(method), \(metricName))\n"
+        "probe \(probe): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName))\n"
       )
       let rows = matches.enumerated().map { rank, match in
         [

@@ -44,9 +44,10 @@ public struct StoreInfo: Sendable {
       header: ["store", "items", "deleted", "dimension", "metric", "data file"],
       rows: [
         [
-          storePath, grouped(count), grouped(Int(assignedIDs) - count), String(dimension),
+          storePath, TextFormatting.grouped(count),
+          TextFormatting.grouped(Int(assignedIDs) - count), String(dimension),
           metric.rawValue,
-          "\(format2(Double(dataBytes) / 1_048_576)) MiB",
+          "\(TextFormatting.fixed(Double(dataBytes) / 1_048_576, 2)) MiB",
         ]
       ]
     ).trimmingTrailingNewline()

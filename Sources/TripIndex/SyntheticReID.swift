@@ -208,15 +208,7 @@ public enum SyntheticReID {
   }
 
   private static func makeEmptyDirectory(_ path: String) throws {
-    var components: [String] = []
-    for component in path.split(separator: "/", omittingEmptySubsequences: false) {
-      components.append(String(component))
-      let prefix = components.joined(separator: "/")
-      if prefix.isEmpty { continue }
-      if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-        throw TripIndexError("cannot create \(prefix): \(String(cString: strerror(errno)))")
-      }
-    }
+    try Directories.create(path)
     guard let entries = DirectoryListing.names(in: path) else {
       throw TripIndexError("cannot open \(path): \(String(cString: strerror(errno)))")
     }

@@ -196,7 +196,13 @@ extension LabelsFile {
 }
 
 extension String {
-  func replacingAll(_ target: Character, with replacement: String) -> String {
+  /// The string with every `target` character replaced by `replacement`.
+  ///
+  /// - Parameters:
+  ///   - target: the character to replace.
+  ///   - replacement: its replacement.
+  /// - Returns: the new string.
+  public func replacingAll(_ target: Character, with replacement: String) -> String {
     var result = ""
     for character in self {
       if character == target { result += replacement } else { result.append(character) }

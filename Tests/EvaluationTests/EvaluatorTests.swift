@@ -52,7 +52,8 @@ import VectorMath
     #expect(metrics.precisionAt1 == 1)
     #expect(abs(metrics.rPrecision - (2.0 / 3 + 0.5) / 2) < 1e-12)  // 0.5833
     #expect(abs(metrics.mapAtR - ((1 + 2.0 / 3) / 3 + 0.5) / 2) < 1e-12)  // 0.5278
-    #expect(abs(metrics.mAP - ((1 + 2.0 / 3 + 3.0 / 5) / 3 + (1 + 2.0 / 3) / 2) / 2) < 1e-12)  // 0.7944
+    // mAP = 0.7944
+    #expect(abs(metrics.mAP - ((1 + 2.0 / 3 + 3.0 / 5) / 3 + (1 + 2.0 / 3) / 2) / 2) < 1e-12)
     #expect(abs(metrics.mAP - 0.7944) < 1e-4)
     #expect(metrics.validQueries == 2 && metrics.skippedQueries == 1)
   }
@@ -90,7 +91,8 @@ import VectorMath
   }
 
   static let protocols: [EvaluationProtocol] = [
-    .market1501, .market1501AllCameras, .cuhk03(repeats: 7, seed: 42), .retrieval(excludeSelf: false),
+    .market1501, .market1501AllCameras, .cuhk03(repeats: 7, seed: 42),
+    .retrieval(excludeSelf: false),
     .retrieval(excludeSelf: true),
   ]
 
@@ -100,7 +102,11 @@ import VectorMath
       var random = SeededRandom(seed: seed)
       let galleryCount = random.integer(in: 5...120)
       let queryCount: Int
-      if case .retrieval(true) = evaluationProtocol { queryCount = galleryCount } else { queryCount = random.integer(in: 1...40) }
+      if case .retrieval(true) = evaluationProtocol {
+        queryCount = galleryCount
+      } else {
+        queryCount = random.integer(in: 1...40)
+      }
       let identities = random.integer(in: 1...12)
       func labels(_ count: Int) -> LabelSet {
         LabelSet(
@@ -110,17 +116,24 @@ import VectorMath
       let gallery = labels(galleryCount)
       let queries = labels(queryCount)
       // Small integer distances: lots of ties, which must resolve by gallery order.
-      let rows = (0..<queryCount).map { _ in (0..<galleryCount).map { _ in Float(random.integer(in: 0...9)) } }
+      let rows = (0..<queryCount).map { _ in
+        (0..<galleryCount).map { _ in Float(random.integer(in: 0...9)) }
+      }
       let maxRank = 10
       let expected = ReferenceEvaluation.evaluate(
-        distances: rows, queries: queries, gallery: gallery, evaluationProtocol: evaluationProtocol, maxRank: maxRank)
+        distances: rows, queries: queries, gallery: gallery, evaluationProtocol: evaluationProtocol,
+        maxRank: maxRank)
       var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
       for threads in [1, 2] {
         evaluator.threads = threads
         let found = evaluator.evaluate(
           distances: Matrix(rowArrays: rows), queries: queries, gallery: gallery)
-        #expect(found.validQueries == expected.valid && found.skippedQueries == expected.skipped, "seed \(seed)")
-        for (a, b) in zip(found.cmc, expected.cmc) { #expect(abs(a - b) < 1e-6, "CMC, seed \(seed)") }
+        #expect(
+          found.validQueries == expected.valid && found.skippedQueries == expected.skipped,
+          "seed \(seed)")
+        for (a, b) in zip(found.cmc, expected.cmc) {
+          #expect(abs(a - b) < 1e-6, "CMC, seed \(seed)")
+        }
         #expect(abs(found.mAP - expected.mAP) < 1e-6, "mAP, seed \(seed)")
         #expect(abs(found.mINP - expected.mINP) < 1e-6, "mINP, seed \(seed)")
         #expect(abs(found.rPrecision - expected.rPrecision) < 1e-6, "R-precision, seed \(seed)")
@@ -129,7 +142,9 @@ import VectorMath
     }
   }
 
-  @Test("scoring vectors equals scoring their brute-force distance matrix", arguments: [DistanceMetric.l2, .cosine])
+  @Test(
+    "scoring vectors equals scoring their brute-force distance matrix",
+    arguments: [DistanceMetric.l2, .cosine])
   func vectorsMatchDistances(metric: DistanceMetric) {
     var queryVectors = Fixtures.clusteredMatrix(rows: 70, columns: 8, clusters: 6, seed: 1)
     var galleryVectors = Fixtures.clusteredMatrix(rows: 300, columns: 8, clusters: 6, seed: 2)
@@ -139,20 +154,26 @@ import VectorMath
     }
     var random = SeededRandom(seed: 3)
     let queries = LabelSet(
-      pids: (0..<70).map { _ in Int32(random.integer(in: 1...6)) }, cameras: (0..<70).map { _ in Int32(random.integer(in: 1...2)) })
+      pids: (0..<70).map { _ in Int32(random.integer(in: 1...6)) },
+      cameras: (0..<70).map { _ in Int32(random.integer(in: 1...2)) })
     let gallery = LabelSet(
-      pids: (0..<300).map { _ in Int32(random.integer(in: 0...6)) }, cameras: (0..<300).map { _ in Int32(random.integer(in: 1...2)) })
+      pids: (0..<300).map { _ in Int32(random.integer(in: 0...6)) },
+      cameras: (0..<300).map { _ in Int32(random.integer(in: 1...2)) })
     var distances = Matrix(rows: 70, columns: 300)
     for query in 0..<70 {
       for item in 0..<300 {
         let pairs = zip(queryVectors.row(query), galleryVectors.row(item))
-        distances[query, item] = metric == .l2 ? pairs.map { ($0 - $1) * ($0 - $1) }.reduce(0, +) : 1 - pairs.map { $0 * $1 }.reduce(0, +)
+        distances[query, item] =
+          metric == .l2
+          ? pairs.map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+          : 1 - pairs.map { $0 * $1 }.reduce(0, +)
       }
     }
     var evaluator = Evaluator(evaluationProtocol: .market1501, maxRank: 20)
     evaluator.queryTile = 16
     let fromVectors = evaluator.evaluate(
-      queryVectors: queryVectors, galleryVectors: galleryVectors, metric: metric, queries: queries, gallery: gallery)
+      queryVectors: queryVectors, galleryVectors: galleryVectors, metric: metric, queries: queries,
+      gallery: gallery)
     let fromDistances = evaluator.evaluate(distances: distances, queries: queries, gallery: gallery)
     #expect(fromVectors.validQueries == fromDistances.validQueries)
     #expect(abs(fromVectors.mAP - fromDistances.mAP) < 1e-6)
@@ -163,7 +184,8 @@ import VectorMath
   func annRecall() {
     // Query 0: 2 of 4 found; query 1: all 4 (order does not matter); query 2: none.
     let recall = ANNRecall.recall(
-      approximate: [[1, 2, 9, 8], [4, 3, 2, 1], [7, 7, 7, 7]], exact: [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]], k: 4)
+      approximate: [[1, 2, 9, 8], [4, 3, 2, 1], [7, 7, 7, 7]],
+      exact: [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]], k: 4)
     #expect(abs(recall - (0.5 + 1 + 0) / 3) < 1e-12)
     #expect(ANNRecall.recall(approximate: [[1, 5]], exact: [[1, 2, 3]], k: 2) == 0.5)
   }

@@ -17,7 +17,8 @@ enum ReferenceEvaluation {
   }
 
   static func evaluate(
-    distances: [[Float]], queries: LabelSet, gallery: LabelSet, evaluationProtocol: EvaluationProtocol, maxRank: Int
+    distances: [[Float]], queries: LabelSet, gallery: LabelSet,
+    evaluationProtocol: EvaluationProtocol, maxRank: Int
   ) -> Scores {
     var cmcSum = [Double](repeating: 0, count: maxRank)
     var apSum = 0.0
@@ -30,14 +31,17 @@ enum ReferenceEvaluation {
       let pid = queries.pids[query]
       let camera = queries.cameras[query]
       let order = (0..<gallery.count).sorted { a, b in
-        distances[query][a] < distances[query][b] || (distances[query][a] == distances[query][b] && a < b)
+        distances[query][a] < distances[query][b]
+          || (distances[query][a] == distances[query][b] && a < b)
       }
       var kept: [Int] = []
       for index in order {
         let galleryPID = gallery.pids[index]
         switch evaluationProtocol {
         case .market1501, .cuhk03:
-          if galleryPID == -1 || (galleryPID == pid && gallery.cameras[index] == camera) { continue }
+          if galleryPID == -1 || (galleryPID == pid && gallery.cameras[index] == camera) {
+            continue
+          }
         case .market1501AllCameras:
           if galleryPID == -1 { continue }
         case .retrieval(let excludeSelf):
@@ -54,7 +58,12 @@ enum ReferenceEvaluation {
       valid += 1
       // CMC
       if case .cuhk03(let repeats, let seed) = evaluationProtocol {
-        cmcSum = zip(cmcSum, singleShotCMC(kept: kept, distances: distances[query], query: query, pid: pid, gallery: gallery, repeats: repeats, seed: seed, maxRank: maxRank)).map(+)
+        cmcSum = zip(
+          cmcSum,
+          singleShotCMC(
+            kept: kept, distances: distances[query], query: query, pid: pid, gallery: gallery,
+            repeats: repeats, seed: seed, maxRank: maxRank)
+        ).map(+)
       } else {
         let first = hits.firstIndex(of: 1)!
         for rank in min(first, maxRank)..<maxRank { cmcSum[rank] += 1 }
@@ -86,10 +95,13 @@ enum ReferenceEvaluation {
   /// appearance in the gallery, items of an identity in gallery order; per repeat the query's own
   /// identity is drawn first, then every other identity in turn.
   static func singleShotCMC(
-    kept: [Int], distances: [Float], query: Int, pid: Int32, gallery: LabelSet, repeats: Int, seed: UInt64, maxRank: Int
+    kept: [Int], distances: [Float], query: Int, pid: Int32, gallery: LabelSet, repeats: Int,
+    seed: UInt64, maxRank: Int
   ) -> [Double] {
     var identities: [Int32] = []
-    for galleryPID in gallery.pids where !identities.contains(galleryPID) { identities.append(galleryPID) }
+    for galleryPID in gallery.pids where !identities.contains(galleryPID) {
+      identities.append(galleryPID)
+    }
     let keptSet = Set(kept)
     func items(of identity: Int32) -> [Int] {
       (0..<gallery.count).filter { gallery.pids[$0] == identity && keptSet.contains($0) }

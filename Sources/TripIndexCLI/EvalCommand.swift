@@ -1,0 +1,81 @@
+import ArgumentParser
+import TripIndex
+
+extension Evaluate.ProtocolChoice: ExpressibleByArgument {}
+
+struct EvalCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "eval",
+    abstract: "Score the ranking of a gallery for a set of queries (CMC, mAP, mINP, recall@k).",
+    discussion: """
+      QUERY and GALLERY are folders or files in the layouts `build` reads; re-ID protocols need a
+      pid and a camera for every item (labels.csv or Market-1501 names). Protocols:
+        market1501              remove gallery items with the query's pid and camera, and junk
+                                (pid -1); distractors (pid 0) never match; queries without a
+                                remaining match are skipped and counted (as torchreid does)
+        market1501-all-cameras  the same without the camera filter (single-camera data)
+        cuhk03                  single-gallery-shot: CMC averaged over --repeats seeded draws of
+                                one gallery item per identity; AP on the full ranking
+        retrieval               labels only (pytorch-metric-learning): recall@k (hit rate),
+                                R-precision, MAP@R, mAP; without --gallery each query is ranked
+                                against the other queries
+      Ties rank by gallery order. Prints a table; --json prints every metric and the full CMC;
+      --report DIR writes report.md, metrics.json, cmc.csv and cmc.svg.
+      """)
+
+  @Option(help: "The query set (folder or file).")
+  var query: String
+
+  @Option(help: "The gallery (folder or file).")
+  var gallery: String?
+
+  @Option(
+    name: .customLong("protocol"), help: "market1501, market1501-all-cameras, cuhk03 or retrieval.")
+  var protocolChoice: Evaluate.ProtocolChoice = .market1501
+
+  @Option(help: "Distance: l2 (squared Euclidean) or cosine.")
+  var metric: DistanceMetric = .l2
+
+  @Option(help: "Length of the CMC curve.")
+  var maxRank = 50
+
+  @Option(help: "CUHK03 repeats.")
+  var repeats = 10
+
+  @Option(help: "CUHK03 sampling seed.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Worker threads (default: all cores).")
+  var threads: Int?
+
+  @Flag(help: "Print one JSON object with every metric.")
+  var json = false
+
+  @Option(help: "Write report.md, metrics.json, cmc.csv and cmc.svg into this folder.")
+  var report: String?
+
+  @Flag(help: "No progress output.")
+  var quiet = false
+
+  func run() throws {
+    var options = Evaluate.Options(queryPath: query, galleryPath: gallery)
+    options.protocolChoice = protocolChoice
+    options.metric = metric
+    options.maxRank = maxRank
+    options.repeats = repeats
+    options.seed = seed
+    if let threads { options.threads = threads }
+    let result = try Evaluate.run(options, progress: Progress(quiet: quiet))
+    if let report { try result.write(to: report) }
+    if json {
+      StandardStream.output.write(result.json.serialized() + "\n")
+    } else {
+      let (header, rows) = result.table
+      StandardStream.output.write(
+        result.details.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n\n"
+          + TextTable.render(
+            header: header, rows: rows,
+            rightAligned: [false] + Array(repeating: true, count: header.count - 1)))
+    }
+  }
+}
