@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "TripIndex", targets: ["TripIndex"]),
     .library(name: "VectorStore", targets: ["VectorStore"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "Embedding", targets: ["Embedding"]),
     .library(name: "VectorIO", targets: ["VectorIO"]),
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
@@ -31,7 +32,11 @@ let package = Package(
     .target(name: "VectorStore", dependencies: ["LMDB", "VectorIO", "VectorMath"]),
     .target(name: "Evaluation", dependencies: ["VectorIO", "VectorMath"]),
     .target(
-      name: "TripIndex", dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation"]),
+      name: "Embedding",
+      dependencies: ["VectorIO", "VectorMath", .product(name: "RealModule", package: "swift-numerics")]),
+    .target(
+      name: "TripIndex",
+      dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding"]),
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
@@ -49,6 +54,7 @@ let package = Package(
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "TestSupport"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
+    .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "TestSupport"]),
     .testTarget(
       name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
   ]

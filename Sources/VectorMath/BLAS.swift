@@ -40,6 +40,23 @@ public enum BLAS {
       blasint(ldc))
   }
 
+  /// C ← alpha · op(A) · op(B) + beta · C in double precision (`cblas_dgemm`), for gradient checks.
+  ///
+  /// - Parameters: as the `Float` version.
+  /// - Complexity: O(m·n·k).
+  @inline(__always)
+  public static func gemm(
+    transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+    alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+    beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int
+  ) {
+    guard m > 0 && n > 0 else { return }
+    cblas_dgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
+      blasint(ldc))
+  }
+
   /// The product of two matrices, optionally transposed.
   ///
   /// - Parameters:

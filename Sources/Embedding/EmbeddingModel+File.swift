@@ -1,0 +1,248 @@
+import VectorIO
+import VectorMath
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The model file format (version 1), self-describing and checked:
+///
+/// | bytes | content |
+/// |---|---|
+/// | 8 | magic `TPMODEL\n` |
+/// | 4 | header length H, `UInt32` little-endian |
+/// | H | header, UTF-8 JSON: format, version, architecture, metric, training record, counts |
+/// | 4·P | parameters, `Float32` little-endian |
+/// | 4·S | state (input standardisation, BatchNorm running statistics), `Float32` little-endian |
+/// | 8 | FNV-1a 64 of every byte before it, `UInt64` little-endian |
+extension EmbeddingModel {
+  /// The file's first bytes.
+  public static let magic = Array("TPMODEL\n".utf8)
+  /// The format version this code writes and reads.
+  public static let formatVersion = 1
+
+  /// The header as JSON.
+  var header: JSONValue {
+    let margin: JSONValue
+    switch training.loss.margin {
+    case .soft: margin = .string("soft")
+    case .hinge(let value): margin = .number(value)
+    }
+    return .object([
+      ("format", .string("tripindex-model")),
+      ("version", .integer(Self.formatVersion)),
+      (
+        "architecture",
+        .object([
+          ("input_dimension", .integer(architecture.inputDimension)),
+          ("hidden", .array(architecture.hiddenSizes.map { .integer($0) })),
+          ("output_dimension", .integer(architecture.outputDimension)),
+          ("batch_norm", .bool(architecture.batchNorm)),
+          ("normalize_output", .bool(architecture.normalizeOutput)),
+          ("input_standardization", .bool(true)),
+        ])
+      ),
+      ("metric", .string(metric.rawValue)),
+      (
+        "training",
+        .object([
+          ("loss", .string(training.loss.kind.rawValue)),
+          ("margin", margin),
+          ("distance", .string(training.loss.distance.rawValue)),
+          ("p", .integer(training.identitiesPerBatch)),
+          ("k", .integer(training.samplesPerIdentity)),
+          ("iterations", .integer(training.iterations)),
+          ("learning_rate", .number(training.learningRate)),
+          ("weight_decay", .number(training.weightDecay)),
+          ("seed", .string(String(training.seed))),
+          ("data_fingerprint", .string(training.dataFingerprint)),
+          ("identities", .integer(training.identities)),
+          ("samples", .integer(training.samples)),
+          ("validation_map", training.validationScore.map { .number($0) } ?? .null),
+          ("kept_iteration", .integer(training.keptIteration)),
+        ])
+      ),
+      ("parameter_count", .integer(network.parameters.count)),
+      ("state_count", .integer(network.state.count)),
+    ])
+  }
+
+  /// The complete file content.
+  public var fileBytes: [UInt8] {
+    var bytes = Self.magic
+    let header = Array(self.header.serialized(indent: 2).utf8)
+    withUnsafeBytes(of: UInt32(header.count).littleEndian) { bytes += $0 }
+    bytes += header
+    for value in network.parameters + network.state {
+      withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+    }
+    var checksum = Fingerprint()
+    bytes.withUnsafeBytes { checksum.add($0) }
+    withUnsafeBytes(of: checksum.value.littleEndian) { bytes += $0 }
+    return bytes
+  }
+
+  /// The model's identity: the checksum of its file, as 16 hexadecimal digits.
+  public var fingerprint: String {
+    var checksum = Fingerprint()
+    let bytes = fileBytes
+    bytes.withUnsafeBytes { checksum.add(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 8)])) }
+    return checksum.hex
+  }
+
+  /// Writes the model file (atomically: a temporary file renamed into place).
+  ///
+  /// - Parameter path: the destination.
+  /// - Throws: ``VectorIOError`` when the file cannot be written.
+  public func write(to path: String) throws(VectorIOError) {
+    let temporary = path + ".partial-\(getpid())"
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else {
+      throw VectorIOError(path: path, "cannot create: \(DescriptorWriting.message(errno))")
+    }
+    let failure = fileBytes.withUnsafeBytes { DescriptorWriting.writeAll($0, to: descriptor) }
+    close(descriptor)
+    if failure == nil && rename(temporary, path) == 0 { return }
+    let reason = DescriptorWriting.message(failure ?? errno)
+    unlink(temporary)
+    throw VectorIOError(path: path, "cannot write: \(reason)")
+  }
+
+  /// Reads and checks a model file.
+  ///
+  /// - Parameter path: the file.
+  /// - Returns: the model.
+  /// - Throws: ``VectorIOError`` naming what is wrong: not a model file, a newer format, a bad or
+  ///   incomplete header, truncation, a checksum mismatch or non-finite weights.
+  public static func read(from path: String) throws(VectorIOError) -> EmbeddingModel {
+    let bytes = try readWholeFile(path)
+    return try decode(bytes, path: path)
+  }
+
+  /// Decodes model file content.
+  ///
+  /// - Parameters:
+  ///   - bytes: the file's bytes.
+  ///   - path: the name used in errors.
+  /// - Returns: the model.
+  /// - Throws: ``VectorIOError`` as ``read(from:)``.
+  public static func decode(_ bytes: [UInt8], path: String) throws(VectorIOError) -> EmbeddingModel {
+    func fail(_ message: String) -> VectorIOError { VectorIOError(path: path, location: .header, message) }
+    guard bytes.count >= 12, Array(bytes[0..<8]) == magic else {
+      throw VectorIOError(path: path, "not a tripindex model file (it does not start with TPMODEL)")
+    }
+    let headerLength = bytes.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self))) }
+    guard 12 + headerLength <= bytes.count else {
+      throw VectorIOError(
+        path: path, "truncated: the header announces \(headerLength) bytes but the file has \(bytes.count - 12) after the preamble")
+    }
+    let header: JSONValue
+    do throws(JSONValue.ParseError) {
+      header = try JSONValue.parse(String(decoding: bytes[12..<(12 + headerLength)], as: UTF8.self))
+    } catch {
+      throw fail("the header is not valid JSON (\(error))")
+    }
+    guard header["format"]?.stringValue == "tripindex-model", let version = header["version"]?.intValue else {
+      throw fail("the header does not describe a tripindex model")
+    }
+    guard version == formatVersion else {
+      throw fail("format version \(version); this tripindex reads version \(formatVersion)")
+    }
+    let architecture = try decodeArchitecture(header["architecture"], fail: fail)
+    let training = try decodeTraining(header["training"], fail: fail)
+    guard let parameterCount = header["parameter_count"]?.intValue, let stateCount = header["state_count"]?.intValue else {
+      throw fail("the header lacks parameter_count or state_count")
+    }
+    guard parameterCount == architecture.parameterCount, stateCount == architecture.stateCount else {
+      throw fail(
+        "the counts (\(parameterCount) parameters, \(stateCount) state values) do not match the architecture (\(architecture.parameterCount), \(architecture.stateCount))")
+    }
+    let payloadStart = 12 + headerLength
+    let expected = payloadStart + 4 * (parameterCount + stateCount) + 8
+    guard bytes.count == expected else {
+      throw VectorIOError(
+        path: path,
+        bytes.count < expected
+          ? "truncated: expected \(expected) bytes for \(parameterCount + stateCount) weights and the checksum, found \(bytes.count)"
+          : "has \(bytes.count - expected) unexpected bytes after the checksum")
+    }
+    var checksum = Fingerprint()
+    bytes.withUnsafeBytes { checksum.add(UnsafeRawBufferPointer(rebasing: $0[0..<(expected - 8)])) }
+    let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: expected - 8, as: UInt64.self)) }
+    guard stored == checksum.value else {
+      throw VectorIOError(path: path, "checksum mismatch: the file is corrupt (stored \(stored), computed \(checksum.value))")
+    }
+    let values = bytes.withUnsafeBytes { raw in
+      (0..<(parameterCount + stateCount)).map { index in
+        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: payloadStart + 4 * index, as: UInt32.self)))
+      }
+    }
+    if let bad = values.firstIndex(where: { !$0.isFinite }) {
+      throw VectorIOError(path: path, "weight \(bad) is \(values[bad]); a model must hold finite values")
+    }
+    let network = Network<Float>(
+      architecture: architecture, parameters: Array(values[0..<parameterCount]), state: Array(values[parameterCount...]))
+    return EmbeddingModel(network: network, training: training)
+  }
+
+  private static func decodeArchitecture(_ json: JSONValue?, fail: (String) -> VectorIOError) throws(VectorIOError)
+    -> Architecture
+  {
+    guard let json, let input = json["input_dimension"]?.intValue, let output = json["output_dimension"]?.intValue,
+      let hidden = json["hidden"]?.arrayValue?.compactMap(\.intValue), let batchNorm = json["batch_norm"]?.boolValue,
+      let normalize = json["normalize_output"]?.boolValue
+    else { throw fail("the header's architecture is incomplete") }
+    guard input > 0, output > 0, hidden.allSatisfy({ $0 > 0 }), hidden.count == json["hidden"]?.arrayValue?.count else {
+      throw fail("the header's architecture has a non-positive size")
+    }
+    return Architecture(
+      inputDimension: input, hiddenSizes: hidden, outputDimension: output, batchNorm: batchNorm, normalizeOutput: normalize)
+  }
+
+  private static func decodeTraining(_ json: JSONValue?, fail: (String) -> VectorIOError) throws(VectorIOError)
+    -> TrainingRecord
+  {
+    guard let json, let lossName = json["loss"]?.stringValue, let kind = LossKind(rawValue: lossName),
+      let distanceName = json["distance"]?.stringValue, let distance = EmbeddingDistance(rawValue: distanceName),
+      let marginJSON = json["margin"]
+    else { throw fail("the header's training record is incomplete") }
+    let margin: Margin
+    if marginJSON.stringValue == "soft" {
+      margin = .soft
+    } else if let value = marginJSON.doubleValue {
+      margin = .hinge(value)
+    } else {
+      throw fail("the header's margin is neither a number nor \"soft\"")
+    }
+    return TrainingRecord(
+      loss: LossConfiguration(kind: kind, margin: margin, distance: distance),
+      identitiesPerBatch: json["p"]?.intValue ?? 0, samplesPerIdentity: json["k"]?.intValue ?? 0,
+      iterations: json["iterations"]?.intValue ?? 0, learningRate: json["learning_rate"]?.doubleValue ?? 0,
+      weightDecay: json["weight_decay"]?.doubleValue ?? 0,
+      seed: json["seed"]?.stringValue.flatMap { UInt64($0) } ?? 0,
+      dataFingerprint: json["data_fingerprint"]?.stringValue ?? "",
+      identities: json["identities"]?.intValue ?? 0, samples: json["samples"]?.intValue ?? 0,
+      validationScore: json["validation_map"]?.doubleValue, keptIteration: json["kept_iteration"]?.intValue ?? 0)
+  }
+
+  private static func readWholeFile(_ path: String) throws(VectorIOError) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else { throw VectorIOError(path: path, "cannot open: \(DescriptorWriting.message(errno))") }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw VectorIOError(path: path, "read failed: \(DescriptorWriting.message(errno))")
+      }
+      if count == 0 { break }
+      bytes += chunk[0..<count]
+    }
+    guard !bytes.isEmpty else { throw VectorIOError(path: path, "the file is empty; expected a tripindex model") }
+    return bytes
+  }
+}

@@ -1,0 +1,332 @@
+import RealModule
+import VectorMath
+
+/// An embedding network with its parameters, gradients and saved state, computing batched forward
+/// and backward passes on row-major tensors (matrix products through BLAS).
+///
+/// Inputs are first standardised with the saved per-feature mean and scale. All parameters live in
+/// one flat array (and their gradients in another of the same layout) so that the optimiser and the
+/// model file treat them as one vector.
+public struct Network<Scalar: TrainingScalar>: Sendable {
+  /// The shape.
+  public let architecture: Architecture
+  /// Trainable values, layer after layer (Linear: weights `inputs × outputs` row-major, then biases;
+  /// BatchNorm: scale, then shift).
+  public var parameters: [Scalar]
+  /// Gradients of the last backward pass, same layout as ``parameters``.
+  public var gradients: [Scalar]
+  /// Saved state: input mean, input scale, then per BatchNorm the running mean and variance.
+  public var state: [Scalar]
+  /// The momentum of BatchNorm's running statistics.
+  public var batchNormMomentum: Scalar = 0.1
+  /// BatchNorm's variance epsilon.
+  public static var batchNormEpsilon: Scalar { 1e-5 }
+
+  let layers: [LayerKind]
+  private let parameterOffsets: [Int]
+  private let stateOffsets: [Int]
+  /// The input of every layer in the last forward pass, then the output.
+  private var activations: [[Scalar]] = []
+  /// Per BatchNorm layer index: normalised values and inverse standard deviations.
+  private var normalized: [Int: (values: [Scalar], inverseDeviation: [Scalar])] = [:]
+  private var batchSize = 0
+
+  /// Creates a network with He-initialised weights (every draw from the seeded generator), zero
+  /// biases, identity BatchNorm and identity input standardisation.
+  ///
+  /// - Parameters:
+  ///   - architecture: the shape.
+  ///   - seed: the initialisation seed.
+  public init(architecture: Architecture, seed: UInt64) {
+    self.architecture = architecture
+    layers = architecture.layers
+    var parameterOffsets: [Int] = []
+    var stateOffsets: [Int] = []
+    var parameterCursor = 0
+    var stateCursor = 2 * architecture.inputDimension
+    for layer in layers {
+      parameterOffsets.append(parameterCursor)
+      stateOffsets.append(stateCursor)
+      parameterCursor += layer.parameterCount
+      stateCursor += layer.stateCount
+    }
+    self.parameterOffsets = parameterOffsets
+    self.stateOffsets = stateOffsets
+    parameters = Array(repeating: 0, count: parameterCursor)
+    gradients = Array(repeating: 0, count: parameterCursor)
+    state = Array(repeating: 0, count: stateCursor)
+    var random = SeededRandom(seed: seed)
+    for (index, layer) in layers.enumerated() {
+      let offset = parameterOffsets[index]
+      switch layer {
+      case .linear(let inputs, let outputs):
+        let deviation = (2 / Double(inputs)).squareRoot()
+        for weight in 0..<(inputs * outputs) { parameters[offset + weight] = Scalar(random.normal() * deviation) }
+      case .batchNorm(let features):
+        for feature in 0..<features { parameters[offset + feature] = 1 }
+        for feature in 0..<features { state[stateOffsets[index] + features + feature] = 1 }
+      case .relu, .l2Normalize:
+        break
+      }
+    }
+    for feature in 0..<architecture.inputDimension { state[architecture.inputDimension + feature] = 1 }
+  }
+
+  /// Creates a network from saved values.
+  ///
+  /// - Parameters:
+  ///   - architecture: the shape.
+  ///   - parameters: ``Architecture/parameterCount`` values.
+  ///   - state: ``Architecture/stateCount`` values.
+  public init(architecture: Architecture, parameters: [Scalar], state: [Scalar]) {
+    self.init(architecture: architecture, seed: 0)
+    precondition(parameters.count == self.parameters.count && state.count == self.state.count, "saved sizes differ")
+    self.parameters = parameters
+    self.state = state
+  }
+
+  /// Sets the input standardisation from training data: per feature, subtract the mean and divide
+  /// by the standard deviation (features with no spread are only centred).
+  ///
+  /// - Parameter data: training inputs, one per row.
+  public mutating func standardizeInputs(from data: Tensor<Scalar>) {
+    let columns = architecture.inputDimension
+    precondition(data.columns == columns, "input dimension differs")
+    guard data.rows > 0 else { return }
+    for column in 0..<columns {
+      var mean: Double = 0
+      for row in 0..<data.rows { mean += Double(data[row, column]) }
+      mean /= Double(data.rows)
+      var variance: Double = 0
+      for row in 0..<data.rows {
+        let difference = Double(data[row, column]) - mean
+        variance += difference * difference
+      }
+      let deviation = (variance / Double(data.rows)).squareRoot()
+      state[column] = Scalar(mean)
+      state[columns + column] = deviation > 1e-12 ? Scalar(1 / deviation) : 1
+    }
+  }
+
+  /// Clears the gradients.
+  public mutating func zeroGradients() {
+    for index in gradients.indices { gradients[index] = 0 }
+  }
+
+  /// Runs the network on a batch.
+  ///
+  /// - Parameters:
+  ///   - input: one input per row.
+  ///   - training: use batch statistics in BatchNorm (and update its running statistics) and keep
+  ///     what ``backward(_:)`` needs; otherwise use the running statistics.
+  /// - Returns: one embedding per row.
+  /// - Complexity: O(batch · Σ inputs · outputs).
+  public mutating func forward(_ input: Tensor<Scalar>, training: Bool) -> Tensor<Scalar> {
+    precondition(input.columns == architecture.inputDimension, "input has \(input.columns) columns")
+    let rows = input.rows
+    batchSize = rows
+    let inputColumns = input.columns
+    var current = input.values
+    for row in 0..<rows {
+      for column in 0..<inputColumns {
+        let index = row * inputColumns + column
+        current[index] = (current[index] - state[column]) * state[inputColumns + column]
+      }
+    }
+    if training { activations.removeAll(keepingCapacity: true) }
+    var width = inputColumns
+    for (index, layer) in layers.enumerated() {
+      if training { activations.append(current) }
+      switch layer {
+      case .linear(let inputs, let outputs):
+        current = linearForward(current, rows: rows, inputs: inputs, outputs: outputs, offset: parameterOffsets[index])
+        width = outputs
+      case .batchNorm(let features):
+        current = batchNormForward(current, rows: rows, features: features, layer: index, training: training)
+      case .relu:
+        for position in current.indices where current[position] < 0 { current[position] = 0 }
+      case .l2Normalize:
+        for row in 0..<rows {
+          var sum: Scalar = 0
+          for column in 0..<width { sum += current[row * width + column] * current[row * width + column] }
+          let norm = Swift.max(sum.squareRoot(), Scalar.leastNormalMagnitude)
+          for column in 0..<width { current[row * width + column] /= norm }
+        }
+      }
+    }
+    if training { activations.append(current) }
+    return Tensor(rows: rows, columns: width, values: current)
+  }
+
+  /// Back-propagates the gradient of a loss with respect to the last training forward pass's
+  /// output, adding parameter gradients to ``gradients``.
+  ///
+  /// - Parameter outputGradient: ∂loss/∂output, one row per input.
+  /// - Returns: ∂loss/∂input (the raw, unstandardised input).
+  public mutating func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar> {
+    precondition(activations.count == layers.count + 1, "backward needs a training forward pass first")
+    let rows = batchSize
+    var gradient = outputGradient.values
+    var width = outputGradient.columns
+    for index in stride(from: layers.count - 1, through: 0, by: -1) {
+      let input = activations[index]
+      switch layers[index] {
+      case .linear(let inputs, let outputs):
+        gradient = linearBackward(
+          gradient, input: input, rows: rows, inputs: inputs, outputs: outputs, offset: parameterOffsets[index])
+        width = inputs
+      case .batchNorm(let features):
+        gradient = batchNormBackward(gradient, rows: rows, features: features, layer: index)
+      case .relu:
+        for position in gradient.indices where input[position] <= 0 { gradient[position] = 0 }
+      case .l2Normalize:
+        let output = activations[index + 1]
+        for row in 0..<rows {
+          var norm: Scalar = 0
+          var projection: Scalar = 0
+          for column in 0..<width {
+            norm += input[row * width + column] * input[row * width + column]
+            projection += output[row * width + column] * gradient[row * width + column]
+          }
+          norm = Swift.max(norm.squareRoot(), Scalar.leastNormalMagnitude)
+          for column in 0..<width {
+            let position = row * width + column
+            gradient[position] = (gradient[position] - output[position] * projection) / norm
+          }
+        }
+      }
+    }
+    let inputColumns = architecture.inputDimension
+    for row in 0..<rows {
+      for column in 0..<inputColumns { gradient[row * inputColumns + column] *= state[inputColumns + column] }
+    }
+    return Tensor(rows: rows, columns: inputColumns, values: gradient)
+  }
+
+  private func linearForward(_ input: [Scalar], rows: Int, inputs: Int, outputs: Int, offset: Int) -> [Scalar] {
+    var output = [Scalar](repeating: 0, count: rows * outputs)
+    parameters.withUnsafeBufferPointer { parameters in
+      input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+          guard let weights = parameters.baseAddress.map({ $0 + offset }), let inputBase = input.baseAddress,
+            let outputBase = output.baseAddress
+          else { return }
+          let biases = weights + inputs * outputs
+          for row in 0..<rows {
+            for column in 0..<outputs { outputBase[row * outputs + column] = biases[column] }
+          }
+          Scalar.gemm(
+            transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, alpha: 1, a: inputBase,
+            lda: inputs, b: weights, ldb: outputs, beta: 1, c: outputBase, ldc: outputs)
+        }
+      }
+    }
+    return output
+  }
+
+  private mutating func linearBackward(
+    _ outputGradient: [Scalar], input: [Scalar], rows: Int, inputs: Int, outputs: Int, offset: Int
+  ) -> [Scalar] {
+    var inputGradient = [Scalar](repeating: 0, count: rows * inputs)
+    parameters.withUnsafeBufferPointer { parameters in
+      gradients.withUnsafeMutableBufferPointer { gradients in
+        outputGradient.withUnsafeBufferPointer { outputGradient in
+          input.withUnsafeBufferPointer { input in
+            inputGradient.withUnsafeMutableBufferPointer { inputGradient in
+              guard let weights = parameters.baseAddress.map({ $0 + offset }),
+                let weightGradients = gradients.baseAddress.map({ $0 + offset }),
+                let dY = outputGradient.baseAddress, let x = input.baseAddress, let dX = inputGradient.baseAddress
+              else { return }
+              // ∂W += Xᵀ ∂Y, ∂b += Σ rows of ∂Y, ∂X = ∂Y Wᵀ.
+              Scalar.gemm(
+                transposeA: true, transposeB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: x, lda: inputs,
+                b: dY, ldb: outputs, beta: 1, c: weightGradients, ldc: outputs)
+              let biasGradients = weightGradients + inputs * outputs
+              for row in 0..<rows {
+                for column in 0..<outputs { biasGradients[column] += dY[row * outputs + column] }
+              }
+              Scalar.gemm(
+                transposeA: false, transposeB: true, m: rows, n: inputs, k: outputs, alpha: 1, a: dY,
+                lda: outputs, b: weights, ldb: outputs, beta: 0, c: dX, ldc: inputs)
+            }
+          }
+        }
+      }
+    }
+    return inputGradient
+  }
+
+  private mutating func batchNormForward(
+    _ input: [Scalar], rows: Int, features: Int, layer: Int, training: Bool
+  ) -> [Scalar] {
+    let offset = parameterOffsets[layer]
+    let stateOffset = stateOffsets[layer]
+    var output = input
+    var normalizedValues = [Scalar](repeating: 0, count: training ? input.count : 0)
+    var inverseDeviations = [Scalar](repeating: 0, count: features)
+    for feature in 0..<features {
+      var mean: Scalar
+      var variance: Scalar
+      if training {
+        mean = 0
+        for row in 0..<rows { mean += input[row * features + feature] }
+        mean /= Scalar(rows)
+        variance = 0
+        for row in 0..<rows {
+          let difference = input[row * features + feature] - mean
+          variance += difference * difference
+        }
+        variance /= Scalar(rows)
+        let unbiased = rows > 1 ? variance * Scalar(rows) / Scalar(rows - 1) : variance
+        state[stateOffset + feature] += batchNormMomentum * (mean - state[stateOffset + feature])
+        state[stateOffset + features + feature] +=
+          batchNormMomentum * (unbiased - state[stateOffset + features + feature])
+      } else {
+        mean = state[stateOffset + feature]
+        variance = state[stateOffset + features + feature]
+      }
+      let inverse = 1 / (variance + Self.batchNormEpsilon).squareRoot()
+      inverseDeviations[feature] = inverse
+      let scale = parameters[offset + feature]
+      let shift = parameters[offset + features + feature]
+      for row in 0..<rows {
+        let position = row * features + feature
+        let normal = (input[position] - mean) * inverse
+        if training { normalizedValues[position] = normal }
+        output[position] = scale * normal + shift
+      }
+    }
+    if training { normalized[layer] = (normalizedValues, inverseDeviations) }
+    return output
+  }
+
+  private mutating func batchNormBackward(_ outputGradient: [Scalar], rows: Int, features: Int, layer: Int)
+    -> [Scalar]
+  {
+    guard let (normal, inverseDeviations) = normalized[layer] else {
+      preconditionFailure("batch norm backward without a training forward pass")
+    }
+    let offset = parameterOffsets[layer]
+    var inputGradient = outputGradient
+    let count = Scalar(rows)
+    for feature in 0..<features {
+      var sumGradient: Scalar = 0
+      var sumGradientTimesNormal: Scalar = 0
+      for row in 0..<rows {
+        let position = row * features + feature
+        sumGradient += outputGradient[position]
+        sumGradientTimesNormal += outputGradient[position] * normal[position]
+      }
+      gradients[offset + feature] += sumGradientTimesNormal
+      gradients[offset + features + feature] += sumGradient
+      let scale = parameters[offset + feature]
+      let factor = scale * inverseDeviations[feature] / count
+      for row in 0..<rows {
+        let position = row * features + feature
+        inputGradient[position] =
+          factor * (count * outputGradient[position] - sumGradient - normal[position] * sumGradientTimesNormal)
+      }
+    }
+    return inputGradient
+  }
+}

@@ -1,0 +1,201 @@
+import Embedding
+import TestSupport
+import Testing
+import VectorIO
+import VectorMath
+
+@Suite struct MiningTests {
+  /// One-dimensional embeddings, so every distance can be read off a number line.
+  /// Identity A at 0 and 1; identity B at 1.5 and 4.
+  static let points = Tensor<Double>(rows: 4, columns: 1, values: [0, 1, 1.5, 4])
+  static let labels = [0, 0, 1, 1]
+
+  private func loss(_ kind: LossKind, _ margin: Margin, _ distance: EmbeddingDistance = .euclidean) -> Double {
+    MetricLoss.compute(
+      LossConfiguration(kind: kind, margin: margin, distance: distance), embeddings: Self.points, labels: Self.labels
+    ).value
+  }
+
+  @Test("batch-hard takes the farthest positive and the nearest negative per anchor")
+  func batchHard() {
+    // a=0: p=1 (d 1), nearest negative 1.5 (d 1.5) → max(0, 1 − 1.5 + 1) = 0.5
+    // a=1: p=0 (d 1), nearest negative 1.5 (d 0.5) → 1 − 0.5 + 1 = 1.5
+    // a=1.5: p=4 (d 2.5), nearest negative 1 (d 0.5) → 2.5 − 0.5 + 1 = 3
+    // a=4: p=1.5 (d 2.5), nearest negative 1 (d 3) → 2.5 − 3 + 1 = 0.5
+    // mean = (0.5 + 1.5 + 3 + 0.5) / 4 = 1.375
+    #expect(abs(loss(.batchHard, .hinge(1)) - 1.375) < 1e-12)
+  }
+
+  @Test("batch-all averages over the triplets with a positive loss")
+  func batchAll() {
+    // Triplets (anchor, positive, negative) with margin 0.2:
+    // (0,1,1.5): 1 − 1.5 + .2 = −0.3 → 0;  (0,1,4): 1 − 4 + .2 → 0
+    // (1,0,1.5): 1 − .5 + .2 = 0.7;          (1,0,4): 1 − 3 + .2 → 0
+    // (1.5,4,0): 2.5 − 1.5 + .2 = 1.2;       (1.5,4,1): 2.5 − .5 + .2 = 2.2
+    // (4,1.5,0): 2.5 − 4 + .2 → 0;           (4,1.5,1): 2.5 − 3 + .2 → 0
+    // active: 0.7, 1.2, 2.2 → mean 4.1 / 3; plain triplet averages over all 8: 4.1 / 8.
+    #expect(abs(loss(.batchAll, .hinge(0.2)) - 4.1 / 3) < 1e-12)
+    #expect(abs(loss(.triplet, .hinge(0.2)) - 4.1 / 8) < 1e-12)
+  }
+
+  @Test("semi-hard takes the nearest negative beyond the positive, else the farthest")
+  func semiHard() {
+    // (0→1): negatives at 1.5 and 4 are both beyond d=1; nearest is 1.5 → 1 − 1.5 + .8 = 0.3
+    // (1→0): d=1; negatives at d .5 and 3; beyond 1 → 3 → 1 − 3 + .8 → 0
+    // (1.5→4): d=2.5; negatives at 1.5 and .5, none beyond → farthest (1.5) → 2.5 − 1.5 + .8 = 1.8
+    // (4→1.5): d=2.5; negatives at 4 and 3, beyond 2.5 → nearest 3 → 2.5 − 3 + .8 = 0.3
+    // mean over the 4 pairs = 2.4 / 4 = 0.6
+    #expect(abs(loss(.semiHard, .hinge(0.8)) - 0.6) < 1e-12)
+  }
+
+  @Test("contrastive pulls positives and pushes negatives inside the margin")
+  func contrastive() {
+    // Pairs: (0,1) same d1 → 1; (1.5,4) same d2.5 → 6.25;
+    // negatives with margin 2: (0,1.5) d1.5 → .25; (0,4) d4 → 0; (1,1.5) d.5 → 2.25; (1,4) d3 → 0.
+    // mean over 6 pairs = 9.75 / 6
+    #expect(abs(loss(.contrastive, .hinge(2)) - 9.75 / 6) < 1e-12)
+  }
+
+  @Test("ladder with two levels is batch-hard")
+  func ladderSpecialCase() {
+    #expect(abs(loss(.ladder, .hinge(1)) - loss(.batchHard, .hinge(1))) < 1e-12)
+  }
+}
+
+@Suite struct SamplingAndTrainingTests {
+  @Test("P×K batches hold P distinct identities with K samples each, distinct when possible")
+  func sampler() {
+    // Identity 0 has 6 rows, 1 has 2, 2 has 1 (left out), 3 has 5.
+    let labels = [0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3]
+    var sampler = PKSampler(labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
+    #expect(sampler.usableIdentities == 3 && sampler.batchSize == 12)
+    for _ in 0..<50 {
+      let batch = sampler.nextBatch()
+      #expect(batch.count == 12)
+      let identities = stride(from: 0, to: 12, by: 4).map { labels[batch[$0]] }
+      #expect(Set(identities).count == 3 && !identities.contains(2))
+      for group in 0..<3 {
+        let rows = Array(batch[(group * 4)..<(group * 4 + 4)])
+        #expect(Set(rows.map { labels[$0] }).count == 1)
+        // Identity 1 has 2 rows: both appear before any repeat.
+        #expect(Set(rows).count == min(4, labels.filter { $0 == labels[rows[0]] }.count))
+      }
+    }
+    var again = PKSampler(labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
+    var first = PKSampler(labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
+    #expect((0..<10).map { _ in again.nextBatch() } == (0..<10).map { _ in first.nextBatch() })
+  }
+
+  @Test("the learning rate is constant, then decays exponentially to 0.001×")
+  func schedule() {
+    let schedule = LearningRateSchedule(initial: 1e-3, decayStart: 100, end: 200)
+    #expect(schedule.rate(at: 1) == 1e-3 && schedule.rate(at: 100) == 1e-3)
+    #expect(abs(schedule.rate(at: 150) - 1e-3 * 0.001.squareRoot()) < 1e-15)
+    #expect(abs(schedule.rate(at: 200) - 1e-6) < 1e-15)
+  }
+
+  /// Two classes separable only along the first feature; the other features are loud noise.
+  static func noisyData(seed: UInt64) -> TrainingData {
+    var random = SeededRandom(seed: seed)
+    var values: [Float] = []
+    var identities: [Int] = []
+    for identity in 0..<12 {
+      let centre = Float(identity) * 0.5
+      for _ in 0..<6 {
+        values.append(centre + Float(random.normal()) * 0.05)
+        for _ in 0..<7 { values.append(Float(random.normal()) * 3) }
+        identities.append(identity)
+      }
+    }
+    return TrainingData(vectors: Matrix(rows: identities.count, columns: 8, values: values), identities: identities)
+  }
+
+  @Test("training with one seed twice gives bit-identical weights", arguments: [LossKind.batchHard, .softmax])
+  func deterministic(kind: LossKind) throws {
+    var options = TrainingOptions()
+    options.loss.kind = kind
+    options.hiddenSizes = [16]
+    options.outputDimension = 4
+    options.identitiesPerBatch = 4
+    options.iterations = 40
+    options.validationInterval = 20
+    let data = Self.noisyData(seed: 1)
+    let first = try Trainer.train(data, options: options)
+    let second = try Trainer.train(data, options: options)
+    #expect(first.model.network.parameters == second.model.network.parameters)
+    #expect(first.model.network.state == second.model.network.state)
+    options.seed = 2
+    let other = try Trainer.train(data, options: options)
+    #expect(other.model.network.parameters != first.model.network.parameters)
+  }
+
+  @Test("training learns to ignore noise dimensions: neighbours share identity far more often")
+  func learnsTheSignal() throws {
+    let data = Self.noisyData(seed: 3)
+    func nearestNeighbourAccuracy(_ vectors: Matrix) -> Double {
+      var hits = 0
+      for row in 0..<vectors.rows {
+        var best = -1
+        var bestDistance = Float.infinity
+        for other in 0..<vectors.rows where other != row {
+          let distance = zip(vectors.row(row), vectors.row(other)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+          if distance < bestDistance {
+            bestDistance = distance
+            best = other
+          }
+        }
+        if data.identities[best] == data.identities[row] { hits += 1 }
+      }
+      return Double(hits) / Double(vectors.rows)
+    }
+    var options = TrainingOptions()
+    options.hiddenSizes = [32]
+    options.outputDimension = 8
+    options.identitiesPerBatch = 8
+    options.iterations = 300
+    options.learningRate = 1e-2
+    let result = try Trainer.train(data, options: options)
+    let raw = nearestNeighbourAccuracy(data.vectors)
+    let learned = nearestNeighbourAccuracy(result.model.embed(data.vectors))
+    #expect(raw < 0.4, "raw accuracy \(raw)")
+    #expect(learned > 0.9, "learned accuracy \(learned)")
+  }
+
+  @Test("a model file reads back identically; damage is named")
+  func modelFiles() throws {
+    var options = TrainingOptions()
+    options.hiddenSizes = [8]
+    options.outputDimension = 3
+    options.identitiesPerBatch = 4
+    options.iterations = 5
+    let model = try Trainer.train(Self.noisyData(seed: 4), options: options).model
+    let directory = TemporaryDirectory()
+    let path = directory.file("m.tpm")
+    try model.write(to: path)
+    let read = try EmbeddingModel.read(from: path)
+    #expect(read.network.parameters == model.network.parameters && read.network.state == model.network.state)
+    #expect(read.architecture == model.architecture && read.training == model.training)
+    #expect(read.fingerprint == model.fingerprint)
+    let input = Matrix(rows: 3, columns: 8, values: (0..<24).map { Float($0) / 10 })
+    #expect(read.embed(input) == model.embed(input))
+
+    let bytes = model.fileBytes
+    func failure(_ damaged: [UInt8]) -> String {
+      do {
+        _ = try EmbeddingModel.decode(damaged, path: "m.tpm")
+        return "accepted"
+      } catch {
+        return error.description
+      }
+    }
+    #expect(failure(Array(bytes.dropLast(5))).contains("truncated"))
+    var flipped = bytes
+    flipped[bytes.count - 20] ^= 0x40
+    #expect(failure(flipped).contains("checksum mismatch"))
+    #expect(failure(Array("hello, world".utf8)).contains("not a tripindex model file"))
+    var badHeader = bytes
+    badHeader[14] = UInt8(ascii: "!")
+    #expect(failure(badHeader).contains("not valid JSON"))
+    #expect(failure(bytes + [0]).contains("unexpected bytes"))
+  }
+}
