@@ -33,7 +33,9 @@ public struct Adam<T: TrainingScalar>: Sendable {
   ///   - gradients: their gradients.
   ///   - learningRate: the step size for this update.
   public mutating func update(_ parameters: inout [T], gradients: [T], learningRate: T) {
-    precondition(parameters.count == firstMoments.count && gradients.count == parameters.count, "size mismatch")
+    precondition(
+      parameters.count == firstMoments.count && gradients.count == parameters.count, "size mismatch"
+    )
     steps += 1
     let correction1 = 1 - T.pow(beta1, steps)
     let correction2 = 1 - T.pow(beta2, steps)

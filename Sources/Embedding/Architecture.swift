@@ -20,7 +20,10 @@ public struct Architecture: Sendable, Equatable {
   ///   - outputDimension: the embedding's dimension.
   ///   - batchNorm: batch normalisation in hidden blocks.
   ///   - normalizeOutput: L2-normalise the output.
-  public init(inputDimension: Int, hiddenSizes: [Int], outputDimension: Int, batchNorm: Bool, normalizeOutput: Bool) {
+  public init(
+    inputDimension: Int, hiddenSizes: [Int], outputDimension: Int, batchNorm: Bool,
+    normalizeOutput: Bool
+  ) {
     self.inputDimension = inputDimension
     self.hiddenSizes = hiddenSizes
     self.outputDimension = outputDimension

@@ -88,7 +88,9 @@ extension EmbeddingModel {
   public var fingerprint: String {
     var checksum = Fingerprint()
     let bytes = fileBytes
-    bytes.withUnsafeBytes { checksum.add(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 8)])) }
+    bytes.withUnsafeBytes {
+      checksum.add(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 8)]))
+    }
     return checksum.hex
   }
 
@@ -128,15 +130,22 @@ extension EmbeddingModel {
   ///   - path: the name used in errors.
   /// - Returns: the model.
   /// - Throws: ``VectorIOError`` as ``read(from:)``.
-  public static func decode(_ bytes: [UInt8], path: String) throws(VectorIOError) -> EmbeddingModel {
-    func fail(_ message: String) -> VectorIOError { VectorIOError(path: path, location: .header, message) }
+  public static func decode(_ bytes: [UInt8], path: String) throws(VectorIOError) -> EmbeddingModel
+  {
+    func fail(_ message: String) -> VectorIOError {
+      VectorIOError(path: path, location: .header, message)
+    }
     guard bytes.count >= 12, Array(bytes[0..<8]) == magic else {
       throw VectorIOError(path: path, "not a tripindex model file (it does not start with TPMODEL)")
     }
-    let headerLength = bytes.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self))) }
+    let headerLength = bytes.withUnsafeBytes {
+      Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+    }
     guard 12 + headerLength <= bytes.count else {
       throw VectorIOError(
-        path: path, "truncated: the header announces \(headerLength) bytes but the file has \(bytes.count - 12) after the preamble")
+        path: path,
+        "truncated: the header announces \(headerLength) bytes but the file has \(bytes.count - 12) after the preamble"
+      )
     }
     let header: JSONValue
     do throws(JSONValue.ParseError) {
@@ -144,7 +153,9 @@ extension EmbeddingModel {
     } catch {
       throw fail("the header is not valid JSON (\(error))")
     }
-    guard header["format"]?.stringValue == "tripindex-model", let version = header["version"]?.intValue else {
+    guard header["format"]?.stringValue == "tripindex-model",
+      let version = header["version"]?.intValue
+    else {
       throw fail("the header does not describe a tripindex model")
     }
     guard version == formatVersion else {
@@ -152,12 +163,16 @@ extension EmbeddingModel {
     }
     let architecture = try decodeArchitecture(header["architecture"], fail: fail)
     let training = try decodeTraining(header["training"], fail: fail)
-    guard let parameterCount = header["parameter_count"]?.intValue, let stateCount = header["state_count"]?.intValue else {
+    guard let parameterCount = header["parameter_count"]?.intValue,
+      let stateCount = header["state_count"]?.intValue
+    else {
       throw fail("the header lacks parameter_count or state_count")
     }
-    guard parameterCount == architecture.parameterCount, stateCount == architecture.stateCount else {
+    guard parameterCount == architecture.parameterCount, stateCount == architecture.stateCount
+    else {
       throw fail(
-        "the counts (\(parameterCount) parameters, \(stateCount) state values) do not match the architecture (\(architecture.parameterCount), \(architecture.stateCount))")
+        "the counts (\(parameterCount) parameters, \(stateCount) state values) do not match the architecture (\(architecture.parameterCount), \(architecture.stateCount))"
+      )
     }
     let payloadStart = 12 + headerLength
     let expected = payloadStart + 4 * (parameterCount + stateCount) + 8
@@ -170,42 +185,60 @@ extension EmbeddingModel {
     }
     var checksum = Fingerprint()
     bytes.withUnsafeBytes { checksum.add(UnsafeRawBufferPointer(rebasing: $0[0..<(expected - 8)])) }
-    let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: expected - 8, as: UInt64.self)) }
+    let stored = bytes.withUnsafeBytes {
+      UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: expected - 8, as: UInt64.self))
+    }
     guard stored == checksum.value else {
-      throw VectorIOError(path: path, "checksum mismatch: the file is corrupt (stored \(stored), computed \(checksum.value))")
+      throw VectorIOError(
+        path: path,
+        "checksum mismatch: the file is corrupt (stored \(stored), computed \(checksum.value))")
     }
     let values = bytes.withUnsafeBytes { raw in
       (0..<(parameterCount + stateCount)).map { index in
-        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: payloadStart + 4 * index, as: UInt32.self)))
+        Float(
+          bitPattern: UInt32(
+            littleEndian: raw.loadUnaligned(
+              fromByteOffset: payloadStart + 4 * index, as: UInt32.self)))
       }
     }
     if let bad = values.firstIndex(where: { !$0.isFinite }) {
-      throw VectorIOError(path: path, "weight \(bad) is \(values[bad]); a model must hold finite values")
+      throw VectorIOError(
+        path: path, "weight \(bad) is \(values[bad]); a model must hold finite values")
     }
     let network = Network<Float>(
-      architecture: architecture, parameters: Array(values[0..<parameterCount]), state: Array(values[parameterCount...]))
+      architecture: architecture, parameters: Array(values[0..<parameterCount]),
+      state: Array(values[parameterCount...]))
     return EmbeddingModel(network: network, training: training)
   }
 
-  private static func decodeArchitecture(_ json: JSONValue?, fail: (String) -> VectorIOError) throws(VectorIOError)
+  private static func decodeArchitecture(_ json: JSONValue?, fail: (String) -> VectorIOError)
+    throws(VectorIOError)
     -> Architecture
   {
-    guard let json, let input = json["input_dimension"]?.intValue, let output = json["output_dimension"]?.intValue,
-      let hidden = json["hidden"]?.arrayValue?.compactMap(\.intValue), let batchNorm = json["batch_norm"]?.boolValue,
+    guard let json, let input = json["input_dimension"]?.intValue,
+      let output = json["output_dimension"]?.intValue,
+      let hidden = json["hidden"]?.arrayValue?.compactMap(\.intValue),
+      let batchNorm = json["batch_norm"]?.boolValue,
       let normalize = json["normalize_output"]?.boolValue
     else { throw fail("the header's architecture is incomplete") }
-    guard input > 0, output > 0, hidden.allSatisfy({ $0 > 0 }), hidden.count == json["hidden"]?.arrayValue?.count else {
+    guard input > 0, output > 0, hidden.allSatisfy({ $0 > 0 }),
+      hidden.count == json["hidden"]?.arrayValue?.count
+    else {
       throw fail("the header's architecture has a non-positive size")
     }
     return Architecture(
-      inputDimension: input, hiddenSizes: hidden, outputDimension: output, batchNorm: batchNorm, normalizeOutput: normalize)
+      inputDimension: input, hiddenSizes: hidden, outputDimension: output, batchNorm: batchNorm,
+      normalizeOutput: normalize)
   }
 
-  private static func decodeTraining(_ json: JSONValue?, fail: (String) -> VectorIOError) throws(VectorIOError)
+  private static func decodeTraining(_ json: JSONValue?, fail: (String) -> VectorIOError)
+    throws(VectorIOError)
     -> TrainingRecord
   {
-    guard let json, let lossName = json["loss"]?.stringValue, let kind = LossKind(rawValue: lossName),
-      let distanceName = json["distance"]?.stringValue, let distance = EmbeddingDistance(rawValue: distanceName),
+    guard let json, let lossName = json["loss"]?.stringValue,
+      let kind = LossKind(rawValue: lossName),
+      let distanceName = json["distance"]?.stringValue,
+      let distance = EmbeddingDistance(rawValue: distanceName),
       let marginJSON = json["margin"]
     else { throw fail("the header's training record is incomplete") }
     let margin: Margin
@@ -219,17 +252,21 @@ extension EmbeddingModel {
     return TrainingRecord(
       loss: LossConfiguration(kind: kind, margin: margin, distance: distance),
       identitiesPerBatch: json["p"]?.intValue ?? 0, samplesPerIdentity: json["k"]?.intValue ?? 0,
-      iterations: json["iterations"]?.intValue ?? 0, learningRate: json["learning_rate"]?.doubleValue ?? 0,
+      iterations: json["iterations"]?.intValue ?? 0,
+      learningRate: json["learning_rate"]?.doubleValue ?? 0,
       weightDecay: json["weight_decay"]?.doubleValue ?? 0,
       seed: json["seed"]?.stringValue.flatMap { UInt64($0) } ?? 0,
       dataFingerprint: json["data_fingerprint"]?.stringValue ?? "",
       identities: json["identities"]?.intValue ?? 0, samples: json["samples"]?.intValue ?? 0,
-      validationScore: json["validation_map"]?.doubleValue, keptIteration: json["kept_iteration"]?.intValue ?? 0)
+      validationScore: json["validation_map"]?.doubleValue,
+      keptIteration: json["kept_iteration"]?.intValue ?? 0)
   }
 
   private static func readWholeFile(_ path: String) throws(VectorIOError) -> [UInt8] {
     let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else { throw VectorIOError(path: path, "cannot open: \(DescriptorWriting.message(errno))") }
+    guard descriptor >= 0 else {
+      throw VectorIOError(path: path, "cannot open: \(DescriptorWriting.message(errno))")
+    }
     defer { close(descriptor) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -242,7 +279,9 @@ extension EmbeddingModel {
       if count == 0 { break }
       bytes += chunk[0..<count]
     }
-    guard !bytes.isEmpty else { throw VectorIOError(path: path, "the file is empty; expected a tripindex model") }
+    guard !bytes.isEmpty else {
+      throw VectorIOError(path: path, "the file is empty; expected a tripindex model")
+    }
     return bytes
   }
 }

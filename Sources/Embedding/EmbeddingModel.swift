@@ -30,7 +30,8 @@ public struct TrainingRecord: Sendable, Equatable {
 
   /// Creates a record.
   public init(
-    loss: LossConfiguration, identitiesPerBatch: Int, samplesPerIdentity: Int, iterations: Int, learningRate: Double,
+    loss: LossConfiguration, identitiesPerBatch: Int, samplesPerIdentity: Int, iterations: Int,
+    learningRate: Double,
     weightDecay: Double, seed: UInt64, dataFingerprint: String, identities: Int, samples: Int,
     validationScore: Double?, keptIteration: Int
   ) {
@@ -74,7 +75,8 @@ public struct EmbeddingModel: Sendable {
   /// trained on cosine distances (or with the multiple-negatives loss), squared L2 otherwise
   /// (which ranks like the Euclidean distance).
   public var metric: DistanceMetric {
-    architecture.normalizeOutput || training.loss.distance == .cosine || training.loss.kind == .multipleNegatives
+    architecture.normalizeOutput || training.loss.distance == .cosine
+      || training.loss.kind == .multipleNegatives
       ? .cosine : .l2
   }
 
@@ -84,7 +86,8 @@ public struct EmbeddingModel: Sendable {
   /// - Returns: one embedding per row.
   /// - Complexity: O(rows · Σ inputs · outputs).
   public func embed(_ inputs: Matrix) -> Matrix {
-    precondition(inputs.columns == architecture.inputDimension, "inputs have \(inputs.columns) columns")
+    precondition(
+      inputs.columns == architecture.inputDimension, "inputs have \(inputs.columns) columns")
     let batch = 4096
     var output = Matrix(rows: 0, columns: architecture.outputDimension)
     output.values.reserveCapacity(inputs.rows * architecture.outputDimension)
@@ -93,7 +96,8 @@ public struct EmbeddingModel: Sendable {
     while start < inputs.rows {
       let end = min(start + batch, inputs.rows)
       let rows = Array(inputs.values[(start * inputs.columns)..<(end * inputs.columns)])
-      let embedded = network.forward(Tensor(rows: end - start, columns: inputs.columns, values: rows), training: false)
+      let embedded = network.forward(
+        Tensor(rows: end - start, columns: inputs.columns, values: rows), training: false)
       output.append(rows: embedded.values)
       start = end
     }

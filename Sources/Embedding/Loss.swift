@@ -107,16 +107,19 @@ public enum MetricLoss {
     let active: Double
     switch configuration.kind {
     case .batchHard, .batchAll, .semiHard, .triplet:
-      (value, active) = tripletLoss(configuration, distances: distances, labels: labels, into: &coefficients)
+      (value, active) = tripletLoss(
+        configuration, distances: distances, labels: labels, into: &coefficients)
     case .contrastive:
-      (value, active) = contrastiveLoss(configuration, distances: distances, labels: labels, into: &coefficients)
+      (value, active) = contrastiveLoss(
+        configuration, distances: distances, labels: labels, into: &coefficients)
     case .ladder:
       (value, active) = ladderLoss(
         configuration, distances: distances, labels: labels, groups: groups, into: &coefficients)
     case .multipleNegatives, .softmax:
       preconditionFailure("handled above")
     }
-    return LossResult(value: value, gradient: distances.embeddingGradient(coefficients), activeFraction: active)
+    return LossResult(
+      value: value, gradient: distances.embeddingGradient(coefficients), activeFraction: active)
   }
 
   /// The margin function f(x) and f'(x): x = d(a,p) − d(a,n).
@@ -136,12 +139,14 @@ public enum MetricLoss {
 
   /// Batch-hard, batch-all, semi-hard and plain triplet losses.
   static func tripletLoss<T: TrainingScalar>(
-    _ configuration: LossConfiguration, distances: PairwiseDistances<T>, labels: [Int], into coefficients: inout [T]
+    _ configuration: LossConfiguration, distances: PairwiseDistances<T>, labels: [Int],
+    into coefficients: inout [T]
   ) -> (T, Double) {
     let count = labels.count
     var terms: [(anchor: Int, positive: Int, negative: Int, value: T, slope: T)] = []
     func consider(_ a: Int, _ p: Int, _ n: Int) {
-      let (value, slope) = marginFunction(distances[a, p] - distances[a, n], margin: configuration.margin)
+      let (value, slope) = marginFunction(
+        distances[a, p] - distances[a, n], margin: configuration.margin)
       terms.append((a, p, n, value, slope))
     }
     switch configuration.kind {
@@ -151,14 +156,19 @@ public enum MetricLoss {
         var hardestNegative = -1
         for other in 0..<count where other != anchor {
           if labels[other] == labels[anchor] {
-            if hardestPositive < 0 || distances[anchor, other] > distances[anchor, hardestPositive] {
+            if hardestPositive < 0 || distances[anchor, other] > distances[anchor, hardestPositive]
+            {
               hardestPositive = other
             }
-          } else if hardestNegative < 0 || distances[anchor, other] < distances[anchor, hardestNegative] {
+          } else if hardestNegative < 0
+            || distances[anchor, other] < distances[anchor, hardestNegative]
+          {
             hardestNegative = other
           }
         }
-        if hardestPositive >= 0 && hardestNegative >= 0 { consider(anchor, hardestPositive, hardestNegative) }
+        if hardestPositive >= 0 && hardestNegative >= 0 {
+          consider(anchor, hardestPositive, hardestNegative)
+        }
       }
     case .semiHard:
       for anchor in 0..<count {
@@ -168,7 +178,9 @@ public enum MetricLoss {
           var farthest = -1
           for negative in 0..<count where labels[negative] != labels[anchor] {
             let distance = distances[anchor, negative]
-            if distance > positiveDistance && (semiHard < 0 || distance < distances[anchor, semiHard]) {
+            if distance > positiveDistance
+              && (semiHard < 0 || distance < distances[anchor, semiHard])
+            {
               semiHard = negative
             }
             if farthest < 0 || distance > distances[anchor, farthest] { farthest = negative }
@@ -203,7 +215,8 @@ public enum MetricLoss {
 
   /// Contrastive loss, averaged over all pairs.
   static func contrastiveLoss<T: TrainingScalar>(
-    _ configuration: LossConfiguration, distances: PairwiseDistances<T>, labels: [Int], into coefficients: inout [T]
+    _ configuration: LossConfiguration, distances: PairwiseDistances<T>, labels: [Int],
+    into coefficients: inout [T]
   ) -> (T, Double) {
     let count = labels.count
     let margin = T(configuration.marginValue)
@@ -235,7 +248,8 @@ public enum MetricLoss {
   /// closer to the anchor than items of level > l by α_l = m / 2^l; the levels are weighted
   /// β_l = 1 / 2^l. With two levels this is the batch-hard triplet loss.
   static func ladderLoss<T: TrainingScalar>(
-    _ configuration: LossConfiguration, distances: PairwiseDistances<T>, labels: [Int], groups: [Int]?,
+    _ configuration: LossConfiguration, distances: PairwiseDistances<T>, labels: [Int],
+    groups: [Int]?,
     into coefficients: inout [T]
   ) -> (T, Double) {
     let count = labels.count
@@ -251,7 +265,9 @@ public enum MetricLoss {
     for threshold in 0..<thresholds {
       let weight = 1 / T(1 << threshold)
       let levelConfiguration = LossConfiguration(
-        kind: .batchHard, margin: configuration.margin == .soft ? .soft : .hinge(configuration.marginValue / Double(1 << threshold)),
+        kind: .batchHard,
+        margin: configuration.margin == .soft
+          ? .soft : .hinge(configuration.marginValue / Double(1 << threshold)),
         distance: configuration.distance)
       var levelTerms: [(Int, Int, Int, T, T)] = []
       for anchor in 0..<count {
@@ -259,14 +275,17 @@ public enum MetricLoss {
         var nearestFar = -1
         for other in 0..<count where other != anchor {
           if level(anchor, other) <= threshold {
-            if farthestClose < 0 || distances[anchor, other] > distances[anchor, farthestClose] { farthestClose = other }
+            if farthestClose < 0 || distances[anchor, other] > distances[anchor, farthestClose] {
+              farthestClose = other
+            }
           } else if nearestFar < 0 || distances[anchor, other] < distances[anchor, nearestFar] {
             nearestFar = other
           }
         }
         guard farthestClose >= 0 && nearestFar >= 0 else { continue }
         let (value, slope) = marginFunction(
-          distances[anchor, farthestClose] - distances[anchor, nearestFar], margin: levelConfiguration.margin)
+          distances[anchor, farthestClose] - distances[anchor, nearestFar],
+          margin: levelConfiguration.margin)
         levelTerms.append((anchor, farthestClose, nearestFar, value, slope))
       }
       guard !levelTerms.isEmpty else { continue }
@@ -303,7 +322,8 @@ public enum MetricLoss {
     let distances = PairwiseDistances(embeddings, kind: .cosine)
     var coefficients = [T](repeating: 0, count: count * count)
     guard pairs.count > 1 else {
-      return LossResult(value: 0, gradient: Tensor(rows: count, columns: embeddings.columns), activeFraction: 0)
+      return LossResult(
+        value: 0, gradient: Tensor(rows: count, columns: embeddings.columns), activeFraction: 0)
     }
     let scale = T(configuration.similarityScale)
     let share = 1 / T(pairs.count)
@@ -319,7 +339,8 @@ public enum MetricLoss {
       for (j, other) in pairs.enumerated() {
         // ∂loss/∂score_ij = softmax_ij − δ_ij; score = s (1 − d) → ∂loss/∂d_ij = −s (softmax_ij − δ_ij).
         let softmax = exponentials[j] / sum
-        coefficients[pair.anchor * count + other.positive] -= scale * (softmax - (i == j ? 1 : 0)) * share
+        coefficients[pair.anchor * count + other.positive] -=
+          scale * (softmax - (i == j ? 1 : 0)) * share
       }
     }
     return LossResult(

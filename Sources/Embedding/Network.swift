@@ -61,7 +61,9 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       switch layer {
       case .linear(let inputs, let outputs):
         let deviation = (2 / Double(inputs)).squareRoot()
-        for weight in 0..<(inputs * outputs) { parameters[offset + weight] = Scalar(random.normal() * deviation) }
+        for weight in 0..<(inputs * outputs) {
+          parameters[offset + weight] = Scalar(random.normal() * deviation)
+        }
       case .batchNorm(let features):
         for feature in 0..<features { parameters[offset + feature] = 1 }
         for feature in 0..<features { state[stateOffsets[index] + features + feature] = 1 }
@@ -69,7 +71,9 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
         break
       }
     }
-    for feature in 0..<architecture.inputDimension { state[architecture.inputDimension + feature] = 1 }
+    for feature in 0..<architecture.inputDimension {
+      state[architecture.inputDimension + feature] = 1
+    }
   }
 
   /// Creates a network from saved values.
@@ -80,7 +84,9 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   ///   - state: ``Architecture/stateCount`` values.
   public init(architecture: Architecture, parameters: [Scalar], state: [Scalar]) {
     self.init(architecture: architecture, seed: 0)
-    precondition(parameters.count == self.parameters.count && state.count == self.state.count, "saved sizes differ")
+    precondition(
+      parameters.count == self.parameters.count && state.count == self.state.count,
+      "saved sizes differ")
     self.parameters = parameters
     self.state = state
   }
@@ -139,16 +145,20 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       if training { activations.append(current) }
       switch layer {
       case .linear(let inputs, let outputs):
-        current = linearForward(current, rows: rows, inputs: inputs, outputs: outputs, offset: parameterOffsets[index])
+        current = linearForward(
+          current, rows: rows, inputs: inputs, outputs: outputs, offset: parameterOffsets[index])
         width = outputs
       case .batchNorm(let features):
-        current = batchNormForward(current, rows: rows, features: features, layer: index, training: training)
+        current = batchNormForward(
+          current, rows: rows, features: features, layer: index, training: training)
       case .relu:
         for position in current.indices where current[position] < 0 { current[position] = 0 }
       case .l2Normalize:
         for row in 0..<rows {
           var sum: Scalar = 0
-          for column in 0..<width { sum += current[row * width + column] * current[row * width + column] }
+          for column in 0..<width {
+            sum += current[row * width + column] * current[row * width + column]
+          }
           let norm = Swift.max(sum.squareRoot(), Scalar.leastNormalMagnitude)
           for column in 0..<width { current[row * width + column] /= norm }
         }
@@ -164,7 +174,8 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   /// - Parameter outputGradient: ∂loss/∂output, one row per input.
   /// - Returns: ∂loss/∂input (the raw, unstandardised input).
   public mutating func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar> {
-    precondition(activations.count == layers.count + 1, "backward needs a training forward pass first")
+    precondition(
+      activations.count == layers.count + 1, "backward needs a training forward pass first")
     let rows = batchSize
     var gradient = outputGradient.values
     var width = outputGradient.columns
@@ -173,7 +184,8 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       switch layers[index] {
       case .linear(let inputs, let outputs):
         gradient = linearBackward(
-          gradient, input: input, rows: rows, inputs: inputs, outputs: outputs, offset: parameterOffsets[index])
+          gradient, input: input, rows: rows, inputs: inputs, outputs: outputs,
+          offset: parameterOffsets[index])
         width = inputs
       case .batchNorm(let features):
         gradient = batchNormBackward(gradient, rows: rows, features: features, layer: index)
@@ -198,17 +210,22 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
     }
     let inputColumns = architecture.inputDimension
     for row in 0..<rows {
-      for column in 0..<inputColumns { gradient[row * inputColumns + column] *= state[inputColumns + column] }
+      for column in 0..<inputColumns {
+        gradient[row * inputColumns + column] *= state[inputColumns + column]
+      }
     }
     return Tensor(rows: rows, columns: inputColumns, values: gradient)
   }
 
-  private func linearForward(_ input: [Scalar], rows: Int, inputs: Int, outputs: Int, offset: Int) -> [Scalar] {
+  private func linearForward(_ input: [Scalar], rows: Int, inputs: Int, outputs: Int, offset: Int)
+    -> [Scalar]
+  {
     var output = [Scalar](repeating: 0, count: rows * outputs)
     parameters.withUnsafeBufferPointer { parameters in
       input.withUnsafeBufferPointer { input in
         output.withUnsafeMutableBufferPointer { output in
-          guard let weights = parameters.baseAddress.map({ $0 + offset }), let inputBase = input.baseAddress,
+          guard let weights = parameters.baseAddress.map({ $0 + offset }),
+            let inputBase = input.baseAddress,
             let outputBase = output.baseAddress
           else { return }
           let biases = weights + inputs * outputs
@@ -216,7 +233,8 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
             for column in 0..<outputs { outputBase[row * outputs + column] = biases[column] }
           }
           Scalar.gemm(
-            transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, alpha: 1, a: inputBase,
+            transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, alpha: 1,
+            a: inputBase,
             lda: inputs, b: weights, ldb: outputs, beta: 1, c: outputBase, ldc: outputs)
         }
       }
@@ -235,18 +253,21 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
             inputGradient.withUnsafeMutableBufferPointer { inputGradient in
               guard let weights = parameters.baseAddress.map({ $0 + offset }),
                 let weightGradients = gradients.baseAddress.map({ $0 + offset }),
-                let dY = outputGradient.baseAddress, let x = input.baseAddress, let dX = inputGradient.baseAddress
+                let dY = outputGradient.baseAddress, let x = input.baseAddress,
+                let dX = inputGradient.baseAddress
               else { return }
               // ∂W += Xᵀ ∂Y, ∂b += Σ rows of ∂Y, ∂X = ∂Y Wᵀ.
               Scalar.gemm(
-                transposeA: true, transposeB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: x, lda: inputs,
+                transposeA: true, transposeB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: x,
+                lda: inputs,
                 b: dY, ldb: outputs, beta: 1, c: weightGradients, ldc: outputs)
               let biasGradients = weightGradients + inputs * outputs
               for row in 0..<rows {
                 for column in 0..<outputs { biasGradients[column] += dY[row * outputs + column] }
               }
               Scalar.gemm(
-                transposeA: false, transposeB: true, m: rows, n: inputs, k: outputs, alpha: 1, a: dY,
+                transposeA: false, transposeB: true, m: rows, n: inputs, k: outputs, alpha: 1,
+                a: dY,
                 lda: outputs, b: weights, ldb: outputs, beta: 0, c: dX, ldc: inputs)
             }
           }
@@ -300,7 +321,9 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
     return output
   }
 
-  private mutating func batchNormBackward(_ outputGradient: [Scalar], rows: Int, features: Int, layer: Int)
+  private mutating func batchNormBackward(
+    _ outputGradient: [Scalar], rows: Int, features: Int, layer: Int
+  )
     -> [Scalar]
   {
     guard let (normal, inverseDeviations) = normalized[layer] else {
@@ -324,7 +347,9 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       for row in 0..<rows {
         let position = row * features + feature
         inputGradient[position] =
-          factor * (count * outputGradient[position] - sumGradient - normal[position] * sumGradientTimesNormal)
+          factor
+          * (count * outputGradient[position] - sumGradient - normal[position]
+            * sumGradientTimesNormal)
       }
     }
     return inputGradient

@@ -24,7 +24,10 @@ public struct PKSampler: Sendable {
   ///   - samplesPerIdentity: K.
   ///   - minimumSamples: identities with fewer rows are left out (2 for losses that need positives).
   ///   - seed: the sampling seed.
-  public init(labels: [Int], identitiesPerBatch: Int, samplesPerIdentity: Int, minimumSamples: Int, seed: UInt64) {
+  public init(
+    labels: [Int], identitiesPerBatch: Int, samplesPerIdentity: Int, minimumSamples: Int,
+    seed: UInt64
+  ) {
     var rows: [Int: [Int]] = [:]
     for (row, label) in labels.enumerated() { rows[label, default: []].append(row) }
     rowsByIdentity = rows.keys.sorted().compactMap { key in

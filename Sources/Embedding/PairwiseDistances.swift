@@ -48,7 +48,9 @@ struct PairwiseDistances<T: TrainingScalar> {
     case .cosine:
       norms = (0..<count).map { row in
         var sum: T = 0
-        for column in 0..<width { sum += values[row * width + column] * values[row * width + column] }
+        for column in 0..<width {
+          sum += values[row * width + column] * values[row * width + column]
+        }
         return Swift.max(sum.squareRoot(), T.leastNormalMagnitude)
       }
       units = values
@@ -92,7 +94,8 @@ struct PairwiseDistances<T: TrainingScalar> {
             weights[position] *= 2
           } else {
             let distance = distances[position]
-            weights[position] = distance * distance > Self.euclideanFloor ? weights[position] / distance : 0
+            weights[position] =
+              distance * distance > Self.euclideanFloor ? weights[position] / distance : 0
           }
         }
       }
@@ -119,7 +122,8 @@ struct PairwiseDistances<T: TrainingScalar> {
       for i in 0..<count {
         for column in 0..<width {
           let position = i * width + column
-          gradient.values[position] = -(gradient.values[position] - projections[i] * units[position]) / norms[i]
+          gradient.values[position] =
+            -(gradient.values[position] - projections[i] * units[position]) / norms[i]
         }
       }
     }

@@ -24,7 +24,9 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
     self.classes = classes
     var random = SeededRandom(seed: seed)
     let deviation = (1 / Double(inputs)).squareRoot()
-    parameters = (0..<(inputs * classes)).map { _ in T(random.normal() * deviation) } + Array(repeating: 0, count: classes)
+    parameters =
+      (0..<(inputs * classes)).map { _ in T(random.normal() * deviation) }
+      + Array(repeating: 0, count: classes)
     gradients = Array(repeating: 0, count: parameters.count)
   }
 
@@ -45,7 +47,9 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
     let share = 1 / T(rows)
     var logitGradient = logits
     for row in 0..<rows {
-      for column in 0..<classes { logits[row * classes + column] += parameters[inputs * classes + column] }
+      for column in 0..<classes {
+        logits[row * classes + column] += parameters[inputs * classes + column]
+      }
       let slice = logits[(row * classes)..<((row + 1) * classes)]
       let largest = slice.max() ?? 0
       var sum: T = 0
@@ -61,14 +65,22 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
     }
     // ∂W += Eᵀ ∂Z, ∂b += Σ rows ∂Z, ∂E = ∂Z Wᵀ.
     var weightGradient = [T](repeating: 0, count: inputs * classes)
-    multiply(embeddings.values, logitGradient, into: &weightGradient, m: inputs, n: classes, k: rows, transposeA: true)
+    multiply(
+      embeddings.values, logitGradient, into: &weightGradient, m: inputs, n: classes, k: rows,
+      transposeA: true)
     for index in 0..<(inputs * classes) { gradients[index] += weightGradient[index] }
     for row in 0..<rows {
-      for column in 0..<classes { gradients[inputs * classes + column] += logitGradient[row * classes + column] }
+      for column in 0..<classes {
+        gradients[inputs * classes + column] += logitGradient[row * classes + column]
+      }
     }
     var embeddingGradient = Tensor<T>(rows: rows, columns: inputs)
-    multiply(logitGradient, weights, into: &embeddingGradient.values, m: rows, n: inputs, k: classes, transposeB: true)
-    return LossResult(value: total * share, gradient: embeddingGradient, activeFraction: Double(wrong) / Double(rows))
+    multiply(
+      logitGradient, weights, into: &embeddingGradient.values, m: rows, n: inputs, k: classes,
+      transposeB: true)
+    return LossResult(
+      value: total * share, gradient: embeddingGradient,
+      activeFraction: Double(wrong) / Double(rows))
   }
 
   /// Clears the gradients.

@@ -70,7 +70,8 @@ public struct TrainingData: Sendable {
 /// What the trainer reports as it goes.
 public enum TrainingEvent: Sendable {
   /// A periodic summary.
-  case progress(iteration: Int, loss: Double, activeFraction: Double, learningRate: Double, validation: Double?)
+  case progress(
+    iteration: Int, loss: Double, activeFraction: Double, learningRate: Double, validation: Double?)
   /// Something the user should know (collapse, skipped identities).
   case warning(String)
 }
@@ -111,38 +112,56 @@ public enum Trainer {
     _ data: TrainingData, options: TrainingOptions, validate: ((EmbeddingModel) -> Double)? = nil,
     observe: (TrainingEvent) -> Void = { _ in }
   ) throws -> TrainingResult {
-    guard options.iterations > 0, options.identitiesPerBatch > 0, options.samplesPerIdentity > 0 else {
+    guard options.iterations > 0, options.identitiesPerBatch > 0, options.samplesPerIdentity > 0
+    else {
       throw TrainingError(message: "iterations, P and K must be positive")
     }
     if options.loss.kind.needsPositives && options.samplesPerIdentity < 2 {
-      throw TrainingError(message: "the \(options.loss.kind.rawValue) loss needs K ≥ 2 samples per identity")
+      throw TrainingError(
+        message: "the \(options.loss.kind.rawValue) loss needs K ≥ 2 samples per identity")
     }
     BLAS.setThreadCount(1)
-    let classes = Dictionary(uniqueKeysWithValues: Set(data.identities).sorted().enumerated().map { ($1, $0) })
+    let classes = Dictionary(
+      uniqueKeysWithValues: Set(data.identities).sorted().enumerated().map { ($1, $0) })
     let classLabels = data.identities.map { classes[$0] ?? 0 }
     var sampler = PKSampler(
       labels: data.identities, identitiesPerBatch: options.identitiesPerBatch,
-      samplesPerIdentity: options.samplesPerIdentity, minimumSamples: options.loss.kind.needsPositives ? 2 : 1,
+      samplesPerIdentity: options.samplesPerIdentity,
+      minimumSamples: options.loss.kind.needsPositives ? 2 : 1,
       seed: options.seed &+ 1)
     let skipped = classes.count - sampler.usableIdentities
     if skipped > 0 {
-      observe(.warning("\(skipped) identities have a single sample and cannot give positives; they are not sampled"))
+      observe(
+        .warning(
+          "\(skipped) identities have a single sample and cannot give positives; they are not sampled"
+        ))
     }
     guard sampler.usableIdentities >= 2 else {
-      throw TrainingError(message: "training needs at least 2 identities with 2 or more samples each; found \(sampler.usableIdentities)")
+      throw TrainingError(
+        message:
+          "training needs at least 2 identities with 2 or more samples each; found \(sampler.usableIdentities)"
+      )
     }
     let architecture = Architecture(
-      inputDimension: data.vectors.columns, hiddenSizes: options.hiddenSizes, outputDimension: options.outputDimension,
+      inputDimension: data.vectors.columns, hiddenSizes: options.hiddenSizes,
+      outputDimension: options.outputDimension,
       batchNorm: options.batchNorm, normalizeOutput: options.normalizeOutput)
     var network = Network<Float>(architecture: architecture, seed: options.seed)
-    network.standardizeInputs(from: Tensor(rows: data.vectors.rows, columns: data.vectors.columns, values: data.vectors.values))
-    var optimizer = Adam<Float>(count: network.parameters.count, weightDecay: Float(options.weightDecay))
+    network.standardizeInputs(
+      from: Tensor(
+        rows: data.vectors.rows, columns: data.vectors.columns, values: data.vectors.values))
+    var optimizer = Adam<Float>(
+      count: network.parameters.count, weightDecay: Float(options.weightDecay))
     var head =
       options.loss.kind == .softmax
-      ? SoftmaxHead<Float>(inputs: options.outputDimension, classes: classes.count, seed: options.seed &+ 2) : nil
-    var headOptimizer = head.map { Adam<Float>(count: $0.parameters.count, weightDecay: Float(options.weightDecay)) }
+      ? SoftmaxHead<Float>(
+        inputs: options.outputDimension, classes: classes.count, seed: options.seed &+ 2) : nil
+    var headOptimizer = head.map {
+      Adam<Float>(count: $0.parameters.count, weightDecay: Float(options.weightDecay))
+    }
     let schedule = LearningRateSchedule(
-      initial: options.learningRate, decayStart: Int(Double(options.iterations) * options.decayStart),
+      initial: options.learningRate,
+      decayStart: Int(Double(options.iterations) * options.decayStart),
       end: options.iterations)
 
     func record(kept iteration: Int, score: Double?) -> TrainingRecord {
@@ -166,10 +185,13 @@ public enum Trainer {
     for iteration in 1...options.iterations {
       let rows = sampler.nextBatch()
       batchValues.removeAll(keepingCapacity: true)
-      for row in rows { batchValues += data.vectors.values[(row * columns)..<((row + 1) * columns)] }
+      for row in rows {
+        batchValues += data.vectors.values[(row * columns)..<((row + 1) * columns)]
+      }
       network.zeroGradients()
       head?.zeroGradients()
-      let embeddings = network.forward(Tensor(rows: rows.count, columns: columns, values: batchValues), training: true)
+      let embeddings = network.forward(
+        Tensor(rows: rows.count, columns: columns, values: batchValues), training: true)
       let result: LossResult<Float>
       if var classifier = head {
         result = classifier.loss(embeddings: embeddings, labels: rows.map { classLabels[$0] })
@@ -181,13 +203,16 @@ public enum Trainer {
       }
       guard result.value.isFinite else {
         throw TrainingError(
-          message: "training diverged at iteration \(iteration) (the loss is \(result.value)); lower --lr (now \(options.learningRate))")
+          message:
+            "training diverged at iteration \(iteration) (the loss is \(result.value)); lower --lr (now \(options.learningRate))"
+        )
       }
       _ = network.backward(result.gradient)
       let rate = Float(schedule.rate(at: iteration))
       optimizer.update(&network.parameters, gradients: network.gradients, learningRate: rate)
       if var classifier = head, var classifierOptimizer = headOptimizer {
-        classifierOptimizer.update(&classifier.parameters, gradients: classifier.gradients, learningRate: rate)
+        classifierOptimizer.update(
+          &classifier.parameters, gradients: classifier.gradients, learningRate: rate)
         head = classifier
         headOptimizer = classifierOptimizer
       }
@@ -199,21 +224,26 @@ public enum Trainer {
         warnedCollapse = true
         observe(
           .warning(
-            "embeddings collapsed at iteration \(iteration): all pairwise distances are near zero (try a lower --lr, a hinge margin, or no output normalisation with the soft margin)"))
+            "embeddings collapsed at iteration \(iteration): all pairwise distances are near zero (try a lower --lr, a hinge margin, or no output normalisation with the soft margin)"
+          ))
       }
       if iteration % options.validationInterval == 0 || iteration == options.iterations {
         var score: Double?
         if let validate {
-          let value = validate(EmbeddingModel(network: network, training: record(kept: iteration, score: nil)))
+          let value = validate(
+            EmbeddingModel(network: network, training: record(kept: iteration, score: nil)))
           score = value
           validationHistory.append((iteration, value))
-          if best.map({ value > $0.score }) ?? true { best = (value, iteration, network.parameters, network.state) }
+          if best.map({ value > $0.score }) ?? true {
+            best = (value, iteration, network.parameters, network.state)
+          }
         }
         let meanLoss = intervalLoss / Double(intervalSteps)
         lossHistory.append((iteration, meanLoss))
         observe(
           .progress(
-            iteration: iteration, loss: meanLoss, activeFraction: intervalActive / Double(intervalSteps),
+            iteration: iteration, loss: meanLoss,
+            activeFraction: intervalActive / Double(intervalSteps),
             learningRate: Double(rate), validation: score))
         intervalLoss = 0
         intervalActive = 0
@@ -229,7 +259,8 @@ public enum Trainer {
       keptScore = best.score
     }
     return TrainingResult(
-      model: EmbeddingModel(network: network, training: record(kept: keptIteration, score: keptScore)),
+      model: EmbeddingModel(
+        network: network, training: record(kept: keptIteration, score: keptScore)),
       validationHistory: validationHistory, lossHistory: lossHistory)
   }
 

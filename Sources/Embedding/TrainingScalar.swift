@@ -20,7 +20,8 @@ extension Float: TrainingScalar {
     c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
     BLAS.gemm(
-      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+      lda: lda,
       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
   }
 }
@@ -34,7 +35,8 @@ extension Double: TrainingScalar {
     c: UnsafeMutablePointer<Double>, ldc: Int
   ) {
     BLAS.gemm(
-      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a,
+      lda: lda,
       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
   }
 }

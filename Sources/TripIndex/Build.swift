@@ -1,3 +1,4 @@
+import Embedding
 import VectorIO
 import VectorMath
 import VectorStore
@@ -19,6 +20,8 @@ public enum Build {
     public var metric: DistanceMetric?
     /// Rows per write transaction.
     public var batchRows: Int
+    /// A model that embeds every vector before it is stored; `nil` stores raw vectors.
+    public var modelPath: String?
 
     /// Creates options.
     ///
@@ -90,6 +93,7 @@ public enum Build {
     guard options.batchRows > 0 else {
       throw TripIndexError("--batch must be positive, not \(options.batchRows)")
     }
+    let model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     var existing: VectorStore?
     if VectorStore.exists(at: options.storePath) {
       let store = try VectorStore.open(path: options.storePath)
@@ -99,20 +103,24 @@ public enum Build {
           "uses the \(store.metric.rawValue) metric, but --metric \(metric.rawValue) was given; a store's metric is fixed when it is created"
         )
       }
+      try checkModel(model, path: options.modelPath, against: store)
       existing = store
     }
-    let metric = existing?.metric ?? options.metric ?? .l2
+    let metric = existing?.metric ?? options.metric ?? model?.metric ?? .l2
     let scan = try FolderScan(root: options.input)
+    let expectedDimension: (Int, String)? =
+      model.map { ($0.architecture.inputDimension, "model \(options.modelPath ?? "")") }
+      ?? existing.map { ($0.dimension, "store \(options.storePath)") }
     let plan = try BuildPlan(
-      scan: scan, requireNonZero: metric.normalizesVectors,
-      expectedDimension: existing.map { ($0.dimension, "store \(options.storePath)") },
-      progress: progress)
+      scan: scan, requireNonZero: metric.normalizesVectors && model == nil,
+      expectedDimension: expectedDimension, progress: progress)
     for warning in plan.warnings { progress.warn(warning) }
 
     let store =
       try existing
       ?? VectorStore.openOrCreate(
-        path: options.storePath, dimension: plan.dimension, metric: metric)
+        path: options.storePath, dimension: model?.architecture.outputDimension ?? plan.dimension,
+        metric: metric)
     var report = Report(storePath: options.storePath)
     report.files = plan.files.count
     report.dimension = store.dimension
@@ -122,9 +130,15 @@ public enum Build {
     var batch = Batch(dimension: plan.dimension, capacity: options.batchRows)
     func commit() throws {
       guard batch.count > 0 else { return }
-      let summary = try batch.values.withUnsafeBufferPointer { values in
+      let stored = try StoreModel.embed(
+        Matrix(rows: batch.count, columns: plan.dimension, values: batch.values), with: model,
+        source: options.input)
+      let summary = try stored.values.withUnsafeBufferPointer { values in
         try store.write { writer in
-          try writer.upsert(names: batch.names, labels: batch.labels, vectors: values)
+          if let model, let path = options.modelPath {
+            try StoreModel.record(model, path: path, in: writer)
+          }
+          return try writer.upsert(names: batch.names, labels: batch.labels, vectors: values)
         }
       }
       report.added += summary.added
@@ -162,6 +176,33 @@ public enum Build {
     report.storeCount = try store.count()
     report.seconds = progress.elapsedSeconds
     return report
+  }
+
+  /// Refuses to mix raw vectors and embeddings, or embeddings of two models, in one store.
+  private static func checkModel(
+    _ model: EmbeddingModel?, path: String?, against store: VectorStore
+  ) throws {
+    let recorded = try store.metadata(StoreModel.fingerprintKey)
+    switch (model, recorded) {
+    case (nil, nil):
+      return
+    case (let model?, let recorded?):
+      guard model.fingerprint == recorded else {
+        throw TripIndexError(
+          "store \(store.path) holds embeddings of another model (fingerprint \(recorded)); --model \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
+        )
+      }
+    case (nil, _?):
+      throw TripIndexError(
+        "store \(store.path) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with --model to add to it"
+      )
+    case (_?, nil):
+      guard try store.count() == 0 else {
+        throw TripIndexError(
+          "store \(store.path) holds raw vectors; build embeddings into a new store (a store holds one kind of vector)"
+        )
+      }
+    }
   }
 
   private struct Batch {

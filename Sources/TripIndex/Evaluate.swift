@@ -1,3 +1,4 @@
+import Embedding
 import Evaluation
 import VectorIO
 import VectorMath
@@ -25,8 +26,10 @@ public enum Evaluate {
     public var galleryPath: String?
     /// The protocol.
     public var protocolChoice: ProtocolChoice = .market1501
-    /// The distance.
-    public var metric: DistanceMetric = .l2
+    /// The distance; `nil` means the model's metric, or l2 without a model.
+    public var metric: DistanceMetric?
+    /// A model that embeds queries and gallery first.
+    public var modelPath: String?
     /// The CMC curve's length.
     public var maxRank = 50
     /// CUHK03 repeats.
@@ -71,6 +74,8 @@ public enum Evaluate {
     guard options.repeats > 0 else {
       throw TripIndexError("--repeats must be at least 1, not \(options.repeats)")
     }
+    let model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
+    let metric = options.metric ?? model?.metric ?? .l2
     progress.update("reading queries from \(options.queryPath)", force: true)
     var queries = try LabelledVectors.load(options.queryPath, progress: progress)
     let excludeSelf = options.galleryPath == nil
@@ -89,6 +94,14 @@ public enum Evaluate {
         "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but the gallery (\(gallery.source)) has \(gallery.vectors.columns)"
       )
     }
+    if let model {
+      progress.update("embedding with \(options.modelPath ?? "the model")", force: true)
+      queries.vectors = try StoreModel.embed(queries.vectors, with: model, source: queries.source)
+      gallery.vectors =
+        excludeSelf
+        ? queries.vectors
+        : try StoreModel.embed(gallery.vectors, with: model, source: gallery.source)
+    }
     let evaluationProtocol: EvaluationProtocol
     switch options.protocolChoice {
     case .market1501: evaluationProtocol = .market1501
@@ -101,7 +114,7 @@ public enum Evaluate {
       role: "query", needsCameras: evaluationProtocol.isReID, protocolName: name)
     let galleryLabels = try gallery.labelSet(
       role: "gallery", needsCameras: evaluationProtocol.isReID, protocolName: name)
-    if options.metric.normalizesVectors {
+    if metric.normalizesVectors {
       try normalize(&queries)
       if !excludeSelf { try normalize(&gallery) } else { gallery = queries }
     }
@@ -112,7 +125,7 @@ public enum Evaluate {
     evaluator.threads = options.threads
     let started = Progress.now()
     let metrics = evaluator.evaluate(
-      queryVectors: queries.vectors, galleryVectors: gallery.vectors, metric: options.metric,
+      queryVectors: queries.vectors, galleryVectors: gallery.vectors, metric: metric,
       queries: queryLabels, gallery: galleryLabels)
     let seconds = Progress.now() - started
     progress.finish()
@@ -126,8 +139,14 @@ public enum Evaluate {
             ?? "the queries themselves, each query excluded from its own ranking"
         ),
         ("protocol", evaluationProtocol.description),
-        ("metric", options.metric == .l2 ? "squared L2" : "cosine"),
+        ("metric", metric == .l2 ? "squared L2" : "cosine"),
         ("dimension", String(queries.vectors.columns)),
+        (
+          "embedding",
+          model.map {
+            "\(options.modelPath ?? ""): \($0.architecture.summary), \($0.training.loss.kind.rawValue)"
+          } ?? "none (raw features)"
+        ),
       ],
       entries: [
         EvaluationReport.Entry(

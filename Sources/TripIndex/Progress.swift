@@ -47,6 +47,15 @@ public final class Progress: @unchecked Sendable {
     lastLength = 0
   }
 
+  /// Prints a finished status line on stderr (one that stays), when progress is shown.
+  ///
+  /// - Parameter message: the line.
+  public func line(_ message: String) {
+    guard isEnabled else { return }
+    finish()
+    StandardStream.error.write(message + "\n")
+  }
+
   /// Prints a warning line on stderr (always, even when quiet: warnings are not progress).
   ///
   /// - Parameter message: the warning.

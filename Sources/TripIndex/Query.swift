@@ -1,3 +1,4 @@
+import Embedding
 import VectorIO
 import VectorMath
 import VectorStore
@@ -16,6 +17,8 @@ public enum Query {
     public var exact: Bool
     /// Worker threads (all cores by default).
     public var threads: Int = Parallel.processorCount
+    /// The model to embed probes with; by default the one the store was built with.
+    public var modelPath: String?
 
     /// Creates options.
     ///
@@ -66,7 +69,8 @@ public enum Query {
       throw TripIndexError("--threads must be at least 1, not \(options.threads)")
     }
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
-    let probes = try readProbes(options.probePath, for: store)
+    let model = try StoreModel.load(for: store, override: options.modelPath)
+    let probes = try readProbes(options.probePath, for: store, model: model)
     return try store.read { snapshot in
       let k = min(options.k, max(snapshot.count, 1))
       var search = snapshot.exactSearch
@@ -87,24 +91,32 @@ public enum Query {
     }
   }
 
-  /// Reads probe vectors and prepares them for `store`'s metric.
+  /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
+  /// and normalised for the cosine metric.
   ///
   /// - Throws: ``VectorIOError`` naming the file for a dimension mismatch or (cosine) a zero probe.
-  static func readProbes(_ path: String, for store: VectorStore) throws -> Matrix {
+  static func readProbes(_ path: String, for store: VectorStore, model: EmbeddingModel?) throws
+    -> Matrix
+  {
     var reader = try VectorFileReader(path: path)
-    guard reader.dimension == store.dimension else {
+    let expected = model?.architecture.inputDimension ?? store.dimension
+    guard reader.dimension == expected else {
       throw VectorIOError(
         path: path,
-        "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors"
+        model == nil
+          ? "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors"
+          : "probes have dimension \(reader.dimension); the store's model takes \(expected)-dimensional inputs"
       )
     }
     var values: [Float] = []
     let rows = try reader.read(maxRows: Int.max, into: &values)
-    var probes = Matrix(rows: rows, columns: reader.dimension, values: values)
+    var probes = try StoreModel.embed(
+      Matrix(rows: rows, columns: reader.dimension, values: values), with: model, source: path)
     if store.metric.normalizesVectors, let zero = probes.normalizeRows() {
       throw VectorIOError(
         path: path, location: reader.location(ofBatchRow: zero),
-        "the probe is all zeros, which has no direction for the cosine metric")
+        "the probe\(model == nil ? "" : "'s embedding") is all zeros, which has no direction for the cosine metric"
+      )
     }
     return probes
   }

@@ -26,6 +26,10 @@ struct BuildCommand: ParsableCommand {
   @Option(help: "Vectors per write transaction.")
   var batch: Int = 1024
 
+  @Option(
+    help: "Embed every vector with this model before storing it (the store records the model).")
+  var model: String?
+
   @Flag(help: "Print the summary as JSON.")
   var json = false
 

@@ -33,8 +33,11 @@ struct EvalCommand: ParsableCommand {
     name: .customLong("protocol"), help: "market1501, market1501-all-cameras, cuhk03 or retrieval.")
   var protocolChoice: Evaluate.ProtocolChoice = .market1501
 
-  @Option(help: "Distance: l2 (squared Euclidean) or cosine.")
-  var metric: DistanceMetric = .l2
+  @Option(help: "Distance: l2 (squared Euclidean) or cosine (default: the model's, else l2).")
+  var metric: DistanceMetric?
+
+  @Option(help: "Embed queries and gallery with this model first.")
+  var model: String?
 
   @Option(help: "Length of the CMC curve.")
   var maxRank = 50
@@ -61,6 +64,7 @@ struct EvalCommand: ParsableCommand {
     var options = Evaluate.Options(queryPath: query, galleryPath: gallery)
     options.protocolChoice = protocolChoice
     options.metric = metric
+    options.modelPath = model
     options.maxRank = maxRank
     options.repeats = repeats
     options.seed = seed

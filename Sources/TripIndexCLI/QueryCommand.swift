@@ -29,9 +29,13 @@ struct QueryCommand: ParsableCommand {
   @Option(help: "Worker threads (default: all cores).")
   var threads: Int?
 
+  @Option(help: "The model to embed probes with (default: the one the store was built with).")
+  var model: String?
+
   func run() throws {
     var options = Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: true)
     if let threads { options.threads = threads }
+    options.modelPath = model
     let result = try Query.run(options)
     var output = OutputBuffer(stream: .output)
     if json {

@@ -12,7 +12,8 @@ struct TripIndexCommand: ParsableCommand {
       Errors name the file, line or record at fault and exit with a non-zero status.
       """,
     subcommands: [
-      BuildCommand.self, QueryCommand.self, EvalCommand.self, InfoCommand.self, DeleteCommand.self,
+      BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
+      InfoCommand.self, DeleteCommand.self,
       DatasetsCommand.self,
     ])
 }

@@ -18,7 +18,9 @@ extension JSONValue {
     var parser = Parser(bytes: Array(text.utf8))
     let value = try parser.value(depth: 0)
     parser.skipSpaces()
-    guard parser.position == parser.bytes.count else { throw parser.failure("unexpected text after the value") }
+    guard parser.position == parser.bytes.count else {
+      throw parser.failure("unexpected text after the value")
+    }
     return value
   }
 
@@ -71,7 +73,9 @@ extension JSONValue {
     func failure(_ message: String) -> ParseError { ParseError(offset: position, message: message) }
 
     mutating func skipSpaces() {
-      while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
+      while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) {
+        position += 1
+      }
     }
 
     mutating func value(depth: Int) throws(ParseError) -> JSONValue {
@@ -91,7 +95,8 @@ extension JSONValue {
 
     mutating func literal(_ word: String, _ value: JSONValue) throws(ParseError) -> JSONValue {
       let expected = Array(word.utf8)
-      guard position + expected.count <= bytes.count, Array(bytes[position..<(position + expected.count)]) == expected
+      guard position + expected.count <= bytes.count,
+        Array(bytes[position..<(position + expected.count)]) == expected
       else { throw failure("expected \(word)") }
       position += expected.count
       return value
@@ -107,10 +112,14 @@ extension JSONValue {
       }
       while true {
         skipSpaces()
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw failure("expected a key") }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+          throw failure("expected a key")
+        }
         let key = try string()
         skipSpaces()
-        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("expected ':'") }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
+          throw failure("expected ':'")
+        }
         position += 1
         members.append((key, try value(depth: depth + 1)))
         skipSpaces()
@@ -174,7 +183,8 @@ extension JSONValue {
         case UInt8(ascii: "u"):
           var scalar = try hex4()
           if (0xD800..<0xDC00).contains(scalar) {
-            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
+            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+              bytes[position + 1] == UInt8(ascii: "u")
             else { throw failure("unpaired surrogate") }
             position += 2
             let low = try hex4()
@@ -215,7 +225,8 @@ extension JSONValue {
         let byte = bytes[position]
         if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
           position += 1
-        } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+        } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
+          || byte == UInt8(ascii: "E")
           || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
         {
           isInteger = false

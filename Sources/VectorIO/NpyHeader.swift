@@ -146,7 +146,8 @@ struct NpyHeader: Equatable {
 }
 
 extension String {
-  func trimmingSpaces() -> String {
+  /// The string without leading and trailing whitespace.
+  public func trimmingSpaces() -> String {
     var view = Substring(self)
     while let first = view.first, first.isWhitespace { view.removeFirst() }
     while let last = view.last, last.isWhitespace { view.removeLast() }

@@ -22,20 +22,32 @@ import VectorMath
   }
 
   static let architectures: [Architecture] = [
-    Architecture(inputDimension: 5, hiddenSizes: [], outputDimension: 4, batchNorm: false, normalizeOutput: false),
-    Architecture(inputDimension: 5, hiddenSizes: [7], outputDimension: 4, batchNorm: false, normalizeOutput: false),
-    Architecture(inputDimension: 5, hiddenSizes: [7, 6], outputDimension: 4, batchNorm: true, normalizeOutput: false),
-    Architecture(inputDimension: 5, hiddenSizes: [7], outputDimension: 4, batchNorm: true, normalizeOutput: true),
+    Architecture(
+      inputDimension: 5, hiddenSizes: [], outputDimension: 4, batchNorm: false,
+      normalizeOutput: false),
+    Architecture(
+      inputDimension: 5, hiddenSizes: [7], outputDimension: 4, batchNorm: false,
+      normalizeOutput: false),
+    Architecture(
+      inputDimension: 5, hiddenSizes: [7, 6], outputDimension: 4, batchNorm: true,
+      normalizeOutput: false),
+    Architecture(
+      inputDimension: 5, hiddenSizes: [7], outputDimension: 4, batchNorm: true,
+      normalizeOutput: true),
   ]
 
   @Test("network layers: parameter and input gradients", arguments: architectures)
   func network(architecture: Architecture) {
     var network = Network<Double>(architecture: architecture, seed: 3)
     let rows = 6
-    let input = Tensor<Double>(rows: rows, columns: 5, values: Self.random(rows * 5, seed: 4, scale: 2))
+    let input = Tensor<Double>(
+      rows: rows, columns: 5, values: Self.random(rows * 5, seed: 4, scale: 2))
     // Non-trivial standardisation and BatchNorm scale/shift, so their gradients are exercised too.
-    network.standardizeInputs(from: Tensor(rows: rows, columns: 5, values: Self.random(rows * 5, seed: 5)))
-    for index in network.parameters.indices { network.parameters[index] += Self.random(1, seed: UInt64(100 + index), scale: 0.1)[0] }
+    network.standardizeInputs(
+      from: Tensor(rows: rows, columns: 5, values: Self.random(rows * 5, seed: 5)))
+    for index in network.parameters.indices {
+      network.parameters[index] += Self.random(1, seed: UInt64(100 + index), scale: 0.1)[0]
+    }
     // Loss = Σ r ⊙ output, so ∂loss/∂output = r.
     let weights = Self.random(rows * architecture.outputDimension, seed: 6)
     func loss(_ network: inout Network<Double>, _ input: Tensor<Double>) -> Double {
@@ -43,7 +55,8 @@ import VectorMath
     }
     network.zeroGradients()
     _ = network.forward(input, training: true)
-    let inputGradient = network.backward(Tensor(rows: rows, columns: architecture.outputDimension, values: weights))
+    let inputGradient = network.backward(
+      Tensor(rows: rows, columns: architecture.outputDimension, values: weights))
     for index in network.parameters.indices {
       var plus = network
       var minus = network
@@ -64,23 +77,29 @@ import VectorMath
   }
 
   static let lossCases: [(LossKind, Margin, EmbeddingDistance)] = [
-    (.batchHard, .soft, .euclidean), (.batchHard, .hinge(0.3), .squaredEuclidean), (.batchHard, .hinge(0.2), .cosine),
-    (.batchAll, .soft, .euclidean), (.batchAll, .hinge(1.0), .squaredEuclidean), (.batchAll, .hinge(0.3), .cosine),
-    (.semiHard, .hinge(0.5), .euclidean), (.semiHard, .hinge(0.2), .squaredEuclidean), (.semiHard, .soft, .cosine),
+    (.batchHard, .soft, .euclidean), (.batchHard, .hinge(0.3), .squaredEuclidean),
+    (.batchHard, .hinge(0.2), .cosine),
+    (.batchAll, .soft, .euclidean), (.batchAll, .hinge(1.0), .squaredEuclidean),
+    (.batchAll, .hinge(0.3), .cosine),
+    (.semiHard, .hinge(0.5), .euclidean), (.semiHard, .hinge(0.2), .squaredEuclidean),
+    (.semiHard, .soft, .cosine),
     (.triplet, .hinge(0.5), .euclidean), (.triplet, .soft, .squaredEuclidean),
     (.contrastive, .hinge(2.0), .euclidean), (.contrastive, .hinge(1.0), .cosine),
-    (.multipleNegatives, .soft, .cosine), (.ladder, .hinge(0.4), .euclidean), (.ladder, .soft, .squaredEuclidean),
+    (.multipleNegatives, .soft, .cosine), (.ladder, .hinge(0.4), .euclidean),
+    (.ladder, .soft, .squaredEuclidean),
   ]
 
   @Test("metric losses: embedding gradients", arguments: lossCases)
   func metricLoss(kind: LossKind, margin: Margin, distance: EmbeddingDistance) {
     let rows = 12
     let columns = 5
-    let embeddings = Tensor<Double>(rows: rows, columns: columns, values: Self.random(rows * columns, seed: 11))
+    let embeddings = Tensor<Double>(
+      rows: rows, columns: columns, values: Self.random(rows * columns, seed: 11))
     let labels = (0..<rows).map { $0 / 4 }
     let groups: [Int]? = kind == .ladder ? (0..<rows).map { $0 < 8 ? 0 : 1 } : nil
     let configuration = LossConfiguration(kind: kind, margin: margin, distance: distance)
-    let analytic = MetricLoss.compute(configuration, embeddings: embeddings, labels: labels, groups: groups)
+    let analytic = MetricLoss.compute(
+      configuration, embeddings: embeddings, labels: labels, groups: groups)
     #expect(analytic.value > 0)
     for index in embeddings.values.indices {
       var plus = embeddings
@@ -89,8 +108,10 @@ import VectorMath
       minus.values[index] -= Self.step
       let numeric =
         (MetricLoss.compute(configuration, embeddings: plus, labels: labels, groups: groups).value
-          - MetricLoss.compute(configuration, embeddings: minus, labels: labels, groups: groups).value) / (2 * Self.step)
-      Self.expectClose(numeric, analytic.gradient.values[index], "\(kind.rawValue) embedding \(index)")
+          - MetricLoss.compute(configuration, embeddings: minus, labels: labels, groups: groups)
+          .value) / (2 * Self.step)
+      Self.expectClose(
+        numeric, analytic.gradient.values[index], "\(kind.rawValue) embedding \(index)")
     }
   }
 
@@ -100,7 +121,9 @@ import VectorMath
     let embeddings = Tensor<Double>(rows: rows, columns: 4, values: Self.random(rows * 4, seed: 21))
     let labels = (0..<rows).map { $0 % 3 }
     var head = SoftmaxHead<Double>(inputs: 4, classes: 3, seed: 22)
-    for index in head.parameters.indices { head.parameters[index] += Self.random(1, seed: UInt64(300 + index), scale: 0.3)[0] }
+    for index in head.parameters.indices {
+      head.parameters[index] += Self.random(1, seed: UInt64(300 + index), scale: 0.3)[0]
+    }
     head.zeroGradients()
     let analytic = head.loss(embeddings: embeddings, labels: labels)
     for index in embeddings.values.indices {
@@ -109,7 +132,9 @@ import VectorMath
       plus.values[index] += Self.step
       minus.values[index] -= Self.step
       var copy = head
-      let numeric = (copy.loss(embeddings: plus, labels: labels).value - copy.loss(embeddings: minus, labels: labels).value) / (2 * Self.step)
+      let numeric =
+        (copy.loss(embeddings: plus, labels: labels).value
+          - copy.loss(embeddings: minus, labels: labels).value) / (2 * Self.step)
       Self.expectClose(numeric, analytic.gradient.values[index], "embedding \(index)")
     }
     for index in head.parameters.indices {
@@ -117,7 +142,9 @@ import VectorMath
       var minus = head
       plus.parameters[index] += Self.step
       minus.parameters[index] -= Self.step
-      let numeric = (plus.loss(embeddings: embeddings, labels: labels).value - minus.loss(embeddings: embeddings, labels: labels).value) / (2 * Self.step)
+      let numeric =
+        (plus.loss(embeddings: embeddings, labels: labels).value
+          - minus.loss(embeddings: embeddings, labels: labels).value) / (2 * Self.step)
       Self.expectClose(numeric, head.gradients[index], "head parameter \(index)")
     }
   }

@@ -10,9 +10,12 @@ import VectorMath
   static let points = Tensor<Double>(rows: 4, columns: 1, values: [0, 1, 1.5, 4])
   static let labels = [0, 0, 1, 1]
 
-  private func loss(_ kind: LossKind, _ margin: Margin, _ distance: EmbeddingDistance = .euclidean) -> Double {
+  private func loss(_ kind: LossKind, _ margin: Margin, _ distance: EmbeddingDistance = .euclidean)
+    -> Double
+  {
     MetricLoss.compute(
-      LossConfiguration(kind: kind, margin: margin, distance: distance), embeddings: Self.points, labels: Self.labels
+      LossConfiguration(kind: kind, margin: margin, distance: distance), embeddings: Self.points,
+      labels: Self.labels
     ).value
   }
 
@@ -67,7 +70,8 @@ import VectorMath
   func sampler() {
     // Identity 0 has 6 rows, 1 has 2, 2 has 1 (left out), 3 has 5.
     let labels = [0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3]
-    var sampler = PKSampler(labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
+    var sampler = PKSampler(
+      labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
     #expect(sampler.usableIdentities == 3 && sampler.batchSize == 12)
     for _ in 0..<50 {
       let batch = sampler.nextBatch()
@@ -81,8 +85,10 @@ import VectorMath
         #expect(Set(rows).count == min(4, labels.filter { $0 == labels[rows[0]] }.count))
       }
     }
-    var again = PKSampler(labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
-    var first = PKSampler(labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
+    var again = PKSampler(
+      labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
+    var first = PKSampler(
+      labels: labels, identitiesPerBatch: 3, samplesPerIdentity: 4, minimumSamples: 2, seed: 9)
     #expect((0..<10).map { _ in again.nextBatch() } == (0..<10).map { _ in first.nextBatch() })
   }
 
@@ -107,10 +113,13 @@ import VectorMath
         identities.append(identity)
       }
     }
-    return TrainingData(vectors: Matrix(rows: identities.count, columns: 8, values: values), identities: identities)
+    return TrainingData(
+      vectors: Matrix(rows: identities.count, columns: 8, values: values), identities: identities)
   }
 
-  @Test("training with one seed twice gives bit-identical weights", arguments: [LossKind.batchHard, .softmax])
+  @Test(
+    "training with one seed twice gives bit-identical weights",
+    arguments: [LossKind.batchHard, .softmax])
   func deterministic(kind: LossKind) throws {
     var options = TrainingOptions()
     options.loss.kind = kind
@@ -138,7 +147,8 @@ import VectorMath
         var best = -1
         var bestDistance = Float.infinity
         for other in 0..<vectors.rows where other != row {
-          let distance = zip(vectors.row(row), vectors.row(other)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+          let distance = zip(vectors.row(row), vectors.row(other)).map { ($0 - $1) * ($0 - $1) }
+            .reduce(0, +)
           if distance < bestDistance {
             bestDistance = distance
             best = other
@@ -173,7 +183,9 @@ import VectorMath
     let path = directory.file("m.tpm")
     try model.write(to: path)
     let read = try EmbeddingModel.read(from: path)
-    #expect(read.network.parameters == model.network.parameters && read.network.state == model.network.state)
+    #expect(
+      read.network.parameters == model.network.parameters
+        && read.network.state == model.network.state)
     #expect(read.architecture == model.architecture && read.training == model.training)
     #expect(read.fingerprint == model.fingerprint)
     let input = Matrix(rows: 3, columns: 8, values: (0..<24).map { Float($0) / 10 })

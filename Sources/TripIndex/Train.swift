@@ -1,0 +1,218 @@
+import Embedding
+import Evaluation
+import VectorIO
+import VectorMath
+
+/// `tripindex train`: fit an embedder on a labelled folder.
+public enum Train {
+  /// What to train.
+  public struct Options: Sendable {
+    /// The training folder (or file), in the layouts `build` reads; every item needs a pid.
+    public var input: String
+    /// Where to write the model.
+    public var output: String
+    /// Network and optimisation settings.
+    public var training = TrainingOptions()
+    /// The fraction of identities held out to validate (0 turns validation off).
+    public var validationFraction = 0.1
+
+    /// Creates options with the trainer's defaults.
+    ///
+    /// - Parameters:
+    ///   - input: the training set.
+    ///   - output: the model file.
+    public init(input: String, output: String) {
+      self.input = input
+      self.output = output
+    }
+  }
+
+  /// What a training run did.
+  public struct Report: Sendable {
+    /// The model file.
+    public var output: String
+    /// The model.
+    public var model: EmbeddingModel
+    /// Training identities and samples (after the validation split).
+    public var identities: Int, samples: Int
+    /// Validation identities and samples.
+    public var validationIdentities: Int, validationSamples: Int
+    /// Items left out: junk (pid −1) and distractors (pid 0).
+    public var excluded: Int
+    /// Validation mAP by iteration.
+    public var validationHistory: [(iteration: Int, score: Double)]
+    /// Wall-clock seconds.
+    public var seconds: Double
+
+    /// A one-line summary.
+    public var summary: String {
+      let record = model.training
+      var text = "\(output): \(model.architecture.summary), \(record.loss.kind.rawValue)"
+      if record.loss.kind != .softmax {
+        text += " (margin \(record.loss.margin), \(record.loss.distance.rawValue))"
+      }
+      text +=
+        ", \(record.iterations) iterations of \(record.identitiesPerBatch)×\(record.samplesPerIdentity)"
+      text +=
+        " on \(TextFormatting.grouped(samples)) vectors of \(TextFormatting.grouped(identities)) identities"
+      if let score = record.validationScore {
+        text +=
+          "; kept iteration \(record.keptIteration), validation mAP \(TextFormatting.fixed(score * 100, 1))%"
+        text += " (\(validationIdentities) held-out identities)"
+      }
+      return text + "; \(TextFormatting.seconds(seconds))"
+    }
+  }
+
+  /// Trains and writes a model.
+  ///
+  /// - Parameters:
+  ///   - options: what to train.
+  ///   - progress: status output; validation lines and warnings go to stderr.
+  /// - Returns: what was done.
+  /// - Throws: ``VectorIOError`` or ``TripIndexError`` for bad input, ``TrainingError`` when
+  ///   training cannot proceed.
+  public static func run(_ options: Options, progress: Progress) throws -> Report {
+    guard (0..<1).contains(options.validationFraction) else {
+      throw TripIndexError("--validation must be in [0, 1), not \(options.validationFraction)")
+    }
+    let started = Progress.now()
+    let data = try LabelledVectors.load(options.input, progress: progress)
+    let (training, validation, excluded) = try split(
+      data, fraction: options.validationFraction, seed: options.training.seed)
+    if excluded > 0 {
+      progress.warn(
+        "\(excluded) junk (pid −1) and distractor (pid 0) items are not identities and were left out of training"
+      )
+    }
+    let validate: ((EmbeddingModel) -> Double)? = validation.map { validation in
+      let labels = LabelSet(
+        pids: validation.pids, cameras: Array(repeating: 0, count: validation.pids.count))
+      return { model in
+        var embedded = model.embed(validation.vectors)
+        if model.metric.normalizesVectors { embedded.normalizeRows() }
+        var evaluator = Evaluator(evaluationProtocol: .retrieval(excludeSelf: true), maxRank: 1)
+        evaluator.threads = 1
+        return evaluator.evaluate(
+          queryVectors: embedded, galleryVectors: embedded, metric: model.metric, queries: labels,
+          gallery: labels
+        ).mAP
+      }
+    }
+    let iterations = options.training.iterations
+    let result = try Trainer.train(training, options: options.training, validate: validate) {
+      event in
+      switch event {
+      case .warning(let message):
+        progress.warn(message)
+      case .progress(let iteration, let loss, let active, let rate, let score):
+        var line =
+          "iteration \(iteration)/\(iterations): loss \(TextFormatting.fixed(loss, 4)), active \(TextFormatting.fixed(active * 100, 0))%, lr \(TextFormatting.fixed(rate * 1000, 4))e-3"
+        if let score { line += ", validation mAP \(TextFormatting.fixed(score * 100, 1))%" }
+        progress.line(line)
+      }
+    }
+    try result.model.write(to: options.output)
+    progress.finish()
+    return Report(
+      output: options.output, model: result.model, identities: Set(training.identities).count,
+      samples: training.vectors.rows,
+      validationIdentities: validation.map { Set($0.pids).count } ?? 0,
+      validationSamples: validation?.pids.count ?? 0,
+      excluded: excluded, validationHistory: result.validationHistory,
+      seconds: Progress.now() - started)
+  }
+
+  /// Parses layer widths such as `256,64` (hidden widths, then the embedding's).
+  ///
+  /// - Parameter text: comma-separated positive integers.
+  /// - Returns: the widths.
+  /// - Throws: ``TripIndexError`` for anything else.
+  public static func parseLayers(_ text: String) throws -> [Int] {
+    let widths = text.split(separator: ",", omittingEmptySubsequences: false).map {
+      Int(String($0).trimmingSpaces())
+    }
+    guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) > 0 }) else {
+      throw TripIndexError(
+        "--layers must be positive widths separated by commas, like 256,64 (got '\(text)')")
+    }
+    return widths.compactMap { $0 }
+  }
+
+  /// Parses a margin: a non-negative number or `soft`; `nil` gives the loss's default (soft for
+  /// batch-hard and batch-all, 0.3 otherwise).
+  ///
+  /// - Parameters:
+  ///   - text: the option's value.
+  ///   - loss: the loss it is for.
+  /// - Returns: the margin.
+  /// - Throws: ``TripIndexError`` for anything else.
+  public static func parseMargin(_ text: String?, for loss: LossKind) throws -> Margin {
+    guard let text else { return [.batchHard, .batchAll].contains(loss) ? .soft : .hinge(0.3) }
+    if text == "soft" { return .soft }
+    guard let value = Double(text), value >= 0, value.isFinite else {
+      throw TripIndexError("--margin must be a non-negative number or 'soft' (got '\(text)')")
+    }
+    return .hinge(value)
+  }
+
+  /// The weight decay a loss trains best with by default: 1e-4 for the softmax surrogate (it
+  /// loses about 0.1 mAP without it), 0 for the metric losses.
+  ///
+  /// - Parameter loss: the loss.
+  /// - Returns: λ.
+  public static func defaultWeightDecay(for loss: LossKind) -> Double {
+    loss == .softmax ? 1e-4 : 0
+  }
+
+  /// A held-out set of identities.
+  struct Validation {
+    var vectors: Matrix
+    var pids: [Int32]
+  }
+
+  /// Splits items by identity: a seeded random `fraction` of identities (at least 2, when there
+  /// are at least 4 identities) goes to validation. Junk and distractors are left out.
+  static func split(_ data: LabelledVectors, fraction: Double, seed: UInt64) throws -> (
+    TrainingData, Validation?, Int
+  ) {
+    var rowsByIdentity: [Int32: [Int]] = [:]
+    var excluded = 0
+    for (row, label) in data.labels.enumerated() {
+      guard let pid = label.pid else {
+        throw TripIndexError(
+          "training item '\(data.names[row])' from \(data.source) has no pid; training needs a pid for every item (labels.csv or Market-1501 names)"
+        )
+      }
+      if pid <= 0 {
+        excluded += 1
+        continue
+      }
+      rowsByIdentity[pid, default: []].append(row)
+    }
+    var identities = rowsByIdentity.keys.sorted()
+    var random = SeededRandom(seed: seed &+ 7)
+    random.shuffle(&identities)
+    let held =
+      identities.count >= 4 && fraction > 0
+      ? max(2, Int((Double(identities.count) * fraction).rounded())) : 0
+    let validationIdentities = Set(identities.prefix(held))
+    func gather(_ keep: (Int32) -> Bool) -> (Matrix, [Int32]) {
+      var values: [Float] = []
+      var pids: [Int32] = []
+      for pid in rowsByIdentity.keys.sorted() where keep(pid) {
+        for row in rowsByIdentity[pid] ?? [] {
+          values += data.vectors.row(row)
+          pids.append(pid)
+        }
+      }
+      return (Matrix(rows: pids.count, columns: data.vectors.columns, values: values), pids)
+    }
+    let (trainingVectors, trainingPIDs) = gather { !validationIdentities.contains($0) }
+    let validation = held > 0 ? gather { validationIdentities.contains($0) } : nil
+    return (
+      TrainingData(vectors: trainingVectors, identities: trainingPIDs.map { Int($0) }),
+      validation.map { Validation(vectors: $0.0, pids: $0.1) }, excluded
+    )
+  }
+}

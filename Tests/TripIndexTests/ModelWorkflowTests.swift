@@ -1,0 +1,145 @@
+import Foundation
+import TestSupport
+import Testing
+import TripIndex
+
+/// train → embed / build --model → query, on a small synthetic re-ID set.
+@Suite struct ModelWorkflowTests {
+  /// A small synthetic set and a model trained on it, shared by the tests of this suite.
+  final class Fixture: @unchecked Sendable {
+    let directory = TemporaryDirectory()
+    let modelPath: String
+    let report: Train.Report
+
+    init() throws {
+      var options = SyntheticReID.Options(output: directory.file("set"), seed: 4)
+      options.dimension = 48
+      options.trainIdentities = 120
+      options.testIdentities = 30
+      options.distractors = 10
+      options.junk = 4
+      _ = try SyntheticReID.generate(options)
+      modelPath = directory.file("model.tpm")
+      var train = Train.Options(input: directory.file("set/train"), output: modelPath)
+      train.training.hiddenSizes = [32]
+      train.training.outputDimension = 16
+      train.training.identitiesPerBatch = 8
+      train.training.iterations = 600
+      train.training.learningRate = 3e-3
+      train.training.validationInterval = 200
+      report = try Train.run(train, progress: Progress(quiet: true))
+    }
+
+    static let shared = Result { try Fixture() }
+  }
+
+  private func fixture() throws -> Fixture { try Fixture.shared.get() }
+
+  @Test(
+    "training reports validation and writes a model that embeds; the model improves re-ID over raw features"
+  )
+  func trainAndEvaluate() throws {
+    let fixture = try fixture()
+    #expect(fixture.report.validationHistory.count == 3)
+    #expect(fixture.report.validationIdentities == 12 && fixture.report.identities == 108)
+    #expect(fixture.report.model.training.validationScore != nil)
+    let set = fixture.directory.file("set")
+    var raw = Evaluate.Options(queryPath: set + "/query", galleryPath: set + "/gallery")
+    let rawMetrics = try #require(
+      Evaluate.run(raw, progress: Progress(quiet: true)).entries.first?.metrics)
+    raw.modelPath = fixture.modelPath
+    let learned = try #require(
+      Evaluate.run(raw, progress: Progress(quiet: true)).entries.first?.metrics)
+    #expect(learned.mAP > rawMetrics.mAP + 0.1, "raw mAP \(rawMetrics.mAP), learned \(learned.mAP)")
+    #expect(learned.cmc[0] > rawMetrics.cmc[0])
+  }
+
+  @Test("build --model stores embeddings and query embeds probes with the store's model")
+  func buildAndQuery() throws {
+    let fixture = try fixture()
+    let store = fixture.directory.file("embedded-\(UUID().uuidString).lmdb")
+    var build = Build.Options(input: fixture.directory.file("set/gallery"), storePath: store)
+    build.modelPath = fixture.modelPath
+    let report = try Build.run(build, progress: Progress(quiet: true))
+    #expect(report.dimension == 16)
+    let opened = try VectorStore.open(path: store, readOnly: true)
+    #expect(try opened.metadata(StoreModel.fingerprintKey) == fixture.report.model.fingerprint)
+    // The stored vectors are the model's embeddings of the files.
+    let gallery = try LabelledVectors.load(
+      fixture.directory.file("set/gallery"), progress: Progress(quiet: true))
+    let embedded = fixture.report.model.embed(gallery.vectors)
+    try opened.read { snapshot in
+      let id = try #require(try snapshot.id(named: gallery.names[3]))
+      let stored = try #require(snapshot.vector(id: id))
+      #expect(zip(Array(stored), embedded.row(3)).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+    // A probe: one query file, embedded automatically.
+    let queryFiles = try FileManager.default.contentsOfDirectory(
+      atPath: fixture.directory.file("set/query")
+    ).sorted()
+    let probe = fixture.directory.file("set/query/" + queryFiles[0])
+    let result = try Query.run(Query.Options(probePath: probe, storePath: store, k: 5))
+    let probeVector = try VectorFileReader.readAll(path: probe).values
+    let probeEmbedding = fixture.report.model.embed(
+      Matrix(rows: 1, columns: 48, values: probeVector))
+    let expected = Fixtures.bruteForce(
+      base: embedded, probe: probeEmbedding.values, k: 5, metric: .l2)
+    #expect(result.neighbors[0].map(\.item.name) == expected.map { gallery.names[$0.id] })
+  }
+
+  @Test("a store refuses raw vectors after embeddings, and query names a missing or changed model")
+  func modelMismatches() throws {
+    let fixture = try fixture()
+    let directory = TemporaryDirectory()
+    let modelCopy = directory.file("copy.tpm")
+    try FileManager.default.copyItem(atPath: fixture.modelPath, toPath: modelCopy)
+    let store = directory.file("s.lmdb")
+    var build = Build.Options(input: fixture.directory.file("set/gallery"), storePath: store)
+    build.modelPath = modelCopy
+    _ = try Build.run(build, progress: Progress(quiet: true))
+    build.modelPath = nil
+    #expect { try Build.run(build, progress: Progress(quiet: true)) } throws: {
+      "\($0)".contains("pass it with --model")
+    }
+    let probe = directory.write(
+      Array(repeating: "0.5", count: 48).joined(separator: " ") + "\n", to: "probe.vec")
+    // Replace the model file with a different model: the fingerprint no longer matches.
+    var options = TrainingOptions()
+    options.hiddenSizes = []
+    options.outputDimension = 16
+    options.iterations = 2
+    let other = try Trainer.train(
+      TrainingData(
+        vectors: Matrix(rows: 4, columns: 48, values: (0..<192).map { Float($0 % 7) }),
+        identities: [1, 1, 2, 2]),
+      options: options)
+    try other.model.write(to: modelCopy)
+    #expect { try Query.run(Query.Options(probePath: probe, storePath: store)) } throws: {
+      "\($0)".contains("is not the one store")
+    }
+    try FileManager.default.removeItem(atPath: modelCopy)
+    #expect { try Query.run(Query.Options(probePath: probe, storePath: store)) } throws: {
+      "\($0)".contains("which is missing")
+    }
+  }
+
+  @Test("embed writes one embedding per input row, and labels when asked")
+  func embed() throws {
+    let fixture = try fixture()
+    let directory = TemporaryDirectory()
+    let report = try Embed.run(
+      input: fixture.directory.file("set/gallery"), modelPath: fixture.modelPath,
+      output: directory.file("g.npy"),
+      labelsOutput: directory.file("labels.csv"), progress: Progress(quiet: true))
+    let read = try VectorFileReader.readAll(path: directory.file("g.npy"))
+    #expect(read.dimension == 16 && read.values.count == report.rows * 16)
+    let labels = try LabelsFile(path: directory.file("labels.csv"))
+    #expect(labels.entries.count == report.rows)
+    #expect(labels.entries.allSatisfy { $0.labels.pid != nil && $0.labels.camera != nil })
+    // Building the embedded file with its labels gives the same names as the folder.
+    let store = directory.file("s.lmdb")
+    _ = try Build.run(
+      Build.Options(input: directory.path, storePath: store), progress: Progress(quiet: true))
+    #expect(try VectorStore.open(path: store).count() == report.rows)
+  }
+}
