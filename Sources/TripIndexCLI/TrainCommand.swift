@@ -14,8 +14,9 @@ struct TrainCommand: ParsableCommand {
       out). A seeded share of identities (--validation) is held out: its mAP (retrieval protocol)
       is printed as training goes and the best weights are kept. Defaults: batch-hard loss with the
       soft margin on Euclidean distances, unnormalised output, 256 hidden units with BatchNorm,
-      64-d embeddings, 16×4 batches, 3,000 iterations, Adam at 1e-3 decaying after half the run.
-      The softmax surrogate defaults to weight decay 1e-4; hinge margins default to 0.3.
+      64-d embeddings, 16×4 batches, 3,000 iterations, Adam decaying after half the run (3e-3 for
+      the soft margin and softmax, 1e-3 for hinge margins, which default to 0.3). The softmax
+      surrogate defaults to weight decay 1e-3.
       """)
 
   @Argument(help: "The training folder (or file).")
@@ -54,10 +55,10 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Training iterations (batches).")
   var iterations = 3000
 
-  @Option(help: "Initial learning rate (Adam).")
-  var lr = 1e-3
+  @Option(help: "Initial learning rate (Adam); default 3e-3 for the soft margin and softmax, 1e-3 otherwise.")
+  var lr: Double?
 
-  @Option(help: "L2 weight decay (default: 1e-4 for softmax, 0 otherwise).")
+  @Option(help: "L2 weight decay (default: 1e-3 for softmax, 0 otherwise).")
   var weightDecay: Double?
 
   @Option(help: "Share of identities held out for validation (0 to turn it off).")
@@ -84,7 +85,7 @@ struct TrainCommand: ParsableCommand {
     options.training.identitiesPerBatch = identitiesPerBatch
     options.training.samplesPerIdentity = samplesPerIdentity
     options.training.iterations = iterations
-    options.training.learningRate = lr
+    options.training.learningRate = lr ?? Train.defaultLearningRate(for: loss, margin: options.training.loss.margin)
     options.training.weightDecay = weightDecay ?? Train.defaultWeightDecay(for: loss)
     options.training.seed = seed
     options.training.keepBest = !keepLast
