@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "VectorStore", targets: ["VectorStore"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
     .library(name: "Embedding", targets: ["Embedding"]),
+    .library(name: "LSHIndex", targets: ["LSHIndex"]),
     .library(name: "VectorIO", targets: ["VectorIO"]),
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
@@ -31,12 +32,15 @@ let package = Package(
       dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
     .target(name: "VectorStore", dependencies: ["LMDB", "VectorIO", "VectorMath"]),
     .target(name: "Evaluation", dependencies: ["VectorIO", "VectorMath"]),
+    .target(name: "CKernels"),
+    .target(
+      name: "LSHIndex", dependencies: ["CKernels", "LMDB", "VectorIO", "VectorMath", "VectorStore"]),
     .target(
       name: "Embedding",
       dependencies: ["VectorIO", "VectorMath", .product(name: "RealModule", package: "swift-numerics")]),
     .target(
       name: "TripIndex",
-      dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding"]),
+      dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding", "LSHIndex"]),
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
@@ -55,6 +59,7 @@ let package = Package(
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "TestSupport"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "TestSupport"]),
+    .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(
       name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
   ]

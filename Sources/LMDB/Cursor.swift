@@ -83,7 +83,11 @@ public struct Cursor {
   /// - Returns: the packed fixed-size values, or `nil` when there are none.
   /// - Throws: ``LMDBError``.
   public func duplicatesPage() throws(LMDBError) -> UnsafeRawBufferPointer? {
-    try move(MDB_GET_MULTIPLE)?.value
+    guard let page = try move(MDB_GET_MULTIPLE)?.value else { return nil }
+    if !page.isEmpty { return page }
+    // A key with a single value keeps it in its own node, and GET_MULTIPLE then returns nothing:
+    // the value under the cursor is the whole page.
+    return try move(MDB_GET_CURRENT)?.value
   }
 
   /// Returns the next page of the current key's duplicates (`MDB_NEXT_MULTIPLE`).

@@ -1,4 +1,5 @@
 import Embedding
+import LSHIndex
 import VectorIO
 import VectorMath
 import VectorStore
@@ -22,6 +23,9 @@ public enum Build {
     public var batchRows: Int
     /// A model that embeds every vector before it is stored; `nil` stores raw vectors.
     public var modelPath: String?
+    /// Build an LSH index with these settings after ingesting (an existing index with other
+    /// settings is rebuilt; one with the same settings was kept in step during the ingest).
+    public var index: LSHConfiguration?
 
     /// Creates options.
     ///
@@ -61,12 +65,15 @@ public enum Build {
     public var seconds = 0.0
     /// Non-fatal findings.
     public var warnings: [String] = []
+    /// The LSH index built or kept, if one was asked for.
+    public var index: LSHConfiguration?
 
     /// The one-line summary.
     public var summary: String {
       "\(storePath): added \(TextFormatting.grouped(added)), updated \(TextFormatting.grouped(updated)), unchanged \(TextFormatting.grouped(unchanged)) "
         + "from \(TextFormatting.grouped(vectors)) vectors in \(TextFormatting.grouped(files)) file(s); dimension \(dimension), \(metric.rawValue), "
-        + "\(TextFormatting.grouped(storeCount)) items in the store; \(TextFormatting.seconds(seconds))"
+        + "\(TextFormatting.grouped(storeCount)) items in the store"
+        + (index.map { "; LSH index \($0.summary)" } ?? "") + "; \(TextFormatting.seconds(seconds))"
     }
 
     /// The summary as one JSON object.
@@ -96,7 +103,7 @@ public enum Build {
     let model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     var existing: VectorStore?
     if VectorStore.exists(at: options.storePath) {
-      let store = try VectorStore.open(path: options.storePath)
+      let store = try Index.openForWriting(options.storePath)
       if let metric = options.metric, metric != store.metric {
         throw VectorStoreError(
           .metricMismatch, path: options.storePath,
@@ -172,6 +179,17 @@ public enum Build {
       }
     }
     try commit()
+    if let requested = options.index {
+      let current = try LSHIndex.open(store)?.configuration
+      var comparable = current
+      if requested.bucketWidth == nil { comparable?.bucketWidth = nil }
+      if comparable != requested {
+        progress.update("building the LSH index", force: true)
+        report.index = try LSHIndex.build(on: store, configuration: requested).configuration
+      } else {
+        report.index = current
+      }
+    }
     progress.finish()
     report.storeCount = try store.count()
     report.seconds = progress.elapsedSeconds

@@ -2,6 +2,7 @@
 // modules; users of `TripIndex`, the CLI among them, get them with one import.
 @_exported import Embedding
 @_exported import Evaluation
+@_exported import LSHIndex
 @_exported import VectorIO
 @_exported import VectorMath
 @_exported import VectorStore

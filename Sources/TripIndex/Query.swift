@@ -1,4 +1,5 @@
 import Embedding
+import LSHIndex
 import VectorIO
 import VectorMath
 import VectorStore
@@ -13,12 +14,16 @@ public enum Query {
     public var storePath: String
     /// Neighbours per probe.
     public var k: Int
-    /// Search exhaustively (the only strategy until an index exists).
+    /// Search exhaustively even when the store has an LSH index.
     public var exact: Bool
     /// Worker threads (all cores by default).
     public var threads: Int = Parallel.processorCount
     /// The model to embed probes with; by default the one the store was built with.
     public var modelPath: String?
+    /// LSH: probes per table (`nil`: the index's setting).
+    public var probesPerTable: Int?
+    /// LSH: the most candidates per probe (`nil`: the index's setting; 0: no limit).
+    public var candidateBudget: Int?
 
     /// Creates options.
     ///
@@ -26,9 +31,9 @@ public enum Query {
     ///   - probePath: the probe file.
     ///   - storePath: the store's directory.
     ///   - k: neighbours per probe.
-    ///   - exact: search exhaustively.
+    ///   - exact: search exhaustively even when the store has an LSH index.
     public init(
-      probePath: String, storePath: String = "tripindex.lmdb", k: Int = 20, exact: Bool = true
+      probePath: String, storePath: String = "tripindex.lmdb", k: Int = 20, exact: Bool = false
     ) {
       self.probePath = probePath
       self.storePath = storePath
@@ -53,8 +58,10 @@ public enum Query {
     public var storeCount: Int
     /// Per probe, in input order, its neighbours closest first.
     public var neighbors: [[Match]]
-    /// How the search was done ("exact").
+    /// How the search was done ("exact", or the LSH settings).
     public var method: String
+    /// LSH: distinct candidates examined per probe; `nil` for exact search.
+    public var candidates: [Int]?
   }
 
   /// Runs a query.
@@ -68,15 +75,37 @@ public enum Query {
     guard options.threads > 0 else {
       throw TripIndexError("--threads must be at least 1, not \(options.threads)")
     }
+    if let probes = options.probesPerTable, probes < 1 {
+      throw TripIndexError("--probes must be at least 1, not \(probes)")
+    }
+    if let budget = options.candidateBudget, budget < 0 {
+      throw TripIndexError("--budget cannot be negative (0 means no limit), not \(budget)")
+    }
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let model = try StoreModel.load(for: store, override: options.modelPath)
+    let index = options.exact ? nil : try LSHIndex.open(store)
     let probes = try readProbes(options.probePath, for: store, model: model)
     return try store.read { snapshot in
       let k = min(options.k, max(snapshot.count, 1))
-      var search = snapshot.exactSearch
-      search.threads = max(1, options.threads)
-      let found =
-        snapshot.count == 0 ? Array(repeating: [], count: probes.rows) : search.search(probes, k: k)
+      var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
+      var candidates: [Int]?
+      var method = "exact"
+      if snapshot.count > 0, let index {
+        let results = try index.searcher(in: snapshot).search(
+          probes, k: k, probesPerTable: options.probesPerTable,
+          candidateBudget: options.candidateBudget,
+          threads: options.threads)
+        found = results.map(\.neighbors)
+        candidates = results.map(\.candidates)
+        var configuration = index.configuration
+        if let probes = options.probesPerTable { configuration.probes = probes }
+        if let budget = options.candidateBudget { configuration.candidateBudget = budget }
+        method = "lsh " + configuration.summary
+      } else if snapshot.count > 0 {
+        var search = snapshot.exactSearch
+        search.threads = max(1, options.threads)
+        found = search.search(probes, k: k)
+      }
       let resolved = try found.map { neighbors in
         try neighbors.map { neighbor in
           guard let item = try snapshot.item(id: neighbor.id) else {
@@ -87,7 +116,8 @@ public enum Query {
         }
       }
       return Result(
-        metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: "exact")
+        metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
+        candidates: candidates)
     }
   }
 
@@ -140,7 +170,9 @@ extension Query.Result {
         output.write(", \"camera\": \(match.item.labels.camera.map(String.init) ?? "null")")
         output.write(", \"distance\": \(match.distance)}")
       }
-      output.write("]}\n")
+      output.write("]")
+      if let candidates { output.write(", \"candidates\": \(candidates[probe])") }
+      output.write("}\n")
     }
   }
 
@@ -152,7 +184,8 @@ extension Query.Result {
     for (probe, matches) in neighbors.enumerated() {
       if probe > 0 { output.write("\n") }
       output.write(
-        "probe \(probe): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName))\n"
+        "probe \(probe): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName)"
+          + (candidates.map { ", \(TextFormatting.grouped($0[probe])) candidates" } ?? "") + ")\n"
       )
       let rows = matches.enumerated().map { rank, match in
         [

@@ -77,7 +77,7 @@ public enum Deletion {
   /// - Throws: ``TripIndexError`` for an unknown name or id (nothing is deleted), or
   ///   ``VectorStoreError``.
   public static func run(storePath: String, items: [String], byID: Bool) throws -> Int {
-    let store = try VectorStore.open(path: storePath)
+    let store = try Index.openForWriting(storePath)
     return try store.write { writer in
       for item in items {
         if byID {

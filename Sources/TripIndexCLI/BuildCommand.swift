@@ -30,6 +30,11 @@ struct BuildCommand: ParsableCommand {
     help: "Embed every vector with this model before storing it (the store records the model).")
   var model: String?
 
+  @Option(help: "Build an index after ingesting: 'lsh' (settings below; see `tripindex index`).")
+  var index: String?
+
+  @OptionGroup(title: "LSH index") var lsh: LSHOptions
+
   @Flag(help: "Print the summary as JSON.")
   var json = false
 
@@ -37,11 +42,14 @@ struct BuildCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
-    let progress = Progress(quiet: quiet)
-    let report = try Build.run(
-      Build.Options(
-        input: directory, storePath: storeOption.store, metric: metric, batchRows: batch),
-      progress: progress)
+    var options = Build.Options(
+      input: directory, storePath: storeOption.store, metric: metric, batchRows: batch)
+    options.modelPath = model
+    if let index {
+      guard index == "lsh" else { throw ValidationError("--index takes 'lsh' (got '\(index)')") }
+      options.index = lsh.configuration(metric: metric ?? .l2)
+    }
+    let report = try Build.run(options, progress: Progress(quiet: quiet))
     StandardStream.output.write((json ? report.json : report.summary) + "\n")
   }
 }

@@ -20,8 +20,14 @@ struct QueryCommand: ParsableCommand {
 
   @OptionGroup var storeOption: StoreOption
 
-  @Flag(help: "Exhaustive search (currently the only method; kept so scripts stay exact later).")
+  @Flag(help: "Exhaustive search even when the store has an LSH index.")
   var exact = false
+
+  @Option(help: "LSH: probes per table (default: the index's setting).")
+  var probes: Int?
+
+  @Option(help: "LSH: most candidates per probe, 0 for no limit (default: the index's setting).")
+  var budget: Int?
 
   @Flag(help: "JSON lines, one object per probe.")
   var json = false
@@ -33,7 +39,9 @@ struct QueryCommand: ParsableCommand {
   var model: String?
 
   func run() throws {
-    var options = Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: true)
+    var options = Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: exact)
+    options.probesPerTable = probes
+    options.candidateBudget = budget
     if let threads { options.threads = threads }
     options.modelPath = model
     let result = try Query.run(options)

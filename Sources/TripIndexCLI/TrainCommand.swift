@@ -55,7 +55,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Training iterations (batches).")
   var iterations = 3000
 
-  @Option(help: "Initial learning rate (Adam); default 3e-3 for the soft margin and softmax, 1e-3 otherwise.")
+  @Option(
+    help:
+      "Initial learning rate (Adam); default 3e-3 for the soft margin and softmax, 1e-3 otherwise.")
   var lr: Double?
 
   @Option(help: "L2 weight decay (default: 1e-3 for softmax, 0 otherwise).")
@@ -85,7 +87,8 @@ struct TrainCommand: ParsableCommand {
     options.training.identitiesPerBatch = identitiesPerBatch
     options.training.samplesPerIdentity = samplesPerIdentity
     options.training.iterations = iterations
-    options.training.learningRate = lr ?? Train.defaultLearningRate(for: loss, margin: options.training.loss.margin)
+    options.training.learningRate =
+      lr ?? Train.defaultLearningRate(for: loss, margin: options.training.loss.margin)
     options.training.weightDecay = weightDecay ?? Train.defaultWeightDecay(for: loss)
     options.training.seed = seed
     options.training.keepBest = !keepLast

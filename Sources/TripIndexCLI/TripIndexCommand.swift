@@ -13,7 +13,7 @@ struct TripIndexCommand: ParsableCommand {
       """,
     subcommands: [
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
-      InfoCommand.self, DeleteCommand.self,
+      IndexCommand.self, TuneCommand.self, InfoCommand.self, DeleteCommand.self,
       DatasetsCommand.self,
     ])
 }

@@ -28,6 +28,15 @@ public struct StoreWriter {
     self.transaction = transaction
   }
 
+  /// A read view of the store as this transaction sees it, changes included (valid until the
+  /// transaction ends, and only until the next change: block pointers may move).
+  ///
+  /// - Returns: the snapshot.
+  /// - Throws: ``VectorStoreError``.
+  public func snapshot() throws -> StoreSnapshot {
+    try StoreSnapshot(store: store, transaction: transaction)
+  }
+
   /// The number of live items, including this transaction's changes.
   ///
   /// - Throws: ``VectorStoreError`` of kind `storage`.
@@ -63,6 +72,7 @@ public struct StoreWriter {
     let reserved = [
       StoreSchema.MetaKey.schema, StoreSchema.MetaKey.dimension, StoreSchema.MetaKey.metric,
       StoreSchema.MetaKey.blockRows, StoreSchema.MetaKey.count, StoreSchema.MetaKey.nextID,
+      VectorStore.indexesKey,
     ]
     guard !reserved.contains(key) else {
       throw VectorStoreError(
@@ -99,6 +109,8 @@ public struct StoreWriter {
     }
     var rows = Matrix(rows: names.count, columns: dimension, values: Array(vectors))
     try validate(names: names, rows: &rows)
+    let hooks = try requiredHooks()
+    for hook in hooks { try hook.willBeginChanges(in: self) }
 
     var summary = UpsertSummary()
     summary.ids.reserveCapacity(names.count)
@@ -119,7 +131,16 @@ public struct StoreWriter {
             continue
           }
           summary.updated += 1
-          if !sameVector { try blocks.set(id: id, to: vector) }
+          if !sameVector {
+            if !hooks.isEmpty {
+              let old = try blocks.vector(id: id)
+              try old.withUnsafeBufferPointer { old in
+                for hook in hooks { try hook.willRemove(id: id, vector: old, in: self) }
+              }
+            }
+            try blocks.set(id: id, to: vector)
+            for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
+          }
           if !sameLabels {
             try transaction.put(
               StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
@@ -132,6 +153,7 @@ public struct StoreWriter {
           summary.added += 1
           summary.ids.append(id)
           try blocks.set(id: id, to: vector)
+          for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
           try transaction.put(BigEndianKey(id), forKey: name, in: store.names, flags: .noOverwrite)
           try transaction.put(
             StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
@@ -140,6 +162,7 @@ public struct StoreWriter {
       }
     }
     try blocks.flush()
+    for hook in hooks { try hook.didFinishChanges(in: self) }
     try transaction.setMeta(StoreSchema.MetaKey.count, String(count), in: store.meta)
     try transaction.setMeta(StoreSchema.MetaKey.nextID, String(nextID), in: store.meta)
     return summary
@@ -153,6 +176,14 @@ public struct StoreWriter {
   @discardableResult
   public func delete(id: UInt64) throws -> StoredItem? {
     guard let item = try item(id: id) else { return nil }
+    let hooks = try requiredHooks()
+    if !hooks.isEmpty, let vector = try storedVector(id: id) {
+      for hook in hooks { try hook.willBeginChanges(in: self) }
+      try vector.withUnsafeBufferPointer { vector in
+        for hook in hooks { try hook.willRemove(id: id, vector: vector, in: self) }
+      }
+      for hook in hooks { try hook.didFinishChanges(in: self) }
+    }
     try transaction.delete(forKey: BigEndianKey(id), in: store.items)
     try transaction.delete(forKey: item.name, in: store.names)
     let blockStart = store.blockStart(of: id)
@@ -176,6 +207,56 @@ public struct StoreWriter {
   public func delete(name: String) throws -> StoredItem? {
     guard let id = try id(named: name) else { return nil }
     return try delete(id: id)
+  }
+
+  /// The stored vector of an assigned id, as this transaction sees it.
+  ///
+  /// - Parameter id: the id.
+  /// - Returns: a copy of its values, or `nil` when the id was never assigned.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func storedVector(id: UInt64) throws -> [Float]? {
+    let start = store.blockStart(of: id)
+    guard let bytes = try transaction.value(forKey: BigEndianKey(start), in: store.vectors) else {
+      return nil
+    }
+    let rowBytes = store.dimension * MemoryLayout<Float>.size
+    let offset = Int(id - start) * rowBytes
+    guard offset + rowBytes <= bytes.count else { return nil }
+    var vector = [Float](repeating: 0, count: store.dimension)
+    vector.withUnsafeMutableBytes {
+      $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + rowBytes)]))
+    }
+    return vector
+  }
+
+  /// The indexes the store records, all of which must be attached before items change.
+  ///
+  /// - Returns: the attached hooks for them.
+  /// - Throws: ``VectorStoreError`` naming an index that is recorded but not attached.
+  private func requiredHooks() throws -> [StoreIndexHook] {
+    let recorded =
+      try transaction.metaText(VectorStore.indexesKey, in: store.meta)?
+      .split(separator: ",").map(String.init) ?? []
+    let attached = store.attachedHooks
+    for name in recorded where !attached.contains(where: { $0.indexName == name }) {
+      throw VectorStoreError(
+        .storage, path: store.path,
+        "has an \(name) index that is not attached; open the store through tripindex (which keeps the index in step) or drop the index first"
+      )
+    }
+    return attached.filter { recorded.contains($0.indexName) }
+  }
+
+  /// Records the store's index names (see ``StoreIndexHook``).
+  ///
+  /// - Parameter names: the names; empty removes the record.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func setIndexNames(_ names: [String]) throws {
+    if names.isEmpty {
+      try transaction.delete(forKey: VectorStore.indexesKey, in: store.meta)
+    } else {
+      try transaction.setMeta(VectorStore.indexesKey, names.joined(separator: ","), in: store.meta)
+    }
   }
 
   /// Checks names and values; normalises rows for the cosine metric.

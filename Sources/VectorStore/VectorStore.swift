@@ -1,4 +1,5 @@
 import LMDB
+import Synchronization
 import VectorIO
 import VectorMath
 
@@ -32,6 +33,10 @@ public final class VectorStore: @unchecked Sendable {
   public let isReadOnly: Bool
 
   package let environment: Environment
+  private let hooks = Mutex<[StoreIndexHook]>([])
+
+  /// The metadata key listing the store's indexes (comma-separated names).
+  public static let indexesKey = "indexes"
   let meta: Database
   let vectors: Database
   let deleted: Database
@@ -250,6 +255,26 @@ public final class VectorStore: @unchecked Sendable {
       throw VectorStoreError.storage(error, path: path, while: "writing")
     }
   }
+
+  /// Attaches an index so that every later change keeps it in step (see ``StoreIndexHook``).
+  ///
+  /// - Parameter hook: the index.
+  public func attach(_ hook: StoreIndexHook) {
+    hooks.withLock { hooks in
+      hooks.removeAll { $0.indexName == hook.indexName }
+      hooks.append(hook)
+    }
+  }
+
+  /// Detaches the index called `name`.
+  ///
+  /// - Parameter name: the index's name.
+  public func detachIndex(named name: String) {
+    hooks.withLock { $0.removeAll { $0.indexName == name } }
+  }
+
+  /// The attached indexes.
+  var attachedHooks: [StoreIndexHook] { hooks.withLock { $0 } }
 
   /// The first id of the block holding `id`.
   @inline(__always)

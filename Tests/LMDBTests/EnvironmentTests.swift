@@ -103,6 +103,7 @@ import Testing
         try txn.put(BigEndianKey(id), forKey: "bucket", in: database)
       }
       try txn.put(BigEndianKey(1), forKey: "other", in: database)
+      try txn.put(BigEndianKey(77), forKey: "single", in: database)
     }
     let ids = try environment.read { txn in
       try txn.withCursor(in: database) { cursor -> [UInt64] in
@@ -122,6 +123,17 @@ import Testing
       }
     }
     #expect(ids == Array(stride(from: UInt64(0), to: 3000, by: 3)))
+    // A key with one value is a page of one.
+    let single = try environment.read { txn in
+      try txn.withCursor(in: database) { cursor -> [UInt64] in
+        guard try cursor.seek(to: "single") != nil, let page = try cursor.duplicatesPage() else {
+          return []
+        }
+        #expect(try cursor.nextDuplicatesPage() == nil)
+        return [BigEndianKey(bytes: page)?.value ?? 0]
+      }
+    }
+    #expect(single == [77])
   }
 
   @Test("errors carry LMDB's code and message")

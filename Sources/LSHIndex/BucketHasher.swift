@@ -1,0 +1,351 @@
+import VectorMath
+
+/// Maps a projected vector (``LSHConfiguration/hashDimensions`` values) to one bucket code per
+/// table, and lists the buckets to probe next, best first.
+public struct BucketHasher: Sendable, Equatable {
+  /// The family.
+  public let family: HashFamily
+  /// L.
+  public let tables: Int
+  /// K.
+  public let hashesPerTable: Int
+  /// m: input values.
+  public let dimensions: Int
+  /// The p-stable bucket width.
+  public let bucketWidth: Float
+  /// Family parameters: hyperplane and p-stable projection rows (L·K rows of m), then p-stable
+  /// offsets (L·K); cross-polytope ±1 diagonals (L·K·3 of d′).
+  public let parameters: [Float]
+  /// 1 / ‖row‖² of every projection row (hyperplane, p-stable), for distance lower bounds.
+  let inverseSquaredNorms: [Float]
+
+  /// Compares the defining values (the derived norms follow from them).
+  public static func == (lhs: BucketHasher, rhs: BucketHasher) -> Bool {
+    lhs.family == rhs.family && lhs.tables == rhs.tables && lhs.hashesPerTable == rhs.hashesPerTable
+      && lhs.dimensions == rhs.dimensions && lhs.bucketWidth == rhs.bucketWidth
+      && lhs.parameters == rhs.parameters
+  }
+
+  /// Draws a hasher's random parameters.
+  ///
+  /// - Parameters:
+  ///   - family: the family.
+  ///   - tables: L.
+  ///   - hashesPerTable: K.
+  ///   - dimensions: m.
+  ///   - bucketWidth: w (p-stable).
+  ///   - seed: the seed.
+  public init(
+    family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int, bucketWidth: Float,
+    seed: UInt64
+  ) {
+    var random = SeededRandom(seed: seed)
+    var parameters: [Float] = []
+    switch family {
+    case .hyperplane, .pstable:
+      for _ in 0..<(tables * hashesPerTable * dimensions) {
+        parameters.append(Float(random.normal()))
+      }
+      if family == .pstable {
+        for _ in 0..<(tables * hashesPerTable) {
+          parameters.append(Float(random.uniform()) * bucketWidth)
+        }
+      }
+    case .crosspolytope:
+      let padded = CrossPolytopeHasher.paddedDimension(dimensions)
+      for _ in 0..<(tables * hashesPerTable * 3 * padded) {
+        parameters.append(random.next() & 1 == 0 ? 1 : -1)
+      }
+    }
+    self.init(
+      family: family, tables: tables, hashesPerTable: hashesPerTable, dimensions: dimensions,
+      bucketWidth: bucketWidth,
+      parameters: parameters)
+  }
+
+  /// Wraps stored parameters.
+  public init(
+    family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int, bucketWidth: Float,
+    parameters: [Float]
+  ) {
+    self.family = family
+    self.tables = tables
+    self.hashesPerTable = hashesPerTable
+    self.dimensions = dimensions
+    self.bucketWidth = bucketWidth
+    self.parameters = parameters
+    if family == .crosspolytope {
+      inverseSquaredNorms = []
+    } else {
+      inverseSquaredNorms = (0..<(tables * hashesPerTable)).map { row in
+        var sum: Float = 0
+        for index in 0..<dimensions {
+          sum += parameters[row * dimensions + index] * parameters[row * dimensions + index]
+        }
+        return sum > 0 ? 1 / sum : 0
+      }
+    }
+  }
+
+  /// The home bucket of `z` in every table.
+  ///
+  /// - Parameters:
+  ///   - z: the projected vector.
+  ///   - codes: receives L codes.
+  public func codes(_ z: UnsafeBufferPointer<Float>, into codes: UnsafeMutableBufferPointer<UInt64>)
+  {
+    var scratch = [Float](repeating: 0, count: scratchSize)
+    for table in 0..<tables {
+      codes[table] = code(z, table: table, scratch: &scratch).code
+    }
+  }
+
+  /// The buckets to visit in one table: the home bucket, then perturbed buckets in increasing
+  /// score (multiprobe), each with a lower bound on the squared distance to anything in it.
+  ///
+  /// - Parameters:
+  ///   - z: the projected vector.
+  ///   - table: the table.
+  ///   - count: T, the most codes to produce.
+  ///   - probes: receives the codes and bounds.
+  public func probes(
+    _ z: UnsafeBufferPointer<Float>, table: Int, count: Int,
+    into probes: inout [(code: UInt64, lowerBound: Float)]
+  ) {
+    var prober = Prober()
+    probes.removeAll(keepingCapacity: true)
+    prober.start(self, z: z, table: table)
+    while probes.count < count, let next = prober.next(self) { probes.append(next) }
+  }
+
+  /// Walks one table's probe sequence for one query, lazily: the home bucket first.
+  public struct Prober {
+    var home = Home(code: 0, components: [], atoms: [])
+    var sequence = PerturbationSequence()
+    var startedHome = false
+    var scratch: [Float] = []
+
+    /// An idle prober.
+    public init() {}
+
+    /// Starts the sequence of `z` in `table`.
+    public mutating func start(_ hasher: BucketHasher, z: UnsafeBufferPointer<Float>, table: Int) {
+      if scratch.count < hasher.scratchSize {
+        scratch = Array(repeating: 0, count: hasher.scratchSize)
+      }
+      home = hasher.code(z, table: table, scratch: &scratch)
+      startedHome = false
+    }
+
+    /// The next bucket and its distance lower bound, or `nil` when no perturbation is left.
+    public mutating func next(_ hasher: BucketHasher) -> (code: UInt64, lowerBound: Float)? {
+      if !startedHome {
+        startedHome = true
+        sequence.reset(atoms: home.atoms)
+        return (home.code, 0)
+      }
+      guard let (members, _) = sequence.next() else { return nil }
+      var bound: Float = 0
+      var rest = members
+      while rest != 0 {
+        bound = max(bound, sequence.atoms[rest.trailingZeroBitCount].lowerBound)
+        rest &= rest - 1
+      }
+      return (hasher.perturbed(home, members: members, atoms: sequence.atoms), bound)
+    }
+  }
+
+  var scratchSize: Int {
+    family == .crosspolytope ? CrossPolytopeHasher.paddedDimension(dimensions) : hashesPerTable
+  }
+
+  /// A home bucket and what is needed to perturb it.
+  public struct Home {
+    var code: UInt64
+    /// p-stable: the K bucket indices; cross-polytope: the K block hashes.
+    var components: [Int64]
+    var atoms: [Perturbation]
+  }
+
+  func code(_ z: UnsafeBufferPointer<Float>, table: Int, scratch: inout [Float]) -> Home {
+    switch family {
+    case .hyperplane:
+      var code: UInt64 = 0
+      var atoms: [Perturbation] = []
+      atoms.reserveCapacity(hashesPerTable)
+      parameters.withUnsafeBufferPointer { rows in
+        for bit in 0..<hashesPerTable {
+          let row = (table * hashesPerTable + bit) * dimensions
+          var projection: Float = 0
+          for index in 0..<dimensions { projection += rows[row + index] * z[index] }
+          if projection >= 0 { code |= 1 << UInt64(bit) }
+          let squared = projection * projection
+          atoms.append(
+            Perturbation(
+              score: squared, group: bit, value: bit,
+              lowerBound: squared * inverseSquaredNorms[table * hashesPerTable + bit]))
+        }
+      }
+      return Home(code: code, components: [], atoms: atoms)
+    case .pstable:
+      var buckets: [Int64] = []
+      var atoms: [Perturbation] = []
+      buckets.reserveCapacity(hashesPerTable)
+      atoms.reserveCapacity(2 * hashesPerTable)
+      let offsets = tables * hashesPerTable * dimensions
+      parameters.withUnsafeBufferPointer { rows in
+        for hash in 0..<hashesPerTable {
+          let row = (table * hashesPerTable + hash) * dimensions
+          var projection = rows[offsets + table * hashesPerTable + hash]
+          for index in 0..<dimensions { projection += rows[row + index] * z[index] }
+          let scaled = projection / bucketWidth
+          let bucket = scaled.rounded(.down)
+          let fraction = scaled - bucket
+          buckets.append(Int64(bucket))
+          let scale = bucketWidth * bucketWidth * inverseSquaredNorms[table * hashesPerTable + hash]
+          let down = fraction * fraction
+          let up = (1 - fraction) * (1 - fraction)
+          atoms.append(
+            Perturbation(score: down, group: hash, value: 2 * hash, lowerBound: down * scale))
+          atoms.append(
+            Perturbation(score: up, group: hash, value: 2 * hash + 1, lowerBound: up * scale))
+        }
+      }
+      return Home(code: Self.combine(buckets), components: buckets, atoms: atoms)
+    case .crosspolytope:
+      let padded = CrossPolytopeHasher.paddedDimension(dimensions)
+      var blocks: [Int64] = []
+      var atoms: [Perturbation] = []
+      for block in 0..<hashesPerTable {
+        let signs = ((table * hashesPerTable + block) * 3) * padded
+        let (hash, alternatives) = CrossPolytopeHasher.hash(
+          z, dimensions: dimensions, padded: padded, signs: parameters, offset: signs,
+          scratch: &scratch)
+        blocks.append(Int64(hash))
+        for (cost, alternative) in alternatives {
+          atoms.append(
+            Perturbation(
+              score: cost, group: block, value: block * 2 * padded + alternative, lowerBound: 0))
+        }
+      }
+      let bits = CrossPolytopeHasher.bitsPerBlock(dimensions: dimensions)
+      return Home(
+        code: CrossPolytopeHasher.combine(blocks, bits: bits), components: blocks, atoms: atoms)
+    }
+  }
+
+  func perturbed(_ home: Home, members: UInt64, atoms: [Perturbation]) -> UInt64 {
+    var rest = members
+    switch family {
+    case .hyperplane:
+      var code = home.code
+      while rest != 0 {
+        code ^= 1 << UInt64(atoms[rest.trailingZeroBitCount].value)
+        rest &= rest - 1
+      }
+      return code
+    case .pstable:
+      var buckets = home.components
+      while rest != 0 {
+        let value = atoms[rest.trailingZeroBitCount].value
+        buckets[value / 2] += value % 2 == 0 ? -1 : 1
+        rest &= rest - 1
+      }
+      return Self.combine(buckets)
+    case .crosspolytope:
+      let padded = CrossPolytopeHasher.paddedDimension(dimensions)
+      var blocks = home.components
+      while rest != 0 {
+        let value = atoms[rest.trailingZeroBitCount].value
+        blocks[value / (2 * padded)] = Int64(value % (2 * padded))
+        rest &= rest - 1
+      }
+      return CrossPolytopeHasher.combine(
+        blocks, bits: CrossPolytopeHasher.bitsPerBlock(dimensions: dimensions))
+    }
+  }
+
+  /// Folds K bucket indices into one 64-bit code (FNV-1a, then a SplitMix finaliser).
+  static func combine(_ buckets: [Int64]) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for bucket in buckets {
+      hash = (hash ^ UInt64(bitPattern: bucket)) &* 0x0000_0100_0000_01b3
+    }
+    hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+    return hash ^ (hash >> 31)
+  }
+}
+
+/// The cross-polytope hash: three rounds of random ±1 signs followed by a fast Hadamard transform
+/// (a pseudo-random rotation), then the signed axis of the largest coordinate.
+enum CrossPolytopeHasher {
+  /// The next power of two ≥ max(2, dimensions).
+  static func paddedDimension(_ dimensions: Int) -> Int {
+    var padded = 2
+    while padded < dimensions { padded *= 2 }
+    return padded
+  }
+
+  /// Bits per block hash: log2(2 d′).
+  static func bitsPerBlock(dimensions: Int) -> Int {
+    let values = 2 * paddedDimension(dimensions)
+    return values.trailingZeroBitCount
+  }
+
+  /// Alternatives kept per block for multiprobe.
+  static let alternativesPerBlock = 6
+
+  /// The block hash (2 · axis + (negative ? 1 : 0)) and the cheapest alternatives with their
+  /// costs (|y|max − s·y_j)².
+  static func hash(
+    _ z: UnsafeBufferPointer<Float>, dimensions: Int, padded: Int, signs: [Float], offset: Int,
+    scratch: inout [Float]
+  ) -> (Int, [(Float, Int)]) {
+    for index in 0..<padded { scratch[index] = index < dimensions ? z[index] : 0 }
+    for round in 0..<3 {
+      for index in 0..<padded { scratch[index] *= signs[offset + round * padded + index] }
+      hadamard(&scratch, count: padded)
+    }
+    var best = 0
+    for index in 1..<padded where abs(scratch[index]) > abs(scratch[best]) { best = index }
+    let largest = abs(scratch[best])
+    let home = 2 * best + (scratch[best] < 0 ? 1 : 0)
+    var alternatives: [(Float, Int)] = []
+    alternatives.reserveCapacity(2 * padded)
+    for index in 0..<padded {
+      for negative in [false, true] {
+        let hash = 2 * index + (negative ? 1 : 0)
+        if hash == home { continue }
+        let signed = negative ? -scratch[index] : scratch[index]
+        alternatives.append(((largest - signed) * (largest - signed), hash))
+      }
+    }
+    alternatives.sort { $0.0 < $1.0 }
+    return (home, Array(alternatives.prefix(alternativesPerBlock)))
+  }
+
+  /// In-place fast Walsh–Hadamard transform (unnormalised; the scale does not change the argmax).
+  static func hadamard(_ values: inout [Float], count: Int) {
+    var span = 1
+    while span < count {
+      var start = 0
+      while start < count {
+        for index in start..<(start + span) {
+          let a = values[index]
+          let b = values[index + span]
+          values[index] = a + b
+          values[index + span] = a - b
+        }
+        start += 2 * span
+      }
+      span *= 2
+    }
+  }
+
+  static func combine(_ blocks: [Int64], bits: Int) -> UInt64 {
+    var code: UInt64 = 0
+    for block in blocks { code = (code << UInt64(bits)) | UInt64(block) }
+    return code
+  }
+}

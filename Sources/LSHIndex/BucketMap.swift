@@ -1,0 +1,95 @@
+/// One hash table in memory: every bucket's ids in one array, found through an open-addressing
+/// map from bucket code to (start, count). Lookups cost one or two probes of the map.
+public struct BucketMap: Sendable {
+  private var keys: [UInt64] = []
+  private var starts: [UInt32] = []
+  private var counts: [UInt32] = []
+  private var mask = 0
+  /// The ids of every bucket, bucket after bucket.
+  public private(set) var ids: [UInt32] = []
+  /// The number of non-empty buckets.
+  public private(set) var bucketCount = 0
+
+  /// Builds a table from (code, id) pairs.
+  ///
+  /// - Parameter pairs: the items' codes and ids; sorted here.
+  public init(pairs: [(code: UInt64, id: UInt32)]) {
+    let sorted = pairs.sorted { $0.code < $1.code || ($0.code == $1.code && $0.id < $1.id) }
+    var builder = Builder(expectedBuckets: max(16, sorted.count / 4))
+    for pair in sorted { builder.append(code: pair.code, id: pair.id) }
+    self = builder.finish()
+  }
+
+  fileprivate init() {}
+
+  /// Builds a table from buckets given in code order (as an LMDB cursor walks them).
+  public struct Builder {
+    private var table = BucketMap()
+    private var entries: [(code: UInt64, start: UInt32, count: UInt32)] = []
+    private var currentCode: UInt64?
+
+    /// Starts a table.
+    ///
+    /// - Parameter expectedBuckets: a capacity hint.
+    public init(expectedBuckets: Int) {
+      entries.reserveCapacity(expectedBuckets)
+    }
+
+    /// Adds one id to the bucket `code`; ids of one bucket must arrive together.
+    public mutating func append(code: UInt64, id: UInt32) {
+      if currentCode != code {
+        entries.append((code, UInt32(table.ids.count), 0))
+        currentCode = code
+      }
+      table.ids.append(id)
+      entries[entries.count - 1].count += 1
+    }
+
+    /// Adds many ids to the bucket `code`.
+    public mutating func append(code: UInt64, ids: some Sequence<UInt32>) {
+      for id in ids { append(code: code, id: id) }
+    }
+
+    /// The finished table.
+    public mutating func finish() -> BucketMap {
+      var capacity = 16
+      while capacity < 2 * entries.count { capacity *= 2 }
+      table.keys = Array(repeating: 0, count: capacity)
+      table.starts = Array(repeating: 0, count: capacity)
+      table.counts = Array(repeating: 0, count: capacity)
+      table.mask = capacity - 1
+      table.bucketCount = entries.count
+      for entry in entries {
+        var slot = BucketMap.slot(entry.code, mask: table.mask)
+        while table.counts[slot] != 0 { slot = (slot + 1) & table.mask }
+        table.keys[slot] = entry.code
+        table.starts[slot] = entry.start
+        table.counts[slot] = entry.count
+      }
+      return table
+    }
+  }
+
+  @inline(__always)
+  static func slot(_ code: UInt64, mask: Int) -> Int {
+    Int(truncatingIfNeeded: (code &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+  }
+
+  /// The range of ``ids`` holding bucket `code` (empty when absent).
+  ///
+  /// - Parameter code: the bucket code.
+  /// - Returns: the range.
+  @inline(__always)
+  public func bucket(_ code: UInt64) -> Range<Int> {
+    guard mask > 0 else { return 0..<0 }
+    var slot = Self.slot(code, mask: mask)
+    while counts[slot] != 0 {
+      if keys[slot] == code {
+        let start = Int(starts[slot])
+        return start..<(start + Int(counts[slot]))
+      }
+      slot = (slot + 1) & mask
+    }
+    return 0..<0
+  }
+}

@@ -1,0 +1,162 @@
+import VectorIO
+
+/// The locality-sensitive hash families tripindex offers.
+public enum HashFamily: String, Sendable, CaseIterable, Codable {
+  /// Random hyperplanes (Charikar 2002): K sign bits per table; for angular similarity.
+  case hyperplane
+  /// p-stable projections (Datar et al. 2004): ⌊(a·v + b) / w⌋, K per table; for L2.
+  case pstable
+  /// Cross-polytope (Andoni et al. 2015, FALCONN): K pseudo-random rotations per table, each
+  /// hashing to the nearest signed axis; for angular similarity.
+  case crosspolytope
+}
+
+/// The parameters of an LSH index.
+///
+/// Hashes are data-aware: vectors are centred and projected onto their top principal components
+/// before hashing (``hashDimensions`` of them), and every item keeps its projection onto the top
+/// ``sketchDimensions`` components as a sketch whose distance bounds the true L2 distance from
+/// below, so candidates are re-ranked exactly in bound order and the re-ranking stops early.
+public struct LSHConfiguration: Sendable, Equatable {
+  /// The hash family.
+  public var family: HashFamily
+  /// L: hash tables.
+  public var tables: Int
+  /// K: hashes per table (bits, projections, or rotation blocks).
+  public var hashesPerTable: Int
+  /// w: the p-stable bucket width, in units of the projected data; `nil` picks it from the data
+  /// (2.5 × the 90th percentile of sampled points' distance to their 10th nearest sampled
+  /// neighbour, in hash space; ``LSHTuner`` searches around it).
+  public var bucketWidth: Double?
+  /// m: principal components fed to the hashes.
+  public var hashDimensions: Int
+  /// s: principal components kept per item as a sketch (≥ m).
+  public var sketchDimensions: Int
+  /// T: probes per table at query time (1 = the home bucket only).
+  public var probes: Int
+  /// The most candidates a query gathers before re-ranking (0 = no limit).
+  public var candidateBudget: Int
+  /// The seed of every random draw.
+  public var seed: UInt64
+
+  /// Creates a configuration.
+  public init(
+    family: HashFamily, tables: Int, hashesPerTable: Int, bucketWidth: Double? = nil,
+    hashDimensions: Int = 8,
+    sketchDimensions: Int = 32, probes: Int = 4, candidateBudget: Int = 1500, seed: UInt64 = 1
+  ) {
+    self.family = family
+    self.tables = tables
+    self.hashesPerTable = hashesPerTable
+    self.bucketWidth = bucketWidth
+    self.hashDimensions = hashDimensions
+    self.sketchDimensions = sketchDimensions
+    self.probes = probes
+    self.candidateBudget = candidateBudget
+    self.seed = seed
+  }
+
+  /// A sensible starting point for a family (``LSHTuner`` searches around it).
+  ///
+  /// - Parameter family: the family.
+  /// - Returns: the configuration.
+  public static func defaults(for family: HashFamily) -> LSHConfiguration {
+    switch family {
+    case .hyperplane: return LSHConfiguration(family: family, tables: 8, hashesPerTable: 14)
+    case .pstable: return LSHConfiguration(family: family, tables: 8, hashesPerTable: 8)
+    case .crosspolytope: return LSHConfiguration(family: family, tables: 8, hashesPerTable: 2)
+    }
+  }
+
+  /// Checks the values against each other and the data's dimension.
+  ///
+  /// - Parameter dimension: the vectors' dimension.
+  /// - Returns: the configuration with dimensions clamped to the data's.
+  /// - Throws: ``LSHError`` naming the bad value.
+  public func validated(forDimension dimension: Int) throws(LSHError) -> LSHConfiguration {
+    var result = self
+    result.hashDimensions = min(hashDimensions, dimension)
+    result.sketchDimensions = max(result.hashDimensions, min(sketchDimensions, dimension))
+    guard tables >= 1 && tables <= 256 else {
+      throw LSHError("--tables must be in 1…256, not \(tables)")
+    }
+    guard probes >= 1 else { throw LSHError("--probes must be at least 1, not \(probes)") }
+    guard candidateBudget >= 0 else { throw LSHError("the candidate budget cannot be negative") }
+    guard hashDimensions >= 1 else { throw LSHError("hash dimensions must be at least 1") }
+    switch family {
+    case .hyperplane:
+      guard (1...64).contains(hashesPerTable) else {
+        throw LSHError("hyperplane tables take 1…64 bits, not \(hashesPerTable)")
+      }
+    case .pstable:
+      guard (1...64).contains(hashesPerTable) else {
+        throw LSHError("p-stable tables take 1…64 projections, not \(hashesPerTable)")
+      }
+      if let width = bucketWidth, !(width > 0 && width.isFinite) {
+        throw LSHError("--width must be positive, not \(width)")
+      }
+    case .crosspolytope:
+      let bitsPerBlock = CrossPolytopeHasher.bitsPerBlock(dimensions: result.hashDimensions)
+      guard hashesPerTable >= 1 && hashesPerTable * bitsPerBlock <= 64 else {
+        throw LSHError(
+          "cross-polytope tables of \(result.hashDimensions)-d inputs take 1…\(64 / bitsPerBlock) rotations, not \(hashesPerTable)"
+        )
+      }
+    }
+    return result
+  }
+
+  /// The configuration as JSON (stored in the index).
+  public var json: JSONValue {
+    .object([
+      ("family", .string(family.rawValue)), ("tables", .integer(tables)),
+      ("hashes_per_table", .integer(hashesPerTable)),
+      ("bucket_width", bucketWidth.map { .number($0) } ?? .null),
+      ("hash_dimensions", .integer(hashDimensions)),
+      ("sketch_dimensions", .integer(sketchDimensions)), ("probes", .integer(probes)),
+      ("candidate_budget", .integer(candidateBudget)), ("seed", .string(String(seed))),
+    ])
+  }
+
+  /// Reads a configuration from JSON.
+  ///
+  /// - Parameter json: the stored value.
+  /// - Returns: the configuration, or `nil` when a field is missing.
+  public init?(json: JSONValue) {
+    guard let familyName = json["family"]?.stringValue,
+      let family = HashFamily(rawValue: familyName),
+      let tables = json["tables"]?.intValue, let hashes = json["hashes_per_table"]?.intValue,
+      let hashDimensions = json["hash_dimensions"]?.intValue,
+      let sketchDimensions = json["sketch_dimensions"]?.intValue,
+      let probes = json["probes"]?.intValue, let budget = json["candidate_budget"]?.intValue,
+      let seed = json["seed"]?.stringValue.flatMap({ UInt64($0) })
+    else { return nil }
+    self.init(
+      family: family, tables: tables, hashesPerTable: hashes,
+      bucketWidth: json["bucket_width"]?.doubleValue,
+      hashDimensions: hashDimensions, sketchDimensions: sketchDimensions, probes: probes,
+      candidateBudget: budget,
+      seed: seed)
+  }
+
+  /// `pstable L8 K6 w412.3 T8`.
+  public var summary: String {
+    var text = "\(family.rawValue) L\(tables) K\(hashesPerTable)"
+    if family == .pstable, let width = bucketWidth { text += " w\(TextFormatting.fixed(width, 1))" }
+    text += " T\(probes)"
+    if candidateBudget > 0 { text += " budget \(candidateBudget)" }
+    return text
+  }
+}
+
+/// A problem with an LSH index's parameters or data.
+public struct LSHError: Error, Sendable, CustomStringConvertible {
+  /// What is wrong.
+  public let message: String
+  /// Creates an error.
+  ///
+  /// - Parameter message: what is wrong.
+  public init(_ message: String) { self.message = message }
+  /// The message.
+  public var description: String { message }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import TripIndex
+
+extension HashFamily: ExpressibleByArgument {}
+
+/// LSH settings shared by `build --index lsh` and `index`.
+struct LSHOptions: ParsableArguments {
+  @Option(
+    help:
+      "Hash family: hyperplane, pstable or crosspolytope (default: pstable for l2, hyperplane for cosine)."
+  )
+  var family: HashFamily?
+
+  @Option(help: "L: hash tables (default 8).")
+  var tables: Int?
+
+  @Option(
+    help:
+      "K: hashes per table — bits (hyperplane, default 14), projections (pstable, default 8) or rotations (crosspolytope, default 2)."
+  )
+  var bits: Int?
+
+  @Option(
+    help:
+      "w: p-stable bucket width (default: 2.5 × the 90th percentile of sampled 10-NN distances, in hash space)."
+  )
+  var width: Double?
+
+  @Option(help: "Principal components fed to the hashes (default 8).")
+  var hashDimensions: Int?
+
+  @Option(help: "Principal components kept per item to bound distances (default 32).")
+  var sketchDimensions: Int?
+
+  @Option(help: "T: probes per table at query time (default 4).")
+  var probes: Int?
+
+  @Option(help: "Most candidates per query, 0 for no limit (default 1500).")
+  var budget: Int?
+
+  @Option(help: "Seed of the hash functions (default 1).")
+  var seed: UInt64?
+
+  func configuration(metric: DistanceMetric) -> LSHConfiguration {
+    Index.configuration(
+      family: family, metric: metric, tables: tables, hashesPerTable: bits, bucketWidth: width,
+      hashDimensions: hashDimensions, sketchDimensions: sketchDimensions, probes: probes,
+      candidateBudget: budget,
+      seed: seed)
+  }
+}
+
+struct IndexCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "index",
+    abstract: "Build (or rebuild, or drop) the LSH index of an existing store.",
+    discussion: """
+      Vectors are centred and projected onto their principal components; the hashes see the top
+      --hash-dimensions, and each item keeps the top --sketch-dimensions as a sketch whose distance
+      bounds the true distance from below. Queries gather candidates from T probed buckets in each
+      of L tables (multiprobe), then re-rank them exactly in bound order. Everything lives in the
+      store, and later builds and deletes keep it in step in the same transaction. Use `tripindex
+      tune` to pick the settings for a target recall.
+      """)
+
+  @OptionGroup var storeOption: StoreOption
+  @OptionGroup var lsh: LSHOptions
+
+  @Flag(help: "Remove the index instead.")
+  var drop = false
+
+  func run() throws {
+    let info = try StoreInfo.read(storePath: storeOption.store)
+    let report = try Index.run(
+      storePath: storeOption.store,
+      configuration: drop ? nil : lsh.configuration(metric: info.metric))
+    StandardStream.output.write(report.summary + "\n")
+  }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import TestSupport
+import Testing
+import VectorMath
+
+@testable import LSHIndex
+
+@Suite struct HashFamilyTests {
+  /// A pair of unit vectors at angle θ in `dimensions` dimensions.
+  static func pair(angle: Double, dimensions: Int, random: inout SeededRandom) -> ([Float], [Float])
+  {
+    var u = (0..<dimensions).map { _ in random.normal() }
+    var w = (0..<dimensions).map { _ in random.normal() }
+    func normalise(_ v: inout [Double]) {
+      let norm = v.map { $0 * $0 }.reduce(0, +).squareRoot()
+      v = v.map { $0 / norm }
+    }
+    normalise(&u)
+    let projection = zip(u, w).map(*).reduce(0, +)
+    w = zip(w, u).map { $0 - projection * $1 }
+    normalise(&w)
+    let v = zip(u, w).map { cos(angle) * $0 + sin(angle) * $1 }
+    return (u.map(Float.init), v.map(Float.init))
+  }
+
+  /// The fraction of (pair, table) combinations where both vectors land in one bucket.
+  static func collisionRate(_ hasher: BucketHasher, pairs: [([Float], [Float])]) -> Double {
+    var same = 0
+    var codesA = [UInt64](repeating: 0, count: hasher.tables)
+    var codesB = [UInt64](repeating: 0, count: hasher.tables)
+    for (a, b) in pairs {
+      a.withUnsafeBufferPointer { a in
+        codesA.withUnsafeMutableBufferPointer { hasher.codes(a, into: $0) }
+      }
+      b.withUnsafeBufferPointer { b in
+        codesB.withUnsafeMutableBufferPointer { hasher.codes(b, into: $0) }
+      }
+      same += zip(codesA, codesB).filter { $0 == $1 }.count
+    }
+    return Double(same) / Double(pairs.count * hasher.tables)
+  }
+
+  @Test("random hyperplanes collide with probability 1 − θ/π", arguments: [0.3, 1.0, 2.0])
+  func hyperplane(angle: Double) {
+    var random = SeededRandom(seed: 1)
+    let pairs = (0..<60).map { _ in Self.pair(angle: angle, dimensions: 16, random: &random) }
+    let hasher = BucketHasher(
+      family: .hyperplane, tables: 500, hashesPerTable: 1, dimensions: 16, bucketWidth: 1, seed: 2)
+    let rate = Self.collisionRate(hasher, pairs: pairs)
+    // 30,000 samples: a standard error below 0.003; allow 0.02.
+    #expect(abs(rate - (1 - angle / Double.pi)) < 0.02, "rate \(rate)")
+  }
+
+  @Test(
+    "p-stable hashes collide as Datar et al. give for t = w / c", arguments: [0.5, 1.0, 2.0, 4.0])
+  func pStable(ratio t: Double) {
+    var random = SeededRandom(seed: 3)
+    let distance = 2.0
+    let pairs = (0..<60).map { _ -> ([Float], [Float]) in
+      let (u, v) = Self.pair(angle: 0.7, dimensions: 12, random: &random)
+      // Scale the difference to the wanted distance.
+      let difference = zip(v, u).map { $0 - $1 }
+      let norm = difference.map { Double($0 * $0) }.reduce(0, +).squareRoot()
+      return (u, zip(u, difference).map { $0 + $1 * Float(distance / norm) })
+    }
+    let hasher = BucketHasher(
+      family: .pstable, tables: 500, hashesPerTable: 1, dimensions: 12,
+      bucketWidth: Float(t * distance), seed: 4)
+    let rate = Self.collisionRate(hasher, pairs: pairs)
+    let phi = { (x: Double) in 0.5 * erfc(-x / 2.0.squareRoot()) }
+    let expected = 1 - 2 * phi(-t) - 2 / ((2 * Double.pi).squareRoot() * t) * (1 - exp(-t * t / 2))
+    #expect(abs(rate - expected) < 0.02, "rate \(rate), formula \(expected)")
+  }
+
+  @Test(
+    "the cross-polytope's pseudo-random rotation collides like a true random rotation",
+    arguments: [0.4, 0.9, 1.4])
+  func crossPolytope(angle: Double) {
+    var random = SeededRandom(seed: 5)
+    let dimensions = 16
+    let pairs = (0..<60).map { _ in Self.pair(angle: angle, dimensions: dimensions, random: &random)
+    }
+    let hasher = BucketHasher(
+      family: .crosspolytope, tables: 400, hashesPerTable: 1, dimensions: dimensions,
+      bucketWidth: 1, seed: 6)
+    let rate = Self.collisionRate(hasher, pairs: pairs)
+    // Reference: the same hash after a uniformly random rotation (Gram–Schmidt of a Gaussian matrix).
+    var same = 0
+    var trials = 0
+    for _ in 0..<250 {
+      var rows: [[Double]] = []
+      while rows.count < dimensions {
+        var v = (0..<dimensions).map { _ in random.normal() }
+        for row in rows {
+          let dot = zip(v, row).map(*).reduce(0, +)
+          v = zip(v, row).map { $0 - dot * $1 }
+        }
+        let norm = v.map { $0 * $0 }.reduce(0, +).squareRoot()
+        rows.append(v.map { $0 / norm })
+      }
+      func hash(_ x: [Float]) -> Int {
+        let y = rows.map { row in zip(row, x).map { $0 * Double($1) }.reduce(0, +) }
+        let best = y.indices.max { abs(y[$0]) < abs(y[$1]) } ?? 0
+        return 2 * best + (y[best] < 0 ? 1 : 0)
+      }
+      for (a, b) in pairs.prefix(15) {
+        same += hash(a) == hash(b) ? 1 : 0
+        trials += 1
+      }
+    }
+    let reference = Double(same) / Double(trials)
+    #expect(abs(rate - reference) < 0.04, "pseudo-random \(rate), random rotation \(reference)")
+    #expect(rate > 0 && rate < 1)
+  }
+
+  @Test("perturbation sets come in non-decreasing score, each once, never two of one group")
+  func perturbationOrder() {
+    var random = SeededRandom(seed: 7)
+    let atoms = (0..<10).map { index in
+      Perturbation(score: Float(random.uniform()), group: index / 2, value: index, lowerBound: 0)
+    }
+    var sequence = PerturbationSequence()
+    sequence.reset(atoms: atoms)
+    var produced: [(UInt64, Float)] = []
+    while let next = sequence.next() { produced.append(next) }
+    // Every valid non-empty subset of 10 atoms in 5 groups of 2: 3^5 − 1 = 242 sets.
+    #expect(produced.count == 242)
+    #expect(Set(produced.map(\.0)).count == produced.count)
+    #expect(zip(produced, produced.dropFirst()).allSatisfy { $0.1 <= $1.1 + 1e-6 })
+    for (members, score) in produced {
+      var groups = Set<Int>()
+      var total: Float = 0
+      for index in 0..<10 where members & (1 << UInt64(index)) != 0 {
+        #expect(groups.insert(sequence.atoms[index].group).inserted)
+        total += sequence.atoms[index].score
+      }
+      #expect(abs(total - score) < 1e-5)
+    }
+  }
+}
