@@ -63,6 +63,17 @@ extension LSHIndex {
   }
 }
 
+/// A contiguous buffer of sketches owned by a searcher (zeros for ids without one).
+final class ContiguousSketches: @unchecked Sendable {
+  let values: UnsafeMutableBufferPointer<Float>
+  init(count: Int) {
+    values = .allocate(capacity: max(count, 1))
+    values.initialize(repeating: 0)
+  }
+  func rows(width: Int) -> Int { width == 0 ? 0 : values.count / width }
+  deinit { values.deallocate() }
+}
+
 /// Aligned copies of sketch blocks LMDB returned at a 2-byte boundary (rare), freed with the searcher.
 final class SketchCopies: @unchecked Sendable {
   private var buffers: [UnsafeMutablePointer<Float>] = []
@@ -86,13 +97,15 @@ public struct LSHSearcher: @unchecked Sendable {
   public let model: LSHModel
   let snapshot: StoreSnapshot
   let maps: [BucketMap]
-  let sketches: [UnsafePointer<Float>?]
   /// Whatever owns memory the sketch pointers point into.
   let keepAlive: AnyObject
   let vectorBlocks: [VectorBlock]
   let blockShift: Int
   let blockMask: Int
   let dimension: Int
+  let sketchWidth: Int
+  /// Every sketch, contiguous, by id.
+  let contiguous: ContiguousSketches
 
   init(
     model: LSHModel, snapshot: StoreSnapshot, maps: [BucketMap], sketches: [UnsafePointer<Float>?],
@@ -101,24 +114,54 @@ public struct LSHSearcher: @unchecked Sendable {
     self.model = model
     self.snapshot = snapshot
     self.maps = maps
-    self.sketches = sketches
     self.keepAlive = keepAlive
     vectorBlocks = snapshot.blocks
     blockShift = snapshot.store.blockRows.trailingZeroBitCount
     blockMask = snapshot.store.blockRows - 1
     dimension = snapshot.store.dimension
+    sketchWidth = model.configuration.sketchDimensions
+    // One contiguous copy of every sketch, indexed by id: a candidate's sketch is one address
+    // computation away.
+    let contiguous = ContiguousSketches(count: Int(snapshot.nextID) * sketchWidth)
+    let rows = snapshot.store.blockRows
+    for (block, base) in sketches.enumerated() {
+      guard let base else { continue }
+      let first = block * rows
+      let available = min(rows, max(0, Int(snapshot.nextID) - first))
+      let blockRowCount =
+        block < snapshot.blocks.count ? min(available, snapshot.blocks[block].rowCount) : 0
+      guard blockRowCount > 0, let target = contiguous.values.baseAddress else { continue }
+      (target + first * sketchWidth).update(from: base, count: blockRowCount * sketchWidth)
+    }
+    self.contiguous = contiguous
   }
 
-  /// Per-worker reusable memory.
+  /// Per-worker reusable memory, allocated once: raw buffers, so the hot loops touch no
+  /// reference-counted or exclusivity-checked storage.
   final class Scratch {
-    var stamps: [UInt32]
+    /// Per item, the last query (epoch) that saw it.
+    let stamps: UnsafeMutableBufferPointer<UInt32>
     var epoch: UInt32 = 0
-    var candidates: [UInt32] = []
-    var bounds: [(bound: Float, id: UInt32)] = []
+    /// The distinct candidates of the current query (one spare slot for branch-free appends).
+    let candidates: UnsafeMutableBufferPointer<UInt32>
+    /// Sketch bounds of the current query's first-phase candidates.
+    let bounds: UnsafeMutableBufferPointer<(bound: Float, id: UInt32)>
     var probers: [BucketHasher.Prober]
+
     init(items: Int, tables: Int) {
-      stamps = Array(repeating: 0, count: items)
+      stamps = .allocate(capacity: max(items, 1))
+      stamps.initialize(repeating: 0)
+      candidates = .allocate(capacity: items + 1)
+      candidates.initialize(repeating: 0)
+      bounds = .allocate(capacity: items + 1)
+      bounds.initialize(repeating: (0, 0))
       probers = Array(repeating: BucketHasher.Prober(), count: tables)
+    }
+
+    deinit {
+      stamps.deallocate()
+      candidates.deallocate()
+      bounds.deallocate()
     }
   }
 
@@ -169,114 +212,62 @@ public struct LSHSearcher: @unchecked Sendable {
   /// One probe.
   func searchOne(
     probe: UnsafeBufferPointer<Float>, projected z: UnsafeBufferPointer<Float>, k: Int,
-    probesPerTable: Int,
-    budget: Int, scratch: Scratch
+    probesPerTable: Int, budget: Int, scratch: Scratch
   ) -> LSHSearchResult {
     let configuration = model.configuration
     let hashInput = UnsafeBufferPointer(rebasing: z[0..<configuration.hashDimensions])
-    // Work on local arrays (moved out of the scratch object, so no copies and no dynamic
-    // exclusivity checks in the loops), and hand them back at the end.
-    var probers = scratch.probers
-    var stamps = scratch.stamps
-    var candidates = scratch.candidates
-    var bounds = scratch.bounds
-    scratch.probers = []
-    scratch.stamps = []
-    scratch.candidates = []
-    scratch.bounds = []
-    defer {
-      scratch.probers = probers
-      scratch.stamps = stamps
-      scratch.candidates = candidates
-      scratch.bounds = bounds
-    }
+    let stamps = scratch.stamps
+    let candidates = scratch.candidates
+    let bounds = scratch.bounds
     if scratch.epoch == UInt32.max {
-      for position in stamps.indices { stamps[position] = 0 }
+      stamps.update(repeating: 0)
       scratch.epoch = 0
     }
     scratch.epoch += 1
     let epoch = scratch.epoch
-    if candidates.count < stamps.count + 1 {
-      candidates = Array(repeating: 0, count: stamps.count + 1)
-    }
+    var probers = scratch.probers
+    scratch.probers = []
+    defer { scratch.probers = probers }
     var found = 0
     let width = configuration.sketchDimensions
     var top = TopK(k: k)
     var evaluated = 0
     let tolerance: Float = 1 + 1e-5
 
-    /// Adds the unseen ids of a bucket to the candidate buffer (every id is written; the count
-    /// only advances for new ones, so there is no unpredictable branch per id).
-    @inline(__always) func gather(_ code: UInt64, table: Int) {
-      let map = maps[table]
-      let range = map.bucket(code)
-      if range.isEmpty { return }
-      map.ids.withUnsafeBufferPointer { ids in
-        stamps.withUnsafeMutableBufferPointer { stamps in
-          candidates.withUnsafeMutableBufferPointer { output in
-            for position in range {
-              let id = ids[position]
-              let slot = Int(id)
-              guard slot < stamps.count else { continue }
-              let fresh = stamps[slot] != epoch
-              stamps[slot] = epoch
-              output[found] = id
-              found += fresh ? 1 : 0
-            }
-          }
-        }
-      }
-    }
-    @inline(__always) func evaluate(_ id: UInt32) {
-      guard let vector = vector(id) else { return }
-      top.insert(id: UInt64(id), distance: Vectors.squaredL2(probe, vector))
-      evaluated += 1
-    }
-
-    // Phase 1: the home bucket of every table. Bound every candidate through its sketch
-    // (prefetching ahead), keep the smallest bounds, and re-rank exactly in bound order until no
-    // bound can beat the k-th exact distance.
+    // Phase 1: the home bucket of every table.
     for table in 0..<configuration.tables {
       probers[table].start(model.hasher, z: hashInput, table: table)
       guard let home = probers[table].next(model.hasher) else { continue }
-      if budget == 0 || found < budget { gather(home.code, table: table) }
-    }
-    let keep = max(64 * k, 1024)
-    var heap = BoundHeap(capacity: keep, storage: bounds)
-    candidates.withUnsafeBufferPointer { ids in
-      let lookahead = 16
-      for position in 0..<found {
-        if position + lookahead < found, let ahead = sketch(ids[position + lookahead]) {
-          tripindex_prefetch(ahead)
-          tripindex_prefetch(ahead + 16)
-        }
-        guard let row = sketch(ids[position]) else { continue }
-        heap.offer(Self.squaredDistance(row, z, count: width), id: ids[position])
+      if budget == 0 || found < budget {
+        found = Self.gather(
+          maps[table], code: home.code, stamps: stamps, epoch: epoch, into: candidates, count: found
+        )
       }
     }
-    var exhausted = false
-    let cutoff = heap.isFull ? heap.top : Float.infinity
-    bounds = heap.ascendingOrder(prefetch: prefetchVector) { candidate in
-      if top.count == k && candidate.bound > top.threshold * tolerance {
-        exhausted = true
-        return false
+    // Bound every candidate through its sketch (prefetching ahead), then re-rank exactly in
+    // bound order (a min-heap built in place, popped only as far as needed) until no bound can
+    // beat the k-th exact distance.
+    let lookahead = 16
+    for position in 0..<found {
+      if position + lookahead < found, let ahead = sketch(candidates[position + lookahead]) {
+        tripindex_prefetch(ahead)
+        tripindex_prefetch(ahead + 16)
       }
-      evaluate(candidate.id)
+      let id = candidates[position]
+      bounds[position] = (
+        sketch(id).map { Self.squaredDistance($0, z, count: width) } ?? .infinity, id
+      )
+    }
+    Self.visitAscending(
+      UnsafeMutableBufferPointer(rebasing: bounds[0..<found]), prefetch: prefetchVector
+    ) {
+      candidate in
+      if top.count == k && candidate.bound > top.threshold * tolerance { return false }
+      if let vector = vector(candidate.id) {
+        top.insert(id: UInt64(candidate.id), distance: Vectors.squaredL2(probe, vector))
+        evaluated += 1
+      }
       return true
-    }
-    if !exhausted && cutoff.isFinite && (top.count < k || cutoff <= top.threshold * tolerance) {
-      // The kept bounds ran out before the k-th distance was settled: rank the rest in full.
-      var rest: [(bound: Float, id: UInt32)] = []
-      for id in candidates[0..<found] {
-        guard let row = sketch(id) else { continue }
-        let bound = Self.squaredDistance(row, z, count: width)
-        if bound >= cutoff { rest.append((bound, id)) }
-      }
-      rest.sort { $0.bound < $1.bound || ($0.bound == $1.bound && $0.id < $1.id) }
-      for candidate in rest {
-        if top.count == k && candidate.bound > top.threshold * tolerance { break }
-        evaluate(candidate.id)
-      }
     }
     // Phase 2: multiprobe, rank by rank across tables. A bucket whose distance lower bound
     // exceeds the k-th exact distance cannot improve the answer and is skipped; a candidate is
@@ -288,22 +279,26 @@ public struct LSHSearcher: @unchecked Sendable {
         progressed = true
         if top.count == k && next.lowerBound > top.threshold * tolerance { continue }
         let before = found
-        gather(next.code, table: table)
-        candidates.withUnsafeBufferPointer { ids in
-          for position in before..<min(found, before + 16) {
-            if let row = sketch(ids[position]) {
-              tripindex_prefetch(row)
-              tripindex_prefetch(row + 16)
-            }
+        found = Self.gather(
+          maps[table], code: next.code, stamps: stamps, epoch: epoch, into: candidates, count: found
+        )
+        for position in before..<min(found, before + lookahead) {
+          if let row = sketch(candidates[position]) {
+            tripindex_prefetch(row)
+            tripindex_prefetch(row + 16)
           }
-          for position in before..<found {
-            if position + 16 < found, let ahead = sketch(ids[position + 16]) {
-              tripindex_prefetch(ahead)
-              tripindex_prefetch(ahead + 16)
-            }
-            guard let row = sketch(ids[position]) else { continue }
-            let bound = Self.squaredDistance(row, z, count: width)
-            if top.count < k || bound <= top.threshold * tolerance { evaluate(ids[position]) }
+        }
+        for position in before..<found {
+          if position + lookahead < found, let ahead = sketch(candidates[position + lookahead]) {
+            tripindex_prefetch(ahead)
+            tripindex_prefetch(ahead + 16)
+          }
+          let id = candidates[position]
+          guard let row = sketch(id) else { continue }
+          let bound = Self.squaredDistance(row, z, count: width)
+          if top.count < k || bound <= top.threshold * tolerance, let vector = vector(id) {
+            top.insert(id: UInt64(id), distance: Vectors.squaredL2(probe, vector))
+            evaluated += 1
           }
         }
         if budget > 0 && found >= budget { break probing }
@@ -315,6 +310,68 @@ public struct LSHSearcher: @unchecked Sendable {
       Neighbor(id: $0.id, distance: cosine ? $0.distance / 2 : $0.distance)
     }
     return LSHSearchResult(neighbors: neighbors, candidates: found, exactDistances: evaluated)
+  }
+
+  /// Appends the ids of bucket `code` not seen in this query (every id is written; the count
+  /// only advances for new ones, so there is no unpredictable branch per id).
+  ///
+  /// - Returns: the new candidate count.
+  @inline(__always)
+  static func gather(
+    _ map: BucketMap, code: UInt64, stamps: UnsafeMutableBufferPointer<UInt32>, epoch: UInt32,
+    into output: UnsafeMutableBufferPointer<UInt32>, count: Int
+  ) -> Int {
+    let range = map.bucket(code)
+    if range.isEmpty { return count }
+    var found = count
+    map.ids.withUnsafeBufferPointer { ids in
+      for position in range {
+        let id = ids[position]
+        let slot = Int(id)
+        guard slot < stamps.count else { continue }
+        let fresh = stamps[slot] != epoch
+        stamps[slot] = epoch
+        output[found] = id
+        found += fresh ? 1 : 0
+      }
+    }
+    return found
+  }
+
+  /// Visits bounds smallest first (ties by id) until `visit` returns `false`: a min-heap is
+  /// built in place in O(n) and popped only as far as needed.
+  static func visitAscending(
+    _ storage: UnsafeMutableBufferPointer<(bound: Float, id: UInt32)>, prefetch: (UInt32) -> Void,
+    _ visit: ((bound: Float, id: UInt32)) -> Bool
+  ) {
+    @inline(__always) func less(_ a: (bound: Float, id: UInt32), _ b: (bound: Float, id: UInt32))
+      -> Bool
+    {
+      a.bound < b.bound || (a.bound == b.bound && a.id < b.id)
+    }
+    var count = storage.count
+    @inline(__always) func siftDown(_ start: Int) {
+      var parent = start
+      while true {
+        let left = 2 * parent + 1
+        guard left < count else { return }
+        var smallest = left
+        if left + 1 < count && less(storage[left + 1], storage[left]) { smallest = left + 1 }
+        guard less(storage[smallest], storage[parent]) else { return }
+        storage.swapAt(parent, smallest)
+        parent = smallest
+      }
+    }
+    guard count > 0 else { return }
+    for start in stride(from: count / 2 - 1, through: 0, by: -1) { siftDown(start) }
+    // The top of a min-heap holds the smallest bounds: start loading their vectors.
+    for position in 0..<min(count, 32) { prefetch(storage[position].id) }
+    while count > 0 {
+      guard visit(storage[0]) else { return }
+      count -= 1
+      storage[0] = storage[count]
+      siftDown(0)
+    }
   }
 
   /// Starts loading a stored vector into the cache.
@@ -331,9 +388,9 @@ public struct LSHSearcher: @unchecked Sendable {
   /// The sketch of an id (in the memory map).
   @inline(__always)
   func sketch(_ id: UInt32) -> UnsafePointer<Float>? {
-    let block = Int(id) >> blockShift
-    guard block < sketches.count, let base = sketches[block] else { return nil }
-    return base + (Int(id) & blockMask) * model.configuration.sketchDimensions
+    guard Int(id) < contiguous.rows(width: sketchWidth), let base = contiguous.values.baseAddress
+    else { return nil }
+    return UnsafePointer(base + Int(id) * sketchWidth)
   }
 
   /// The stored vector of an id (in the memory map), or `nil` beyond the snapshot.
@@ -371,86 +428,5 @@ public struct LSHSearcher: @unchecked Sendable {
       index += 1
     }
     return sum
-  }
-}
-
-/// A bounded max-heap of the smallest (bound, id) pairs offered.
-struct BoundHeap {
-  private(set) var storage: [(bound: Float, id: UInt32)]
-  let capacity: Int
-
-  init(capacity: Int, storage: [(bound: Float, id: UInt32)]) {
-    self.capacity = capacity
-    self.storage = storage
-    self.storage.removeAll(keepingCapacity: true)
-  }
-
-  var isFull: Bool { storage.count == capacity }
-  /// The largest bound kept.
-  var top: Float { storage.first?.bound ?? .infinity }
-
-  @inline(__always)
-  mutating func offer(_ bound: Float, id: UInt32) {
-    if storage.count < capacity {
-      storage.append((bound, id))
-      var child = storage.count - 1
-      while child > 0 {
-        let parent = (child - 1) / 2
-        guard storage[child].bound > storage[parent].bound else { break }
-        storage.swapAt(child, parent)
-        child = parent
-      }
-    } else if bound < storage[0].bound {
-      storage[0] = (bound, id)
-      var parent = 0
-      let count = storage.count
-      while true {
-        let left = 2 * parent + 1
-        guard left < count else { break }
-        var largest = left
-        if left + 1 < count && storage[left + 1].bound > storage[left].bound { largest = left + 1 }
-        guard storage[largest].bound > storage[parent].bound else { break }
-        storage.swapAt(parent, largest)
-        parent = largest
-      }
-    }
-  }
-
-  /// Visits the kept pairs smallest bound first (ties by id) until `visit` returns `false`,
-  /// extracting them from a min-heap built in place, so only the visited ones pay for ordering.
-  ///
-  /// - Returns: the storage, for reuse.
-  consuming func ascendingOrder(
-    prefetch: (UInt32) -> Void, _ visit: ((bound: Float, id: UInt32)) -> Bool
-  ) -> [(bound: Float, id: UInt32)] {
-    @inline(__always) func less(_ a: (bound: Float, id: UInt32), _ b: (bound: Float, id: UInt32))
-      -> Bool
-    {
-      a.bound < b.bound || (a.bound == b.bound && a.id < b.id)
-    }
-    var count = storage.count
-    func siftDown(_ start: Int) {
-      var parent = start
-      while true {
-        let left = 2 * parent + 1
-        guard left < count else { return }
-        var smallest = left
-        if left + 1 < count && less(storage[left + 1], storage[left]) { smallest = left + 1 }
-        guard less(storage[smallest], storage[parent]) else { return }
-        storage.swapAt(parent, smallest)
-        parent = smallest
-      }
-    }
-    for start in stride(from: count / 2 - 1, through: 0, by: -1) { siftDown(start) }
-    // The top of a min-heap holds the smallest bounds: start loading their vectors.
-    for position in 0..<min(count, 64) { prefetch(storage[position].id) }
-    while count > 0 {
-      let smallest = storage[0]
-      guard visit(smallest) else { break }
-      count -= 1
-      storage[0] = storage[count]
-      siftDown(0)
-    }
-    return storage
   }
 }

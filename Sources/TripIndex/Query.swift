@@ -62,6 +62,9 @@ public enum Query {
     public var method: String
     /// LSH: distinct candidates examined per probe; `nil` for exact search.
     public var candidates: [Int]?
+    /// Seconds spent opening the store and reading the probes, preparing the search (loading the
+    /// LSH tables), and searching.
+    public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
   }
 
   /// Runs a query.
@@ -81,17 +84,22 @@ public enum Query {
     if let budget = options.candidateBudget, budget < 0 {
       throw TripIndexError("--budget cannot be negative (0 means no limit), not \(budget)")
     }
+    let started = Progress.now()
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let model = try StoreModel.load(for: store, override: options.modelPath)
     let index = options.exact ? nil : try LSHIndex.open(store)
     let probes = try readProbes(options.probePath, for: store, model: model)
+    let loaded = Progress.now()
     return try store.read { snapshot in
       let k = min(options.k, max(snapshot.count, 1))
       var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
       var candidates: [Int]?
       var method = "exact"
+      var prepared = Progress.now()
       if snapshot.count > 0, let index {
-        let results = try index.searcher(in: snapshot).search(
+        let searcher = try index.searcher(in: snapshot)
+        prepared = Progress.now()
+        let results = searcher.search(
           probes, k: k, probesPerTable: options.probesPerTable,
           candidateBudget: options.candidateBudget,
           threads: options.threads)
@@ -106,6 +114,7 @@ public enum Query {
         search.threads = max(1, options.threads)
         found = search.search(probes, k: k)
       }
+      let searched = Progress.now()
       let resolved = try found.map { neighbors in
         try neighbors.map { neighbor in
           guard let item = try snapshot.item(id: neighbor.id) else {
@@ -115,9 +124,11 @@ public enum Query {
           return Match(item: item, distance: neighbor.distance)
         }
       }
-      return Result(
+      var result = Result(
         metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
         candidates: candidates)
+      result.timing = (loaded - started, prepared - loaded, searched - prepared)
+      return result
     }
   }
 

@@ -35,6 +35,9 @@ struct QueryCommand: ParsableCommand {
   @Option(help: "Worker threads (default: all cores).")
   var threads: Int?
 
+  @Flag(help: "Print on stderr how long loading, preparing and searching took.")
+  var timing = false
+
   @Option(help: "The model to embed probes with (default: the one the store was built with).")
   var model: String?
 
@@ -52,5 +55,11 @@ struct QueryCommand: ParsableCommand {
       result.writeTables(to: &output)
     }
     output.flush()
+    if timing {
+      let (load, prepare, search) = result.timing
+      StandardStream.error.write(
+        "timing: load \(TextFormatting.fixed(load, 4)) s, prepare \(TextFormatting.fixed(prepare, 4)) s, search \(TextFormatting.fixed(search, 4)) s\n"
+      )
+    }
   }
 }
