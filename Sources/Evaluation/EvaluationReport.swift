@@ -12,6 +12,11 @@ public struct EvaluationReport: Sendable {
     public var metrics: EvaluationMetrics
     /// Further numbers for this row, in order, e.g. ("ANN recall@10", 0.93) or ("queries/s", 812).
     public var extras: [(String, Double)]
+    /// Whether the CMC chart shows this method (a method whose curve repeats another's, such as
+    /// exact search cut to its top D, is left out).
+    public var charted = true
+    /// The chart colour's palette slot; methods of one model share it. `nil`: by position.
+    public var colourSlot: Int?
 
     /// Creates an entry.
     ///
@@ -32,6 +37,8 @@ public struct EvaluationReport: Sendable {
   public var details: [(String, String)]
   /// The methods.
   public var entries: [Entry]
+  /// Further top-level members of the JSON form (say a speed sweep), after the methods.
+  public var supplements: [(String, JSONValue)] = []
 
   /// Creates a report.
   ///
@@ -104,20 +111,21 @@ public struct EvaluationReport: Sendable {
 
   /// The report as JSON: details, and per method every metric with the full CMC array.
   public var json: JSONValue {
-    .object([
-      ("title", .string(title)),
-      ("details", .object(details.map { ($0.0, .string($0.1)) })),
-      (
-        "methods",
-        .array(
-          entries.map { entry in
-            var members: [(String, JSONValue)] = [("name", .string(entry.name))]
-            members += Self.metricsMembers(entry.metrics)
-            members += entry.extras.map { ($0.0, .number($0.1)) }
-            return .object(members)
-          })
-      ),
-    ])
+    .object(
+      [
+        ("title", .string(title)),
+        ("details", .object(details.map { ($0.0, .string($0.1)) })),
+        (
+          "methods",
+          .array(
+            entries.map { entry in
+              var members: [(String, JSONValue)] = [("name", .string(entry.name))]
+              members += Self.metricsMembers(entry.metrics)
+              members += entry.extras.map { ($0.0, .number($0.1)) }
+              return .object(members)
+            })
+        ),
+      ] + supplements)
   }
 
   /// One evaluation's metrics as JSON members: protocol, query counts, rank-1/5/10/20, mAP, mINP,
@@ -161,16 +169,17 @@ public struct EvaluationReport: Sendable {
       ? "\"" + text.replacingAll("\"", with: "\"\"") + "\"" : text
   }
 
-  /// The CMC curves of every method on one chart (ranks 1 to the shortest curve's length).
+  /// The CMC curves of every charted method on one chart.
   public var cmcChart: SVGChart {
-    SVGChart(
+    let shown = entries.filter(\.charted)
+    return SVGChart(
       title: "CMC — \(title)", xLabel: "rank",
       yLabel: isRetrieval ? "recall@k (hit rate)" : "matching rate",
-      series: entries.map { entry in
+      series: shown.map { entry in
         SVGChart.Series(
           name: entry.name,
           points: entry.metrics.cmc.enumerated().map { (x: Double($0.offset + 1), y: $0.element) },
-          dashed: entry.name.lowercased().contains("lsh"))
+          dashed: entry.name.lowercased().contains("lsh"), colourSlot: entry.colourSlot)
       }, yRange: 0...1)
   }
 

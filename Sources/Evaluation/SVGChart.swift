@@ -11,6 +11,9 @@ public struct SVGChart: Sendable {
     public var points: [(x: Double, y: Double)]
     /// Draw a dashed line (for a second family of series, e.g. approximate search).
     public var dashed: Bool
+    /// The palette slot; series with the same slot share a colour (say one model's exact and
+    /// approximate curves). `nil` uses the series' position.
+    public var colourSlot: Int?
 
     /// Creates a series.
     ///
@@ -18,10 +21,14 @@ public struct SVGChart: Sendable {
     ///   - name: the legend text.
     ///   - points: the points.
     ///   - dashed: draw dashed.
-    public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+    ///   - colourSlot: the palette slot, or `nil` for the series' position.
+    public init(
+      name: String, points: [(x: Double, y: Double)], dashed: Bool = false, colourSlot: Int? = nil
+    ) {
       self.name = name
       self.points = points
       self.dashed = dashed
+      self.colourSlot = colourSlot
     }
   }
 
@@ -134,7 +141,7 @@ public struct SVGChart: Sendable {
       "<text x=\"18\" y=\"\(number(top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(number(top + plotHeight / 2)))\">\(escape(yLabel))</text>\n"
     // Series and legend.
     for (index, line) in series.enumerated() {
-      let colour = Self.palette[index % Self.palette.count]
+      let colour = Self.palette[(line.colourSlot ?? index) % Self.palette.count]
       let points = line.points.filter {
         $0.x.isFinite && $0.y.isFinite && (!logarithmicX || $0.x > 0)
       }
@@ -144,16 +151,20 @@ public struct SVGChart: Sendable {
         svg +=
           "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(path)\"/>\n"
       }
+      // A lone point is drawn (and shown in the legend) as a larger marker.
+      let radius = points.count == 1 ? 6 : 3
       if points.count <= 60 {
         for point in points {
           svg +=
-            "<circle cx=\"\(number(px(point.x)))\" cy=\"\(number(py(point.y)))\" r=\"3\" fill=\"\(colour)\"/>\n"
+            "<circle cx=\"\(number(px(point.x)))\" cy=\"\(number(py(point.y)))\" r=\"\(radius)\" fill=\"\(colour)\"/>\n"
         }
       }
       let legendY = top + 10 + Double(index) * 20
       let legendX = left + plotWidth + 16
       svg +=
-        "<line x1=\"\(number(legendX))\" y1=\"\(number(legendY))\" x2=\"\(number(legendX + 24))\" y2=\"\(number(legendY))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>\n"
+        points.count == 1
+        ? "<circle cx=\"\(number(legendX + 12))\" cy=\"\(number(legendY))\" r=\"\(radius)\" fill=\"\(colour)\"/>\n"
+        : "<line x1=\"\(number(legendX))\" y1=\"\(number(legendY))\" x2=\"\(number(legendX + 24))\" y2=\"\(number(legendY))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>\n"
       svg +=
         "<text x=\"\(number(legendX + 30))\" y=\"\(number(legendY + 4))\">\(escape(line.name))</text>\n"
     }

@@ -23,9 +23,10 @@ public enum Build {
     public var batchRows: Int
     /// A model that embeds every vector before it is stored; `nil` stores raw vectors.
     public var modelPath: String?
-    /// Build an LSH index with these settings after ingesting (an existing index with other
-    /// settings is rebuilt; one with the same settings was kept in step during the ingest).
-    public var index: LSHConfiguration?
+    /// Build an LSH index with these settings after ingesting, resolved for the store's metric
+    /// (an existing index with other settings is rebuilt; one with the same settings was kept in
+    /// step during the ingest).
+    public var index: LSHChoices?
 
     /// Creates options.
     ///
@@ -179,7 +180,8 @@ public enum Build {
       }
     }
     try commit()
-    if let requested = options.index {
+    if let choices = options.index {
+      let requested = choices.configuration(metric: store.metric)
       let current = try LSHIndex.open(store)?.configuration
       var comparable = current
       if requested.bucketWidth == nil { comparable?.bucketWidth = nil }

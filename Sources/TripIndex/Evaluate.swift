@@ -1,5 +1,6 @@
 import Embedding
 import Evaluation
+import LSHIndex
 import VectorIO
 import VectorMath
 
@@ -38,6 +39,9 @@ public enum Evaluate {
     public var seed: UInt64 = 0
     /// Worker threads.
     public var threads = Parallel.processorCount
+    /// Also search with an LSH index over the gallery (built in a temporary store) and report
+    /// its metrics and ANN recall beside exact search's; `nil` evaluates exact search only.
+    public var lsh: LSHChoices?
 
     /// Creates options.
     ///
@@ -121,13 +125,13 @@ public enum Evaluate {
     progress.update(
       "ranking \(TextFormatting.grouped(queries.count)) queries against \(TextFormatting.grouped(gallery.count)) gallery items",
       force: true)
-    var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: options.maxRank)
-    evaluator.threads = options.threads
-    let started = Progress.now()
-    let metrics = evaluator.evaluate(
-      queryVectors: queries.vectors, galleryVectors: gallery.vectors, metric: metric,
-      queries: queryLabels, gallery: galleryLabels)
-    let seconds = Progress.now() - started
+    let evaluated = try evaluateSearches(
+      queries: queries.vectors, gallery: gallery.vectors, metric: metric,
+      labels: (queryLabels, galleryLabels), evaluationProtocol: evaluationProtocol,
+      maxRank: options.maxRank, threads: options.threads,
+      lsh: options.lsh?.configuration(metric: metric), progress: progress)
+    let entries = evaluated.entries
+    let lsh = evaluated.lsh
     progress.finish()
     return EvaluationReport(
       title: "\(name) evaluation",
@@ -147,11 +151,130 @@ public enum Evaluate {
             "\(options.modelPath ?? ""): \($0.architecture.summary), \($0.training.loss.kind.rawValue)"
           } ?? "none (raw features)"
         ),
+        (
+          "search",
+          lsh.map {
+            "exact, and LSH \($0.summary) over the gallery; the index's top \(options.maxRank) are scored with the rest of the gallery after them in gallery order"
+          } ?? "exact"
+        ),
       ],
-      entries: [
-        EvaluationReport.Entry(
-          name: "exact", metrics: metrics,
-          extras: [("queries/s", Double(queries.count) / max(seconds, 1e-9))])
-      ])
+      entries: entries)
   }
+
+  /// Scores exact search and, with an LSH configuration, LSH search of the same gallery.
+  ///
+  /// Without LSH there is one entry, `prefix + "exact"`, with the evaluation's queries per second
+  /// (distances, ranking and scoring). With LSH there are three, each with search queries per
+  /// second, ANN recall at the CMC depth and candidates per query: `exact` (the full ranking, as
+  /// papers report it), `exact top-D` (the exact top D = max-rank items only, the rest of the
+  /// gallery ranked after them in gallery order, as an index that returns D items would leave
+  /// it) and `lsh top-D` (the index's top D, likewise). The last two differ only by the
+  /// approximation.
+  ///
+  /// - Parameters:
+  ///   - prefix: the start of each entry's name (say "triplet ").
+  ///   - queries: prepared query vectors (embedded, unit length for cosine).
+  ///   - gallery: prepared gallery vectors.
+  ///   - metric: the distance.
+  ///   - labels: the query and gallery labels.
+  ///   - evaluationProtocol: the protocol.
+  ///   - maxRank: the CMC depth, and the depth searched.
+  ///   - threads: worker threads.
+  ///   - lsh: the index settings, or `nil`.
+  ///   - probeSweep: further numbers of LSH probes per table to score (speed curves).
+  ///   - progress: status output.
+  /// - Returns: the entries, the index settings and the sweep.
+  /// - Throws: ``LSHError`` for bad settings, or storage errors from the temporary store.
+  static func evaluateSearches(
+    prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
+    labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,
+    maxRank: Int, threads: Int, lsh: LSHConfiguration?, probeSweep: [Int] = [],
+    progress: Progress
+  ) throws -> SearchEvaluation {
+    var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
+    evaluator.threads = threads
+    let started = Progress.now()
+    let full = evaluator.evaluate(
+      queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
+      gallery: labels.gallery)
+    let seconds = Progress.now() - started
+    guard let lsh else {
+      let entries = [
+        EvaluationReport.Entry(
+          name: prefix + "exact", metrics: full,
+          extras: [("queries/s", Double(queries.rows) / max(seconds, 1e-9))])
+      ]
+      return SearchEvaluation(entries: entries, lsh: nil, sweep: [])
+    }
+    // Ranking the queries against themselves: one more item, as each query finds itself.
+    let excludesSelf: Bool
+    if case .retrieval(excludeSelf: true) = evaluationProtocol {
+      excludesSelf = true
+    } else {
+      excludesSelf = false
+    }
+    let comparison = try SearchComparison.run(
+      queries: queries, gallery: gallery, metric: metric, depth: maxRank + (excludesSelf ? 1 : 0),
+      configuration: lsh, threads: threads, probeSweep: probeSweep, progress: progress)
+    let depth = comparison.depth
+    let recallName = "ANN recall@\(depth)"
+    let exactExtras = [
+      ("search q/s", comparison.exactQueriesPerSecond), (recallName, 1.0),
+      ("candidates/q", Double(gallery.rows)),
+    ]
+    // Exact top-D has the full ranking's CMC up to D (near-ties aside): not charted twice.
+    var truncated = EvaluationReport.Entry(
+      name: prefix + "exact top-\(depth)",
+      metrics: evaluator.evaluate(
+        rankings: comparison.exact, queries: labels.queries, gallery: labels.gallery),
+      extras: exactExtras)
+    truncated.charted = false
+    let entries = [
+      EvaluationReport.Entry(name: prefix + "exact", metrics: full, extras: exactExtras),
+      truncated,
+      EvaluationReport.Entry(
+        name: prefix + "lsh top-\(depth)",
+        metrics: evaluator.evaluate(
+          rankings: comparison.approximate, queries: labels.queries, gallery: labels.gallery),
+        extras: [
+          ("search q/s", comparison.approximateQueriesPerSecond),
+          (recallName, comparison.annRecall(at: depth)),
+          ("candidates/q", comparison.meanCandidates),
+        ]),
+    ]
+    let sweep = comparison.sweep.map { point in
+      SearchEvaluation.SweepPoint(
+        probes: point.probes,
+        metrics: evaluator.evaluate(
+          rankings: point.rankings, queries: labels.queries, gallery: labels.gallery),
+        queriesPerSecond: Double(point.rankings.count) / max(point.seconds, 1e-9),
+        annRecall: ANNRecall.recall(approximate: point.rankings, exact: comparison.exact, k: depth),
+        meanCandidates: point.meanCandidates)
+    }
+    return SearchEvaluation(entries: entries, lsh: comparison.configuration, sweep: sweep)
+  }
+}
+
+/// Exact and (optionally) LSH search of one gallery, scored.
+struct SearchEvaluation: Sendable {
+  /// One LSH setting of a probe sweep, scored.
+  struct SweepPoint: Sendable {
+    /// Probes per table.
+    var probes: Int
+    /// The metrics of its top-D rankings.
+    var metrics: EvaluationMetrics
+    /// Search speed.
+    var queriesPerSecond: Double
+    /// ANN recall at the searched depth.
+    var annRecall: Double
+    /// Mean candidates per query.
+    var meanCandidates: Double
+  }
+
+  /// The report rows.
+  var entries: [EvaluationReport.Entry]
+  /// The index settings used (bucket width resolved), or `nil` for exact search only.
+  var lsh: LSHConfiguration?
+  /// The probe sweep, scored.
+  var sweep: [SweepPoint]
 }

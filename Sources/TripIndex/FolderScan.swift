@@ -47,7 +47,7 @@ struct FolderScan {
   }
 
   private mutating func walk(_ directory: String) throws {
-    guard let entries = DirectoryListing.names(in: directory) else {
+    guard let entries = Directories.entries(in: directory) else {
       throw VectorIOError(
         path: directory, "cannot list the folder: \(String(cString: strerror(errno)))")
     }

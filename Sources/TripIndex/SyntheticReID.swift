@@ -209,7 +209,7 @@ public enum SyntheticReID {
 
   private static func makeEmptyDirectory(_ path: String) throws {
     try Directories.create(path)
-    guard let entries = DirectoryListing.names(in: path) else {
+    guard let entries = Directories.entries(in: path) else {
       throw TripIndexError("cannot open \(path): \(String(cString: strerror(errno)))")
     }
     guard entries.isEmpty else {

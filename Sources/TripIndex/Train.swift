@@ -78,8 +78,52 @@ public enum Train {
     }
     let started = Progress.now()
     let data = try LabelledVectors.load(options.input, progress: progress)
-    let (training, validation, excluded) = try split(
-      data, fraction: options.validationFraction, seed: options.training.seed)
+    let fitted = try fit(
+      data, training: options.training, validationFraction: options.validationFraction,
+      progress: progress)
+    let result = fitted.result
+    let training = fitted.training
+    let validation = fitted.validation
+    let excluded = fitted.excluded
+    try result.model.write(to: options.output)
+    progress.finish()
+    return Report(
+      output: options.output, model: result.model, identities: Set(training.identities).count,
+      samples: training.vectors.rows,
+      validationIdentities: validation.map { Set($0.pids).count } ?? 0,
+      validationSamples: validation?.pids.count ?? 0,
+      excluded: excluded, validationHistory: result.validationHistory,
+      seconds: Progress.now() - started)
+  }
+
+  /// What ``fit(_:training:validationFraction:progress:)`` trained on and produced.
+  public struct Fitted: Sendable {
+    /// The trained model and its histories.
+    public var result: TrainingResult
+    /// The training split.
+    public var training: TrainingData
+    /// The held-out identities, if any.
+    var validation: Validation?
+    /// Junk and distractor items left out.
+    public var excluded: Int
+  }
+
+  /// Trains a model on loaded data: splits off validation identities, trains with progress lines
+  /// and warnings on `progress`, and keeps the best validated weights when asked to.
+  ///
+  /// - Parameters:
+  ///   - data: labelled training vectors (every item needs a pid).
+  ///   - training: the network, loss and optimiser settings.
+  ///   - validationFraction: the share of identities held out, in [0, 1).
+  ///   - progress: status output.
+  /// - Returns: the model and what it was trained on.
+  /// - Throws: ``TripIndexError`` for missing pids, ``TrainingError`` when training cannot proceed.
+  public static func fit(
+    _ data: LabelledVectors, training: TrainingOptions, validationFraction: Double,
+    progress: Progress
+  ) throws -> Fitted {
+    let (trainingData, validation, excluded) = try split(
+      data, fraction: validationFraction, seed: training.seed)
     if excluded > 0 {
       progress.warn(
         "\(excluded) junk (pid −1) and distractor (pid 0) items are not identities and were left out of training"
@@ -99,8 +143,8 @@ public enum Train {
         ).mAP
       }
     }
-    let iterations = options.training.iterations
-    let result = try Trainer.train(training, options: options.training, validate: validate) {
+    let iterations = training.iterations
+    let result = try Trainer.train(trainingData, options: training, validate: validate) {
       event in
       switch event {
       case .warning(let message):
@@ -112,15 +156,8 @@ public enum Train {
         progress.line(line)
       }
     }
-    try result.model.write(to: options.output)
-    progress.finish()
-    return Report(
-      output: options.output, model: result.model, identities: Set(training.identities).count,
-      samples: training.vectors.rows,
-      validationIdentities: validation.map { Set($0.pids).count } ?? 0,
-      validationSamples: validation?.pids.count ?? 0,
-      excluded: excluded, validationHistory: result.validationHistory,
-      seconds: Progress.now() - started)
+    return Fitted(
+      result: result, training: trainingData, validation: validation, excluded: excluded)
   }
 
   /// Parses layer widths such as `256,64` (hidden widths, then the embedding's).
@@ -129,14 +166,28 @@ public enum Train {
   /// - Returns: the widths.
   /// - Throws: ``TripIndexError`` for anything else.
   public static func parseLayers(_ text: String) throws -> [Int] {
-    let widths = text.split(separator: ",", omittingEmptySubsequences: false).map {
+    try parsePositiveIntegers(text, option: "--layers", example: "256,64")
+  }
+
+  /// Parses a comma-separated list of positive integers given to a command-line option.
+  ///
+  /// - Parameters:
+  ///   - text: the option's value.
+  ///   - option: the option's name, for the error message.
+  ///   - example: a valid value, for the error message.
+  /// - Returns: the integers.
+  /// - Throws: ``TripIndexError`` naming the option for anything else.
+  public static func parsePositiveIntegers(_ text: String, option: String, example: String) throws
+    -> [Int]
+  {
+    let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
       Int(String($0).trimmingSpaces())
     }
-    guard !widths.isEmpty, widths.allSatisfy({ ($0 ?? 0) > 0 }) else {
+    guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
       throw TripIndexError(
-        "--layers must be positive widths separated by commas, like 256,64 (got '\(text)')")
+        "\(option) must be positive integers separated by commas, like \(example) (got '\(text)')")
     }
-    return widths.compactMap { $0 }
+    return values.compactMap { $0 }
   }
 
   /// Parses a margin: a non-negative number or `soft`; `nil` gives the loss's default (soft for
@@ -148,12 +199,20 @@ public enum Train {
   /// - Returns: the margin.
   /// - Throws: ``TripIndexError`` for anything else.
   public static func parseMargin(_ text: String?, for loss: LossKind) throws -> Margin {
-    guard let text else { return [.batchHard, .batchAll].contains(loss) ? .soft : .hinge(0.3) }
+    guard let text else { return defaultMargin(for: loss) }
     if text == "soft" { return .soft }
     guard let value = Double(text), value >= 0, value.isFinite else {
       throw TripIndexError("--margin must be a non-negative number or 'soft' (got '\(text)')")
     }
     return .hinge(value)
+  }
+
+  /// A loss's default margin: soft for batch-hard and batch-all, 0.3 otherwise.
+  ///
+  /// - Parameter loss: the loss.
+  /// - Returns: the margin.
+  public static func defaultMargin(for loss: LossKind) -> Margin {
+    [.batchHard, .batchAll].contains(loss) ? .soft : .hinge(0.3)
   }
 
   /// The weight decay a loss trains best with by default: 1e-3 for the softmax surrogate (on the

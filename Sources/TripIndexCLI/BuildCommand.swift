@@ -47,7 +47,7 @@ struct BuildCommand: ParsableCommand {
     options.modelPath = model
     if let index {
       guard index == "lsh" else { throw ValidationError("--index takes 'lsh' (got '\(index)')") }
-      options.index = lsh.configuration(metric: metric ?? .l2)
+      options.index = lsh.choices
     }
     let report = try Build.run(options, progress: Progress(quiet: quiet))
     StandardStream.output.write((json ? report.json : report.summary) + "\n")

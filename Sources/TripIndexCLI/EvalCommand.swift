@@ -19,6 +19,10 @@ struct EvalCommand: ParsableCommand {
         retrieval               labels only (pytorch-metric-learning): recall@k (hit rate),
                                 R-precision, MAP@R, mAP; without --gallery each query is ranked
                                 against the other queries
+      With --index lsh the gallery is also indexed (in a temporary store) and three rows are
+      printed: exact (the full ranking), exact top-D and lsh top-D (D = --max-rank; the rest of
+      the gallery is ranked after the D found, in gallery order), with search speed, ANN recall
+      and candidates per query: what the approximation costs in rank-1 and mAP.
       Ties rank by gallery order. Prints a table; --json prints every metric and the full CMC;
       --report DIR writes report.md, metrics.json, cmc.csv and cmc.svg.
       """)
@@ -45,8 +49,16 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "CUHK03 repeats.")
   var repeats = 10
 
-  @Option(help: "CUHK03 sampling seed.")
-  var seed: UInt64 = 0
+  @Option(name: .customLong("cuhk03-seed"), help: "CUHK03 sampling seed.")
+  var cuhk03Seed: UInt64 = 0
+
+  @Option(
+    help:
+      "exact, or lsh: also search an LSH index of the gallery (settings below) and report its ANN recall, speed and metrics beside exact search's."
+  )
+  var index = "exact"
+
+  @OptionGroup(title: "LSH index (with --index lsh)") var lsh: LSHOptions
 
   @Option(help: "Worker threads (default: all cores).")
   var threads: Int?
@@ -67,19 +79,33 @@ struct EvalCommand: ParsableCommand {
     options.modelPath = model
     options.maxRank = maxRank
     options.repeats = repeats
-    options.seed = seed
+    options.seed = cuhk03Seed
+    switch index {
+    case "exact": break
+    case "lsh": options.lsh = lsh.choices
+    default: throw ValidationError("--index takes 'exact' or 'lsh' (got '\(index)')")
+    }
     if let threads { options.threads = threads }
     let result = try Evaluate.run(options, progress: Progress(quiet: quiet))
     if let report { try result.write(to: report) }
-    if json {
-      StandardStream.output.write(result.json.serialized() + "\n")
-    } else {
-      let (header, rows) = result.table
-      StandardStream.output.write(
-        result.details.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n\n"
-          + TextTable.render(
-            header: header, rows: rows,
-            rightAligned: [false] + Array(repeating: true, count: header.count - 1)))
-    }
+    printReport(result, json: json)
+  }
+}
+
+/// Prints a report: its details and table, or (with `json`) its JSON form on one line.
+///
+/// - Parameters:
+///   - report: the report.
+///   - json: print JSON instead.
+func printReport(_ report: EvaluationReport, json: Bool) {
+  if json {
+    StandardStream.output.write(report.json.serialized() + "\n")
+  } else {
+    let (header, rows) = report.table
+    StandardStream.output.write(
+      report.details.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n\n"
+        + TextTable.render(
+          header: header, rows: rows,
+          rightAligned: [false] + Array(repeating: true, count: header.count - 1)))
   }
 }

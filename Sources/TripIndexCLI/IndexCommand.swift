@@ -41,12 +41,24 @@ struct LSHOptions: ParsableArguments {
   @Option(help: "Seed of the hash functions (default 1).")
   var seed: UInt64?
 
+  /// The choices made on the command line.
+  var choices: LSHChoices {
+    var choices = LSHChoices()
+    choices.family = family
+    choices.tables = tables
+    choices.hashesPerTable = bits
+    choices.bucketWidth = width
+    choices.hashDimensions = hashDimensions
+    choices.sketchDimensions = sketchDimensions
+    choices.probes = probes
+    choices.candidateBudget = budget
+    choices.seed = seed
+    return choices
+  }
+
+  /// The settings for a store's (or model's) metric.
   func configuration(metric: DistanceMetric) -> LSHConfiguration {
-    Index.configuration(
-      family: family, metric: metric, tables: tables, hashesPerTable: bits, bucketWidth: width,
-      hashDimensions: hashDimensions, sketchDimensions: sketchDimensions, probes: probes,
-      candidateBudget: budget,
-      seed: seed)
+    choices.configuration(metric: metric)
   }
 }
 

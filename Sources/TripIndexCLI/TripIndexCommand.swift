@@ -13,7 +13,8 @@ struct TripIndexCommand: ParsableCommand {
       """,
     subcommands: [
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
-      IndexCommand.self, TuneCommand.self, InfoCommand.self, DeleteCommand.self,
+      BenchmarkCommand.self, IndexCommand.self, TuneCommand.self, InfoCommand.self,
+      DeleteCommand.self,
       DatasetsCommand.self,
     ])
 }

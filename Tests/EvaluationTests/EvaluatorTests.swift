@@ -189,4 +189,22 @@ import VectorMath
     #expect(abs(recall - (0.5 + 1 + 0) / 3) < 1e-12)
     #expect(ANNRecall.recall(approximate: [[1, 5]], exact: [[1, 2, 3]], k: 2) == 0.5)
   }
+
+  @Test("runs average rank by rank; the standard deviation is the sample one")
+  func meanOverRuns() {
+    func run(_ cmc: [Double], _ mAP: Double) -> EvaluationMetrics {
+      EvaluationMetrics(
+        evaluationProtocol: .market1501, cmc: cmc, mAP: mAP, mINP: mAP / 2, rPrecision: 0,
+        mapAtR: 0, validQueries: 10, skippedQueries: 1)
+    }
+    let runs = [run([0.5, 1.0], 0.4), run([0.7, 0.9], 0.6), run([0.6, 0.8], 0.8)]
+    let mean = EvaluationMetrics.mean(runs)
+    // CMC@1 (0.5 + 0.7 + 0.6) / 3 = 0.6, CMC@2 (1.0 + 0.9 + 0.8) / 3 = 0.9; mAP 0.6; mINP 0.3.
+    #expect(abs(mean.cmc[0] - 0.6) < 1e-12 && abs(mean.cmc[1] - 0.9) < 1e-12)
+    #expect(abs(mean.mAP - 0.6) < 1e-12 && abs(mean.mINP - 0.3) < 1e-12)
+    #expect(mean.validQueries == 10 && mean.skippedQueries == 1)
+    // mAP deviations −0.2, 0, 0.2: sample variance (0.04 + 0.04) / 2 = 0.04, sd 0.2.
+    #expect(abs(EvaluationMetrics.standardDeviation(runs, of: \.mAP) - 0.2) < 1e-12)
+    #expect(EvaluationMetrics.standardDeviation([runs[0]], of: \.mAP) == 0)
+  }
 }

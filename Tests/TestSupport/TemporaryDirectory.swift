@@ -1,4 +1,5 @@
 import Foundation
+import VectorIO
 
 /// A fresh directory under the system's temporary folder, removed when the value is released.
 /// Each test makes its own, so tests can run in parallel.
@@ -10,15 +11,15 @@ public final class TemporaryDirectory: @unchecked Sendable {
   ///
   /// - Parameter prefix: a readable prefix for its name.
   public init(prefix: String = "tripindex-test") {
-    let base = FileManager.default.temporaryDirectory.path
-    var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
-    let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    precondition(created != nil, "mkdtemp failed")
-    path = String(cString: created!)
+    do {
+      path = try Directories.temporary(prefix: prefix)
+    } catch {
+      preconditionFailure("\(error)")
+    }
   }
 
   deinit {
-    try? FileManager.default.removeItem(atPath: path)
+    try? Directories.removeTree(path)
   }
 
   /// A path inside the directory.
@@ -49,7 +50,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
     let full = file(name)
     try! FileManager.default.createDirectory(
       atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: full, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: full, contents: Data(bytes))
     return full
   }
 }

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorIO
 
 /// train → embed / build --model → query, on a small synthetic re-ID set.
 @Suite struct ModelWorkflowTests {
@@ -141,5 +142,93 @@ import TripIndex
     _ = try Build.run(
       Build.Options(input: directory.path, storePath: store), progress: Progress(quiet: true))
     #expect(try VectorStore.open(path: store).count() == report.rows)
+  }
+
+  @Test("eval --index lsh: one bucket and no budget reproduce exact top-D; defaults report recall")
+  func evalWithLSH() throws {
+    let fixture = try fixture()
+    let set = fixture.directory.file("set")
+    func methods(_ extra: [String]) throws -> [[String: Any]] {
+      let outcome = try TripIndexExecutable.run(
+        [
+          "eval", "--query", set + "/query", "--gallery", set + "/gallery", "--model",
+          fixture.modelPath, "--max-rank", "20", "--index", "lsh", "--json", "--quiet",
+        ] + extra)
+      #expect(outcome.status == 0, "\(outcome.stderr)")
+      let json = try #require(
+        JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+      return try #require(json["methods"] as? [[String: Any]])
+    }
+    // A bucket far wider than the data holds every item, and without a budget every one is
+    // re-ranked exactly: the LSH rows must equal exact top-D.
+    let whole = try methods(["--width", "1e9", "--budget", "0"])
+    #expect(whole.map { $0["name"] as? String } == ["exact", "exact top-20", "lsh top-20"])
+    #expect(whole[2]["ANN recall@20"] as? Double == 1)
+    for key in ["rank1", "rank5", "mAP", "mINP"] {
+      #expect(whole[1][key] as? Double == whole[2][key] as? Double, "\(key)")
+    }
+    // The exact row is the ordinary evaluation.
+    let plain = try TripIndexExecutable.run([
+      "eval", "--query", set + "/query", "--gallery", set + "/gallery", "--model",
+      fixture.modelPath,
+      "--max-rank", "20", "--json", "--quiet",
+    ])
+    let plainJSON = try #require(
+      JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
+    let plainExact = try #require((plainJSON["methods"] as? [[String: Any]])?.first)
+    #expect(plainExact["mAP"] as? Double == whole[0]["mAP"] as? Double)
+    // With the defaults, fewer candidates than the gallery are examined.
+    let defaults = try methods([])
+    let recall = try #require(defaults[2]["ANN recall@20"] as? Double)
+    let candidates = try #require(defaults[2]["candidates/q"] as? Double)
+    let galleryItems = try #require(defaults[0]["candidates/q"] as? Double)
+    #expect(recall > 0.3 && recall <= 1 && candidates < galleryItems)
+  }
+
+  @Test("benchmark: triplet and surrogate beat raw features; report, plots and models are written")
+  func benchmark() throws {
+    let fixture = try fixture()
+    let report = fixture.directory.file("benchmark-\(UUID().uuidString)")
+    let outcome = try TripIndexExecutable.run([
+      "benchmark", fixture.directory.file("set"), "--iterations", "800", "--seeds", "2",
+      "--layers", "32,16", "--max-rank", "10", "--probe-sweep", "1,4", "--report", report,
+      "--json", "--quiet",
+    ])
+    #expect(outcome.status == 0, "\(outcome.stderr)")
+    let json = try #require(
+      JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+    let methods = try #require(json["methods"] as? [[String: Any]])
+    let names = methods.compactMap { $0["name"] as? String }
+    #expect(
+      names == [
+        "raw exact", "raw exact top-10", "raw lsh top-10", "triplet exact", "triplet exact top-10",
+        "triplet lsh top-10", "surrogate exact", "surrogate exact top-10", "surrogate lsh top-10",
+      ])
+    func mAP(_ name: String) -> Double {
+      methods.first { $0["name"] as? String == name }?["mAP"] as? Double ?? -1
+    }
+    #expect(mAP("triplet exact") > mAP("raw exact") + 0.1)
+    #expect(mAP("surrogate exact") > mAP("raw exact"))
+    let sweep = try #require(json["lsh_probe_sweep"] as? [String: [[String: Any]]])
+    #expect(sweep["triplet"]?.compactMap { $0["probes"] as? Int } == [1, 4])
+    for file in ["report.md", "metrics.json", "cmc.csv", "cmc.svg", "rank1-vs-qps.svg"] {
+      #expect(FileManager.default.fileExists(atPath: report + "/" + file), "\(file)")
+    }
+    let chart = try String(contentsOfFile: report + "/map-vs-qps.svg", encoding: .utf8)
+    #expect(chart.contains(">triplet lsh top-10</text>") && chart.contains("<polyline"))
+    let models = Directories.entries(in: report + "/models") ?? []
+    #expect(
+      Set(models) == [
+        "triplet-seed1.tpm", "triplet-seed2.tpm", "surrogate-seed1.tpm", "surrogate-seed2.tpm",
+      ])
+  }
+
+  @Test("benchmark names a missing train/ folder")
+  func benchmarkMissingFolder() throws {
+    let directory = TemporaryDirectory()
+    directory.write("1 2\n", to: "query/0001_c1s1_000001_00.vec")
+    let outcome = try TripIndexExecutable.run(["benchmark", directory.path, "--quiet"])
+    #expect(outcome.status != 0)
+    #expect(outcome.stderr.contains("no train/ folder"), "\(outcome.stderr)")
   }
 }

@@ -1,0 +1,71 @@
+import ArgumentParser
+import TripIndex
+
+struct BenchmarkCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "benchmark",
+    abstract:
+      "Triplet embedder vs softmax surrogate vs raw features, exact and LSH, in one report.",
+    discussion: """
+      DIR holds train/, query/ and gallery/ in the layouts `build` reads, with pids and cameras
+      (labels.csv or Market-1501 names), train identities disjoint from the test identities.
+      Trains the triplet embedder (batch-hard, soft margin) and the softmax surrogate with the same
+      trunk and iteration budget, once per seed; embeds query and gallery with each; scores raw
+      features, triplet and surrogate under the Market-1501 protocol with exact search and with an
+      LSH index (built per model in a temporary store). Trained rows are means over the seeds,
+      with their standard deviations. Prints the table; --report OUT writes report.md,
+      metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg
+      (exact search as a point, LSH as a curve over probes per table), and the trained models.
+      """)
+
+  @Argument(help: "The folder holding train/, query/ and gallery/.")
+  var directory: String
+
+  @Option(help: "Training iterations of each model.")
+  var iterations = 3000
+
+  @Option(help: "Training runs per loss, seeded 1…N (trained rows are means).")
+  var seeds = 3
+
+  @Option(help: "Layer widths of the shared trunk, hidden then embedding (e.g. 256,64).")
+  var layers = "256,64"
+
+  @Option(help: "Length of the CMC curve, and the depth searched.")
+  var maxRank = 50
+
+  @Option(help: "Probes per table of the LSH speed curves, comma-separated.")
+  var probeSweep = "1,2,4,8,16,32"
+
+  @Option(help: "Worker threads (default: all cores).")
+  var threads: Int?
+
+  @OptionGroup(title: "LSH index") var lsh: LSHOptions
+
+  @Option(help: "Write the report, plots and models into this folder.")
+  var report: String?
+
+  @Flag(help: "Print one JSON object instead of the table.")
+  var json = false
+
+  @Flag(help: "No progress output.")
+  var quiet = false
+
+  func run() throws {
+    guard seeds > 0 else { throw ValidationError("--seeds must be at least 1, not \(seeds)") }
+    var options = Benchmark.Options(directory: directory)
+    let sizes = try Train.parseLayers(layers)
+    options.hiddenSizes = Array(sizes.dropLast())
+    options.outputDimension = sizes[sizes.count - 1]
+    options.iterations = iterations
+    options.seeds = (1...seeds).map { UInt64($0) }
+    options.maxRank = maxRank
+    options.probeSweep = try Train.parsePositiveIntegers(
+      probeSweep, option: "--probe-sweep", example: "1,2,4,8")
+    if let threads { options.threads = threads }
+    options.lsh = lsh.choices
+    options.modelDirectory = report.map { $0 + "/models" }
+    let result = try Benchmark.run(options, progress: Progress(quiet: quiet))
+    if let report { try result.write(to: report) }
+    printReport(result.report, json: json)
+  }
+}
