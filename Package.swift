@@ -37,7 +37,9 @@ let package = Package(
       name: "LSHIndex", dependencies: ["CKernels", "LMDB", "VectorIO", "VectorMath", "VectorStore"]),
     .target(
       name: "Embedding",
-      dependencies: ["VectorIO", "VectorMath", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: [
+        "CKernels", "VectorIO", "VectorMath", .product(name: "RealModule", package: "swift-numerics"),
+      ]),
     .target(
       name: "TripIndex",
       dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding", "LSHIndex"]),

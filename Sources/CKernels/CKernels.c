@@ -1,2 +1,123 @@
-// CKernels is header-only (static inline helpers); this file gives the target a translation unit.
+// Element-wise float loops for the embedding network's hot path (see CKernels.h). Written
+// without branches (signs of activations are random, so branches mispredict half the time) and
+// marked for vectorisation.
 #include "CKernels.h"
+
+void tripindex_rectify(float *values, size_t count) {
+#pragma clang loop vectorize(enable)
+  for (size_t i = 0; i < count; i++) values[i] = __builtin_fmaxf(values[i], 0.0f);
+}
+
+void tripindex_rectify_gradient(float *restrict gradient, const float *restrict input, size_t count) {
+#pragma clang loop vectorize(enable)
+  for (size_t i = 0; i < count; i++) gradient[i] *= (float)(input[i] > 0.0f);
+}
+
+void tripindex_accumulate(const float *restrict source, float *restrict destination, size_t count) {
+#pragma clang loop vectorize(enable)
+  for (size_t i = 0; i < count; i++) destination[i] += source[i];
+}
+
+typedef float tripindex_lanes __attribute__((ext_vector_type(8)));
+
+void tripindex_adam_update(float *restrict parameters, const float *restrict gradients,
+                           float *restrict first, float *restrict second, size_t count,
+                           tripindex_adam_constants c) {
+  // Eight lanes at a time with clang's vector extension (a plain loop stays scalar because
+  // sqrtf may set errno), then the same arithmetic for the tail.
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    tripindex_lanes p, g, m, v;
+    __builtin_memcpy(&p, parameters + i, sizeof p);
+    __builtin_memcpy(&g, gradients + i, sizeof g);
+    __builtin_memcpy(&m, first + i, sizeof m);
+    __builtin_memcpy(&v, second + i, sizeof v);
+    g = g + c.weight_decay * p;
+    m = c.beta1 * m + c.keep1 * g;
+    v = c.beta2 * v + c.keep2 * g * g;
+    p = p - c.step_size * m / (__builtin_elementwise_sqrt(v * c.inverse_correction2) + c.epsilon);
+    __builtin_memcpy(first + i, &m, sizeof m);
+    __builtin_memcpy(second + i, &v, sizeof v);
+    __builtin_memcpy(parameters + i, &p, sizeof p);
+  }
+  for (; i < count; i++) {
+    float gradient = gradients[i] + c.weight_decay * parameters[i];
+    float m = c.beta1 * first[i] + c.keep1 * gradient;
+    float v = c.beta2 * second[i] + c.keep2 * gradient * gradient;
+    first[i] = m;
+    second[i] = v;
+    parameters[i] -= c.step_size * m / (__builtin_sqrtf(v * c.inverse_correction2) + c.epsilon);
+  }
+}
+
+void tripindex_batchnorm_statistics(const float *restrict input, size_t rows, size_t features,
+                                    float *restrict means, float *restrict variances) {
+  for (size_t f = 0; f < features; f++) means[f] = variances[f] = 0.0f;
+  for (size_t r = 0; r < rows; r++) {
+    const float *restrict row = input + r * features;
+#pragma clang loop vectorize(enable)
+    for (size_t f = 0; f < features; f++) means[f] += row[f];
+  }
+  for (size_t f = 0; f < features; f++) means[f] /= (float)rows;
+  for (size_t r = 0; r < rows; r++) {
+    const float *restrict row = input + r * features;
+#pragma clang loop vectorize(enable)
+    for (size_t f = 0; f < features; f++) {
+      float d = row[f] - means[f];
+      variances[f] += d * d;
+    }
+  }
+  for (size_t f = 0; f < features; f++) variances[f] /= (float)rows;
+}
+
+void tripindex_batchnorm_apply(const float *restrict input, size_t rows, size_t features,
+                               const float *restrict means, const float *restrict inverse,
+                               const float *restrict scale, const float *restrict shift,
+                               float *restrict normalized, float *restrict output) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *restrict x = input + r * features;
+    float *restrict y = output + r * features;
+    if (normalized) {
+      float *restrict n = normalized + r * features;
+#pragma clang loop vectorize(enable)
+      for (size_t f = 0; f < features; f++) {
+        float v = (x[f] - means[f]) * inverse[f];
+        n[f] = v;
+        y[f] = scale[f] * v + shift[f];
+      }
+    } else {
+#pragma clang loop vectorize(enable)
+      for (size_t f = 0; f < features; f++) y[f] = scale[f] * ((x[f] - means[f]) * inverse[f]) + shift[f];
+    }
+  }
+}
+
+void tripindex_batchnorm_gradient_sums(const float *restrict gradient,
+                                       const float *restrict normalized, size_t rows,
+                                       size_t features, float *restrict sums,
+                                       float *restrict products) {
+  for (size_t f = 0; f < features; f++) sums[f] = products[f] = 0.0f;
+  for (size_t r = 0; r < rows; r++) {
+    const float *restrict g = gradient + r * features;
+    const float *restrict n = normalized + r * features;
+#pragma clang loop vectorize(enable)
+    for (size_t f = 0; f < features; f++) {
+      sums[f] += g[f];
+      products[f] += g[f] * n[f];
+    }
+  }
+}
+
+void tripindex_batchnorm_input_gradient(float *restrict gradient, const float *restrict normalized,
+                                        size_t rows, size_t features, const float *restrict factors,
+                                        const float *restrict sums,
+                                        const float *restrict products) {
+  float count = (float)rows;
+  for (size_t r = 0; r < rows; r++) {
+    float *restrict g = gradient + r * features;
+    const float *restrict n = normalized + r * features;
+#pragma clang loop vectorize(enable)
+    for (size_t f = 0; f < features; f++)
+      g[f] = factors[f] * (count * g[f] - sums[f] - n[f] * products[f]);
+  }
+}

@@ -1,3 +1,4 @@
+import CKernels
 import RealModule
 
 /// Adam (Kingma & Ba 2015) with L2 weight decay added to the gradient, as PyTorch's `Adam` does.
@@ -40,12 +41,46 @@ public struct Adam<T: TrainingScalar>: Sendable {
     let correction1 = 1 - T.pow(beta1, steps)
     let correction2 = 1 - T.pow(beta2, steps)
     let stepSize = learningRate / correction1
-    for index in parameters.indices {
-      let gradient = gradients[index] + weightDecay * parameters[index]
-      firstMoments[index] = beta1 * firstMoments[index] + (1 - beta1) * gradient
-      secondMoments[index] = beta2 * secondMoments[index] + (1 - beta2) * gradient * gradient
-      let denominator = (secondMoments[index] / correction2).squareRoot() + epsilon
-      parameters[index] -= stepSize * firstMoments[index] / denominator
+    let inverseCorrection2 = 1 / correction2
+    let (beta1, beta2, epsilon, weightDecay) = (
+      self.beta1, self.beta2, self.epsilon, self.weightDecay
+    )
+    let (keep1, keep2) = (1 - beta1, 1 - beta2)
+    parameters.withUnsafeMutableBufferPointer { parameters in
+      gradients.withUnsafeBufferPointer { gradients in
+        firstMoments.withUnsafeMutableBufferPointer { first in
+          secondMoments.withUnsafeMutableBufferPointer { second in
+            guard let p = parameters.baseAddress, let g = gradients.baseAddress,
+              let m = first.baseAddress, let v = second.baseAddress
+            else { return }
+            let count = parameters.count
+            var index = 0
+            if T.self == Float.self {
+              // The vectorised C loop (same arithmetic).
+              func float(_ value: T) -> Float { Float(value) }
+              tripindex_adam_update(
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self),
+                UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
+                UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
+                UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self), count,
+                tripindex_adam_constants(
+                  beta1: float(beta1), beta2: float(beta2), keep1: float(keep1),
+                  keep2: float(keep2), weight_decay: float(weightDecay),
+                  step_size: float(stepSize), inverse_correction2: float(inverseCorrection2),
+                  epsilon: float(epsilon)))
+              index = count
+            }
+            while index < count {
+              let gradient = g[index] + weightDecay * p[index]
+              m[index] = beta1 * m[index] + keep1 * gradient
+              v[index] = beta2 * v[index] + keep2 * gradient * gradient
+              p[index] -=
+                stepSize * m[index] / ((v[index] * inverseCorrection2).squareRoot() + epsilon)
+              index += 1
+            }
+          }
+        }
+      }
     }
   }
 }

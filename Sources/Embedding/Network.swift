@@ -116,7 +116,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
 
   /// Clears the gradients.
   public mutating func zeroGradients() {
-    for index in gradients.indices { gradients[index] = 0 }
+    gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
   }
 
   /// Runs the network on a batch.
@@ -133,10 +133,15 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
     batchSize = rows
     let inputColumns = input.columns
     var current = input.values
-    for row in 0..<rows {
-      for column in 0..<inputColumns {
-        let index = row * inputColumns + column
-        current[index] = (current[index] - state[column]) * state[inputColumns + column]
+    state.withUnsafeBufferPointer { state in
+      current.withUnsafeMutableBufferPointer { current in
+        for row in 0..<rows {
+          let base = row * inputColumns
+          for column in 0..<inputColumns {
+            current[base + column] =
+              (current[base + column] - state[column]) * state[inputColumns + column]
+          }
+        }
       }
     }
     if training { activations.removeAll(keepingCapacity: true) }
@@ -152,7 +157,9 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
         current = batchNormForward(
           current, rows: rows, features: features, layer: index, training: training)
       case .relu:
-        for position in current.indices where current[position] < 0 { current[position] = 0 }
+        current.withUnsafeMutableBufferPointer { values in
+          if let base = values.baseAddress { LaneKernels.rectify(base, count: values.count) }
+        }
       case .l2Normalize:
         for row in 0..<rows {
           var sum: Scalar = 0
@@ -190,7 +197,13 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       case .batchNorm(let features):
         gradient = batchNormBackward(gradient, rows: rows, features: features, layer: index)
       case .relu:
-        for position in gradient.indices where input[position] <= 0 { gradient[position] = 0 }
+        gradient.withUnsafeMutableBufferPointer { gradient in
+          input.withUnsafeBufferPointer { input in
+            if let gradientBase = gradient.baseAddress, let inputBase = input.baseAddress {
+              LaneKernels.rectifyGradient(gradientBase, input: inputBase, count: gradient.count)
+            }
+          }
+        }
       case .l2Normalize:
         let output = activations[index + 1]
         for row in 0..<rows {
@@ -209,9 +222,13 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       }
     }
     let inputColumns = architecture.inputDimension
-    for row in 0..<rows {
-      for column in 0..<inputColumns {
-        gradient[row * inputColumns + column] *= state[inputColumns + column]
+    state.withUnsafeBufferPointer { state in
+      gradient.withUnsafeMutableBufferPointer { gradient in
+        for row in 0..<rows {
+          for column in 0..<inputColumns {
+            gradient[row * inputColumns + column] *= state[inputColumns + column]
+          }
+        }
       }
     }
     return Tensor(rows: rows, columns: inputColumns, values: gradient)
@@ -230,7 +247,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
           else { return }
           let biases = weights + inputs * outputs
           for row in 0..<rows {
-            for column in 0..<outputs { outputBase[row * outputs + column] = biases[column] }
+            (outputBase + row * outputs).update(from: biases, count: outputs)
           }
           Scalar.gemm(
             transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, alpha: 1,
@@ -263,7 +280,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
                 b: dY, ldb: outputs, beta: 1, c: weightGradients, ldc: outputs)
               let biasGradients = weightGradients + inputs * outputs
               for row in 0..<rows {
-                for column in 0..<outputs { biasGradients[column] += dY[row * outputs + column] }
+                LaneKernels.accumulate(dY + row * outputs, into: biasGradients, count: outputs)
               }
               Scalar.gemm(
                 transposeA: false, transposeB: true, m: rows, n: inputs, k: outputs, alpha: 1,
@@ -277,50 +294,70 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
     return inputGradient
   }
 
+  /// BatchNorm forward, row-major (statistics accumulated a row at a time, so the inner loops
+  /// run over contiguous features).
   private mutating func batchNormForward(
     _ input: [Scalar], rows: Int, features: Int, layer: Int, training: Bool
   ) -> [Scalar] {
     let offset = parameterOffsets[layer]
     let stateOffset = stateOffsets[layer]
-    var output = input
+    var output = [Scalar](repeating: 0, count: input.count)
     var normalizedValues = [Scalar](repeating: 0, count: training ? input.count : 0)
+    var means = [Scalar](repeating: 0, count: features)
     var inverseDeviations = [Scalar](repeating: 0, count: features)
-    for feature in 0..<features {
-      var mean: Scalar
-      var variance: Scalar
-      if training {
-        mean = 0
-        for row in 0..<rows { mean += input[row * features + feature] }
-        mean /= Scalar(rows)
-        variance = 0
-        for row in 0..<rows {
-          let difference = input[row * features + feature] - mean
-          variance += difference * difference
+    if training {
+      var variances = [Scalar](repeating: 0, count: features)
+      input.withUnsafeBufferPointer { input in
+        means.withUnsafeMutableBufferPointer { means in
+          variances.withUnsafeMutableBufferPointer { variances in
+            guard let x = input.baseAddress, let mean = means.baseAddress,
+              let variance = variances.baseAddress
+            else { return }
+            LaneKernels.batchNormStatistics(
+              x, rows: rows, features: features, means: mean, variances: variance)
+          }
         }
-        variance /= Scalar(rows)
-        let unbiased = rows > 1 ? variance * Scalar(rows) / Scalar(rows - 1) : variance
-        state[stateOffset + feature] += batchNormMomentum * (mean - state[stateOffset + feature])
-        state[stateOffset + features + feature] +=
-          batchNormMomentum * (unbiased - state[stateOffset + features + feature])
-      } else {
-        mean = state[stateOffset + feature]
-        variance = state[stateOffset + features + feature]
       }
-      let inverse = 1 / (variance + Self.batchNormEpsilon).squareRoot()
-      inverseDeviations[feature] = inverse
-      let scale = parameters[offset + feature]
-      let shift = parameters[offset + features + feature]
-      for row in 0..<rows {
-        let position = row * features + feature
-        let normal = (input[position] - mean) * inverse
-        if training { normalizedValues[position] = normal }
-        output[position] = scale * normal + shift
+      let unbiasing = rows > 1 ? Scalar(rows) / Scalar(rows - 1) : 1
+      for feature in 0..<features {
+        let mean = stateOffset + feature
+        let variance = stateOffset + features + feature
+        state[mean] += batchNormMomentum * (means[feature] - state[mean])
+        state[variance] += batchNormMomentum * (variances[feature] * unbiasing - state[variance])
+        inverseDeviations[feature] = 1 / (variances[feature] + Self.batchNormEpsilon).squareRoot()
+      }
+    } else {
+      for feature in 0..<features {
+        means[feature] = state[stateOffset + feature]
+        inverseDeviations[feature] =
+          1 / (state[stateOffset + features + feature] + Self.batchNormEpsilon).squareRoot()
+      }
+    }
+    input.withUnsafeBufferPointer { input in
+      parameters.withUnsafeBufferPointer { parameters in
+        means.withUnsafeBufferPointer { means in
+          inverseDeviations.withUnsafeBufferPointer { inverse in
+            output.withUnsafeMutableBufferPointer { output in
+              normalizedValues.withUnsafeMutableBufferPointer { normalized in
+                guard let x = input.baseAddress, let scale = parameters.baseAddress,
+                  let mean = means.baseAddress, let inverseBase = inverse.baseAddress,
+                  let y = output.baseAddress
+                else { return }
+                LaneKernels.batchNormApply(
+                  x, rows: rows, features: features, statistics: (mean, inverseBase),
+                  affine: (scale + offset, scale + offset + features),
+                  normalized: training ? normalized.baseAddress : nil, output: y)
+              }
+            }
+          }
+        }
       }
     }
     if training { normalized[layer] = (normalizedValues, inverseDeviations) }
     return output
   }
 
+  /// BatchNorm backward, row-major like the forward pass.
   private mutating func batchNormBackward(
     _ outputGradient: [Scalar], rows: Int, features: Int, layer: Int
   )
@@ -331,25 +368,43 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
     }
     let offset = parameterOffsets[layer]
     var inputGradient = outputGradient
-    let count = Scalar(rows)
-    for feature in 0..<features {
-      var sumGradient: Scalar = 0
-      var sumGradientTimesNormal: Scalar = 0
-      for row in 0..<rows {
-        let position = row * features + feature
-        sumGradient += outputGradient[position]
-        sumGradientTimesNormal += outputGradient[position] * normal[position]
+    var sums = [Scalar](repeating: 0, count: features)
+    var products = [Scalar](repeating: 0, count: features)
+    outputGradient.withUnsafeBufferPointer { dY in
+      normal.withUnsafeBufferPointer { normal in
+        sums.withUnsafeMutableBufferPointer { sums in
+          products.withUnsafeMutableBufferPointer { products in
+            guard let gradient = dY.baseAddress, let normalBase = normal.baseAddress,
+              let sum = sums.baseAddress, let product = products.baseAddress
+            else { return }
+            LaneKernels.batchNormGradientSums(
+              gradient, normalized: normalBase, rows: rows, features: features, sums: sum,
+              products: product)
+          }
+        }
       }
-      gradients[offset + feature] += sumGradientTimesNormal
-      gradients[offset + features + feature] += sumGradient
-      let scale = parameters[offset + feature]
-      let factor = scale * inverseDeviations[feature] / count
-      for row in 0..<rows {
-        let position = row * features + feature
-        inputGradient[position] =
-          factor
-          * (count * outputGradient[position] - sumGradient - normal[position]
-            * sumGradientTimesNormal)
+    }
+    var factors = [Scalar](repeating: 0, count: features)
+    for feature in 0..<features {
+      gradients[offset + feature] += products[feature]
+      gradients[offset + features + feature] += sums[feature]
+      factors[feature] = parameters[offset + feature] * inverseDeviations[feature] / Scalar(rows)
+    }
+    inputGradient.withUnsafeMutableBufferPointer { dX in
+      normal.withUnsafeBufferPointer { normal in
+        factors.withUnsafeBufferPointer { factors in
+          sums.withUnsafeBufferPointer { sums in
+            products.withUnsafeBufferPointer { products in
+              guard let gradient = dX.baseAddress, let normalBase = normal.baseAddress,
+                let factor = factors.baseAddress, let sum = sums.baseAddress,
+                let product = products.baseAddress
+              else { return }
+              LaneKernels.batchNormInputGradient(
+                gradient, normalized: normalBase, rows: rows, features: features, factors: factor,
+                sums: sum, products: product)
+            }
+          }
+        }
       }
     }
     return inputGradient

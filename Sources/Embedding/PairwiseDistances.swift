@@ -33,16 +33,19 @@ struct PairwiseDistances<T: TrainingScalar> {
     let values = embeddings.values
     switch kind {
     case .euclidean, .squaredEuclidean:
-      for i in 0..<count {
-        for j in (i + 1)..<max(count, i + 1) {
-          var sum: T = 0
-          for column in 0..<width {
-            let difference = values[i * width + column] - values[j * width + column]
-            sum += difference * difference
+      let squareRoot = kind == .euclidean
+      values.withUnsafeBufferPointer { values in
+        distances.withUnsafeMutableBufferPointer { distances in
+          for i in 0..<count {
+            guard let base = values.baseAddress else { return }
+            for j in (i + 1)..<max(count, i + 1) {
+              let sum = LaneKernels.squaredDistance(
+                base + i * width, base + j * width, count: width)
+              let distance = squareRoot ? sum.squareRoot() : sum
+              distances[i * count + j] = distance
+              distances[j * count + i] = distance
+            }
           }
-          let distance = kind == .euclidean ? sum.squareRoot() : sum
-          distances[i * count + j] = distance
-          distances[j * count + i] = distance
         }
       }
     case .cosine:
@@ -78,36 +81,49 @@ struct PairwiseDistances<T: TrainingScalar> {
     var gradient = Tensor<T>(rows: count, columns: width)
     // Symmetrise: distance(i, j) and distance(j, i) are one quantity.
     var symmetric = [T](repeating: 0, count: count * count)
-    for i in 0..<count {
-      for j in 0..<count where i != j {
-        symmetric[i * count + j] = coefficients[i * count + j] + coefficients[j * count + i]
+    coefficients.withUnsafeBufferPointer { coefficients in
+      symmetric.withUnsafeMutableBufferPointer { symmetric in
+        for i in 0..<count {
+          for j in 0..<count where i != j {
+            symmetric[i * count + j] = coefficients[i * count + j] + coefficients[j * count + i]
+          }
+        }
       }
     }
     switch kind {
     case .euclidean, .squaredEuclidean:
       // ∂d_ij/∂e_i = w (e_i − e_j) with w = 2 (squared) or 1/d_ij (Euclidean).
       var weights = symmetric
-      for i in 0..<count {
-        for j in 0..<count where i != j {
-          let position = i * count + j
-          if kind == .squaredEuclidean {
-            weights[position] *= 2
-          } else {
-            let distance = distances[position]
-            weights[position] =
-              distance * distance > Self.euclideanFloor ? weights[position] / distance : 0
+      var rowSums = [T](repeating: 0, count: count)
+      let squared = kind == .squaredEuclidean
+      weights.withUnsafeMutableBufferPointer { weights in
+        distances.withUnsafeBufferPointer { distances in
+          for i in 0..<count {
+            var rowSum: T = 0
+            for j in 0..<count where i != j {
+              let position = i * count + j
+              if squared {
+                weights[position] *= 2
+              } else {
+                let distance = distances[position]
+                weights[position] =
+                  distance * distance > Self.euclideanFloor ? weights[position] / distance : 0
+              }
+              rowSum += weights[position]
+            }
+            rowSums[i] = rowSum
           }
         }
       }
-      var rowSums = [T](repeating: 0, count: count)
-      for i in 0..<count {
-        for j in 0..<count { rowSums[i] += weights[i * count + j] }
-      }
       multiply(weights, values, into: &gradient.values, m: count, n: width, k: count)
-      for i in 0..<count {
-        for column in 0..<width {
-          let position = i * width + column
-          gradient.values[position] = rowSums[i] * values[position] - gradient.values[position]
+      values.withUnsafeBufferPointer { values in
+        gradient.values.withUnsafeMutableBufferPointer { gradient in
+          for i in 0..<count {
+            for column in 0..<width {
+              let position = i * width + column
+              gradient[position] = rowSums[i] * values[position] - gradient[position]
+            }
+          }
         }
       }
     case .cosine:

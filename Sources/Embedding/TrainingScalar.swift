@@ -3,7 +3,7 @@ import VectorMath
 
 /// The floating-point types networks are computed in: `Float` for training and inference,
 /// `Double` for gradient checks by finite differences.
-public protocol TrainingScalar: BinaryFloatingPoint, Real, Sendable {
+public protocol TrainingScalar: BinaryFloatingPoint, Real, SIMDScalar, Codable, Sendable {
   /// C ← alpha · op(A) · op(B) + beta · C, row-major, through BLAS.
   static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,

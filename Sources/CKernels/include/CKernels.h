@@ -1,7 +1,10 @@
 #ifndef TRIPINDEX_CKERNELS_H
 #define TRIPINDEX_CKERNELS_H
 
-// Tiny helpers Swift cannot express: a cache prefetch hint.
+// Tiny helpers Swift cannot express well: a cache prefetch hint, and element-wise loops over
+// non-aliasing float buffers (`restrict`) that C compilers vectorise reliably.
+
+#include <stddef.h>
 
 /// Asks the CPU to start loading the cache line at `address` (a hint; never faults).
 static inline void tripindex_prefetch(const void *address) {
@@ -9,5 +12,49 @@ static inline void tripindex_prefetch(const void *address) {
   __builtin_prefetch(address, 0, 3);
 #endif
 }
+
+/// ReLU in place: negative values become 0.
+void tripindex_rectify(float *values, size_t count);
+
+/// ReLU backward in place: gradient[i] = 0 where input[i] <= 0.
+void tripindex_rectify_gradient(float *restrict gradient, const float *restrict input, size_t count);
+
+/// destination[i] += source[i].
+void tripindex_accumulate(const float *restrict source, float *restrict destination, size_t count);
+
+/// The per-step constants of an Adam update.
+typedef struct {
+  float beta1, beta2, keep1, keep2, weight_decay, step_size, inverse_correction2, epsilon;
+} tripindex_adam_constants;
+
+/// One Adam step over `count` parameters: g += λ·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+/// p −= step · m / (√(v / (1 − β2^t)) + ε).
+void tripindex_adam_update(float *restrict parameters, const float *restrict gradients,
+                           float *restrict first, float *restrict second, size_t count,
+                           tripindex_adam_constants constants);
+
+/// BatchNorm batch statistics of a row-major `rows × features` matrix: per-feature means and
+/// (biased) variances, two passes.
+void tripindex_batchnorm_statistics(const float *restrict input, size_t rows, size_t features,
+                                    float *restrict means, float *restrict variances);
+
+/// BatchNorm output: y = scale · (x − mean) · inverse + shift, row by row; the normalised values
+/// are kept in `normalized` unless it is NULL.
+void tripindex_batchnorm_apply(const float *restrict input, size_t rows, size_t features,
+                               const float *restrict means, const float *restrict inverse,
+                               const float *restrict scale, const float *restrict shift,
+                               float *restrict normalized, float *restrict output);
+
+/// BatchNorm backward sums: Σ_rows ∂y and Σ_rows ∂y · x̂ per feature.
+void tripindex_batchnorm_gradient_sums(const float *restrict gradient,
+                                       const float *restrict normalized, size_t rows,
+                                       size_t features, float *restrict sums,
+                                       float *restrict products);
+
+/// BatchNorm input gradient in place: ∂x = factor · (n · ∂y − Σ∂y − x̂ · Σ∂y·x̂).
+void tripindex_batchnorm_input_gradient(float *restrict gradient, const float *restrict normalized,
+                                        size_t rows, size_t features, const float *restrict factors,
+                                        const float *restrict sums,
+                                        const float *restrict products);
 
 #endif
