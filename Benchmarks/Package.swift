@@ -13,13 +13,40 @@ let package = Package(
       traits: ["MallocInterposer"]),
   ],
   targets: [
+    .target(
+      name: "BenchmarkSupport", dependencies: [.product(name: "TripIndex", package: "tripindex")],
+      path: "Benchmarks/BenchmarkSupport"),
     .executableTarget(
       name: "StoreBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "package-benchmark"),
-        .product(name: "TripIndex", package: "tripindex"),
+        .product(name: "TripIndex", package: "tripindex"), "BenchmarkSupport",
       ],
       path: "Benchmarks/StoreBenchmarks",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")])
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+    .executableTarget(
+      name: "LSHBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "TripIndex", package: "tripindex"), "BenchmarkSupport",
+      ],
+      path: "Benchmarks/LSHBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+    .executableTarget(
+      name: "TrainingBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "TripIndex", package: "tripindex"),
+      ],
+      path: "Benchmarks/TrainingBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+    .executableTarget(
+      name: "EvaluationBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "TripIndex", package: "tripindex"),
+      ],
+      path: "Benchmarks/EvaluationBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
   ]
 )

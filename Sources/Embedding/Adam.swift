@@ -33,6 +33,7 @@ public struct Adam<T: TrainingScalar>: Sendable {
   ///   - parameters: the values to change.
   ///   - gradients: their gradients.
   ///   - learningRate: the step size for this update.
+  @_specialize(exported:true,where T == Float)
   public mutating func update(_ parameters: inout [T], gradients: [T], learningRate: T) {
     precondition(
       parameters.count == firstMoments.count && gradients.count == parameters.count, "size mismatch"

@@ -92,6 +92,7 @@ public enum MetricLoss {
   ///   - labels: each row's identity.
   ///   - groups: each row's coarser group (ladder loss only; `nil`: two levels).
   /// - Returns: the loss, its gradient and the active fraction.
+  @_specialize(exported:true,where T == Float)
   public static func compute<T: TrainingScalar>(
     _ configuration: LossConfiguration, embeddings: Tensor<T>, labels: [Int], groups: [Int]? = nil
   ) -> LossResult<T> {

@@ -115,6 +115,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   }
 
   /// Clears the gradients.
+  @_specialize(exported:true,where Scalar == Float)
   public mutating func zeroGradients() {
     gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
   }
@@ -127,6 +128,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   ///     what ``backward(_:)`` needs; otherwise use the running statistics.
   /// - Returns: one embedding per row.
   /// - Complexity: O(batch · Σ inputs · outputs).
+  @_specialize(exported:true,where Scalar == Float)
   public mutating func forward(_ input: Tensor<Scalar>, training: Bool) -> Tensor<Scalar> {
     precondition(input.columns == architecture.inputDimension, "input has \(input.columns) columns")
     let rows = input.rows
@@ -180,6 +182,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   ///
   /// - Parameter outputGradient: ∂loss/∂output, one row per input.
   /// - Returns: ∂loss/∂input (the raw, unstandardised input).
+  @_specialize(exported:true,where Scalar == Float)
   public mutating func backward(_ outputGradient: Tensor<Scalar>) -> Tensor<Scalar> {
     precondition(
       activations.count == layers.count + 1, "backward needs a training forward pass first")

@@ -37,6 +37,7 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
   ///   - embeddings: one embedding per row.
   ///   - labels: each row's class in `0..<classes`.
   /// - Returns: the loss, ∂loss/∂embeddings, and the fraction of rows classified wrongly.
+  @_specialize(exported:true,where T == Float)
   public mutating func loss(embeddings: Tensor<T>, labels: [Int]) -> LossResult<T> {
     let rows = embeddings.rows
     var logits = [T](repeating: 0, count: rows * classes)
@@ -84,6 +85,7 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
   }
 
   /// Clears the gradients.
+  @_specialize(exported:true,where T == Float)
   public mutating func zeroGradients() {
     for index in gradients.indices { gradients[index] = 0 }
   }

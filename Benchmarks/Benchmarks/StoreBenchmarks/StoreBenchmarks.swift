@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkSupport
 import Foundation
 import TripIndex
 
@@ -30,8 +31,7 @@ let benchmarks: @Sendable () -> Void = {
 
   for probes in [1, 64, 1024] {
     Benchmark(
-      "exact query \(probes) probes x 100k x 128, k 10",
-      configuration: .init(scalingFactor: probes >= 1000 ? .kilo : .one)
+      "exact query \(probes) probes x 100k x 128, k 10"
     ) { benchmark in
       let store = try Fixture.shared.store()
       let queries = Matrix(
@@ -48,8 +48,8 @@ let benchmarks: @Sendable () -> Void = {
 /// Data made once per process: a seeded clustered base in a store, and queries.
 final class Fixture: @unchecked Sendable {
   static let shared = Fixture()
-  let ingest = clustered(rows: 10_000, seed: 1)
-  let queries = clustered(rows: 1024, seed: 2)
+  let ingest = ClusteredData.make(rows: 10_000, seed: 1)
+  let queries = ClusteredData.make(rows: 1024, seed: 2)
   private var opened: VectorStore?
   private let directory = NSTemporaryDirectory() + "tripindex-bench-store-\(getpid())"
 
@@ -57,7 +57,7 @@ final class Fixture: @unchecked Sendable {
     if let opened { return opened }
     let store = try VectorStore.openOrCreate(path: directory, dimension: 128, metric: .l2)
     if try store.count() == 0 {
-      let base = Fixture.clustered(rows: 100_000, seed: 3)
+      let base = ClusteredData.make(rows: 100_000, seed: 3)
       let names = (0..<base.rows).map { "base-\($0)" }
       try base.values.withUnsafeBufferPointer { values in
         _ = try store.write { writer in
@@ -71,20 +71,4 @@ final class Fixture: @unchecked Sendable {
   }
 
   deinit { try? FileManager.default.removeItem(atPath: directory) }
-
-  /// Points around 1,000 Gaussian centres, as make_clustered.py draws them.
-  static func clustered(rows: Int, seed: UInt64) -> Matrix {
-    var random = SeededRandom(seed: 1234)
-    let centres = (0..<(1000 * 128)).map { _ in Float(random.normal() * 3) }
-    var draws = SeededRandom(seed: seed)
-    var values: [Float] = []
-    values.reserveCapacity(rows * 128)
-    for _ in 0..<rows {
-      let centre = draws.integer(in: 0...999)
-      for column in 0..<128 {
-        values.append(centres[centre * 128 + column] + Float(draws.normal()))
-      }
-    }
-    return Matrix(rows: rows, columns: 128, values: values)
-  }
 }
