@@ -43,7 +43,7 @@ demo: release
 	$(TOOL) benchmark datasets/synth-reid --report $(DEMO)/benchmark
 	@echo "== report and plots: $(DEMO)/benchmark/report.md, cmc.svg, rank1-vs-qps.svg, map-vs-qps.svg"
 
-# package-benchmark suites (a separate package: see Benchmarks/README.md).
+# package-benchmark suites (a separate package; see "Benchmarks" in README.md).
 bench: deps
 	cd Benchmarks && $(SWIFT) package benchmark
 

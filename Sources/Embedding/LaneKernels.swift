@@ -1,10 +1,13 @@
 import CKernels
 import VectorMath
 
-/// Reductions over contiguous vectors in eight SIMD lanes (the compiler does not reorder
-/// floating-point sums by itself, so plain loops stay scalar).
+/// The element-wise and reduction loops of the training hot path: for `Float` (training) they
+/// run vectorised (VectorMath's kernels, or C loops over `restrict` pointers in CKernels); for
+/// `Double` (the finite-difference checks) they are plain loops. FloatPathTests checks that both
+/// compute the same thing.
 enum LaneKernels {
-  /// Σ (a_i − b_i)².
+  /// Σ (a_i − b_i)²: VectorMath's vectorised kernel for `Float`, a plain loop otherwise (the
+  /// `Double` gradient checks).
   ///
   /// - Parameters:
   ///   - a: the first vector.
@@ -16,53 +19,15 @@ enum LaneKernels {
     _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, count: Int
   ) -> T {
     if T.self == Float.self {
-      let distance = Vectors.squaredL2(
-        UnsafeBufferPointer(
-          start: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), count: count),
-        UnsafeBufferPointer(
-          start: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), count: count))
-      return T(distance)
+      return T(
+        Vectors.squaredL2(
+          UnsafeBufferPointer(start: floats(a), count: count),
+          UnsafeBufferPointer(start: floats(b), count: count)))
     }
-    var lanes = SIMD8<T>()
-    var index = 0
-    while index + 8 <= count {
-      let difference =
-        UnsafeRawPointer(a + index).loadUnaligned(as: SIMD8<T>.self)
-        - UnsafeRawPointer(b + index).loadUnaligned(as: SIMD8<T>.self)
-      lanes += difference * difference
-      index += 8
-    }
-    var sum = lanes.sum()
-    while index < count {
+    var sum: T = 0
+    for index in 0..<count {
       let difference = a[index] - b[index]
       sum += difference * difference
-      index += 1
-    }
-    return sum
-  }
-
-  /// Σ a_i b_i.
-  ///
-  /// - Parameters:
-  ///   - a: the first vector.
-  ///   - b: the second vector.
-  ///   - count: their length.
-  /// - Returns: the inner product.
-  @inline(__always)
-  static func dot<T: TrainingScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, count: Int) -> T
-  {
-    var lanes = SIMD8<T>()
-    var index = 0
-    while index + 8 <= count {
-      lanes +=
-        UnsafeRawPointer(a + index).loadUnaligned(as: SIMD8<T>.self)
-        * UnsafeRawPointer(b + index).loadUnaligned(as: SIMD8<T>.self)
-      index += 8
-    }
-    var sum = lanes.sum()
-    while index < count {
-      sum += a[index] * b[index]
-      index += 1
     }
     return sum
   }

@@ -7,14 +7,14 @@ struct BenchmarkCommand: ParsableCommand {
     abstract:
       "Triplet embedder vs softmax surrogate vs raw features, exact and LSH, in one report.",
     discussion: """
-      DIR holds train/, query/ and gallery/ in the layouts `build` reads, with pids and cameras
-      (labels.csv or Market-1501 names), train identities disjoint from the test identities.
-      Trains the triplet embedder (batch-hard, soft margin) and the softmax surrogate with the same
-      trunk and iteration budget, once per seed; embeds query and gallery with each; scores raw
-      features, triplet and surrogate under the Market-1501 protocol with exact search and with an
-      LSH index (built per model in a temporary store). Trained rows are means over the seeds,
-      with their standard deviations. Prints the table; --report OUT writes report.md,
-      metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg
+      DIR holds train/, query/ and gallery/ in the layouts `build` reads, with pids and cameras \
+      (labels.csv or Market-1501 names), train identities disjoint from the test identities. \
+      Trains the triplet embedder (batch-hard, soft margin) and the softmax surrogate with the same \
+      trunk and iteration budget, once per seed; embeds query and gallery with each; scores raw \
+      features, triplet and surrogate under the Market-1501 protocol with exact search and with an \
+      LSH index (built per model in a temporary store). Trained rows are means over the seeds, \
+      with their standard deviations. Prints the table; --report OUT writes report.md, \
+      metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg \
       (exact search as a point, LSH as a curve over probes per table), and the trained models.
       """)
 

@@ -6,12 +6,12 @@ struct BuildCommand: ParsableCommand {
     commandName: "build",
     abstract: "Ingest a folder of vector files into a store.",
     discussion: """
-      DIR is walked recursively (entries starting with '.' are skipped). A file holding one vector
-      (.vec, .fvecs or .npy) becomes one item named after the file; its pid and camera come from a
-      labels.csv (header name,pid,camera) in its folder or above, else from a Market-1501 name
-      (0001_c1s1_001051_00 → pid 1, camera 1), else none. A file holding many vectors gives items
-      named FILE#ROW, unless a labels.csv beside it has exactly as many rows: then its names, pids
-      and cameras apply in order. Every file is checked before anything is written; names are
+      DIR is walked recursively (entries starting with '.' are skipped). A file holding one vector \
+      (.vec, .fvecs or .npy) becomes one item named after the file; its pid and camera come from a \
+      labels.csv (header name,pid,camera) in its folder or above, else from a Market-1501 name \
+      (0001_c1s1_001051_00 → pid 1, camera 1), else none. A file holding many vectors gives items \
+      named FILE#ROW, unless a labels.csv beside it has exactly as many rows: then its names, pids \
+      and cameras apply in order. Every file is checked before anything is written; names are \
       unique, so building the same folder again changes nothing.
       """)
 

@@ -8,22 +8,26 @@ struct EvalCommand: ParsableCommand {
     commandName: "eval",
     abstract: "Score the ranking of a gallery for a set of queries (CMC, mAP, mINP, recall@k).",
     discussion: """
-      QUERY and GALLERY are folders or files in the layouts `build` reads; re-ID protocols need a
+      QUERY and GALLERY are folders or files in the layouts `build` reads; re-ID protocols need a \
       pid and a camera for every item (labels.csv or Market-1501 names). Protocols:
-        market1501              remove gallery items with the query's pid and camera, and junk
-                                (pid -1); distractors (pid 0) never match; queries without a
-                                remaining match are skipped and counted (as torchreid does)
-        market1501-all-cameras  the same without the camera filter (single-camera data)
-        cuhk03                  single-gallery-shot: CMC averaged over --repeats seeded draws of
-                                one gallery item per identity; AP on the full ranking
-        retrieval               labels only (pytorch-metric-learning): recall@k (hit rate),
-                                R-precision, MAP@R, mAP; without --gallery each query is ranked
-                                against the other queries
-      With --index lsh the gallery is also indexed (in a temporary store) and three rows are
-      printed: exact (the full ranking), exact top-D and lsh top-D (D = --max-rank; the rest of
-      the gallery is ranked after the D found, in gallery order), with search speed, ANN recall
-      and candidates per query: what the approximation costs in rank-1 and mAP.
-      Ties rank by gallery order. Prints a table; --json prints every metric and the full CMC;
+        market1501      remove gallery items with the query's pid and camera, and
+                        junk (pid -1); distractors (pid 0) never match; queries
+                        without a remaining match are skipped and counted
+                        (torchreid's rules)
+        market1501-all-cameras
+                        the same without the camera filter (single-camera data)
+        cuhk03          single-gallery-shot: CMC averaged over --repeats seeded
+                        draws of one gallery item per identity; AP on the full
+                        ranking
+        retrieval       labels only (pytorch-metric-learning): recall@k (hit
+                        rate), R-precision, MAP@R, mAP; without --gallery each
+                        query is ranked against the other queries
+
+      With --index lsh the gallery is also indexed (in a temporary store) and three rows are \
+      printed: exact (the full ranking), exact top-D and lsh top-D (D = --max-rank; the rest of \
+      the gallery is ranked after the D found, in gallery order), with search speed, ANN recall \
+      and candidates per query: what the approximation costs in rank-1 and mAP. \
+      Ties rank by gallery order. Prints a table; --json prints every metric and the full CMC; \
       --report DIR writes report.md, metrics.json, cmc.csv and cmc.svg.
       """)
 

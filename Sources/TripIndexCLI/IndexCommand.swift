@@ -67,11 +67,11 @@ struct IndexCommand: ParsableCommand {
     commandName: "index",
     abstract: "Build (or rebuild, or drop) the LSH index of an existing store.",
     discussion: """
-      Vectors are centred and projected onto their principal components; the hashes see the top
-      --hash-dimensions, and each item keeps the top --sketch-dimensions as a sketch whose distance
-      bounds the true distance from below. Queries gather candidates from T probed buckets in each
-      of L tables (multiprobe), then re-rank them exactly in bound order. Everything lives in the
-      store, and later builds and deletes keep it in step in the same transaction. Use `tripindex
+      Vectors are centred and projected onto their principal components; the hashes see the top \
+      --hash-dimensions, and each item keeps the top --sketch-dimensions as a sketch whose distance \
+      bounds the true distance from below. Queries gather candidates from T probed buckets in each \
+      of L tables (multiprobe), then re-rank them exactly in bound order. Everything lives in the \
+      store, and later builds and deletes keep it in step in the same transaction. Use `tripindex \
       tune` to pick the settings for a target recall.
       """)
 

@@ -6,9 +6,9 @@ struct QueryCommand: ParsableCommand {
     commandName: "query",
     abstract: "Find the nearest stored items of each probe vector.",
     discussion: """
-      PROBE is a .vec, .fvecs or .npy file with one or many vectors. Distances are squared L2 for
-      an l2 store and 1 - cos for a cosine store. With --json, one JSON object per probe, in input
-      order: {"probe": 0, "neighbors": [{"id": 3, "name": "...", "pid": 1, "camera": 2,
+      PROBE is a .vec, .fvecs or .npy file with one or many vectors. Distances are squared L2 for \
+      an l2 store and 1 - cos for a cosine store. With --json, one JSON object per probe, in input \
+      order: {"probe": 0, "neighbors": [{"id": 3, "name": "...", "pid": 1, "camera": 2, \
       "distance": 0.5}, ...]}.
       """)
 

@@ -10,12 +10,12 @@ struct TrainCommand: ParsableCommand {
     abstract:
       "Train an embedder (triplet family, contrastive, MNR, ladder, or the softmax surrogate).",
     discussion: """
-      DIR is read as `build` reads it; every item needs a pid (junk -1 and distractors 0 are left
-      out). A seeded share of identities (--validation) is held out: its mAP (retrieval protocol)
-      is printed as training goes and the best weights are kept. Defaults: batch-hard loss with the
-      soft margin on Euclidean distances, unnormalised output, 256 hidden units with BatchNorm,
-      64-d embeddings, 16×4 batches, 3,000 iterations, Adam decaying after half the run (3e-3 for
-      the soft margin and softmax, 1e-3 for hinge margins, which default to 0.3). The softmax
+      DIR is read as `build` reads it; every item needs a pid (junk -1 and distractors 0 are left \
+      out). A seeded share of identities (--validation) is held out: its mAP (retrieval protocol) \
+      is printed as training goes and the best weights are kept. Defaults: batch-hard loss with the \
+      soft margin on Euclidean distances, unnormalised output, 256 hidden units with BatchNorm, \
+      64-d embeddings, 16×4 batches, 3,000 iterations, Adam decaying after half the run (3e-3 for \
+      the soft margin and softmax, 1e-3 for hinge margins, which default to 0.3). The softmax \
       surrogate defaults to weight decay 1e-3.
       """)
 

@@ -8,7 +8,7 @@ struct TripIndexCommand: ParsableCommand {
     abstract:
       "Metric-learning retrieval: store embeddings in LMDB, search them, evaluate re-ID rankings.",
     discussion: """
-      Results go to stdout (a table, or JSON with --json); progress and warnings go to stderr.
+      Results go to stdout (a table, or JSON with --json); progress and warnings go to stderr. \
       Errors name the file, line or record at fault and exit with a non-zero status.
       """,
     subcommands: [

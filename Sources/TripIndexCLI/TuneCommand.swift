@@ -7,10 +7,10 @@ struct TuneCommand: ParsableCommand {
     abstract:
       "Pick the LSH settings that reach a target recall fastest, and build the index with them.",
     discussion: """
-      Samples stored vectors as queries (each excluded from its own results), computes their exact
-      neighbours, then measures recall@k and single-threaded time per query over a grid of
-      family, K, L, width multipliers (p-stable), probes T and candidate budgets. The fastest
-      setting reaching the target is confirmed on a second, held-out sample and built; queries
+      Samples stored vectors as queries (each excluded from its own results), computes their exact \
+      neighbours, then measures recall@k and single-threaded time per query over a grid of \
+      family, K, L, width multipliers (p-stable), probes T and candidate budgets. The fastest \
+      setting reaching the target is confirmed on a second, held-out sample and built; queries \
       then use its T and budget unless told otherwise.
       """)
 

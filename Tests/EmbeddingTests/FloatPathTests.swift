@@ -90,4 +90,25 @@ import VectorMath
       #expect(abs(value - (index % 2 == 0 ? 0.9 : 1.1)) < 1e-6, "parameter \(index): \(value)")
     }
   }
+
+  @Test(
+    "metric losses agree between Float and Double (pairwise distances, mining, gradients)",
+    arguments: [EmbeddingDistance.euclidean, .squaredEuclidean, .cosine])
+  func lossesMatch(distance: EmbeddingDistance) {
+    var random = SeededRandom(seed: 21)
+    // 12 rows of width 19 (not a multiple of 8), 4 identities × 3.
+    let values = (0..<(12 * 19)).map { _ in random.normal() }
+    let labels = (0..<12).map { $0 / 3 }
+    for kind in [LossKind.batchHard, .batchAll, .semiHard, .contrastive] {
+      let configuration = LossConfiguration(
+        kind: kind, margin: kind == .batchHard ? .soft : .hinge(0.3), distance: distance)
+      let double = MetricLoss.compute(
+        configuration, embeddings: Tensor(rows: 12, columns: 19, values: values), labels: labels)
+      let float = MetricLoss.compute(
+        configuration, embeddings: Tensor(rows: 12, columns: 19, values: values.map { Float($0) }),
+        labels: labels)
+      Self.expectClose([float.value], [double.value], "\(kind) loss")
+      Self.expectClose(float.gradient.values, double.gradient.values, "\(kind) gradient")
+    }
+  }
 }

@@ -4,6 +4,10 @@ import Testing
 import TripIndex
 import VectorIO
 
+#if canImport(FoundationXML)
+  import FoundationXML
+#endif
+
 /// train → embed / build --model → query, on a small synthetic re-ID set.
 @Suite struct ModelWorkflowTests {
   /// A small synthetic set and a model trained on it, shared by the tests of this suite.
@@ -213,6 +217,11 @@ import VectorIO
     #expect(sweep["triplet"]?.compactMap { $0["probes"] as? Int } == [1, 4])
     for file in ["report.md", "metrics.json", "cmc.csv", "cmc.svg", "rank1-vs-qps.svg"] {
       #expect(FileManager.default.fileExists(atPath: report + "/" + file), "\(file)")
+    }
+    for file in ["cmc.svg", "rank1-vs-qps.svg", "map-vs-qps.svg"] {
+      let parser = try #require(XMLParser(contentsOf: URL(fileURLWithPath: report + "/" + file)))
+      #expect(
+        parser.parse(), "\(file) is not well-formed XML: \(String(describing: parser.parserError))")
     }
     let chart = try String(contentsOfFile: report + "/map-vs-qps.svg", encoding: .utf8)
     #expect(chart.contains(">triplet lsh top-10</text>") && chart.contains("<polyline"))
