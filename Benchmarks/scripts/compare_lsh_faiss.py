@@ -180,9 +180,11 @@ def main():
                 chosen = json.loads(tuned.stdout)["chosen"]
                 print(f"tune --recall {target}: {time.perf_counter() - start:.1f} s -> {chosen}")
                 settings.append(("tuned " + str(target), chosen))
-        grid = [(8, 8, 1.0, t, b) for t in (1, 2, 4, 8) for b in (1000, 1500, 3000)]
+        # L, K, width multiplier, T, budget: K 8 suits ~100k vectors, K 10 and larger budgets ~1M.
+        grid = ([(8, 8, 1.0, t, b) for t in (1, 2, 4, 8) for b in (1000, 1500, 3000)]
+                + [(8, 10, 1.0, t, b) for t in (1, 2, 4) for b in (3000, 6000, 10000)])
         if args.quick:
-            grid = grid[::3]
+            grid = grid[:12:3] + grid[12::2]
         for tables, bits, mult, probes, budget in grid:
             settings.append((f"L{tables} K{bits} T{probes} B{budget}",
                              {"family": "pstable", "tables": tables, "hashes_per_table": bits, "probes": probes,

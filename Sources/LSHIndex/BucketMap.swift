@@ -1,5 +1,9 @@
 /// One hash table in memory: every bucket's ids in one array, found through an open-addressing
 /// map from bucket code to (start, count). Lookups cost one or two probes of the map.
+///
+/// Large buckets can be ordered by a key (``orderLargeBuckets(atLeast:key:)``: four leading
+/// coordinates, sorted by the first), so that a search can visit a crowded bucket from the
+/// query's first coordinate outwards, skip items by the other three and stop early.
 public struct BucketMap: Sendable {
   private var keys: [UInt64] = []
   private var starts: [UInt32] = []
@@ -9,6 +13,11 @@ public struct BucketMap: Sendable {
   public private(set) var ids: [UInt32] = []
   /// The number of non-empty buckets.
   public private(set) var bucketCount = 0
+  /// Each id's ordering key, parallel to ``ids`` (empty until buckets are ordered); buckets are
+  /// sorted by its first lane.
+  public private(set) var orderKeys: [SIMD4<Float>] = []
+  /// Buckets holding at least this many ids are sorted by ``orderKeys``.
+  public private(set) var orderedMinimum = Int.max
 
   /// Builds a table from (code, id) pairs.
   ///
@@ -73,6 +82,31 @@ public struct BucketMap: Sendable {
   @inline(__always)
   static func slot(_ code: UInt64, mask: Int) -> Int {
     Int(truncatingIfNeeded: (code &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
+  }
+
+  /// Sorts every bucket of at least `minimum` ids by the first lane of `key` (ties by id) and
+  /// records the keys.
+  ///
+  /// - Parameters:
+  ///   - minimum: the smallest bucket to order.
+  ///   - key: an id's key.
+  /// - Complexity: O(n log b) for n ids in buckets of size b.
+  public mutating func orderLargeBuckets(atLeast minimum: Int, key: (UInt32) -> SIMD4<Float>) {
+    var keys = [SIMD4<Float>](repeating: .zero, count: ids.count)
+    var ids = self.ids
+    self.ids = []
+    for slot in counts.indices where Int(counts[slot]) >= minimum {
+      let range = Int(starts[slot])..<(Int(starts[slot]) + Int(counts[slot]))
+      var pairs = ids[range].map { (key: key($0), id: $0) }
+      pairs.sort { $0.key.x < $1.key.x || ($0.key.x == $1.key.x && $0.id < $1.id) }
+      for (offset, pair) in pairs.enumerated() {
+        ids[range.lowerBound + offset] = pair.id
+        keys[range.lowerBound + offset] = pair.key
+      }
+    }
+    self.ids = ids
+    orderKeys = keys
+    orderedMinimum = minimum
   }
 
   /// The range of ``ids`` holding bucket `code` (empty when absent).

@@ -113,7 +113,6 @@ public struct LSHSearcher: @unchecked Sendable {
   ) {
     self.model = model
     self.snapshot = snapshot
-    self.maps = maps
     self.keepAlive = keepAlive
     vectorBlocks = snapshot.blocks
     blockShift = snapshot.store.blockRows.trailingZeroBitCount
@@ -134,6 +133,33 @@ public struct LSHSearcher: @unchecked Sendable {
       (target + first * sketchWidth).update(from: base, count: blockRowCount * sketchWidth)
     }
     self.contiguous = contiguous
+    // Crowded buckets sorted by the first principal component, keyed by the first four (the
+    // sketch's leading values), so a query can scan them outwards from its own value, skip items
+    // by the four-component bound and stop early.
+    let width = sketchWidth
+    let rowsWithSketch = contiguous.rows(width: width)
+    var ordered = maps
+    if width > 0, let values = contiguous.values.baseAddress {
+      for table in ordered.indices {
+        ordered[table].orderLargeBuckets(atLeast: Self.orderedBucketMinimum) { id in
+          Self.leadingFour(Int(id) < rowsWithSketch ? values + Int(id) * width : nil, width: width)
+        }
+      }
+    }
+    self.maps = ordered
+  }
+
+  /// Buckets with at least this many ids are scanned in key order with early stopping instead of
+  /// being gathered whole.
+  static let orderedBucketMinimum = 128
+
+  /// The first four values of a sketch (zeros past its width or without one).
+  @inline(__always)
+  static func leadingFour(_ sketch: UnsafePointer<Float>?, width: Int) -> SIMD4<Float> {
+    var lanes = SIMD4<Float>.zero
+    guard let sketch else { return lanes }
+    for lane in 0..<min(4, width) { lanes[lane] = sketch[lane] }
+    return lanes
   }
 
   /// Per-worker reusable memory, allocated once: raw buffers, so the hot loops touch no
@@ -146,9 +172,13 @@ public struct LSHSearcher: @unchecked Sendable {
     let candidates: UnsafeMutableBufferPointer<UInt32>
     /// Sketch bounds of the current query's first-phase candidates.
     let bounds: UnsafeMutableBufferPointer<(bound: Float, id: UInt32)>
+    /// The crowded home buckets of the current query: (table, start, end) in the table's ids.
+    let crowded: UnsafeMutableBufferPointer<(Int, Int, Int)>
     var probers: [BucketHasher.Prober]
 
     init(items: Int, tables: Int) {
+      crowded = .allocate(capacity: max(tables, 1))
+      crowded.initialize(repeating: (0, 0, 0))
       stamps = .allocate(capacity: max(items, 1))
       stamps.initialize(repeating: 0)
       candidates = .allocate(capacity: items + 1)
@@ -162,6 +192,7 @@ public struct LSHSearcher: @unchecked Sendable {
       stamps.deallocate()
       candidates.deallocate()
       bounds.deallocate()
+      crowded.deallocate()
     }
   }
 
@@ -234,14 +265,73 @@ public struct LSHSearcher: @unchecked Sendable {
     var evaluated = 0
     let tolerance: Float = 1 + 1e-5
 
-    // Phase 1: the home bucket of every table.
+    // A crowded bucket (sorted by the first principal component) is visited from the probe's
+    // own value outwards; since |Δ first component| is a lower bound on the distance, the scan
+    // stops once that gap alone cannot beat the k-th exact distance.
+    let leading = z.baseAddress.map { Self.leadingFour($0, width: min(width, z.count)) } ?? .zero
+    let key = leading.x
+    func scanCrowded(_ map: BucketMap, _ range: Range<Int>) {
+      map.orderKeys.withUnsafeBufferPointer { keys in
+        map.ids.withUnsafeBufferPointer { ids in
+          var low = range.lowerBound
+          var high = range.upperBound
+          while low < high {
+            let middle = (low + high) / 2
+            if keys[middle].x < key { low = middle + 1 } else { high = middle }
+          }
+          var up = low
+          var down = low - 1
+          while budget == 0 || found < budget {
+            let upGap = up < range.upperBound ? keys[up].x - key : Float.infinity
+            let downGap = down >= range.lowerBound ? key - keys[down].x : Float.infinity
+            let position: Int
+            let gap: Float
+            if upGap <= downGap {
+              (position, gap) = (up, upGap)
+              up += 1
+            } else {
+              (position, gap) = (down, downGap)
+              down -= 1
+            }
+            if gap == .infinity || top.count == k && gap * gap >= top.threshold * tolerance {
+              return
+            }
+            let difference = keys[position] - leading
+            if top.count == k
+              && (difference * difference).sum() >= top.threshold * tolerance
+            {
+              continue
+            }
+            let id = ids[position]
+            let slot = Int(id)
+            guard slot < stamps.count, stamps[slot] != epoch else { continue }
+            stamps[slot] = epoch
+            found += 1
+            guard let row = sketch(id) else { continue }
+            let bound = Self.squaredDistance(row, z, count: width)
+            if top.count < k || bound < top.threshold * tolerance, let vector = vector(id) {
+              top.insert(id: UInt64(id), distance: Vectors.squaredL2(probe, vector))
+              evaluated += 1
+            }
+          }
+        }
+      }
+    }
+
+    // Phase 1: the home bucket of every table; crowded ones wait until the others have set a
+    // k-th distance to stop their scans.
+    let crowded = scratch.crowded
+    var crowdedCount = 0
     for table in 0..<configuration.tables {
       probers[table].start(model.hasher, z: hashInput, table: table)
       guard let home = probers[table].next(model.hasher) else { continue }
-      if budget == 0 || found < budget {
+      let range = maps[table].bucket(home.code)
+      if range.count >= Self.orderedBucketMinimum {
+        crowded[crowdedCount] = (table, range.lowerBound, range.upperBound)
+        crowdedCount += 1
+      } else if budget == 0 || found < budget {
         found = Self.gather(
-          maps[table], code: home.code, stamps: stamps, epoch: epoch, into: candidates, count: found
-        )
+          maps[table], range: range, stamps: stamps, epoch: epoch, into: candidates, count: found)
       }
     }
     // Bound every candidate through its sketch (prefetching ahead), then re-rank exactly in
@@ -262,12 +352,16 @@ public struct LSHSearcher: @unchecked Sendable {
       UnsafeMutableBufferPointer(rebasing: bounds[0..<found]), prefetch: prefetchVector
     ) {
       candidate in
-      if top.count == k && candidate.bound > top.threshold * tolerance { return false }
+      if top.count == k && candidate.bound >= top.threshold * tolerance { return false }
       if let vector = vector(candidate.id) {
         top.insert(id: UInt64(candidate.id), distance: Vectors.squaredL2(probe, vector))
         evaluated += 1
       }
       return true
+    }
+    for index in 0..<crowdedCount {
+      let (table, start, end) = crowded[index]
+      scanCrowded(maps[table], start..<end)
     }
     // Phase 2: multiprobe, rank by rank across tables. A bucket whose distance lower bound
     // exceeds the k-th exact distance cannot improve the answer and is skipped; a candidate is
@@ -277,11 +371,16 @@ public struct LSHSearcher: @unchecked Sendable {
       for table in 0..<configuration.tables {
         guard let next = probers[table].next(model.hasher) else { continue }
         progressed = true
-        if top.count == k && next.lowerBound > top.threshold * tolerance { continue }
+        if top.count == k && next.lowerBound >= top.threshold * tolerance { continue }
+        let range = maps[table].bucket(next.code)
+        if range.count >= Self.orderedBucketMinimum {
+          scanCrowded(maps[table], range)
+          if budget > 0 && found >= budget { break probing }
+          continue
+        }
         let before = found
         found = Self.gather(
-          maps[table], code: next.code, stamps: stamps, epoch: epoch, into: candidates, count: found
-        )
+          maps[table], range: range, stamps: stamps, epoch: epoch, into: candidates, count: found)
         for position in before..<min(found, before + lookahead) {
           if let row = sketch(candidates[position]) {
             tripindex_prefetch(row)
@@ -296,7 +395,7 @@ public struct LSHSearcher: @unchecked Sendable {
           let id = candidates[position]
           guard let row = sketch(id) else { continue }
           let bound = Self.squaredDistance(row, z, count: width)
-          if top.count < k || bound <= top.threshold * tolerance, let vector = vector(id) {
+          if top.count < k || bound < top.threshold * tolerance, let vector = vector(id) {
             top.insert(id: UInt64(id), distance: Vectors.squaredL2(probe, vector))
             evaluated += 1
           }
@@ -312,16 +411,15 @@ public struct LSHSearcher: @unchecked Sendable {
     return LSHSearchResult(neighbors: neighbors, candidates: found, exactDistances: evaluated)
   }
 
-  /// Appends the ids of bucket `code` not seen in this query (every id is written; the count
-  /// only advances for new ones, so there is no unpredictable branch per id).
+  /// Appends the ids of a bucket (its `range` of the map's ids) not seen in this query (every id
+  /// is written; the count only advances for new ones, so there is no unpredictable branch per id).
   ///
   /// - Returns: the new candidate count.
   @inline(__always)
   static func gather(
-    _ map: BucketMap, code: UInt64, stamps: UnsafeMutableBufferPointer<UInt32>, epoch: UInt32,
+    _ map: BucketMap, range: Range<Int>, stamps: UnsafeMutableBufferPointer<UInt32>, epoch: UInt32,
     into output: UnsafeMutableBufferPointer<UInt32>, count: Int
   ) -> Int {
-    let range = map.bucket(code)
     if range.isEmpty { return count }
     var found = count
     map.ids.withUnsafeBufferPointer { ids in

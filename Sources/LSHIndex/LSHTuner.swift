@@ -53,7 +53,7 @@ public enum LSHTuner {
     /// T values (query time).
     public var probes: [Int] = [1, 2, 4, 8]
     /// Candidate budgets (query time; 0 = none).
-    public var budgets: [Int] = [1000, 1500, 3000, 0]
+    public var budgets: [Int] = [1000, 3000, 10000, 0]
 
     /// The default grid for a metric: p-stable for l2; all three families for cosine.
     ///

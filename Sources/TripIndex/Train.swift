@@ -129,6 +129,11 @@ public enum Train {
         "\(excluded) junk (pid −1) and distractor (pid 0) items are not identities and were left out of training"
       )
     }
+    if training.loss.kind == .ladder && trainingData.groups == nil {
+      progress.warn(
+        "the ladder loss has no groups to grade by (labels.csv has no group column), so it has two levels, same identity or not: batch-hard with a hinge margin"
+      )
+    }
     let validate: ((EmbeddingModel) -> Double)? = validation.map { validation in
       let labels = LabelSet(
         pids: validation.pids, cameras: Array(repeating: 0, count: validation.pids.count))
@@ -245,12 +250,15 @@ public enum Train {
   }
 
   /// Splits items by identity: a seeded random `fraction` of identities (at least 2, when there
-  /// are at least 4 identities) goes to validation. Junk and distractors are left out.
+  /// are at least 4 identities) goes to validation. Junk and distractors are left out. When any
+  /// item has a group (labels.csv's `group` column), every item must, and the groups go with the
+  /// training rows (the ladder loss's middle level).
   static func split(_ data: LabelledVectors, fraction: Double, seed: UInt64) throws -> (
     TrainingData, Validation?, Int
   ) {
     var rowsByIdentity: [Int32: [Int]] = [:]
     var excluded = 0
+    let hasGroups = data.labels.contains { $0.group != nil }
     for (row, label) in data.labels.enumerated() {
       guard let pid = label.pid else {
         throw TripIndexError(
@@ -261,6 +269,11 @@ public enum Train {
         excluded += 1
         continue
       }
+      if hasGroups && label.group == nil {
+        throw TripIndexError(
+          "training item '\(data.names[row])' from \(data.source) has no group, but others do; give every item a group in labels.csv or none"
+        )
+      }
       rowsByIdentity[pid, default: []].append(row)
     }
     var identities = rowsByIdentity.keys.sorted()
@@ -270,21 +283,27 @@ public enum Train {
       identities.count >= 4 && fraction > 0
       ? max(2, Int((Double(identities.count) * fraction).rounded())) : 0
     let validationIdentities = Set(identities.prefix(held))
-    func gather(_ keep: (Int32) -> Bool) -> (Matrix, [Int32]) {
+    func gather(_ keep: (Int32) -> Bool) -> (Matrix, [Int32], [Int]) {
       var values: [Float] = []
       var pids: [Int32] = []
+      var groups: [Int] = []
       for pid in rowsByIdentity.keys.sorted() where keep(pid) {
         for row in rowsByIdentity[pid] ?? [] {
           values += data.vectors.row(row)
           pids.append(pid)
+          if let group = data.labels[row].group { groups.append(Int(group)) }
         }
       }
-      return (Matrix(rows: pids.count, columns: data.vectors.columns, values: values), pids)
+      return (Matrix(rows: pids.count, columns: data.vectors.columns, values: values), pids, groups)
     }
-    let (trainingVectors, trainingPIDs) = gather { !validationIdentities.contains($0) }
+    let (trainingVectors, trainingPIDs, trainingGroups) = gather {
+      !validationIdentities.contains($0)
+    }
     let validation = held > 0 ? gather { validationIdentities.contains($0) } : nil
     return (
-      TrainingData(vectors: trainingVectors, identities: trainingPIDs.map { Int($0) }),
+      TrainingData(
+        vectors: trainingVectors, identities: trainingPIDs.map { Int($0) },
+        groups: hasGroups ? trainingGroups : nil),
       validation.map { Validation(vectors: $0.0, pids: $0.1) }, excluded
     )
   }

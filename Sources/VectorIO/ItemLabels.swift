@@ -7,15 +7,21 @@ public struct ItemLabels: Hashable, Sendable {
   public var pid: Int32?
   /// The camera, or `nil` when unknown.
   public var camera: Int32?
+  /// A coarser class the identity belongs to (a car's make, a product's category), which gives
+  /// the ladder loss its middle relevance level; `nil` when unknown. Read from `labels.csv`'s
+  /// optional `group` column for training; the store does not keep it.
+  public var group: Int32?
 
   /// Creates labels.
   ///
   /// - Parameters:
   ///   - pid: the identity.
   ///   - camera: the camera.
-  public init(pid: Int32? = nil, camera: Int32? = nil) {
+  ///   - group: the identity's coarser class.
+  public init(pid: Int32? = nil, camera: Int32? = nil, group: Int32? = nil) {
     self.pid = pid
     self.camera = camera
+    self.group = group
   }
 
   /// No labels at all.

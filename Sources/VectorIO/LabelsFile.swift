@@ -1,6 +1,8 @@
-/// A `labels.csv` file: header `name,pid,camera`, then one item per line.
+/// A `labels.csv` file: header `name,pid,camera` (or `name,pid,camera,group`), then one item per
+/// line.
 ///
-/// Names are unique; pid and camera are integers, or empty for unknown. Fields may be quoted with
+/// Names are unique; pid, camera and group are integers, or empty for unknown. The optional
+/// `group` column gives each item a coarser class for the ladder loss. Fields may be quoted with
 /// `"` (a doubled `""` inside quotes is a quote), so names may hold commas.
 public struct LabelsFile: Sendable {
   /// One line of the file.
@@ -31,14 +33,17 @@ public struct LabelsFile: Sendable {
   public let entries: [Entry]
   private let indexByName: [String: Int]
 
-  /// The header a labels file must start with.
+  /// The header of a labels file without groups.
   public static let header = "name,pid,camera"
+
+  /// The header of a labels file whose items also carry a group.
+  public static let headerWithGroup = "name,pid,camera,group"
 
   /// Reads and validates a labels file.
   ///
   /// - Parameter path: the file.
   /// - Throws: ``VectorIOError`` naming the line for a wrong header, a wrong number of fields,
-  ///   a non-integer pid or camera, or a name listed twice.
+  ///   a non-integer pid, camera or group, or a name listed twice.
   public init(path: String) throws(VectorIOError) {
     let source = try FileByteSource(path: path)
     guard source.sizeBytes > 0 else {
@@ -60,7 +65,7 @@ public struct LabelsFile: Sendable {
     var entries: [Entry] = []
     var indexByName: [String: Int] = [:]
     var lineNumber = 0
-    var sawHeader = false
+    var columns = 0
     for rawLine in text.split(
       omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
     {
@@ -71,20 +76,22 @@ public struct LabelsFile: Sendable {
       if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
       let location = FileLocation.line(lineNumber)
       let fields = try Self.fields(of: line, path: path, location: location)
-      if !sawHeader {
+      if columns == 0 {
         let header = fields.map { $0.trimmingSpaces().lowercased() }
-        guard header == ["name", "pid", "camera"] else {
+        guard header == ["name", "pid", "camera"] || header == ["name", "pid", "camera", "group"]
+        else {
           throw VectorIOError(
             path: path, location: location,
-            "header is '\(line)'; expected '\(Self.header)'")
+            "header is '\(line)'; expected '\(Self.header)' or '\(Self.headerWithGroup)'")
         }
-        sawHeader = true
+        columns = header.count
         continue
       }
-      guard fields.count == 3 else {
+      guard fields.count == columns else {
         throw VectorIOError(
           path: path, location: location,
-          "has \(fields.count) fields; expected 3 (name,pid,camera)")
+          "has \(fields.count) fields; expected \(columns) (\(columns == 3 ? Self.header : Self.headerWithGroup))"
+        )
       }
       let name = fields[0]
       guard !name.isEmpty else {
@@ -92,6 +99,9 @@ public struct LabelsFile: Sendable {
       }
       let pid = try Self.integer(fields[1], field: "pid", path: path, location: location)
       let camera = try Self.integer(fields[2], field: "camera", path: path, location: location)
+      let group =
+        columns == 4
+        ? try Self.integer(fields[3], field: "group", path: path, location: location) : nil
       if let previous = indexByName[name] {
         throw VectorIOError(
           path: path, location: location,
@@ -100,9 +110,10 @@ public struct LabelsFile: Sendable {
       }
       indexByName[name] = entries.count
       entries.append(
-        Entry(name: name, labels: ItemLabels(pid: pid, camera: camera), line: lineNumber))
+        Entry(
+          name: name, labels: ItemLabels(pid: pid, camera: camera, group: group), line: lineNumber))
     }
-    guard sawHeader else {
+    guard columns > 0 else {
       throw VectorIOError(path: path, "holds no header; expected '\(Self.header)'")
     }
     self.entries = entries
@@ -174,14 +185,16 @@ public struct LabelsFile: Sendable {
 }
 
 extension LabelsFile {
-  /// Writes entries as a labels file (header `name,pid,camera`), quoting names where needed.
+  /// Writes entries as a labels file (header `name,pid,camera`, plus `,group` when any entry has
+  /// a group), quoting names where needed.
   ///
   /// - Parameters:
   ///   - entries: the items; their `line` is ignored.
   ///   - path: the file to write.
   /// - Throws: ``VectorIOError`` when the file cannot be written.
   public static func write(_ entries: [Entry], to path: String) throws(VectorIOError) {
-    var text = header + "\n"
+    let withGroups = entries.contains { $0.labels.group != nil }
+    var text = (withGroups ? headerWithGroup : header) + "\n"
     for entry in entries {
       let needsQuotes =
         entry.name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
@@ -189,7 +202,9 @@ extension LabelsFile {
       let name =
         needsQuotes ? "\"" + entry.name.replacingAll("\"", with: "\"\"") + "\"" : entry.name
       text +=
-        "\(name),\(entry.labels.pid.map(String.init) ?? ""),\(entry.labels.camera.map(String.init) ?? "")\n"
+        "\(name),\(entry.labels.pid.map(String.init) ?? ""),\(entry.labels.camera.map(String.init) ?? "")"
+      if withGroups { text += ",\(entry.labels.group.map(String.init) ?? "")" }
+      text += "\n"
     }
     try TextFile.write(text, to: path)
   }

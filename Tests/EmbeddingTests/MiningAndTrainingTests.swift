@@ -63,6 +63,26 @@ import VectorMath
   func ladderSpecialCase() {
     #expect(abs(loss(.ladder, .hinge(1)) - loss(.batchHard, .hinge(1))) < 1e-12)
   }
+
+  @Test("ladder with groups adds a half-margin, half-weight level for same-group identities")
+  func ladderWithGroups() {
+    // Points 0 and 1 (identity 0), 2 (identity 1) share group 0; 2.5 (identity 2) is group 1.
+    // Level 0 (same identity vs the rest), margin 1, weight 1; anchors without a positive skip:
+    //   a=0: farthest positive d1, nearest other d2 (the 2) → 1 − 2 + 1 = 0
+    //   a=1: farthest positive d1, nearest other d1 (the 2) → 1 − 1 + 1 = 1   → mean 1/2
+    // Level 1 (same group vs the rest), margin 1/2, weight 1/2:
+    //   a=0: farthest same-group d2, nearest other d2.5 → 2 − 2.5 + .5 = 0
+    //   a=1: farthest same-group d1, nearest other d1.5 → 1 − 1.5 + .5 = 0
+    //   a=2: farthest same-group d2, nearest other d0.5 → 2 − .5 + .5 = 2     → mean 2/3
+    // total = 1/2 + 1/2 · 2/3 = 5/6; without groups only level 0 counts: 1/2.
+    let points = Tensor<Double>(rows: 4, columns: 1, values: [0, 1, 2, 2.5])
+    let configuration = LossConfiguration(kind: .ladder, margin: .hinge(1), distance: .euclidean)
+    let grouped = MetricLoss.compute(
+      configuration, embeddings: points, labels: [0, 0, 1, 2], groups: [0, 0, 0, 1])
+    let plain = MetricLoss.compute(configuration, embeddings: points, labels: [0, 0, 1, 2])
+    #expect(abs(grouped.value - 5.0 / 6) < 1e-12)
+    #expect(abs(plain.value - 0.5) < 1e-12)
+  }
 }
 
 @Suite struct SamplingAndTrainingTests {
@@ -169,6 +189,35 @@ import VectorMath
     let learned = nearestNeighbourAccuracy(result.model.embed(data.vectors))
     #expect(raw < 0.4, "raw accuracy \(raw)")
     #expect(learned > 0.9, "learned accuracy \(learned)")
+  }
+
+  @Test("collapsed embeddings give one warning and training still finishes; healthy runs give none")
+  func collapseWarning() throws {
+    func warnings(_ data: TrainingData) throws -> [String] {
+      var options = TrainingOptions()
+      options.hiddenSizes = [16]
+      options.outputDimension = 4
+      options.identitiesPerBatch = 4
+      options.iterations = 120
+      var messages: [String] = []
+      _ = try Trainer.train(
+        data, options: options,
+        observe: { event in
+          if case .warning(let message) = event { messages.append(message) }
+        })
+      return messages
+    }
+    // Every input equal: any network maps them to one point, so all distances are zero.
+    let healthy = Self.noisyData(seed: 5)
+    let constant = TrainingData(
+      vectors: Matrix(
+        rows: healthy.vectors.rows, columns: healthy.vectors.columns,
+        values: [Float](repeating: 0.25, count: healthy.vectors.values.count)),
+      identities: healthy.identities)
+    let collapsed = try warnings(constant)
+    #expect(collapsed.count == 1, "\(collapsed)")
+    #expect(collapsed.first?.contains("collapsed at iteration 50") == true, "\(collapsed)")
+    #expect(try warnings(healthy).isEmpty)
   }
 
   @Test("a model file reads back identically; damage is named")

@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import TestSupport
 import Testing
@@ -230,6 +231,51 @@ import VectorIO
       Set(models) == [
         "triplet-seed1.tpm", "triplet-seed2.tpm", "surrogate-seed1.tpm", "surrogate-seed2.tpm",
       ])
+  }
+
+  @Test("train --loss ladder grades by labels.csv's group column; a missing group is named")
+  func ladderGroups() throws {
+    let directory = TemporaryDirectory()
+    let matrix = Fixtures.randomMatrix(rows: 32, columns: 6, seed: 21)
+    var vectors = ""
+    for row in 0..<32 {
+      vectors += matrix.row(row).map { String($0) }.joined(separator: " ") + "\n"
+    }
+    // 8 identities × 4 samples; identities 1-4 in group 1, 5-8 in group 2.
+    func labels(groups: Bool, missingAt: Int? = nil) -> String {
+      var text = groups ? "name,pid,camera,group\n" : "name,pid,camera\n"
+      for row in 0..<32 {
+        let pid = row / 4 + 1
+        text += "item\(row),\(pid),\(row % 4 + 1)"
+        if groups { text += row == missingAt ? "," : ",\(pid <= 4 ? 1 : 2)" }
+        text += "\n"
+      }
+      return text
+    }
+    func train(_ name: String, labels text: String) throws -> (TripIndexExecutable.Outcome, String)
+    {
+      directory.write(vectors, to: "\(name)/train.vec")
+      directory.write(text, to: "\(name)/labels.csv")
+      let model = directory.file("\(name).tpm")
+      let outcome = try TripIndexExecutable.run([
+        "train", directory.file(name), "--out", model, "--loss", "ladder", "--layers", "8,4",
+        "--p", "4", "--k", "2", "--iterations", "30", "--validation", "0",
+      ])
+      return (outcome, model)
+    }
+    let (grouped, groupedModel) = try train("grouped", labels: labels(groups: true))
+    #expect(grouped.status == 0, "\(grouped.stderr)")
+    #expect(!grouped.stderr.contains("no groups to grade by"), "\(grouped.stderr)")
+    let (plain, plainModel) = try train("plain", labels: labels(groups: false))
+    #expect(plain.status == 0, "\(plain.stderr)")
+    #expect(plain.stderr.contains("no groups to grade by"), "\(plain.stderr)")
+    // Same data, seed and settings: only the groups differ, so the middle level changed training.
+    let groupedWeights = try EmbeddingModel.read(from: groupedModel).network.parameters
+    let plainWeights = try EmbeddingModel.read(from: plainModel).network.parameters
+    #expect(groupedWeights != plainWeights)
+    let (missing, _) = try train("missing", labels: labels(groups: true, missingAt: 5))
+    #expect(missing.status != 0)
+    #expect(missing.stderr.contains("'item5'") && missing.stderr.contains("has no group"))
   }
 
   @Test("benchmark names a missing train/ folder")

@@ -42,6 +42,17 @@ import VectorIO
     #expect(labels.entry(named: "a")?.labels.pid == 1)
   }
 
+  @Test("an optional group column gives each item a coarser class")
+  func parsesGroups() throws {
+    let labels = try LabelsFile(
+      path: "labels.csv", text: "name,pid,camera,group\na,1,2,10\nb,3,,\nc,4,1,-1\n")
+    #expect(
+      labels.entries.map(\.labels) == [
+        ItemLabels(pid: 1, camera: 2, group: 10), ItemLabels(pid: 3, camera: nil, group: nil),
+        ItemLabels(pid: 4, camera: 1, group: -1),
+      ])
+  }
+
   @Test(
     "bad labels files name the line and the problem",
     arguments: [
@@ -53,6 +64,9 @@ import VectorIO
       ("name,pid,camera\n,1,1\n", 2, "the name is empty"),
       ("name,pid,camera\n\"a,1,1\n", 2, "unterminated"),
       ("name,pid,camera\na,99999999999,1\n", 2, "not an integer"),
+      ("name,pid,camera,group\na,1,1,1\nb,2,2\n", 3, "has 3 fields; expected 4"),
+      ("name,pid,camera,group\na,1,1,car\n", 2, "group 'car' is not an integer"),
+      ("name,pid,camera,level\na,1,1,1\n", 1, "or 'name,pid,camera,group'"),
     ])
   func badLabels(text: String, line: Int, expected: String) throws {
     do {

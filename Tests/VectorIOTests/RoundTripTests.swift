@@ -1,3 +1,4 @@
+import Foundation
 import PropertyBased
 import TestSupport
 import Testing
@@ -55,12 +56,15 @@ import VectorMath
     }
   }
 
-  @Test("labels survive a write and read, quotes and commas included")
-  func labelsRoundTrip() throws {
+  @Test(
+    "labels survive a write and read, quotes, commas and groups included", arguments: [false, true])
+  func labelsRoundTrip(withGroups: Bool) throws {
     let directory = TemporaryDirectory()
     let entries = [
-      ("plain", ItemLabels(pid: 1, camera: 2)), ("with, comma", ItemLabels(pid: -1, camera: 3)),
-      ("with \"quote\"", ItemLabels(pid: 0, camera: nil)), ("none", ItemLabels.none),
+      ("plain", ItemLabels(pid: 1, camera: 2, group: withGroups ? 7 : nil)),
+      ("with, comma", ItemLabels(pid: -1, camera: 3)),
+      ("with \"quote\"", ItemLabels(pid: 0, camera: nil, group: withGroups ? -2 : nil)),
+      ("none", ItemLabels.none),
     ]
     let path = directory.file("labels.csv")
     try LabelsFile.write(
@@ -68,5 +72,7 @@ import VectorMath
     let read = try LabelsFile(path: path)
     #expect(read.entries.map(\.name) == entries.map(\.0))
     #expect(read.entries.map(\.labels) == entries.map(\.1))
+    let header = try String(contentsOfFile: path, encoding: .utf8).prefix { $0 != "\n" }
+    #expect(header == (withGroups ? "name,pid,camera,group" : "name,pid,camera"))
   }
 }
