@@ -13,6 +13,8 @@ public struct BucketMap: Sendable {
   public private(set) var ids: [UInt32] = []
   /// The number of non-empty buckets.
   public private(set) var bucketCount = 0
+  /// The number of ids in the largest bucket.
+  public private(set) var largestBucket = 0
   /// Each id's ordering key, parallel to ``ids`` (empty until buckets are ordered); buckets are
   /// sorted by its first lane.
   public private(set) var orderKeys: [SIMD4<Float>] = []
@@ -68,6 +70,7 @@ public struct BucketMap: Sendable {
       table.counts = Array(repeating: 0, count: capacity)
       table.mask = capacity - 1
       table.bucketCount = entries.count
+      table.largestBucket = Int(entries.lazy.map(\.count).max() ?? 0)
       for entry in entries {
         var slot = BucketMap.slot(entry.code, mask: table.mask)
         while table.counts[slot] != 0 { slot = (slot + 1) & table.mask }
@@ -92,21 +95,73 @@ public struct BucketMap: Sendable {
   ///   - key: an id's key.
   /// - Complexity: O(n log b) for n ids in buckets of size b.
   public mutating func orderLargeBuckets(atLeast minimum: Int, key: (UInt32) -> SIMD4<Float>) {
+    guard largestBucket >= minimum else { return }
     var keys = [SIMD4<Float>](repeating: .zero, count: ids.count)
     var ids = self.ids
     self.ids = []
+    var packed: [UInt64] = []
+    var spare = [UInt64](repeating: 0, count: largestBucket)
     for slot in counts.indices where Int(counts[slot]) >= minimum {
       let range = Int(starts[slot])..<(Int(starts[slot]) + Int(counts[slot]))
-      var pairs = ids[range].map { (key: key($0), id: $0) }
-      pairs.sort { $0.key.x < $1.key.x || ($0.key.x == $1.key.x && $0.id < $1.id) }
-      for (offset, pair) in pairs.enumerated() {
-        ids[range.lowerBound + offset] = pair.id
-        keys[range.lowerBound + offset] = pair.key
+      // (order-preserving bits of the first lane, id) in one integer, radix-sorted on the key
+      // bits; ids arrive ascending and the sort is stable, so ties stay in id order.
+      packed.removeAll(keepingCapacity: true)
+      for id in ids[range] {
+        packed.append(UInt64(Self.sortableBits(key(id).x)) << 32 | UInt64(id))
+      }
+      packed.withUnsafeMutableBufferPointer { values in
+        spare.withUnsafeMutableBufferPointer { Self.radixSortByHighHalf(values, spare: $0) }
+      }
+      for (offset, entry) in packed.enumerated() {
+        let id = UInt32(truncatingIfNeeded: entry)
+        ids[range.lowerBound + offset] = id
+        keys[range.lowerBound + offset] = key(id)
       }
     }
     self.ids = ids
     orderKeys = keys
     orderedMinimum = minimum
+  }
+
+  /// Sorts by the upper 32 bits, stably, in four byte-wide counting passes (an even number, so
+  /// the result ends in `values`).
+  ///
+  /// - Parameters:
+  ///   - values: the values.
+  ///   - spare: scratch of at least as many values.
+  static func radixSortByHighHalf(
+    _ values: UnsafeMutableBufferPointer<UInt64>, spare: UnsafeMutableBufferPointer<UInt64>
+  ) {
+    precondition(spare.count >= values.count, "the spare buffer is too small")
+    var source = values
+    var target = UnsafeMutableBufferPointer(rebasing: spare[0..<values.count])
+    var offsets = [Int](repeating: 0, count: 256)
+    for pass in 0..<4 {
+      let shift = UInt64(32 + 8 * pass)
+      offsets.withUnsafeMutableBufferPointer { offsets in
+        offsets.update(repeating: 0)
+        for value in source { offsets[Int((value >> shift) & 0xFF)] += 1 }
+        var total = 0
+        for digit in 0..<256 {
+          let digitCount = offsets[digit]
+          offsets[digit] = total
+          total += digitCount
+        }
+        for value in source {
+          let digit = Int((value >> shift) & 0xFF)
+          target[offsets[digit]] = value
+          offsets[digit] += 1
+        }
+      }
+      swap(&source, &target)
+    }
+  }
+
+  /// A float's bits, mapped so that unsigned integer order is the float order.
+  @inline(__always)
+  static func sortableBits(_ value: Float) -> UInt32 {
+    let bits = value.bitPattern
+    return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
   }
 
   /// The range of ``ids`` holding bucket `code` (empty when absent).

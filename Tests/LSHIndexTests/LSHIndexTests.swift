@@ -82,6 +82,47 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     #expect(recall >= 0.9, "\(family.rawValue) recall \(recall)")
   }
 
+  @Test("a crowded bucket scanned outwards gives the exact answer while bounding few candidates")
+  func crowdedBucketsStayExact() throws {
+    let directory = TemporaryDirectory()
+    let (store, data) = try clusteredStore(directory, rows: 6000, metric: .l2)
+    // One table, one hash, a huge width: every item in one bucket, far above the crowding limit.
+    let configuration = LSHConfiguration(
+      family: .pstable, tables: 1, hashesPerTable: 1, bucketWidth: 1e9, probes: 1,
+      candidateBudget: 0)
+    let index = try LSHIndex.build(on: store, configuration: configuration)
+    let probes = Matrix(
+      rows: 100, columns: 24,
+      values: Array(
+        Fixtures.clusteredMatrix(rows: 6100, columns: 24, clusters: 60, seed: 5).values[
+          (6000 * 24)...]))
+    let recall = try indexRecall(store, index: index, data: data, probes: probes, k: 10)
+    #expect(recall == 1, "recall \(recall)")
+    let candidates = try store.read { snapshot in
+      try index.searcher(in: snapshot).search(probes, k: 10).map(\.candidates)
+    }
+    let mean = Double(candidates.reduce(0, +)) / Double(candidates.count)
+    #expect(LSHSearcher.orderedBucketMinimum <= 6000 && mean < 3000, "mean candidates \(mean)")
+  }
+
+  @Test("the radix sort orders by the upper half, stably; float keys map to ordered bits")
+  func radixSort() {
+    var random = SeededRandom(seed: 3)
+    let keys: [Float] = [-2.5, -0.0, 0, 1e-7, 3, -1e30, 7, 7]
+    #expect(
+      keys.map(BucketMap.sortableBits).sorted()
+        == keys.sorted().map(BucketMap.sortableBits))
+    var values = (0..<5000).map { index -> UInt64 in
+      UInt64(random.next() % 300) << 32 | UInt64(index)
+    }
+    let expected = values.sorted { ($0 >> 32, $0 & 0xFFFF_FFFF) < ($1 >> 32, $1 & 0xFFFF_FFFF) }
+    var spare = [UInt64](repeating: 0, count: values.count)
+    values.withUnsafeMutableBufferPointer { values in
+      spare.withUnsafeMutableBufferPointer { BucketMap.radixSortByHighHalf(values, spare: $0) }
+    }
+    #expect(values == expected)
+  }
+
   @Test("a reopened store answers identically, and one seed gives one index")
   func deterministicAndPersistent() throws {
     let directory = TemporaryDirectory()
