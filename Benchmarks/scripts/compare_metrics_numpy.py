@@ -18,7 +18,12 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import blas_env  # noqa: E402
+
+if __name__ == "__main__":
+    blas_env.unpin_for_numpy()
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
@@ -67,6 +72,8 @@ def main():
     parser.add_argument("--queries", type=int, default=3368)
     parser.add_argument("--gallery", type=int, default=15913)
     parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--same-kernels", action="store_true",
+                        help="numpy keeps the machine's OPENBLAS_CORETYPE pin (see blas_env.py)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -93,7 +100,7 @@ def main():
         best_ours = float("inf")
         for _ in range(args.runs):
             start = time.perf_counter()
-            output = subprocess.run(command, check=True, stdout=subprocess.PIPE).stdout
+            output = subprocess.run(command, check=True, stdout=subprocess.PIPE, env=blas_env.tool_env()).stdout
             best_ours = min(best_ours, time.perf_counter() - start)
         ours = json.loads(output)["methods"][0]
 
@@ -111,6 +118,7 @@ def main():
 
     print(f"problem: {args.queries} queries x {args.gallery} gallery, {args.dim}-d, Market-1501 protocol, "
           f"threads={args.threads}")
+    print(blas_env.describe())
     print(f"{'':34s} {'rank-1':>8s} {'mAP':>8s} {'mINP':>8s} {'seconds':>8s}")
     print(f"{'numpy (torchreid eval_market1501)':34s} {cmc[0]:8.4f} {mAP:8.4f} {mINP:8.4f} {best_numpy:8.3f}")
     print(f"{'  of which metrics after distmat':34s} {'':8s} {'':8s} {'':8s} {best_metrics:8.3f}")

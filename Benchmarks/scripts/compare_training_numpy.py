@@ -25,6 +25,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import blas_env  # noqa: E402
+
+if __name__ == "__main__":
+    blas_env.unpin_for_numpy()
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "datasets", "synth-reid", "train")
@@ -142,7 +148,7 @@ def time_tripindex(tool, data, iterations):
         start = time.perf_counter()
         done = subprocess.run(
             [tool, "train", data, "--out", model, "--iterations", str(iterations), "--validation", "0",
-             "--keep-last"], check=True, capture_output=True, text=True)
+             "--keep-last"], check=True, capture_output=True, text=True, env=blas_env.tool_env())
         return time.perf_counter() - start, done.stdout.strip()
 
 
@@ -151,6 +157,8 @@ def main():
     parser.add_argument("data", nargs="?", default=DEFAULT_DATA)
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--tripindex", default=DEFAULT_TOOL)
+    parser.add_argument("--same-kernels", action="store_true",
+                        help="numpy keeps the machine's OPENBLAS_CORETYPE pin (see blas_env.py)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     x, pids = load(args.data)
@@ -178,6 +186,8 @@ def main():
     print(f"ratio (numpy time / tripindex time): {med(numpy_one) / med(ours):.2f}x at 1 thread, "
           f"{med(numpy_all) / med(ours):.2f}x against numpy's default threads "
           f"(medians of {args.runs} runs)")
+    import numpy  # noqa: F401  (loaded, so that its BLAS can be named)
+    print("kernels: " + blas_env.describe())
 
 
 if __name__ == "__main__":

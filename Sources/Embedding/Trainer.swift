@@ -207,7 +207,7 @@ public enum Trainer {
             "training diverged at iteration \(iteration) (the loss is \(result.value)); lower --lr (now \(options.learningRate))"
         )
       }
-      _ = network.backward(result.gradient)
+      network.accumulateParameterGradients(result.gradient)
       let rate = Float(schedule.rate(at: iteration))
       optimizer.update(&network.parameters, gradients: network.gradients, learningRate: rate)
       if var classifier = head, var classifierOptimizer = headOptimizer {

@@ -16,6 +16,29 @@ import VectorMath
   }
 
   @Test(
+    "training's parameter-only backward pass adds exactly the gradients of the full one",
+    arguments: [true, false])
+  func parameterOnlyBackward(batchNorm: Bool) {
+    let architecture = Architecture(
+      inputDimension: 13, hiddenSizes: [37], outputDimension: 11, batchNorm: batchNorm,
+      normalizeOutput: false)
+    var random = SeededRandom(seed: 4)
+    let input = Tensor(
+      rows: 10, columns: 13, values: (0..<130).map { _ in Float(random.normal()) })
+    let outputGradient = Tensor(
+      rows: 10, columns: 11, values: (0..<110).map { _ in Float(random.normal()) })
+    var full = Network<Float>(architecture: architecture, seed: 3)
+    var partial = full
+    _ = full.forward(input, training: true)
+    _ = full.backward(outputGradient)
+    _ = partial.forward(input, training: true)
+    partial.accumulateParameterGradients(outputGradient)
+    #expect(partial.gradients == full.gradients)
+    #expect(partial.gradients.contains { $0 != 0 })
+    #expect(partial.state == full.state)
+  }
+
+  @Test(
     "forward, backward and Adam agree between Float and Double",
     arguments: [(true, false), (true, true), (false, false)])
   func floatMatchesDouble(batchNorm: Bool, normalizeOutput: Bool) {
