@@ -4,7 +4,9 @@ import VectorStore
 
 /// Chooses LSH settings for a store: the fastest setting (single-threaded time per query) whose
 /// recall@k on a sample of stored vectors — each searched with itself excluded, against exact
-/// search — reaches a target; then confirms it on a second, held-out sample.
+/// search — reaches a target with 95% confidence (the mean per-query recall less 1.645 standard
+/// errors), so that the promise holds on queries tuning never saw; then reports the setting's
+/// recall on a second, held-out sample.
 public enum LSHTuner {
   /// One measured setting.
   public struct Measurement: Sendable {
@@ -12,6 +14,11 @@ public enum LSHTuner {
     public var configuration: LSHConfiguration
     /// Recall@k on the tuning sample.
     public var recall: Double
+    /// The standard error of that recall (over queries).
+    public var recallStandardError: Double
+    /// The one-sided 95% lower confidence bound on the recall: what tuning compares with the
+    /// target.
+    public var recallLowerBound: Double { max(0, recall - 1.645 * recallStandardError) }
     /// Mean single-threaded microseconds per query.
     public var microsecondsPerQuery: Double
     /// Mean distinct candidates per query.
@@ -133,7 +140,7 @@ public enum LSHTuner {
                   setting.candidateBudget = budget
                   let measurement = measure(searcher, setting: setting, sample: tuning, k: k)
                   measurements.append(measurement)
-                  if measurement.recall >= target {
+                  if measurement.recallLowerBound >= target {
                     reached = true
                     if best.map({ measurement.microsecondsPerQuery < $0.microsecondsPerQuery })
                       ?? true
@@ -206,22 +213,31 @@ public enum LSHTuner {
       candidateBudget: setting.candidateBudget, threads: 1)
     let seconds = now() - start
     var hits = 0
+    var sumOfSquares = 0.0
     var candidates = 0
     var exact = 0
     let cosine = searcher.model.metric == .cosine
     for (index, result) in results.enumerated() {
       let kth = sample.kthDistances[index]
       let returned = result.neighbors.filter { $0.id != sample.ids[index] }.prefix(k)
+      var queryHits = 0
       for neighbor in returned {
         let squared = cosine ? 2 * neighbor.distance : neighbor.distance
-        if squared <= kth * (1 + 1e-5) + 1e-3 { hits += 1 }
+        if squared <= kth * (1 + 1e-5) + 1e-3 { queryHits += 1 }
       }
+      hits += queryHits
+      sumOfSquares += Double(queryHits * queryHits) / Double(k * k)
       candidates += result.candidates
       exact += result.exactDistances
     }
     let queries = Double(max(results.count, 1))
+    let recall = Double(hits) / (queries * Double(k))
+    // Sample variance of the per-query recalls, then the standard error of their mean.
+    let variance =
+      results.count > 1 ? max(0, (sumOfSquares - queries * recall * recall) / (queries - 1)) : 0
     return Measurement(
-      configuration: setting, recall: Double(hits) / (queries * Double(k)),
+      configuration: setting, recall: recall,
+      recallStandardError: (variance / queries).squareRoot(),
       microsecondsPerQuery: seconds * 1e6 / queries, candidates: Double(candidates) / queries,
       exactDistances: Double(exact) / queries)
   }

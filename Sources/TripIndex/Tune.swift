@@ -4,7 +4,8 @@ import VectorStore
 
 /// `tripindex tune`: choose and build the LSH settings that reach a target recall fastest.
 public enum Tune {
-  /// Measures the grid, builds the index with the fastest setting that reaches `target`, and
+  /// Measures the grid, builds the index with the fastest setting that reaches `target` (with 95%
+  /// confidence: see ``LSHTuner``), and
   /// stores that setting (including T and the budget) as the index's defaults.
   ///
   /// - Parameters:
@@ -30,9 +31,9 @@ public enum Tune {
       progress.update(line, force: true)
     }
     guard let chosen = report.chosen else {
-      let best = report.measurements.map(\.recall).max() ?? 0
+      let best = report.measurements.max { $0.recallLowerBound < $1.recallLowerBound }
       throw TripIndexError(
-        "no setting reached recall \(TextFormatting.fixed(target, 2)) (best: \(TextFormatting.fixed(best, 3))); the index was left as it was. Try a lower --recall or a larger grid"
+        "no setting reached recall \(TextFormatting.fixed(target, 2)) with 95% confidence (best: \(TextFormatting.fixed(best?.recall ?? 0, 3)), lower bound \(TextFormatting.fixed(best?.recallLowerBound ?? 0, 3))); the index was left as it was. Try a lower --recall, a larger --sample or a larger grid"
       )
     }
     progress.update("building the index with \(chosen.configuration.summary)", force: true)
@@ -54,6 +55,7 @@ extension LSHTuner.Report {
         String(configuration.probes),
         configuration.candidateBudget == 0 ? "none" : String(configuration.candidateBudget),
         TextFormatting.fixed(measurement.recall, 3),
+        TextFormatting.fixed(measurement.recallLowerBound, 3),
         TextFormatting.fixed(measurement.microsecondsPerQuery, 1),
         TextFormatting.grouped(Int(measurement.candidates.rounded())),
         measurement.configuration == chosen?.configuration ? "◀ chosen" : "",
@@ -61,16 +63,17 @@ extension LSHTuner.Report {
     }
     return TextTable.render(
       header: [
-        "family", "L", "K", "w", "T", "budget", "recall@\(k)", "µs/query", "candidates", "",
+        "family", "L", "K", "w", "T", "budget", "recall@\(k)", "95% lower", "µs/query",
+        "candidates", "",
       ], rows: rows,
-      rightAligned: [false, true, true, true, true, true, true, true, true, false])
+      rightAligned: [false, true, true, true, true, true, true, true, true, true, false])
   }
 
   /// A summary line.
   public var summary: String {
     guard let chosen else { return "no setting reached the target" }
     return
-      "chose \(chosen.configuration.summary): recall@\(k) \(TextFormatting.fixed(chosen.recall, 3)) on \(sampleSize) sampled queries, "
+      "chose \(chosen.configuration.summary): recall@\(k) \(TextFormatting.fixed(chosen.recall, 3)) (95% lower bound \(TextFormatting.fixed(chosen.recallLowerBound, 3))) on \(sampleSize) sampled queries, "
       + "\(TextFormatting.fixed(heldOutRecall ?? 0, 3)) on \(sampleSize) held-out ones; "
       + "\(TextFormatting.fixed(chosen.microsecondsPerQuery, 1)) µs/query on one thread "
       + "(exact search: \(TextFormatting.fixed(exactMicrosecondsPerQuery, 1)) µs/query)"
@@ -90,6 +93,7 @@ extension LSHTuner.Report {
             .object([
               ("configuration", measurement.configuration.json),
               ("recall", .number(measurement.recall)),
+              ("recall_lower_bound", .number(measurement.recallLowerBound)),
               ("microseconds_per_query", .number(measurement.microsecondsPerQuery)),
               ("candidates", .number(measurement.candidates)),
               ("exact_distances", .number(measurement.exactDistances)),

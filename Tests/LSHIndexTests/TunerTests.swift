@@ -8,7 +8,8 @@ import VectorStore
 
 @Suite struct TunerTests {
   @Test(
-    "tuning picks the fastest setting that reaches the target, and it holds on held-out queries")
+    "tuning picks the fastest setting whose 95% lower bound reaches the target; it holds on new queries"
+  )
   func tuneReachesTarget() throws {
     let directory = TemporaryDirectory()
     let (store, _) = try clusteredStore(directory, rows: 5000, metric: .l2)
@@ -20,10 +21,11 @@ import VectorStore
     grid.budgets = [500, 0]
     let report = try LSHTuner.tune(store: store, target: 0.9, k: 10, sampleSize: 150, grid: grid)
     let chosen = try #require(report.chosen)
-    #expect(chosen.recall >= 0.9)
-    #expect(try #require(report.heldOutRecall) >= 0.85)
-    // Every measured setting that reached the target was at least as slow.
-    for measurement in report.measurements where measurement.recall >= 0.9 {
+    #expect(chosen.recallLowerBound >= 0.9 && chosen.recall > chosen.recallLowerBound)
+    #expect(chosen.recallStandardError > 0 && chosen.recallStandardError < 0.05)
+    #expect(try #require(report.heldOutRecall) >= 0.88)
+    // Every measured setting whose lower bound reached the target was at least as slow.
+    for measurement in report.measurements where measurement.recallLowerBound >= 0.9 {
       #expect(measurement.microsecondsPerQuery >= chosen.microsecondsPerQuery)
     }
     // The built index answers probes of the store with the promised recall.
@@ -35,6 +37,6 @@ import VectorStore
           (5000 * 24)...]))
     let recall = try indexRecall(
       store, index: index, data: Matrix(rows: 0, columns: 24), probes: probes, k: 10)
-    #expect(recall >= 0.85, "fresh-probe recall \(recall)")
+    #expect(recall >= 0.88, "fresh-probe recall \(recall)")
   }
 }
