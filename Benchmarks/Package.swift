@@ -9,7 +9,7 @@ let package = Package(
   dependencies: [
     .package(name: "tripindex", path: ".."),
     .package(
-      url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1",
+      url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1",
       traits: ["MallocInterposer"]),
   ],
   targets: [
@@ -19,34 +19,34 @@ let package = Package(
     .executableTarget(
       name: "StoreBenchmarks",
       dependencies: [
-        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Benchmark", package: "benchmark"),
         .product(name: "TripIndex", package: "tripindex"), "BenchmarkSupport",
       ],
       path: "Benchmarks/StoreBenchmarks",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     .executableTarget(
       name: "LSHBenchmarks",
       dependencies: [
-        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Benchmark", package: "benchmark"),
         .product(name: "TripIndex", package: "tripindex"), "BenchmarkSupport",
       ],
       path: "Benchmarks/LSHBenchmarks",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     .executableTarget(
       name: "TrainingBenchmarks",
       dependencies: [
-        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Benchmark", package: "benchmark"),
         .product(name: "TripIndex", package: "tripindex"),
       ],
       path: "Benchmarks/TrainingBenchmarks",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     .executableTarget(
       name: "EvaluationBenchmarks",
       dependencies: [
-        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Benchmark", package: "benchmark"),
         .product(name: "TripIndex", package: "tripindex"),
       ],
       path: "Benchmarks/EvaluationBenchmarks",
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
   ]
 )
