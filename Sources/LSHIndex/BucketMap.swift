@@ -18,8 +18,6 @@ public struct BucketMap: Sendable {
   /// Each id's ordering key, parallel to ``ids`` (empty until buckets are ordered); buckets are
   /// sorted by its first lane.
   public private(set) var orderKeys: [SIMD4<Float>] = []
-  /// Buckets holding at least this many ids are sorted by ``orderKeys``.
-  public private(set) var orderedMinimum = Int.max
 
   /// Builds a table from (code, id) pairs.
   ///
@@ -103,24 +101,26 @@ public struct BucketMap: Sendable {
     var spare = [UInt64](repeating: 0, count: largestBucket)
     for slot in counts.indices where Int(counts[slot]) >= minimum {
       let range = Int(starts[slot])..<(Int(starts[slot]) + Int(counts[slot]))
-      // (order-preserving bits of the first lane, id) in one integer, radix-sorted on the key
-      // bits; ids arrive ascending and the sort is stable, so ties stay in id order.
+      // Each key looked up once; then (order-preserving bits of its first lane, position in the
+      // bucket) in one integer, radix-sorted on the key bits. Ids arrive ascending and the sort
+      // is stable, so ties stay in id order.
+      let bucketIDs = Array(ids[range])
+      let bucketKeys = bucketIDs.map(key)
       packed.removeAll(keepingCapacity: true)
-      for id in ids[range] {
-        packed.append(UInt64(Self.sortableBits(key(id).x)) << 32 | UInt64(id))
+      for (position, lanes) in bucketKeys.enumerated() {
+        packed.append(UInt64(Self.sortableBits(lanes.x)) << 32 | UInt64(position))
       }
       packed.withUnsafeMutableBufferPointer { values in
         spare.withUnsafeMutableBufferPointer { Self.radixSortByHighHalf(values, spare: $0) }
       }
       for (offset, entry) in packed.enumerated() {
-        let id = UInt32(truncatingIfNeeded: entry)
-        ids[range.lowerBound + offset] = id
-        keys[range.lowerBound + offset] = key(id)
+        let position = Int(truncatingIfNeeded: entry & 0xFFFF_FFFF)
+        ids[range.lowerBound + offset] = bucketIDs[position]
+        keys[range.lowerBound + offset] = bucketKeys[position]
       }
     }
     self.ids = ids
     orderKeys = keys
-    orderedMinimum = minimum
   }
 
   /// Sorts by the upper 32 bits, stably, in four byte-wide counting passes (an even number, so

@@ -162,9 +162,6 @@ public struct LSHSearcher: @unchecked Sendable {
   /// prefetched — so only buckets far larger than a query needs are worth scanning.)
   static let orderedBucketMinimum = 4096
 
-  /// How far ahead a crowded-bucket scan prefetches stamps and sketches.
-  static let scanLookahead = 8
-
   /// Ids on each side of the probe's position that a crowded home bucket contributes to the
   /// first, bound-ordered round.
   static let crowdedWindow = 32
@@ -188,14 +185,14 @@ public struct LSHSearcher: @unchecked Sendable {
     let candidates: UnsafeMutableBufferPointer<UInt32>
     /// Sketch bounds of the current query's first-phase candidates.
     let bounds: UnsafeMutableBufferPointer<(bound: Float, id: UInt32)>
-    /// The crowded home buckets of the current query: (table, start, end, the window gathered
-    /// in the first round) in the table's ids.
-    let crowded: UnsafeMutableBufferPointer<(Int, Int, Int, Range<Int>)>
+    /// The crowded home buckets of the current query: the table, the bucket's range of the
+    /// table's ids, and the window of it gathered in the first round.
+    let crowded: UnsafeMutableBufferPointer<(table: Int, bucket: Range<Int>, window: Range<Int>)>
     var probers: [BucketHasher.Prober]
 
     init(items: Int, tables: Int) {
       crowded = .allocate(capacity: max(tables, 1))
-      crowded.initialize(repeating: (0, 0, 0, 0..<0))
+      crowded.initialize(repeating: (0, 0..<0, 0..<0))
       stamps = .allocate(capacity: max(items, 1))
       stamps.initialize(repeating: 0)
       candidates = .allocate(capacity: items + 1)
@@ -298,7 +295,6 @@ public struct LSHSearcher: @unchecked Sendable {
         return low
       }
     }
-    let stampBase = stamps.baseAddress
     /// Scans `range` outwards: downwards from `down`, upwards from `up`.
     func scanCrowded(_ map: BucketMap, _ range: Range<Int>, down start: Int, up end: Int) {
       map.orderKeys.withUnsafeBufferPointer { keys in
@@ -319,17 +315,6 @@ public struct LSHSearcher: @unchecked Sendable {
             }
             if gap == .infinity || top.count == k && gap * gap >= top.threshold * tolerance {
               return
-            }
-            // Start loading what the items a few steps ahead on both sides will need.
-            if up + Self.scanLookahead < range.upperBound {
-              let ahead = ids[up + Self.scanLookahead]
-              if let stampBase { tripindex_prefetch(stampBase + Int(ahead)) }
-              if let row = sketch(ahead) { tripindex_prefetch(row) }
-            }
-            if down - Self.scanLookahead >= range.lowerBound {
-              let ahead = ids[down - Self.scanLookahead]
-              if let stampBase { tripindex_prefetch(stampBase + Int(ahead)) }
-              if let row = sketch(ahead) { tripindex_prefetch(row) }
             }
             let difference = keys[position] - leading
             if top.count == k
@@ -368,7 +353,7 @@ public struct LSHSearcher: @unchecked Sendable {
           max(
             range.lowerBound, middle - Self.crowdedWindow)..<min(
             range.upperBound, middle + Self.crowdedWindow)
-        crowded[crowdedCount] = (table, range.lowerBound, range.upperBound, window)
+        crowded[crowdedCount] = (table, range, window)
         crowdedCount += 1
         range = window
       }
@@ -403,8 +388,8 @@ public struct LSHSearcher: @unchecked Sendable {
       return true
     }
     for index in 0..<crowdedCount {
-      let (table, start, end, window) = crowded[index]
-      scanCrowded(maps[table], start..<end, down: window.lowerBound - 1, up: window.upperBound)
+      let (table, bucket, window) = crowded[index]
+      scanCrowded(maps[table], bucket, down: window.lowerBound - 1, up: window.upperBound)
     }
     // Phase 2: multiprobe, rank by rank across tables. A bucket whose distance lower bound
     // exceeds the k-th exact distance cannot improve the answer and is skipped; a candidate is

@@ -65,6 +65,8 @@ public struct LabelsFile: Sendable {
     var entries: [Entry] = []
     var indexByName: [String: Int] = [:]
     var lineNumber = 0
+    /// The header the file starts with, once read.
+    var header: String?
     var columns = 0
     for rawLine in text.split(
       omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
@@ -76,22 +78,25 @@ public struct LabelsFile: Sendable {
       if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
       let location = FileLocation.line(lineNumber)
       let fields = try Self.fields(of: line, path: path, location: location)
-      if columns == 0 {
-        let header = fields.map { $0.trimmingSpaces().lowercased() }
-        guard header == ["name", "pid", "camera"] || header == ["name", "pid", "camera", "group"]
+      guard let header else {
+        let found = fields.map { $0.trimmingSpaces().lowercased() }
+        guard
+          let known = [Self.header, Self.headerWithGroup].first(where: {
+            $0.split(separator: ",").map(String.init) == found
+          })
         else {
           throw VectorIOError(
             path: path, location: location,
             "header is '\(line)'; expected '\(Self.header)' or '\(Self.headerWithGroup)'")
         }
-        columns = header.count
+        header = known
+        columns = fields.count
         continue
       }
       guard fields.count == columns else {
         throw VectorIOError(
           path: path, location: location,
-          "has \(fields.count) fields; expected \(columns) (\(columns == 3 ? Self.header : Self.headerWithGroup))"
-        )
+          "has \(fields.count) fields; expected \(columns) (\(header))")
       }
       let name = fields[0]
       guard !name.isEmpty else {
@@ -113,7 +118,7 @@ public struct LabelsFile: Sendable {
         Entry(
           name: name, labels: ItemLabels(pid: pid, camera: camera, group: group), line: lineNumber))
     }
-    guard columns > 0 else {
+    guard header != nil else {
       throw VectorIOError(path: path, "holds no header; expected '\(Self.header)'")
     }
     self.entries = entries
