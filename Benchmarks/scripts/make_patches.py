@@ -7,7 +7,7 @@ Every 8x8 window of both images is a candidate (531,720 of them); for more than 
 flips and rotations of each window are added (4.25 million). Base and query patches are drawn
 without replacement, so no query is a copy of a base vector (but natural images repeat: flat sky
 gives exact ties, which ann-benchmarks' recall definition counts correctly). Values are the pixel
-intensities 0-255 as float32.
+intensities 0-255 as float32; with --contrast-normalise each patch minus its own mean.
 
 Writes base.fvecs, queries.fvecs, and (up to 200k base vectors) groundtruth.ivecs (the 100 exact
 nearest base ids of each query under squared L2, computed with numpy in float64 blocks). Needs numpy, scikit-learn and
@@ -75,10 +75,15 @@ def main():
     parser.add_argument("--base", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--contrast-normalise", action="store_true",
+                        help="subtract each patch's own mean (the standard preprocessing that removes "
+                             "brightness, the dominant low-dimensional direction): a much harder set")
     args = parser.parse_args()
     images = [np.asarray(i) for i in load_sample_images().images]
     rng = np.random.default_rng(args.seed)
     data = patches(images, args.base + args.queries, rng)
+    if args.contrast_normalise:
+        data = data - data.mean(axis=1, keepdims=True)
     base, queries = data[: args.base], data[args.base:]
     os.makedirs(args.out, exist_ok=True)
     write_vecs(os.path.join(args.out, "base.fvecs"), base, "<f4")

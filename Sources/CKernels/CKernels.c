@@ -121,3 +121,55 @@ void tripindex_batchnorm_input_gradient(float *restrict gradient, const float *r
       g[f] = factors[f] * (count * g[f] - sums[f] - n[f] * products[f]);
   }
 }
+
+size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count, size_t stride,
+                             size_t dims, const float *restrict table,
+                             const float *restrict residual, float threshold,
+                             unsigned int *restrict kept, float *restrict bounds) {
+  // Table look-ups do not vectorise on AVX2 without gathers; four independent sums per entry
+  // keep the adds from waiting on each other. The first eight components decide most entries.
+  size_t found = 0;
+  size_t head = dims < 8 ? dims : 8;
+  for (size_t e = 0; e < count; e++) {
+    const unsigned char *code = entries + e * stride;
+    float s0 = residual[code[dims]], s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= head; i += 4) {
+      s0 += table[(i + 0) * 256 + code[i + 0]];
+      s1 += table[(i + 1) * 256 + code[i + 1]];
+      s2 += table[(i + 2) * 256 + code[i + 2]];
+      s3 += table[(i + 3) * 256 + code[i + 3]];
+    }
+    for (; i < head; i++) s0 += table[i * 256 + code[i]];
+    if ((s0 + s1) + (s2 + s3) >= threshold) continue;
+    for (; i + 4 <= dims; i += 4) {
+      s0 += table[(i + 0) * 256 + code[i + 0]];
+      s1 += table[(i + 1) * 256 + code[i + 1]];
+      s2 += table[(i + 2) * 256 + code[i + 2]];
+      s3 += table[(i + 3) * 256 + code[i + 3]];
+    }
+    for (; i < dims; i++) s0 += table[i * 256 + code[i]];
+    float sum = (s0 + s1) + (s2 + s3);
+    if (sum >= threshold) continue;
+    kept[found] = (unsigned int)e;
+    bounds[found] = sum;
+    found++;
+  }
+  return found;
+}
+
+void tripindex_interval_table(float value, float low, float step, float slack, float *out) {
+#pragma clang loop vectorize(enable)
+  for (int c = 0; c < 256; c++) {
+    float lower = low + (float)c * step - slack;
+    float upper = low + (float)(c + 1) * step + slack;
+    float gap = __builtin_fmaxf(__builtin_fmaxf(lower - value, value - upper), 0.0f);
+    out[c] = gap * gap;
+  }
+  float upper0 = low + step + slack;
+  float gap0 = __builtin_fmaxf(value - upper0, 0.0f);
+  out[0] = gap0 * gap0;
+  float lower255 = low + 255.0f * step - slack;
+  float gap255 = __builtin_fmaxf(lower255 - value, 0.0f);
+  out[255] = gap255 * gap255;
+}

@@ -99,6 +99,45 @@ public struct Cursor {
     return entry.value
   }
 
+  /// Moves to the first value of `key` that is at least `value` (`MDB_GET_BOTH_RANGE`, in a
+  /// duplicate-sorted database); when every value of `key` is smaller, to its last value.
+  ///
+  /// - Parameters:
+  ///   - key: the key.
+  ///   - value: the smallest value wanted (compared byte by byte).
+  /// - Returns: the entry, or `nil` when `key` is absent.
+  /// - Throws: ``LMDBError``.
+  public func seek(to key: UnsafeRawBufferPointer, atLeastValue value: UnsafeRawBufferPointer)
+    throws(LMDBError) -> Entry?
+  {
+    var keyValue = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+    var data = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+    let code = mdb_cursor_get(handle, &keyValue, &data, MDB_GET_BOTH_RANGE)
+    if code == MDB_NOTFOUND {
+      guard try move(MDB_SET, key: key) != nil, let last = try move(MDB_LAST_DUP) else {
+        return nil
+      }
+      // LAST_DUP leaves the duplicates' cursor marked as at its end, where GET_MULTIPLE returns
+      // nothing: one step back and forth clears the mark and lands on the last value again.
+      guard try move(MDB_PREV_DUP) != nil else { return last }
+      return try move(MDB_NEXT_DUP)
+    }
+    try transaction.check(code)
+    return Entry(
+      key: UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size),
+      value: UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+  }
+
+  /// Returns the previous page of the current key's duplicates (`MDB_PREV_MULTIPLE`): the page
+  /// before the one the cursor is in.
+  ///
+  /// - Returns: the packed fixed-size values, or `nil` before the first page.
+  /// - Throws: ``LMDBError``.
+  public func previousDuplicatesPage() throws(LMDBError) -> UnsafeRawBufferPointer? {
+    guard let entry = try move(MDB_PREV_MULTIPLE) else { return nil }
+    return entry.value
+  }
+
   /// The number of duplicates of the current key.
   ///
   /// - Returns: the count (1 in a database without duplicates).

@@ -195,4 +195,26 @@ public struct Transaction {
     defer { mdb_cursor_close(raw) }
     return try body(Cursor(handle: raw, transaction: self))
   }
+
+  /// Runs `body` with one cursor over each of `databases` (in order); every cursor closes when
+  /// `body` returns. Cursors opened here may each be used by a different thread, one thread per
+  /// cursor (read transactions only: the environment is opened with `MDB_NOTLS`).
+  ///
+  /// - Parameters:
+  ///   - databases: the databases, with repeats for several cursors over one.
+  ///   - body: the work to do with the cursors.
+  /// - Returns: what `body` returns.
+  /// - Throws: ``LMDBError`` when a cursor cannot open, or what `body` throws.
+  public func withCursors<R>(in databases: [Database], _ body: ([Cursor]) throws -> R) throws -> R
+  {
+    var handles: [OpaquePointer] = []
+    defer { for raw in handles { mdb_cursor_close(raw) } }
+    for database in databases {
+      var raw: OpaquePointer?
+      try check(mdb_cursor_open(handle, database.handle, &raw))
+      guard let raw else { throw LMDBError.badTransaction }
+      handles.append(raw)
+    }
+    return try body(handles.map { Cursor(handle: $0, transaction: self) })
+  }
 }

@@ -87,6 +87,31 @@ public struct BucketHasher: Sendable, Equatable {
     }
   }
 
+  /// The hasher of the first `count` tables: the same functions, so a table it hashes holds
+  /// exactly what this hasher's table of the same number holds.
+  ///
+  /// - Parameter count: tables to keep, at most ``tables``.
+  /// - Returns: the smaller hasher.
+  public func prefix(tables count: Int) -> BucketHasher {
+    let kept = min(count, tables)
+    var keptParameters: [Float]
+    switch family {
+    case .hyperplane:
+      keptParameters = Array(parameters[0..<(kept * hashesPerTable * dimensions)])
+    case .pstable:
+      let rows = tables * hashesPerTable * dimensions
+      keptParameters =
+        Array(parameters[0..<(kept * hashesPerTable * dimensions)])
+        + parameters[rows..<(rows + kept * hashesPerTable)]
+    case .crosspolytope:
+      let padded = CrossPolytopeHasher.paddedDimension(dimensions)
+      keptParameters = Array(parameters[0..<(kept * hashesPerTable * 3 * padded)])
+    }
+    return BucketHasher(
+      family: family, tables: kept, hashesPerTable: hashesPerTable, dimensions: dimensions,
+      bucketWidth: bucketWidth, parameters: keptParameters)
+  }
+
   /// The home bucket of `z` in every table.
   ///
   /// - Parameters:

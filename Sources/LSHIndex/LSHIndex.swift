@@ -1,59 +1,49 @@
 import LMDB
-import Synchronization
 import VectorIO
 import VectorMath
 import VectorStore
 
-/// A persisted LSH index over a store's vectors: parameters, sketches and L hash tables live in
-/// the store's LMDB environment, and every change to the store's items updates them in the same
-/// transaction (the index attaches itself to the store as a ``StoreIndexHook``).
+/// A persisted LSH index over a store's vectors: parameters and L hash tables live in the
+/// store's LMDB environment, are searched in place from its memory map, and every change to the
+/// store's items updates them in the same transaction (the index attaches itself to the store as
+/// a ``StoreIndexHook``).
 ///
 /// | database | key | value |
 /// |---|---|---|
-/// | `lsh.params` | `config`, `mean`, `basis`, `variances`, `hasher` | JSON configuration; little-endian `Float32` arrays |
-/// | `lsh.sketch` | first id of a block, `UInt64` big-endian | the block's sketches, `sketchDimensions` floats per row |
-/// | `lsh.table.T` | bucket code, `UInt64` big-endian | ids, `UInt64` big-endian (duplicate-sorted, fixed size) |
+/// | `lsh.params` | `config`, `mean`, `basis`, `variances`, `hasher`, `coder` | JSON configuration (with `"format": 2`); little-endian `Float32` arrays |
+/// | `lsh.table.T` | bucket code, `UInt64` big-endian | entries (duplicate-sorted, fixed size): the item's compact code (``CompactCoder``), then its id, `UInt64` big-endian |
 public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// The name the store records for this index.
   public static let name = "lsh"
   /// The name the store records for this index.
   public var indexName: String { Self.name }
+  /// The layout of the tables this version writes and reads (1: ids only, sketches apart).
+  public static let format = 2
 
   /// The store indexed.
   public let store: VectorStore
+  /// Projection, hashing and compact codes.
+  public let encoder: ItemEncoder
   /// The parameters (with the bucket width resolved).
-  public let configuration: LSHConfiguration
-  /// Centring and principal-component projection.
-  public let transform: DataTransform
-  /// The hash functions.
-  public let hasher: BucketHasher
-  let parametersDatabase: Database
-  let sketchDatabase: Database
-  let tableDatabases: [Database]
+  public var configuration: LSHConfiguration { encoder.model.configuration }
   /// The hashing and projection parameters, as searches use them.
-  public var model: LSHModel {
-    LSHModel(
-      configuration: configuration, transform: transform, hasher: hasher, metric: store.metric)
-  }
-  /// Sketch rows written during the current batch of changes, by block.
-  private let pending = Mutex<[UInt64: [Int: [Float]]]>([:])
+  public var model: LSHModel { encoder.model }
+  let parametersDatabase: Database
+  let tableDatabases: [Database]
 
   private init(
-    store: VectorStore, configuration: LSHConfiguration, transform: DataTransform,
-    hasher: BucketHasher,
-    parametersDatabase: Database, sketchDatabase: Database, tableDatabases: [Database]
+    store: VectorStore, encoder: ItemEncoder, parametersDatabase: Database,
+    tableDatabases: [Database]
   ) {
     self.store = store
-    self.configuration = configuration
-    self.transform = transform
-    self.hasher = hasher
+    self.encoder = encoder
     self.parametersDatabase = parametersDatabase
-    self.sketchDatabase = sketchDatabase
     self.tableDatabases = tableDatabases
   }
 
   static let parametersName = "lsh.params"
-  static let sketchName = "lsh.sketch"
+  /// The sketches of format 1 (removed when an index is rebuilt or dropped).
+  static let formerSketchName = "lsh.sketch"
   static func tableName(_ table: Int) -> String { "lsh.table.\(table)" }
   static let tableFlags: Database.Flags = [.duplicateSort, .duplicateFixed]
 
@@ -61,26 +51,38 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   ///
   /// - Parameter store: the store.
   /// - Returns: the index, or `nil`.
-  /// - Throws: ``LSHError`` for a damaged index, ``VectorStoreError`` for LMDB failures.
+  /// - Throws: ``LSHError`` for a damaged or outdated index, ``VectorStoreError`` for LMDB
+  ///   failures.
   public static func open(_ store: VectorStore) throws -> LSHIndex? {
     let recorded =
       try store.metadata(VectorStore.indexesKey)?.split(separator: ",").map(String.init) ?? []
     guard recorded.contains(name) else { return nil }
     let environment = store.environment
-    let parameters = try environment.database(named: parametersName)
-    let loaded: (LSHConfiguration, DataTransform, BucketHasher)? = try environment.read { txn in
+    guard let parameters = try? environment.database(named: parametersName) else {
+      throw LSHError(
+        "store \(store.path): its LSH index parameters are missing; rebuild the index with `tripindex index`"
+      )
+    }
+    let loaded: Result<ItemEncoder, LSHError> = try environment.read { txn in
       guard let configText = try txn.value(forKey: "config", in: parameters),
         let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
         let configuration = LSHConfiguration(json: json)
-      else { return nil }
+      else {
+        return .failure(
+          LSHError(
+            "store \(store.path): its LSH index parameters are damaged; rebuild the index with `tripindex index`"
+          ))
+      }
+      guard json["format"]?.intValue == format else {
+        return .failure(
+          LSHError(
+            "store \(store.path): its LSH index was built by an earlier tripindex (table format \(json["format"]?.intValue ?? 1), this one reads \(format)); rebuild it with `tripindex index`"
+          ))
+      }
       func floats(_ key: String) throws -> [Float] {
         guard let bytes = try txn.value(forKey: key, in: parameters) else { return [] }
-        return bytes.withMemoryRebound(to: UInt8.self) { raw in
-          stride(from: 0, to: raw.count - 3, by: 4).map { offset in
-            Float(
-              bitPattern: UInt32(raw[offset]) | UInt32(raw[offset + 1]) << 8 | UInt32(
-                raw[offset + 2]) << 16 | UInt32(raw[offset + 3]) << 24)
-          }
+        return stride(from: 0, to: bytes.count - 3, by: 4).map { offset in
+          Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         }
       }
       let mean = try floats("mean")
@@ -88,57 +90,52 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       let variances = try floats("variances")
       let hasherParameters = try floats("hasher")
       guard mean.count == store.dimension,
-        basis.count == store.dimension * configuration.sketchDimensions
+        basis.count == store.dimension * configuration.sketchDimensions,
+        let coder = CompactCoder(parameters: try floats("coder")),
+        coder.dimensions == configuration.sketchDimensions
       else {
-        return nil
+        return .failure(
+          LSHError(
+            "store \(store.path): its LSH index parameters are damaged; rebuild the index with `tripindex index`"
+          ))
       }
       let transform = DataTransform(
         inputDimension: store.dimension, outputDimension: configuration.sketchDimensions,
-        mean: mean, basis: basis,
-        variances: variances)
+        mean: mean, basis: basis, variances: variances)
       let hasher = BucketHasher(
         family: configuration.family, tables: configuration.tables,
         hashesPerTable: configuration.hashesPerTable,
         dimensions: configuration.hashDimensions,
         bucketWidth: Float(configuration.bucketWidth ?? 1),
         parameters: hasherParameters)
-      return (configuration, transform, hasher)
+      let model = LSHModel(
+        configuration: configuration, transform: transform, hasher: hasher, metric: store.metric)
+      return .success(ItemEncoder(model: model, coder: coder))
     }
-    guard let (configuration, transform, hasher) = loaded else {
-      throw LSHError(
-        "store \(store.path): its LSH index parameters are damaged; rebuild the index with `tripindex index`"
-      )
-    }
+    let encoder = try loaded.get()
     let index = LSHIndex(
-      store: store, configuration: configuration, transform: transform, hasher: hasher,
-      parametersDatabase: parameters,
-      sketchDatabase: try environment.database(named: sketchName),
-      tableDatabases: try (0..<configuration.tables).map {
+      store: store, encoder: encoder, parametersDatabase: parameters,
+      tableDatabases: try (0..<encoder.model.configuration.tables).map {
         try environment.database(named: tableName($0), flags: tableFlags)
       })
     store.attach(index)
     return index
   }
 
-  /// Builds (or rebuilds) the index of a store in one write transaction and attaches it.
+  /// Fits the projection, hashes and compact codes of a configuration to a sample.
   ///
   /// - Parameters:
-  ///   - store: the store (opened for writing).
-  ///   - configuration: the parameters; a missing p-stable width is estimated from the data.
-  ///   - sampleSize: vectors used to learn the centring and principal components.
-  /// - Returns: the index.
-  /// - Throws: ``LSHError`` for bad parameters or an empty store; ``VectorStoreError``.
-  @discardableResult
-  public static func build(
-    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = 20_000
-  ) throws -> LSHIndex {
-    var resolved = try configuration.validated(forDimension: store.dimension)
-    let sample = try sampleVectors(store, limit: sampleSize)
-    guard sample.rows >= 2 else {
-      throw LSHError("store \(store.path) holds fewer than 2 items; nothing to index")
-    }
+  ///   - configuration: validated settings; a missing p-stable width is estimated.
+  ///   - sample: vectors, one per row.
+  ///   - metric: the store's metric.
+  /// - Returns: the encoder.
+  /// - Throws: ``LSHError`` when the principal components cannot be computed.
+  static func fitEncoder(
+    _ configuration: LSHConfiguration, sample: Matrix, metric: DistanceMetric, storePath: String
+  ) throws -> ItemEncoder {
+    var resolved = configuration
     guard let transform = DataTransform.fit(sample, components: resolved.sketchDimensions) else {
-      throw LSHError("the principal components of store \(store.path) could not be computed")
+      throw LSHError("the principal components of store \(storePath) could not be computed")
     }
     if resolved.family == .pstable && resolved.bucketWidth == nil {
       resolved.bucketWidth = Double(
@@ -148,19 +145,84 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       family: resolved.family, tables: resolved.tables, hashesPerTable: resolved.hashesPerTable,
       dimensions: resolved.hashDimensions, bucketWidth: Float(resolved.bucketWidth ?? 1),
       seed: resolved.seed)
-    let environment = store.environment
-    let parameters = try environment.database(named: parametersName, flags: .create)
-    let sketches = try environment.database(named: sketchName, flags: .create)
-    let tables = try (0..<resolved.tables).map {
-      try environment.database(named: tableName($0), flags: tableFlags.union(.create))
+    let model = LSHModel(
+      configuration: resolved, transform: transform, hasher: hasher, metric: metric)
+    return ItemEncoder(model: model, coder: fitCoder(model: model, sample: sample))
+  }
+
+  /// Compact-code ranges fitted to a sample's projections.
+  static func fitCoder(model: LSHModel, sample: Matrix) -> CompactCoder {
+    let unfitted = ItemEncoder(
+      model: model,
+      coder: CompactCoder(
+        dimensions: 0, lows: [], steps: [], residualStep: 1, residualSlack: 0))
+    var scratch = unfitted.makeScratch()
+    let width = model.configuration.sketchDimensions
+    var projections: [Float] = []
+    projections.reserveCapacity(sample.rows * width)
+    var residuals: [Float] = []
+    var norms: [Float] = []
+    sample.values.withUnsafeBufferPointer { values in
+      for row in 0..<sample.rows {
+        let vector = UnsafeBufferPointer(
+          rebasing: values[(row * sample.columns)..<((row + 1) * sample.columns)])
+        residuals.append(unfitted.project(vector, into: &scratch))
+        projections += scratch.projection
+        var norm: Float = 0
+        for (value, mean) in zip(vector, model.transform.mean) {
+          norm += (value - mean) * (value - mean)
+        }
+        norms.append(norm.squareRoot())
+      }
     }
-    let index = LSHIndex(
-      store: store, configuration: resolved, transform: transform, hasher: hasher,
-      parametersDatabase: parameters,
-      sketchDatabase: sketches, tableDatabases: tables)
+    return CompactCoder.fit(
+      projections: projections, columns: width, residuals: residuals, norms: norms,
+      dimensions: width)
+  }
+
+  /// Builds (or rebuilds) the index of a store in one write transaction and attaches it.
+  ///
+  /// - Parameters:
+  ///   - store: the store (opened for writing).
+  ///   - configuration: the parameters; a missing p-stable width is estimated from the data.
+  ///   - sampleSize: vectors used to learn the centring, principal components and code ranges.
+  /// - Returns: the index.
+  /// - Throws: ``LSHError`` for bad parameters or a store of fewer than 2 items;
+  ///   ``VectorStoreError``.
+  @discardableResult
+  public static func build(
+    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = 20_000
+  ) throws -> LSHIndex {
+    let validated = try configuration.validated(forDimension: store.dimension)
+    let sample = try sampleVectors(store, limit: sampleSize)
+    guard sample.rows >= 2 else {
+      throw LSHError("store \(store.path) holds fewer than 2 items; nothing to index")
+    }
+    let encoder = try fitEncoder(
+      validated, sample: sample, metric: store.metric, storePath: store.path)
+    return try build(on: store, encoder: encoder)
+  }
+
+  /// Builds (or rebuilds) the index of a store with fitted parameters (what ``LSHTuner``
+  /// measured) in one write transaction and attaches it.
+  ///
+  /// - Parameters:
+  ///   - store: the store (opened for writing).
+  ///   - encoder: the projection, hash functions and compact codes.
+  /// - Returns: the index.
+  /// - Throws: ``VectorStoreError``.
+  @discardableResult
+  public static func build(on store: VectorStore, encoder: ItemEncoder) throws -> LSHIndex {
+    let environment = store.environment
     // Every handle must exist before the write transaction starts: LMDB transactions only know
     // the databases opened before they began.
     let existing = try existingDatabases(environment)
+    let parameters = try environment.database(named: parametersName, flags: .create)
+    let tables = try (0..<encoder.model.configuration.tables).map {
+      try environment.database(named: tableName($0), flags: tableFlags.union(.create))
+    }
+    let index = LSHIndex(
+      store: store, encoder: encoder, parametersDatabase: parameters, tableDatabases: tables)
     try store.write { writer in
       for database in existing { try writer.transaction.removeAll(in: database) }
       try index.writeParameters(in: writer)
@@ -171,7 +233,8 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     return index
   }
 
-  /// Removes a store's index (parameters, sketches and tables) in one transaction.
+  /// Removes a store's index (parameters and tables, whatever their state) in one transaction.
+  /// Needs nothing of the index itself, so a damaged index can always be dropped.
   ///
   /// - Parameter store: the store.
   /// - Throws: ``VectorStoreError``.
@@ -187,7 +250,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// The index databases present in an environment (from any earlier index).
   private static func existingDatabases(_ environment: Environment) throws -> [Database] {
     var databases: [Database] = []
-    for name in [parametersName, sketchName] {
+    for name in [parametersName, formerSketchName] {
       if let database = try? environment.database(named: name) { databases.append(database) }
     }
     var table = 0
@@ -237,10 +300,16 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
 
   private func writeParameters(in writer: StoreWriter) throws {
     let txn = writer.transaction
-    try txn.put(configuration.json.serialized(), forKey: "config", in: parametersDatabase)
+    var json = configuration.json
+    if case .object(var fields) = json {
+      fields.append(("format", .integer(Self.format)))
+      json = .object(fields)
+    }
+    try txn.put(json.serialized(), forKey: "config", in: parametersDatabase)
     for (key, values) in [
-      ("mean", transform.mean), ("basis", transform.basis), ("variances", transform.variances),
-      ("hasher", hasher.parameters),
+      ("mean", model.transform.mean), ("basis", model.transform.basis),
+      ("variances", model.transform.variances), ("hasher", model.hasher.parameters),
+      ("coder", encoder.coder.parameters),
     ] {
       try txn.put(Self.littleEndianBytes(values), forKey: key, in: parametersDatabase)
     }
@@ -253,122 +322,108 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     return bytes
   }
 
-  /// Hashes every live item: sketches block by block, then each table's (code, id) pairs sorted
-  /// and appended (LMDB's fast path for bulk loading).
-  private func indexEverything(in writer: StoreWriter) throws {
-    let snapshot = try writer.snapshot()
-    var pairs = [[(code: UInt64, id: UInt64)]](repeating: [], count: configuration.tables)
-    for table in pairs.indices { pairs[table].reserveCapacity(snapshot.count) }
-    var codes = [UInt64](repeating: 0, count: configuration.tables)
-    let dimension = store.dimension
-    let sketchDimensions = configuration.sketchDimensions
-    for block in snapshot.blocks {
-      let vectors = Matrix(
-        rows: block.rowCount, columns: dimension,
-        values: Array(UnsafeBufferPointer(start: block.values, count: block.rowCount * dimension)))
-      let projected = transform.project(vectors)
-      try writer.transaction.putReserving(
-        byteCount: projected.values.count * 4, forKey: BigEndianKey(block.firstID),
-        in: sketchDatabase
-      ) { target in
-        projected.values.withUnsafeBytes { target.copyMemory(from: $0) }
+  /// Every live item's codes and entry, computed on all cores (ids in `ids`, item `i`'s codes at
+  /// `codes[i * L ..< (i + 1) * L]`, its entry at bytes `i * entryBytes`).
+  static func encodeAll(_ encoder: ItemEncoder, blocks: [VectorBlock], dimension: Int)
+    -> (ids: [UInt64], codes: [UInt64], entries: [UInt8])
+  {
+    let tables = encoder.model.configuration.tables
+    let entryBytes = encoder.coder.entryBytes
+    var ids: [UInt64] = []
+    for block in blocks {
+      for row in 0..<block.rowCount where !block.isDeleted(row) {
+        ids.append(block.firstID + UInt64(row))
       }
-      projected.values.withUnsafeBufferPointer { values in
-        codes.withUnsafeMutableBufferPointer { codes in
-          for row in 0..<block.rowCount where !block.isDeleted(row) {
-            let z = UnsafeBufferPointer(
-              rebasing: values[
-                (row * sketchDimensions)..<(row * sketchDimensions + configuration.hashDimensions)])
-            hasher.codes(z, into: codes)
-            for table in 0..<configuration.tables {
-              pairs[table].append((codes[table], block.firstID + UInt64(row)))
+    }
+    var codes = [UInt64](repeating: 0, count: ids.count * tables)
+    var entries = [UInt8](repeating: 0, count: ids.count * entryBytes)
+    let rowsPerBlock = blocks.first?.rowCount ?? 1
+    ids.withUnsafeBufferPointer { ids in
+      codes.withUnsafeMutableBufferPointer { codes in
+        entries.withUnsafeMutableBytes { entries in
+          let shared = UncheckedSendable((ids, codes, entries))
+          Parallel.forEachChunk(of: ids.count, count: Parallel.processorCount) { _, range in
+            let (ids, codes, entries) = shared.value
+            var scratch = encoder.makeScratch()
+            for item in range {
+              let id = ids[item]
+              let block = blocks[Int(id) / max(rowsPerBlock, 1)]
+              let vector = UnsafeBufferPointer(
+                start: block.values + Int(id - block.firstID) * dimension, count: dimension)
+              encoder.encode(vector, id: id, into: &scratch)
+              for table in 0..<tables { codes[item * tables + table] = scratch.codes[table] }
+              scratch.entry.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(
+                  rebasing: entries[(item * entryBytes)..<((item + 1) * entryBytes)]
+                ).copyMemory(from: $0)
+              }
             }
           }
         }
       }
     }
-    for table in 0..<configuration.tables {
-      pairs[table].sort { $0.code < $1.code || ($0.code == $1.code && $0.id < $1.id) }
+    return (ids, codes, entries)
+  }
+
+  /// Hashes every live item, then writes each table's entries sorted by (code, entry) with
+  /// LMDB's append fast path.
+  private func indexEverything(in writer: StoreWriter) throws {
+    let snapshot = try writer.snapshot()
+    let (ids, codes, entries) = Self.encodeAll(
+      encoder, blocks: snapshot.blocks, dimension: store.dimension)
+    let tables = configuration.tables
+    let entryBytes = encoder.coder.entryBytes
+    for table in 0..<tables {
+      let order = TableOrder.sorted(
+        items: ids.count, code: { codes[$0 * tables + table] }, entries: entries,
+        entryBytes: entryBytes)
       var previous: UInt64?
-      for pair in pairs[table] {
-        try writer.transaction.put(
-          BigEndianKey(pair.id), forKey: BigEndianKey(pair.code), in: tableDatabases[table],
-          flags: previous == pair.code ? .appendDuplicate : .append)
-        previous = pair.code
+      try entries.withUnsafeBytes { bytes in
+        for item in order {
+          let code = codes[item * tables + table]
+          try writer.transaction.put(
+            Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
+            forKey: BigEndianKey(code), in: tableDatabases[table],
+            flags: previous == code ? .appendDuplicate : .append)
+          previous = code
+        }
       }
     }
   }
 
   // MARK: keeping in step with the store
 
-  /// Starts a batch: forgets sketch rows of an abandoned batch.
-  public func willBeginChanges(in writer: StoreWriter) throws {
-    pending.withLock { $0.removeAll() }
-  }
-
-  /// Adds an item to every table and queues its sketch.
+  /// Adds an item to every table.
   public func didInsert(id: UInt64, vector: UnsafeBufferPointer<Float>, in writer: StoreWriter)
     throws
   {
-    var z = [Float](repeating: 0, count: configuration.sketchDimensions)
-    let codes = codes(for: vector, projection: &z)
+    var scratch = encoder.makeScratch()
+    encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
       try writer.transaction.put(
-        BigEndianKey(id), forKey: BigEndianKey(codes[table]), in: tableDatabases[table])
+        scratch.entry, forKey: BigEndianKey(scratch.codes[table]), in: tableDatabases[table])
     }
-    let blockStart = id - id % UInt64(store.blockRows)
-    pending.withLock { $0[blockStart, default: [:]][Int(id - blockStart)] = z }
   }
 
-  /// Removes an item from every table.
+  /// Removes an item from every table (its entries are recomputed from the stored vector,
+  /// bit for bit as they were written).
   public func willRemove(id: UInt64, vector: UnsafeBufferPointer<Float>, in writer: StoreWriter)
     throws
   {
-    var z = [Float](repeating: 0, count: configuration.sketchDimensions)
-    let codes = codes(for: vector, projection: &z)
+    var scratch = encoder.makeScratch()
+    encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
-      try writer.transaction.delete(
-        BigEndianKey(id), forKey: BigEndianKey(codes[table]), in: tableDatabases[table])
+      _ = try writer.transaction.delete(
+        scratch.entry, forKey: BigEndianKey(scratch.codes[table]), in: tableDatabases[table])
     }
   }
 
-  /// Writes the queued sketches into their blocks.
-  public func didFinishChanges(in writer: StoreWriter) throws {
-    let blocks = pending.withLock { pending -> [UInt64: [Int: [Float]]] in
-      let taken = pending
-      pending.removeAll()
-      return taken
-    }
-    let width = configuration.sketchDimensions
-    for (start, rows) in blocks.sorted(by: { $0.key < $1.key }) {
-      var values: [Float] = []
-      if let existing = try writer.transaction.value(
-        forKey: BigEndianKey(start), in: sketchDatabase)
-      {
-        values = [Float](repeating: 0, count: existing.count / 4)
-        values.withUnsafeMutableBytes { $0.copyMemory(from: existing) }
-      }
-      let needed = ((rows.keys.max() ?? 0) + 1) * width
-      if values.count < needed { values += repeatElement(0, count: needed - values.count) }
-      for (row, sketch) in rows {
-        for column in 0..<width { values[row * width + column] = sketch[column] }
-      }
-      try writer.transaction.putReserving(
-        byteCount: values.count * 4, forKey: BigEndianKey(start), in: sketchDatabase
-      ) { target in values.withUnsafeBytes { target.copyMemory(from: $0) } }
-    }
-  }
-
-  /// The bucket codes of a stored vector in every table, and its projection.
-  func codes(for vector: UnsafeBufferPointer<Float>, projection z: inout [Float]) -> [UInt64] {
-    var codes = [UInt64](repeating: 0, count: configuration.tables)
-    z.withUnsafeMutableBufferPointer { transform.project(vector, into: $0) }
-    z.withUnsafeBufferPointer { z in
-      codes.withUnsafeMutableBufferPointer { codes in
-        hasher.codes(
-          UnsafeBufferPointer(rebasing: z[0..<configuration.hashDimensions]), into: codes)
-      }
-    }
-    return codes
+  /// A searcher over the tables in the store's memory map, inside a read snapshot: nothing is
+  /// loaded; every query reads the buckets it needs in place.
+  ///
+  /// - Parameter snapshot: a read snapshot of the indexed store.
+  /// - Returns: the searcher (valid only inside that snapshot).
+  public func searcher(in snapshot: StoreSnapshot) -> LSHSearcher {
+    LSHSearcher(encoder: encoder, snapshot: snapshot, tables: .mapped(tableDatabases))
   }
 }

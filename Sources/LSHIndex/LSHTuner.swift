@@ -2,26 +2,37 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// Chooses LSH settings for a store: the fastest setting (single-threaded time per query) whose
-/// recall@k on a sample of stored vectors — each searched with itself excluded, against exact
-/// search — reaches a target with 95% confidence (the mean per-query recall less 1.645 standard
-/// errors), so that the promise holds on queries tuning never saw; then reports the setting's
-/// recall on a second, held-out sample.
+/// Chooses how a store is searched: the fastest LSH setting whose recall@k reaches a target on
+/// queries the index under test does not hold, or exact search when no setting is faster.
+///
+/// 1. Queries: the user's own probes (`queries`), or items sampled from the store and held out
+///    of the tables being measured (and of the ground truth), in two disjoint samples A and B.
+/// 2. Successive halving: every setting of the grid on the first quarter of A (cheap); the
+///    settings that come near the target, fastest first, on all of A, where the one-sided 95%
+///    lower confidence bound of the recall must reach the target; then on B, where the mean
+///    must reach it too (B takes no part in choosing, so the winner's luck on A does not carry
+///    over).
+/// 3. Exact search is a contender: its single-threaded time on A is measured the same way, and
+///    an LSH setting is chosen only when it is faster by ``minimumSpeedup``.
 public enum LSHTuner {
+  /// An LSH setting must be at least this much faster than exact search to be chosen.
+  public static let minimumSpeedup = 1.2
+
   /// One measured setting.
   public struct Measurement: Sendable {
     /// The setting.
     public var configuration: LSHConfiguration
-    /// Recall@k on the tuning sample.
+    /// Queries measured.
+    public var queries: Int
+    /// Recall@k (ann-benchmarks' definition).
     public var recall: Double
     /// The standard error of that recall (over queries).
     public var recallStandardError: Double
-    /// The one-sided 95% lower confidence bound on the recall: what tuning compares with the
-    /// target.
+    /// The one-sided 95% lower confidence bound on the recall.
     public var recallLowerBound: Double { max(0, recall - 1.645 * recallStandardError) }
     /// Mean single-threaded microseconds per query.
     public var microsecondsPerQuery: Double
-    /// Mean distinct candidates per query.
+    /// Mean table entries examined per query.
     public var candidates: Double
     /// Mean exact distances per query.
     public var exactDistances: Double
@@ -29,20 +40,33 @@ public enum LSHTuner {
 
   /// What tuning found.
   public struct Report: Sendable {
-    /// Every setting measured, in the order tried.
+    /// Every setting measured on the first quarter of sample A, in the order tried.
     public var measurements: [Measurement]
-    /// The chosen setting, or `nil` when none reached the target.
+    /// The finalists measured on all of sample A, fastest first.
+    public var finalists: [Measurement]
+    /// The chosen LSH setting (measured on A), or `nil` when exact search is the answer.
     public var chosen: Measurement?
-    /// The chosen setting's recall on the held-out sample.
+    /// The fastest setting that reached the target, even when exact search beat it.
+    public var fastestReaching: Measurement?
+    /// The fastest reaching setting's recall on sample B.
     public var heldOutRecall: Double?
+    /// The encoder of the fastest setting that reached the target (projection, hash functions,
+    /// codes), so the index can be built with exactly what was measured.
+    public var encoder: ItemEncoder?
     /// The target.
     public var target: Double
     /// Neighbours per query.
     public var k: Int
-    /// Queries in each sample.
+    /// Queries in each of the samples A and B.
     public var sampleSize: Int
-    /// Exact search's single-threaded microseconds per query on the same sample, for reference.
+    /// Where the queries came from.
+    public var queriesSource: String
+    /// Exact search's single-threaded microseconds per query on sample A.
     public var exactMicrosecondsPerQuery: Double
+    /// Seconds the tuning took.
+    public var seconds: Double
+    /// Sample B, to check the built index on.
+    var check: Sample
   }
 
   /// The settings to try.
@@ -54,13 +78,11 @@ public enum LSHTuner {
       .pstable: [6, 8, 10], .hyperplane: [10, 14, 18], .crosspolytope: [1, 2, 3],
     ]
     /// Multipliers of the estimated p-stable width.
-    public var widthMultipliers: [Double] = [0.6, 0.8, 1.0, 1.3]
-    /// L values.
-    public var tables: [Int] = [4, 8, 12]
+    public var widthMultipliers: [Double] = [0.7, 1.0, 1.4]
+    /// L values (tables of one hash draw: the smaller settings use the first tables).
+    public var tables: [Int] = [4, 8, 16]
     /// T values (query time).
-    public var probes: [Int] = [1, 2, 4, 8]
-    /// Candidate budgets (query time; 0 = none).
-    public var budgets: [Int] = [1000, 3000, 10000, 0]
+    public var probes: [Int] = [1, 2, 4, 8, 16]
 
     /// The default grid for a metric: p-stable for l2; all three families for cosine.
     ///
@@ -70,148 +92,317 @@ public enum LSHTuner {
     }
   }
 
-  /// Measures the grid and returns the fastest setting reaching `target` (the index is not
-  /// changed; build it with ``LSHIndex/build(on:configuration:sampleSize:)``).
+  /// Queries with their true neighbours.
+  struct Sample {
+    /// Per query, the store id to leave out of its answers (a held-out item), if any.
+    var excluded: [UInt64?]
+    var queries: Matrix
+    /// Per query, the true k-th distance (squared L2) among the items searched.
+    var kthDistances: [Float]
+
+    func prefix(_ count: Int) -> Sample {
+      let count = min(count, queries.rows)
+      return Sample(
+        excluded: Array(excluded.prefix(count)),
+        queries: Matrix(
+          rows: count, columns: queries.columns,
+          values: Array(queries.values.prefix(count * queries.columns))),
+        kthDistances: Array(kthDistances.prefix(count)))
+    }
+  }
+
+  /// Measures the grid and returns the choice (the store is not changed).
   ///
   /// - Parameters:
   ///   - store: the store.
   ///   - target: the recall@k to reach, in (0, 1].
   ///   - k: neighbours per query.
-  ///   - sampleSize: queries per sample (two samples are drawn).
+  ///   - sampleSize: queries in each of samples A and B.
+  ///   - queries: the user's own probes (prepared for the store's metric), or `nil` to hold out
+  ///     sampled items.
   ///   - grid: the settings to try.
   ///   - base: settings not searched (dimensions, seed).
-  ///   - progress: receives one line per table setting measured.
+  ///   - progress: receives status lines.
   /// - Returns: the measurements and the choice.
   /// - Throws: ``LSHError`` for a store too small to tune, ``VectorStoreError``.
   public static func tune(
-    store: VectorStore, target: Double, k: Int = 10, sampleSize: Int = 400, grid: Grid,
+    store: VectorStore, target: Double, k: Int = 10, sampleSize: Int = 400,
+    queries: Matrix? = nil, grid: Grid,
     base: LSHConfiguration = LSHConfiguration.defaults(for: .pstable),
     progress: (String) -> Void = { _ in }
   ) throws -> Report {
+    let clock = ContinuousClock()
+    let started = clock.now
     guard target > 0 && target <= 1 else {
       throw LSHError("--recall must be in (0, 1], not \(target)")
     }
     guard k >= 1 else { throw LSHError("-k must be at least 1") }
+    guard sampleSize >= 20 else { throw LSHError("--sample must be at least 20, not \(sampleSize)") }
     let count = try store.count()
-    guard count > 2 * sampleSize + k else {
+    let heldOutCount = queries == nil ? 2 * sampleSize : 0
+    guard count >= heldOutCount + 10 * k + 100 else {
       throw LSHError(
-        "store \(store.path) holds \(count) items; tuning needs more than \(2 * sampleSize + k) (lower --sample)"
+        "store \(store.path) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (lower --sample, or give --queries)"
       )
+    }
+    if let queries, queries.rows < 40 {
+      throw LSHError("tuning needs at least 40 queries, not \(queries.rows)")
     }
     let training = try LSHIndex.sampleVectors(store, limit: 20_000)
     let baseConfiguration = try base.validated(forDimension: store.dimension)
-    guard
-      let transform = DataTransform.fit(training, components: baseConfiguration.sketchDimensions)
-    else {
-      throw LSHError("the principal components of store \(store.path) could not be computed")
-    }
-    let widthBase = Double(
-      LSHIndex.estimateWidth(
-        transform.project(training), dimensions: baseConfiguration.hashDimensions))
+    let baseEncoder = try LSHIndex.fitEncoder(
+      baseConfiguration, sample: training, metric: store.metric, storePath: store.path)
+    let widthBase = baseEncoder.model.configuration.bucketWidth
+      ?? Double(
+        LSHIndex.estimateWidth(
+          baseEncoder.model.transform.project(training),
+          dimensions: baseConfiguration.hashDimensions))
     return try store.read { snapshot in
-      let sketches = InMemorySketches(snapshot: snapshot, transform: transform)
-      let (tuning, heldOut) = try samples(snapshot, size: sampleSize, k: k)
-      var measurements: [Measurement] = []
+      let (sampleA, sampleB, heldOut) = try samples(
+        snapshot, size: sampleSize, k: k, queries: queries)
+      progress("encoding \(snapshot.count - heldOut.count) items")
+      let encoded = encodeItems(snapshot, encoder: baseEncoder, excluding: heldOut)
       var exact = ExactSearch(
         dimension: store.dimension, metric: store.metric, blocks: snapshot.blocks)
       exact.threads = 1
-      let exactStart = now()
-      _ = exact.search(tuning.queries, k: k + 1)
-      let exactMicroseconds = (now() - exactStart) * 1e6 / Double(tuning.queries.rows)
-      var best: Measurement?
+      let exactStart = clock.now
+      _ = exact.search(sampleA.queries, k: k + 1)
+      let exactMicroseconds = microseconds(clock.now - exactStart) / Double(sampleA.queries.rows)
+      let quick = sampleA.prefix(max(40, sampleA.queries.rows / 4))
+      var measurements: [Measurement] = []
+      var encoders: [String: ItemEncoder] = [:]
+      var tablesBySetting: [String: MemoryTables] = [:]
+      let largestL = grid.tables.max() ?? baseConfiguration.tables
       for family in grid.families {
         for hashes in grid.hashesPerTable[family] ?? [] {
           for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
-            for tables in grid.tables {
-              var configuration = baseConfiguration
-              configuration.family = family
-              configuration.hashesPerTable = hashes
-              configuration.tables = tables
-              configuration.bucketWidth = family == .pstable ? widthBase * multiplier : nil
-              guard let valid = try? configuration.validated(forDimension: store.dimension) else {
-                continue
+            var configuration = baseConfiguration
+            configuration.family = family
+            configuration.hashesPerTable = hashes
+            configuration.tables = largestL
+            configuration.bucketWidth = family == .pstable ? widthBase * multiplier : nil
+            guard let valid = try? configuration.validated(forDimension: store.dimension) else {
+              continue
+            }
+            let hasher = BucketHasher(
+              family: valid.family, tables: valid.tables, hashesPerTable: valid.hashesPerTable,
+              dimensions: valid.hashDimensions, bucketWidth: Float(valid.bucketWidth ?? 1),
+              seed: valid.seed)
+            let memory = encoded.tables(hasher: hasher, configuration: valid)
+            for tables in grid.tables.sorted() {
+              var setting = valid
+              setting.tables = tables
+              let model = LSHModel(
+                configuration: setting, transform: baseEncoder.model.transform,
+                hasher: hasher.prefix(tables: tables), metric: store.metric)
+              let encoder = ItemEncoder(model: model, coder: baseEncoder.coder)
+              for probes in grid.probes.sorted() {
+                setting.probes = probes
+                setting.candidateBudget = 0
+                let searcher = LSHSearcher(
+                  encoder: encoder, snapshot: snapshot, tables: .memory(memory))
+                let measurement = try measure(searcher, setting: setting, sample: quick, k: k)
+                measurements.append(measurement)
+                encoders[setting.summary] = ItemEncoder(
+                  model: LSHModel(
+                    configuration: setting, transform: model.transform, hasher: model.hasher,
+                    metric: store.metric), coder: baseEncoder.coder)
+                tablesBySetting[setting.summary] = memory
+                // More probes only cost more once the target is comfortably passed.
+                if measurement.recallLowerBound >= target { break }
               }
-              let searcher = sketches.searcher(for: valid, metric: store.metric)
-              var reached = false
-              settings: for probes in grid.probes {
-                for budget in grid.budgets {
-                  var setting = valid
-                  setting.probes = probes
-                  setting.candidateBudget = budget
-                  let measurement = measure(searcher, setting: setting, sample: tuning, k: k)
-                  measurements.append(measurement)
-                  if measurement.recallLowerBound >= target {
-                    reached = true
-                    if best.map({ measurement.microsecondsPerQuery < $0.microsecondsPerQuery })
-                      ?? true
-                    {
-                      best = measurement
-                    }
-                    break settings
-                  }
-                }
+            }
+            progress(
+              "\(valid.family.rawValue) K\(valid.hashesPerTable)"
+                + (valid.bucketWidth.map { " w\(TextFormatting.fixed($0, 1))" } ?? "")
+                + ": \(grid.tables.count) table counts measured")
+          }
+        }
+      }
+      // Successive halving: the settings that came near the target, fastest first, on all of A;
+      // the first whose lower bound reaches the target must then reach it on B too.
+      let hopeful = measurements.filter { $0.recall >= target - 0.02 }
+        .sorted { $0.microsecondsPerQuery < $1.microsecondsPerQuery }
+      var finalists: [Measurement] = []
+      var fastestReaching: Measurement?
+      var heldOutRecall: Double?
+      for candidate in hopeful.prefix(8) {
+        let summary = candidate.configuration.summary
+        guard let encoder = encoders[summary], let memory = tablesBySetting[summary] else {
+          continue
+        }
+        let searcher = LSHSearcher(encoder: encoder, snapshot: snapshot, tables: .memory(memory))
+        let full = try measure(searcher, setting: candidate.configuration, sample: sampleA, k: k)
+        finalists.append(full)
+        guard full.recallLowerBound >= target else { continue }
+        let check = try measure(searcher, setting: candidate.configuration, sample: sampleB, k: k)
+        progress("\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B")
+        guard check.recall >= target else { continue }
+        fastestReaching = full
+        heldOutRecall = check.recall
+        break
+      }
+      let chosen = fastestReaching.flatMap {
+        $0.microsecondsPerQuery * minimumSpeedup <= exactMicroseconds ? $0 : nil
+      }
+      return Report(
+        measurements: measurements, finalists: finalists, chosen: chosen,
+        fastestReaching: fastestReaching, heldOutRecall: heldOutRecall,
+        encoder: fastestReaching.flatMap { encoders[$0.configuration.summary] }, target: target,
+        k: k,
+        sampleSize: sampleA.queries.rows,
+        queriesSource: queries == nil ? "items held out of the index" : "the given queries",
+        exactMicrosecondsPerQuery: exactMicroseconds,
+        seconds: (clock.now - started).seconds, check: sampleB)
+    }
+  }
+
+  /// Measures a built index on sample B, as it will be searched (in place, one thread).
+  ///
+  /// - Parameters:
+  ///   - index: the index built with the report's choice.
+  ///   - report: the tuning report.
+  /// - Returns: the measurement.
+  /// - Throws: ``LSHError``, ``VectorStoreError``.
+  public static func check(_ index: LSHIndex, against report: Report) throws -> Measurement {
+    try index.store.read { snapshot in
+      try measure(
+        index.searcher(in: snapshot), setting: index.configuration, sample: report.check,
+        k: report.k)
+    }
+  }
+
+  static func microseconds(_ duration: Duration) -> Double { duration.seconds * 1e6 }
+
+  /// Samples A and B with their ground truth, and the held-out ids (empty with `queries`).
+  static func samples(
+    _ snapshot: StoreSnapshot, size: Int, k: Int, queries: Matrix?
+  ) throws -> (Sample, Sample, Set<UInt64>) {
+    let dimension = snapshot.store.dimension
+    var random = SeededRandom(seed: 0x7475_6e65)
+    var rows: [[Float]] = []
+    var heldOut: [UInt64] = []
+    if let queries {
+      var order = Array(0..<queries.rows)
+      random.shuffle(&order)
+      for row in order.prefix(2 * size) {
+        rows.append(Array(queries.values[(row * dimension)..<((row + 1) * dimension)]))
+      }
+    } else {
+      var ids: [UInt64] = []
+      try snapshot.forEachItem { item, _ in ids.append(item.id) }
+      random.shuffle(&ids)
+      heldOut = Array(ids.prefix(2 * size))
+      for id in heldOut { rows.append(snapshot.vector(id: id).map(Array.init) ?? []) }
+    }
+    let excludedSet = Set(heldOut)
+    var all = Matrix(rows: 0, columns: dimension)
+    for row in rows { all.append(rows: row) }
+    var exact = ExactSearch(dimension: dimension, metric: .l2, blocks: snapshot.blocks)
+    exact.threads = Parallel.processorCount
+    let found = exact.search(all, k: k + excludedSet.count)
+    let kth = found.map { neighbors -> Float in
+      neighbors.lazy.filter { !excludedSet.contains($0.id) }.prefix(k).reduce(-Float.infinity) {
+        max($0, $1.distance)
+      }
+    }
+    let half = rows.count / 2
+    func sample(_ range: Range<Int>) -> Sample {
+      var matrix = Matrix(rows: 0, columns: dimension)
+      for row in range { matrix.append(rows: rows[row]) }
+      return Sample(
+        excluded: range.map { heldOut.isEmpty ? nil : heldOut[$0] }, queries: matrix,
+        kthDistances: range.map { kth[$0] })
+    }
+    return (sample(0..<half), sample(half..<(2 * half)), excludedSet)
+  }
+
+  /// Every searched item's projection and entry, computed once for all settings.
+  struct EncodedItems {
+    let projections: [Float]
+    let entries: [UInt8]
+    let count: Int
+    let width: Int
+    let entryBytes: Int
+
+    /// Tables of a hasher over these items, in memory.
+    func tables(hasher: BucketHasher, configuration: LSHConfiguration) -> MemoryTables {
+      let tables = hasher.tables
+      var codes = [UInt64](repeating: 0, count: count * tables)
+      let hashDimensions = configuration.hashDimensions
+      projections.withUnsafeBufferPointer { projections in
+        codes.withUnsafeMutableBufferPointer { codes in
+          let shared = UncheckedSendable(codes)
+          Parallel.forEachChunk(of: count, count: Parallel.processorCount) { _, range in
+            var row = [UInt64](repeating: 0, count: tables)
+            for item in range {
+              row.withUnsafeMutableBufferPointer { row in
+                hasher.codes(
+                  UnsafeBufferPointer(
+                    rebasing: projections[(item * width)..<(item * width + hashDimensions)]),
+                  into: row)
               }
-              progress(
-                "\(valid.summary): " + (reached ? "reaches" : "misses")
-                  + " recall \(TextFormatting.fixed(target, 2))")
+              for table in 0..<tables { shared.value[item * tables + table] = row[table] }
             }
           }
         }
       }
-      var heldOutRecall: Double?
-      if let chosen = best {
-        let searcher = sketches.searcher(for: chosen.configuration, metric: store.metric)
-        heldOutRecall =
-          measure(searcher, setting: chosen.configuration, sample: heldOut, k: k).recall
-      }
-      return Report(
-        measurements: measurements, chosen: best, heldOutRecall: heldOutRecall, target: target,
-        k: k,
-        sampleSize: sampleSize, exactMicrosecondsPerQuery: exactMicroseconds)
+      return MemoryTables(
+        tables: tables, entryBytes: entryBytes, items: count, codes: codes, itemEntries: entries)
     }
   }
 
-  /// Queries drawn from the store, with their exact neighbours (themselves excluded).
-  struct Sample {
-    var ids: [UInt64]
-    var queries: Matrix
-    /// Per query, the true k-th distance (squared L2).
-    var kthDistances: [Float]
-  }
-
-  static func samples(_ snapshot: StoreSnapshot, size: Int, k: Int) throws -> (Sample, Sample) {
+  static func encodeItems(
+    _ snapshot: StoreSnapshot, encoder: ItemEncoder, excluding heldOut: Set<UInt64>
+  ) -> EncodedItems {
     var ids: [UInt64] = []
-    try snapshot.forEachItem { item, _ in ids.append(item.id) }
-    var random = SeededRandom(seed: 0x7475_6e65)
-    random.shuffle(&ids)
-    let dimension = snapshot.store.dimension
-    func sample(_ chosen: ArraySlice<UInt64>) -> Sample {
-      var queries = Matrix(rows: 0, columns: dimension)
-      for id in chosen {
-        if let vector = snapshot.vector(id: id) { queries.append(rows: Array(vector)) }
+    for block in snapshot.blocks {
+      for row in 0..<block.rowCount where !block.isDeleted(row) {
+        let id = block.firstID + UInt64(row)
+        if !heldOut.contains(id) { ids.append(id) }
       }
-      var exact = ExactSearch(dimension: dimension, metric: .l2, blocks: snapshot.blocks)
-      exact.threads = Parallel.processorCount
-      let found = exact.search(queries, k: k + 1)
-      let kth = zip(chosen, found).map { id, neighbors -> Float in
-        let others = neighbors.filter { $0.id != id }
-        return others.prefix(k).last?.distance ?? .infinity
-      }
-      return Sample(ids: Array(chosen), queries: queries, kthDistances: kth)
     }
-    return (sample(ids[0..<size]), sample(ids[size..<(2 * size)]))
+    let width = encoder.model.configuration.sketchDimensions
+    let entryBytes = encoder.coder.entryBytes
+    var projections = [Float](repeating: 0, count: ids.count * width)
+    var entries = [UInt8](repeating: 0, count: ids.count * entryBytes)
+    projections.withUnsafeMutableBufferPointer { projections in
+      entries.withUnsafeMutableBytes { entries in
+        let shared = UncheckedSendable((projections, entries))
+        Parallel.forEachChunk(of: ids.count, count: Parallel.processorCount) { _, range in
+          let (projections, entries) = shared.value
+          var scratch = encoder.makeScratch()
+          for item in range {
+            guard let vector = snapshot.vector(id: ids[item]) else { continue }
+            encoder.encode(vector, id: ids[item], into: &scratch)
+            for column in 0..<width {
+              projections[item * width + column] = scratch.projection[column]
+            }
+            scratch.entry.withUnsafeBytes {
+              UnsafeMutableRawBufferPointer(
+                rebasing: entries[(item * entryBytes)..<((item + 1) * entryBytes)]
+              ).copyMemory(from: $0)
+            }
+          }
+        }
+      }
+    }
+    return EncodedItems(
+      projections: projections, entries: entries, count: ids.count, width: width,
+      entryBytes: entryBytes)
   }
 
-  /// Recall (ann-benchmarks' definition: returned items within the true k-th distance) and
-  /// single-threaded speed of one setting.
+  /// Recall (ann-benchmarks' definition: returned items within the true k-th distance, in the
+  /// metric's own units, + 1e-3) and single-threaded speed of one setting.
   static func measure(_ searcher: LSHSearcher, setting: LSHConfiguration, sample: Sample, k: Int)
-    -> Measurement
+    throws -> Measurement
   {
-    let start = now()
-    let results = searcher.search(
+    let clock = ContinuousClock()
+    let start = clock.now
+    let results = try searcher.search(
       sample.queries, k: k + 1, probesPerTable: setting.probes,
       candidateBudget: setting.candidateBudget, threads: 1)
-    let seconds = now() - start
+    let seconds = (clock.now - start).seconds
     var hits = 0
     var sumOfSquares = 0.0
     var candidates = 0
@@ -219,11 +410,13 @@ public enum LSHTuner {
     let cosine = searcher.model.metric == .cosine
     for (index, result) in results.enumerated() {
       let kth = sample.kthDistances[index]
-      let returned = result.neighbors.filter { $0.id != sample.ids[index] }.prefix(k)
+      let returned = result.neighbors.filter { $0.id != sample.excluded[index] }.prefix(k)
       var queryHits = 0
       for neighbor in returned {
         let squared = cosine ? 2 * neighbor.distance : neighbor.distance
-        if squared <= kth * (1 + 1e-5) + 1e-3 { queryHits += 1 }
+        if ANNTolerance.within(squared: squared, kthSquared: kth, cosine: cosine) {
+          queryHits += 1
+        }
       }
       hits += queryHits
       sumOfSquares += Double(queryHits * queryHits) / Double(k * k)
@@ -236,75 +429,28 @@ public enum LSHTuner {
     let variance =
       results.count > 1 ? max(0, (sumOfSquares - queries * recall * recall) / (queries - 1)) : 0
     return Measurement(
-      configuration: setting, recall: recall,
+      configuration: setting, queries: results.count, recall: recall,
       recallStandardError: (variance / queries).squareRoot(),
       microsecondsPerQuery: seconds * 1e6 / queries, candidates: Double(candidates) / queries,
       exactDistances: Double(exact) / queries)
   }
+}
 
-  static func now() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+/// ann-benchmarks' recall tolerance: a returned item counts when its distance is within the
+/// true k-th distance + 1e-3 in the metric's own units (Euclidean, not squared; 1 − cos for
+/// cosine).
+enum ANNTolerance {
+  /// Whether a squared L2 distance (of unit vectors, for cosine) counts against the true k-th.
+  static func within(squared: Float, kthSquared: Float, cosine: Bool) -> Bool {
+    if cosine { return Double(squared) / 2 <= Double(kthSquared) / 2 + 1e-3 }
+    return Double(max(squared, 0)).squareRoot() <= Double(max(kthSquared, 0)).squareRoot() + 1e-3
   }
 }
 
-/// Every stored item's sketch computed in memory (block layout), so settings can be tried
-/// without writing tables to the store.
-final class InMemorySketches: @unchecked Sendable {
-  let snapshot: StoreSnapshot
-  let transform: DataTransform
-  /// One allocation per block, owned here and freed in `deinit`.
-  private var blocks: [UnsafeMutableBufferPointer<Float>] = []
-
-  init(snapshot: StoreSnapshot, transform: DataTransform) {
-    self.snapshot = snapshot
-    self.transform = transform
-    let dimension = snapshot.store.dimension
-    for block in snapshot.blocks {
-      let vectors = Matrix(
-        rows: block.rowCount, columns: dimension,
-        values: Array(UnsafeBufferPointer(start: block.values, count: block.rowCount * dimension)))
-      let projected = transform.project(vectors).values
-      let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(projected.count, 1))
-      _ = storage.initialize(from: projected)
-      blocks.append(storage)
-    }
-  }
-
-  deinit {
-    for block in blocks { block.deallocate() }
-  }
-
-  /// A searcher over tables built in memory with `configuration`.
-  func searcher(for configuration: LSHConfiguration, metric: DistanceMetric) -> LSHSearcher {
-    let hasher = BucketHasher(
-      family: configuration.family, tables: configuration.tables,
-      hashesPerTable: configuration.hashesPerTable,
-      dimensions: configuration.hashDimensions, bucketWidth: Float(configuration.bucketWidth ?? 1),
-      seed: configuration.seed)
-    let model = LSHModel(
-      configuration: configuration, transform: transform, hasher: hasher, metric: metric)
-    var pairs = [[(code: UInt64, id: UInt32)]](repeating: [], count: configuration.tables)
-    let width = transform.outputDimension
-    for (blockIndex, block) in snapshot.blocks.enumerated() {
-      let values = UnsafeBufferPointer(blocks[blockIndex])
-      for row in 0..<block.rowCount where !block.isDeleted(row) {
-        let codes = model.codes(
-          ofProjection: UnsafeBufferPointer(rebasing: values[(row * width)..<((row + 1) * width)]))
-        let id = UInt32(truncatingIfNeeded: block.firstID + UInt64(row))
-        for table in 0..<configuration.tables { pairs[table].append((codes[table], id)) }
-      }
-    }
-    let pointers: [UnsafePointer<Float>?] = blocks.map { $0.baseAddress.map { UnsafePointer($0) } }
-    return LSHSearcher(
-      model: model, snapshot: snapshot, maps: pairs.map { BucketMap(pairs: $0) },
-      sketches: pointers, keepAlive: self)
+extension Duration {
+  /// The duration in seconds.
+  var seconds: Double {
+    let (whole, fraction) = components
+    return Double(whole) + Double(fraction) * 1e-18
   }
 }
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif

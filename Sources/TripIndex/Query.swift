@@ -97,9 +97,9 @@ public enum Query {
       var method = "exact"
       var prepared = Progress.now()
       if snapshot.count > 0, let index {
-        let searcher = try index.searcher(in: snapshot)
+        let searcher = index.searcher(in: snapshot)
         prepared = Progress.now()
-        let results = searcher.search(
+        let results = try searcher.search(
           probes, k: k, probesPerTable: options.probesPerTable,
           candidateBudget: options.candidateBudget,
           threads: options.threads)

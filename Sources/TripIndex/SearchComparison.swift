@@ -109,17 +109,17 @@ struct SearchComparison: Sendable {
       let exactStarted = Progress.now()
       let exact = exactSearch.search(queries, k: depth)
       let exactSeconds = Progress.now() - exactStarted
-      let searcher = try index.searcher(in: snapshot)
+      let searcher = index.searcher(in: snapshot)
       let approximateStarted = Progress.now()
-      let results = searcher.search(queries, k: depth, threads: max(1, threads))
+      let results = try searcher.search(queries, k: depth, threads: max(1, threads))
       let approximateSeconds = Progress.now() - approximateStarted
       let count = Double(max(results.count, 1))
       func meanCandidates(_ results: [LSHSearchResult]) -> Double {
         Double(results.reduce(0) { $0 + $1.candidates }) / count
       }
-      let sweep = probeSweep.map { probes in
+      let sweep = try probeSweep.map { probes in
         let started = Progress.now()
-        let found = searcher.search(
+        let found = try searcher.search(
           queries, k: depth, probesPerTable: probes, threads: max(1, threads))
         return SweepPoint(
           probes: probes, rankings: found.map { rows($0.neighbors) },

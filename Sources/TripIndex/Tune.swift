@@ -2,11 +2,27 @@ import LSHIndex
 import VectorIO
 import VectorStore
 
-/// `tripindex tune`: choose and build the LSH settings that reach a target recall fastest.
+/// `tripindex tune`: choose how a store is searched — the LSH setting that reaches a target
+/// recall fastest, or exact search when no setting beats it — and build that.
 public enum Tune {
-  /// Measures the grid, builds the index with the fastest setting that reaches `target` (with 95%
-  /// confidence: see ``LSHTuner``), and
-  /// stores that setting (including T and the budget) as the index's defaults.
+  /// The metadata key that records a tuning's verdict.
+  public static let verdictKey = "tuned"
+
+  /// What tuning decided.
+  public struct Outcome: Sendable {
+    /// The tuner's measurements.
+    public var report: LSHTuner.Report
+    /// The built index measured in place on sample B, when an LSH setting was chosen.
+    public var built: LSHTuner.Measurement?
+    /// Whether the store is now searched exactly (no LSH setting was fast enough).
+    public var exact: Bool
+    /// One line that says what was decided and why.
+    public var verdict: String
+  }
+
+  /// Measures the grid, then builds the index with the fastest setting that reaches `target`
+  /// (95% lower bound on sample A, mean on sample B) and checks it in place; when exact search
+  /// is faster than every such setting, drops any index so that queries search exactly.
   ///
   /// - Parameters:
   ///   - storePath: the store's directory.
@@ -14,92 +30,123 @@ public enum Tune {
   ///   - k: neighbours per query.
   ///   - sampleSize: queries per sample.
   ///   - families: families to try (`nil`: p-stable for l2, all three for cosine).
+  ///   - queriesPath: a file of the user's own probes to tune on (embedded with the store's
+  ///     model), or `nil` to hold sampled items out of the index.
   ///   - progress: status output.
-  /// - Returns: the tuning report.
-  /// - Throws: ``TripIndexError`` when no setting reaches the target (the index is left as it
-  ///   was), ``LSHError``, ``VectorStoreError``.
+  /// - Returns: the outcome.
+  /// - Throws: ``LSHError``, ``VectorStoreError``, ``VectorIOError`` for a bad queries file.
   public static func run(
     storePath: String, target: Double, k: Int, sampleSize: Int, families: [HashFamily]?,
-    progress: Progress
-  ) throws -> LSHTuner.Report {
-    let store = try Index.openForWriting(storePath)
+    queriesPath: String? = nil, progress: Progress
+  ) throws -> Outcome {
+    let store = try VectorStore.open(path: storePath)
     var grid = LSHTuner.Grid(metric: store.metric)
     if let families, !families.isEmpty { grid.families = families }
+    let queries = try queriesPath.map { path in
+      try Query.readProbes(path, for: store, model: try StoreModel.load(for: store, override: nil))
+    }
     let report = try LSHTuner.tune(
-      store: store, target: target, k: k, sampleSize: sampleSize, grid: grid
+      store: store, target: target, k: k, sampleSize: sampleSize, queries: queries, grid: grid
     ) { line in
       progress.update(line, force: true)
     }
-    guard let chosen = report.chosen else {
-      let best = report.measurements.max { $0.recallLowerBound < $1.recallLowerBound }
-      throw TripIndexError(
-        "no setting reached recall \(TextFormatting.fixed(target, 2)) with 95% confidence (best: \(TextFormatting.fixed(best?.recall ?? 0, 3)), lower bound \(TextFormatting.fixed(best?.recallLowerBound ?? 0, 3))); the index was left as it was. Try a lower --recall, a larger --sample or a larger grid"
+    let exactTime = TextFormatting.fixed(report.exactMicrosecondsPerQuery, 1)
+    if let chosen = report.chosen, let encoder = report.encoder {
+      progress.update("building the index with \(chosen.configuration.summary)", force: true)
+      let index = try LSHIndex.build(on: store, encoder: encoder)
+      let built = try LSHTuner.check(index, against: report)
+      if built.microsecondsPerQuery * LSHTuner.minimumSpeedup <= report.exactMicrosecondsPerQuery {
+        try store.write { try $0.setMetadata(verdictKey, "lsh") }
+        progress.finish()
+        return Outcome(
+          report: report, built: built, exact: false,
+          verdict:
+            "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(TextFormatting.fixed(built.microsecondsPerQuery, 1)) µs/query on one thread; exact search takes \(exactTime)"
+        )
+      }
+      try LSHIndex.drop(from: store)
+      try store.write { try $0.setMetadata(verdictKey, "exact") }
+      progress.finish()
+      return Outcome(
+        report: report, built: built, exact: true,
+        verdict:
+          "exact: built in the store, \(chosen.configuration.summary) took \(TextFormatting.fixed(built.microsecondsPerQuery, 1)) µs/query against \(exactTime) for exact search; the index was dropped and queries search exactly"
       )
     }
-    progress.update("building the index with \(chosen.configuration.summary)", force: true)
-    try LSHIndex.build(on: store, configuration: chosen.configuration)
+    try LSHIndex.drop(from: store)
+    try store.write { try $0.setMetadata(verdictKey, "exact") }
     progress.finish()
-    return report
+    let reason: String
+    if let fastest = report.fastestReaching {
+      reason =
+        "the fastest LSH setting reaching recall \(TextFormatting.fixed(target, 2)), \(fastest.configuration.summary), takes \(TextFormatting.fixed(fastest.microsecondsPerQuery, 1)) µs/query against \(exactTime) for exact search"
+    } else {
+      let best = (report.finalists + report.measurements).max { $0.recall < $1.recall }
+      reason =
+        "no LSH setting reached recall \(TextFormatting.fixed(target, 2)) on held-out queries (best: \(TextFormatting.fixed(best?.recall ?? 0, 3)))"
+    }
+    return Outcome(
+      report: report, built: nil, exact: true,
+      verdict: "exact: \(reason); any index was dropped and queries search exactly")
   }
 }
 
-extension LSHTuner.Report {
+extension Tune.Outcome {
   /// The measurements as a table, the chosen row marked.
   public var table: String {
-    let rows = measurements.map { measurement -> [String] in
+    let rows = report.measurements.map { measurement -> [String] in
       let configuration = measurement.configuration
       return [
         configuration.family.rawValue, String(configuration.tables),
         String(configuration.hashesPerTable),
         configuration.bucketWidth.map { TextFormatting.fixed($0, 1) } ?? "-",
         String(configuration.probes),
-        configuration.candidateBudget == 0 ? "none" : String(configuration.candidateBudget),
         TextFormatting.fixed(measurement.recall, 3),
-        TextFormatting.fixed(measurement.recallLowerBound, 3),
         TextFormatting.fixed(measurement.microsecondsPerQuery, 1),
         TextFormatting.grouped(Int(measurement.candidates.rounded())),
-        measurement.configuration == chosen?.configuration ? "◀ chosen" : "",
+        TextFormatting.grouped(Int(measurement.exactDistances.rounded())),
+        measurement.configuration == report.chosen?.configuration ? "◀ chosen" : "",
       ]
     }
     return TextTable.render(
       header: [
-        "family", "L", "K", "w", "T", "budget", "recall@\(k)", "95% lower", "µs/query",
-        "candidates", "",
+        "family", "L", "K", "w", "T", "recall@\(report.k)", "µs/query", "entries", "exact", "",
       ], rows: rows,
-      rightAligned: [false, true, true, true, true, true, true, true, true, true, false])
+      rightAligned: [false, true, true, true, true, true, true, true, true, false])
   }
 
-  /// A summary line.
+  /// A summary: the verdict, the samples and the time taken.
   public var summary: String {
-    guard let chosen else { return "no setting reached the target" }
-    return
-      "chose \(chosen.configuration.summary): recall@\(k) \(TextFormatting.fixed(chosen.recall, 3)) (95% lower bound \(TextFormatting.fixed(chosen.recallLowerBound, 3))) on \(sampleSize) sampled queries, "
-      + "\(TextFormatting.fixed(heldOutRecall ?? 0, 3)) on \(sampleSize) held-out ones; "
-      + "\(TextFormatting.fixed(chosen.microsecondsPerQuery, 1)) µs/query on one thread "
-      + "(exact search: \(TextFormatting.fixed(exactMicrosecondsPerQuery, 1)) µs/query)"
+    "\(verdict)\n(tuned on \(report.sampleSize) + \(report.sampleSize) queries from \(report.queriesSource); "
+      + "\(report.measurements.count) settings on a quarter sample, \(report.finalists.count) finalists; "
+      + "\(TextFormatting.fixed(report.seconds, 1)) s)"
   }
 
-  /// The report as JSON.
+  /// The outcome as JSON.
   public var json: JSONValue {
-    .object([
-      ("target", .number(target)), ("k", .integer(k)), ("sample_size", .integer(sampleSize)),
-      ("exact_microseconds_per_query", .number(exactMicrosecondsPerQuery)),
-      ("chosen", chosen.map { $0.configuration.json } ?? .null),
-      ("held_out_recall", heldOutRecall.map { .number($0) } ?? .null),
-      (
-        "measurements",
-        .array(
-          measurements.map { measurement in
-            .object([
-              ("configuration", measurement.configuration.json),
-              ("recall", .number(measurement.recall)),
-              ("recall_lower_bound", .number(measurement.recallLowerBound)),
-              ("microseconds_per_query", .number(measurement.microsecondsPerQuery)),
-              ("candidates", .number(measurement.candidates)),
-              ("exact_distances", .number(measurement.exactDistances)),
-            ])
-          })
-      ),
+    func measurementJSON(_ measurement: LSHTuner.Measurement) -> JSONValue {
+      .object([
+        ("configuration", measurement.configuration.json),
+        ("queries", .integer(measurement.queries)),
+        ("recall", .number(measurement.recall)),
+        ("recall_lower_bound", .number(measurement.recallLowerBound)),
+        ("microseconds_per_query", .number(measurement.microsecondsPerQuery)),
+        ("candidates", .number(measurement.candidates)),
+        ("exact_distances", .number(measurement.exactDistances)),
+      ])
+    }
+    return .object([
+      ("search", .string(exact ? "exact" : "lsh")), ("verdict", .string(verdict)),
+      ("target", .number(report.target)), ("k", .integer(report.k)),
+      ("sample_size", .integer(report.sampleSize)),
+      ("queries_source", .string(report.queriesSource)),
+      ("exact_microseconds_per_query", .number(report.exactMicrosecondsPerQuery)),
+      ("chosen", report.chosen.map { $0.configuration.json } ?? .null),
+      ("held_out_recall", report.heldOutRecall.map { .number($0) } ?? .null),
+      ("built", built.map(measurementJSON) ?? .null),
+      ("seconds", .number(report.seconds)),
+      ("finalists", .array(report.finalists.map(measurementJSON))),
+      ("measurements", .array(report.measurements.map(measurementJSON))),
     ])
   }
 }

@@ -5,13 +5,15 @@ struct TuneCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tune",
     abstract:
-      "Pick the LSH settings that reach a target recall fastest, and build the index with them.",
+      "Choose how a store is searched: the fastest LSH setting that reaches a recall, or exact.",
     discussion: """
-      Samples stored vectors as queries (each excluded from its own results), computes their exact \
-      neighbours, then measures recall@k and single-threaded time per query over a grid of \
-      family, K, L, width multipliers (p-stable), probes T and candidate budgets. The fastest \
-      setting reaching the target is confirmed on a second, held-out sample and built; queries \
-      then use its T and budget unless told otherwise.
+      Queries come from --queries (your own probes) or are items held out of the index being \
+      measured. Every setting of a grid (family, K, width, L, probes T) is measured on a quarter \
+      of sample A; the fastest that come near the target are measured on all of A (the 95% lower \
+      bound of recall@k must reach it) and then on sample B (the mean must reach it too). Exact \
+      search is a contender: an LSH setting is built only when it is at least 1.2x faster, and \
+      is checked again in place in the store; otherwise any index is dropped and queries search \
+      exactly. The verdict is printed in one line.
       """)
 
   @OptionGroup var storeOption: StoreOption
@@ -25,6 +27,9 @@ struct TuneCommand: ParsableCommand {
   @Option(help: "Queries per sample (two samples are drawn).")
   var sample = 400
 
+  @Option(help: "A file of your own probes to tune on (default: hold sampled items out).")
+  var queries: String?
+
   @Option(
     parsing: .upToNextOption, help: "Families to try (default: pstable for l2, all for cosine).")
   var families: [HashFamily] = []
@@ -36,10 +41,10 @@ struct TuneCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
-    let report = try Tune.run(
+    let outcome = try Tune.run(
       storePath: storeOption.store, target: recall, k: k, sampleSize: sample, families: families,
-      progress: Progress(quiet: quiet))
+      queriesPath: queries, progress: Progress(quiet: quiet))
     StandardStream.output.write(
-      json ? report.json.serialized() + "\n" : report.table + "\n" + report.summary + "\n")
+      json ? outcome.json.serialized() + "\n" : outcome.table + "\n" + outcome.summary + "\n")
   }
 }

@@ -82,11 +82,11 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     #expect(recall >= 0.9, "\(family.rawValue) recall \(recall)")
   }
 
-  @Test("a crowded bucket scanned outwards gives the exact answer while bounding few candidates")
+  @Test("a crowded bucket scanned outwards gives the exact answer while examining few entries")
   func crowdedBucketsStayExact() throws {
     let directory = TemporaryDirectory()
     let (store, data) = try clusteredStore(directory, rows: 6000, metric: .l2)
-    // One table, one hash, a huge width: every item in one bucket, far above the crowding limit.
+    // One table, one hash, a huge width: every item in one bucket of many pages.
     let configuration = LSHConfiguration(
       family: .pstable, tables: 1, hashesPerTable: 1, bucketWidth: 1e9, probes: 1,
       candidateBudget: 0)
@@ -98,29 +98,204 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
           (6000 * 24)...]))
     let recall = try indexRecall(store, index: index, data: data, probes: probes, k: 10)
     #expect(recall == 1, "recall \(recall)")
-    let candidates = try store.read { snapshot in
-      try index.searcher(in: snapshot).search(probes, k: 10).map(\.candidates)
+    let results = try store.read { snapshot in
+      try index.searcher(in: snapshot).search(probes, k: 10)
     }
-    let mean = Double(candidates.reduce(0, +)) / Double(candidates.count)
-    #expect(LSHSearcher.orderedBucketMinimum <= 6000 && mean < 3000, "mean candidates \(mean)")
+    let entries = Double(results.map(\.candidates).reduce(0, +)) / Double(results.count)
+    let exact = Double(results.map(\.exactDistances).reduce(0, +)) / Double(results.count)
+    // Pages far from the probe along the first component are never read.
+    #expect(entries < 4500, "mean entries examined \(entries) of 6000")
+    #expect(exact < 300, "mean exact distances \(exact)")
   }
 
-  @Test("the radix sort orders by the upper half, stably; float keys map to ordered bits")
-  func radixSort() {
-    var random = SeededRandom(seed: 3)
-    let keys: [Float] = [-2.5, -0.0, 0, 1e-7, 3, -1e30, 7, 7]
-    #expect(
-      keys.map(BucketMap.sortableBits).sorted()
-        == keys.sorted().map(BucketMap.sortableBits))
-    var values = (0..<5000).map { index -> UInt64 in
-      UInt64(random.next() % 300) << 32 | UInt64(index)
+  @Test("compact codes bound the true squared distance from below", arguments: [8, 24])
+  func compactCodesAreLowerBounds(sketchDimensions: Int) throws {
+    let directory = TemporaryDirectory()
+    let (store, data) = try clusteredStore(directory, rows: 3000, metric: .l2)
+    let index = try LSHIndex.build(
+      on: store,
+      configuration: LSHConfiguration(
+        family: .pstable, tables: 1, hashesPerTable: 2, hashDimensions: 4,
+        sketchDimensions: sketchDimensions))
+    let encoder = index.encoder
+    var scratch = encoder.makeScratch()
+    var table = [Float](repeating: 0, count: sketchDimensions * 256)
+    var residual = [Float](repeating: 0, count: 256)
+    // Queries inside and far outside the data's range (whose codes are the open end intervals).
+    var random = SeededRandom(seed: 11)
+    var queries = Fixtures.clusteredMatrix(rows: 40, columns: 24, clusters: 60, seed: 99)
+    for index in queries.values.indices where index % 7 == 0 {
+      queries.values[index] *= Float(1 + 20 * random.uniform())
     }
-    let expected = values.sorted { ($0 >> 32, $0 & 0xFFFF_FFFF) < ($1 >> 32, $1 & 0xFFFF_FFFF) }
-    var spare = [UInt64](repeating: 0, count: values.count)
-    values.withUnsafeMutableBufferPointer { values in
-      spare.withUnsafeMutableBufferPointer { BucketMap.radixSortByHighHalf(values, spare: $0) }
+    var tightest: Float = 0
+    for query in 0..<queries.rows {
+      let q = Array(queries.values[(query * 24)..<((query + 1) * 24)])
+      let norm = q.withUnsafeBufferPointer { encoder.project($0, into: &scratch) }
+      scratch.projection.withUnsafeBufferPointer { projection in
+        table.withUnsafeMutableBufferPointer { table in
+          residual.withUnsafeMutableBufferPointer { residual in
+            encoder.coder.queryTables(
+              projection: projection, residualNorm: norm, table: table, residual: residual)
+          }
+        }
+      }
+      for row in stride(from: 0, to: data.rows, by: 7) {
+        let x = Array(data.values[(row * 24)..<((row + 1) * 24)])
+        x.withUnsafeBufferPointer { encoder.encode($0, id: UInt64(row), into: &scratch) }
+        var bound = residual[Int(scratch.entry[sketchDimensions])]
+        for column in 0..<sketchDimensions {
+          bound += table[column * 256 + Int(scratch.entry[column])]
+        }
+        var truth: Double = 0
+        for column in 0..<24 {
+          truth += Double(x[column] - q[column]) * Double(x[column] - q[column])
+        }
+        #expect(Double(bound) <= truth * (1 + 1e-5) + 1e-6, "bound \(bound) > \(truth)")
+        if truth > 0 { tightest = max(tightest, Float(Double(bound) / truth)) }
+      }
     }
-    #expect(values == expected)
+    // Not vacuous: some bounds come close to the truth.
+    #expect(tightest > 0.5, "tightest bound ratio \(tightest)")
+  }
+
+  @Test("a k beyond what the buckets hold still returns min(k, count) items, exactly ordered")
+  func largeKReturnsEverything() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 700, metric: .l2)
+    let index = try LSHIndex.build(
+      on: store,
+      configuration: LSHConfiguration(
+        family: .pstable, tables: 2, hashesPerTable: 12, bucketWidth: 0.01, probes: 1))
+    let probes = Fixtures.clusteredMatrix(rows: 3, columns: 24, clusters: 60, seed: 31)
+    try store.read { snapshot in
+      let found = try index.searcher(in: snapshot).search(probes, k: 2000)
+      let exact = snapshot.exactSearch.search(probes, k: 700)
+      for (approximate, truth) in zip(found, exact) {
+        #expect(approximate.neighbors.count == 700)
+        #expect(Set(approximate.neighbors.map(\.id)) == Set(truth.map(\.id)))
+      }
+      let some = try index.searcher(in: snapshot).search(probes, k: 50)
+      #expect(some.allSatisfy { $0.neighbors.count == 50 })
+    }
+  }
+
+  @Test("tables searched in memory (tuning) and in place (the store) answer alike and truly")
+  func memoryAndMappedAgree() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 4000, metric: .l2)
+    let index = try LSHIndex.build(
+      on: store,
+      configuration: LSHConfiguration(
+        family: .pstable, tables: 6, hashesPerTable: 5, probes: 3, candidateBudget: 0))
+    let probes = Matrix(
+      rows: 60, columns: 24,
+      values: Array(
+        Fixtures.clusteredMatrix(rows: 4060, columns: 24, clusters: 60, seed: 5).values[
+          (4000 * 24)...]))
+    try store.read { snapshot in
+      let encoded = LSHTuner.encodeItems(snapshot, encoder: index.encoder, excluding: [])
+      let memory = encoded.tables(hasher: index.model.hasher, configuration: index.configuration)
+      let inMemory = try LSHSearcher(
+        encoder: index.encoder, snapshot: snapshot, tables: .memory(memory)
+      ).search(probes, k: 10)
+      let inPlace = try index.searcher(in: snapshot).search(probes, k: 10)
+      // The same entries are read (pages are cut at different places, LMDB's by bytes, memory's
+      // by count, which may change the order of exact distances, never what is read); the
+      // answers are as good, and every distance true.
+      let exact = snapshot.exactSearch.search(probes, k: 10)
+      func recall(_ results: [LSHSearchResult]) -> Double {
+        var hits = 0
+        for (result, truth) in zip(results, exact) {
+          let kth = truth.last?.distance ?? 0
+          hits += result.neighbors.filter { $0.distance <= kth * (1 + 1e-5) }.count
+        }
+        return Double(hits) / Double(10 * probes.rows)
+      }
+      let (memoryRecall, mappedRecall) = (recall(inMemory), recall(inPlace))
+      #expect(inMemory.map(\.candidates) == inPlace.map(\.candidates))
+      #expect(
+        abs(memoryRecall - mappedRecall) < 0.01, "memory \(memoryRecall) vs mapped \(mappedRecall)")
+      #expect(mappedRecall > 0.8)
+      for result in inMemory + inPlace {
+        for neighbor in result.neighbors.prefix(3) {
+          let vector = try #require(snapshot.vector(id: neighbor.id))
+          let row = inMemory.firstIndex { $0.neighbors == result.neighbors }
+            ?? inPlace.firstIndex { $0.neighbors == result.neighbors } ?? 0
+          let probe = Array(probes.values[(row * 24)..<((row + 1) * 24)])
+          let truth = probe.withUnsafeBufferPointer { Vectors.squaredL2($0, vector) }
+          #expect(abs(truth - neighbor.distance) <= 1e-3 * max(1, truth))
+        }
+      }
+    }
+  }
+
+  @Test("both readers see every entry of a bucket from any starting byte, even past its last")
+  func readersSeeWholeBuckets() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 4000, metric: .l2)
+    // Small buckets (LMDB keeps them inline) and a few crowded ones (pages of their own).
+    for configuration in [
+      LSHConfiguration(family: .pstable, tables: 3, hashesPerTable: 5),
+      LSHConfiguration(family: .pstable, tables: 2, hashesPerTable: 1, bucketWidth: 1e4),
+    ] {
+      let index = try LSHIndex.build(on: store, configuration: configuration)
+      let tables = index.configuration.tables
+      try store.read { snapshot in
+        let encoded = LSHTuner.encodeItems(snapshot, encoder: index.encoder, excluding: [])
+        let memory = encoded.tables(hasher: index.model.hasher, configuration: index.configuration)
+        var inMemory = memory.reader()
+        let coder = index.encoder.coder
+        func ids(_ page: UnsafeRawBufferPointer) -> [UInt64] {
+          (0..<(page.count / coder.entryBytes)).map { coder.id(in: page, at: $0) }
+        }
+        func everything<Reader: BucketReader>(
+          _ reader: inout Reader, table: Int, code: UInt64, byte: UInt8
+        ) -> (ids: [UInt64], entries: Int) {
+          guard let (first, entries) = reader.seek(table: table, code: code, firstByte: byte)
+          else { return ([], 0) }
+          var found = ids(first)
+          while let page = reader.nextPage(table: table) { found += ids(page) }
+          while let page = reader.previousPage(table: table, code: code, firstByte: byte) {
+            found += ids(page)
+          }
+          return (found.sorted(), entries)
+        }
+        try snapshot.transaction.withCursors(in: index.tableDatabases + index.tableDatabases) {
+          cursors in
+          var mapped = MappedBuckets(
+            up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)))
+          for table in 0..<tables {
+            for code in memory.codes[table].prefix(150) {
+              for byte: UInt8 in [0, 90, 128, 200, 255] {
+                let a = everything(&inMemory, table: table, code: code, byte: byte)
+                let b = everything(&mapped, table: table, code: code, byte: byte)
+                #expect(a.ids == b.ids && a.entries == b.entries && a.ids.count == a.entries)
+              }
+            }
+          }
+          #expect(mapped.failure == nil)
+        }
+      }
+    }
+  }
+
+  @Test("the first tables of a hasher hash as a hasher of fewer tables would", arguments: HashFamily.allCases)
+  func hasherPrefix(family: HashFamily) throws {
+    let hasher = BucketHasher(
+      family: family, tables: 9, hashesPerTable: family == .crosspolytope ? 2 : 5, dimensions: 8,
+      bucketWidth: 2, seed: 4)
+    let prefix = hasher.prefix(tables: 3)
+    var random = SeededRandom(seed: 8)
+    for _ in 0..<50 {
+      let z = (0..<8).map { _ in Float(random.normal()) }
+      var all = [UInt64](repeating: 0, count: 9)
+      var few = [UInt64](repeating: 0, count: 3)
+      z.withUnsafeBufferPointer { z in
+        all.withUnsafeMutableBufferPointer { hasher.codes(z, into: $0) }
+        few.withUnsafeMutableBufferPointer { prefix.codes(z, into: $0) }
+      }
+      #expect(Array(all.prefix(3)) == few)
+    }
   }
 
   @Test("a reopened store answers identically, and one seed gives one index")
@@ -132,14 +307,37 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     let probes = Fixtures.clusteredMatrix(rows: 50, columns: 24, clusters: 60, seed: 77)
     let before = try store.read { try first.searcher(in: $0).search(probes, k: 5).map(\.neighbors) }
     let reopened = try #require(try LSHIndex.open(store))
-    #expect(reopened.configuration == first.configuration && reopened.hasher == first.hasher)
-    #expect(reopened.transform == first.transform)
+    #expect(reopened.configuration == first.configuration)
+    #expect(reopened.model.hasher == first.model.hasher)
+    #expect(reopened.model.transform == first.model.transform)
+    #expect(reopened.encoder.coder == first.encoder.coder)
     let after = try store.read {
       try reopened.searcher(in: $0).search(probes, k: 5).map(\.neighbors)
     }
     #expect(before == after)
     let again = try LSHIndex.build(on: store, configuration: configuration)
-    #expect(again.hasher == first.hasher)
+    #expect(again.model.hasher == first.model.hasher)
+  }
+
+  @Test("an index of an earlier format is refused with a message that says to rebuild it")
+  func earlierFormatRefused() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 300, metric: .l2)
+    let index = try LSHIndex.build(
+      on: store, configuration: LSHConfiguration(family: .pstable, tables: 2, hashesPerTable: 4))
+    var json = index.configuration.json  // without "format": as the first round wrote it
+    if case .object(let fields) = json { json = .object(fields.filter { $0.0 != "format" }) }
+    try store.write { writer in
+      try writer.transaction.put(
+        json.serialized(), forKey: "config", in: index.parametersDatabase)
+    }
+    store.detachIndex(named: LSHIndex.name)
+    #expect {
+      _ = try LSHIndex.open(store)
+    } throws: { "\($0)".contains("earlier tripindex") && "\($0)".contains("rebuild") }
+    // Dropping needs nothing of the damaged index.
+    try LSHIndex.drop(from: store)
+    #expect(try LSHIndex.open(store) == nil)
   }
 
   @Test("inserts, updates and deletes keep the tables exactly in step with the vectors")
@@ -167,31 +365,32 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     }
     try store.read { snapshot in
       // The tables hold exactly the live ids, each under the codes of its current vector.
-      var expected: [Int: [(UInt64, UInt32)]] = [:]
+      var expected: [Int: Set<LSHIndex.StoredEntry>] = [:]
+      var scratch = index.encoder.makeScratch()
       try snapshot.forEachItem { item, vector in
-        var z = [Float](repeating: 0, count: index.transform.outputDimension)
-        z.withUnsafeMutableBufferPointer { index.transform.project(vector, into: $0) }
-        let codes = z.withUnsafeBufferPointer { index.model.codes(ofProjection: $0) }
-        for table in codes.indices {
-          expected[table, default: []].append((codes[table], UInt32(item.id)))
+        index.encoder.encode(vector, id: item.id, into: &scratch)
+        for table in 0..<index.configuration.tables {
+          expected[table, default: []].insert(
+            LSHIndex.StoredEntry(
+              code: scratch.codes[table], id: item.id,
+              compactCode: Array(scratch.entry.prefix(index.encoder.coder.idOffset))))
         }
       }
-      let searcher = try index.searcher(in: snapshot)
       for table in 0..<index.configuration.tables {
-        let map = searcher.maps[table]
-        #expect(map.ids.count == snapshot.count)
-        for (code, id) in expected[table] ?? [] {
-          #expect(map.ids[map.bucket(code)].contains(id), "table \(table) lacks id \(id)")
-        }
+        let stored = try index.entries(ofTable: table, in: snapshot)
+        #expect(stored.count == snapshot.count)
+        #expect(Set(stored) == expected[table] ?? [])
       }
+      let searcher = index.searcher(in: snapshot)
       // A deleted id is never returned; the re-inserted name is found once.
       let v3 = try #require(try snapshot.id(named: "v3"))
       let probe = Matrix(rows: 1, columns: 24, values: Array(repeating: 0.5, count: 24))
-      let found = searcher.search(probe, k: 20, probesPerTable: 16, candidateBudget: 0)[0].neighbors
+      let found = try searcher.search(probe, k: 20, probesPerTable: 16, candidateBudget: 0)[0]
+        .neighbors
       #expect(found.first?.id == v3 && found.first?.distance == 0)
       #expect(found.filter { $0.id == v3 }.count == 1)
       let deleted = Set([UInt64(3), 500, 7])
-      let all = searcher.search(
+      let all = try searcher.search(
         Fixtures.clusteredMatrix(rows: 100, columns: 24, clusters: 60, seed: 5), k: 30
       ).flatMap(\.neighbors)
       #expect(all.allSatisfy { !deleted.contains($0.id) })
@@ -206,8 +405,10 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let index = try LSHIndex.build(
         on: store,
         configuration: LSHConfiguration(family: .pstable, tables: tables, hashesPerTable: 4))
-      let searcher = try store.read { try index.searcher(in: $0) }
-      #expect(searcher.maps.count == tables)
+      let counts = try store.read { snapshot in
+        try (0..<tables).map { try index.entries(ofTable: $0, in: snapshot).count }
+      }
+      #expect(counts == Array(repeating: 800, count: tables))
     }
     try LSHIndex.drop(from: store)
     #expect(try LSHIndex.open(store) == nil)

@@ -7,36 +7,69 @@ import VectorStore
 @testable import LSHIndex
 
 @Suite struct TunerTests {
-  @Test(
-    "tuning picks the fastest setting whose 95% lower bound reaches the target; it holds on new queries"
-  )
-  func tuneReachesTarget() throws {
-    let directory = TemporaryDirectory()
-    let (store, _) = try clusteredStore(directory, rows: 5000, metric: .l2)
+  static func smallGrid() -> LSHTuner.Grid {
     var grid = LSHTuner.Grid(metric: .l2)
     grid.hashesPerTable = [.pstable: [4, 6]]
     grid.widthMultipliers = [0.8, 1.3]
     grid.tables = [4, 8]
     grid.probes = [1, 4]
-    grid.budgets = [500, 0]
-    let report = try LSHTuner.tune(store: store, target: 0.9, k: 10, sampleSize: 150, grid: grid)
-    let chosen = try #require(report.chosen)
-    #expect(chosen.recallLowerBound >= 0.9 && chosen.recall > chosen.recallLowerBound)
-    #expect(chosen.recallStandardError > 0 && chosen.recallStandardError < 0.05)
-    #expect(try #require(report.heldOutRecall) >= 0.88)
-    // Every measured setting whose lower bound reached the target was at least as slow.
-    for measurement in report.measurements where measurement.recallLowerBound >= 0.9 {
-      #expect(measurement.microsecondsPerQuery >= chosen.microsecondsPerQuery)
+    return grid
+  }
+
+  @Test("tuning holds sampled items out, chooses by a 95% bound on A checked on B, and it holds")
+  func tuneReachesTarget() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 5000, metric: .l2)
+    let report = try LSHTuner.tune(
+      store: store, target: 0.9, k: 10, sampleSize: 150, grid: Self.smallGrid())
+    let reaching = try #require(report.fastestReaching)
+    let full = try #require(report.finalists.first { $0.configuration == reaching.configuration })
+    #expect(full.queries == 150 && full.recallLowerBound >= 0.9)
+    #expect(reaching.recallStandardError > 0 && reaching.recallStandardError < 0.05)
+    #expect(try #require(report.heldOutRecall) >= 0.9)
+    #expect(report.exactMicrosecondsPerQuery > 0)
+    // The choice is LSH only where it beats exact search by the margin.
+    if let chosen = report.chosen {
+      #expect(
+        chosen.microsecondsPerQuery * LSHTuner.minimumSpeedup <= report.exactMicrosecondsPerQuery)
     }
-    // The built index answers probes of the store with the promised recall.
-    let index = try LSHIndex.build(on: store, configuration: chosen.configuration)
+    // Every finalist that reached the target on A and was faster failed on B, or was not tried.
+    for finalist in report.finalists
+    where finalist.microsecondsPerQuery < reaching.microsecondsPerQuery {
+      #expect(finalist.configuration != reaching.configuration)
+    }
+    // The index built with the tuned encoder answers fresh probes with the promised recall.
+    let encoder = try #require(report.encoder)
+    #expect(encoder.model.configuration == reaching.configuration)
+    let index = try LSHIndex.build(on: store, encoder: encoder)
     let probes = Matrix(
-      rows: 200, columns: 24,
+      rows: 300, columns: 24,
       values: Array(
-        Fixtures.clusteredMatrix(rows: 5200, columns: 24, clusters: 60, seed: 5).values[
+        Fixtures.clusteredMatrix(rows: 5300, columns: 24, clusters: 60, seed: 5).values[
           (5000 * 24)...]))
     let recall = try indexRecall(
       store, index: index, data: Matrix(rows: 0, columns: 24), probes: probes, k: 10)
-    #expect(recall >= 0.88, "fresh-probe recall \(recall)")
+    #expect(recall >= 0.9, "fresh-probe recall \(recall)")
+  }
+
+  @Test("with the user's own queries, nothing is held out and the samples come from them")
+  func tuneOnGivenQueries() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 3000, metric: .l2)
+    let queries = Matrix(
+      rows: 200, columns: 24,
+      values: Array(
+        Fixtures.clusteredMatrix(rows: 3200, columns: 24, clusters: 60, seed: 5).values[
+          (3000 * 24)...]))
+    let report = try LSHTuner.tune(
+      store: store, target: 0.85, k: 10, sampleSize: 100, queries: queries, grid: Self.smallGrid())
+    #expect(report.sampleSize == 100 && report.queriesSource == "the given queries")
+    #expect(report.check.excluded.allSatisfy { $0 == nil })
+    #expect(throws: LSHError.self) {
+      try LSHTuner.tune(
+        store: store, target: 0.9, k: 10, sampleSize: 100,
+        queries: Matrix(rows: 10, columns: 24, values: Array(repeating: 0, count: 240)),
+        grid: Self.smallGrid())
+    }
   }
 }

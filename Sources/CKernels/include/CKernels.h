@@ -58,3 +58,19 @@ void tripindex_batchnorm_input_gradient(float *restrict gradient, const float *r
                                         const float *restrict products);
 
 #endif
+
+/// Lower bounds of packed LSH table entries (``CompactCoder`` in LSHIndex), kept only where they
+/// fall below a threshold: entry `e` starts at `entries + e * stride` with `dims` code bytes, then
+/// one residual-norm byte; its bound is `residual[code_r] + Σ_i table[i * 256 + code_i]`, where
+/// `table` holds `dims * 256` squared per-component bounds of the query and `residual` 256
+/// squared residual-norm bounds. An entry is dropped as soon as its partial sum reaches
+/// `threshold` (the leading components carry the most variance, so most are dropped early).
+/// Writes the kept entries' indices to `kept` and bounds to `bounds`; returns how many.
+size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count, size_t stride,
+                             size_t dims, const float *restrict table,
+                             const float *restrict residual, float threshold,
+                             unsigned int *restrict kept, float *restrict bounds);
+
+/// Squared distances from `value` to each of 256 intervals `[low + c·step − slack,
+/// low + (c + 1)·step + slack]` (code 0 open below, code 255 open above), into `out`.
+void tripindex_interval_table(float value, float low, float step, float slack, float *out);

@@ -1,0 +1,256 @@
+import LMDB
+
+/// Reads a bucket's entries page by page, outwards from a position: how a search sees the
+/// tables, whether they sit in the store's memory map (``MappedBuckets``) or in memory
+/// (``MemoryTables``, while tuning). Entries of a bucket are sorted by their first code byte
+/// (the first principal component), so pages further from the query's position hold entries
+/// further from it along that component.
+///
+/// One reader serves one thread.
+public protocol BucketReader {
+  /// Positions on bucket `code` of `table` at its first entry whose first byte is at least
+  /// `firstByte` (or its last entry, when every one is smaller) and returns the page of entries
+  /// holding it, with the bucket's number of entries; `nil` when the bucket is empty.
+  mutating func seek(table: Int, code: UInt64, firstByte: UInt8)
+    -> (page: UnsafeRawBufferPointer, entries: Int)?
+  /// The page after the last one returned upwards since ``seek(table:code:firstByte:)``.
+  mutating func nextPage(table: Int) -> UnsafeRawBufferPointer?
+  /// The page before the last one returned downwards (at first: before the sought page).
+  mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8) -> UnsafeRawBufferPointer?
+}
+
+/// Tables read in place from the store's memory map: two LMDB cursors per table (one walking
+/// up, one down), pages of duplicates returned zero-copy. Nothing is loaded or sorted per
+/// process: opening costs nothing beyond the cursors.
+struct MappedBuckets: BucketReader {
+  let up: [Cursor]
+  let down: [Cursor]
+  /// Whether the down cursor of a table has been positioned since the last seek.
+  var downPositioned: [Bool]
+  /// A failed read (a damaged table); the search reports it after the query.
+  var failure: LMDBError?
+
+  init(up: [Cursor], down: [Cursor]) {
+    self.up = up
+    self.down = down
+    downPositioned = Array(repeating: false, count: up.count)
+  }
+
+  mutating func seek(table: Int, code: UInt64, firstByte: UInt8)
+    -> (page: UnsafeRawBufferPointer, entries: Int)?
+  {
+    downPositioned[table] = false
+    guard let page = position(up[table], code: code, firstByte: firstByte) else { return nil }
+    do throws(LMDBError) { return (page, try up[table].duplicateCount()) } catch {
+      failure = error
+      return nil
+    }
+  }
+
+  private mutating func position(_ cursor: Cursor, code: UInt64, firstByte: UInt8)
+    -> UnsafeRawBufferPointer?
+  {
+    var key = code.bigEndian
+    var wanted = firstByte
+    let found: Result<Cursor.Entry?, LMDBError> = withUnsafeBytes(of: &key) { key in
+      withUnsafeBytes(of: &wanted) { value in
+        Result { () throws(LMDBError) in try cursor.seek(to: key, atLeastValue: value) }
+      }
+    }
+    do throws(LMDBError) {
+      guard try found.get() != nil else { return nil }
+      return try cursor.duplicatesPage()
+    } catch {
+      failure = error
+      return nil
+    }
+  }
+
+  mutating func nextPage(table: Int) -> UnsafeRawBufferPointer? {
+    do throws(LMDBError) { return try up[table].nextDuplicatesPage() } catch {
+      failure = error
+      return nil
+    }
+  }
+
+  mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8)
+    -> UnsafeRawBufferPointer?
+  {
+    if !downPositioned[table] {
+      downPositioned[table] = true
+      guard position(down[table], code: code, firstByte: firstByte) != nil else { return nil }
+    }
+    do throws(LMDBError) { return try down[table].previousDuplicatesPage() } catch {
+      failure = error
+      return nil
+    }
+  }
+}
+
+/// Tables held in memory, with the same page structure as LMDB's (pages of
+/// ``entriesPerPage`` entries from each bucket's start): what tuning searches while it tries
+/// settings without writing them to the store.
+public final class MemoryTables: @unchecked Sendable {
+  /// Per table: the bucket codes, sorted.
+  let codes: [[UInt64]]
+  /// Per table: bucket `b` holds entries `starts[b] ..< starts[b + 1]`.
+  let starts: [[Int]]
+  /// Per table: the entries, bucket after bucket, each bucket's by first code byte.
+  let entries: [UnsafeMutableRawBufferPointer]
+  let entryBytes: Int
+  let entriesPerPage: Int
+
+  /// Builds tables from every item's codes and entry.
+  ///
+  /// - Parameters:
+  ///   - tables: L.
+  ///   - entryBytes: bytes per entry.
+  ///   - items: the number of items.
+  ///   - codes: item `i`'s code in table `t` is `codes[i * tables + t]`.
+  ///   - itemEntries: item `i`'s entry starts at byte `i * entryBytes`.
+  init(tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8])
+  {
+    self.entryBytes = entryBytes
+    entriesPerPage = max(1, 4080 / entryBytes)
+    var codes: [[UInt64]] = []
+    var starts: [[Int]] = []
+    var entries: [UnsafeMutableRawBufferPointer] = []
+    for table in 0..<tables {
+      // By code, then by first code byte (the order crowded buckets are scanned in).
+      var keyed = (0..<items).map { item in
+        (
+          code: allCodes[item * tables + table],
+          order: UInt64(itemEntries[item * entryBytes]) << 56 | UInt64(item)
+        )
+      }
+      keyed.sort { $0.code < $1.code || ($0.code == $1.code && $0.order < $1.order) }
+      let buffer = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: max(1, items * entryBytes), alignment: 8)
+      var tableCodes: [UInt64] = []
+      var tableStarts: [Int] = []
+      itemEntries.withUnsafeBytes { source in
+        for (position, key) in keyed.enumerated() {
+          let item = Int(key.order & 0x00ff_ffff_ffff_ffff)
+          if tableCodes.last != key.code {
+            tableCodes.append(key.code)
+            tableStarts.append(position)
+          }
+          UnsafeMutableRawBufferPointer(
+            rebasing: buffer[(position * entryBytes)..<((position + 1) * entryBytes)]
+          ).copyMemory(
+            from: UnsafeRawBufferPointer(
+              rebasing: source[(item * entryBytes)..<((item + 1) * entryBytes)]))
+        }
+      }
+      tableStarts.append(keyed.count)
+      codes.append(tableCodes)
+      starts.append(tableStarts)
+      entries.append(buffer)
+    }
+    self.codes = codes
+    self.starts = starts
+    self.entries = entries
+  }
+
+  deinit { for buffer in entries { buffer.deallocate() } }
+
+  /// Bytes of entries held.
+  public var bytes: Int { entries.reduce(0) { $0 + $1.count } }
+
+  /// A reader for one thread.
+  func reader() -> Reader { Reader(tables: self) }
+
+  /// Reads ``MemoryTables`` page by page.
+  struct Reader: BucketReader {
+    let tables: MemoryTables
+    /// Per table: the bucket's entry range and the pages last returned up and down.
+    var bucket: [Range<Int>]
+    var upPage: [Int]
+    var downPage: [Int]
+
+    init(tables: MemoryTables) {
+      self.tables = tables
+      bucket = Array(repeating: 0..<0, count: tables.codes.count)
+      upPage = Array(repeating: 0, count: tables.codes.count)
+      downPage = Array(repeating: 0, count: tables.codes.count)
+    }
+
+    private func page(_ table: Int, _ page: Int) -> UnsafeRawBufferPointer? {
+      let range = bucket[table]
+      let start = range.lowerBound + page * tables.entriesPerPage
+      guard page >= 0, start < range.upperBound else { return nil }
+      let end = min(range.upperBound, start + tables.entriesPerPage)
+      return UnsafeRawBufferPointer(
+        rebasing: tables.entries[table][(start * tables.entryBytes)..<(end * tables.entryBytes)])
+    }
+
+    mutating func seek(table: Int, code: UInt64, firstByte: UInt8)
+      -> (page: UnsafeRawBufferPointer, entries: Int)?
+    {
+      let codes = tables.codes[table]
+      var low = 0
+      var high = codes.count
+      while low < high {
+        let middle = (low + high) / 2
+        if codes[middle] < code { low = middle + 1 } else { high = middle }
+      }
+      guard low < codes.count, codes[low] == code else {
+        bucket[table] = 0..<0
+        return nil
+      }
+      let range = tables.starts[table][low]..<tables.starts[table][low + 1]
+      bucket[table] = range
+      // The first entry whose first byte is at least `firstByte` (or the last one).
+      let buffer = tables.entries[table]
+      var first = range.lowerBound
+      var last = range.upperBound
+      while first < last {
+        let middle = (first + last) / 2
+        if buffer[middle * tables.entryBytes] < firstByte { first = middle + 1 } else {
+          last = middle
+        }
+      }
+      let position = min(first, range.upperBound - 1)
+      let pageIndex = (position - range.lowerBound) / tables.entriesPerPage
+      upPage[table] = pageIndex
+      downPage[table] = pageIndex
+      return page(table, pageIndex).map { ($0, range.count) }
+    }
+
+    mutating func nextPage(table: Int) -> UnsafeRawBufferPointer? {
+      upPage[table] += 1
+      return page(table, upPage[table])
+    }
+
+    mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8)
+      -> UnsafeRawBufferPointer?
+    {
+      downPage[table] -= 1
+      return page(table, downPage[table])
+    }
+  }
+}
+
+/// The order LMDB keeps a table in: by bucket code, then by entry bytes.
+enum TableOrder {
+  /// Item indices sorted by (code, entry bytes).
+  static func sorted(
+    items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int
+  ) -> [Int] {
+    var keyed = (0..<items).map { (code: code($0), item: $0) }
+    entries.withUnsafeBytes { bytes in
+      guard let base = bytes.baseAddress else { return }
+      keyed.sort { a, b in
+        if a.code != b.code { return a.code < b.code }
+        return memcmp(base + a.item * entryBytes, base + b.item * entryBytes, entryBytes) < 0
+      }
+    }
+    return keyed.map(\.item)
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

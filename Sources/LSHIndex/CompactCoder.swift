@@ -1,0 +1,168 @@
+import CKernels
+
+/// Compact per-item codes that bound the true distance from below: each of the top
+/// ``dimensions`` principal components quantised to one byte (an interval of the component's
+/// range), and the norm of the rest of the centred vector (what the components leave out) to
+/// one more byte.
+///
+/// Since the principal basis is orthonormal, ‖x − q‖² = ‖P(x − q)‖² + ‖R(x − q)‖², where P
+/// projects onto the kept components and R onto the rest; the first term is at least the sum,
+/// over components, of the squared distance from q's component to x's interval, and the second
+/// at least (‖Rx‖ − ‖Rq‖)² (the triangle inequality), taken from the interval of ‖Rx‖. The
+/// sum is therefore a lower bound on the squared distance that needs no float of the item —
+/// only `dimensions + 1` bytes, stored inline in the hash tables beside the item's id.
+///
+/// Table entries are `dimensions` code bytes, the residual byte, then the id as 8 big-endian
+/// bytes: sorted byte by byte (as LMDB sorts duplicates), a bucket's entries are ordered by the
+/// first principal component, which lets a crowded bucket be scanned outwards from the query.
+public struct CompactCoder: Sendable, Equatable {
+  /// Quantised components per item.
+  public let dimensions: Int
+  /// The lower edge of each component's range (code 0 starts there; below it is code 0 too).
+  public let lows: [Float]
+  /// The width of one code of each component.
+  public let steps: [Float]
+  /// The width of one residual-norm code.
+  public let residualStep: Float
+  /// Slack added to every interval (float rounding of projections and norms).
+  public let residualSlack: Float
+
+  /// Bytes of one table entry.
+  public var entryBytes: Int { dimensions + 1 + 8 }
+  /// Offset of the id within an entry.
+  public var idOffset: Int { dimensions + 1 }
+
+  /// Wraps stored parameters.
+  public init(
+    dimensions: Int, lows: [Float], steps: [Float], residualStep: Float, residualSlack: Float
+  ) {
+    self.dimensions = dimensions
+    self.lows = lows
+    self.steps = steps
+    self.residualStep = residualStep
+    self.residualSlack = residualSlack
+  }
+
+  /// Fits the ranges to a sample of projections and residual norms: each range spans the
+  /// sample's with 5% to spare on either side (values outside still get the end codes, whose
+  /// intervals are open).
+  ///
+  /// - Parameters:
+  ///   - projections: one projection per row (`dimensions` columns are used).
+  ///   - residuals: the sample's residual norms.
+  ///   - norms: the sample's centred norms (the float error of a residual grows with them).
+  ///   - dimensions: components to quantise.
+  /// - Returns: the coder.
+  public static func fit(
+    projections: [Float], columns: Int, residuals: [Float], norms: [Float], dimensions: Int
+  ) -> CompactCoder {
+    let rows = columns == 0 ? 0 : projections.count / columns
+    var lows: [Float] = []
+    var steps: [Float] = []
+    for column in 0..<dimensions {
+      var low = Float.infinity
+      var high = -Float.infinity
+      for row in 0..<rows {
+        let value = projections[row * columns + column]
+        low = min(low, value)
+        high = max(high, value)
+      }
+      if !(low.isFinite && high.isFinite) { (low, high) = (0, 1) }
+      let spare = max((high - low) * 0.05, 1e-6 * max(abs(low), abs(high), 1))
+      lows.append(low - spare)
+      steps.append((high - low + 2 * spare) / 256)
+    }
+    let largest = residuals.max() ?? 0
+    let largestNorm = norms.max() ?? 0
+    return CompactCoder(
+      dimensions: dimensions, lows: lows, steps: steps,
+      residualStep: max(largest * 1.1, 1e-12) / 256,
+      residualSlack: 2e-3 * largestNorm + 1e-12)
+  }
+
+  /// The parameters as floats, for storage: dimensions, residual step, slack, then the lows and
+  /// the steps.
+  public var parameters: [Float] {
+    [Float(dimensions), residualStep, residualSlack] + lows + steps
+  }
+
+  /// Reads stored parameters.
+  ///
+  /// - Parameter parameters: what ``parameters`` wrote.
+  /// - Returns: the coder, or `nil` when the values do not fit together.
+  public init?(parameters: [Float]) {
+    guard parameters.count >= 3, parameters[0] >= 0, parameters[0] <= 4096,
+      parameters[0] == parameters[0].rounded()
+    else { return nil }
+    let dimensions = Int(parameters[0])
+    guard parameters.count == 3 + 2 * dimensions,
+      parameters.allSatisfy({ $0.isFinite }), parameters[1] > 0, parameters[2] >= 0
+    else { return nil }
+    self.init(
+      dimensions: dimensions, lows: Array(parameters[3..<(3 + dimensions)]),
+      steps: Array(parameters[(3 + dimensions)...]), residualStep: parameters[1],
+      residualSlack: parameters[2])
+    guard steps.allSatisfy({ $0 > 0 }) else { return nil }
+  }
+
+  /// Writes an entry: the codes of `projection` and `residual`, then `id`.
+  ///
+  /// - Parameters:
+  ///   - projection: at least ``dimensions`` values.
+  ///   - residual: the norm of what the kept components leave out.
+  ///   - id: the item's id.
+  ///   - entry: ``entryBytes`` bytes.
+  @inline(__always)
+  public func encode(
+    projection: UnsafeBufferPointer<Float>, residual: Float, id: UInt64,
+    into entry: UnsafeMutableRawBufferPointer
+  ) {
+    for index in 0..<dimensions {
+      entry[index] = Self.quantise((projection[index] - lows[index]) / steps[index])
+    }
+    entry[dimensions] = Self.quantise(residual / residualStep)
+    entry.storeBytes(of: id.bigEndian, toByteOffset: idOffset, as: UInt64.self)
+  }
+
+  @inline(__always)
+  static func quantise(_ scaled: Float) -> UInt8 {
+    guard scaled.isFinite || scaled == .infinity else { return 0 }
+    return UInt8(max(0, min(255, scaled.rounded(.down))))
+  }
+
+  /// The id stored in an entry.
+  @inline(__always)
+  public func id(in entries: UnsafeRawBufferPointer, at index: Int) -> UInt64 {
+    UInt64(
+      bigEndian: entries.loadUnaligned(
+        fromByteOffset: index * entryBytes + idOffset, as: UInt64.self))
+  }
+
+  /// Fills a query's look-up tables: `table[i * 256 + c]` is the squared distance from the
+  /// query's component `i` to code `c`'s interval, `residual[c]` the squared distance from its
+  /// residual norm to that code's interval (each interval widened by float slack).
+  ///
+  /// - Parameters:
+  ///   - projection: the query's projection (≥ ``dimensions`` values).
+  ///   - residualNorm: the query's residual norm.
+  ///   - table: `dimensions × 256` values.
+  ///   - residual: 256 values.
+  public func queryTables(
+    projection: UnsafeBufferPointer<Float>, residualNorm: Float,
+    table: UnsafeMutableBufferPointer<Float>, residual: UnsafeMutableBufferPointer<Float>
+  ) {
+    guard let base = table.baseAddress else { return }
+    for index in 0..<dimensions {
+      let value = projection[index]
+      tripindex_interval_table(
+        value, lows[index], steps[index], steps[index] * 0.01 + abs(value) * 1e-5,
+        base + index * 256)
+    }
+    for code in 0..<256 {
+      let lower = max(0, (Float(code) - 0.5) * residualStep - residualSlack)
+      let upper = code == 255 ? Float.infinity : (Float(code) + 1.5) * residualStep + residualSlack
+      let gap = max(0, lower - residualNorm, residualNorm - upper)
+      residual[code] = gap * gap
+    }
+  }
+}

@@ -1,0 +1,312 @@
+import CKernels
+import LMDB
+import VectorMath
+import VectorStore
+
+/// One answer of an approximate search.
+public struct LSHSearchResult: Sendable {
+  /// The neighbours found, closest first (distances as the store's metric defines them).
+  public var neighbors: [Neighbor]
+  /// Table entries examined through their compact codes (an item found in several tables
+  /// counts once per table).
+  public var candidates: Int
+  /// Candidates whose exact distance was computed.
+  public var exactDistances: Int
+}
+
+/// Answers approximate k-nearest-neighbour queries over one snapshot.
+///
+/// For each query: the home bucket of every table is read (the page of entries nearest the
+/// query's first principal component), each entry bounded through its compact code
+/// (``CompactCoder``), and candidates re-ranked exactly in bound order until no bound can beat
+/// the k-th exact distance. Then the rest of those buckets and the multiprobe buckets are read
+/// outwards page by page; an entry is re-ranked only when its bound could still beat the k-th
+/// distance, and a direction stops as soon as the first component alone rules a page out. The
+/// answer is exact among the entries examined. When fewer than k items were found (a large
+/// `k`, a small store), the query falls back to a full scan, so it returns min(k, count) items.
+///
+/// Tables are read in place (``MappedBuckets``) or from memory (``MemoryTables``, tuning).
+public struct LSHSearcher: @unchecked Sendable {
+  /// Where the tables are.
+  enum Tables {
+    /// In the snapshot's transaction: the table databases.
+    case mapped([Database])
+    /// In memory.
+    case memory(MemoryTables)
+  }
+
+  /// How items are projected, hashed and coded.
+  public let encoder: ItemEncoder
+  /// The hashing and projection parameters.
+  public var model: LSHModel { encoder.model }
+  let snapshot: StoreSnapshot
+  let tables: Tables
+  let blocks: [VectorBlock]
+  let blockShift: Int
+  let blockMask: Int
+  let dimension: Int
+  /// Items the snapshot had ids for (every stored id is below it).
+  let idLimit: Int
+
+  init(encoder: ItemEncoder, snapshot: StoreSnapshot, tables: Tables) {
+    self.encoder = encoder
+    self.snapshot = snapshot
+    self.tables = tables
+    blocks = snapshot.blocks
+    blockShift = snapshot.store.blockRows.trailingZeroBitCount
+    blockMask = snapshot.store.blockRows - 1
+    dimension = snapshot.store.dimension
+    idLimit = Int(min(snapshot.nextID, UInt64(Int32.max) * 2))
+  }
+
+  /// Searches many probes (prepared for the store's metric: unit length for cosine).
+  ///
+  /// - Parameters:
+  ///   - probes: one probe per row.
+  ///   - k: neighbours per probe.
+  ///   - probesPerTable: T; `nil` uses the index's setting.
+  ///   - candidateBudget: the most table entries per probe; `nil` uses the index's setting
+  ///     (0 = none).
+  ///   - threads: worker threads.
+  /// - Returns: one result per probe, in order.
+  /// - Throws: ``LSHError`` when a table cannot be read (a damaged store).
+  public func search(
+    _ probes: Matrix, k: Int, probesPerTable: Int? = nil, candidateBudget: Int? = nil,
+    threads: Int = Parallel.processorCount
+  ) throws -> [LSHSearchResult] {
+    precondition(probes.columns == dimension, "probe dimension differs from the store's")
+    let probeCount = max(1, probesPerTable ?? model.configuration.probes)
+    let budget = max(0, candidateBudget ?? model.configuration.candidateBudget)
+    var results = [LSHSearchResult](
+      repeating: LSHSearchResult(neighbors: [], candidates: 0, exactDistances: 0),
+      count: probes.rows)
+    guard probes.rows > 0, k > 0 else { return results }
+    let workers = max(1, min(threads, probes.rows / 4))
+    if workers > 1 { BLAS.setThreadCount(1) }
+    let tableCount = model.configuration.tables
+    let failures = UncheckedSendable(
+      UnsafeMutableBufferPointer<LMDBError?>.allocate(capacity: workers))
+    failures.value.initialize(repeating: nil)
+    defer { failures.value.deallocate() }
+    try results.withUnsafeMutableBufferPointer { results in
+      let results = UncheckedSendable(results)
+      func run<Reader: BucketReader>(_ makeReader: (Int) -> Reader) {
+        Parallel.forEachChunk(of: probes.rows, count: workers) { worker, range in
+          let scratch = QueryScratch(items: idLimit, tables: tableCount, encoder: encoder)
+          var reader = makeReader(worker)
+          probes.values.withUnsafeBufferPointer { values in
+            for row in range {
+              results.value[row] = searchOne(
+                probe: UnsafeBufferPointer(rebasing: values[(row * dimension)..<((row + 1) * dimension)]),
+                k: k, probesPerTable: probeCount, budget: budget, scratch: scratch, reader: &reader)
+            }
+          }
+          if let mapped = reader as? MappedBuckets { failures.value[worker] = mapped.failure }
+        }
+      }
+      switch tables {
+      case .memory(let memory):
+        run { _ in memory.reader() }
+      case .mapped(let databases):
+        // Every cursor is opened here, on the calling thread; each worker then uses its own.
+        let perWorker = 2 * tableCount
+        let all = Array(repeating: databases, count: 2 * workers).flatMap { $0 }
+        try snapshot.transaction.withCursors(in: all) { cursors in
+          let shared = UncheckedSendable(cursors)
+          run { worker in
+            let mine = shared.value[(worker * perWorker)..<((worker + 1) * perWorker)]
+            return MappedBuckets(
+              up: Array(mine.prefix(tableCount)), down: Array(mine.suffix(tableCount)))
+          }
+        }
+      }
+    }
+    if let failure = failures.value.compactMap({ $0 }).first {
+      throw LSHError("an LSH table could not be read (\(failure)); the store may be damaged")
+    }
+    return results
+  }
+
+  /// One probe.
+  func searchOne<Reader: BucketReader>(
+    probe: UnsafeBufferPointer<Float>, k: Int, probesPerTable: Int, budget: Int,
+    scratch: QueryScratch, reader: inout Reader
+  ) -> LSHSearchResult {
+    let configuration = model.configuration
+    let coder = encoder.coder
+    let entryBytes = coder.entryBytes
+    let residualNorm = encoder.project(probe, into: &scratch.encoder)
+    let epoch = scratch.nextEpoch()
+    let stamps = scratch.stamps
+    let pageBounds = scratch.pageBounds
+    let kept = scratch.kept
+    var top = TopK(k: k)
+    var scanned = 0
+    var evaluated = 0
+    let tolerance: Float = 1 + 1e-5
+    var probers = scratch.probers
+    scratch.probers = []
+    defer { scratch.probers = probers }
+    scratch.homes.removeAll(keepingCapacity: true)
+    let firstByte: UInt8 = scratch.encoder.projection.withUnsafeBufferPointer { projection in
+      coder.queryTables(
+        projection: projection, residualNorm: residualNorm, table: scratch.table,
+        residual: scratch.residual)
+      return coder.dimensions > 0
+        ? CompactCoder.quantise((projection[0] - coder.lows[0]) / coder.steps[0]) : 0
+    }
+    let leadingTable = scratch.table
+    /// The bound of the first component alone for a first code byte.
+    @inline(__always) func leadingBound(_ byte: UInt8) -> Float {
+      coder.dimensions > 0 ? leadingTable[Int(byte)] : 0
+    }
+    @inline(__always) func threshold() -> Float { top.threshold * tolerance }
+    @inline(__always) func vector(_ id: UInt64) -> UnsafeBufferPointer<Float>? {
+      let block = Int(truncatingIfNeeded: id >> UInt64(blockShift))
+      guard id < UInt64(idLimit), block < blocks.count else { return nil }
+      let offset = Int(truncatingIfNeeded: id) & blockMask
+      guard offset < blocks[block].rowCount, !blocks[block].isDeleted(offset) else { return nil }
+      return UnsafeBufferPointer(start: blocks[block].values + offset * dimension, count: dimension)
+    }
+    /// Starts loading a stored vector into the cache.
+    @inline(__always) func prefetch(_ id: UInt64) {
+      guard let vector = vector(id), let base = vector.baseAddress else { return }
+      var offset = 0
+      while offset < dimension {
+        tripindex_prefetch(base + offset)
+        offset += 16
+      }
+    }
+    /// Bounds the entries of a page, keeping those below `limit` (indices in `kept`, bounds in
+    /// `pageBounds`); returns how many were kept.
+    @inline(__always) func filter(_ page: UnsafeRawBufferPointer, below limit: Float) -> Int {
+      let count = min(page.count / entryBytes, QueryScratch.pageCapacity)
+      scanned += count
+      guard let base = page.baseAddress, let out = pageBounds.baseAddress,
+        let indices = kept.baseAddress, let table = scratch.table.baseAddress,
+        let residual = scratch.residual.baseAddress
+      else { return 0 }
+      return tripindex_code_filter(
+        base.assumingMemoryBound(to: UInt8.self), count, entryBytes, coder.dimensions, table,
+        residual, limit, indices, out)
+    }
+    /// Re-ranks the entries of a page whose bound could beat the k-th distance.
+    func rerank(_ page: UnsafeRawBufferPointer) {
+      let survivors = filter(page, below: threshold())
+      // Start loading every survivor's vector before the first distance is computed.
+      for position in 0..<survivors {
+        prefetch(coder.id(in: page, at: Int(kept[position])))
+      }
+      for position in 0..<survivors where pageBounds[position] < threshold() {
+        let id = coder.id(in: page, at: Int(kept[position]))
+        guard id < UInt64(idLimit), stamps[Int(id)] != epoch else { continue }
+        stamps[Int(id)] = epoch
+        if let vector = vector(id) {
+          top.insert(id: id, distance: Vectors.squaredL2(probe, vector))
+          evaluated += 1
+        }
+      }
+    }
+    @inline(__always) func budgetLeft() -> Bool { budget == 0 || scanned < budget }
+    /// Reads a bucket outwards from the query's position (the sought page too, unless it was
+    /// read in the first round).
+    func scanBucket(table: Int, code: UInt64, includingFirstPage: Bool) {
+      guard let (first, entries) = reader.seek(table: table, code: code, firstByte: firstByte)
+      else { return }
+      if includingFirstPage { rerank(first) }
+      if first.count >= entries * entryBytes { return }
+      while budgetLeft(), let page = reader.nextPage(table: table) {
+        if page.count >= entryBytes && leadingBound(page[0]) >= threshold() { break }
+        rerank(page)
+      }
+      while budgetLeft(),
+        let page = reader.previousPage(table: table, code: code, firstByte: firstByte)
+      {
+        let last = page.count / entryBytes - 1
+        if last >= 0 && leadingBound(page[last * entryBytes]) >= threshold() { break }
+        rerank(page)
+      }
+    }
+
+    // Round 1: the sought page of every table's home bucket, re-ranked in bound order.
+    var queuedCount = 0
+    scratch.encoder.projection.withUnsafeBufferPointer { projection in
+      let hashInput = UnsafeBufferPointer(rebasing: projection[0..<configuration.hashDimensions])
+      for table in 0..<configuration.tables {
+        probers[table].start(model.hasher, z: hashInput, table: table)
+        guard let home = probers[table].next(model.hasher),
+          let (page, entries) = reader.seek(table: table, code: home.code, firstByte: firstByte)
+        else { continue }
+        if page.count < entries * entryBytes { scratch.homes.append((table, home.code)) }
+        let count = filter(page, below: .infinity)
+        scratch.reserveQueued(queuedCount + count)
+        for position in 0..<count {
+          let id = coder.id(in: page, at: Int(kept[position]))
+          guard id < UInt64(idLimit), stamps[Int(id)] != epoch else { continue }
+          stamps[Int(id)] = epoch
+          scratch.queued[queuedCount] = (pageBounds[position], id)
+          queuedCount += 1
+        }
+      }
+    }
+    BoundOrder.visitAscending(
+      UnsafeMutableBufferPointer(rebasing: scratch.queued[0..<queuedCount]), prefetch: prefetch
+    ) {
+      candidate in
+      if candidate.bound >= threshold() { return false }
+      if let vector = vector(candidate.id) {
+        top.insert(id: candidate.id, distance: Vectors.squaredL2(probe, vector))
+        evaluated += 1
+      }
+      return true
+    }
+    // Round 2: the rest of the home buckets, outwards.
+    for (table, code) in scratch.homes where budgetLeft() {
+      scanBucket(table: table, code: code, includingFirstPage: false)
+    }
+    // Round 3: multiprobe, rank by rank across tables; a bucket whose distance lower bound
+    // cannot beat the k-th exact distance is skipped.
+    probing: for _ in 1..<probesPerTable {
+      var progressed = false
+      for table in 0..<configuration.tables {
+        guard budgetLeft() else { break probing }
+        guard let next = probers[table].next(model.hasher) else { continue }
+        progressed = true
+        if next.lowerBound >= threshold() { continue }
+        scanBucket(table: table, code: next.code, includingFirstPage: true)
+      }
+      if !progressed { break }
+    }
+    // Too few found: more probes (up to 64 per table), then, for a k beyond what the buckets
+    // hold, a full scan, so min(k, count) items come back.
+    var extra = 0
+    while top.count < k && extra < 64 {
+      var progressed = false
+      for table in 0..<configuration.tables {
+        guard let next = probers[table].next(model.hasher) else { continue }
+        progressed = true
+        scanBucket(table: table, code: next.code, includingFirstPage: true)
+      }
+      if !progressed { break }
+      extra += 1
+    }
+    if top.count < k && top.count < snapshot.count {
+      for block in blocks {
+        for row in 0..<block.rowCount where !block.isDeleted(row) {
+          let id = block.firstID + UInt64(row)
+          if id < UInt64(idLimit) && stamps[Int(id)] == epoch { continue }
+          top.insert(
+            id: id,
+            distance: Vectors.squaredL2(
+              probe, UnsafeBufferPointer(start: block.values + row * dimension, count: dimension)))
+          evaluated += 1
+        }
+      }
+    }
+    let cosine = model.metric == .cosine
+    let neighbors = top.sorted().map {
+      Neighbor(id: $0.id, distance: cosine ? $0.distance / 2 : $0.distance)
+    }
+    return LSHSearchResult(neighbors: neighbors, candidates: scanned, exactDistances: evaluated)
+  }
+}
