@@ -110,8 +110,10 @@ public struct Cursor {
   public func seek(to key: UnsafeRawBufferPointer, atLeastValue value: UnsafeRawBufferPointer)
     throws(LMDBError) -> Entry?
   {
-    var keyValue = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-    var data = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+    var keyValue = MDB_val(
+      mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+    var data = MDB_val(
+      mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
     let code = mdb_cursor_get(handle, &keyValue, &data, MDB_GET_BOTH_RANGE)
     if code == MDB_NOTFOUND {
       guard try move(MDB_SET, key: key) != nil, let last = try move(MDB_LAST_DUP) else {

@@ -205,8 +205,7 @@ public struct Transaction {
   ///   - body: the work to do with the cursors.
   /// - Returns: what `body` returns.
   /// - Throws: ``LMDBError`` when a cursor cannot open, or what `body` throws.
-  public func withCursors<R>(in databases: [Database], _ body: ([Cursor]) throws -> R) throws -> R
-  {
+  public func withCursors<R>(in databases: [Database], _ body: ([Cursor]) throws -> R) throws -> R {
     var handles: [OpaquePointer] = []
     defer { for raw in handles { mdb_cursor_close(raw) } }
     for database in databases {

@@ -108,8 +108,7 @@ public final class MemoryTables: @unchecked Sendable {
   ///   - items: the number of items.
   ///   - codes: item `i`'s code in table `t` is `codes[i * tables + t]`.
   ///   - itemEntries: item `i`'s entry starts at byte `i * entryBytes`.
-  init(tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8])
-  {
+  init(tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8]) {
     self.entryBytes = entryBytes
     entriesPerPage = max(1, 4080 / entryBytes)
     var codes: [[UInt64]] = []
@@ -206,7 +205,9 @@ public final class MemoryTables: @unchecked Sendable {
       var last = range.upperBound
       while first < last {
         let middle = (first + last) / 2
-        if buffer[middle * tables.entryBytes] < firstByte { first = middle + 1 } else {
+        if buffer[middle * tables.entryBytes] < firstByte {
+          first = middle + 1
+        } else {
           last = middle
         }
       }

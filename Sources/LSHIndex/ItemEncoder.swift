@@ -91,12 +91,14 @@ public struct ItemEncoder: Sendable {
   ///   - vector: the vector.
   ///   - id: its id.
   ///   - scratch: receives the projection, codes and entry.
-  public func encode(_ vector: UnsafeBufferPointer<Float>, id: UInt64, into scratch: inout Scratch) {
+  public func encode(_ vector: UnsafeBufferPointer<Float>, id: UInt64, into scratch: inout Scratch)
+  {
     let residual = project(vector, into: &scratch)
     let hashDimensions = model.configuration.hashDimensions
     scratch.projection.withUnsafeBufferPointer { projection in
       scratch.codes.withUnsafeMutableBufferPointer { codes in
-        model.hasher.codes(UnsafeBufferPointer(rebasing: projection[0..<hashDimensions]), into: codes)
+        model.hasher.codes(
+          UnsafeBufferPointer(rebasing: projection[0..<hashDimensions]), into: codes)
       }
       scratch.entry.withUnsafeMutableBytes { entry in
         coder.encode(projection: projection, residual: residual, id: id, into: entry)

@@ -56,7 +56,7 @@ public struct LSHSearcher: @unchecked Sendable {
     blockShift = snapshot.store.blockRows.trailingZeroBitCount
     blockMask = snapshot.store.blockRows - 1
     dimension = snapshot.store.dimension
-    idLimit = Int(min(snapshot.nextID, UInt64(Int32.max) * 2))
+    idLimit = Int(clamping: snapshot.nextID)
   }
 
   /// Searches many probes (prepared for the store's metric: unit length for cosine).
@@ -97,7 +97,8 @@ public struct LSHSearcher: @unchecked Sendable {
           probes.values.withUnsafeBufferPointer { values in
             for row in range {
               results.value[row] = searchOne(
-                probe: UnsafeBufferPointer(rebasing: values[(row * dimension)..<((row + 1) * dimension)]),
+                probe: UnsafeBufferPointer(
+                  rebasing: values[(row * dimension)..<((row + 1) * dimension)]),
                 k: k, probesPerTable: probeCount, budget: budget, scratch: scratch, reader: &reader)
             }
           }

@@ -137,7 +137,9 @@ public enum LSHTuner {
       throw LSHError("--recall must be in (0, 1], not \(target)")
     }
     guard k >= 1 else { throw LSHError("-k must be at least 1") }
-    guard sampleSize >= 20 else { throw LSHError("--sample must be at least 20, not \(sampleSize)") }
+    guard sampleSize >= 20 else {
+      throw LSHError("--sample must be at least 20, not \(sampleSize)")
+    }
     let count = try store.count()
     let heldOutCount = queries == nil ? 2 * sampleSize : 0
     guard count >= heldOutCount + 10 * k + 100 else {
@@ -152,7 +154,8 @@ public enum LSHTuner {
     let baseConfiguration = try base.validated(forDimension: store.dimension)
     let baseEncoder = try LSHIndex.fitEncoder(
       baseConfiguration, sample: training, metric: store.metric, storePath: store.path)
-    let widthBase = baseEncoder.model.configuration.bucketWidth
+    let widthBase =
+      baseEncoder.model.configuration.bucketWidth
       ?? Double(
         LSHIndex.estimateWidth(
           baseEncoder.model.transform.project(training),
@@ -236,7 +239,9 @@ public enum LSHTuner {
         finalists.append(full)
         guard full.recallLowerBound >= target else { continue }
         let check = try measure(searcher, setting: candidate.configuration, sample: sampleB, k: k)
-        progress("\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B")
+        progress(
+          "\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B"
+        )
         guard check.recall >= target else { continue }
         fastestReaching = full
         heldOutRecall = check.recall

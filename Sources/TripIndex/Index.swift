@@ -65,7 +65,7 @@ public enum Index {
       guard let configuration else { return "\(storePath): LSH index dropped" }
       return
         "\(storePath): LSH index \(configuration.summary) over \(TextFormatting.grouped(items)) items "
-        + "(hashes on \(configuration.hashDimensions) principal components, \(configuration.sketchDimensions)-d sketches); "
+        + "(hashes on \(configuration.hashDimensions) principal components, \(configuration.sketchDimensions)-byte codes); "
         + TextFormatting.seconds(seconds)
     }
   }
@@ -90,7 +90,9 @@ public enum Index {
   /// - Throws: ``LSHError`` for bad settings, ``VectorStoreError``.
   public static func run(storePath: String, configuration: LSHConfiguration?) throws -> Report {
     let started = Progress.now()
-    let store = try openForWriting(storePath)
+    // Building and dropping read nothing of an existing index, so a damaged one can always be
+    // replaced or dropped.
+    let store = try VectorStore.open(path: storePath)
     guard let configuration else {
       try LSHIndex.drop(from: store)
       return Report(

@@ -219,7 +219,8 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       for result in inMemory + inPlace {
         for neighbor in result.neighbors.prefix(3) {
           let vector = try #require(snapshot.vector(id: neighbor.id))
-          let row = inMemory.firstIndex { $0.neighbors == result.neighbors }
+          let row =
+            inMemory.firstIndex { $0.neighbors == result.neighbors }
             ?? inPlace.firstIndex { $0.neighbors == result.neighbors } ?? 0
           let probe = Array(probes.values[(row * 24)..<((row + 1) * 24)])
           let truth = probe.withUnsafeBufferPointer { Vectors.squaredL2($0, vector) }
@@ -279,7 +280,9 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     }
   }
 
-  @Test("the first tables of a hasher hash as a hasher of fewer tables would", arguments: HashFamily.allCases)
+  @Test(
+    "the first tables of a hasher hash as a hasher of fewer tables would",
+    arguments: HashFamily.allCases)
   func hasherPrefix(family: HashFamily) throws {
     let hasher = BucketHasher(
       family: family, tables: 9, hashesPerTable: family == .crosspolytope ? 2 : 5, dimensions: 8,

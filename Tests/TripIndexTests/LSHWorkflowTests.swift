@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorStore
 
 /// build --index lsh → tune → query (LSH and --exact) through the command line.
 @Suite struct LSHWorkflowTests {
@@ -36,6 +37,7 @@ import TripIndex
     let report = try #require(
       JSONSerialization.jsonObject(with: Data(tuned.stdout.utf8)) as? [String: Any])
     let promised = try #require(report["held_out_recall"] as? Double)
+    let verdict = try #require(report["search"] as? String)
 
     let approximate = try TripIndexExecutable.run([
       "query", probes, "-k", "10", "--store", store, "--json",
@@ -47,8 +49,10 @@ import TripIndex
     let found = try json(approximate.stdout)
     let truth = try json(exact.stdout)
     #expect(found.count == 200 && truth.count == 200)
+    // Whatever tune chose is what queries use: the index (with candidates), or exact search.
     #expect(
-      found.allSatisfy { $0["candidates"] is Int } && truth.allSatisfy { $0["candidates"] == nil })
+      found.allSatisfy { ($0["candidates"] is Int) == (verdict == "lsh") }
+        && truth.allSatisfy { $0["candidates"] == nil })
     var hits = 0
     for (approximateLine, exactLine) in zip(found, truth) {
       let neighbors = try #require(approximateLine["neighbors"] as? [[String: Any]])
@@ -61,5 +65,66 @@ import TripIndex
     let recall = Double(hits) / 2000
     #expect(recall >= promised - 0.03, "recall \(recall), tune promised \(promised)")
     #expect(recall >= 0.87)
+  }
+
+  @Test("tune answers 'exact' where no LSH setting beats exact search, and drops the index")
+  func tuneChoosesExact() throws {
+    let directory = TemporaryDirectory()
+    // 800 items: a scan takes a few microseconds, no index can be 1.2x faster.
+    let data = Fixtures.clusteredMatrix(rows: 800, columns: 24, clusters: 20, seed: 3)
+    directory.write(Fixtures.fvecsBytes(data), to: "in/base.fvecs")
+    let store = directory.file("s.lmdb")
+    let built = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--index", "lsh", "--quiet",
+    ])
+    #expect(built.status == 0, "\(built.stderr)")
+    let tuned = try TripIndexExecutable.run([
+      "tune", "--store", store, "--recall", "0.9", "--sample", "60", "--quiet",
+    ])
+    #expect(tuned.status == 0, "\(tuned.stderr)")
+    #expect(tuned.stdout.contains("\nexact: "), "\(tuned.stdout)")
+    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+    #expect(info.status == 0 && !info.stdout.contains("pstable"), "\(info.stdout)")
+    let probe = directory.write(
+      Fixtures.fvecsBytes(Matrix(rows: 1, columns: 24, values: Array(data.values[0..<24]))),
+      to: "probe.fvecs")
+    let found = try TripIndexExecutable.run(["query", probe, "--store", store, "--json"])
+    #expect(found.status == 0 && !found.stdout.contains("candidates"), "\(found.stdout)")
+  }
+
+  @Test("a damaged index can be dropped or rebuilt; queries refuse it with advice")
+  func damagedIndexCanBeReplaced() throws {
+    let directory = TemporaryDirectory()
+    let data = Fixtures.clusteredMatrix(rows: 1000, columns: 16, clusters: 20, seed: 4)
+    directory.write(Fixtures.fvecsBytes(data), to: "in/base.fvecs")
+    let store = directory.file("s.lmdb")
+    let built = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--index", "lsh", "--quiet",
+    ])
+    #expect(built.status == 0, "\(built.stderr)")
+    // Damage the index parameters with python-free means: rebuild the store's config value.
+    try damageIndexConfig(store)
+    let query = try TripIndexExecutable.run([
+      "query", directory.file("in/base.fvecs"), "--store", store, "-k", "1",
+    ])
+    #expect(query.status != 0 && query.stderr.contains("rebuild"), "\(query.stderr)")
+    let rebuilt = try TripIndexExecutable.run(["index", "--store", store])
+    #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+    try damageIndexConfig(store)
+    let dropped = try TripIndexExecutable.run(["index", "--store", store, "--drop"])
+    #expect(dropped.status == 0, "\(dropped.stderr)")
+    let after = try TripIndexExecutable.run([
+      "query", directory.file("in/base.fvecs"), "--store", store, "-k", "1", "--json",
+    ])
+    #expect(after.status == 0 && !after.stdout.contains("candidates"))
+  }
+
+  /// Overwrites the stored LSH configuration with text that is not JSON.
+  private func damageIndexConfig(_ path: String) throws {
+    let store = try VectorStore.open(path: path)
+    let parameters = try store.environment.database(named: "lsh.params")
+    try store.environment.write { txn in
+      try txn.put(Array("{not json".utf8), forKey: "config", in: parameters)
+    }
   }
 }
