@@ -54,3 +54,30 @@ public struct BigEndianKey: LMDBBytes, Hashable, Sendable {
     return try Swift.withUnsafeBytes(of: &bigEndian, body)
   }
 }
+
+/// A `UInt64` key in the machine's byte order, for databases opened with
+/// ``Database/Flags/integerKey`` (LMDB then compares keys as integers, not byte by byte).
+public struct IntegerKey: LMDBBytes, Hashable, Sendable {
+  /// The numeric value.
+  public let value: UInt64
+
+  /// Wraps a number as a key.
+  ///
+  /// - Parameter value: the number.
+  public init(_ value: UInt64) { self.value = value }
+
+  /// Decodes 8 bytes in the machine's order.
+  ///
+  /// - Parameter bytes: a key read from LMDB.
+  /// - Returns: the key, or `nil` when `bytes` is not 8 bytes long.
+  public init?(bytes: UnsafeRawBufferPointer) {
+    guard bytes.count == 8 else { return nil }
+    value = bytes.loadUnaligned(as: UInt64.self)
+  }
+
+  /// Lends the 8 bytes.
+  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    var native = value
+    return try Swift.withUnsafeBytes(of: &native, body)
+  }
+}

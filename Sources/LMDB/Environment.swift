@@ -232,6 +232,36 @@ public final class Environment: @unchecked Sendable {
     return database
   }
 
+  /// The flags a database was created with, as the environment stores them.
+  ///
+  /// - Parameter database: the database.
+  /// - Returns: its flags (without ``Database/Flags/create``).
+  /// - Throws: ``LMDBError`` from `mdb_dbi_flags`.
+  public func storedFlags(of database: Database) throws -> Database.Flags {
+    try read { txn in
+      var flags: UInt32 = 0
+      try txn.check(mdb_dbi_flags(txn.handle, database.handle, &flags))
+      return Database.Flags(rawValue: flags).intersection([
+        .duplicateSort, .duplicateFixed, .integerKey, .integerDuplicate,
+      ])
+    }
+  }
+
+  /// Deletes databases from the environment in one write transaction (their names become free
+  /// to be created again with other flags).
+  ///
+  /// - Parameter databases: the databases.
+  /// - Throws: ``LMDBError`` from `mdb_drop`.
+  public func deleteDatabases(_ databases: [Database]) throws {
+    guard !databases.isEmpty else { return }
+    try write { txn in
+      for database in databases { try txn.check(mdb_drop(txn.handle, database.handle, 1)) }
+    }
+    databases.forEach { database in
+      _ = self.databases.withLock { $0.removeValue(forKey: database.name) }
+    }
+  }
+
   /// Flushes buffers to disk (needed only with ``Flags/noSync`` or ``Flags/noMetaSync``).
   ///
   /// - Throws: ``LMDBError`` from `mdb_env_sync`.

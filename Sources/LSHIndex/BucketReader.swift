@@ -1,4 +1,5 @@
 import LMDB
+import VectorMath
 
 /// Reads a bucket's entries page by page, outwards from a position: how a search sees the
 /// tables, whether they sit in the store's memory map (``MappedBuckets``) or in memory
@@ -25,14 +26,17 @@ public protocol BucketReader {
 struct MappedBuckets: BucketReader {
   let up: [Cursor]
   let down: [Cursor]
+  /// Bytes of one entry.
+  let entryBytes: Int
   /// Whether the down cursor of a table has been positioned since the last seek.
   var downPositioned: [Bool]
   /// A failed read (a damaged table); the search reports it after the query.
   var failure: LMDBError?
 
-  init(up: [Cursor], down: [Cursor]) {
+  init(up: [Cursor], down: [Cursor], entryBytes: Int) {
     self.up = up
     self.down = down
+    self.entryBytes = entryBytes
     downPositioned = Array(repeating: false, count: up.count)
   }
 
@@ -40,17 +44,28 @@ struct MappedBuckets: BucketReader {
     -> (page: UnsafeRawBufferPointer, entries: Int)?
   {
     downPositioned[table] = false
-    guard let page = position(up[table], code: code, firstByte: firstByte) else { return nil }
-    do throws(LMDBError) { return (page, try up[table].duplicateCount()) } catch {
+    let cursor = up[table]
+    do throws(LMDBError) {
+      // Most buckets fit one page: the key alone finds it (integer compares only).
+      guard try cursor.seek(to: IntegerKey(code)) != nil,
+        let first = try cursor.duplicatesPage()
+      else { return nil }
+      let entries = try cursor.duplicateCount()
+      if first.count >= entries * entryBytes { return (first, entries) }
+      guard let page = position(cursor, code: code, firstByte: firstByte) else { return nil }
+      return (page, entries)
+    } catch {
       failure = error
       return nil
     }
   }
 
+  /// Positions `cursor` at the first entry of bucket `code` whose first byte is at least
+  /// `firstByte` (or its last) and returns that entry's page.
   private mutating func position(_ cursor: Cursor, code: UInt64, firstByte: UInt8)
     -> UnsafeRawBufferPointer?
   {
-    var key = code.bigEndian
+    var key = code
     var wanted = firstByte
     let found: Result<Cursor.Entry?, LMDBError> = withUnsafeBytes(of: &key) { key in
       withUnsafeBytes(of: &wanted) { value in
@@ -111,44 +126,63 @@ public final class MemoryTables: @unchecked Sendable {
   init(tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8]) {
     self.entryBytes = entryBytes
     entriesPerPage = max(1, 4080 / entryBytes)
-    var codes: [[UInt64]] = []
-    var starts: [[Int]] = []
-    var entries: [UnsafeMutableRawBufferPointer] = []
-    for table in 0..<tables {
-      // By code, then by first code byte (the order crowded buckets are scanned in).
-      var keyed = (0..<items).map { item in
-        (
-          code: allCodes[item * tables + table],
-          order: UInt64(itemEntries[item * entryBytes]) << 56 | UInt64(item)
-        )
-      }
-      keyed.sort { $0.code < $1.code || ($0.code == $1.code && $0.order < $1.order) }
-      let buffer = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: max(1, items * entryBytes), alignment: 8)
-      var tableCodes: [UInt64] = []
-      var tableStarts: [Int] = []
-      itemEntries.withUnsafeBytes { source in
-        for (position, key) in keyed.enumerated() {
-          let item = Int(key.order & 0x00ff_ffff_ffff_ffff)
-          if tableCodes.last != key.code {
-            tableCodes.append(key.code)
-            tableStarts.append(position)
+    var codes = [[UInt64]](repeating: [], count: tables)
+    var starts = [[Int]](repeating: [], count: tables)
+    var entries = [UnsafeMutableRawBufferPointer?](repeating: nil, count: tables)
+    codes.withUnsafeMutableBufferPointer { codes in
+      starts.withUnsafeMutableBufferPointer { starts in
+        entries.withUnsafeMutableBufferPointer { entries in
+          // Tables are independent: each worker builds its own (disjoint writes).
+          let shared = UncheckedSendable((codes, starts, entries))
+          Parallel.forEachChunk(of: tables, count: Parallel.processorCount) { _, range in
+            let (codes, starts, entries) = shared.value
+            for table in range {
+              (codes[table], starts[table], entries[table]) = Self.table(
+                table, of: tables, entryBytes: entryBytes, items: items, codes: allCodes,
+                itemEntries: itemEntries)
+            }
           }
-          UnsafeMutableRawBufferPointer(
-            rebasing: buffer[(position * entryBytes)..<((position + 1) * entryBytes)]
-          ).copyMemory(
-            from: UnsafeRawBufferPointer(
-              rebasing: source[(item * entryBytes)..<((item + 1) * entryBytes)]))
         }
       }
-      tableStarts.append(keyed.count)
-      codes.append(tableCodes)
-      starts.append(tableStarts)
-      entries.append(buffer)
     }
     self.codes = codes
     self.starts = starts
-    self.entries = entries
+    self.entries = entries.compactMap { $0 }
+  }
+
+  /// One table: bucket codes, bucket starts and the entries, by code, then by first code byte
+  /// (the order crowded buckets are scanned in).
+  private static func table(
+    _ table: Int, of tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64],
+    itemEntries: [UInt8]
+  ) -> ([UInt64], [Int], UnsafeMutableRawBufferPointer) {
+    var keyed = (0..<items).map { item in
+      (
+        code: allCodes[item * tables + table],
+        order: UInt64(itemEntries[item * entryBytes]) << 56 | UInt64(item)
+      )
+    }
+    keyed.sort { $0.code < $1.code || ($0.code == $1.code && $0.order < $1.order) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(
+      byteCount: max(1, items * entryBytes), alignment: 8)
+    var tableCodes: [UInt64] = []
+    var tableStarts: [Int] = []
+    itemEntries.withUnsafeBytes { source in
+      for (position, key) in keyed.enumerated() {
+        let item = Int(key.order & 0x00ff_ffff_ffff_ffff)
+        if tableCodes.last != key.code {
+          tableCodes.append(key.code)
+          tableStarts.append(position)
+        }
+        UnsafeMutableRawBufferPointer(
+          rebasing: buffer[(position * entryBytes)..<((position + 1) * entryBytes)]
+        ).copyMemory(
+          from: UnsafeRawBufferPointer(
+            rebasing: source[(item * entryBytes)..<((item + 1) * entryBytes)]))
+      }
+    }
+    tableStarts.append(keyed.count)
+    return (tableCodes, tableStarts, buffer)
   }
 
   deinit { for buffer in entries { buffer.deallocate() } }

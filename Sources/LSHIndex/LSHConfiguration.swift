@@ -139,9 +139,9 @@ public struct LSHConfiguration: Sendable, Equatable {
       seed: seed)
   }
 
-  /// `pstable L8 K6 w412.3 T8`.
+  /// `pstable L8 K6 m8 w412.3 T8`.
   public var summary: String {
-    var text = "\(family.rawValue) L\(tables) K\(hashesPerTable)"
+    var text = "\(family.rawValue) L\(tables) K\(hashesPerTable) m\(hashDimensions)"
     if family == .pstable, let width = bucketWidth { text += " w\(TextFormatting.fixed(width, 1))" }
     text += " T\(probes)"
     if candidateBudget > 0 { text += " budget \(candidateBudget)" }

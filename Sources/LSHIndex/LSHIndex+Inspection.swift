@@ -26,7 +26,7 @@ extension LSHIndex {
     try snapshot.transaction.withCursor(in: tableDatabases[table]) { cursor in
       var entry = try cursor.first()
       while let current = entry {
-        guard let code = BigEndianKey(bytes: current.key)?.value else {
+        guard let code = IntegerKey(bytes: current.key)?.value else {
           throw LSHError("LSH table \(table) holds a key of \(current.key.count) bytes, not 8")
         }
         var page = try cursor.duplicatesPage()

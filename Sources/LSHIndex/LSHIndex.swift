@@ -11,7 +11,7 @@ import VectorStore
 /// | database | key | value |
 /// |---|---|---|
 /// | `lsh.params` | `config`, `mean`, `basis`, `variances`, `hasher`, `coder` | JSON configuration (with `"format": 2`); little-endian `Float32` arrays |
-/// | `lsh.table.T` | bucket code, `UInt64` big-endian | entries (duplicate-sorted, fixed size): the item's compact code (``CompactCoder``), then its id, `UInt64` big-endian |
+/// | `lsh.table.T` | bucket code, `UInt64` in the machine's order (integer keys) | entries (duplicate-sorted, fixed size): the item's compact code (``CompactCoder``), then its id, `UInt64` big-endian |
 public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// The name the store records for this index.
   public static let name = "lsh"
@@ -45,7 +45,10 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// The sketches of format 1 (removed when an index is rebuilt or dropped).
   static let formerSketchName = "lsh.sketch"
   static func tableName(_ table: Int) -> String { "lsh.table.\(table)" }
-  static let tableFlags: Database.Flags = [.duplicateSort, .duplicateFixed]
+  /// Tables: integer keys (bucket codes compare as numbers), fixed-size sorted duplicates.
+  static let tableFlags: Database.Flags = [.duplicateSort, .duplicateFixed, .integerKey]
+  /// The tables of format 1.
+  static let formerTableFlags: Database.Flags = [.duplicateSort, .duplicateFixed]
 
   /// Opens the index of a store and attaches it, or returns `nil` when the store has none.
   ///
@@ -216,6 +219,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   @discardableResult
   public static func build(on store: VectorStore, encoder: ItemEncoder) throws -> LSHIndex {
     let environment = store.environment
+    try deleteFormerTables(of: store)
     // Every handle must exist before the write transaction starts: LMDB transactions only know
     // the databases opened before they began.
     let existing = try existingDatabases(environment)
@@ -249,6 +253,17 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     store.detachIndex(named: name)
   }
 
+  /// Deletes tables of an earlier format (keys compared byte by byte), with the rest of that
+  /// index, in one transaction, so that tables of this format can take their names.
+  private static func deleteFormerTables(of store: VectorStore) throws {
+    let environment = store.environment
+    let tables = try existingDatabases(environment).filter { $0.name.hasPrefix("lsh.table.") }
+    let former = try tables.filter { !(try environment.storedFlags(of: $0).contains(.integerKey)) }
+    guard !former.isEmpty else { return }
+    try drop(from: store)
+    try environment.deleteDatabases(former)
+  }
+
   /// The index databases present in an environment (from any earlier index).
   private static func existingDatabases(_ environment: Environment) throws -> [Database] {
     var databases: [Database] = []
@@ -256,7 +271,10 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       if let database = try? environment.database(named: name) { databases.append(database) }
     }
     var table = 0
-    while let database = try? environment.database(named: tableName(table), flags: tableFlags) {
+    while let database =
+      (try? environment.database(named: tableName(table), flags: tableFlags))
+      ?? (try? environment.database(named: tableName(table), flags: formerTableFlags))
+    {
       databases.append(database)
       table += 1
     }
@@ -385,7 +403,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
           let code = codes[item * tables + table]
           try writer.transaction.put(
             Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
-            forKey: BigEndianKey(code), in: tableDatabases[table],
+            forKey: IntegerKey(code), in: tableDatabases[table],
             flags: previous == code ? .appendDuplicate : .append)
           previous = code
         }
@@ -403,7 +421,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
       try writer.transaction.put(
-        scratch.entry, forKey: BigEndianKey(scratch.codes[table]), in: tableDatabases[table])
+        scratch.entry, forKey: IntegerKey(scratch.codes[table]), in: tableDatabases[table])
     }
   }
 
@@ -416,7 +434,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
       _ = try writer.transaction.delete(
-        scratch.entry, forKey: BigEndianKey(scratch.codes[table]), in: tableDatabases[table])
+        scratch.entry, forKey: IntegerKey(scratch.codes[table]), in: tableDatabases[table])
     }
   }
 

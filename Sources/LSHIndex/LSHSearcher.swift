@@ -117,7 +117,8 @@ public struct LSHSearcher: @unchecked Sendable {
           run { worker in
             let mine = shared.value[(worker * perWorker)..<((worker + 1) * perWorker)]
             return MappedBuckets(
-              up: Array(mine.prefix(tableCount)), down: Array(mine.suffix(tableCount)))
+              up: Array(mine.prefix(tableCount)), down: Array(mine.suffix(tableCount)),
+              entryBytes: encoder.coder.entryBytes)
           }
         }
       }

@@ -79,6 +79,8 @@ public enum LSHTuner {
     ]
     /// Multipliers of the estimated p-stable width.
     public var widthMultipliers: [Double] = [0.7, 1.0, 1.4]
+    /// m: principal components fed to the hashes (clustered data wants more than smooth data).
+    public var hashDimensions: [Int] = [8, 16]
     /// L values (tables of one hash draw: the smaller settings use the first tables).
     public var tables: [Int] = [4, 8, 16]
     /// T values (query time).
@@ -154,12 +156,14 @@ public enum LSHTuner {
     let baseConfiguration = try base.validated(forDimension: store.dimension)
     let baseEncoder = try LSHIndex.fitEncoder(
       baseConfiguration, sample: training, metric: store.metric, storePath: store.path)
-    let widthBase =
-      baseEncoder.model.configuration.bucketWidth
-      ?? Double(
-        LSHIndex.estimateWidth(
-          baseEncoder.model.transform.project(training),
-          dimensions: baseConfiguration.hashDimensions))
+    let projectedTraining = baseEncoder.model.transform.project(training)
+    var widths: [Int: Double] = [:]
+    func widthBase(_ dimensions: Int) -> Double {
+      if let width = widths[dimensions] { return width }
+      let width = Double(LSHIndex.estimateWidth(projectedTraining, dimensions: dimensions))
+      widths[dimensions] = width
+      return width
+    }
     return try store.read { snapshot in
       let (sampleA, sampleB, heldOut) = try samples(
         snapshot, size: sampleSize, k: k, queries: queries)
@@ -174,51 +178,52 @@ public enum LSHTuner {
       let quick = sampleA.prefix(max(40, sampleA.queries.rows / 4))
       var measurements: [Measurement] = []
       var encoders: [String: ItemEncoder] = [:]
-      var tablesBySetting: [String: MemoryTables] = [:]
       let largestL = grid.tables.max() ?? baseConfiguration.tables
       for family in grid.families {
-        for hashes in grid.hashesPerTable[family] ?? [] {
-          for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
-            var configuration = baseConfiguration
-            configuration.family = family
-            configuration.hashesPerTable = hashes
-            configuration.tables = largestL
-            configuration.bucketWidth = family == .pstable ? widthBase * multiplier : nil
-            guard let valid = try? configuration.validated(forDimension: store.dimension) else {
-              continue
-            }
-            let hasher = BucketHasher(
-              family: valid.family, tables: valid.tables, hashesPerTable: valid.hashesPerTable,
-              dimensions: valid.hashDimensions, bucketWidth: Float(valid.bucketWidth ?? 1),
-              seed: valid.seed)
-            let memory = encoded.tables(hasher: hasher, configuration: valid)
-            for tables in grid.tables.sorted() {
-              var setting = valid
-              setting.tables = tables
-              let model = LSHModel(
-                configuration: setting, transform: baseEncoder.model.transform,
-                hasher: hasher.prefix(tables: tables), metric: store.metric)
-              let encoder = ItemEncoder(model: model, coder: baseEncoder.coder)
-              for probes in grid.probes.sorted() {
-                setting.probes = probes
-                setting.candidateBudget = 0
-                let searcher = LSHSearcher(
-                  encoder: encoder, snapshot: snapshot, tables: .memory(memory))
-                let measurement = try measure(searcher, setting: setting, sample: quick, k: k)
-                measurements.append(measurement)
-                encoders[setting.summary] = ItemEncoder(
-                  model: LSHModel(
-                    configuration: setting, transform: model.transform, hasher: model.hasher,
-                    metric: store.metric), coder: baseEncoder.coder)
-                tablesBySetting[setting.summary] = memory
-                // More probes only cost more once the target is comfortably passed.
-                if measurement.recallLowerBound >= target { break }
+        for hashDimensions in Set(
+          grid.hashDimensions.map { min($0, baseConfiguration.sketchDimensions) }
+        ).sorted() {
+          for hashes in grid.hashesPerTable[family] ?? [] {
+            for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
+              var configuration = baseConfiguration
+              configuration.family = family
+              configuration.hashesPerTable = hashes
+              configuration.hashDimensions = hashDimensions
+              configuration.tables = largestL
+              configuration.bucketWidth =
+                family == .pstable ? widthBase(hashDimensions) * multiplier : nil
+              guard let valid = try? configuration.validated(forDimension: store.dimension),
+                valid.hashDimensions == hashDimensions
+              else { continue }
+              let hasher = BucketHasher(
+                family: valid.family, tables: valid.tables, hashesPerTable: valid.hashesPerTable,
+                dimensions: valid.hashDimensions, bucketWidth: Float(valid.bucketWidth ?? 1),
+                seed: valid.seed)
+              let memory = encoded.tables(hasher: hasher, configuration: valid)
+              for tables in grid.tables.sorted() {
+                var setting = valid
+                setting.tables = tables
+                let model = LSHModel(
+                  configuration: setting, transform: baseEncoder.model.transform,
+                  hasher: hasher.prefix(tables: tables), metric: store.metric)
+                for probes in grid.probes.sorted() {
+                  setting.probes = probes
+                  setting.candidateBudget = 0
+                  let encoder = ItemEncoder(
+                    model: LSHModel(
+                      configuration: setting, transform: model.transform, hasher: model.hasher,
+                      metric: store.metric), coder: baseEncoder.coder)
+                  let searcher = LSHSearcher(
+                    encoder: encoder, snapshot: snapshot, tables: .memory(memory))
+                  let measurement = try measure(searcher, setting: setting, sample: quick, k: k)
+                  measurements.append(measurement)
+                  encoders[setting.summary] = encoder
+                  // More probes only cost more once the target is comfortably passed.
+                  if measurement.recallLowerBound >= target { break }
+                }
               }
+              progress("\(valid.summary): \(grid.tables.count) table counts measured")
             }
-            progress(
-              "\(valid.family.rawValue) K\(valid.hashesPerTable)"
-                + (valid.bucketWidth.map { " w\(TextFormatting.fixed($0, 1))" } ?? "")
-                + ": \(grid.tables.count) table counts measured")
           }
         }
       }
@@ -231,9 +236,10 @@ public enum LSHTuner {
       var heldOutRecall: Double?
       for candidate in hopeful.prefix(8) {
         let summary = candidate.configuration.summary
-        guard let encoder = encoders[summary], let memory = tablesBySetting[summary] else {
-          continue
-        }
+        guard let encoder = encoders[summary] else { continue }
+        // Tables are rebuilt for the few finalists rather than kept for every setting.
+        let memory = encoded.tables(
+          hasher: encoder.model.hasher, configuration: encoder.model.configuration)
         let searcher = LSHSearcher(encoder: encoder, snapshot: snapshot, tables: .memory(memory))
         let full = try measure(searcher, setting: candidate.configuration, sample: sampleA, k: k)
         finalists.append(full)

@@ -264,7 +264,8 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         try snapshot.transaction.withCursors(in: index.tableDatabases + index.tableDatabases) {
           cursors in
           var mapped = MappedBuckets(
-            up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)))
+            up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)),
+            entryBytes: index.encoder.coder.entryBytes)
           for table in 0..<tables {
             for code in memory.codes[table].prefix(150) {
               for byte: UInt8 in [0, 90, 128, 200, 255] {
