@@ -4,7 +4,7 @@ TOOL := .build/release/tripindex
 DEMO := out/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release lint test demo bench compare-faiss check-exact clean
+.PHONY: deps build release lint test demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
 # Installs the system libraries tripindex links (LMDB, OpenBLAS) when they are missing.
 deps:
@@ -51,6 +51,25 @@ bench: deps
 compare-faiss: release
 	python3 Benchmarks/scripts/make_clustered.py out/clustered-100k
 	python3 Benchmarks/scripts/compare_exact_faiss.py out/clustered-100k
+
+# Approximate search side by side (tripindex exact, tuned and LSH sweep; FAISS exact, LSH+refine
+# and HNSW; hnswlib; Annoy; FALCONN) on four 100k sets of different structure. Needs numpy,
+# faiss-cpu, scikit-learn and pillow; hnswlib, annoy and falconn are used when installed.
+ANN := out/ann
+compare-ann: release
+	python3 Benchmarks/scripts/make_patches.py $(ANN)/patches100k
+	python3 Benchmarks/scripts/make_patches.py $(ANN)/patchescn100k --contrast-normalise
+	python3 Benchmarks/scripts/make_clustered.py $(ANN)/clustered100k
+	Benchmarks/scripts/make_reid_embeddings.sh $(ANN)/reid100k
+	for set in patches100k patchescn100k clustered100k reid100k; do \
+	  python3 Benchmarks/scripts/ann_suite.py $(ANN)/$$set --queries 5000 --runs 2 || exit 1; done
+
+# The same at 1M (patches with rotations and mirrors, clustered): about an hour on 2 cores.
+compare-ann-1m: release
+	python3 Benchmarks/scripts/make_patches.py $(ANN)/patches1m --base 1000000
+	python3 Benchmarks/scripts/make_clustered.py $(ANN)/clustered1m --base 1000000
+	for set in patches1m clustered1m; do \
+	  python3 Benchmarks/scripts/ann_suite.py $(ANN)/$$set --queries 2000 --runs 2 || exit 1; done
 
 # query --json on every shipped data set against a float64 numpy brute force (needs numpy).
 check-exact: release

@@ -193,7 +193,51 @@ public struct LSHSearcher: @unchecked Sendable {
         residual, limit, indices, out)
     }
     /// Re-ranks the entries of a page whose bound could beat the k-th distance.
-    func rerank(_ page: UnsafeRawBufferPointer) {
+    /// The first-component codes whose bound alone stays below `limit`: an interval around the
+    /// query's own code (the bound grows away from it on both sides).
+    @inline(__always) func leadingCodes(below limit: Float) -> ClosedRange<Int> {
+      guard coder.dimensions > 0, limit < .infinity else { return 0...255 }
+      let home = Int(firstByte)
+      var low = home
+      var high = home
+      // Both sides are monotone: binary searches for the last codes under the limit.
+      var (a, b) = (0, home)
+      while a < b {
+        let middle = (a + b) / 2
+        if leadingTable[middle] < limit { b = middle } else { a = middle + 1 }
+      }
+      low = a
+      (a, b) = (home, 255)
+      while a < b {
+        let middle = (a + b + 1) / 2
+        if leadingTable[middle] < limit { a = middle } else { b = middle - 1 }
+      }
+      high = a
+      return low...high
+    }
+    /// The entries of a sorted page whose first code byte lies in `codes` (binary searches).
+    @inline(__always) func entries(of page: UnsafeRawBufferPointer, in codes: ClosedRange<Int>)
+      -> Range<Int>
+    {
+      let count = page.count / entryBytes
+      func firstAtLeast(_ code: Int) -> Int {
+        var (a, b) = (0, count)
+        while a < b {
+          let middle = (a + b) / 2
+          if Int(page[middle * entryBytes]) < code { a = middle + 1 } else { b = middle }
+        }
+        return a
+      }
+      if codes.lowerBound == 0 && codes.upperBound == 255 { return 0..<count }
+      return firstAtLeast(codes.lowerBound)..<firstAtLeast(codes.upperBound + 1)
+    }
+    func rerank(_ whole: UnsafeRawBufferPointer) {
+      // Entries are sorted by their first code byte: those the first component alone rules out
+      // are skipped without being read.
+      let range = entries(of: whole, in: leadingCodes(below: threshold()))
+      if range.isEmpty { return }
+      let page = UnsafeRawBufferPointer(
+        rebasing: whole[(range.lowerBound * entryBytes)..<(range.upperBound * entryBytes)])
       let survivors = filter(page, below: threshold())
       // Start loading every survivor's vector before the first distance is computed.
       for position in 0..<survivors {

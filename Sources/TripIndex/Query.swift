@@ -22,7 +22,7 @@ public enum Query {
     public var modelPath: String?
     /// LSH: probes per table (`nil`: the index's setting).
     public var probesPerTable: Int?
-    /// LSH: the most candidates per probe (`nil`: the index's setting; 0: no limit).
+    /// LSH: the most table entries examined per probe (`nil`: the index's setting; 0: no limit).
     public var candidateBudget: Int?
 
     /// Creates options.
@@ -60,8 +60,10 @@ public enum Query {
     public var neighbors: [[Match]]
     /// How the search was done ("exact", or the LSH settings).
     public var method: String
-    /// LSH: distinct candidates examined per probe; `nil` for exact search.
+    /// LSH: table entries examined per probe; `nil` for exact search.
     public var candidates: [Int]?
+    /// LSH: exact distances computed per probe; `nil` for exact search.
+    public var exactDistances: [Int]?
     /// Seconds spent opening the store and reading the probes, preparing the search (loading the
     /// LSH tables), and searching.
     public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
@@ -94,6 +96,7 @@ public enum Query {
       let k = min(options.k, max(snapshot.count, 1))
       var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
       var candidates: [Int]?
+      var exactDistances: [Int]?
       var method = "exact"
       var prepared = Progress.now()
       if snapshot.count > 0, let index {
@@ -105,6 +108,7 @@ public enum Query {
           threads: options.threads)
         found = results.map(\.neighbors)
         candidates = results.map(\.candidates)
+        exactDistances = results.map(\.exactDistances)
         var configuration = index.configuration
         if let probes = options.probesPerTable { configuration.probes = probes }
         if let budget = options.candidateBudget { configuration.candidateBudget = budget }
@@ -127,6 +131,7 @@ public enum Query {
       var result = Result(
         metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
         candidates: candidates)
+      result.exactDistances = exactDistances
       result.timing = (loaded - started, prepared - loaded, searched - prepared)
       return result
     }
@@ -183,6 +188,9 @@ extension Query.Result {
       }
       output.write("]")
       if let candidates { output.write(", \"candidates\": \(candidates[probe])") }
+      if let exactDistances {
+        output.write(", \"exact_distances\": \(exactDistances[probe])")
+      }
       output.write("}\n")
     }
   }

@@ -4,9 +4,10 @@ import Foundation
 import TripIndex
 
 /// The LSH index's parts on 100k × 128 clustered vectors (as make_clustered.py draws them):
-/// hashing (projection onto the principal components, then every table's code), bucket lookup,
-/// and the end-to-end query (candidates, sketch bounds, exact re-rank) at the default settings.
-/// The FAISS comparison on real image patches is scripts/compare_lsh_faiss.py.
+/// hashing (projection onto the principal components, then every table's code), a single probe
+/// through the index used in place (open a searcher, read the buckets from the map, re-rank),
+/// and the end-to-end query at the default settings. The side-by-side comparison with FAISS,
+/// hnswlib, Annoy and FALCONN on several data sets is scripts/ann_suite.py.
 let benchmarks: @Sendable () -> Void = {
   Benchmark.defaultConfiguration = .init(
     metrics: [.wallClock, .throughput, .peakMemoryResident], maxDuration: .seconds(5),
@@ -38,16 +39,16 @@ let benchmarks: @Sendable () -> Void = {
   }
 
   Benchmark(
-    "bucket lookup: 8 tables x 1,024 home codes over 100k ids"
+    "one probe in place: open a searcher in a snapshot and answer k 10 (no loading)"
   ) { benchmark in
     let fixture = try LSHFixture.shared()
-    var total = 0
+    let probe = Matrix(
+      rows: 1, columns: 128, values: Array(fixture.queries.values[0..<128]))
     benchmark.startMeasurement()
-    for (table, map) in fixture.maps.enumerated() {
-      for code in fixture.homeCodes[table] { total += map.bucket(code).count }
+    try fixture.store.read { snapshot in
+      blackHole(try fixture.index.searcher(in: snapshot).search(probe, k: 10, threads: 1))
     }
     benchmark.stopMeasurement()
-    blackHole(total)
   }
 
   for threads in [1, 2] {
@@ -56,9 +57,9 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
       let fixture = try LSHFixture.shared()
       try fixture.store.read { snapshot in
-        let searcher = try fixture.index.searcher(in: snapshot)
+        let searcher = fixture.index.searcher(in: snapshot)
         benchmark.startMeasurement()
-        blackHole(searcher.search(fixture.queries, k: 10, threads: threads))
+        blackHole(try searcher.search(fixture.queries, k: 10, threads: threads))
         benchmark.stopMeasurement()
       }
     }
@@ -91,8 +92,6 @@ final class LSHFixture: @unchecked Sendable {
   let index: LSHIndex
   let queries: Matrix
   let transform: DataTransform
-  let maps: [BucketMap]
-  let homeCodes: [[UInt64]]
 
   init() throws {
     let base = ClusteredData.make(rows: 100_000, seed: 3)
@@ -106,37 +105,10 @@ final class LSHFixture: @unchecked Sendable {
       }
     }
     let index = try LSHIndex.build(on: store, configuration: .defaults(for: .pstable))
-    // Tables as plain bucket maps over the base's home codes, and the queries' home codes.
-    let hasher = index.hasher
-    let dimensions = index.configuration.hashDimensions
-    func homeCodes(of vectors: Matrix) -> [[UInt64]] {
-      let projected = index.transform.project(vectors)
-      let width = projected.columns
-      var codes = [UInt64](repeating: 0, count: hasher.tables)
-      var perTable = [[UInt64]](repeating: [], count: hasher.tables)
-      projected.values.withUnsafeBufferPointer { values in
-        for row in 0..<projected.rows {
-          codes.withUnsafeMutableBufferPointer { codes in
-            hasher.codes(
-              UnsafeBufferPointer(rebasing: values[(row * width)..<(row * width + dimensions)]),
-              into: codes)
-          }
-          for table in 0..<hasher.tables { perTable[table].append(codes[table]) }
-        }
-      }
-      return perTable
-    }
-    let baseCodes = homeCodes(of: base)
-    self.maps = baseCodes.map { codes in
-      var builder = BucketMap.Builder(expectedBuckets: 4096)
-      for (id, code) in codes.enumerated() { builder.append(code: code, id: UInt32(id)) }
-      return builder.finish()
-    }
-    self.homeCodes = homeCodes(of: queries)
     self.store = store
     self.index = index
     self.queries = queries
-    self.transform = index.transform
+    self.transform = index.model.transform
   }
 
   deinit { try? FileManager.default.removeItem(atPath: directory) }
