@@ -158,18 +158,16 @@ size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count
   return found;
 }
 
-void tripindex_interval_table(float value, float low, float step, float slack, float *out) {
+void tripindex_interval_edges_table(float value, const float *edges, float slack, float *out) {
 #pragma clang loop vectorize(enable)
   for (int c = 0; c < 256; c++) {
-    float lower = low + (float)c * step - slack;
-    float upper = low + (float)(c + 1) * step + slack;
+    float lower = edges[c] - slack;
+    float upper = edges[c + 1] + slack;
     float gap = __builtin_fmaxf(__builtin_fmaxf(lower - value, value - upper), 0.0f);
     out[c] = gap * gap;
   }
-  float upper0 = low + step + slack;
-  float gap0 = __builtin_fmaxf(value - upper0, 0.0f);
+  float gap0 = __builtin_fmaxf(value - (edges[1] + slack), 0.0f);
   out[0] = gap0 * gap0;
-  float lower255 = low + 255.0f * step - slack;
-  float gap255 = __builtin_fmaxf(lower255 - value, 0.0f);
+  float gap255 = __builtin_fmaxf((edges[255] - slack) - value, 0.0f);
   out[255] = gap255 * gap255;
 }

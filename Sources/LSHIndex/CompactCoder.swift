@@ -1,9 +1,9 @@
 import CKernels
 
 /// Compact per-item codes that bound the true distance from below: each of the top
-/// ``dimensions`` principal components quantised to one byte (an interval of the component's
-/// range), and the norm of the rest of the centred vector (what the components leave out) to
-/// one more byte.
+/// ``dimensions`` principal components quantised to one byte (one of 256 intervals holding equal
+/// shares of a sample, so dense regions get narrow intervals), and the norm of the rest of the
+/// centred vector (what the components leave out) to one more byte.
 ///
 /// Since the principal basis is orthonormal, ‖x − q‖² = ‖P(x − q)‖² + ‖R(x − q)‖², where P
 /// projects onto the kept components and R onto the rest; the first term is at least the sum,
@@ -18,13 +18,12 @@ import CKernels
 public struct CompactCoder: Sendable, Equatable {
   /// Quantised components per item.
   public let dimensions: Int
-  /// The lower edge of each component's range (code 0 starts there; below it is code 0 too).
-  public let lows: [Float]
-  /// The width of one code of each component.
-  public let steps: [Float]
+  /// Per component, 257 increasing interval edges: code `c` is `[edges[c], edges[c + 1])`,
+  /// code 0 open below and code 255 open above.
+  public let edges: [Float]
   /// The width of one residual-norm code.
   public let residualStep: Float
-  /// Slack added to every interval (float rounding of projections and norms).
+  /// Slack added to every residual interval (float rounding of projections and norms).
   public let residualSlack: Float
 
   /// Bytes of one table entry.
@@ -33,22 +32,20 @@ public struct CompactCoder: Sendable, Equatable {
   public var idOffset: Int { dimensions + 1 }
 
   /// Wraps stored parameters.
-  public init(
-    dimensions: Int, lows: [Float], steps: [Float], residualStep: Float, residualSlack: Float
-  ) {
+  public init(dimensions: Int, edges: [Float], residualStep: Float, residualSlack: Float) {
     self.dimensions = dimensions
-    self.lows = lows
-    self.steps = steps
+    self.edges = edges
     self.residualStep = residualStep
     self.residualSlack = residualSlack
   }
 
-  /// Fits the ranges to a sample of projections and residual norms: each range spans the
-  /// sample's with 5% to spare on either side (values outside still get the end codes, whose
-  /// intervals are open).
+  /// Fits the intervals to a sample of projections and residual norms: each component's 256
+  /// intervals hold equal shares of the sample (values beyond the sample's range get the end
+  /// codes, whose intervals are open).
   ///
   /// - Parameters:
-  ///   - projections: one projection per row (`dimensions` columns are used).
+  ///   - projections: one projection per row (`dimensions` of the `columns` are used).
+  ///   - columns: values per row.
   ///   - residuals: the sample's residual norms.
   ///   - norms: the sample's centred norms (the float error of a residual grows with them).
   ///   - dimensions: components to quantise.
@@ -57,33 +54,26 @@ public struct CompactCoder: Sendable, Equatable {
     projections: [Float], columns: Int, residuals: [Float], norms: [Float], dimensions: Int
   ) -> CompactCoder {
     let rows = columns == 0 ? 0 : projections.count / columns
-    var lows: [Float] = []
-    var steps: [Float] = []
+    var edges: [Float] = []
+    edges.reserveCapacity(dimensions * 257)
     for column in 0..<dimensions {
-      var low = Float.infinity
-      var high = -Float.infinity
-      for row in 0..<rows {
-        let value = projections[row * columns + column]
-        low = min(low, value)
-        high = max(high, value)
+      var values = (0..<rows).map { projections[$0 * columns + column] }.filter(\.isFinite)
+      values.sort()
+      if values.isEmpty { values = [0, 1] }
+      for index in 0...256 {
+        edges.append(values[min(values.count - 1, index * (values.count - 1) / 256)])
       }
-      if !(low.isFinite && high.isFinite) { (low, high) = (0, 1) }
-      let spare = max((high - low) * 0.05, 1e-6 * max(abs(low), abs(high), 1))
-      lows.append(low - spare)
-      steps.append((high - low + 2 * spare) / 256)
     }
     let largest = residuals.max() ?? 0
     let largestNorm = norms.max() ?? 0
     return CompactCoder(
-      dimensions: dimensions, lows: lows, steps: steps,
-      residualStep: max(largest * 1.1, 1e-12) / 256,
+      dimensions: dimensions, edges: edges, residualStep: max(largest * 1.1, 1e-12) / 256,
       residualSlack: 2e-3 * largestNorm + 1e-12)
   }
 
-  /// The parameters as floats, for storage: dimensions, residual step, slack, then the lows and
-  /// the steps.
+  /// The parameters as floats, for storage: dimensions, residual step, slack, then the edges.
   public var parameters: [Float] {
-    [Float(dimensions), residualStep, residualSlack] + lows + steps
+    [Float(dimensions), residualStep, residualSlack] + edges
   }
 
   /// Reads stored parameters.
@@ -95,14 +85,32 @@ public struct CompactCoder: Sendable, Equatable {
       parameters[0] == parameters[0].rounded()
     else { return nil }
     let dimensions = Int(parameters[0])
-    guard parameters.count == 3 + 2 * dimensions,
+    guard parameters.count == 3 + 257 * dimensions,
       parameters.allSatisfy({ $0.isFinite }), parameters[1] > 0, parameters[2] >= 0
     else { return nil }
+    let edges = Array(parameters[3...])
+    for column in 0..<dimensions {
+      for index in 0..<256 where edges[column * 257 + index] > edges[column * 257 + index + 1] {
+        return nil
+      }
+    }
     self.init(
-      dimensions: dimensions, lows: Array(parameters[3..<(3 + dimensions)]),
-      steps: Array(parameters[(3 + dimensions)...]), residualStep: parameters[1],
+      dimensions: dimensions, edges: edges, residualStep: parameters[1],
       residualSlack: parameters[2])
-    guard steps.allSatisfy({ $0 > 0 }) else { return nil }
+  }
+
+  /// The code of a component's value: the last interval whose lower edge is at most the value.
+  @inline(__always)
+  public func code(_ value: Float, component: Int) -> UInt8 {
+    let base = component * 257
+    var low = 0
+    var high = 255
+    // The largest c in 0...255 with edges[c] <= value (0 when none is).
+    while low < high {
+      let middle = (low + high + 1) / 2
+      if edges[base + middle] <= value { low = middle } else { high = middle - 1 }
+    }
+    return UInt8(low)
   }
 
   /// Writes an entry: the codes of `projection` and `residual`, then `id`.
@@ -117,17 +125,10 @@ public struct CompactCoder: Sendable, Equatable {
     projection: UnsafeBufferPointer<Float>, residual: Float, id: UInt64,
     into entry: UnsafeMutableRawBufferPointer
   ) {
-    for index in 0..<dimensions {
-      entry[index] = Self.quantise((projection[index] - lows[index]) / steps[index])
-    }
-    entry[dimensions] = Self.quantise(residual / residualStep)
+    for index in 0..<dimensions { entry[index] = code(projection[index], component: index) }
+    let scaled = residual / residualStep
+    entry[dimensions] = scaled.isFinite ? UInt8(max(0, min(255, scaled.rounded(.down)))) : 255
     entry.storeBytes(of: id.bigEndian, toByteOffset: idOffset, as: UInt64.self)
-  }
-
-  @inline(__always)
-  static func quantise(_ scaled: Float) -> UInt8 {
-    guard scaled.isFinite || scaled == .infinity else { return 0 }
-    return UInt8(max(0, min(255, scaled.rounded(.down))))
   }
 
   /// The id stored in an entry.
@@ -152,11 +153,15 @@ public struct CompactCoder: Sendable, Equatable {
     table: UnsafeMutableBufferPointer<Float>, residual: UnsafeMutableBufferPointer<Float>
   ) {
     guard let base = table.baseAddress else { return }
-    for index in 0..<dimensions {
-      let value = projection[index]
-      tripindex_interval_table(
-        value, lows[index], steps[index], steps[index] * 0.01 + abs(value) * 1e-5,
-        base + index * 256)
+    edges.withUnsafeBufferPointer { edges in
+      guard let edgesBase = edges.baseAddress else { return }
+      for index in 0..<dimensions {
+        let value = projection[index]
+        let first = edges[index * 257]
+        let last = edges[index * 257 + 256]
+        let slack = (last - first) * 1e-4 + abs(value) * 1e-5
+        tripindex_interval_edges_table(value, edgesBase + index * 257, slack, base + index * 256)
+      }
     }
     for code in 0..<256 {
       let lower = max(0, (Float(code) - 0.5) * residualStep - residualSlack)

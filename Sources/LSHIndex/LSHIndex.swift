@@ -160,7 +160,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     let unfitted = ItemEncoder(
       model: model,
       coder: CompactCoder(
-        dimensions: 0, lows: [], steps: [], residualStep: 1, residualSlack: 0))
+        dimensions: 0, edges: [], residualStep: 1, residualSlack: 0))
     var scratch = unfitted.makeScratch()
     let width = model.configuration.sketchDimensions
     var projections: [Float] = []

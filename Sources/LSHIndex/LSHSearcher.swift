@@ -155,7 +155,7 @@ public struct LSHSearcher: @unchecked Sendable {
         projection: projection, residualNorm: residualNorm, table: scratch.table,
         residual: scratch.residual)
       return coder.dimensions > 0
-        ? CompactCoder.quantise((projection[0] - coder.lows[0]) / coder.steps[0]) : 0
+        ? coder.code(projection[0], component: 0) : 0
     }
     let leadingTable = scratch.table
     /// The bound of the first component alone for a first code byte.

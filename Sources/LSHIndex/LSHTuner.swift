@@ -283,6 +283,33 @@ public enum LSHTuner {
     }
   }
 
+  /// Single-threaded microseconds per query of an index at its stored settings and of exact
+  /// search, on the same stored items used as queries (k 10): whether the index pays its way.
+  ///
+  /// - Parameters:
+  ///   - index: the index.
+  ///   - queries: how many stored items to search for.
+  /// - Returns: the two times.
+  /// - Throws: ``LSHError``, ``VectorStoreError``.
+  public static func speed(of index: LSHIndex, queries: Int = 200) throws -> (
+    lsh: Double, exact: Double
+  ) {
+    let sample = try LSHIndex.sampleVectors(index.store, limit: queries)
+    guard sample.rows > 0 else { return (0, 0) }
+    return try index.store.read { snapshot in
+      let clock = ContinuousClock()
+      let searcher = index.searcher(in: snapshot)
+      var started = clock.now
+      _ = try searcher.search(sample, k: 10, threads: 1)
+      let lsh = microseconds(clock.now - started) / Double(sample.rows)
+      var exact = snapshot.exactSearch
+      exact.threads = 1
+      started = clock.now
+      _ = exact.search(sample, k: 10)
+      return (lsh, microseconds(clock.now - started) / Double(sample.rows))
+    }
+  }
+
   static func microseconds(_ duration: Duration) -> Double { duration.seconds * 1e6 }
 
   /// Samples A and B with their ground truth, and the held-out ids (empty with `queries`).

@@ -59,6 +59,9 @@ public enum Index {
     public var items: Int
     /// Seconds taken.
     public var seconds: Double
+    /// Single-threaded microseconds per query of the index and of exact search, on stored
+    /// items used as queries (`nil` after a drop).
+    public var speed: (lsh: Double, exact: Double)?
 
     /// A one-line summary.
     public var summary: String {
@@ -66,7 +69,17 @@ public enum Index {
       return
         "\(storePath): LSH index \(configuration.summary) over \(TextFormatting.grouped(items)) items "
         + "(hashes on \(configuration.hashDimensions) principal components, \(configuration.sketchDimensions)-byte codes); "
-        + TextFormatting.seconds(seconds)
+        + TextFormatting.seconds(seconds) + speedNote
+    }
+
+    /// What the speed check found, with advice when the index is slower than exact search.
+    var speedNote: String {
+      guard let speed, speed.exact > 0 else { return "" }
+      let times =
+        "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1))"
+      guard speed.lsh >= speed.exact else { return times }
+      return times
+        + "\nwarning: this index is slower than exact search on this store; `tripindex tune` finds a faster setting or chooses exact search"
     }
   }
 
@@ -100,8 +113,9 @@ public enum Index {
         seconds: Progress.now() - started)
     }
     let index = try LSHIndex.build(on: store, configuration: configuration)
+    let seconds = Progress.now() - started
     return Report(
       storePath: storePath, configuration: index.configuration, items: try store.count(),
-      seconds: Progress.now() - started)
+      seconds: seconds, speed: try LSHTuner.speed(of: index))
   }
 }

@@ -71,6 +71,6 @@ size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count
                              const float *restrict residual, float threshold,
                              unsigned int *restrict kept, float *restrict bounds);
 
-/// Squared distances from `value` to each of 256 intervals `[low + c·step − slack,
-/// low + (c + 1)·step + slack]` (code 0 open below, code 255 open above), into `out`.
-void tripindex_interval_table(float value, float low, float step, float slack, float *out);
+/// Squared distances from `value` to each of 256 intervals `[edges[c] − slack,
+/// edges[c + 1] + slack]` (code 0 open below, code 255 open above), into `out`.
+void tripindex_interval_edges_table(float value, const float *edges, float slack, float *out);
