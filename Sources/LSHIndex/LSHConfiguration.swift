@@ -14,9 +14,10 @@ public enum HashFamily: String, Sendable, CaseIterable, Codable {
 /// The parameters of an LSH index.
 ///
 /// Hashes are data-aware: vectors are centred and projected onto their top principal components
-/// before hashing (``hashDimensions`` of them), and every item keeps its projection onto the top
-/// ``sketchDimensions`` components as a sketch whose distance bounds the true L2 distance from
-/// below, so candidates are re-ranked exactly in bound order and the re-ranking stops early.
+/// before hashing (``hashDimensions`` of them), and every item's table entries carry a compact
+/// code of its top ``sketchDimensions`` components (``CompactCoder``) that bounds the true L2
+/// distance from below, so an entry's vector is read only when its bound could beat the k-th
+/// distance.
 public struct LSHConfiguration: Sendable, Equatable {
   /// The hash family.
   public var family: HashFamily
@@ -30,11 +31,11 @@ public struct LSHConfiguration: Sendable, Equatable {
   public var bucketWidth: Double?
   /// m: principal components fed to the hashes.
   public var hashDimensions: Int
-  /// s: principal components kept per item as a sketch (≥ m).
+  /// s: principal components in each item's compact code (≥ m; one byte each).
   public var sketchDimensions: Int
   /// T: probes per table at query time (1 = the home bucket only).
   public var probes: Int
-  /// The most candidates a query gathers before re-ranking (0 = no limit).
+  /// The most table entries a query examines (0 = no limit; bounds prune without one).
   public var candidateBudget: Int
   /// The seed of every random draw.
   public var seed: UInt64
@@ -43,7 +44,7 @@ public struct LSHConfiguration: Sendable, Equatable {
   public init(
     family: HashFamily, tables: Int, hashesPerTable: Int, bucketWidth: Double? = nil,
     hashDimensions: Int = 8,
-    sketchDimensions: Int = 32, probes: Int = 4, candidateBudget: Int = 1500, seed: UInt64 = 1
+    sketchDimensions: Int = 32, probes: Int = 4, candidateBudget: Int = 0, seed: UInt64 = 1
   ) {
     self.family = family
     self.tables = tables
@@ -81,7 +82,10 @@ public struct LSHConfiguration: Sendable, Equatable {
       throw LSHError("--tables must be in 1…256, not \(tables)")
     }
     guard probes >= 1 else { throw LSHError("--probes must be at least 1, not \(probes)") }
-    guard candidateBudget >= 0 else { throw LSHError("the candidate budget cannot be negative") }
+    guard candidateBudget >= 0 else { throw LSHError("the entry budget cannot be negative") }
+    guard result.sketchDimensions <= 200 else {
+      throw LSHError("compact codes take at most 200 components, not \(sketchDimensions)")
+    }
     guard hashDimensions >= 1 else { throw LSHError("hash dimensions must be at least 1") }
     switch family {
     case .hyperplane:

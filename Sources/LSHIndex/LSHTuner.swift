@@ -234,7 +234,11 @@ public enum LSHTuner {
       var finalists: [Measurement] = []
       var fastestReaching: Measurement?
       var heldOutRecall: Double?
-      for candidate in hopeful.prefix(8) {
+      // Only settings that could still beat exact search are worth the full samples (at most 12).
+      let affordable = hopeful.filter {
+        $0.microsecondsPerQuery * minimumSpeedup <= exactMicroseconds
+      }
+      for candidate in (affordable.isEmpty ? Array(hopeful.prefix(1)) : affordable).prefix(12) {
         let summary = candidate.configuration.summary
         guard let encoder = encoders[summary] else { continue }
         // Tables are rebuilt for the few finalists rather than kept for every setting.

@@ -35,7 +35,7 @@ struct LSHOptions: ParsableArguments {
   @Option(help: "T: probes per table at query time (default 4).")
   var probes: Int?
 
-  @Option(help: "Most candidates per query, 0 for no limit (default 1500).")
+  @Option(help: "Most table entries a query examines, 0 for no limit (default 0).")
   var budget: Int?
 
   @Option(help: "Seed of the hash functions (default 1).")
@@ -68,11 +68,13 @@ struct IndexCommand: ParsableCommand {
     abstract: "Build (or rebuild, or drop) the LSH index of an existing store.",
     discussion: """
       Vectors are centred and projected onto their principal components; the hashes see the top \
-      --hash-dimensions, and each item keeps the top --sketch-dimensions as a sketch whose distance \
-      bounds the true distance from below. Queries gather candidates from T probed buckets in each \
-      of L tables (multiprobe), then re-rank them exactly in bound order. Everything lives in the \
-      store, and later builds and deletes keep it in step in the same transaction. Use `tripindex \
-      tune` to pick the settings for a target recall.
+      --hash-dimensions, and each item's table entries carry a one-byte code of each of the top \
+      --sketch-dimensions, which bounds the true distance from below. Queries read T probed \
+      buckets in each of L tables (multiprobe) in place from the store's memory map and compute \
+      an exact distance only where a bound could beat the k-th. Everything lives in the store, \
+      and later builds and deletes keep it in step in the same transaction. The index is timed \
+      against exact search once built. Use `tripindex tune` to pick the settings for a target \
+      recall, or exact search where no setting is faster.
       """)
 
   @OptionGroup var storeOption: StoreOption

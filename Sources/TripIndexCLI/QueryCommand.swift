@@ -26,7 +26,8 @@ struct QueryCommand: ParsableCommand {
   @Option(help: "LSH: probes per table (default: the index's setting).")
   var probes: Int?
 
-  @Option(help: "LSH: most candidates per probe, 0 for no limit (default: the index's setting).")
+  @Option(
+    help: "LSH: most table entries examined per probe, 0 for no limit (default: the index's).")
   var budget: Int?
 
   @Flag(help: "JSON lines, one object per probe.")
