@@ -122,6 +122,19 @@ void tripindex_batchnorm_input_gradient(float *restrict gradient, const float *r
   }
 }
 
+/// Adds the look-ups of components [from, to) of one code to four running sums.
+static inline void tripindex_code_sums(const unsigned char *code, const float *table, size_t from,
+                                       size_t to, float *sums) {
+  size_t i = from;
+  for (; i + 4 <= to; i += 4) {
+    sums[0] += table[(i + 0) * 256 + code[i + 0]];
+    sums[1] += table[(i + 1) * 256 + code[i + 1]];
+    sums[2] += table[(i + 2) * 256 + code[i + 2]];
+    sums[3] += table[(i + 3) * 256 + code[i + 3]];
+  }
+  for (; i < to; i++) sums[0] += table[i * 256 + code[i]];
+}
+
 size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count, size_t stride,
                              size_t dims, const float *restrict table,
                              const float *restrict residual, float threshold,
@@ -132,24 +145,11 @@ size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count
   size_t head = dims < 8 ? dims : 8;
   for (size_t e = 0; e < count; e++) {
     const unsigned char *code = entries + e * stride;
-    float s0 = residual[code[dims]], s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= head; i += 4) {
-      s0 += table[(i + 0) * 256 + code[i + 0]];
-      s1 += table[(i + 1) * 256 + code[i + 1]];
-      s2 += table[(i + 2) * 256 + code[i + 2]];
-      s3 += table[(i + 3) * 256 + code[i + 3]];
-    }
-    for (; i < head; i++) s0 += table[i * 256 + code[i]];
-    if ((s0 + s1) + (s2 + s3) >= threshold) continue;
-    for (; i + 4 <= dims; i += 4) {
-      s0 += table[(i + 0) * 256 + code[i + 0]];
-      s1 += table[(i + 1) * 256 + code[i + 1]];
-      s2 += table[(i + 2) * 256 + code[i + 2]];
-      s3 += table[(i + 3) * 256 + code[i + 3]];
-    }
-    for (; i < dims; i++) s0 += table[i * 256 + code[i]];
-    float sum = (s0 + s1) + (s2 + s3);
+    float sums[4] = {residual[code[dims]], 0, 0, 0};
+    tripindex_code_sums(code, table, 0, head, sums);
+    if ((sums[0] + sums[1]) + (sums[2] + sums[3]) >= threshold) continue;
+    tripindex_code_sums(code, table, head, dims, sums);
+    float sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     if (sum >= threshold) continue;
     kept[found] = (unsigned int)e;
     bounds[found] = sum;

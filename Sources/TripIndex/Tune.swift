@@ -51,31 +51,29 @@ public enum Tune {
       progress.update(line, force: true)
     }
     let exactTime = TextFormatting.fixed(report.exactMicrosecondsPerQuery, 1)
+    /// Records the verdict in the store (dropping any index for exact search) and returns it.
+    func decide(exact: Bool, built: LSHTuner.Measurement?, _ verdict: String) throws -> Outcome {
+      if exact { try LSHIndex.drop(from: store) }
+      try store.write { try $0.setMetadata(verdictKey, exact ? "exact" : "lsh") }
+      progress.finish()
+      return Outcome(report: report, built: built, exact: exact, verdict: verdict)
+    }
     if let chosen = report.chosen, let encoder = report.encoder {
       progress.update("building the index with \(chosen.configuration.summary)", force: true)
       let index = try LSHIndex.build(on: store, encoder: encoder)
       let built = try LSHTuner.check(index, against: report)
+      let builtTime = TextFormatting.fixed(built.microsecondsPerQuery, 1)
       if built.microsecondsPerQuery * LSHTuner.minimumSpeedup <= report.exactMicrosecondsPerQuery {
-        try store.write { try $0.setMetadata(verdictKey, "lsh") }
-        progress.finish()
-        return Outcome(
-          report: report, built: built, exact: false,
-          verdict:
-            "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(TextFormatting.fixed(built.microsecondsPerQuery, 1)) µs/query on one thread; exact search takes \(exactTime)"
+        return try decide(
+          exact: false, built: built,
+          "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(builtTime) µs/query on one thread; exact search takes \(exactTime)"
         )
       }
-      try LSHIndex.drop(from: store)
-      try store.write { try $0.setMetadata(verdictKey, "exact") }
-      progress.finish()
-      return Outcome(
-        report: report, built: built, exact: true,
-        verdict:
-          "exact: built in the store, \(chosen.configuration.summary) took \(TextFormatting.fixed(built.microsecondsPerQuery, 1)) µs/query against \(exactTime) for exact search; the index was dropped and queries search exactly"
+      return try decide(
+        exact: true, built: built,
+        "exact: built in the store, \(chosen.configuration.summary) took \(builtTime) µs/query against \(exactTime) for exact search; the index was dropped and queries search exactly"
       )
     }
-    try LSHIndex.drop(from: store)
-    try store.write { try $0.setMetadata(verdictKey, "exact") }
-    progress.finish()
     let reason: String
     if let fastest = report.fastestReaching {
       reason =
@@ -89,9 +87,9 @@ public enum Tune {
       reason =
         "no LSH setting 1.2x faster than exact search held recall \(TextFormatting.fixed(target, 2)) on the held-out samples A and B\(bestText)"
     }
-    return Outcome(
-      report: report, built: nil, exact: true,
-      verdict: "exact: \(reason); any index was dropped and queries search exactly")
+    return try decide(
+      exact: true, built: nil,
+      "exact: \(reason); any index was dropped and queries search exactly")
   }
 }
 

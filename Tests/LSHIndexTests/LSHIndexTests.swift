@@ -26,6 +26,16 @@ func clusteredStore(
   return (store, data)
 }
 
+/// `rows` fresh points near the clusters of ``clusteredStore(_:rows:dimension:metric:seed:)``'s
+/// first `stored` rows (the same centres: the same seed's later draws).
+func freshProbes(_ rows: Int, after stored: Int) -> Matrix {
+  Matrix(
+    rows: rows, columns: 24,
+    values: Array(
+      Fixtures.clusteredMatrix(rows: stored + rows, columns: 24, clusters: 60, seed: 5).values[
+        (stored * 24)...]))
+}
+
 /// Recall@k of the index against exact search, for probes drawn from the same distribution.
 func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Matrix, k: Int) throws
   -> Double
@@ -70,13 +80,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     let directory = TemporaryDirectory()
     let (store, data) = try clusteredStore(directory, metric: metric)
     let index = try LSHIndex.build(on: store, configuration: configuration)
-    var probes = Fixtures.clusteredMatrix(rows: 200, columns: 24, clusters: 60, seed: 5)
-    // Fresh points near the stored clusters (same centres: same seed, later draws).
-    probes = Matrix(
-      rows: 200, columns: 24,
-      values: Array(
-        Fixtures.clusteredMatrix(rows: 6200, columns: 24, clusters: 60, seed: 5).values[
-          (6000 * 24)...]))
+    var probes = freshProbes(200, after: 6000)
     if metric == .cosine { probes.normalizeRows() }
     let recall = try indexRecall(store, index: index, data: data, probes: probes, k: 10)
     #expect(recall >= 0.9, "\(family.rawValue) recall \(recall)")
@@ -91,11 +95,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       family: .pstable, tables: 1, hashesPerTable: 1, bucketWidth: 1e9, probes: 1,
       candidateBudget: 0)
     let index = try LSHIndex.build(on: store, configuration: configuration)
-    let probes = Matrix(
-      rows: 100, columns: 24,
-      values: Array(
-        Fixtures.clusteredMatrix(rows: 6100, columns: 24, clusters: 60, seed: 5).values[
-          (6000 * 24)...]))
+    let probes = freshProbes(100, after: 6000)
     let recall = try indexRecall(store, index: index, data: data, probes: probes, k: 10)
     #expect(recall == 1, "recall \(recall)")
     let results = try store.read { snapshot in
@@ -173,6 +173,8 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       for (approximate, truth) in zip(found, exact) {
         #expect(approximate.neighbors.count == 700)
         #expect(Set(approximate.neighbors.map(\.id)) == Set(truth.map(\.id)))
+        let distances = approximate.neighbors.map(\.distance)
+        #expect(zip(distances, distances.dropFirst()).allSatisfy { $0 <= $1 })
       }
       let some = try index.searcher(in: snapshot).search(probes, k: 50)
       #expect(some.allSatisfy { $0.neighbors.count == 50 })
@@ -187,11 +189,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       on: store,
       configuration: LSHConfiguration(
         family: .pstable, tables: 6, hashesPerTable: 5, probes: 3, candidateBudget: 0))
-    let probes = Matrix(
-      rows: 60, columns: 24,
-      values: Array(
-        Fixtures.clusteredMatrix(rows: 4060, columns: 24, clusters: 60, seed: 5).values[
-          (4000 * 24)...]))
+    let probes = freshProbes(60, after: 4000)
     try store.read { snapshot in
       let encoded = LSHTuner.encodeItems(snapshot, encoder: index.encoder, excluding: [])
       let memory = encoded.tables(hasher: index.model.hasher, configuration: index.configuration)

@@ -42,11 +42,7 @@ import VectorStore
     let encoder = try #require(report.encoder)
     #expect(encoder.model.configuration == reaching.configuration)
     let index = try LSHIndex.build(on: store, encoder: encoder)
-    let probes = Matrix(
-      rows: 300, columns: 24,
-      values: Array(
-        Fixtures.clusteredMatrix(rows: 5300, columns: 24, clusters: 60, seed: 5).values[
-          (5000 * 24)...]))
+    let probes = freshProbes(300, after: 5000)
     let recall = try indexRecall(
       store, index: index, data: Matrix(rows: 0, columns: 24), probes: probes, k: 10)
     #expect(recall >= 0.9, "fresh-probe recall \(recall)")
@@ -56,11 +52,7 @@ import VectorStore
   func tuneOnGivenQueries() throws {
     let directory = TemporaryDirectory()
     let (store, _) = try clusteredStore(directory, rows: 3000, metric: .l2)
-    let queries = Matrix(
-      rows: 200, columns: 24,
-      values: Array(
-        Fixtures.clusteredMatrix(rows: 3200, columns: 24, clusters: 60, seed: 5).values[
-          (3000 * 24)...]))
+    let queries = freshProbes(200, after: 3000)
     let report = try LSHTuner.tune(
       store: store, target: 0.85, k: 10, sampleSize: 100, queries: queries, grid: Self.smallGrid())
     #expect(report.sampleSize == 100 && report.queriesSource == "the given queries")

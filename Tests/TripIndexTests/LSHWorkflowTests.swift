@@ -72,12 +72,7 @@ import VectorStore
     let directory = TemporaryDirectory()
     // 800 items: a scan takes a few microseconds, no index can be 1.2x faster.
     let data = Fixtures.clusteredMatrix(rows: 800, columns: 24, clusters: 20, seed: 3)
-    directory.write(Fixtures.fvecsBytes(data), to: "in/base.fvecs")
-    let store = directory.file("s.lmdb")
-    let built = try TripIndexExecutable.run([
-      "build", directory.file("in"), "--store", store, "--index", "lsh", "--quiet",
-    ])
-    #expect(built.status == 0, "\(built.stderr)")
+    let store = try indexedStore(data, in: directory)
     let tuned = try TripIndexExecutable.run([
       "tune", "--store", store, "--recall", "0.9", "--sample", "60", "--quiet",
     ])
@@ -96,12 +91,7 @@ import VectorStore
   func damagedIndexCanBeReplaced() throws {
     let directory = TemporaryDirectory()
     let data = Fixtures.clusteredMatrix(rows: 1000, columns: 16, clusters: 20, seed: 4)
-    directory.write(Fixtures.fvecsBytes(data), to: "in/base.fvecs")
-    let store = directory.file("s.lmdb")
-    let built = try TripIndexExecutable.run([
-      "build", directory.file("in"), "--store", store, "--index", "lsh", "--quiet",
-    ])
-    #expect(built.status == 0, "\(built.stderr)")
+    let store = try indexedStore(data, in: directory)
     // Damage the index parameters with python-free means: rebuild the store's config value.
     try damageIndexConfig(store)
     let query = try TripIndexExecutable.run([
@@ -117,6 +107,18 @@ import VectorStore
       "query", directory.file("in/base.fvecs"), "--store", store, "-k", "1", "--json",
     ])
     #expect(after.status == 0 && !after.stdout.contains("candidates"))
+  }
+
+  /// Writes `data` to `in/base.fvecs` and builds a store of it with an LSH index at the default
+  /// settings; returns the store's path.
+  private func indexedStore(_ data: Matrix, in directory: TemporaryDirectory) throws -> String {
+    directory.write(Fixtures.fvecsBytes(data), to: "in/base.fvecs")
+    let store = directory.file("s.lmdb")
+    let built = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--index", "lsh", "--quiet",
+    ])
+    #expect(built.status == 0, "\(built.stderr)")
+    return store
   }
 
   /// Overwrites the stored LSH configuration with text that is not JSON.
