@@ -226,7 +226,8 @@ public struct BucketHasher: Sendable, Equatable {
           let scaled = projection / bucketWidth
           let bucket = scaled.rounded(.down)
           let fraction = scaled - bucket
-          buckets.append(Int64(bucket))
+          // Huge (or non-finite) projections get the outermost buckets instead of trapping.
+          buckets.append(bucket.isNaN ? 0 : Int64(max(-9.0e18, min(9.0e18, bucket))))
           let scale = bucketWidth * bucketWidth * inverseSquaredNorms[table * hashesPerTable + hash]
           let down = fraction * fraction
           let up = (1 - fraction) * (1 - fraction)

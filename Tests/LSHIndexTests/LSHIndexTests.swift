@@ -181,6 +181,33 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     }
   }
 
+  @Test(
+    "huge finite values hash to the outermost buckets: no trap, and they are found",
+    arguments: [Float(1e19), 1e30])
+  func hugeValues(value: Float) throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 500, metric: .l2)
+    var huge = [Float](repeating: 0, count: 24)
+    huge[0] = value
+    _ = try huge.withUnsafeBufferPointer { values in
+      try store.write { try $0.upsert(names: ["huge"], labels: [.none], vectors: values) }
+    }
+    for family in [HashFamily.pstable, .hyperplane, .crosspolytope] {
+      let index = try LSHIndex.build(
+        on: store,
+        configuration: LSHConfiguration(
+          family: family, tables: 4, hashesPerTable: family == .crosspolytope ? 1 : 6))
+      let probe = Matrix(rows: 1, columns: 24, values: huge)
+      let found = try store.read { try index.searcher(in: $0).search(probe, k: 1) }
+      #expect(found.first?.neighbors.count == 1, "\(family.rawValue)")
+      // Squared distances of 1e19 still fit a Float; those of 1e30 overflow and tie at +inf.
+      if value < 1e19 * 1.5 {
+        let id = try store.read { try $0.id(named: "huge") }
+        #expect(found.first?.neighbors.first?.id == id, "\(family.rawValue)")
+      }
+    }
+  }
+
   @Test("tables searched in memory (tuning) and in place (the store) answer alike and truly")
   func memoryAndMappedAgree() throws {
     let directory = TemporaryDirectory()
