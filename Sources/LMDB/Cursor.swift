@@ -16,13 +16,14 @@ public struct Cursor {
   let handle: OpaquePointer
   let transaction: Transaction
 
-  private func move(_ operation: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil)
-    throws(LMDBError)
-    -> Entry?
-  {
+  private func move(
+    _ operation: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil,
+    value: UnsafeRawBufferPointer? = nil
+  ) throws(LMDBError) -> Entry? {
     var keyValue = MDB_val(
       mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
-    var data = MDB_val()
+    var data = MDB_val(
+      mv_size: value?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: value?.baseAddress))
     let code = mdb_cursor_get(handle, &keyValue, &data, operation)
     if code == MDB_NOTFOUND { return nil }
     try transaction.check(code)
@@ -110,24 +111,14 @@ public struct Cursor {
   public func seek(to key: UnsafeRawBufferPointer, atLeastValue value: UnsafeRawBufferPointer)
     throws(LMDBError) -> Entry?
   {
-    var keyValue = MDB_val(
-      mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-    var data = MDB_val(
-      mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-    let code = mdb_cursor_get(handle, &keyValue, &data, MDB_GET_BOTH_RANGE)
-    if code == MDB_NOTFOUND {
-      guard try move(MDB_SET, key: key) != nil, let last = try move(MDB_LAST_DUP) else {
-        return nil
-      }
-      // LAST_DUP leaves the duplicates' cursor marked as at its end, where GET_MULTIPLE returns
-      // nothing: one step back and forth clears the mark and lands on the last value again.
-      guard try move(MDB_PREV_DUP) != nil else { return last }
-      return try move(MDB_NEXT_DUP)
+    if let found = try move(MDB_GET_BOTH_RANGE, key: key, value: value) { return found }
+    guard try move(MDB_SET, key: key) != nil, let last = try move(MDB_LAST_DUP) else {
+      return nil
     }
-    try transaction.check(code)
-    return Entry(
-      key: UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size),
-      value: UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+    // LAST_DUP leaves the duplicates' cursor marked as at its end, where GET_MULTIPLE returns
+    // nothing: one step back and forth clears the mark and lands on the last value again.
+    guard try move(MDB_PREV_DUP) != nil else { return last }
+    return try move(MDB_NEXT_DUP)
   }
 
   /// Returns the previous page of the current key's duplicates (`MDB_PREV_MULTIPLE`): the page

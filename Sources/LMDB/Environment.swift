@@ -250,15 +250,16 @@ public final class Environment: @unchecked Sendable {
   /// Deletes databases from the environment in one write transaction (their names become free
   /// to be created again with other flags).
   ///
-  /// - Parameter databases: the databases.
+  /// - Parameter deleted: the databases.
   /// - Throws: ``LMDBError`` from `mdb_drop`.
-  public func deleteDatabases(_ databases: [Database]) throws {
-    guard !databases.isEmpty else { return }
+  public func deleteDatabases(_ deleted: [Database]) throws {
+    guard !deleted.isEmpty else { return }
     try write { txn in
-      for database in databases { try txn.check(mdb_drop(txn.handle, database.handle, 1)) }
+      for database in deleted { try txn.check(mdb_drop(txn.handle, database.handle, 1)) }
     }
-    databases.forEach { database in
-      _ = self.databases.withLock { $0.removeValue(forKey: database.name) }
+    // Their cached handles are gone with them.
+    databases.withLock { cache in
+      for database in deleted { cache.removeValue(forKey: database.name) }
     }
   }
 

@@ -192,28 +192,24 @@ public struct LSHSearcher: @unchecked Sendable {
         base.assumingMemoryBound(to: UInt8.self), count, entryBytes, coder.dimensions, table,
         residual, limit, indices, out)
     }
-    /// Re-ranks the entries of a page whose bound could beat the k-th distance.
     /// The first-component codes whose bound alone stays below `limit`: an interval around the
     /// query's own code (the bound grows away from it on both sides).
     @inline(__always) func leadingCodes(below limit: Float) -> ClosedRange<Int> {
       guard coder.dimensions > 0, limit < .infinity else { return 0...255 }
       let home = Int(firstByte)
-      var low = home
-      var high = home
-      // Both sides are monotone: binary searches for the last codes under the limit.
+      // Both sides are monotone: binary searches for the outermost codes under the limit.
       var (a, b) = (0, home)
       while a < b {
         let middle = (a + b) / 2
         if leadingTable[middle] < limit { b = middle } else { a = middle + 1 }
       }
-      low = a
+      let low = a
       (a, b) = (home, 255)
       while a < b {
         let middle = (a + b + 1) / 2
         if leadingTable[middle] < limit { a = middle } else { b = middle - 1 }
       }
-      high = a
-      return low...high
+      return low...a
     }
     /// The entries of a sorted page whose first code byte lies in `codes` (binary searches).
     @inline(__always) func entries(of page: UnsafeRawBufferPointer, in codes: ClosedRange<Int>)
@@ -231,6 +227,7 @@ public struct LSHSearcher: @unchecked Sendable {
       if codes.lowerBound == 0 && codes.upperBound == 255 { return 0..<count }
       return firstAtLeast(codes.lowerBound)..<firstAtLeast(codes.upperBound + 1)
     }
+    /// Re-ranks the entries of a page whose bound could beat the k-th distance.
     func rerank(_ whole: UnsafeRawBufferPointer) {
       // Entries are sorted by their first code byte: those the first component alone rules out
       // are skipped without being read.
