@@ -30,7 +30,7 @@ let package = Package(
     .target(
       name: "VectorMath",
       dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
-    .target(name: "VectorStore", dependencies: ["LMDB", "VectorIO", "VectorMath"]),
+    .target(name: "VectorStore", dependencies: ["CKernels", "LMDB", "VectorIO", "VectorMath"]),
     .target(name: "Evaluation", dependencies: ["VectorIO", "VectorMath"]),
     .target(name: "CKernels"),
     .target(
@@ -58,7 +58,7 @@ let package = Package(
         "VectorIO", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
       ]),
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
-    .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "TestSupport"]),
+    .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "LMDB", "CKernels", "TestSupport"]),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),

@@ -208,7 +208,15 @@ extension EmbeddingModel {
     let network = Network<Float>(
       architecture: architecture, parameters: Array(values[0..<parameterCount]),
       state: Array(values[parameterCount...]))
-    return EmbeddingModel(network: network, training: training)
+    let model = EmbeddingModel(network: network, training: training)
+    guard let metricName = header["metric"]?.stringValue, metricName == model.metric.rawValue
+    else {
+      let found = header["metric"]?.stringValue.map { "'\($0)'" } ?? "missing"
+      throw fail(
+        "the header's metric is \(found); a model trained with the \(training.loss.distance.rawValue) distance embeds for the '\(model.metric.rawValue)' metric"
+      )
+    }
+    return model
   }
 
   private static func decodeArchitecture(_ json: JSONValue?, fail: (String) -> VectorIOError)
@@ -225,6 +233,12 @@ extension EmbeddingModel {
       hidden.count == json["hidden"]?.arrayValue?.count
     else {
       throw fail("the header's architecture has a non-positive size")
+    }
+    let limit = VectorLimits.maximumDimension
+    guard ([input, output] + hidden).allSatisfy({ $0 <= limit }), hidden.count <= 64 else {
+      throw fail(
+        "the header's architecture (input \(input), hidden \(hidden.prefix(8)), output \(output)) exceeds tripindex's limits: layers of at most \(limit) units, at most 64 hidden layers"
+      )
     }
     return Architecture(
       inputDimension: input, hiddenSizes: hidden, outputDimension: output, batchNorm: batchNorm,

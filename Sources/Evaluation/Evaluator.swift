@@ -132,7 +132,7 @@ public struct Evaluator: Sendable {
     queries: LabelSet, gallery: LabelSet, _ work: (inout RowScorer, Range<Int>) -> Void
   ) -> EvaluationMetrics {
     let workers = max(1, min(threads, queries.count / 16))
-    if workers > 1 { BLAS.setThreadCount(1) }
+    BLAS.shareThreads(threads, among: workers)
     var partials = [MetricsAccumulator?](repeating: nil, count: workers)
     partials.withUnsafeMutableBufferPointer { partials in
       let partials = partials

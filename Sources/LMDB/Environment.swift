@@ -56,7 +56,9 @@ public final class Environment: @unchecked Sendable {
   ///     An existing environment keeps its larger size.
   /// - Returns: the environment, or the one already open in this process at that path.
   /// - Throws: ``LMDBError`` with LMDB's or the system's reason (`ENOENT` for a missing read-only
-  ///   store, `EACCES`, `MDB_INVALID` for a directory that holds something else).
+  ///   store, `EACCES`, `MDB_INVALID` for a directory that holds something else,
+  ///   ``LMDBError/corrupted`` for a data file shorter than its meta page says; see
+  ///   ``DataFileHeader``).
   public static func open(
     path: String, flags: Flags = [], maxDatabases: Int = 256,
     initialMapSizeBytes: Int = defaultInitialMapSizeBytes
@@ -86,10 +88,17 @@ public final class Environment: @unchecked Sendable {
   private init(
     path: String, canonicalPath: String, flags: Flags, maxDatabases: Int, initialMapSizeBytes: Int
   ) throws(LMDBError) {
+    // A data file shorter than its own meta page says would be mapped and fault (SIGBUS) on the
+    // first read past its end: refuse it before LMDB maps it.
+    if let header = try DataFileHeader.read(path: path + "/data.mdb"), !header.isComplete {
+      throw LMDBError.corrupted
+    }
     var raw: OpaquePointer?
     try check(mdb_env_create(&raw))
     guard let raw else { throw LMDBError.invalid }
     do throws(LMDBError) {
+      // LMDB trusts its pages; on a damaged one its internal assertions would abort().
+      try check(mdb_env_set_assert(raw, reportDamagedPagesAndExit))
       try check(mdb_env_set_maxdbs(raw, MDB_dbi(maxDatabases)))
       try check(mdb_env_set_maxreaders(raw, 256))
       try check(mdb_env_set_mapsize(raw, initialMapSizeBytes))
@@ -263,12 +272,41 @@ public final class Environment: @unchecked Sendable {
     }
   }
 
+  /// Writes a consistent copy of the environment into another directory (`mdb_env_copy2`):
+  /// with `compacting`, free pages are left out and pages renumbered, so the copy is as small as
+  /// the live data allows. Readers and a writer may go on meanwhile; the copy is one snapshot.
+  ///
+  /// - Parameters:
+  ///   - directory: an existing, empty directory.
+  ///   - compacting: leave free pages out (`MDB_CP_COMPACT`).
+  /// - Throws: ``LMDBError`` (`EEXIST` when the directory already holds a data file, `ENOSPC`).
+  public func copy(to directory: String, compacting: Bool) throws(LMDBError) {
+    try check(mdb_env_copy2(handle, directory, compacting ? UInt32(MDB_CP_COMPACT) : 0))
+  }
+
   /// Flushes buffers to disk (needed only with ``Flags/noSync`` or ``Flags/noMetaSync``).
   ///
   /// - Throws: ``LMDBError`` from `mdb_env_sync`.
   public func sync() throws(LMDBError) {
     try check(mdb_env_sync(handle, 1))
   }
+}
+
+/// LMDB's assertion handler: an assertion inside LMDB means a page of the data file is not what
+/// its parent page says (a damaged file; LMDB keeps no checksums). LMDB would `abort()` right
+/// after this returns, so the process says which file and what to do, and exits with status 1
+/// instead. An open write transaction is simply not committed, as after `kill -9`.
+private func reportDamagedPagesAndExit(
+  _ environment: OpaquePointer?, _ message: UnsafePointer<CChar>?
+) {
+  var path: UnsafePointer<CChar>?
+  if let environment { mdb_env_get_path(environment, &path) }
+  let directory = path.map { String(cString: $0) } ?? "?"
+  let detail = message.map { String(cString: $0) } ?? "?"
+  let text =
+    "Error: store \(directory): data.mdb is damaged: LMDB found a page inconsistent with the pages that point to it (\(detail)); the store cannot be read past this page: restore it from a copy (`tripindex check --store \(directory)` reports the same)\n"
+  _ = text.withCString { write(2, $0, strlen($0)) }
+  _exit(1)
 }
 
 private struct WeakEnvironment {

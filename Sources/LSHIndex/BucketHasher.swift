@@ -63,6 +63,25 @@ public struct BucketHasher: Sendable, Equatable {
       parameters: parameters)
   }
 
+  /// The number of parameters a hasher of this shape stores (what ``parameters`` must hold).
+  ///
+  /// - Parameters:
+  ///   - family: the family.
+  ///   - tables: L.
+  ///   - hashesPerTable: K.
+  ///   - dimensions: m.
+  /// - Returns: the count.
+  public static func parameterCount(
+    family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int
+  ) -> Int {
+    switch family {
+    case .hyperplane: return tables * hashesPerTable * dimensions
+    case .pstable: return tables * hashesPerTable * (dimensions + 1)
+    case .crosspolytope:
+      return tables * hashesPerTable * 3 * CrossPolytopeHasher.paddedDimension(dimensions)
+    }
+  }
+
   /// Wraps stored parameters.
   public init(
     family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int, bucketWidth: Float,

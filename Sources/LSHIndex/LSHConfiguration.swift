@@ -69,12 +69,21 @@ public struct LSHConfiguration: Sendable, Equatable {
     }
   }
 
+  /// The highest vector dimension the index takes: its principal components come from a
+  /// d × d covariance (32 MiB and a few seconds of eigen-decomposition at 2048).
+  public static let maximumDimension = 2048
+
   /// Checks the values against each other and the data's dimension.
   ///
   /// - Parameter dimension: the vectors' dimension.
   /// - Returns: the configuration with dimensions clamped to the data's.
   /// - Throws: ``LSHError`` naming the bad value.
   public func validated(forDimension dimension: Int) throws(LSHError) -> LSHConfiguration {
+    guard dimension <= Self.maximumDimension else {
+      throw LSHError(
+        "the LSH index learns principal components from a \(dimension) × \(dimension) covariance; it takes vectors of at most \(Self.maximumDimension) dimensions, so search this store exactly (or embed it to fewer dimensions with `tripindex train`)"
+      )
+    }
     var result = self
     result.hashDimensions = min(hashDimensions, dimension)
     result.sketchDimensions = max(result.hashDimensions, min(sketchDimensions, dimension))

@@ -1,3 +1,4 @@
+import CKernels
 import LMDB
 import VectorIO
 import VectorMath
@@ -69,7 +70,8 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     let loaded: Result<ItemEncoder, LSHError> = try environment.read { txn in
       guard let configText = try txn.value(forKey: "config", in: parameters),
         let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
-        let configuration = LSHConfiguration(json: json)
+        let configuration = try? LSHConfiguration(json: json)?.validated(
+          forDimension: store.dimension)
       else {
         return .failure(
           LSHError(
@@ -80,6 +82,16 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
         return .failure(
           LSHError(
             "store \(store.path): its LSH index was built by an earlier tripindex (table format \(json["format"]?.intValue ?? 1), this one reads \(format)); rebuild it with `tripindex index`"
+          ))
+      }
+      if let recorded = try txn.value(forKey: checksumKey, in: parameters),
+        try recorded.count != 4
+          || recorded.loadUnaligned(as: UInt32.self).littleEndian
+            != parametersChecksum(txn, parameters)
+      {
+        return .failure(
+          LSHError(
+            "store \(store.path): its LSH index parameters fail their checksum (damaged); rebuild the index with `tripindex index` or `tripindex check --repair`"
           ))
       }
       func floats(_ key: String) throws -> [Float] {
@@ -96,6 +108,13 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       let hasherParameters = try floats("hasher")
       guard mean.count == store.dimension,
         basis.count == store.dimension * configuration.sketchDimensions,
+        variances.count == configuration.sketchDimensions,
+        hasherParameters.count
+          == BucketHasher.parameterCount(
+            family: configuration.family, tables: configuration.tables,
+            hashesPerTable: configuration.hashesPerTable,
+            dimensions: configuration.hashDimensions),
+        (mean + basis + variances + hasherParameters).allSatisfy({ $0.isFinite }),
         let coder = CompactCoder(parameters: try floats("coder")),
         coder.dimensions == configuration.sketchDimensions
       else {
@@ -218,25 +237,96 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Throws: ``VectorStoreError``.
   @discardableResult
   public static func build(on store: VectorStore, encoder: ItemEncoder) throws -> LSHIndex {
+    let rebuild = try prepareRebuild(of: store, encoder: encoder)
+    do {
+      try store.write { writer in try rebuild.apply(in: writer) }
+    } catch {
+      rebuild.discard()
+      throw error
+    }
+    guard let index = rebuild.attach() else {
+      throw LSHError("store \(store.path): no index was built")
+    }
+    return index
+  }
+
+  /// A rebuild (or a drop) of a store's index prepared outside any transaction, to be applied
+  /// inside one write transaction of the caller's (``apply(in:)``), with other changes.
+  public struct Rebuild {
+    let store: VectorStore
+    /// The new index; `nil` for a drop.
+    let index: LSHIndex?
+    /// Every index database present before, emptied when applied.
+    let existing: [Database]
+    /// The databases prepared for the new index that did not exist before.
+    let created: [Database]
+
+    /// Deletes the databases prepared for a rebuild whose transaction failed, so that a failed
+    /// rebuild leaves nothing behind (the former index, if any, is untouched).
+    public func discard() {
+      try? store.environment.deleteDatabases(created)
+    }
+
+    /// Empties the former index databases, then writes the new index (or records none).
+    ///
+    /// - Parameter writer: a write transaction of the store.
+    /// - Throws: ``VectorStoreError``.
+    public func apply(in writer: StoreWriter) throws {
+      for database in existing { try writer.transaction.removeAll(in: database) }
+      if let index {
+        try index.writeParameters(in: writer)
+        try index.indexEverything(in: writer)
+        try writer.setIndexNames([name])
+      } else {
+        try writer.setIndexNames([])
+      }
+    }
+
+    /// Attaches the new index to the store (detaches the old one for a drop), after the
+    /// transaction committed.
+    ///
+    /// - Returns: the index, or `nil` for a drop.
+    @discardableResult
+    public func attach() -> LSHIndex? {
+      guard let index else {
+        store.detachIndex(named: name)
+        return nil
+      }
+      store.attach(index)
+      return index
+    }
+  }
+
+  /// Prepares rebuilding a store's index with an encoder (or dropping it, for `nil`): opens the
+  /// databases it needs (which LMDB requires before a write transaction starts) and deletes
+  /// tables of an earlier format.
+  ///
+  /// - Parameters:
+  ///   - store: the store (opened for writing).
+  ///   - encoder: the projection, hashes and codes, or `nil` to drop the index.
+  /// - Returns: the rebuild, to apply inside a write transaction.
+  /// - Throws: ``VectorStoreError``.
+  public static func prepareRebuild(of store: VectorStore, encoder: ItemEncoder?) throws
+    -> Rebuild
+  {
     let environment = store.environment
-    try deleteFormerTables(of: store)
+    if encoder != nil { try deleteFormerTables(of: store) }
     // Every handle must exist before the write transaction starts: LMDB transactions only know
     // the databases opened before they began.
     let existing = try existingDatabases(environment)
+    guard let encoder else {
+      return Rebuild(store: store, index: nil, existing: existing, created: [])
+    }
     let parameters = try environment.database(named: parametersName, flags: .create)
     let tables = try (0..<encoder.model.configuration.tables).map {
       try environment.database(named: tableName($0), flags: tableFlags.union(.create))
     }
     let index = LSHIndex(
       store: store, encoder: encoder, parametersDatabase: parameters, tableDatabases: tables)
-    try store.write { writer in
-      for database in existing { try writer.transaction.removeAll(in: database) }
-      try index.writeParameters(in: writer)
-      try index.indexEverything(in: writer)
-      try writer.setIndexNames([name])
-    }
-    store.attach(index)
-    return index
+    let before = Set(existing.map(\.name))
+    return Rebuild(
+      store: store, index: index, existing: existing,
+      created: ([parameters] + tables).filter { !before.contains($0.name) })
   }
 
   /// Removes a store's index (parameters and tables, whatever their state) in one transaction.
@@ -245,12 +335,9 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Parameter store: the store.
   /// - Throws: ``VectorStoreError``.
   public static func drop(from store: VectorStore) throws {
-    let existing = try existingDatabases(store.environment)
-    try store.write { writer in
-      for database in existing { try writer.transaction.removeAll(in: database) }
-      try writer.setIndexNames([])
-    }
-    store.detachIndex(named: name)
+    let rebuild = try prepareRebuild(of: store, encoder: nil)
+    try store.write { writer in try rebuild.apply(in: writer) }
+    rebuild.attach()
   }
 
   /// Deletes tables of an earlier format (keys compared byte by byte), with the rest of that
@@ -318,7 +405,28 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     return max(distances.isEmpty ? 1 : 2.5 * distances[distances.count * 9 / 10], 1e-6)
   }
 
-  private func writeParameters(in writer: StoreWriter) throws {
+  /// The `lsh.params` key of the CRC32C over the other parameters.
+  static let checksumKey = "checksum"
+  /// The parameter keys the checksum covers, in order.
+  static let checksummedKeys = ["config", "mean", "basis", "variances", "hasher", "coder"]
+
+  /// CRC32C of the parameters as stored (each key's value length, then its bytes).
+  static func parametersChecksum(_ txn: Transaction, _ parameters: Database) throws -> UInt32 {
+    var crc: UInt32 = 0
+    for key in checksummedKeys {
+      let bytes =
+        try txn.value(forKey: key, in: parameters)
+        ?? UnsafeRawBufferPointer(
+          start: nil, count: 0)
+      withUnsafeBytes(of: UInt32(bytes.count).littleEndian) {
+        crc = tripindex_crc32c(crc, $0.baseAddress, $0.count)
+      }
+      crc = tripindex_crc32c(crc, bytes.baseAddress, bytes.count)
+    }
+    return crc
+  }
+
+  func writeParameters(in writer: StoreWriter) throws {
     let txn = writer.transaction
     var json = configuration.json
     if case .object(var fields) = json {
@@ -333,6 +441,10 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     ] {
       try txn.put(Self.littleEndianBytes(values), forKey: key, in: parametersDatabase)
     }
+    let checksum = try Self.parametersChecksum(txn, parametersDatabase)
+    try txn.put(
+      withUnsafeBytes(of: checksum.littleEndian) { Array($0) }, forKey: Self.checksumKey,
+      in: parametersDatabase)
   }
 
   static func littleEndianBytes(_ values: [Float]) -> [UInt8] {
@@ -387,7 +499,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
 
   /// Hashes every live item, then writes each table's entries sorted by (code, entry) with
   /// LMDB's append fast path.
-  private func indexEverything(in writer: StoreWriter) throws {
+  func indexEverything(in writer: StoreWriter) throws {
     let snapshot = try writer.snapshot()
     let (ids, codes, entries) = Self.encodeAll(
       encoder, blocks: snapshot.blocks, dimension: store.dimension)

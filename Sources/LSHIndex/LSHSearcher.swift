@@ -82,7 +82,7 @@ public struct LSHSearcher: @unchecked Sendable {
       count: probes.rows)
     guard probes.rows > 0, k > 0 else { return results }
     let workers = max(1, min(threads, probes.rows / 4))
-    if workers > 1 { BLAS.setThreadCount(1) }
+    BLAS.shareThreads(threads, among: workers)
     let tableCount = model.configuration.tables
     let failures = UncheckedSendable(
       UnsafeMutableBufferPointer<LMDBError?>.allocate(capacity: workers))

@@ -123,6 +123,17 @@ public enum Build {
       scan: scan, requireNonZero: metric.normalizesVectors && model == nil,
       expectedDimension: expectedDimension, progress: progress)
     for warning in plan.warnings { progress.warn(warning) }
+    // What would fail after the vectors are committed is checked before the first write.
+    if let choices = options.index {
+      let storedDimension = model?.architecture.outputDimension ?? plan.dimension
+      _ = try choices.configuration(metric: metric).validated(forDimension: storedDimension)
+      let itemsAfter = try (existing?.count() ?? 0) + plan.totalRows
+      guard itemsAfter >= 2 else {
+        throw TripIndexError(
+          "an LSH index needs at least 2 items, and the store would hold \(itemsAfter); nothing was written (build without --index, or add more vectors)"
+        )
+      }
+    }
 
     let store =
       try existing
@@ -135,7 +146,9 @@ public enum Build {
     report.metric = store.metric
     report.warnings = plan.warnings
 
-    var batch = Batch(dimension: plan.dimension, capacity: options.batchRows)
+    // High-dimensional rows come in smaller transactions, so a batch stays within a fixed size.
+    let batchRows = VectorLimits.batchRows(options.batchRows, dimension: plan.dimension)
+    var batch = Batch(dimension: plan.dimension, capacity: batchRows)
     func commit() throws {
       guard batch.count > 0 else { return }
       let stored = try StoreModel.embed(
@@ -163,7 +176,7 @@ public enum Build {
       var reader = try VectorFileReader(path: file.path)
       var row = 0
       while true {
-        let wanted = options.batchRows - batch.count
+        let wanted = batchRows - batch.count
         let read = try reader.read(maxRows: wanted, into: &batch.values)
         if read == 0 { break }
         for _ in 0..<read {
@@ -172,7 +185,7 @@ public enum Build {
           batch.labels.append(labels)
           row += 1
         }
-        if batch.count >= options.batchRows { try commit() }
+        if batch.count >= batchRows { try commit() }
       }
       guard row == file.rows else {
         throw TripIndexError(

@@ -124,7 +124,7 @@ struct BuildPlan {
     self.vectors = kept
     let (named, warnings) = try Self.assignNames(files, scan: scan)
     self.files = named
-    self.warnings = warnings
+    self.warnings = scan.warnings + warnings
   }
 
   /// Chooses each file's naming and checks that every name is unique.

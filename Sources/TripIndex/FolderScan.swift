@@ -20,6 +20,8 @@ struct FolderScan {
   private(set) var labelsByDirectory: [String: LabelsFile] = [:]
   /// Other files, which hold no vectors.
   private(set) var otherFiles: [String] = []
+  /// Entries skipped, each with the reason (dangling links, link loops).
+  private(set) var warnings: [String] = []
 
   /// Walks `root` (a directory, or a single vector file).
   ///
@@ -55,7 +57,14 @@ struct FolderScan {
       let path = directory + "/" + name
       var status = stat()
       guard stat(path, &status) == 0 else {
-        throw VectorIOError(path: path, "cannot read: \(String(cString: strerror(errno)))")
+        let reason = String(cString: strerror(errno))
+        var linkStatus = stat()
+        if lstat(path, &linkStatus) == 0 && (linkStatus.st_mode & S_IFMT) == S_IFLNK {
+          // A link to nothing (or to itself) holds no input: say so and go on.
+          warnings.append("\(path): skipped a symbolic link that cannot be followed (\(reason))")
+          continue
+        }
+        throw VectorIOError(path: path, "cannot read: \(reason)")
       }
       if (status.st_mode & S_IFMT) == S_IFDIR {
         var linkStatus = stat()

@@ -21,22 +21,23 @@ struct BenchmarkCommand: ParsableCommand {
   @Argument(help: "The folder holding train/, query/ and gallery/.")
   var directory: String
 
-  @Option(help: "Training iterations of each model.")
+  @Option(parsing: .unconditional, help: "Training iterations of each model.")
   var iterations = 3000
 
-  @Option(help: "Training runs per loss, seeded 1…N (trained rows are means).")
+  @Option(
+    parsing: .unconditional, help: "Training runs per loss, seeded 1…N (trained rows are means).")
   var seeds = 3
 
   @Option(help: "Layer widths of the shared trunk, hidden then embedding (e.g. 256,64).")
   var layers = "256,64"
 
-  @Option(help: "Length of the CMC curve, and the depth searched.")
+  @Option(parsing: .unconditional, help: "Length of the CMC curve, and the depth searched.")
   var maxRank = 50
 
   @Option(help: "Probes per table of the LSH speed curves, comma-separated.")
   var probeSweep = "1,2,4,8,16,32"
 
-  @Option(help: "Worker threads (default: all cores).")
+  @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
   var threads: Int?
 
   @OptionGroup(title: "LSH index") var lsh: LSHOptions

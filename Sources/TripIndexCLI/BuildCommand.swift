@@ -23,7 +23,7 @@ struct BuildCommand: ParsableCommand {
   @Option(help: "Metric for a new store: l2 (squared Euclidean) or cosine (stored normalised).")
   var metric: DistanceMetric?
 
-  @Option(help: "Vectors per write transaction.")
+  @Option(parsing: .unconditional, help: "Vectors per write transaction.")
   var batch: Int = 1024
 
   @Option(

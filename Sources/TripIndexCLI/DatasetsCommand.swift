@@ -20,22 +20,22 @@ struct SynthReIDCommand: ParsableCommand {
   @Option(help: "Random seed.")
   var seed: UInt64 = 1
 
-  @Option(help: "Feature dimension.")
+  @Option(parsing: .unconditional, help: "Feature dimension.")
   var dimension = 96
 
-  @Option(help: "Training identities.")
+  @Option(parsing: .unconditional, help: "Training identities.")
   var trainIdentities = 200
 
-  @Option(help: "Test identities.")
+  @Option(parsing: .unconditional, help: "Test identities.")
   var testIdentities = 100
 
-  @Option(help: "Cameras.")
+  @Option(parsing: .unconditional, help: "Cameras.")
   var cameras = 6
 
-  @Option(help: "Distractor images (pid 0) in the gallery.")
+  @Option(parsing: .unconditional, help: "Distractor images (pid 0) in the gallery.")
   var distractors = 150
 
-  @Option(help: "Junk images (pid -1) in the gallery.")
+  @Option(parsing: .unconditional, help: "Junk images (pid -1) in the gallery.")
   var junk = 40
 
   func run() throws {

@@ -47,10 +47,10 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Embed queries and gallery with this model first.")
   var model: String?
 
-  @Option(help: "Length of the CMC curve.")
+  @Option(parsing: .unconditional, help: "Length of the CMC curve.")
   var maxRank = 50
 
-  @Option(help: "CUHK03 repeats.")
+  @Option(parsing: .unconditional, help: "CUHK03 repeats.")
   var repeats = 10
 
   @Option(name: .customLong("cuhk03-seed"), help: "CUHK03 sampling seed.")
@@ -64,7 +64,7 @@ struct EvalCommand: ParsableCommand {
 
   @OptionGroup(title: "LSH index (with --index lsh)") var lsh: LSHOptions
 
-  @Option(help: "Worker threads (default: all cores).")
+  @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
   var threads: Int?
 
   @Flag(help: "Print one JSON object with every metric.")

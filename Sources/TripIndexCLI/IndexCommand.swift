@@ -11,31 +11,37 @@ struct LSHOptions: ParsableArguments {
   )
   var family: HashFamily?
 
-  @Option(help: "L: hash tables (default 8).")
+  @Option(parsing: .unconditional, help: "L: hash tables (default 8).")
   var tables: Int?
 
   @Option(
+    parsing: .unconditional,
     help:
       "K: hashes per table — bits (hyperplane, default 14), projections (pstable, default 8) or rotations (crosspolytope, default 2)."
   )
   var bits: Int?
 
   @Option(
+    parsing: .unconditional,
     help:
       "w: p-stable bucket width (default: 2.5 × the 90th percentile of sampled 10-NN distances, in hash space)."
   )
   var width: Double?
 
-  @Option(help: "Principal components fed to the hashes (default 8).")
+  @Option(parsing: .unconditional, help: "Principal components fed to the hashes (default 8).")
   var hashDimensions: Int?
 
-  @Option(help: "Principal components kept per item to bound distances (default 32).")
+  @Option(
+    parsing: .unconditional,
+    help: "Principal components kept per item to bound distances (default 32).")
   var sketchDimensions: Int?
 
-  @Option(help: "T: probes per table at query time (default 4).")
+  @Option(parsing: .unconditional, help: "T: probes per table at query time (default 4).")
   var probes: Int?
 
-  @Option(help: "Most table entries a query examines, 0 for no limit (default 0).")
+  @Option(
+    parsing: .unconditional,
+    help: "Most table entries a query examines, 0 for no limit (default 0).")
   var budget: Int?
 
   @Option(help: "Seed of the hash functions (default 1).")

@@ -15,7 +15,7 @@ struct QueryCommand: ParsableCommand {
   @Argument(help: "The probe file.")
   var probe: String
 
-  @Option(name: .short, help: "Neighbours per probe.")
+  @Option(name: .short, parsing: .unconditional, help: "Neighbours per probe.")
   var k: Int = 20
 
   @OptionGroup var storeOption: StoreOption
@@ -23,17 +23,18 @@ struct QueryCommand: ParsableCommand {
   @Flag(help: "Exhaustive search even when the store has an LSH index.")
   var exact = false
 
-  @Option(help: "LSH: probes per table (default: the index's setting).")
+  @Option(parsing: .unconditional, help: "LSH: probes per table (default: the index's setting).")
   var probes: Int?
 
   @Option(
+    parsing: .unconditional,
     help: "LSH: most table entries examined per probe, 0 for no limit (default: the index's).")
   var budget: Int?
 
   @Flag(help: "JSON lines, one object per probe.")
   var json = false
 
-  @Option(help: "Worker threads (default: all cores).")
+  @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
   var threads: Int?
 
   @Flag(help: "Print on stderr how long loading, preparing and searching took.")

@@ -46,24 +46,28 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "L2-normalise the embeddings (use with a hinge margin).")
   var normalize = false
 
-  @Option(name: .customLong("p"), help: "Identities per batch.")
+  @Option(name: .customLong("p"), parsing: .unconditional, help: "Identities per batch.")
   var identitiesPerBatch = 16
 
-  @Option(name: .customLong("k"), help: "Samples per identity.")
+  @Option(name: .customLong("k"), parsing: .unconditional, help: "Samples per identity.")
   var samplesPerIdentity = 4
 
-  @Option(help: "Training iterations (batches).")
+  @Option(parsing: .unconditional, help: "Training iterations (batches).")
   var iterations = 3000
 
   @Option(
+    parsing: .unconditional,
     help:
       "Initial learning rate (Adam); default 3e-3 for the soft margin and softmax, 1e-3 otherwise.")
   var lr: Double?
 
-  @Option(help: "L2 weight decay (default: 1e-3 for softmax, 0 otherwise).")
+  @Option(
+    parsing: .unconditional, help: "L2 weight decay (default: 1e-3 for softmax, 0 otherwise).")
   var weightDecay: Double?
 
-  @Option(help: "Share of identities held out for validation (0 to turn it off).")
+  @Option(
+    parsing: .unconditional, help: "Share of identities held out for validation (0 to turn it off)."
+  )
   var validation = 0.1
 
   @Flag(help: "Keep the last weights instead of the best validated ones.")

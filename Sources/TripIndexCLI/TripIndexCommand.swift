@@ -14,9 +14,14 @@ struct TripIndexCommand: ParsableCommand {
     subcommands: [
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
       BenchmarkCommand.self, IndexCommand.self, TuneCommand.self, InfoCommand.self,
-      DeleteCommand.self,
+      DeleteCommand.self, CheckCommand.self, CompactCommand.self,
       DatasetsCommand.self,
     ])
+
+  static func main() {
+    FaultGuard.install()
+    main(nil)
+  }
 }
 
 /// Options shared by commands that use a store.

@@ -18,13 +18,13 @@ struct TuneCommand: ParsableCommand {
 
   @OptionGroup var storeOption: StoreOption
 
-  @Option(help: "Target recall@k.")
+  @Option(parsing: .unconditional, help: "Target recall@k.")
   var recall = 0.9
 
-  @Option(name: .short, help: "Neighbours per query.")
+  @Option(name: .short, parsing: .unconditional, help: "Neighbours per query.")
   var k = 10
 
-  @Option(help: "Queries per sample (two samples are drawn).")
+  @Option(parsing: .unconditional, help: "Queries per sample (two samples are drawn).")
   var sample = 400
 
   @Option(help: "A file of your own probes to tune on (default: hold sampled items out).")

@@ -50,7 +50,15 @@ public struct LabelsFile: Sendable {
       throw VectorIOError(path: path, "the file is empty; expected the header '\(Self.header)'")
     }
     try source.fill(atLeast: source.sizeBytes)
-    let text = String(decoding: source.bufferedBytes, as: UTF8.self)
+    guard let text = String(validating: source.bufferedBytes, as: UTF8.self) else {
+      var line = 1
+      for piece in source.bufferedBytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+        if String(validating: piece, as: UTF8.self) == nil { break }
+        line += 1
+      }
+      throw VectorIOError(
+        path: path, location: .line(line), "is not valid UTF-8; names must be UTF-8 text")
+    }
     try self.init(path: path, text: text)
   }
 
@@ -68,16 +76,35 @@ public struct LabelsFile: Sendable {
     /// The header the file starts with, once read.
     var header: String?
     var columns = 0
-    for rawLine in text.split(
-      omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-    {
-      lineNumber += 1
-      var line = rawLine
-      if line.last == "\r" { line = line.dropLast() }
+    // Lines split at LF bytes only, so a CR LF inside a quoted name survives as it was.
+    let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map {
+      Substring($0)
+    }
+    func withoutCR(_ text: Substring) -> Substring {
+      text.utf8.last == 0x0D ? Substring(text.utf8.dropLast()) : text
+    }
+    var nextLine = 0
+    while nextLine < lines.count {
+      var line = withoutCR(lines[nextLine])
+      nextLine += 1
+      lineNumber = nextLine
       if lineNumber == 1 && line.first == "\u{FEFF}" { line = line.dropFirst() }
       if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
       let location = FileLocation.line(lineNumber)
-      let fields = try Self.fields(of: line, path: path, location: location)
+      // A quoted field may hold line breaks (as `write` produces): the record goes on.
+      var record = String(lines[nextLine - 1])
+      if lineNumber == 1 && record.first == "\u{FEFF}" { record.removeFirst() }
+      var parsed = Self.fields(of: withoutCR(Substring(record)))
+      while parsed == nil && nextLine < lines.count {
+        record += "\n" + lines[nextLine]
+        nextLine += 1
+        parsed = Self.fields(of: withoutCR(Substring(record)))
+      }
+      guard let fields = parsed else {
+        throw VectorIOError(
+          path: path, location: location,
+          "has a quoted field that is never closed (it runs to the end of the file)")
+      }
       guard let header else {
         let found = fields.map { $0.trimmingSpaces().lowercased() }
         guard
@@ -101,6 +128,12 @@ public struct LabelsFile: Sendable {
       let name = fields[0]
       guard !name.isEmpty else {
         throw VectorIOError(path: path, location: location, "the name is empty")
+      }
+      guard name.utf8.count <= Self.maximumNameBytes else {
+        throw VectorIOError(
+          path: path, location: location,
+          "the name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(Self.maximumNameBytes) bytes"
+        )
       }
       let pid = try Self.integer(fields[1], field: "pid", path: path, location: location)
       let camera = try Self.integer(fields[2], field: "camera", path: path, location: location)
@@ -141,15 +174,25 @@ public struct LabelsFile: Sendable {
     guard let value = Int32(trimmed) else {
       throw VectorIOError(
         path: path, location: location,
-        "\(field) '\(trimmed)' is not an integer; expected a whole number (or nothing for unknown)")
+        "\(field) '\(trimmed)' is not an integer in the 32-bit range; expected a whole number (or nothing for unknown)"
+      )
+    }
+    guard value != Int32.min else {
+      throw VectorIOError(
+        path: path, location: location,
+        "\(field) \(value) is reserved (the store uses it to mark unknown); leave the field empty for unknown"
+      )
     }
     return value
   }
 
-  /// Splits one CSV line into fields, honouring `"` quotes.
-  private static func fields(of line: Substring, path: String, location: FileLocation)
-    throws(VectorIOError) -> [String]
-  {
+  /// The longest name a store can key (LMDB's key limit).
+  public static let maximumNameBytes = 511
+
+  /// Splits one CSV record into fields, honouring `"` quotes.
+  ///
+  /// - Returns: the fields, or `nil` when a quoted field is still open at the end.
+  private static func fields(of line: Substring) -> [String]? {
     var fields: [String] = []
     var current = ""
     var inQuotes = false
@@ -181,9 +224,7 @@ public struct LabelsFile: Sendable {
         current.append(character)
       }
     }
-    guard !inQuotes else {
-      throw VectorIOError(path: path, location: location, "has an unterminated quoted field")
-    }
+    guard !inQuotes else { return nil }
     fields.append(wasQuoted ? current : current.trimmingSpaces())
     return fields
   }

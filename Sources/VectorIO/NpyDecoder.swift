@@ -25,14 +25,20 @@ struct NpyDecoder: RowDecoder {
         "holds no vectors (shape \(NpyHeader.formatShape(shape))); expected at least one row of at least one value"
       )
     }
+    guard dimension <= VectorLimits.maximumDimension else {
+      throw VectorIOError(
+        path: path, location: .header,
+        "has vectors of \(dimension) values (shape \(NpyHeader.formatShape(shape))); tripindex takes at most \(VectorLimits.maximumDimension) values per vector"
+      )
+    }
     rowCount = rows
     let dataBytes = source.sizeBytes - header.dataOffset
     let rowBytes = dimension * header.elementType.sizeBytes
-    let expectedBytes = rows * rowBytes
-    if dataBytes < expectedBytes {
+    let (expectedBytes, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
+    if overflow || dataBytes < expectedBytes {
       throw VectorIOError(
         path: path, location: .row(dataBytes / rowBytes),
-        "truncated: the header promises \(rows) × \(dimension) values (\(expectedBytes) bytes of data) but only \(dataBytes) bytes follow it"
+        "truncated: the header promises \(rows) × \(dimension) values (\(overflow ? "more than \(Int.max)" : String(expectedBytes)) bytes of data) but only \(dataBytes) bytes follow it"
       )
     }
     if dataBytes > expectedBytes {

@@ -1,9 +1,6 @@
 /// Decodes TEXMEX files (`.fvecs`, `.ivecs`, `.bvecs`): per record a little-endian `Int32`
 /// dimension, then the values.
 struct TexmexDecoder: RowDecoder {
-  /// The most values per vector tripindex accepts from a file header.
-  static let maximumDimension = 1 << 20
-
   private let source: FileByteSource
   private let format: VectorFileFormat
   private let valueBytes: Int
@@ -25,10 +22,10 @@ struct TexmexDecoder: RowDecoder {
         "truncated: expected a 4-byte dimension, found \(source.available) bytes")
     }
     let declared = Int(Int32(littleEndian: source.bufferedBytes.loadUnaligned(as: Int32.self)))
-    guard declared > 0 && declared <= Self.maximumDimension else {
+    guard declared > 0 && declared <= VectorLimits.maximumDimension else {
       throw VectorIOError(
         path: path, location: .record(0),
-        "declares dimension \(declared); expected a positive dimension of at most \(Self.maximumDimension) (is this really a .\(format.rawValue) file?)"
+        "declares dimension \(declared); expected a positive dimension of at most \(VectorLimits.maximumDimension) (is this really a .\(format.rawValue) file?)"
       )
     }
     dimension = declared

@@ -120,6 +120,12 @@ struct TextDecoder: RowDecoder {
     var commaPending = false
     while index < count {
       let byte = line[index]
+      if byte == 0x0D, line[(index + 1)...].contains(where: { !isSpace($0) }) {
+        throw VectorIOError(
+          path: path, location: location,
+          "has a carriage return inside the line after \(column) values (old Mac line endings?); expected lines ending in \\n or \\r\\n"
+        )
+      }
       if isSpace(byte) {
         index += 1
         continue
@@ -148,6 +154,12 @@ struct TextDecoder: RowDecoder {
         throw VectorIOError(
           path: path, location: location,
           "value \(column) is \(String(decoding: token.prefix(40), as: UTF8.self)); vectors must hold finite numbers only"
+        )
+      }
+      guard column < VectorLimits.maximumDimension else {
+        throw VectorIOError(
+          path: path, location: location,
+          "has more than \(VectorLimits.maximumDimension) values; tripindex takes at most \(VectorLimits.maximumDimension) values per vector"
         )
       }
       values.append(value)

@@ -5,8 +5,9 @@
 /// var batch: [Float] = []
 /// while try reader.read(maxRows: 1024, into: &batch) > 0 { …; batch.removeAll(keepingCapacity: true) }
 /// ```
-/// Every value is checked: non-finite values, inconsistent dimensions, truncated records and bad
-/// headers throw a ``VectorIOError`` naming the file and the line, record or row.
+/// Every value is checked: non-finite values, vectors over ``VectorLimits/maximumNorm`` or
+/// ``VectorLimits/maximumDimension``, inconsistent dimensions, truncated records and bad headers
+/// throw a ``VectorIOError`` naming the file and the line, record or row.
 public struct VectorFileReader {
   /// The file's path.
   public let path: String
@@ -57,6 +58,16 @@ public struct VectorFileReader {
       let rows = try decoder.decode(maxRows: maxRows, into: &values)
       batchStart = rowsRead
       rowsRead += rows
+      let dimension = self.dimension
+      try values.withUnsafeBufferPointer { (all) throws(VectorIOError) in
+        for row in 0..<rows {
+          let rowStart = start + row * dimension
+          let vector = UnsafeBufferPointer(rebasing: all[rowStart..<(rowStart + dimension)])
+          if let problem = VectorLimits.normProblem(vector) {
+            throw VectorIOError(path: path, location: location(ofBatchRow: row), problem)
+          }
+        }
+      }
       return rows
     } catch {
       values.removeSubrange(start...)

@@ -10,6 +10,17 @@ public enum BLAS {
     openblas_set_num_threads(Int32(count))
   }
 
+  /// Gives each of `workers` callers its share of a budget of `threads`: BLAS calls made while
+  /// they run use `threads / workers` threads (at least 1), so a search limited to one thread
+  /// never runs BLAS on more, and parallel workers never oversubscribe the cores.
+  ///
+  /// - Parameters:
+  ///   - threads: the threads the whole computation may use.
+  ///   - workers: the workers that will call BLAS at the same time.
+  public static func shareThreads(_ threads: Int, among workers: Int) {
+    setThreadCount(max(1, threads / max(1, workers)))
+  }
+
   /// C ← alpha · op(A) · op(B) + beta · C for row-major matrices given by pointers.
   ///
   /// - Parameters:

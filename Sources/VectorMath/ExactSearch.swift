@@ -16,7 +16,7 @@ public struct ExactSearch {
   public var directSearchLimit = 8
   /// Probes per BLAS tile.
   public var probeTile = 1024
-  /// Worker threads.
+  /// Threads the search may use (its workers and the BLAS calls they make).
   public var threads = Parallel.processorCount
 
   /// Prepares a search.
@@ -129,7 +129,7 @@ public struct ExactSearch {
     }
     let splitProbes = probes.rows >= 64 * threads
     let workers = max(1, min(threads, splitProbes ? probes.rows : blocks.count))
-    if workers > 1 { BLAS.setThreadCount(1) }
+    BLAS.shareThreads(threads, among: workers)
     var partials = [[TopK]](repeating: [], count: workers)
     probes.values.withUnsafeBufferPointer { probeValues in
       bias.withUnsafeBufferPointer { bias in

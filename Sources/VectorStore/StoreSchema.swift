@@ -1,7 +1,8 @@
 import LMDB
 import VectorIO
 
-/// The names and encodings of a store's LMDB databases (schema version 1).
+/// The names and encodings of a store's LMDB databases (schema version 2; version 1 had no
+/// `checksums` and is upgraded when opened for writing).
 ///
 /// | database | key | value |
 /// |---|---|---|
@@ -10,8 +11,12 @@ import VectorIO
 /// | `deleted` | first id of a block | bitmap of deleted rows (bit `i % 8` of byte `i / 8`); only blocks with deletions |
 /// | `items` | id, `UInt64` big-endian | pid `Int32` LE, camera `Int32` LE (`Int32.min` = unknown), name UTF-8 |
 /// | `names` | name, UTF-8 | id, `UInt64` big-endian |
+/// | `checksums` | kind byte + first id of a block | CRC32C, `UInt32` LE (see ``StoreChecksums``) |
 enum StoreSchema {
-  static let version = 1
+  static let version = 2
+  /// The version before checksums; read as it is, upgraded when opened for writing.
+  static let versionWithoutChecksums = 1
+  static let checksums = "checksums"
   static let meta = "meta"
   static let vectors = "vectors"
   static let deleted = "deleted"
@@ -63,6 +68,18 @@ enum StoreSchema {
 }
 
 extension Transaction {
+  /// The live-item count and the next id, checked (`0 ≤ count ≤ nextID`).
+  func counters(in meta: Database, path: String) throws -> (count: Int, nextID: UInt64) {
+    let count = try metaInteger(StoreSchema.MetaKey.count, in: meta) ?? 0
+    let nextID = try metaInteger(StoreSchema.MetaKey.nextID, in: meta) ?? 0
+    guard count >= 0, nextID >= 0, count <= nextID else {
+      throw VectorStoreError.damaged(
+        path: path,
+        "its meta says \(count) live items and next id \(nextID) (expected 0 ≤ count ≤ next id)")
+    }
+    return (count, UInt64(nextID))
+  }
+
   /// A meta value as text.
   func metaText(_ key: String, in meta: Database) throws(LMDBError) -> String? {
     try value(forKey: key, in: meta).map { String(decoding: $0, as: UTF8.self) }

@@ -21,19 +21,27 @@ public struct StoreSnapshot {
   init(store: VectorStore, transaction: Transaction) throws {
     self.store = store
     self.transaction = transaction
-    count = try transaction.metaInteger(StoreSchema.MetaKey.count, in: store.meta) ?? 0
-    nextID = UInt64(try transaction.metaInteger(StoreSchema.MetaKey.nextID, in: store.meta) ?? 0)
+    let (count, nextID) = try transaction.counters(in: store.meta, path: store.path)
+    (self.count, self.nextID) = (count, nextID)
     let copies = AlignedCopies()
     self.copies = copies
+    let path = store.path
+    let blockRows = store.blockRows
     var deletedMaps: [UInt64: UnsafePointer<UInt8>] = [:]
+    let bitmapBytes = (blockRows + 7) / 8
     try transaction.withCursor(in: store.deleted) { cursor in
       var entry = try cursor.first()
       while let current = entry {
-        if let key = BigEndianKey(bytes: current.key) {
-          if let bitmap = current.value.baseAddress {
-            deletedMaps[key.value] = bitmap.assumingMemoryBound(to: UInt8.self)
-          }
+        guard let key = BigEndianKey(bytes: current.key), key.value % UInt64(blockRows) == 0,
+          key.value < nextID, current.value.count == bitmapBytes,
+          let bitmap = current.value.baseAddress
+        else {
+          throw VectorStoreError.damaged(
+            path: path,
+            "a deleted-rows bitmap (database 'deleted') has a bad key or \(current.value.count) bytes instead of \(bitmapBytes)"
+          )
         }
+        deletedMaps[key.value] = bitmap.assumingMemoryBound(to: UInt8.self)
         entry = try cursor.next()
       }
     }
@@ -42,20 +50,30 @@ public struct StoreSnapshot {
     try transaction.withCursor(in: store.vectors) { cursor in
       var entry = try cursor.first()
       while let current = entry {
-        guard let key = BigEndianKey(bytes: current.key),
-          key.value == UInt64(blocks.count * store.blockRows),
-          current.value.count % rowBytes == 0
+        let firstID = UInt64(blocks.count * blockRows)
+        // Every block but the last holds `blockRows` rows; the last ends at `nextID`.
+        let expectedRows = Int(min(UInt64(blockRows), nextID &- min(firstID, nextID)))
+        guard let key = BigEndianKey(bytes: current.key), key.value == firstID,
+          current.value.count == expectedRows * rowBytes, expectedRows > 0
         else {
-          throw VectorStoreError(
-            .notAStore, path: store.path,
-            "its vectors database is damaged near block \(blocks.count)")
+          throw VectorStoreError.damaged(
+            path: path,
+            "vector block \(blocks.count) (database 'vectors', first id \(firstID)) holds \(current.value.count) bytes; \(expectedRows) rows of dimension \(store.dimension) need \(expectedRows * rowBytes)"
+          )
         }
         blocks.append(
           VectorBlock(
-            firstID: key.value, rowCount: current.value.count / rowBytes,
+            firstID: key.value, rowCount: expectedRows,
             values: copies.floats(current.value), deleted: deletedMaps[key.value]))
         entry = try cursor.next()
       }
+    }
+    let expectedBlocks = Int((nextID + UInt64(blockRows) - 1) / UInt64(blockRows))
+    guard blocks.count == expectedBlocks else {
+      throw VectorStoreError.damaged(
+        path: path,
+        "database 'vectors' holds \(blocks.count) blocks; the \(nextID) assigned ids need \(expectedBlocks)"
+      )
     }
     self.blocks = blocks
   }

@@ -41,7 +41,7 @@ public struct StoreWriter {
   ///
   /// - Throws: ``VectorStoreError`` of kind `storage`.
   public func count() throws -> Int {
-    try transaction.metaInteger(StoreSchema.MetaKey.count, in: store.meta) ?? 0
+    try transaction.counters(in: store.meta, path: store.path).count
   }
 
   /// The id of the item called `name`, including this transaction's changes.
@@ -115,9 +115,9 @@ public struct StoreWriter {
     var summary = UpsertSummary()
     summary.ids.reserveCapacity(names.count)
     var count = try self.count()
-    var nextID = UInt64(
-      try transaction.metaInteger(StoreSchema.MetaKey.nextID, in: store.meta) ?? 0)
+    var nextID = try transaction.counters(in: store.meta, path: store.path).nextID
     var blocks = WorkingBlocks(store: store, transaction: transaction)
+    var itemBlocks = Set<UInt64>()
     try rows.values.withUnsafeBufferPointer { rowValues in
       for (index, name) in names.enumerated() {
         let vector = UnsafeBufferPointer(
@@ -142,6 +142,7 @@ public struct StoreWriter {
             for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
           }
           if !sameLabels {
+            itemBlocks.insert(store.blockStart(of: id))
             try transaction.put(
               StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
               in: store.items)
@@ -154,6 +155,7 @@ public struct StoreWriter {
           summary.ids.append(id)
           try blocks.set(id: id, to: vector)
           for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
+          itemBlocks.insert(store.blockStart(of: id))
           try transaction.put(BigEndianKey(id), forKey: name, in: store.names, flags: .noOverwrite)
           try transaction.put(
             StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
@@ -161,7 +163,8 @@ public struct StoreWriter {
         }
       }
     }
-    try blocks.flush()
+    try blocks.flush(checksums: try checksumsDatabase())
+    for block in itemBlocks { try recordItemsChecksum(block: block) }
     for hook in hooks { try hook.didFinishChanges(in: self) }
     try transaction.setMeta(StoreSchema.MetaKey.count, String(count), in: store.meta)
     try transaction.setMeta(StoreSchema.MetaKey.nextID, String(nextID), in: store.meta)
@@ -194,6 +197,12 @@ public struct StoreWriter {
     let offset = Int(id - blockStart)
     bitmap[offset >> 3] |= 1 << UInt8(offset & 7)
     try transaction.put(bitmap, forKey: BigEndianKey(blockStart), in: store.deleted)
+    try bitmap.withUnsafeBytes { bytes in
+      try StoreChecksums.record(
+        StoreChecksums.crc(bytes), kind: .deleted, block: blockStart,
+        in: try checksumsDatabase(), txn: transaction)
+    }
+    try recordItemsChecksum(block: blockStart)
     try transaction.setMeta(StoreSchema.MetaKey.count, String(try count() - 1), in: store.meta)
     return item
   }
@@ -259,6 +268,46 @@ public struct StoreWriter {
     }
   }
 
+  /// The checksums database (present whenever the store is writable).
+  func checksumsDatabase() throws -> Database {
+    guard let database = store.checksums else {
+      throw VectorStoreError(.storage, path: store.path, "was opened read-only")
+    }
+    return database
+  }
+
+  /// Recomputes and records the checksum of a block's `items` records.
+  private func recordItemsChecksum(block: UInt64) throws {
+    let checksum = try StoreChecksums.itemsChecksum(
+      block: block, rows: store.blockRows, items: store.items, txn: transaction)
+    try StoreChecksums.record(
+      checksum, kind: .items, block: block, in: try checksumsDatabase(), txn: transaction)
+  }
+
+  /// Recomputes every checksum from the data as it is (upgrading a schema-1 store, or
+  /// accepting the data after a repair); stale records are removed.
+  ///
+  /// - Throws: ``VectorStoreError``.
+  package func recordAllChecksums() throws {
+    let database = try checksumsDatabase()
+    try transaction.removeAll(in: database)
+    let snapshot = try snapshot()
+    let rowBytes = store.dimension * MemoryLayout<Float>.size
+    let bitmapBytes = (store.blockRows + 7) / 8
+    for block in snapshot.blocks {
+      let values = UnsafeRawBufferPointer(start: block.values, count: block.rowCount * rowBytes)
+      try StoreChecksums.record(
+        StoreChecksums.crc(values), kind: .vectors, block: block.firstID, in: database,
+        txn: transaction)
+      if let deleted = block.deleted {
+        try StoreChecksums.record(
+          StoreChecksums.crc(UnsafeRawBufferPointer(start: deleted, count: bitmapBytes)),
+          kind: .deleted, block: block.firstID, in: database, txn: transaction)
+      }
+      try recordItemsChecksum(block: block.firstID)
+    }
+  }
+
   /// Checks names and values; normalises rows for the cosine metric.
   private func validate(names: [String], rows: inout Matrix) throws {
     let maxKeyBytes = store.environment.maxKeySizeBytes
@@ -282,6 +331,15 @@ public struct StoreWriter {
           .invalidItem, path: store.path,
           "item '\(name)' has value \(rows[index, column]) at position \(column); vectors must be finite"
         )
+      }
+    }
+    try rows.values.withUnsafeBufferPointer { values in
+      for (index, name) in names.enumerated() {
+        let vector = UnsafeBufferPointer(
+          rebasing: values[(index * rows.columns)..<((index + 1) * rows.columns)])
+        if let problem = VectorLimits.normProblem(vector) {
+          throw VectorStoreError(.invalidItem, path: store.path, "item '\(name)': \(problem)")
+        }
       }
     }
     if store.metric.normalizesVectors, let zero = rows.normalizeRows() {
@@ -342,8 +400,8 @@ private struct WorkingBlocks {
     return values
   }
 
-  /// Writes every changed block back.
-  func flush() throws {
+  /// Writes every changed block back, with its checksum.
+  func flush(checksums: Database) throws {
     for (start, values) in blocks.sorted(by: { $0.key < $1.key }) {
       try values.withUnsafeBytes { source in
         try transaction.putReserving(
@@ -351,6 +409,9 @@ private struct WorkingBlocks {
         ) { target in
           target.copyMemory(from: source)
         }
+        try StoreChecksums.record(
+          StoreChecksums.crc(source), kind: .vectors, block: start, in: checksums,
+          txn: transaction)
       }
     }
   }

@@ -42,6 +42,8 @@ public final class VectorStore: @unchecked Sendable {
   let deleted: Database
   let items: Database
   let names: Database
+  /// The block checksums; `nil` for a schema-1 store opened read-only (it has none yet).
+  let checksums: Database?
 
   /// Opens an existing store.
   ///
@@ -107,6 +109,7 @@ public final class VectorStore: @unchecked Sendable {
   {
     self.path = path
     self.isReadOnly = readOnly
+    try Self.checkDataFileLength(path: path)
     do {
       environment = try Environment.open(path: path, flags: readOnly ? [.readOnly] : [])
     } catch {
@@ -119,7 +122,7 @@ public final class VectorStore: @unchecked Sendable {
     let flags: Database.Flags = readOnly ? [] : [.create]
     do {
       // Creating the layout and reading it back happens in one write transaction when writable.
-      let layout: (Int, DistanceMetric, Int)
+      let layout: (Int, DistanceMetric, Int, Int)
       let environment = self.environment
       let meta = try environment.database(named: StoreSchema.meta, flags: flags)
       self.meta = meta
@@ -138,11 +141,20 @@ public final class VectorStore: @unchecked Sendable {
           return try Self.readLayout(txn, meta: meta, path: path)
         }
       }
-      (dimension, metric, blockRows) = layout
+      let schema: Int
+      (dimension, metric, blockRows, schema) = layout
       vectors = try environment.database(named: StoreSchema.vectors, flags: flags)
       deleted = try environment.database(named: StoreSchema.deleted, flags: flags)
       items = try environment.database(named: StoreSchema.items, flags: flags)
       names = try environment.database(named: StoreSchema.names, flags: flags)
+      if schema == StoreSchema.version || !readOnly {
+        checksums = try environment.database(named: StoreSchema.checksums, flags: flags)
+      } else {
+        checksums = nil
+      }
+      if schema == StoreSchema.versionWithoutChecksums && !readOnly {
+        try upgradeToChecksums()
+      }
     } catch let error as VectorStoreError {
       throw error
     } catch let error as LMDBError where error == .notFound {
@@ -153,6 +165,25 @@ public final class VectorStore: @unchecked Sendable {
     } catch {
       throw VectorStoreError(.storage, path: path, "cannot open: \(error)")
     }
+  }
+
+  /// Refuses a data file shorter than its own meta page says (mapping it would fault).
+  private static func checkDataFileLength(path: String) throws(VectorStoreError) {
+    let header: DataFileHeader?
+    do {
+      header = try DataFileHeader.read(path: path + "/data.mdb")
+    } catch {
+      throw VectorStoreError(
+        error == .invalid ? .notAStore : .storage, path: path,
+        error == .invalid
+          ? "data.mdb is not an LMDB data file (neither meta page is valid); restore the store from a copy"
+          : "cannot read data.mdb: \(error)")
+    }
+    guard let header, !header.isComplete else { return }
+    throw VectorStoreError(
+      .damaged, path: path,
+      "data.mdb is shorter than its own index says (\(header.fileBytes) bytes, needs \(header.neededBytes)): the store is damaged; restore it from a copy"
+    )
   }
 
   private static func initialise(
@@ -170,26 +201,48 @@ public final class VectorStore: @unchecked Sendable {
   }
 
   private static func readLayout(_ txn: Transaction, meta: Database, path: String) throws
-    -> (Int, DistanceMetric, Int)
+    -> (Int, DistanceMetric, Int, Int)
   {
     guard let schema = try txn.metaInteger(StoreSchema.MetaKey.schema, in: meta) else {
       throw VectorStoreError(
         .notAStore, path: path, "is an LMDB environment without tripindex metadata")
     }
-    guard schema == StoreSchema.version else {
+    guard schema == StoreSchema.version || schema == StoreSchema.versionWithoutChecksums else {
       throw VectorStoreError(
         .notAStore, path: path,
-        "has schema version \(schema); this tripindex reads version \(StoreSchema.version)")
+        "has schema version \(schema); this tripindex reads versions \(StoreSchema.versionWithoutChecksums) and \(StoreSchema.version)"
+      )
     }
-    guard let dimension = try txn.metaInteger(StoreSchema.MetaKey.dimension, in: meta),
-      dimension > 0,
-      let metricName = try txn.metaText(StoreSchema.MetaKey.metric, in: meta),
-      let metric = DistanceMetric(rawValue: metricName),
-      let blockRows = try txn.metaInteger(StoreSchema.MetaKey.blockRows, in: meta), blockRows > 0
+    let dimensionText = try txn.metaText(StoreSchema.MetaKey.dimension, in: meta) ?? "missing"
+    guard let dimension = Int(dimensionText), dimension > 0,
+      dimension <= VectorLimits.maximumDimension
     else {
-      throw VectorStoreError(.notAStore, path: path, "has incomplete or damaged metadata")
+      throw VectorStoreError.damaged(
+        path: path,
+        "its meta 'dimension' is \(dimensionText); expected 1…\(VectorLimits.maximumDimension)")
     }
-    return (dimension, metric, blockRows)
+    let metricName = try txn.metaText(StoreSchema.MetaKey.metric, in: meta) ?? "missing"
+    guard let metric = DistanceMetric(rawValue: metricName) else {
+      throw VectorStoreError.damaged(
+        path: path, "its meta 'metric' is '\(metricName)'; expected l2 or cosine")
+    }
+    let blockRows = try txn.metaInteger(StoreSchema.MetaKey.blockRows, in: meta)
+    guard blockRows == StoreSchema.blockRows(forDimension: dimension) else {
+      throw VectorStoreError.damaged(
+        path: path,
+        "its meta 'block_rows' is \(blockRows.map(String.init) ?? "missing"), but \(dimension)-dimensional stores use \(StoreSchema.blockRows(forDimension: dimension)) (is 'dimension' damaged?)"
+      )
+    }
+    return (dimension, metric, StoreSchema.blockRows(forDimension: dimension), schema)
+  }
+
+  /// Adds checksums to a schema-1 store (one transaction; see ``StoreChecksums``).
+  private func upgradeToChecksums() throws {
+    try write { writer in
+      try writer.recordAllChecksums()
+      try writer.transaction.setMeta(
+        StoreSchema.MetaKey.schema, String(StoreSchema.version), in: meta)
+    }
   }
 
   /// The number of live items.
@@ -253,6 +306,19 @@ public final class VectorStore: @unchecked Sendable {
       }
     } catch let error as LMDBError {
       throw VectorStoreError.storage(error, path: path, while: "writing")
+    }
+  }
+
+  /// Writes a compacted copy of the store (one consistent snapshot, free pages left out) into
+  /// an existing empty directory.
+  ///
+  /// - Parameter directory: the copy's directory.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func copyCompacted(to directory: String) throws {
+    do {
+      try environment.copy(to: directory, compacting: true)
+    } catch {
+      throw VectorStoreError.storage(error, path: path, while: "copying to \(directory)")
     }
   }
 

@@ -16,6 +16,8 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
     case invalidItem
     /// LMDB failed.
     case storage
+    /// The store's files are damaged (truncated, overwritten, checksums that do not match).
+    case damaged
   }
 
   /// What kind of problem it is.
@@ -41,6 +43,20 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
   public var description: String { "store \(path): \(message)" }
 
   static func storage(_ error: LMDBError, path: String, while action: String) -> VectorStoreError {
-    VectorStoreError(.storage, path: path, "LMDB failed while \(action): \(error)")
+    if [.corrupted, .pageNotFound, .invalid].contains(error) {
+      return VectorStoreError(
+        .damaged, path: path,
+        "LMDB found damage while \(action) (\(error)); `tripindex check --store \(path)` says what is damaged"
+      )
+    }
+    return VectorStoreError(.storage, path: path, "LMDB failed while \(action): \(error)")
+  }
+
+  /// Damage found in the store's own data: what, where, and what to do.
+  static func damaged(path: String, _ what: String) -> VectorStoreError {
+    VectorStoreError(
+      .damaged, path: path,
+      "is damaged: \(what); `tripindex check --store \(path)` lists all damage, `--repair` rebuilds what can be derived"
+    )
   }
 }

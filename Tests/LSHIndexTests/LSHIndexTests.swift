@@ -182,8 +182,8 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
   }
 
   @Test(
-    "huge finite values hash to the outermost buckets: no trap, and they are found",
-    arguments: [Float(1e19), 1e30])
+    "values up to the norm limit hash to the outermost buckets: no trap, and they are found; beyond it they are refused",
+    arguments: [Float(1e18), 4.5e18])
   func hugeValues(value: Float) throws {
     let directory = TemporaryDirectory()
     let (store, _) = try clusteredStore(directory, rows: 500, metric: .l2)
@@ -191,6 +191,16 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     huge[0] = value
     _ = try huge.withUnsafeBufferPointer { values in
       try store.write { try $0.upsert(names: ["huge"], labels: [.none], vectors: values) }
+    }
+    var beyond = huge
+    beyond[1] = value  // norm √2 · value: over 2^62 for the larger value
+    let refused = beyond.withUnsafeBufferPointer { values in
+      Result {
+        try store.write { try $0.upsert(names: ["beyond"], labels: [.none], vectors: values) }
+      }
+    }
+    if value > 4e18 {
+      #expect(throws: VectorStoreError.self) { try refused.get() }
     }
     for family in [HashFamily.pstable, .hyperplane, .crosspolytope] {
       let index = try LSHIndex.build(
@@ -200,11 +210,9 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let probe = Matrix(rows: 1, columns: 24, values: huge)
       let found = try store.read { try index.searcher(in: $0).search(probe, k: 1) }
       #expect(found.first?.neighbors.count == 1, "\(family.rawValue)")
-      // Squared distances of 1e19 still fit a Float; those of 1e30 overflow and tie at +inf.
-      if value < 1e19 * 1.5 {
-        let id = try store.read { try $0.id(named: "huge") }
-        #expect(found.first?.neighbors.first?.id == id, "\(family.rawValue)")
-      }
+      let id = try store.read { try $0.id(named: "huge") }
+      #expect(found.first?.neighbors.first?.id == id, "\(family.rawValue)")
+      #expect(found.first?.neighbors.first?.distance.isFinite == true)
     }
   }
 

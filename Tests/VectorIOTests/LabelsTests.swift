@@ -42,6 +42,30 @@ import VectorIO
     #expect(labels.entry(named: "a")?.labels.pid == 1)
   }
 
+  @Test("a quoted name may hold a line break, and writing then reading gives it back")
+  func quotedLineBreak() throws {
+    let entries = [
+      LabelsFile.Entry(name: "two\nlines", labels: ItemLabels(pid: 1, camera: 2)),
+      LabelsFile.Entry(name: "plain", labels: ItemLabels(pid: 3, camera: nil)),
+      LabelsFile.Entry(name: "crlf\r\nname, with comma", labels: ItemLabels(pid: 4, camera: 1)),
+    ]
+    let directory = TemporaryDirectory()
+    let path = directory.file("labels.csv")
+    try LabelsFile.write(entries, to: path)
+    let read = try LabelsFile(path: path)
+    #expect(read.entries.map(\.name) == entries.map(\.name))
+    #expect(read.entries.map(\.labels) == entries.map(\.labels))
+    #expect(read.entries.map(\.line) == [2, 4, 5])
+    // An open quote that never closes names the line it starts on.
+    do {
+      _ = try LabelsFile(path: "x.csv", text: "name,pid,camera\nok,1,1\n\"open,2,2\nmore,3,3\n")
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.description.contains("x.csv, line 3"), "\(error)")
+      #expect(error.description.contains("never closed"))
+    }
+  }
+
   @Test("an optional group column gives each item a coarser class")
   func parsesGroups() throws {
     let labels = try LabelsFile(
@@ -62,7 +86,7 @@ import VectorIO
       ("name,pid,camera\na,1\n", 2, "has 2 fields; expected 3"),
       ("name,pid,camera\na,1,1\nb,2,2\na,3,3\n", 4, "already listed on line 2"),
       ("name,pid,camera\n,1,1\n", 2, "the name is empty"),
-      ("name,pid,camera\n\"a,1,1\n", 2, "unterminated"),
+      ("name,pid,camera\n\"a,1,1\n", 2, "never closed"),
       ("name,pid,camera\na,99999999999,1\n", 2, "not an integer"),
       ("name,pid,camera,group\na,1,1,1\nb,2,2\n", 3, "has 3 fields; expected 4"),
       ("name,pid,camera,group\na,1,1,car\n", 2, "group 'car' is not an integer"),

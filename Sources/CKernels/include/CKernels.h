@@ -5,6 +5,7 @@
 // non-aliasing float buffers (`restrict`) that C compilers vectorise reliably.
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Asks the CPU to start loading the cache line at `address` (a hint; never faults).
 static inline void tripindex_prefetch(const void *address) {
@@ -57,7 +58,6 @@ void tripindex_batchnorm_input_gradient(float *restrict gradient, const float *r
                                         const float *restrict sums,
                                         const float *restrict products);
 
-#endif
 
 /// Lower bounds of packed LSH table entries (``CompactCoder`` in LSHIndex), kept only where they
 /// fall below a threshold: entry `e` starts at `entries + e * stride` with `dims` code bytes, then
@@ -74,3 +74,12 @@ size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count
 /// Squared distances from `value` to each of 256 intervals `[edges[c] − slack,
 /// edges[c + 1] + slack]` (code 0 open below, code 255 open above), into `out`.
 void tripindex_interval_edges_table(float value, const float *edges, float slack, float *out);
+
+/// CRC32C (Castagnoli) of `count` bytes, continuing from `crc` (0 to start): the hardware
+/// instruction where the CPU has SSE4.2, a table otherwise.
+uint32_t tripindex_crc32c(uint32_t crc, const void *data, size_t count);
+
+/// The same CRC32C computed with tables only (to test the hardware path against).
+uint32_t tripindex_crc32c_portable(uint32_t crc, const void *data, size_t count);
+
+#endif

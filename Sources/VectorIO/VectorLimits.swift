@@ -1,0 +1,40 @@
+/// The limits every input path applies before it allocates or stores anything, so that no file,
+/// probe or header can make tripindex allocate without bound or overflow a distance.
+public enum VectorLimits {
+  /// The most values per vector, in every format (checked before a row is allocated).
+  public static let maximumDimension = 1 << 20
+
+  /// The largest Euclidean norm a stored or probe vector may have: 2^62 (≈ 4.6e18). Squared
+  /// distances between such vectors stay below 2^126, well inside `Float`'s range, so no distance
+  /// is ever infinite.
+  public static let maximumNorm: Float = 0x1p62
+
+  /// The most bytes a batch of rows read at once may take (64 MiB): batches of high-dimensional
+  /// vectors hold fewer rows.
+  public static let maximumBatchBytes = 64 << 20
+
+  /// Rows per batch for `dimension`-value vectors: `wanted`, or fewer so that the batch stays
+  /// within ``maximumBatchBytes``; at least 1.
+  ///
+  /// - Parameters:
+  ///   - wanted: the rows the caller would like.
+  ///   - dimension: values per row.
+  /// - Returns: the rows to read at once.
+  public static func batchRows(_ wanted: Int, dimension: Int) -> Int {
+    max(1, min(wanted, maximumBatchBytes / max(1, dimension * MemoryLayout<Float>.size)))
+  }
+
+  /// The first problem with a vector's size, or `nil` when its norm is within
+  /// ``maximumNorm`` (values are assumed finite).
+  ///
+  /// - Parameter vector: the values.
+  /// - Returns: what is wrong, for an error message.
+  public static func normProblem(_ vector: UnsafeBufferPointer<Float>) -> String? {
+    var squared = 0.0
+    for value in vector { squared += Double(value) * Double(value) }
+    let limit = Double(maximumNorm)
+    guard squared > limit * limit else { return nil }
+    return
+      "its norm is \(Float(squared.squareRoot())); vectors may have a norm of at most 2^62 (≈ 4.6e18) so that distances stay finite"
+  }
+}

@@ -1,0 +1,225 @@
+import CKernels
+import Foundation
+import LMDB
+import TestSupport
+import Testing
+import VectorIO
+import VectorMath
+
+@testable import VectorStore
+
+/// Damage is reported with the database and key, never read as data; checksums are kept in
+/// step by every write; what is derived can be rebuilt.
+@Suite struct StoreIntegrityTests {
+  /// A 64-d store of `rows` items (three blocks of 1,024), one of them deleted.
+  private func makeStore(_ directory: TemporaryDirectory, rows: Int = 2500) throws -> VectorStore {
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 64, metric: .l2)
+    let matrix = Fixtures.randomMatrix(rows: rows, columns: 64, seed: 3)
+    try matrix.values.withUnsafeBufferPointer { values in
+      _ = try store.write { writer in
+        try writer.upsert(
+          names: (0..<rows).map { "item-\($0)" },
+          labels: (0..<rows).map { ItemLabels(pid: Int32($0 % 5), camera: 1) }, vectors: values)
+      }
+    }
+    try store.write { writer in _ = try writer.delete(name: "item-3") }
+    return store
+  }
+
+  /// Writes raw bytes under a key, bypassing the store (and its checksums).
+  private func overwrite(
+    _ store: VectorStore, database name: String, key: some LMDBBytes,
+    _ change: (inout [UInt8]) -> Void
+  ) throws {
+    let database = try store.environment.database(named: name)
+    try store.environment.write { txn in
+      var bytes = Array(try #require(try txn.value(forKey: key, in: database)))
+      change(&bytes)
+      try txn.put(bytes, forKey: key, in: database)
+    }
+  }
+
+  @Test("CRC32C has the standard check value, in hardware and with tables, at every length")
+  func crc32c() {
+    #expect(tripindex_crc32c(0, "123456789", 9) == 0xE306_9283)
+    var random = SeededRandom(seed: 5)
+    let bytes = (0..<1000).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+    for length in [0, 1, 7, 8, 9, 63, 64, 65, 999, 1000] {
+      let hardware = tripindex_crc32c(0, bytes, length)
+      #expect(hardware == tripindex_crc32c_portable(0, bytes, length), "length \(length)")
+      // Continuing from a prefix's checksum gives the whole one.
+      let split = length / 3
+      let continued = bytes.withUnsafeBytes { raw in
+        tripindex_crc32c(
+          tripindex_crc32c(0, raw.baseAddress, split), raw.baseAddress! + split, length - split)
+      }
+      #expect(continued == hardware)
+    }
+  }
+
+  @Test("a sound store checks sound after inserts, updates and deletes")
+  func soundStore() throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory)
+    // An update (new vector and labels) and more deletes.
+    let vector = [Float](repeating: 0.5, count: 64)
+    try vector.withUnsafeBufferPointer { values in
+      _ = try store.write { writer in
+        try writer.upsert(
+          names: ["item-10"], labels: [ItemLabels(pid: 9, camera: 2)], vectors: values)
+      }
+    }
+    try store.write { writer in
+      _ = try writer.delete(name: "item-600")
+      _ = try writer.delete(name: "item-0")
+    }
+    let report = try store.check()
+    #expect(report.damage.isEmpty, "\(report.damage)")
+    #expect(report.entriesRead.first { $0.database == "items" }?.entries == 2497)
+  }
+
+  @Test("a changed byte in a vector block is a checksum mismatch naming the block")
+  func vectorBlockDamage() throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory)
+    let block = UInt64(store.blockRows)
+    try overwrite(store, database: "vectors", key: BigEndianKey(block)) { $0[100] ^= 0x10 }
+    let damage = try store.check().damage
+    #expect(damage.count == 1, "\(damage)")
+    #expect(damage.first?.database == "vectors")
+    #expect(damage.first?.key == "block \(block)")
+    #expect(damage.first?.problem.contains("checksum mismatch") == true)
+    #expect(damage.first?.isDerived == false)
+  }
+
+  @Test("a changed item record is found by its block checksum")
+  func itemDamage() throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory)
+    try overwrite(store, database: "items", key: BigEndianKey(7)) { $0[0] ^= 0x01 }  // pid
+    let damage = try store.check().damage
+    #expect(damage.contains { $0.database == "items" && $0.problem.contains("checksum mismatch") })
+  }
+
+  @Test("a vector block of the wrong size is refused on read, naming the block")
+  func blockSize() throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory)
+    try overwrite(store, database: "vectors", key: BigEndianKey(0)) { $0.removeLast(256) }
+    let error = storeError { _ = try store.read { $0.count } }
+    #expect(error?.kind == .damaged)
+    #expect(error?.message.contains("vector block 0") == true, "\(String(describing: error))")
+    #expect(try store.check().damage.contains { $0.database == "vectors" && $0.key == "block 0" })
+  }
+
+  @Test(
+    "a damaged meta dimension or block size is refused when the store opens",
+    arguments: ["128", "32", "-4", "x", String(1 << 40)])
+  func metaDimension(value: String) throws {
+    let directory = TemporaryDirectory()
+    let path = try makeStore(directory).path
+    // A separate process would open it afresh; here the environment is reopened.
+    try writeMeta(path: path, key: "dimension", value: value)
+    let error = storeError { _ = try VectorStore.open(path: path) }
+    #expect(error?.kind == .damaged, "\(String(describing: error))")
+  }
+
+  @Test(
+    "damaged counters are refused with both values",
+    arguments: [("count", "-5"), ("next_id", "10"), ("count", "100000")])
+  func metaCounters(key: String, value: String) throws {
+    let directory = TemporaryDirectory()
+    let path = try makeStore(directory).path
+    try writeMeta(path: path, key: key, value: value)
+    let store = try VectorStore.open(path: path, readOnly: true)
+    let error = storeError { _ = try store.read { $0.count } }
+    #expect(error?.kind == .damaged, "\(String(describing: error))")
+  }
+
+  /// Changes a meta key of a closed store in a fresh environment.
+  private func writeMeta(path: String, key: String, value: String) throws {
+    let environment = try Environment.open(path: path)
+    let meta = try environment.database(named: "meta")
+    try environment.write { txn in try txn.put(value, forKey: key, in: meta) }
+  }
+
+  @Test("a data file cut short is refused before it is mapped, with both sizes")
+  func truncatedFile() throws {
+    let directory = TemporaryDirectory()
+    let path = try makeStore(directory).path
+    let file = path + "/data.mdb"
+    let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+    // Copy, so the environment still open in this process is not the one read.
+    let copy = directory.file("cut.lmdb")
+    try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+    for cut in [8192, size / 2, size - 4096] {
+      try bytes.prefix(cut).write(to: URL(fileURLWithPath: copy + "/data.mdb"))
+      let error = storeError { _ = try VectorStore.open(path: copy, readOnly: true) }
+      #expect(error?.kind == .damaged)
+      #expect(
+        error?.message.contains("data.mdb is shorter than its own index says (\(cut) bytes, needs")
+          == true,
+        "\(String(describing: error))")
+    }
+    try bytes.prefix(100).write(to: URL(fileURLWithPath: copy + "/data.mdb"))
+    #expect(storeError { _ = try VectorStore.open(path: copy, readOnly: true) }?.kind == .notAStore)
+  }
+
+  @Test("names, count and checksum records are rebuilt by a repair; damaged data is not laundered")
+  func repairDerived() throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory)
+    let names = try store.environment.database(named: "names")
+    let meta = try store.environment.database(named: "meta")
+    let checksums = try store.environment.database(named: "checksums")
+    try store.environment.write { txn in
+      _ = try txn.delete(forKey: "item-5", in: names)
+      try txn.put(BigEndianKey(9), forKey: "stray", in: names)
+      try txn.put("42", forKey: "count", in: meta)
+      _ = try txn.delete(forKey: [0x76] + [UInt8](repeating: 0, count: 8), in: checksums)
+    }
+    try overwrite(store, database: "vectors", key: BigEndianKey(UInt64(store.blockRows))) {
+      $0[8] ^= 1
+    }
+    let before = try store.check().damage
+    #expect(before.contains { $0.database == "names" && $0.key == "name 'item-5'" && $0.isDerived })
+    #expect(before.contains { $0.database == "names" && $0.key == "name 'stray'" })
+    #expect(before.contains { $0.database == "meta" && $0.key == "count" })
+    #expect(
+      before.contains {
+        $0.database == "vectors" && $0.key == "block 0" && $0.problem == "has no checksum"
+      })
+    let lines = try store.write { try $0.rebuildDerived() }
+    #expect(lines.count == 3)
+    let after = try store.check().damage
+    // Only the damaged block remains: its checksum still disagrees with its data.
+    #expect(after.count == 1, "\(after)")
+    #expect(after.first?.key == "block \(store.blockRows)")
+    #expect(after.first?.isDerived == false)
+  }
+
+  @Test("a schema-1 store is read as it is and gets checksums when opened for writing")
+  func upgrade() throws {
+    let directory = TemporaryDirectory()
+    let path = try makeStore(directory).path
+    let environment = try Environment.open(path: path)
+    let meta = try environment.database(named: "meta")
+    let checksums = try environment.database(named: "checksums")
+    try environment.write { txn in
+      try txn.put("1", forKey: "schema", in: meta)
+      try txn.removeAll(in: checksums)
+    }
+    let readOnly = try VectorStore.open(path: path, readOnly: true)
+    let report = try readOnly.check()
+    #expect(report.damage.isEmpty)
+    #expect(
+      !report.hasChecksums
+        || report.entriesRead.contains { $0.database == "checksums" && $0.entries == 0 })
+    let upgraded = try VectorStore.open(path: path)
+    #expect(try upgraded.metadata("schema") == "2")
+    let after = try upgraded.check()
+    #expect(after.hasChecksums && after.damage.isEmpty, "\(after.damage)")
+  }
+}
