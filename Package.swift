@@ -63,6 +63,6 @@ let package = Package(
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(
-      name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "TestSupport"]),
+      name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "LMDB", "TestSupport"]),
   ]
 )

@@ -93,6 +93,7 @@ public final class Environment: @unchecked Sendable {
     if let header = try DataFileHeader.read(path: path + "/data.mdb"), !header.isComplete {
       throw LMDBError.corrupted
     }
+    try Self.allocateLockFile(directory: path, readOnly: flags.contains(.readOnly))
     var raw: OpaquePointer?
     try check(mdb_env_create(&raw))
     guard let raw else { throw LMDBError.invalid }
@@ -114,6 +115,19 @@ public final class Environment: @unchecked Sendable {
     self.path = path
     self.canonicalPath = canonicalPath
     self.flags = flags
+  }
+
+  /// LMDB maps `lock.mdb` and writes its reader table through the map; on a full disk the
+  /// first write to a page the file system cannot back is a `SIGBUS`. Allocating the file's
+  /// blocks first turns that into `ENOSPC` here. (64 KiB covers the reader table of 256 slots.)
+  private static func allocateLockFile(directory: String, readOnly: Bool) throws(LMDBError) {
+    let lockPath = directory + "/lock.mdb"
+    let descriptor = Glibc.open(lockPath, readOnly ? O_RDWR : O_RDWR | O_CREAT, 0o644)
+    // A read-only store in a read-only directory has a lock file LMDB will open as it is.
+    guard descriptor >= 0 else { return }
+    defer { close(descriptor) }
+    let result = posix_fallocate(descriptor, 0, 64 << 10)
+    if result == ENOSPC || result == EDQUOT { throw LMDBError(rawValue: result) }
   }
 
   deinit {

@@ -27,6 +27,8 @@ extension LSHIndex {
       ]
     }
     guard let index else { return [] }
+    // Opening attached the index; the check changes nothing, so it lets go of it again.
+    defer { store.detachIndex(named: name) }
     return try store.read { snapshot in try index.checkTables(in: snapshot) }
   }
 

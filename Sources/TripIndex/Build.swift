@@ -172,27 +172,35 @@ public enum Build {
         "writing \(TextFormatting.grouped(report.vectors))/\(TextFormatting.grouped(plan.totalRows)) vectors (\(TextFormatting.grouped(Int(rate)))/s)"
       )
     }
-    for file in plan.files {
-      var reader = try VectorFileReader(path: file.path)
-      var row = 0
-      while true {
-        let wanted = batchRows - batch.count
-        let read = try reader.read(maxRows: wanted, into: &batch.values)
-        if read == 0 { break }
-        for _ in 0..<read {
-          let (name, labels) = BuildPlan.identity(of: file, row: row)
-          batch.names.append(name)
-          batch.labels.append(labels)
-          row += 1
+    do {
+      for file in plan.files {
+        var reader = try VectorFileReader(path: file.path)
+        var row = 0
+        while true {
+          let wanted = batchRows - batch.count
+          let read = try reader.read(maxRows: wanted, into: &batch.values)
+          if read == 0 { break }
+          for _ in 0..<read {
+            let (name, labels) = BuildPlan.identity(of: file, row: row)
+            batch.names.append(name)
+            batch.labels.append(labels)
+            row += 1
+          }
+          if batch.count >= batchRows { try commit() }
         }
-        if batch.count >= batchRows { try commit() }
+        guard row == file.rows else {
+          throw TripIndexError(
+            "\(file.path) changed during the build (\(file.rows) vectors when checked, \(row) now)")
+        }
       }
-      guard row == file.rows else {
-        throw TripIndexError(
-          "\(file.path) changed during the build (\(file.rows) vectors when checked, \(row) now)")
-      }
+      try commit()
+    } catch {
+      // Whole batches committed before the failure stay: say so, and how to finish.
+      guard report.vectors > 0 else { throw error }
+      throw TripIndexError(
+        "\(error) — \(TextFormatting.grouped(report.vectors)) of \(TextFormatting.grouped(plan.totalRows)) vectors were written in whole batches before this failure and are kept; run the same command again to finish (re-ingested names are updated in place, never duplicated)"
+      )
     }
-    try commit()
     if let choices = options.index {
       let requested = choices.configuration(metric: store.metric)
       let current = try LSHIndex.open(store)?.configuration
@@ -200,7 +208,13 @@ public enum Build {
       if requested.bucketWidth == nil { comparable?.bucketWidth = nil }
       if comparable != requested {
         progress.update("building the LSH index", force: true)
-        report.index = try LSHIndex.build(on: store, configuration: requested).configuration
+        do {
+          report.index = try LSHIndex.build(on: store, configuration: requested).configuration
+        } catch {
+          throw TripIndexError(
+            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with `tripindex index --store \(options.storePath)`"
+          )
+        }
       } else {
         report.index = current
       }

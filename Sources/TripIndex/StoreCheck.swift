@@ -53,6 +53,8 @@ public enum StoreCheck {
       report.remaining = try findDamage(store, into: &again)
     }
     progress.finish()
+    // An attached index holds its store: let go, so the store closes with this call.
+    store.detachIndex(named: LSHIndex.name)
     report.seconds = Progress.now() - started
     return report
   }
@@ -64,6 +66,13 @@ public enum StoreCheck {
     report.entriesRead = storeReport.entriesRead
     report.hasChecksums = storeReport.hasChecksums
     var damage = storeReport.damage
+    let recorded = try recordedIndexes(store)
+    for name in recorded where name != LSHIndex.name {
+      damage.append(
+        StoreDamage(
+          database: "meta", key: VectorStore.indexesKey,
+          problem: "records an index '\(name)' that tripindex does not know", isDerived: true))
+    }
     // Index tables are compared with the vectors, which must be readable for that.
     if !damage.contains(where: { $0.database == "vectors" || $0.database == "deleted" }) {
       damage += try LSHIndex.check(store)
@@ -74,6 +83,11 @@ public enum StoreCheck {
           problem: "not compared with the vectors, which are damaged", isDerived: false))
     }
     return damage
+  }
+
+  /// The index names the store records.
+  private static func recordedIndexes(_ store: VectorStore) throws -> [String] {
+    try store.metadata(VectorStore.indexesKey)?.split(separator: ",").map(String.init) ?? []
   }
 
   /// Rebuilds names, count, checksum records and the LSH index in one transaction.
@@ -98,6 +112,12 @@ public enum StoreCheck {
         if let rebuild, let indexLine {
           try rebuild.apply(in: writer)
           lines.append(indexLine)
+        }
+        let recorded = try recordedIndexes(store)
+        let known = recorded.filter { $0 == LSHIndex.name }
+        if known.count != recorded.count {
+          try writer.setIndexNames(known)
+          lines.append("meta indexes: unknown index names removed")
         }
         return lines
       }

@@ -81,8 +81,19 @@ public final class VectorStore: @unchecked Sendable {
       throw VectorStoreError(
         .invalidItem, path: path, "cannot create a store of dimension \(dimension)")
     }
-    let store = try VectorStore(
-      path: path, readOnly: false, creating: (dimension, metric ?? .l2))
+    let existed = access(path, F_OK) == 0
+    let store: VectorStore
+    do {
+      store = try VectorStore(path: path, readOnly: false, creating: (dimension, metric ?? .l2))
+    } catch {
+      // A store that could not be created (a full disk) leaves no directory behind.
+      if !existed {
+        unlink(path + "/data.mdb")
+        unlink(path + "/lock.mdb")
+        rmdir(path)
+      }
+      throw error
+    }
     guard store.dimension == dimension else {
       throw VectorStoreError(
         .dimensionMismatch, path: path,
@@ -115,6 +126,9 @@ public final class VectorStore: @unchecked Sendable {
     } catch {
       if error.rawValue == EBUSY {
         throw VectorStoreError(.storage, path: path, "is already open read-only in this process")
+      }
+      if [ENOSPC, EDQUOT, EIO].contains(error.rawValue) {
+        throw VectorStoreError.storage(error, path: path, while: "opening")
       }
       throw VectorStoreError(
         error.rawValue == ENOENT ? .missing : .notAStore, path: path, "cannot open: \(error)")

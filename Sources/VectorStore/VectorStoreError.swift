@@ -1,5 +1,11 @@
 import LMDB
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A problem opening, reading or changing a store, with a message a user can act on.
 public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
   /// What kind of problem it is.
@@ -47,6 +53,12 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
       return VectorStoreError(
         .damaged, path: path,
         "LMDB found damage while \(action) (\(error)); `tripindex check --store \(path)` says what is damaged"
+      )
+    }
+    if [ENOSPC, EDQUOT, EIO, EFBIG].contains(error.rawValue) {
+      return VectorStoreError(
+        .storage, path: path,
+        "LMDB failed while \(action): \(error) (is the disk full? free space and run the command again)"
       )
     }
     return VectorStoreError(.storage, path: path, "LMDB failed while \(action): \(error)")

@@ -1,4 +1,5 @@
 import Embedding
+import Foundation
 import TestSupport
 import Testing
 import VectorIO
@@ -258,5 +259,32 @@ import VectorMath
     badHeader[14] = UInt8(ascii: "!")
     #expect(failure(badHeader).contains("not valid JSON"))
     #expect(failure(bytes + [0]).contains("unexpected bytes"))
+
+    // Crafted headers with a recomputed checksum: sizes beyond the limits, an unknown metric.
+    func rewritten(_ edit: (String) -> String) -> [UInt8] {
+      let length = bytes.withUnsafeBytes {
+        Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+      }
+      let header = Array(edit(String(decoding: bytes[12..<(12 + length)], as: UTF8.self)).utf8)
+      var result = Array(bytes[0..<8])
+      withUnsafeBytes(of: UInt32(header.count).littleEndian) { result += $0 }
+      result += header + bytes[(12 + length)..<(bytes.count - 8)]
+      var checksum = Fingerprint()
+      result.withUnsafeBytes { checksum.add($0) }
+      withUnsafeBytes(of: checksum.value.littleEndian) { result += $0 }
+      return result
+    }
+    #expect(failure(rewritten { $0 }) == "accepted")
+    let huge = failure(
+      rewritten {
+        $0.replacingOccurrences(
+          of: "\"input_dimension\": 8", with: "\"input_dimension\": 4611686018427387904")
+      })
+    #expect(huge.contains("exceeds tripindex's limits"), "\(huge)")
+    let manhattan = failure(
+      rewritten {
+        $0.replacingOccurrences(of: "\"metric\": \"l2\"", with: "\"metric\": \"manhattan\"")
+      })
+    #expect(manhattan.contains("metric is 'manhattan'"), "\(manhattan)")
   }
 }

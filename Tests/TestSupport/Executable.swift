@@ -19,8 +19,10 @@ public enum TripIndexExecutable {
 
   /// The outcome of one run.
   public struct Outcome: Sendable {
-    /// The exit status.
+    /// The exit status (or the signal number when `signalled`).
     public let status: Int32
+    /// Whether the process ended on a signal (a crash) instead of exiting.
+    public let signalled: Bool
     /// Everything written to stdout.
     public let stdout: String
     /// Everything written to stderr.
@@ -55,7 +57,9 @@ public enum TripIndexExecutable {
     group.wait()
     process.waitUntilExit()
     return Outcome(
-      status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
+      status: process.terminationStatus,
+      signalled: process.terminationReason == .uncaughtSignal,
+      stdout: String(decoding: outputData, as: UTF8.self),
       stderr: String(decoding: errorData, as: UTF8.self))
   }
 }
