@@ -4,7 +4,11 @@ TOOL := .build/release/tripindex
 DEMO := out/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release lint test demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
+FUZZ_TARGETS := npy vec texmex labels model json datafile
+FUZZ_SECONDS ?= 300
+FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
+
+.PHONY: deps build release lint test fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
 # Installs the system libraries tripindex links (LMDB, OpenBLAS) when they are missing.
 deps:
@@ -26,6 +30,28 @@ lint:
 
 test: deps lint
 	$(SWIFT) test
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# libFuzzer (with the address sanitizer) on every input format and JSON the tool reads, seeded
+# from Tests/FuzzCorpus/TARGET; FUZZ_SECONDS per target (default 300; `make test` runs 15).
+# New inputs go to .build/fuzz-corpus, crashes to .build/fuzz-crashes (the run then fails).
+fuzz-build: deps
+	@mkdir -p .build
+	@$(SWIFT) build --product tripindex-fuzz --sanitize=fuzzer --sanitize=address \
+	  -Xswiftc -DFUZZING --scratch-path .build/fuzz > .build/fuzz-build.log 2>&1 \
+	  || { grep -v "Cannot export local symbol" .build/fuzz-build.log | tail -30; exit 1; }
+	@echo "built $(FUZZ_TOOL) (libFuzzer + address sanitizer)"
+
+fuzz: fuzz-build
+	@mkdir -p .build/fuzz-crashes
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p .build/fuzz-corpus/$$target; \
+	  FUZZ_TARGET=$$target $(FUZZ_TOOL) .build/fuzz-corpus/$$target Tests/FuzzCorpus/$$target \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
+	    -artifact_prefix=.build/fuzz-crashes/$$target- -print_final_stats=1 \
+	    > .build/fuzz-$$target.log 2>&1 || { tail -40 .build/fuzz-$$target.log; exit 1; }; \
+	  echo "fuzz $$target: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' .build/fuzz-$$target.log | grep -o '[0-9]*$$') executions in $(FUZZ_SECONDS) s, 0 crashes"; \
+	done
 
 # Builds stores from the shipped data sets, queries them, and runs the re-ID benchmark.
 demo: release

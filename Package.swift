@@ -6,6 +6,7 @@ let package = Package(
   platforms: [.macOS(.v13)],
   products: [
     .executable(name: "tripindex", targets: ["TripIndexCLI"]),
+    .executable(name: "tripindex-fuzz", targets: ["TripIndexFuzz"]),
     .library(name: "TripIndex", targets: ["TripIndex"]),
     .library(name: "VectorStore", targets: ["VectorStore"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
@@ -48,6 +49,8 @@ let package = Package(
       dependencies: [
         "TripIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    .executableTarget(
+      name: "TripIndexFuzz", dependencies: ["Embedding", "LMDB", "LSHIndex", "VectorIO"]),
     .target(
       name: "TestSupport", dependencies: ["VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),

@@ -63,6 +63,13 @@ public struct OutputBuffer {
     JSONValue.appendString(text, to: &bytes)
   }
 
+  /// Writes a number as JSON: `null` when it is not finite (JSON has no infinity or NaN).
+  ///
+  /// - Parameter value: the number.
+  public mutating func writeJSONNumber(_ value: Float) {
+    write(value.isFinite ? "\(value)" : "null")
+  }
+
   /// The text accumulated and not yet written.
   public var text: String { String(decoding: bytes, as: UTF8.self) }
 

@@ -184,7 +184,9 @@ extension Query.Result {
         output.writeJSONString(match.item.name)
         output.write(", \"pid\": \(match.item.labels.pid.map(String.init) ?? "null")")
         output.write(", \"camera\": \(match.item.labels.camera.map(String.init) ?? "null")")
-        output.write(", \"distance\": \(match.distance)}")
+        output.write(", \"distance\": ")
+        output.writeJSONNumber(match.distance)
+        output.write("}")
       }
       output.write("]")
       if let candidates { output.write(", \"candidates\": \(candidates[probe])") }

@@ -144,6 +144,21 @@ import TripIndex
     #expect(outcome.stdout.contains("added 1"))
   }
 
+  @Test("an LSH index of vectors wider than it takes is refused before the store is created")
+  func wideIndexRefused() throws {
+    let directory = TemporaryDirectory()
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 20, columns: 4096, seed: 8)),
+      to: "wide/w.fvecs")
+    let store = directory.file("wide.lmdb")
+    let outcome = try TripIndexExecutable.run([
+      "build", directory.file("wide"), "--store", store, "--index", "lsh",
+    ])
+    #expect(outcome.status != 0)
+    #expect(outcome.stderr.contains("at most 2048 dimensions"), "\(outcome.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: store))
+  }
+
   @Test(
     "negative counts on the command line are refused by name",
     arguments: [
