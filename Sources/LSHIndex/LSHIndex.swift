@@ -42,6 +42,32 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     self.tableDatabases = tableDatabases
   }
 
+  /// The metadata key holding what the index measured against exact search on its store when
+  /// it was built (`"LSH_µs EXACT_µs"`, single-threaded); removed whenever the index changes.
+  public static let speedKey = "lsh_speed"
+
+  /// Records the index's measured speed against exact search (see ``speedKey``).
+  ///
+  /// - Parameters:
+  ///   - lsh: microseconds per query with the index.
+  ///   - exact: microseconds per query of exact search.
+  /// - Throws: ``VectorStoreError``.
+  public func recordSpeed(lsh: Double, exact: Double) throws {
+    try store.setMetadata(Self.speedKey, "\(lsh) \(exact)")
+  }
+
+  /// What ``recordSpeed(lsh:exact:)`` recorded for the store's index, if anything.
+  ///
+  /// - Parameter store: the store.
+  /// - Returns: microseconds per query with the index and with exact search.
+  /// - Throws: ``VectorStoreError``.
+  public static func recordedSpeed(of store: VectorStore) throws -> (lsh: Double, exact: Double)? {
+    guard let text = try store.metadata(speedKey) else { return nil }
+    let parts = text.split(separator: " ").compactMap { Double($0) }
+    guard parts.count == 2, parts.allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }
+    return (parts[0], parts[1])
+  }
+
   static let parametersName = "lsh.params"
   /// The sketches of format 1 (removed when an index is rebuilt or dropped).
   static let formerSketchName = "lsh.sketch"
@@ -273,6 +299,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     /// - Throws: ``VectorStoreError``.
     public func apply(in writer: StoreWriter) throws {
       for database in existing { try writer.transaction.removeAll(in: database) }
+      try writer.setMetadata(speedKey, nil)
       if let index {
         try index.writeParameters(in: writer)
         try index.indexEverything(in: writer)

@@ -79,7 +79,7 @@ public enum Index {
         "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1))"
       guard speed.lsh >= speed.exact else { return times }
       return times
-        + "\nwarning: this index is slower than exact search on this store; `tripindex tune` finds a faster setting or chooses exact search"
+        + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given --lsh (or --probes/--budget); `tripindex tune` finds a faster setting or chooses exact search"
     }
   }
 
@@ -114,8 +114,10 @@ public enum Index {
     }
     let index = try LSHIndex.build(on: store, configuration: configuration)
     let seconds = Progress.now() - started
+    let speed = try LSHTuner.speed(of: index)
+    try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
     return Report(
       storePath: storePath, configuration: index.configuration, items: try store.count(),
-      seconds: seconds, speed: try LSHTuner.speed(of: index))
+      seconds: seconds, speed: speed)
   }
 }

@@ -24,6 +24,8 @@ public enum Query {
     public var probesPerTable: Int?
     /// LSH: the most table entries examined per probe (`nil`: the index's setting; 0: no limit).
     public var candidateBudget: Int?
+    /// Use the LSH index even when it measured slower than exact search on this store.
+    public var forceIndex = false
 
     /// Creates options.
     ///
@@ -89,7 +91,18 @@ public enum Query {
     let started = Progress.now()
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let model = try StoreModel.load(for: store, override: options.modelPath)
-    let index = options.exact ? nil : try LSHIndex.open(store)
+    var index = options.exact ? nil : try LSHIndex.open(store)
+    // An index measured slower than exact search on this store is not used unless asked for.
+    var slowIndexNote: String?
+    let asksForIndex =
+      options.forceIndex || options.probesPerTable != nil || options.candidateBudget != nil
+    if index != nil, !asksForIndex, let speed = try LSHIndex.recordedSpeed(of: store),
+      speed.lsh >= speed.exact
+    {
+      index = nil
+      slowIndexNote =
+        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; --lsh uses it anyway)"
+    }
     let probes = try readProbes(options.probePath, for: store, model: model)
     let loaded = Progress.now()
     return try store.read { snapshot in
@@ -97,7 +110,7 @@ public enum Query {
       var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
       var candidates: [Int]?
       var exactDistances: [Int]?
-      var method = "exact"
+      var method = slowIndexNote ?? "exact"
       var prepared = Progress.now()
       if snapshot.count > 0, let index {
         let searcher = index.searcher(in: snapshot)
@@ -171,12 +184,14 @@ public enum Query {
 extension Query.Result {
   /// JSON lines: one object per probe, in input order.
   ///
-  /// `{"probe": 0, "neighbors": [{"id": 3, "name": "x", "pid": 1, "camera": null, "distance": 0.5}]}`
+  /// `{"probe": 0, "method": "exact", "neighbors": [{"id": 3, "name": "x", "pid": 1, "camera": null, "distance": 0.5}]}`
   ///
   /// - Parameter output: where to write.
   public func writeJSONLines(to output: inout OutputBuffer) {
     for (probe, matches) in neighbors.enumerated() {
-      output.write("{\"probe\": \(probe), \"neighbors\": [")
+      output.write("{\"probe\": \(probe), \"method\": ")
+      output.writeJSONString(method)
+      output.write(", \"neighbors\": [")
       for (index, match) in matches.enumerated() {
         output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
         output.write(String(match.item.id))

@@ -64,6 +64,8 @@ public enum Tune {
       let built = try LSHTuner.check(index, against: report)
       let builtTime = TextFormatting.fixed(built.microsecondsPerQuery, 1)
       if built.microsecondsPerQuery * LSHTuner.minimumSpeedup <= report.exactMicrosecondsPerQuery {
+        try index.recordSpeed(
+          lsh: built.microsecondsPerQuery, exact: report.exactMicrosecondsPerQuery)
         return try decide(
           exact: false, built: built,
           "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(builtTime) µs/query on one thread; exact search takes \(exactTime)"

@@ -23,6 +23,12 @@ struct QueryCommand: ParsableCommand {
   @Flag(help: "Exhaustive search even when the store has an LSH index.")
   var exact = false
 
+  @Flag(
+    help:
+      "Use the LSH index even when it measured slower than exact search on this store (without it, such an index is skipped)."
+  )
+  var lsh = false
+
   @Option(parsing: .unconditional, help: "LSH: probes per table (default: the index's setting).")
   var probes: Int?
 
@@ -46,6 +52,8 @@ struct QueryCommand: ParsableCommand {
   func run() throws {
     var options = Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: exact)
     options.probesPerTable = probes
+    options.forceIndex = lsh
+    if lsh && exact { throw ValidationError("--lsh and --exact exclude each other") }
     options.candidateBudget = budget
     if let threads { options.threads = threads }
     options.modelPath = model

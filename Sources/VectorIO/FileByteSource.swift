@@ -53,9 +53,13 @@ final class FileByteSource {
   @discardableResult
   func fill(atLeast count: Int) throws(VectorIOError) -> Bool {
     if available >= count { return true }
-    if count > buffer.count {
+    // Never grow past what the file can still hand out: a header announcing 4 GB in a small
+    // file must not allocate 4 GB (the caller finds the file too short instead).
+    let reachable = min(count, max(available, sizeBytes - offset))
+    if reachable > buffer.count {
       let larger = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: max(count, buffer.count * 2), alignment: 16)
+        byteCount: max(reachable, min(buffer.count * 2, max(available, sizeBytes - offset))),
+        alignment: 16)
       larger.copyMemory(from: bufferedBytes)
       buffer.deallocate()
       buffer = larger

@@ -1,4 +1,5 @@
 import Foundation
+import LSHIndex
 import TestSupport
 import Testing
 import TripIndex
@@ -10,6 +11,44 @@ import VectorStore
     try text.split(separator: "\n").map { line in
       try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
+  }
+
+  @Test(
+    "an index measured slower than exact search is skipped by query unless asked for; a rebuild forgets the measurement"
+  )
+  func slowIndexSkipped() throws {
+    let directory = TemporaryDirectory()
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 3000, columns: 16, clusters: 30, seed: 2)),
+      to: "in/base.fvecs")
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 3, columns: 16, clusters: 30, seed: 3)),
+      to: "probes.fvecs")
+    let store = directory.file("s.lmdb")
+    let indexed = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--quiet",
+    ])
+    #expect(indexed.status == 0, "\(indexed.stderr)")
+    #expect(try TripIndexExecutable.run(["index", "--store", store]).status == 0)
+    // Whatever `index` measured here, pretend the index was 5× slower than exact search.
+    try VectorStore.open(path: store).setMetadata(LSHIndex.speedKey, "500 100")
+    func method(_ extra: [String]) throws -> String {
+      let outcome = try TripIndexExecutable.run(
+        ["query", directory.file("probes.fvecs"), "-k", "3", "--store", store, "--json"] + extra)
+      #expect(outcome.status == 0, "\(outcome.stderr)")
+      return try #require(try json(outcome.stdout).first?["method"] as? String)
+    }
+    #expect(try method([]).hasPrefix("exact (the LSH index measured 500.0 µs/query against 100.0"))
+    #expect(try method(["--lsh"]).hasPrefix("lsh pstable"))
+    #expect(try method(["--probes", "2"]).hasPrefix("lsh pstable"))
+    #expect(try method(["--exact"]) == "exact")
+    // Rebuilding the index (here through build --index) drops the old measurement.
+    let rebuilt = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--index", "lsh", "--tables", "4", "--quiet",
+    ])
+    #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+    #expect(try VectorStore.open(path: store, readOnly: true).metadata(LSHIndex.speedKey) == nil)
+    #expect(try method([]).hasPrefix("lsh pstable"))
   }
 
   @Test("queries through a tuned index reach the recall tune promised, on probes it never saw")

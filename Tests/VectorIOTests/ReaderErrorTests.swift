@@ -30,6 +30,17 @@ import VectorMath
     #expect(error.message.contains("32 bytes"))
   }
 
+  @Test("a .npy header announcing 4 GB in a small file is refused without allocating it")
+  func hugeNpyHeaderLength() throws {
+    // Found by `make fuzz`: version 2 takes a 4-byte header length.
+    let bytes =
+      Array("\u{93}NUMPY".unicodeScalars.map { UInt8($0.value) }) + [2, 0, 0xFF, 0xFF, 0xFF, 0xFF]
+      + Array("{'descr': '<f4'}".utf8)
+    let error = try #require(readError(bytes, name: "huge.npy"))
+    #expect(error.message.contains("4294967295 bytes"), "\(error)")
+    #expect(error.message.contains("truncated"))
+  }
+
   @Test("a .fvecs record with another dimension names it and the expected one")
   func fvecsDimensionChange() throws {
     var bytes = Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 3, columns: 4, seed: 1))
