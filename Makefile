@@ -33,12 +33,14 @@ test: deps lint
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
 # libFuzzer (with the address sanitizer) on every input format and JSON the tool reads, seeded
+# (-sanitize=fuzzer alone leaves Swift code without coverage counters: they are asked for),
 # from Tests/FuzzCorpus/TARGET; FUZZ_SECONDS per target (default 300; `make test` runs 15).
 # New inputs go to .build/fuzz-corpus, crashes to .build/fuzz-crashes (the run then fails).
 fuzz-build: deps
 	@mkdir -p .build
 	@$(SWIFT) build --product tripindex-fuzz --sanitize=fuzzer --sanitize=address \
-	  -Xswiftc -DFUZZING --scratch-path .build/fuzz > .build/fuzz-build.log 2>&1 \
+	  -Xswiftc -DFUZZING -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+	  --scratch-path .build/fuzz > .build/fuzz-build.log 2>&1 \
 	  || { grep -v "Cannot export local symbol" .build/fuzz-build.log | tail -30; exit 1; }
 	@echo "built $(FUZZ_TOOL) (libFuzzer + address sanitizer)"
 

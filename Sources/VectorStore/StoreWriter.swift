@@ -23,9 +23,20 @@ public struct StoreWriter {
   public unowned let store: VectorStore
   package let transaction: Transaction
 
+  /// Blocks whose item records changed in this transaction; their checksums are recorded once,
+  /// in ``finish()``, however many items of a block changed.
+  private let changedItemBlocks = ChangedBlocks()
+
   init(store: VectorStore, transaction: Transaction) {
     self.store = store
     self.transaction = transaction
+  }
+
+  /// Records the checksums of the item blocks this transaction changed; called by
+  /// ``VectorStore/write(_:)`` before it commits.
+  func finish() throws {
+    for block in changedItemBlocks.blocks.sorted() { try recordItemsChecksum(block: block) }
+    changedItemBlocks.blocks.removeAll()
   }
 
   /// A read view of the store as this transaction sees it, changes included (valid until the
@@ -117,7 +128,6 @@ public struct StoreWriter {
     var count = try self.count()
     var nextID = try transaction.counters(in: store.meta, path: store.path).nextID
     var blocks = WorkingBlocks(store: store, transaction: transaction)
-    var itemBlocks = Set<UInt64>()
     try rows.values.withUnsafeBufferPointer { rowValues in
       for (index, name) in names.enumerated() {
         let vector = UnsafeBufferPointer(
@@ -142,7 +152,7 @@ public struct StoreWriter {
             for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
           }
           if !sameLabels {
-            itemBlocks.insert(store.blockStart(of: id))
+            changedItemBlocks.blocks.insert(store.blockStart(of: id))
             try transaction.put(
               StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
               in: store.items)
@@ -155,7 +165,7 @@ public struct StoreWriter {
           summary.ids.append(id)
           try blocks.set(id: id, to: vector)
           for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
-          itemBlocks.insert(store.blockStart(of: id))
+          changedItemBlocks.blocks.insert(store.blockStart(of: id))
           try transaction.put(BigEndianKey(id), forKey: name, in: store.names, flags: .noOverwrite)
           try transaction.put(
             StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
@@ -164,7 +174,6 @@ public struct StoreWriter {
       }
     }
     try blocks.flush(checksums: try checksumsDatabase())
-    for block in itemBlocks { try recordItemsChecksum(block: block) }
     for hook in hooks { try hook.didFinishChanges(in: self) }
     try transaction.setMeta(StoreSchema.MetaKey.count, String(count), in: store.meta)
     try transaction.setMeta(StoreSchema.MetaKey.nextID, String(nextID), in: store.meta)
@@ -202,7 +211,7 @@ public struct StoreWriter {
         StoreChecksums.crc(bytes), kind: .deleted, block: blockStart,
         in: try checksumsDatabase(), txn: transaction)
     }
-    try recordItemsChecksum(block: blockStart)
+    changedItemBlocks.blocks.insert(blockStart)
     try transaction.setMeta(StoreSchema.MetaKey.count, String(try count() - 1), in: store.meta)
     return item
   }
@@ -415,4 +424,9 @@ private struct WorkingBlocks {
       }
     }
   }
+}
+
+/// The blocks a transaction changed, shared by the copies of its ``StoreWriter``.
+private final class ChangedBlocks {
+  var blocks = Set<UInt64>()
 }

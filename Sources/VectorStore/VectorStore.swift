@@ -316,7 +316,10 @@ public final class VectorStore: @unchecked Sendable {
     }
     do {
       return try environment.write { txn in
-        try body(StoreWriter(store: self, transaction: txn))
+        let writer = StoreWriter(store: self, transaction: txn)
+        let result = try body(writer)
+        try writer.finish()
+        return result
       }
     } catch let error as LMDBError {
       throw VectorStoreError.storage(error, path: path, while: "writing")
