@@ -196,6 +196,31 @@ public struct Transaction {
     return try body(Cursor(handle: raw, transaction: self))
   }
 
+  /// Calls `body` for every entry of a database, in key order (each duplicate of a
+  /// duplicate-sorted database once).
+  ///
+  /// - Parameters:
+  ///   - database: the database.
+  ///   - body: receives each entry (valid until the transaction ends).
+  /// - Returns: the number of entries visited.
+  /// - Throws: ``LMDBError``, or what `body` throws.
+  /// - Complexity: O(entries).
+  @discardableResult
+  public func forEachEntry(in database: Database, _ body: (Cursor.Entry) throws -> Void) throws
+    -> Int
+  {
+    try withCursor(in: database) { cursor in
+      var entries = 0
+      var entry = try cursor.first()
+      while let current = entry {
+        entries += 1
+        entry = try cursor.next()
+        try body(current)
+      }
+      return entries
+    }
+  }
+
   /// Runs `body` with one cursor over each of `databases` (in order); every cursor closes when
   /// `body` returns. Cursors opened here may each be used by a different thread, one thread per
   /// cursor (read transactions only: the environment is opened with `MDB_NOTLS`).

@@ -141,38 +141,33 @@ private struct StoreChecker {
     let perBlock = store.blockRows
     var entries = 0
     var expectedStart: UInt64 = 0
-    try txn.withCursor(in: store.vectors) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entries += 1
-        entry = try cursor.next()
-        guard let key = BigEndianKey(bytes: current.key) else {
-          report.add(
-            StoreSchema.vectors, "entry \(entries)", "has a key of \(current.key.count) bytes")
-          continue
-        }
-        let block = key.value
-        if block != expectedStart {
-          report.add(
-            StoreSchema.vectors, "block \(block)",
-            "is out of sequence (expected first id \(expectedStart))")
-        }
-        expectedStart = block + UInt64(perBlock)
-        let expectedRows =
-          nextID.map { Int(min(UInt64(perBlock), $0 > block ? $0 - block : 0)) } ?? perBlock
-        guard current.value.count % rowBytes == 0, current.value.count / rowBytes <= perBlock,
-          nextID == nil || current.value.count == expectedRows * rowBytes
-        else {
-          report.add(
-            StoreSchema.vectors, "block \(block)",
-            "holds \(current.value.count) bytes; expected \(expectedRows) rows of \(rowBytes) bytes"
-          )
-          continue
-        }
-        blockRows[block] = current.value.count / rowBytes
-        try verify(.vectors, block: block, computed: StoreChecksums.crc(current.value))
-        checkValues(current.value, block: block)
+    entries = try txn.forEachEntry(in: store.vectors) { current in
+      guard let key = BigEndianKey(bytes: current.key) else {
+        report.add(
+          StoreSchema.vectors, "", "holds a key of \(current.key.count) bytes; keys are 8-byte ids")
+        return
       }
+      let block = key.value
+      if block != expectedStart {
+        report.add(
+          StoreSchema.vectors, "block \(block)",
+          "is out of sequence (expected first id \(expectedStart))")
+      }
+      expectedStart = block + UInt64(perBlock)
+      let expectedRows =
+        nextID.map { Int(min(UInt64(perBlock), $0 > block ? $0 - block : 0)) } ?? perBlock
+      guard current.value.count % rowBytes == 0, current.value.count / rowBytes <= perBlock,
+        nextID == nil || current.value.count == expectedRows * rowBytes
+      else {
+        report.add(
+          StoreSchema.vectors, "block \(block)",
+          "holds \(current.value.count) bytes; expected \(expectedRows) rows of \(rowBytes) bytes"
+        )
+        return
+      }
+      blockRows[block] = current.value.count / rowBytes
+      try verify(.vectors, block: block, computed: StoreChecksums.crc(current.value))
+      checkValues(current.value, block: block)
     }
     if let nextID {
       let needed = (nextID + UInt64(perBlock) - 1) / UInt64(perBlock)
@@ -213,30 +208,25 @@ private struct StoreChecker {
   mutating func checkDeleted() throws {
     let bitmapBytes = (store.blockRows + 7) / 8
     var entries = 0
-    try txn.withCursor(in: store.deleted) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entries += 1
-        entry = try cursor.next()
-        guard let key = BigEndianKey(bytes: current.key), key.value % UInt64(store.blockRows) == 0
-        else {
-          report.add(StoreSchema.deleted, "entry \(entries)", "has a key that is not a block start")
-          continue
-        }
-        guard current.value.count == bitmapBytes else {
-          report.add(
-            StoreSchema.deleted, "block \(key.value)",
-            "holds \(current.value.count) bytes; expected \(bitmapBytes)")
-          continue
-        }
-        guard blockRows[key.value] != nil else {
-          report.add(
-            StoreSchema.deleted, "block \(key.value)", "marks rows of a block that has no vectors")
-          continue
-        }
-        deletedBits[key.value] = Array(current.value)
-        try verify(.deleted, block: key.value, computed: StoreChecksums.crc(current.value))
+    entries = try txn.forEachEntry(in: store.deleted) { current in
+      guard let key = BigEndianKey(bytes: current.key), key.value % UInt64(store.blockRows) == 0
+      else {
+        report.add(StoreSchema.deleted, "", "holds a key that is not the first id of a block")
+        return
       }
+      guard current.value.count == bitmapBytes else {
+        report.add(
+          StoreSchema.deleted, "block \(key.value)",
+          "holds \(current.value.count) bytes; expected \(bitmapBytes)")
+        return
+      }
+      guard blockRows[key.value] != nil else {
+        report.add(
+          StoreSchema.deleted, "block \(key.value)", "marks rows of a block that has no vectors")
+        return
+      }
+      deletedBits[key.value] = Array(current.value)
+      try verify(.deleted, block: key.value, computed: StoreChecksums.crc(current.value))
     }
     report.entriesRead.append((StoreSchema.deleted, entries))
   }
@@ -265,44 +255,39 @@ private struct StoreChecker {
         try state.verify(.items, block: current.block, computed: current.crc)
       }
     }
-    try txn.withCursor(in: store.items) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entries += 1
-        entry = try cursor.next()
-        guard let key = BigEndianKey(bytes: current.key) else {
-          report.add(
-            StoreSchema.items, "entry \(entries)", "has a key of \(current.key.count) bytes")
-          continue
-        }
-        let id = key.value
-        let block = id - id % perBlock
-        if blockCRC?.block != block {
-          try finishBlock(&self)
-          blockCRC = (block, 0)
-        }
-        var crc = blockCRC?.crc ?? 0
-        crc = StoreChecksums.crc(current.key, continuing: crc)
-        withUnsafeBytes(of: UInt32(current.value.count).littleEndian) {
-          crc = StoreChecksums.crc($0, continuing: crc)
-        }
-        blockCRC = (block, StoreChecksums.crc(current.value, continuing: crc))
-        guard let (_, name) = StoreSchema.decodeItem(current.value),
-          String(validating: current.value[8...], as: UTF8.self) != nil, !name.isEmpty
-        else {
-          report.add(
-            StoreSchema.items, "id \(id)", "the record is not pid, camera and a UTF-8 name")
-          continue
-        }
-        if let nextID, id >= nextID {
-          report.add(StoreSchema.items, "id \(id)", "is beyond the next id \(nextID)")
-        } else if !hasVector(id) {
-          report.add(StoreSchema.items, "id \(id)", "has a record but no vector")
-        } else if isDeleted(id) {
-          report.add(StoreSchema.items, "id \(id)", "is marked deleted but still has a record")
-        }
-        names[id] = name
+    entries = try txn.forEachEntry(in: store.items) { current in
+      guard let key = BigEndianKey(bytes: current.key) else {
+        report.add(
+          StoreSchema.items, "", "holds a key of \(current.key.count) bytes; keys are 8-byte ids")
+        return
       }
+      let id = key.value
+      let block = id - id % perBlock
+      if blockCRC?.block != block {
+        try finishBlock(&self)
+        blockCRC = (block, 0)
+      }
+      var crc = blockCRC?.crc ?? 0
+      crc = StoreChecksums.crc(current.key, continuing: crc)
+      withUnsafeBytes(of: UInt32(current.value.count).littleEndian) {
+        crc = StoreChecksums.crc($0, continuing: crc)
+      }
+      blockCRC = (block, StoreChecksums.crc(current.value, continuing: crc))
+      guard let (_, name) = StoreSchema.decodeItem(current.value),
+        String(validating: current.value[8...], as: UTF8.self) != nil, !name.isEmpty
+      else {
+        report.add(
+          StoreSchema.items, "id \(id)", "the record is not pid, camera and a UTF-8 name")
+        return
+      }
+      if let nextID, id >= nextID {
+        report.add(StoreSchema.items, "id \(id)", "is beyond the next id \(nextID)")
+      } else if !hasVector(id) {
+        report.add(StoreSchema.items, "id \(id)", "has a record but no vector")
+      } else if isDeleted(id) {
+        report.add(StoreSchema.items, "id \(id)", "is marked deleted but still has a record")
+      }
+      names[id] = name
     }
     try finishBlock(&self)
     // Live rows without a record.
@@ -326,26 +311,21 @@ private struct StoreChecker {
   mutating func checkNames(itemNames: [UInt64: String]) throws {
     var entries = 0
     var seen = Set<UInt64>()
-    try txn.withCursor(in: store.names) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entries += 1
-        entry = try cursor.next()
-        let name = String(decoding: current.key, as: UTF8.self)
-        guard let id = BigEndianKey(bytes: current.value)?.value else {
-          report.add(
-            StoreSchema.names, "name '\(name.prefix(60))'", "the id is not 8 bytes", derived: true)
-          continue
-        }
-        guard itemNames[id] == name else {
-          report.add(
-            StoreSchema.names, "name '\(name.prefix(60))'",
-            "points to id \(id), whose record \(itemNames[id].map { "is named '\($0.prefix(60))'" } ?? "is missing")",
-            derived: true)
-          continue
-        }
-        seen.insert(id)
+    entries = try txn.forEachEntry(in: store.names) { current in
+      let name = String(decoding: current.key, as: UTF8.self)
+      guard let id = BigEndianKey(bytes: current.value)?.value else {
+        report.add(
+          StoreSchema.names, "name '\(name.prefix(60))'", "the id is not 8 bytes", derived: true)
+        return
       }
+      guard itemNames[id] == name else {
+        report.add(
+          StoreSchema.names, "name '\(name.prefix(60))'",
+          "points to id \(id), whose record \(itemNames[id].map { "is named '\($0.prefix(60))'" } ?? "is missing")",
+          derived: true)
+        return
+      }
+      seen.insert(id)
     }
     for (id, name) in itemNames where !seen.contains(id) {
       report.add(
@@ -359,25 +339,20 @@ private struct StoreChecker {
   mutating func checkChecksumRecords() throws {
     guard let database = store.checksums else { return }
     var entries = 0
-    try txn.withCursor(in: database) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entries += 1
-        entry = try cursor.next()
-        guard current.key.count == 9, let kind = StoreChecksums.Kind(rawValue: current.key[0]),
-          current.value.count == 4,
-          let block = BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: current.key[1...]))
-        else {
-          report.add(
-            StoreSchema.checksums, "entry \(entries)", "is not a checksum record", derived: true)
-          continue
-        }
-        if blockRows[block.value] == nil {
-          report.add(
-            StoreSchema.checksums, "\(kind) block \(block.value)",
-            "covers a block that does not exist",
-            derived: true)
-        }
+    entries = try txn.forEachEntry(in: database) { current in
+      guard current.key.count == 9, let kind = StoreChecksums.Kind(rawValue: current.key[0]),
+        current.value.count == 4,
+        let block = BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: current.key[1...]))
+      else {
+        report.add(
+          StoreSchema.checksums, "", "holds an entry that is not a checksum record", derived: true)
+        return
+      }
+      if blockRows[block.value] == nil {
+        report.add(
+          StoreSchema.checksums, "\(kind) block \(block.value)",
+          "covers a block that does not exist",
+          derived: true)
       }
     }
     report.entriesRead.append((StoreSchema.checksums, entries))
@@ -404,17 +379,13 @@ extension StoreWriter {
     // names ← items (records that decode; the first holder of a name keeps it).
     var pairs: [(String, UInt64)] = []
     var claimed = Set<String>()
-    try txn.withCursor(in: store.items) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entry = try cursor.next()
-        guard let key = BigEndianKey(bytes: current.key),
-          String(validating: current.value.dropFirst(8), as: UTF8.self) != nil,
-          let (_, name) = StoreSchema.decodeItem(current.value), !name.isEmpty,
-          name.utf8.count <= store.environment.maxKeySizeBytes, claimed.insert(name).inserted
-        else { continue }
-        pairs.append((name, key.value))
-      }
+    _ = try txn.forEachEntry(in: store.items) { current in
+      guard let key = BigEndianKey(bytes: current.key),
+        String(validating: current.value.dropFirst(8), as: UTF8.self) != nil,
+        let (_, name) = StoreSchema.decodeItem(current.value), !name.isEmpty,
+        name.utf8.count <= store.environment.maxKeySizeBytes, claimed.insert(name).inserted
+      else { return }
+      pairs.append((name, key.value))
     }
     try txn.removeAll(in: store.names)
     for (name, id) in pairs { try txn.put(BigEndianKey(id), forKey: name, in: store.names) }
@@ -431,28 +402,20 @@ extension StoreWriter {
     let txn = transaction
     let rowBytes = store.dimension * MemoryLayout<Float>.size
     var blocks: [UInt64: UnsafeRawBufferPointer] = [:]
-    try txn.withCursor(in: store.vectors) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entry = try cursor.next()
-        guard let key = BigEndianKey(bytes: current.key), current.value.count % rowBytes == 0
-        else { continue }
-        blocks[key.value] = current.value
-      }
+    _ = try txn.forEachEntry(in: store.vectors) { current in
+      guard let key = BigEndianKey(bytes: current.key), current.value.count % rowBytes == 0
+      else { return }
+      blocks[key.value] = current.value
     }
     var stale: [[UInt8]] = []
-    try txn.withCursor(in: database) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        entry = try cursor.next()
-        let key = Array(current.key)
-        guard key.count == 9, StoreChecksums.Kind(rawValue: key[0]) != nil,
-          let block = BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: current.key[1...])),
-          blocks[block.value] != nil, current.value.count == 4
-        else {
-          stale.append(key)
-          continue
-        }
+    _ = try txn.forEachEntry(in: database) { current in
+      let key = Array(current.key)
+      guard key.count == 9, StoreChecksums.Kind(rawValue: key[0]) != nil,
+        let block = BigEndianKey(bytes: UnsafeRawBufferPointer(rebasing: current.key[1...])),
+        blocks[block.value] != nil, current.value.count == 4
+      else {
+        stale.append(key)
+        return
       }
     }
     for key in stale { _ = try txn.delete(forKey: key, in: database) }
