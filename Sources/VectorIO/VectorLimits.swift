@@ -30,11 +30,27 @@ public enum VectorLimits {
   /// - Parameter vector: the values.
   /// - Returns: what is wrong, for an error message.
   public static func normProblem(_ vector: UnsafeBufferPointer<Float>) -> String? {
-    var squared = 0.0
-    for value in vector { squared += Double(value) * Double(value) }
-    let limit = Double(maximumNorm)
-    guard squared > limit * limit else { return nil }
+    // Eight lanes of Float: the limit's square (2^124) is well inside Float's range, and a sum
+    // that overflows to +inf is over it too, so Float is exact enough for the comparison.
+    var lanes = SIMD8<Float>()
+    var index = 0
+    if let base = vector.baseAddress {
+      let raw = UnsafeRawPointer(base)
+      while index + 8 <= vector.count {
+        let values = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+        lanes += values * values
+        index += 8
+      }
+    }
+    var squared = lanes.sum()
+    while index < vector.count {
+      squared += vector[index] * vector[index]
+      index += 1
+    }
+    guard squared > maximumNorm * maximumNorm else { return nil }
+    var exact = 0.0
+    for value in vector { exact += Double(value) * Double(value) }
     return
-      "its norm is \(Float(squared.squareRoot())); vectors may have a norm of at most 2^62 (≈ 4.6e18) so that distances stay finite"
+      "its norm is \(Float(exact.squareRoot())); vectors may have a norm of at most 2^62 (≈ 4.6e18) so that distances stay finite"
   }
 }
