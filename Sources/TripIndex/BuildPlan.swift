@@ -97,7 +97,8 @@ struct BuildPlan {
       var rows = 0
       while true {
         batch.removeAll(keepingCapacity: true)
-        let read = try reader.read(maxRows: 4096, into: &batch)
+        let read = try reader.read(
+          maxRows: VectorLimits.batchRows(4096, dimension: reader.dimension), into: &batch)
         if read == 0 { break }
         if requireNonZero {
           for row in 0..<read {
