@@ -50,10 +50,10 @@ public enum TripIndexExecutable {
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-      errorData = error.fileHandleForReading.readDataToEndOfFile()
+      errorData = drain(error.fileHandleForReading)
       group.leave()
     }
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let outputData = drain(output.fileHandleForReading)
     group.wait()
     process.waitUntilExit()
     return Outcome(
@@ -61,5 +61,25 @@ public enum TripIndexExecutable {
       signalled: process.terminationReason == .uncaughtSignal,
       stdout: String(decoding: outputData, as: UTF8.self),
       stderr: String(decoding: errorData, as: UTF8.self))
+  }
+}
+
+/// Reads a pipe to its end with plain `read(2)`, retrying on `EINTR` (Foundation's
+/// `readDataToEndOfFile` traps when a signal interrupts it, as child exits can when many
+/// tests run processes at once).
+private func drain(_ handle: FileHandle) -> Data {
+  var data = Data()
+  var buffer = [UInt8](repeating: 0, count: 1 << 16)
+  while true {
+    let count = buffer.withUnsafeMutableBytes {
+      read(handle.fileDescriptor, $0.baseAddress, $0.count)
+    }
+    if count > 0 {
+      data.append(contentsOf: buffer[0..<count])
+    } else if count < 0 && errno == EINTR {
+      continue
+    } else {
+      return data
+    }
   }
 }
