@@ -66,7 +66,7 @@ demo: release
 	$(TOOL) build datasets/synth-reid/gallery --store $(DEMO)/synth-gallery.lmdb
 	@echo "== the 5 nearest gallery images of one query image (pid 201, camera 1), raw features"
 	$(TOOL) query datasets/synth-reid/query/0201_c1s1_002017_00.fvecs -k 5 --store $(DEMO)/synth-gallery.lmdb
-	@echo "== benchmark on the shipped re-ID set: triplet (batch-hard, soft margin) vs softmax surrogate vs raw"
+	@echo "== benchmark on the shipped re-ID set: triplet (batch-hard, soft margin) vs softmax surrogate vs joint vs raw"
 	@echo "   features, same trunk and budget, 3 seeds each, exact and LSH search (about 20 s)"
 	$(TOOL) benchmark datasets/synth-reid --report $(DEMO)/benchmark
 	@echo "== report and plots: $(DEMO)/benchmark/report.md, cmc.svg, rank1-vs-qps.svg, map-vs-qps.svg"

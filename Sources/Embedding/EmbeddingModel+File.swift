@@ -30,6 +30,15 @@ extension EmbeddingModel {
     case .soft: margin = .string("soft")
     case .hinge(let value): margin = .number(value)
     }
+    // The joint recipe's settings are written only when used, so a model trained without them
+    // encodes (and fingerprints) exactly as before they existed.
+    var head: [(String, JSONValue)] = []
+    if training.loss.softmaxWeight != 0 {
+      head.append(("softmax_weight", .number(training.loss.softmaxWeight)))
+    }
+    if training.loss.labelSmoothing != 0 {
+      head.append(("label_smoothing", .number(training.loss.labelSmoothing)))
+    }
     return .object([
       ("format", .string("tripindex-model")),
       ("version", .integer(Self.formatVersion)),
@@ -47,22 +56,24 @@ extension EmbeddingModel {
       ("metric", .string(metric.rawValue)),
       (
         "training",
-        .object([
-          ("loss", .string(training.loss.kind.rawValue)),
-          ("margin", margin),
-          ("distance", .string(training.loss.distance.rawValue)),
-          ("p", .integer(training.identitiesPerBatch)),
-          ("k", .integer(training.samplesPerIdentity)),
-          ("iterations", .integer(training.iterations)),
-          ("learning_rate", .number(training.learningRate)),
-          ("weight_decay", .number(training.weightDecay)),
-          ("seed", .string(String(training.seed))),
-          ("data_fingerprint", .string(training.dataFingerprint)),
-          ("identities", .integer(training.identities)),
-          ("samples", .integer(training.samples)),
-          ("validation_map", training.validationScore.map { .number($0) } ?? .null),
-          ("kept_iteration", .integer(training.keptIteration)),
-        ])
+        .object(
+          [
+            ("loss", .string(training.loss.kind.rawValue)),
+            ("margin", margin),
+            ("distance", .string(training.loss.distance.rawValue)),
+          ] + head + [
+            ("p", .integer(training.identitiesPerBatch)),
+            ("k", .integer(training.samplesPerIdentity)),
+            ("iterations", .integer(training.iterations)),
+            ("learning_rate", .number(training.learningRate)),
+            ("weight_decay", .number(training.weightDecay)),
+            ("seed", .string(String(training.seed))),
+            ("data_fingerprint", .string(training.dataFingerprint)),
+            ("identities", .integer(training.identities)),
+            ("samples", .integer(training.samples)),
+            ("validation_map", training.validationScore.map { .number($0) } ?? .null),
+            ("kept_iteration", .integer(training.keptIteration)),
+          ])
       ),
       ("parameter_count", .integer(network.parameters.count)),
       ("state_count", .integer(network.state.count)),
@@ -263,8 +274,15 @@ extension EmbeddingModel {
     } else {
       throw fail("the header's margin is neither a number nor \"soft\"")
     }
+    var loss = LossConfiguration(kind: kind, margin: margin, distance: distance)
+    // Absent in files written before the joint recipe: the metric loss alone.
+    loss.softmaxWeight = json["softmax_weight"]?.doubleValue ?? 0
+    loss.labelSmoothing = json["label_smoothing"]?.doubleValue ?? 0
+    guard loss.softmaxWeight >= 0, loss.softmaxWeight.isFinite, loss.labelSmoothing >= 0,
+      loss.labelSmoothing < 1
+    else { throw fail("the header's softmax_weight or label_smoothing is out of range") }
     return TrainingRecord(
-      loss: LossConfiguration(kind: kind, margin: margin, distance: distance),
+      loss: loss,
       identitiesPerBatch: json["p"]?.intValue ?? 0, samplesPerIdentity: json["k"]?.intValue ?? 0,
       iterations: json["iterations"]?.intValue ?? 0,
       learningRate: json["learning_rate"]?.doubleValue ?? 0,

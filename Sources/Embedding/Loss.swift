@@ -51,6 +51,15 @@ public struct LossConfiguration: Sendable, Equatable {
   public var distance: EmbeddingDistance
   /// Multiple-negatives ranking: the similarity scale s.
   public var similarityScale: Double = 20
+  /// The weight of a softmax cross-entropy head added to a metric loss (the joint recipe of
+  /// Luo et al.'s strong re-ID baseline); 0 for the metric loss alone. Ignored by `softmax`,
+  /// which is the head alone.
+  public var softmaxWeight: Double = 0
+  /// Label smoothing ε of the softmax head (the surrogate's, or the joint recipe's).
+  public var labelSmoothing: Double = 0
+
+  /// Whether training needs a softmax head: the surrogate, or a metric loss with a head beside it.
+  public var usesSoftmaxHead: Bool { kind == .softmax || softmaxWeight > 0 }
 
   /// Creates a configuration.
   ///

@@ -30,54 +30,76 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
     gradients = Array(repeating: 0, count: parameters.count)
   }
 
-  /// Cross-entropy of the head's softmax against `labels`, averaged over rows; adds the head's
-  /// gradients to ``gradients``.
+  /// Cross-entropy of the head's softmax against `labels` (smoothed: the target puts
+  /// `1 − smoothing + smoothing / classes` on the label and `smoothing / classes` on every other
+  /// class), averaged over rows and multiplied by `weight`; adds the head's gradients (of the
+  /// weighted loss) to ``gradients``.
   ///
   /// - Parameters:
   ///   - embeddings: one embedding per row.
   ///   - labels: each row's class in `0..<classes`.
-  /// - Returns: the loss, ∂loss/∂embeddings, and the fraction of rows classified wrongly.
+  ///   - smoothing: ε in `0..<1` (0: plain cross-entropy).
+  ///   - weight: the factor on the loss and on every gradient (for a joint loss).
+  /// - Returns: the weighted loss, its ∂/∂embeddings, and the fraction of rows classified wrongly.
   @_specialize(exported:true,where T == Float)
-  public mutating func loss(embeddings: Tensor<T>, labels: [Int]) -> LossResult<T> {
+  public mutating func loss(
+    embeddings: Tensor<T>, labels: [Int], smoothing: T = 0, weight: T = 1
+  ) -> LossResult<T> {
     let rows = embeddings.rows
+    let weightCount = inputs * classes
+    // Logits Z = E W + b; the weights are the first `inputs × classes` parameters.
     var logits = [T](repeating: 0, count: rows * classes)
-    let weights = Array(parameters[0..<(inputs * classes)])
-    multiply(embeddings.values, weights, into: &logits, m: rows, n: classes, k: inputs)
+    multiply(embeddings.values, parameters, into: &logits, m: rows, n: classes, k: inputs)
     var total: T = 0
     var wrong = 0
-    let share = 1 / T(rows)
-    var logitGradient = logits
+    let share = weight / T(rows)
+    let other = smoothing / T(classes)
+    let onLabel = 1 - smoothing + other
     for row in 0..<rows {
-      for column in 0..<classes {
-        logits[row * classes + column] += parameters[inputs * classes + column]
-      }
-      let slice = logits[(row * classes)..<((row + 1) * classes)]
-      let largest = slice.max() ?? 0
-      var sum: T = 0
-      for column in 0..<classes { sum += T.exp(logits[row * classes + column] - largest) }
+      let base = row * classes
       let label = labels[row]
       precondition(label >= 0 && label < classes, "label \(label) outside 0..<\(classes)")
-      total += -(logits[row * classes + label] - largest - T.log(sum))
-      if slice.firstIndex(of: largest) != row * classes + label { wrong += 1 }
+      var largest = -T.infinity
+      var predicted = 0
       for column in 0..<classes {
-        let probability = T.exp(logits[row * classes + column] - largest) / sum
-        logitGradient[row * classes + column] = (probability - (column == label ? 1 : 0)) * share
+        let logit = logits[base + column] + parameters[weightCount + column]
+        logits[base + column] = logit
+        if logit > largest {
+          largest = logit
+          predicted = column
+        }
+      }
+      if predicted != label { wrong += 1 }
+      // −Σ_c q_c log p_c = log Σ_c e^(z_c − max) − Σ_c q_c (z_c − max), since Σ_c q_c = 1; one
+      // exponential per logit, kept for the gradient p_c − q_c.
+      var sum: T = 0
+      var targetShift: T = 0
+      for column in 0..<classes {
+        let shifted = logits[base + column] - largest
+        targetShift += (column == label ? onLabel : other) * shifted
+        let exponential = T.exp(shifted)
+        logits[base + column] = exponential
+        sum += exponential
+      }
+      total += T.log(sum) - targetShift
+      for column in 0..<classes {
+        let target = column == label ? onLabel : other
+        logits[base + column] = (logits[base + column] / sum - target) * share
       }
     }
+    let logitGradient = logits
     // ∂W += Eᵀ ∂Z, ∂b += Σ rows ∂Z, ∂E = ∂Z Wᵀ.
-    var weightGradient = [T](repeating: 0, count: inputs * classes)
     multiply(
-      embeddings.values, logitGradient, into: &weightGradient, m: inputs, n: classes, k: rows,
-      transposeA: true)
-    for index in 0..<(inputs * classes) { gradients[index] += weightGradient[index] }
+      embeddings.values, logitGradient, into: &gradients, m: inputs, n: classes, k: rows,
+      transposeA: true, accumulate: true)
     for row in 0..<rows {
       for column in 0..<classes {
-        gradients[inputs * classes + column] += logitGradient[row * classes + column]
+        gradients[weightCount + column] += logitGradient[row * classes + column]
       }
     }
     var embeddingGradient = Tensor<T>(rows: rows, columns: inputs)
     multiply(
-      logitGradient, weights, into: &embeddingGradient.values, m: rows, n: inputs, k: classes,
+      logitGradient, parameters, into: &embeddingGradient.values, m: rows, n: inputs, k: classes,
       transposeB: true)
     return LossResult(
       value: total * share, gradient: embeddingGradient,

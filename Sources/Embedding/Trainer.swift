@@ -153,7 +153,7 @@ public enum Trainer {
     var optimizer = Adam<Float>(
       count: network.parameters.count, weightDecay: Float(options.weightDecay))
     var head =
-      options.loss.kind == .softmax
+      options.loss.usesSoftmaxHead
       ? SoftmaxHead<Float>(
         inputs: options.outputDimension, classes: classes.count, seed: options.seed &+ 2) : nil
     var headOptimizer = head.map {
@@ -192,14 +192,27 @@ public enum Trainer {
       head?.zeroGradients()
       let embeddings = network.forward(
         Tensor(rows: rows.count, columns: columns, values: batchValues), training: true)
-      let result: LossResult<Float>
-      if var classifier = head {
-        result = classifier.loss(embeddings: embeddings, labels: rows.map { classLabels[$0] })
+      var result: LossResult<Float>
+      let smoothing = Float(options.loss.labelSmoothing)
+      if options.loss.kind == .softmax, var classifier = head {
+        result = classifier.loss(
+          embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing)
         head = classifier
       } else {
         result = MetricLoss.compute(
           options.loss, embeddings: embeddings, labels: rows.map { data.identities[$0] },
           groups: data.groups.map { groups in rows.map { groups[$0] } })
+        if var classifier = head {
+          // The joint recipe: metric loss + weight × cross-entropy on the same embeddings.
+          let classification = classifier.loss(
+            embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing,
+            weight: Float(options.loss.softmaxWeight))
+          head = classifier
+          result.value += classification.value
+          for index in result.gradient.values.indices {
+            result.gradient.values[index] += classification.gradient.values[index]
+          }
+        }
       }
       guard result.value.isFinite else {
         throw TrainingError(

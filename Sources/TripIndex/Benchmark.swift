@@ -5,7 +5,8 @@ import VectorIO
 import VectorMath
 
 /// `tripindex benchmark`: the whole offline re-ID comparison in one run. Trains the triplet
-/// embedder (batch-hard, soft margin) and the softmax surrogate with the same trunk and budget
+/// embedder (batch-hard, soft margin), the softmax surrogate and the joint recipe (batch-hard +
+/// a weighted, label-smoothed softmax head; ``Train/JointRecipe``) with the same trunk and budget
 /// on `train/`, embeds `query/` and `gallery/` with each, and scores raw features, triplet and
 /// surrogate under the Market-1501 protocol with exact and LSH search; trained rows are means
 /// over several seeds.
@@ -41,7 +42,7 @@ public enum Benchmark {
 
   /// The models compared.
   enum Method: String, CaseIterable {
-    case raw, triplet, surrogate
+    case raw, triplet, surrogate, joint
   }
 
   /// The outcome: a report (table, JSON, CMC chart) and the speed charts.
@@ -82,6 +83,11 @@ public enum Benchmark {
       distance: .euclidean)
     training.learningRate = Train.defaultLearningRate(for: kind, margin: training.loss.margin)
     training.weightDecay = Train.defaultWeightDecay(for: kind)
+    if method == .joint {
+      training.loss.softmaxWeight = Train.JointRecipe.softmaxWeight
+      training.loss.labelSmoothing = Train.JointRecipe.labelSmoothing
+      training.weightDecay = Train.JointRecipe.weightDecay
+    }
     return training
   }
 
@@ -152,7 +158,7 @@ public enum Benchmark {
     ]
     var architectures: [Method: String] = [:]
     for seed in options.seeds {
-      for method in [Method.triplet, .surrogate] {
+      for method in [Method.triplet, .surrogate, .joint] {
         progress.update("training \(method.rawValue), seed \(seed)", force: true)
         let started = Progress.now()
         let fitted = try Train.fit(
@@ -262,7 +268,7 @@ public enum Benchmark {
       return TextFormatting.seconds(seconds.reduce(0, +) / Double(max(seconds.count, 1)))
     }
     var report = EvaluationReport(
-      title: "triplet vs softmax surrogate on \(options.directory)",
+      title: "triplet vs softmax surrogate vs joint on \(options.directory)",
       details: [
         (
           "data",
@@ -276,6 +282,12 @@ public enum Benchmark {
         (
           "surrogate",
           (architectures[.surrogate] ?? "-") + "; mean training time " + meanTraining(.surrogate)
+        ),
+        (
+          "joint",
+          (architectures[.joint] ?? "-")
+            + "; + \(Train.JointRecipe.softmaxWeight) × softmax cross-entropy (label smoothing \(Train.JointRecipe.labelSmoothing)); mean training time "
+            + meanTraining(.joint)
         ),
         (
           "budget",

@@ -37,6 +37,17 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Distance for the loss: l2 (Euclidean), sql2 (squared) or cosine.")
   var distance: EmbeddingDistance = .euclidean
 
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Weight of a softmax cross-entropy head added to the metric loss (the joint recipe; 0: the metric loss alone)."
+  )
+  var softmaxWeight = 0.0
+
+  @Option(
+    parsing: .unconditional, help: "Label smoothing of the softmax head (surrogate or joint).")
+  var labelSmoothing = 0.0
+
   @Option(help: "Layer widths, hidden then embedding (e.g. 256,64).")
   var layers: String = "256,64"
 
@@ -88,6 +99,8 @@ struct TrainCommand: ParsableCommand {
     options.training.normalizeOutput = normalize
     options.training.loss = LossConfiguration(
       kind: loss, margin: try Train.parseMargin(margin, for: loss), distance: distance)
+    options.training.loss.softmaxWeight = softmaxWeight
+    options.training.loss.labelSmoothing = labelSmoothing
     options.training.identitiesPerBatch = identitiesPerBatch
     options.training.samplesPerIdentity = samplesPerIdentity
     options.training.iterations = iterations

@@ -1,4 +1,5 @@
 import Embedding
+import Foundation
 import Testing
 import VectorMath
 
@@ -115,8 +116,10 @@ import VectorMath
     }
   }
 
-  @Test("softmax head: embedding and head gradients")
-  func softmaxHead() {
+  @Test(
+    "softmax head: embedding and head gradients, plain, label-smoothed and weighted",
+    arguments: [(0.0, 1.0), (0.1, 1.0), (0.2, 0.3)])
+  func softmaxHead(smoothing: Double, weight: Double) {
     let rows = 8
     let embeddings = Tensor<Double>(rows: rows, columns: 4, values: Self.random(rows * 4, seed: 21))
     let labels = (0..<rows).map { $0 % 3 }
@@ -125,7 +128,8 @@ import VectorMath
       head.parameters[index] += Self.random(1, seed: UInt64(300 + index), scale: 0.3)[0]
     }
     head.zeroGradients()
-    let analytic = head.loss(embeddings: embeddings, labels: labels)
+    let analytic = head.loss(
+      embeddings: embeddings, labels: labels, smoothing: smoothing, weight: weight)
     for index in embeddings.values.indices {
       var plus = embeddings
       var minus = embeddings
@@ -133,8 +137,9 @@ import VectorMath
       minus.values[index] -= Self.step
       var copy = head
       let numeric =
-        (copy.loss(embeddings: plus, labels: labels).value
-          - copy.loss(embeddings: minus, labels: labels).value) / (2 * Self.step)
+        (copy.loss(embeddings: plus, labels: labels, smoothing: smoothing, weight: weight).value
+          - copy.loss(embeddings: minus, labels: labels, smoothing: smoothing, weight: weight).value)
+        / (2 * Self.step)
       Self.expectClose(numeric, analytic.gradient.values[index], "embedding \(index)")
     }
     for index in head.parameters.indices {
@@ -143,9 +148,27 @@ import VectorMath
       plus.parameters[index] += Self.step
       minus.parameters[index] -= Self.step
       let numeric =
-        (plus.loss(embeddings: embeddings, labels: labels).value
-          - minus.loss(embeddings: embeddings, labels: labels).value) / (2 * Self.step)
+        (plus.loss(embeddings: embeddings, labels: labels, smoothing: smoothing, weight: weight)
+          .value
+          - minus.loss(embeddings: embeddings, labels: labels, smoothing: smoothing, weight: weight)
+          .value) / (2 * Self.step)
       Self.expectClose(numeric, head.gradients[index], "head parameter \(index)")
     }
+  }
+
+  @Test("label smoothing is cross-entropy against the smoothed target, by hand")
+  func smoothedValue() {
+    // One row, two classes, a zero head: p = (½, ½); target (1 − ε + ε/2, ε/2); loss = log 2.
+    var head = SoftmaxHead<Double>(inputs: 1, classes: 2, seed: 1)
+    for index in head.parameters.indices { head.parameters[index] = 0 }
+    let one = Tensor<Double>(rows: 1, columns: 1, values: [1])
+    let value = head.loss(embeddings: one, labels: [0], smoothing: 0.2, weight: 0.5).value
+    Self.expectClose(value, 0.5 * Foundation.log(2.0), "weighted smoothed loss")
+    // A head that puts logits (2, 0): p₀ = e²/(e²+1); loss = −(0.9 log p₀ + 0.1 log p₁).
+    head.parameters[0] = 2
+    let p0 = Foundation.exp(2.0) / (Foundation.exp(2.0) + 1)
+    let expected = -(0.9 * Foundation.log(p0) + 0.1 * Foundation.log(1 - p0))
+    Self.expectClose(
+      head.loss(embeddings: one, labels: [0], smoothing: 0.2).value, expected, "smoothed loss")
   }
 }

@@ -221,6 +221,27 @@ import VectorMath
     #expect(try warnings(healthy).isEmpty)
   }
 
+  @Test(
+    "the joint recipe trains a head beside the metric loss and records its settings; a model without it encodes as before"
+  )
+  func jointRecipeRecord() throws {
+    var options = TrainingOptions()
+    options.hiddenSizes = [8]
+    options.outputDimension = 3
+    options.identitiesPerBatch = 4
+    options.iterations = 5
+    let plain = try Trainer.train(Self.noisyData(seed: 4), options: options).model
+    #expect(!String(decoding: plain.fileBytes, as: UTF8.self).contains("softmax_weight"))
+    options.loss.softmaxWeight = 0.1
+    options.loss.labelSmoothing = 0.1
+    let joint = try Trainer.train(Self.noisyData(seed: 4), options: options).model
+    #expect(
+      joint.network.parameters != plain.network.parameters, "the head's gradient moved the trunk")
+    let read = try EmbeddingModel.decode(joint.fileBytes, path: "joint.tpm")
+    #expect(read.training.loss.softmaxWeight == 0.1 && read.training.loss.labelSmoothing == 0.1)
+    #expect(read.training == joint.training)
+  }
+
   @Test("a model file reads back identically; damage is named")
   func modelFiles() throws {
     var options = TrainingOptions()

@@ -60,6 +60,21 @@ import VectorIO
     #expect(learned.cmc[0] > rawMetrics.cmc[0])
   }
 
+  @Test(
+    "train refuses a softmax weight on the softmax loss, a negative weight and smoothing outside [0, 1)",
+    arguments: [
+      (["--loss", "softmax", "--softmax-weight", "0.1"], "--loss softmax is the head alone"),
+      (["--softmax-weight", "-1"], "--softmax-weight must be a non-negative number"),
+      (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
+    ])
+  func jointOptions(arguments: [String], expected: String) throws {
+    let directory = TemporaryDirectory()
+    let outcome = try TripIndexExecutable.run(
+      ["train", "datasets-missing", "--out", directory.file("m.tpm")] + arguments)
+    #expect(outcome.status != 0)
+    #expect(outcome.stderr.contains(expected), "\(outcome.stderr)")
+  }
+
   @Test("build --model stores embeddings and query embeds probes with the store's model")
   func buildAndQuery() throws {
     let fixture = try fixture()
@@ -190,7 +205,9 @@ import VectorIO
     #expect(recall > 0.3 && recall <= 1 && candidates < galleryItems)
   }
 
-  @Test("benchmark: triplet and surrogate beat raw features; report, plots and models are written")
+  @Test(
+    "benchmark: triplet, surrogate and joint beat raw features; report, plots and models are written"
+  )
   func benchmark() throws {
     let fixture = try fixture()
     let report = fixture.directory.file("benchmark-\(UUID().uuidString)")
@@ -208,12 +225,14 @@ import VectorIO
       names == [
         "raw exact", "raw exact top-10", "raw lsh top-10", "triplet exact", "triplet exact top-10",
         "triplet lsh top-10", "surrogate exact", "surrogate exact top-10", "surrogate lsh top-10",
+        "joint exact", "joint exact top-10", "joint lsh top-10",
       ])
     func mAP(_ name: String) -> Double {
       methods.first { $0["name"] as? String == name }?["mAP"] as? Double ?? -1
     }
     #expect(mAP("triplet exact") > mAP("raw exact") + 0.1)
     #expect(mAP("surrogate exact") > mAP("raw exact"))
+    #expect(mAP("joint exact") > mAP("raw exact") + 0.1)
     let sweep = try #require(json["lsh_probe_sweep"] as? [String: [[String: Any]]])
     #expect(sweep["triplet"]?.compactMap { $0["probes"] as? Int } == [1, 4])
     for file in ["report.md", "metrics.json", "cmc.csv", "cmc.svg", "rank1-vs-qps.svg"] {
@@ -230,6 +249,7 @@ import VectorIO
     #expect(
       Set(models) == [
         "triplet-seed1.tpm", "triplet-seed2.tpm", "surrogate-seed1.tpm", "surrogate-seed2.tpm",
+        "joint-seed1.tpm", "joint-seed2.tpm",
       ])
   }
 
