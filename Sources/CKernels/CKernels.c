@@ -171,3 +171,105 @@ void tripindex_interval_edges_table(float value, const float *edges, float slack
   float gap255 = __builtin_fmaxf((edges[255] - slack) - value, 0.0f);
   out[255] = gap255 * gap255;
 }
+
+// e^x for x ≤ 0, eight values in place (Cephes' single-precision polynomial: relative error
+// about 2e-7, the order of expf's rounding); inputs below −87.3 give the smallest normal result.
+// Works on memory rather than vector arguments, so no vector crosses a call boundary.
+static inline __attribute__((always_inline)) void tripindex_exp_nonpositive8(float *values) {
+  tripindex_lanes x;
+  __builtin_memcpy(&x, values, sizeof x);
+  const tripindex_lanes lowest = -87.3f;
+  x = __builtin_elementwise_max(x, lowest);
+  tripindex_lanes n = __builtin_elementwise_roundeven(x * 1.44269504088896341f);
+  tripindex_lanes r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  tripindex_lanes p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  typedef int tripindex_int_lanes __attribute__((ext_vector_type(8)));
+  tripindex_int_lanes exponent = (__builtin_convertvector(n, tripindex_int_lanes) + 127) << 23;
+  tripindex_lanes scale;
+  __builtin_memcpy(&scale, &exponent, sizeof scale);
+  p *= scale;
+  __builtin_memcpy(values, &p, sizeof p);
+}
+
+float tripindex_softmax_cross_entropy(float *restrict logits, const float *restrict bias,
+                                      const int64_t *restrict labels, size_t rows, size_t classes,
+                                      float smoothing, float share, size_t *restrict wrong) {
+  const float other = smoothing / (float)classes;
+  const float on_label = 1.0f - smoothing + other;
+  float total = 0;
+  size_t mistakes = 0;
+  for (size_t row = 0; row < rows; row++) {
+    float *z = logits + row * classes;
+    const int64_t label = labels[row];
+    // Every pass runs in eight lanes: bias and maximum, exponentials and sums, gradient.
+    tripindex_lanes largest_lanes = -__builtin_inff();
+    size_t c = 0;
+    for (; c + 8 <= classes; c += 8) {
+      tripindex_lanes v, b;
+      __builtin_memcpy(&v, z + c, sizeof v);
+      __builtin_memcpy(&b, bias + c, sizeof b);
+      v += b;
+      __builtin_memcpy(z + c, &v, sizeof v);
+      largest_lanes = __builtin_elementwise_max(largest_lanes, v);
+    }
+    float largest = __builtin_reduce_max(largest_lanes);
+    for (; c < classes; c++) {
+      z[c] += bias[c];
+      if (z[c] > largest) largest = z[c];
+    }
+    // Ties go to the label (a first-index argmax differs only on exact ties).
+    const float label_logit = z[label];
+    if (label_logit < largest) mistakes++;
+    // −Σ q log p = log Σ e^(z − max) − Σ q (z − max), since Σ q = 1.
+    tripindex_lanes shift_lanes = 0, sum_lanes = 0;
+    c = 0;
+    for (; c + 8 <= classes; c += 8) {
+      tripindex_lanes v;
+      __builtin_memcpy(&v, z + c, sizeof v);
+      v -= largest;
+      shift_lanes += v;
+      __builtin_memcpy(z + c, &v, sizeof v);
+      tripindex_exp_nonpositive8(z + c);
+      __builtin_memcpy(&v, z + c, sizeof v);
+      sum_lanes += v;
+    }
+    float shift_sum = 0, sum = 0;
+    for (int lane = 0; lane < 8; lane++) {
+      shift_sum += shift_lanes[lane];
+      sum += sum_lanes[lane];
+    }
+    if (c < classes) {
+      float tail[8] = {-100, -100, -100, -100, -100, -100, -100, -100};
+      for (size_t k = c; k < classes; k++) {
+        z[k] -= largest;
+        shift_sum += z[k];
+        tail[k - c] = z[k];
+      }
+      tripindex_exp_nonpositive8(tail);
+      for (size_t k = c; k < classes; k++) {
+        z[k] = tail[k - c];
+        sum += z[k];
+      }
+    }
+    total += __builtin_logf(sum) - other * shift_sum - (on_label - other) * (label_logit - largest);
+    const float inverse = 1.0f / sum;
+    const tripindex_lanes scale = inverse * share, offset = other * share;
+    c = 0;
+    for (; c + 8 <= classes; c += 8) {
+      tripindex_lanes v;
+      __builtin_memcpy(&v, z + c, sizeof v);
+      v = v * scale - offset;
+      __builtin_memcpy(z + c, &v, sizeof v);
+    }
+    for (; c < classes; c++) z[c] = z[c] * inverse * share - other * share;
+    z[label] -= (on_label - other) * share;
+  }
+  *wrong = mistakes;
+  return total;
+}

@@ -1,3 +1,4 @@
+import CKernels
 import RealModule
 import VectorMath
 
@@ -55,36 +56,45 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
     let share = weight / T(rows)
     let other = smoothing / T(classes)
     let onLabel = 1 - smoothing + other
-    for row in 0..<rows {
-      let base = row * classes
-      let label = labels[row]
+    for label in labels {
       precondition(label >= 0 && label < classes, "label \(label) outside 0..<\(classes)")
-      var largest = -T.infinity
-      var predicted = 0
-      for column in 0..<classes {
-        let logit = logits[base + column] + parameters[weightCount + column]
-        logits[base + column] = logit
-        if logit > largest {
-          largest = logit
-          predicted = column
+    }
+    if T.self == Float.self {
+      // Training's path: one C pass per row, exponentials in eight lanes.
+      (total, wrong) = Self.floatCrossEntropy(
+        logits: &logits, parameters: parameters, biasOffset: weightCount, labels: labels,
+        classes: classes, smoothing: Float(smoothing), share: Float(share))
+    } else {
+      for row in 0..<rows {
+        let base = row * classes
+        let label = labels[row]
+        var largest = -T.infinity
+        var predicted = 0
+        for column in 0..<classes {
+          let logit = logits[base + column] + parameters[weightCount + column]
+          logits[base + column] = logit
+          if logit > largest {
+            largest = logit
+            predicted = column
+          }
         }
-      }
-      if predicted != label { wrong += 1 }
-      // −Σ_c q_c log p_c = log Σ_c e^(z_c − max) − Σ_c q_c (z_c − max), since Σ_c q_c = 1; one
-      // exponential per logit, kept for the gradient p_c − q_c.
-      var sum: T = 0
-      var targetShift: T = 0
-      for column in 0..<classes {
-        let shifted = logits[base + column] - largest
-        targetShift += (column == label ? onLabel : other) * shifted
-        let exponential = T.exp(shifted)
-        logits[base + column] = exponential
-        sum += exponential
-      }
-      total += T.log(sum) - targetShift
-      for column in 0..<classes {
-        let target = column == label ? onLabel : other
-        logits[base + column] = (logits[base + column] / sum - target) * share
+        if predicted != label { wrong += 1 }
+        // −Σ_c q_c log p_c = log Σ_c e^(z_c − max) − Σ_c q_c (z_c − max), since Σ_c q_c = 1; one
+        // exponential per logit, kept for the gradient p_c − q_c.
+        var sum: T = 0
+        var targetShift: T = 0
+        for column in 0..<classes {
+          let shifted = logits[base + column] - largest
+          targetShift += (column == label ? onLabel : other) * shifted
+          let exponential = T.exp(shifted)
+          logits[base + column] = exponential
+          sum += exponential
+        }
+        total += T.log(sum) - targetShift
+        for column in 0..<classes {
+          let target = column == label ? onLabel : other
+          logits[base + column] = (logits[base + column] / sum - target) * share
+        }
       }
     }
     let logitGradient = logits
@@ -104,6 +114,31 @@ public struct SoftmaxHead<T: TrainingScalar>: Sendable {
     return LossResult(
       value: total * share, gradient: embeddingGradient,
       activeFraction: Double(wrong) / Double(rows))
+  }
+
+  /// ``loss(embeddings:labels:smoothing:weight:)``'s per-row work for `Float` through
+  /// `tripindex_softmax_cross_entropy`: the summed loss and the rows classified wrongly; the
+  /// logits become the gradient of the weighted loss.
+  private static func floatCrossEntropy(
+    logits: inout [T], parameters: [T], biasOffset: Int, labels: [Int], classes: Int,
+    smoothing: Float, share: Float
+  ) -> (T, Int) {
+    let wideLabels = labels.map { Int64($0) }
+    var wrong = 0
+    let total = logits.withUnsafeMutableBytes { logits in
+      parameters.withUnsafeBytes { parameters in
+        wideLabels.withUnsafeBufferPointer { labels -> Float in
+          guard let logitBase = logits.baseAddress, let parameterBase = parameters.baseAddress
+          else { return 0 }
+          return tripindex_softmax_cross_entropy(
+            logitBase.assumingMemoryBound(to: Float.self),
+            (parameterBase + biasOffset * MemoryLayout<Float>.size).assumingMemoryBound(
+              to: Float.self),
+            labels.baseAddress, labels.count, classes, smoothing, share, &wrong)
+        }
+      }
+    }
+    return (T(total), wrong)
   }
 
   /// Clears the gradients.

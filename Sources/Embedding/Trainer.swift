@@ -194,20 +194,22 @@ public enum Trainer {
         Tensor(rows: rows.count, columns: columns, values: batchValues), training: true)
       var result: LossResult<Float>
       let smoothing = Float(options.loss.labelSmoothing)
-      if options.loss.kind == .softmax, var classifier = head {
-        result = classifier.loss(
+      // The head is mutated through optional chaining, in place: a `var` copy would make every
+      // step copy its parameters and gradients (copy-on-write with `head` still holding them).
+      if options.loss.kind == .softmax,
+        let classification = head?.loss(
           embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing)
-        head = classifier
+      {
+        result = classification
       } else {
         result = MetricLoss.compute(
           options.loss, embeddings: embeddings, labels: rows.map { data.identities[$0] },
           groups: data.groups.map { groups in rows.map { groups[$0] } })
-        if var classifier = head {
-          // The joint recipe: metric loss + weight × cross-entropy on the same embeddings.
-          let classification = classifier.loss(
-            embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing,
-            weight: Float(options.loss.softmaxWeight))
-          head = classifier
+        // The joint recipe: metric loss + weight × cross-entropy on the same embeddings.
+        if let classification = head?.loss(
+          embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing,
+          weight: Float(options.loss.softmaxWeight))
+        {
           result.value += classification.value
           for index in result.gradient.values.indices {
             result.gradient.values[index] += classification.gradient.values[index]
@@ -224,6 +226,9 @@ public enum Trainer {
       let rate = Float(schedule.rate(at: iteration))
       optimizer.update(&network.parameters, gradients: network.gradients, learningRate: rate)
       if var classifier = head, var classifierOptimizer = headOptimizer {
+        // Released first, so the copies are unique and update in place.
+        head = nil
+        headOptimizer = nil
         classifierOptimizer.update(
           &classifier.parameters, gradients: classifier.gradients, learningRate: rate)
         head = classifier

@@ -171,4 +171,34 @@ import VectorMath
     Self.expectClose(
       head.loss(embeddings: one, labels: [0], smoothing: 0.2).value, expected, "smoothed loss")
   }
+
+  @Test(
+    "the Float head (C kernel, eight-lane exponentials) agrees with the Double head",
+    arguments: [0.0, 0.1])
+  func floatHeadMatchesDouble(smoothing: Double) {
+    let rows = 16
+    let classes = 37  // not a multiple of eight: the tail lanes are exercised
+    let values = Self.random(rows * 6, seed: 41, scale: 3)
+    let labels = (0..<rows).map { ($0 * 7) % classes }
+    var double = SoftmaxHead<Double>(inputs: 6, classes: classes, seed: 42)
+    var float = SoftmaxHead<Float>(inputs: 6, classes: classes, seed: 42)
+    for index in double.parameters.indices {
+      double.parameters[index] = Double(Float(double.parameters[index]))
+      float.parameters[index] = Float(double.parameters[index])
+    }
+    let exact = double.loss(
+      embeddings: Tensor(rows: rows, columns: 6, values: values), labels: labels,
+      smoothing: smoothing, weight: 0.5)
+    let fast = float.loss(
+      embeddings: Tensor(rows: rows, columns: 6, values: values.map { Float($0) }), labels: labels,
+      smoothing: Float(smoothing), weight: 0.5)
+    #expect(abs(Double(fast.value) - exact.value) <= 1e-5 * max(1, abs(exact.value)))
+    #expect(fast.activeFraction == exact.activeFraction)
+    for (index, value) in exact.gradient.values.enumerated() {
+      #expect(abs(Double(fast.gradient.values[index]) - value) <= 1e-5, "embedding \(index)")
+    }
+    for (index, value) in double.gradients.enumerated() {
+      #expect(abs(Double(float.gradients[index]) - value) <= 1e-5, "head parameter \(index)")
+    }
+  }
 }

@@ -82,4 +82,12 @@ uint32_t tripindex_crc32c(uint32_t crc, const void *data, size_t count);
 /// The same CRC32C computed with tables only (to test the hardware path against).
 uint32_t tripindex_crc32c_portable(uint32_t crc, const void *data, size_t count);
 
+/// Softmax cross-entropy of `rows` rows of `classes` logits (bias added here) against `labels`,
+/// with label smoothing `smoothing`: returns the summed loss, writes (p − q) · `share` over the
+/// logits (the gradient of `share` × the loss), and counts rows whose largest logit is not the
+/// label in `wrong`. Exponentials in eight lanes (relative error about 2e-7).
+float tripindex_softmax_cross_entropy(float *logits, const float *bias, const int64_t *labels,
+                                      size_t rows, size_t classes, float smoothing, float share,
+                                      size_t *wrong);
+
 #endif
