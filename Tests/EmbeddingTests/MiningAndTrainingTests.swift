@@ -221,15 +221,21 @@ import VectorMath
     #expect(try warnings(healthy).isEmpty)
   }
 
-  @Test(
-    "the joint recipe trains a head beside the metric loss and records its settings; a model without it encodes as before"
-  )
-  func jointRecipeRecord() throws {
+  /// A few iterations of a tiny network: enough to write a model file.
+  static var tinyOptions: TrainingOptions {
     var options = TrainingOptions()
     options.hiddenSizes = [8]
     options.outputDimension = 3
     options.identitiesPerBatch = 4
     options.iterations = 5
+    return options
+  }
+
+  @Test(
+    "the joint recipe trains a head beside the metric loss and records its settings; a model without it encodes as before"
+  )
+  func jointRecipeRecord() throws {
+    var options = Self.tinyOptions
     let plain = try Trainer.train(Self.noisyData(seed: 4), options: options).model
     #expect(!String(decoding: plain.fileBytes, as: UTF8.self).contains("softmax_weight"))
     options.loss.softmaxWeight = 0.1
@@ -244,11 +250,7 @@ import VectorMath
 
   @Test("a model file reads back identically; damage is named")
   func modelFiles() throws {
-    var options = TrainingOptions()
-    options.hiddenSizes = [8]
-    options.outputDimension = 3
-    options.identitiesPerBatch = 4
-    options.iterations = 5
+    let options = Self.tinyOptions
     let model = try Trainer.train(Self.noisyData(seed: 4), options: options).model
     let directory = TemporaryDirectory()
     let path = directory.file("m.tpm")
