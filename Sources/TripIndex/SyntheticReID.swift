@@ -40,6 +40,9 @@ public enum SyntheticReID {
     public var distractors = 150
     /// Junk images (pid −1) in the gallery.
     public var junk = 40
+    /// How strongly each camera distorts what it sees: scales the cameras' linear distortions and
+    /// offsets (1: the shipped set; larger is harder).
+    public var cameraDistortion = 1.0
 
     /// Creates options with the defaults above.
     ///
@@ -78,6 +81,10 @@ public enum SyntheticReID {
     else {
       throw TripIndexError(
         "synth-reid needs a positive dimension, identities and images, and at least 2 cameras")
+    }
+    guard options.cameraDistortion >= 0, options.cameraDistortion.isFinite else {
+      throw TripIndexError(
+        "--camera-distortion must be a non-negative number, not \(options.cameraDistortion)")
     }
     guard options.trainIdentities + options.testIdentities <= 9999 else {
       throw TripIndexError(
@@ -161,12 +168,13 @@ public enum SyntheticReID {
       nuisanceMap = gaussian(
         options.dimension, nuisance, scale: 0.6 / Double(nuisance).squareRoot())
       cameraDistortions = (0..<options.cameras).map { _ in
-        var distortion = gaussian(latent, latent, scale: 0.6 / Double(latent).squareRoot())
+        var distortion = gaussian(
+          latent, latent, scale: options.cameraDistortion * 0.6 / Double(latent).squareRoot())
         for index in 0..<latent { distortion[index, index] += 1 }
         return distortion
       }
       cameraOffsets = (0..<options.cameras).map { _ in
-        (0..<options.dimension).map { _ in Float(random.normal() * 0.3) }
+        (0..<options.dimension).map { _ in Float(random.normal() * 0.3 * options.cameraDistortion) }
       }
       cameraNoise = (0..<options.cameras).map { _ in Float(0.2 + 0.3 * random.uniform()) }
     }

@@ -38,6 +38,11 @@ struct SynthReIDCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: "Junk images (pid -1) in the gallery.")
   var junk = 40
 
+  @Option(
+    parsing: .unconditional,
+    help: "Scale of each camera's distortion and offset (1: the shipped set; larger is harder).")
+  var cameraDistortion = 1.0
+
   func run() throws {
     var options = SyntheticReID.Options(output: out, seed: seed)
     options.dimension = dimension
@@ -46,6 +51,7 @@ struct SynthReIDCommand: ParsableCommand {
     options.cameras = cameras
     options.distractors = distractors
     options.junk = junk
+    options.cameraDistortion = cameraDistortion
     let report = try SyntheticReID.generate(options)
     StandardStream.output.write("\(out): \(report.summary)\n")
   }

@@ -37,6 +37,24 @@ import TripIndex
     #expect(a != (try files(directory.file("c"))))
   }
 
+  @Test(
+    "the default camera distortion regenerates the shipped set byte for byte; a stronger one changes it"
+  )
+  func shippedSetAndDistortion() throws {
+    let directory = TemporaryDirectory()
+    _ = try SyntheticReID.generate(SyntheticReID.Options(output: directory.file("again"), seed: 1))
+    let shipped = try files(
+      URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("datasets/synth-reid").path)
+    #expect(try files(directory.file("again")) == shipped)
+    var harder = SyntheticReID.Options(output: directory.file("harder"), seed: 1)
+    harder.cameraDistortion = 1.8
+    _ = try SyntheticReID.generate(harder)
+    #expect(try files(directory.file("harder")) != shipped)
+    harder.cameraDistortion = -1
+    #expect(throws: TripIndexError.self) { try SyntheticReID.generate(harder) }
+  }
+
   @Test("train and test identities are disjoint; every query has a match in another camera")
   func protocolShape() throws {
     let directory = TemporaryDirectory()
