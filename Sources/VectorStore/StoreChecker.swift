@@ -155,7 +155,8 @@ private struct StoreChecker {
       }
       expectedStart = block + UInt64(perBlock)
       let expectedRows =
-        nextID.map { Int(min(UInt64(perBlock), $0 > block ? $0 - block : 0)) } ?? perBlock
+        nextID.map { StoreSchema.rows(inBlockStarting: block, nextID: $0, blockRows: perBlock) }
+        ?? perBlock
       guard current.value.count % rowBytes == 0, current.value.count / rowBytes <= perBlock,
         nextID == nil || current.value.count == expectedRows * rowBytes
       else {
@@ -206,7 +207,7 @@ private struct StoreChecker {
   }
 
   mutating func checkDeleted() throws {
-    let bitmapBytes = (store.blockRows + 7) / 8
+    let bitmapBytes = store.bitmapBytes
     var entries = 0
     entries = try txn.forEachEntry(in: store.deleted) { current in
       guard let key = BigEndianKey(bytes: current.key), key.value % UInt64(store.blockRows) == 0
@@ -232,14 +233,14 @@ private struct StoreChecker {
   }
 
   func isDeleted(_ id: UInt64) -> Bool {
-    let block = id - id % UInt64(store.blockRows)
+    let block = store.blockStart(of: id)
     guard let bits = deletedBits[block] else { return false }
     let offset = Int(id - block)
     return bits[offset >> 3] & (1 << UInt8(offset & 7)) != 0
   }
 
   func hasVector(_ id: UInt64) -> Bool {
-    let block = id - id % UInt64(store.blockRows)
+    let block = store.blockStart(of: id)
     guard let rows = blockRows[block] else { return false }
     return Int(id - block) < rows
   }
@@ -249,7 +250,6 @@ private struct StoreChecker {
     var names: [UInt64: String] = [:]
     var entries = 0
     var blockCRC: (block: UInt64, crc: UInt32)?
-    let perBlock = UInt64(store.blockRows)
     func finishBlock(_ state: inout StoreChecker) throws {
       if let current = blockCRC {
         try state.verify(.items, block: current.block, computed: current.crc)
@@ -262,17 +262,15 @@ private struct StoreChecker {
         return
       }
       let id = key.value
-      let block = id - id % perBlock
+      let block = store.blockStart(of: id)
       if blockCRC?.block != block {
         try finishBlock(&self)
         blockCRC = (block, 0)
       }
-      var crc = blockCRC?.crc ?? 0
-      crc = StoreChecksums.crc(current.key, continuing: crc)
-      withUnsafeBytes(of: UInt32(current.value.count).littleEndian) {
-        crc = StoreChecksums.crc($0, continuing: crc)
-      }
-      blockCRC = (block, StoreChecksums.crc(current.value, continuing: crc))
+      blockCRC = (
+        block,
+        StoreChecksums.addItem(key: current.key, value: current.value, to: blockCRC?.crc ?? 0)
+      )
       guard let (_, name) = StoreSchema.decodeItem(current.value),
         String(validating: current.value[8...], as: UTF8.self) != nil, !name.isEmpty
       else {

@@ -72,6 +72,16 @@ enum StoreChecksums {
     return .some(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)))
   }
 
+  /// One item record's contribution to its block's checksum: the key, the value's length
+  /// (`UInt32` LE), then the value.
+  static func addItem(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, to crc: UInt32)
+    -> UInt32
+  {
+    var crc = self.crc(key, continuing: crc)
+    withUnsafeBytes(of: UInt32(value.count).littleEndian) { crc = self.crc($0, continuing: crc) }
+    return self.crc(value, continuing: crc)
+  }
+
   /// The checksum of the `items` records of ids `block ..< block + rows`.
   static func itemsChecksum(
     block: UInt64, rows: Int, items: Database, txn: Transaction
@@ -82,11 +92,7 @@ enum StoreChecksums {
       var entry = try cursor.seek(atLeast: BigEndianKey(block))
       while let current = entry {
         guard let key = BigEndianKey(bytes: current.key), key.value < end else { break }
-        crc = StoreChecksums.crc(current.key, continuing: crc)
-        withUnsafeBytes(of: UInt32(current.value.count).littleEndian) {
-          crc = StoreChecksums.crc($0, continuing: crc)
-        }
-        crc = StoreChecksums.crc(current.value, continuing: crc)
+        crc = addItem(key: current.key, value: current.value, to: crc)
         entry = try cursor.next()
       }
     }

@@ -40,6 +40,12 @@ enum StoreSchema {
     return rows
   }
 
+  /// The rows a block starting at `firstID` holds when ids up to `nextID` were assigned: every
+  /// block but the last is full; 0 for a block past the last id.
+  static func rows(inBlockStarting firstID: UInt64, nextID: UInt64, blockRows: Int) -> Int {
+    Int(min(UInt64(blockRows), nextID > firstID ? nextID - firstID : 0))
+  }
+
   /// The sentinel for an unknown pid or camera.
   static let unknownLabel = Int32.min
 

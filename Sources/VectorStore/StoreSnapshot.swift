@@ -28,7 +28,7 @@ public struct StoreSnapshot {
     let path = store.path
     let blockRows = store.blockRows
     var deletedMaps: [UInt64: UnsafePointer<UInt8>] = [:]
-    let bitmapBytes = (blockRows + 7) / 8
+    let bitmapBytes = store.bitmapBytes
     try transaction.withCursor(in: store.deleted) { cursor in
       var entry = try cursor.first()
       while let current = entry {
@@ -52,7 +52,8 @@ public struct StoreSnapshot {
       while let current = entry {
         let firstID = UInt64(blocks.count * blockRows)
         // Every block but the last holds `blockRows` rows; the last ends at `nextID`.
-        let expectedRows = Int(min(UInt64(blockRows), nextID &- min(firstID, nextID)))
+        let expectedRows = StoreSchema.rows(
+          inBlockStarting: firstID, nextID: nextID, blockRows: blockRows)
         guard let key = BigEndianKey(bytes: current.key), key.value == firstID,
           current.value.count == expectedRows * rowBytes, expectedRows > 0
         else {

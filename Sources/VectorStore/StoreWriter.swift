@@ -199,7 +199,7 @@ public struct StoreWriter {
     try transaction.delete(forKey: BigEndianKey(id), in: store.items)
     try transaction.delete(forKey: item.name, in: store.names)
     let blockStart = store.blockStart(of: id)
-    var bitmap = [UInt8](repeating: 0, count: (store.blockRows + 7) / 8)
+    var bitmap = [UInt8](repeating: 0, count: store.bitmapBytes)
     if let existing = try transaction.value(forKey: BigEndianKey(blockStart), in: store.deleted) {
       bitmap = Array(existing)
     }
@@ -302,7 +302,7 @@ public struct StoreWriter {
     try transaction.removeAll(in: database)
     let snapshot = try snapshot()
     let rowBytes = store.dimension * MemoryLayout<Float>.size
-    let bitmapBytes = (store.blockRows + 7) / 8
+    let bitmapBytes = store.bitmapBytes
     for block in snapshot.blocks {
       let values = UnsafeRawBufferPointer(start: block.values, count: block.rowCount * rowBytes)
       try StoreChecksums.record(

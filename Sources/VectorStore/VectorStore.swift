@@ -359,6 +359,9 @@ public final class VectorStore: @unchecked Sendable {
   /// The attached indexes.
   var attachedHooks: [StoreIndexHook] { hooks.withLock { $0 } }
 
+  /// The bytes of a block's deleted-rows bitmap (one bit per row).
+  var bitmapBytes: Int { (blockRows + 7) / 8 }
+
   /// The first id of the block holding `id`.
   @inline(__always)
   func blockStart(of id: UInt64) -> UInt64 { id - id % UInt64(blockRows) }
