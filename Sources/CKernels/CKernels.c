@@ -180,7 +180,11 @@ static inline __attribute__((always_inline)) void tripindex_exp_nonpositive8(flo
   __builtin_memcpy(&x, values, sizeof x);
   const tripindex_lanes lowest = -87.3f;
   x = __builtin_elementwise_max(x, lowest);
-  tripindex_lanes n = __builtin_elementwise_roundeven(x * 1.44269504088896341f);
+  // Round to the nearest integer, ties to even, by adding and removing 1.5 · 2²³ (exact for
+  // |v| < 2²², in the default rounding mode): the baseline x86-64 target has no rounding
+  // instruction, so roundeven would be a library call per lane.
+  const tripindex_lanes shifter = 12582912.0f;
+  tripindex_lanes n = (x * 1.44269504088896341f + shifter) - shifter;
   tripindex_lanes r = x - n * 0.693359375f + n * 2.12194440e-4f;
   tripindex_lanes p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;

@@ -35,6 +35,23 @@ public struct Adam<T: TrainingScalar>: Sendable {
   ///   - learningRate: the step size for this update.
   @_specialize(exported:true,where T == Float)
   public mutating func update(_ parameters: inout [T], gradients: [T], learningRate: T) {
+    update(
+      &parameters, gradients: gradients, learningRate: learningRate, only: [0..<parameters.count])
+  }
+
+  /// One "lazy" update of some parameters only (as for sparse gradients: a sampled softmax
+  /// changes only the classes it scored); the others keep their values and moments. The bias
+  /// corrections count every step.
+  ///
+  /// - Parameters:
+  ///   - parameters: the values to change.
+  ///   - gradients: their gradients.
+  ///   - learningRate: the step size for this update.
+  ///   - ranges: the indices to update.
+  @_specialize(exported:true,where T == Float)
+  public mutating func update(
+    _ parameters: inout [T], gradients: [T], learningRate: T, only ranges: [Range<Int>]
+  ) {
     precondition(
       parameters.count == firstMoments.count && gradients.count == parameters.count, "size mismatch"
     )
@@ -54,30 +71,34 @@ public struct Adam<T: TrainingScalar>: Sendable {
             guard let p = parameters.baseAddress, let g = gradients.baseAddress,
               let m = first.baseAddress, let v = second.baseAddress
             else { return }
-            let count = parameters.count
-            var index = 0
-            if T.self == Float.self {
-              // The vectorised C loop (same arithmetic).
-              func float(_ value: T) -> Float { Float(value) }
-              tripindex_adam_update(
-                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self),
-                UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
-                UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
-                UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self), count,
-                tripindex_adam_constants(
-                  beta1: float(beta1), beta2: float(beta2), keep1: float(keep1),
-                  keep2: float(keep2), weight_decay: float(weightDecay),
-                  step_size: float(stepSize), inverse_correction2: float(inverseCorrection2),
-                  epsilon: float(epsilon)))
-              index = count
-            }
-            while index < count {
-              let gradient = g[index] + weightDecay * p[index]
-              m[index] = beta1 * m[index] + keep1 * gradient
-              v[index] = beta2 * v[index] + keep2 * gradient * gradient
-              p[index] -=
-                stepSize * m[index] / ((v[index] * inverseCorrection2).squareRoot() + epsilon)
-              index += 1
+            for range in ranges {
+              precondition(
+                range.lowerBound >= 0 && range.upperBound <= parameters.count, "range outside")
+              var index = range.lowerBound
+              if T.self == Float.self {
+                // The vectorised C loop (same arithmetic).
+                func float(_ value: T) -> Float { Float(value) }
+                func floats(_ pointer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+                  UnsafeMutableRawPointer(pointer + index).assumingMemoryBound(to: Float.self)
+                }
+                tripindex_adam_update(
+                  floats(p), UnsafeRawPointer(g + index).assumingMemoryBound(to: Float.self),
+                  floats(m), floats(v), range.count,
+                  tripindex_adam_constants(
+                    beta1: float(beta1), beta2: float(beta2), keep1: float(keep1),
+                    keep2: float(keep2), weight_decay: float(weightDecay),
+                    step_size: float(stepSize), inverse_correction2: float(inverseCorrection2),
+                    epsilon: float(epsilon)))
+                index = range.upperBound
+              }
+              while index < range.upperBound {
+                let gradient = g[index] + weightDecay * p[index]
+                m[index] = beta1 * m[index] + keep1 * gradient
+                v[index] = beta2 * v[index] + keep2 * gradient * gradient
+                p[index] -=
+                  stepSize * m[index] / ((v[index] * inverseCorrection2).squareRoot() + epsilon)
+                index += 1
+              }
             }
           }
         }

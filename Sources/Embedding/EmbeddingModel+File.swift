@@ -39,6 +39,12 @@ extension EmbeddingModel {
     if training.loss.labelSmoothing != 0 {
       head.append(("label_smoothing", .number(training.loss.labelSmoothing)))
     }
+    if training.loss.softmaxClasses != 0 {
+      head.append(("softmax_classes", .integer(training.loss.softmaxClasses)))
+    }
+    if let neck = training.loss.neck {
+      head.append(("bnneck", .string(neck.rawValue)))
+    }
     return .object([
       ("format", .string("tripindex-model")),
       ("version", .integer(Self.formatVersion)),
@@ -278,9 +284,18 @@ extension EmbeddingModel {
     // Absent in files written before the joint recipe: the metric loss alone.
     loss.softmaxWeight = json["softmax_weight"]?.doubleValue ?? 0
     loss.labelSmoothing = json["label_smoothing"]?.doubleValue ?? 0
+    loss.softmaxClasses = json["softmax_classes"]?.intValue ?? 0
+    if let neck = json["bnneck"] {
+      guard let name = neck.stringValue, let position = NeckPosition(rawValue: name) else {
+        throw fail("the header's bnneck is neither \"before\" nor \"after\"")
+      }
+      loss.neck = position
+    }
     guard loss.softmaxWeight >= 0, loss.softmaxWeight.isFinite, loss.labelSmoothing >= 0,
-      loss.labelSmoothing < 1
-    else { throw fail("the header's softmax_weight or label_smoothing is out of range") }
+      loss.labelSmoothing < 1, loss.softmaxClasses >= 0
+    else {
+      throw fail("the header's softmax_weight, label_smoothing or softmax_classes is out of range")
+    }
     return TrainingRecord(
       loss: loss,
       identitiesPerBatch: json["p"]?.intValue ?? 0, samplesPerIdentity: json["k"]?.intValue ?? 0,

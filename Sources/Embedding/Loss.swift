@@ -57,6 +57,12 @@ public struct LossConfiguration: Sendable, Equatable {
   public var softmaxWeight: Double = 0
   /// Label smoothing ε of the softmax head (the surrogate's, or the joint recipe's).
   public var labelSmoothing: Double = 0
+  /// Classes the softmax head scores per batch: the batch's own plus others drawn uniformly (a
+  /// sampled softmax, see ``SoftmaxCandidates``); 0 scores every class.
+  public var softmaxClasses: Int = 0
+  /// A BNNeck between the embedding and the softmax head (see ``BatchNormNeck``), and where
+  /// retrieval takes the embedding; `nil` for none.
+  public var neck: NeckPosition?
 
   /// Whether training needs a softmax head: the surrogate, or a metric loss with a head beside it.
   public var usesSoftmaxHead: Bool { kind == .softmax || softmaxWeight > 0 }

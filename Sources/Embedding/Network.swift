@@ -20,7 +20,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   /// The momentum of BatchNorm's running statistics.
   public var batchNormMomentum: Scalar = 0.1
   /// BatchNorm's variance epsilon.
-  public static var batchNormEpsilon: Scalar { 1e-5 }
+  public static var batchNormEpsilon: Scalar { BatchNormalization<Scalar>.epsilon }
 
   let layers: [LayerKind]
   private let parameterOffsets: [Int]
@@ -28,7 +28,7 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   /// The input of every layer in the last forward pass, then the output.
   private var activations: [[Scalar]] = []
   /// Per BatchNorm layer index: normalised values and inverse standard deviations.
-  private var normalized: [Int: (values: [Scalar], inverseDeviation: [Scalar])] = [:]
+  private var normalized: [Int: BatchNormalization<Scalar>.Saved] = [:]
   private var batchSize = 0
 
   /// Creates a network with He-initialised weights (every draw from the seeded generator), zero
@@ -111,6 +111,26 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
       let deviation = (variance / Double(data.rows)).squareRoot()
       state[column] = Scalar(mean)
       state[columns + column] = deviation > 1e-12 ? Scalar(1 / deviation) : 1
+    }
+  }
+
+  /// Folds a per-feature affine map y ↦ y · scale + shift into the output layer (the last
+  /// Linear), so the network computes it without a layer of its own (a BNNeck used for retrieval).
+  ///
+  /// - Parameters:
+  ///   - scale: one factor per output feature.
+  ///   - shift: one offset per output feature.
+  public mutating func foldIntoOutput(scale: [Scalar], shift: [Scalar]) {
+    guard let last = layers.indices.last, case .linear(let inputs, let outputs) = layers[last]
+    else { preconditionFailure("the output layer is not Linear (an L2-normalised output?)") }
+    precondition(scale.count == outputs && shift.count == outputs, "one value per output feature")
+    let offset = parameterOffsets[last]
+    for input in 0..<inputs {
+      for output in 0..<outputs { parameters[offset + input * outputs + output] *= scale[output] }
+    }
+    let biases = offset + inputs * outputs
+    for output in 0..<outputs {
+      parameters[biases + output] = parameters[biases + output] * scale[output] + shift[output]
     }
   }
 
@@ -317,119 +337,43 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
     return inputGradient
   }
 
-  /// BatchNorm forward, row-major (statistics accumulated a row at a time, so the inner loops
-  /// run over contiguous features).
+  /// BatchNorm forward for layer `layer` (see ``BatchNormalization``).
   private mutating func batchNormForward(
     _ input: [Scalar], rows: Int, features: Int, layer: Int, training: Bool
   ) -> [Scalar] {
     let offset = parameterOffsets[layer]
     let stateOffset = stateOffsets[layer]
-    var output = [Scalar](repeating: 0, count: input.count)
-    var normalizedValues = [Scalar](repeating: 0, count: training ? input.count : 0)
-    var means = [Scalar](repeating: 0, count: features)
-    var inverseDeviations = [Scalar](repeating: 0, count: features)
-    if training {
-      var variances = [Scalar](repeating: 0, count: features)
-      input.withUnsafeBufferPointer { input in
-        means.withUnsafeMutableBufferPointer { means in
-          variances.withUnsafeMutableBufferPointer { variances in
-            guard let x = input.baseAddress, let mean = means.baseAddress,
-              let variance = variances.baseAddress
-            else { return }
-            LaneKernels.batchNormStatistics(
-              x, rows: rows, features: features, means: mean, variances: variance)
-          }
+    let momentum = batchNormMomentum
+    let (output, saved) = parameters.withUnsafeBufferPointer { parameters in
+      state.withUnsafeMutableBufferPointer { state in
+        guard let affine = parameters.baseAddress, let running = state.baseAddress else {
+          preconditionFailure("a BatchNorm layer has parameters and state")
         }
-      }
-      let unbiasing = rows > 1 ? Scalar(rows) / Scalar(rows - 1) : 1
-      for feature in 0..<features {
-        let mean = stateOffset + feature
-        let variance = stateOffset + features + feature
-        state[mean] += batchNormMomentum * (means[feature] - state[mean])
-        state[variance] += batchNormMomentum * (variances[feature] * unbiasing - state[variance])
-        inverseDeviations[feature] = 1 / (variances[feature] + Self.batchNormEpsilon).squareRoot()
-      }
-    } else {
-      for feature in 0..<features {
-        means[feature] = state[stateOffset + feature]
-        inverseDeviations[feature] =
-          1 / (state[stateOffset + features + feature] + Self.batchNormEpsilon).squareRoot()
+        return BatchNormalization.forward(
+          input, rows: rows, features: features, affine: affine + offset,
+          running: running + stateOffset, momentum: momentum, training: training)
       }
     }
-    input.withUnsafeBufferPointer { input in
-      parameters.withUnsafeBufferPointer { parameters in
-        means.withUnsafeBufferPointer { means in
-          inverseDeviations.withUnsafeBufferPointer { inverse in
-            output.withUnsafeMutableBufferPointer { output in
-              normalizedValues.withUnsafeMutableBufferPointer { normalized in
-                guard let x = input.baseAddress, let scale = parameters.baseAddress,
-                  let mean = means.baseAddress, let inverseBase = inverse.baseAddress,
-                  let y = output.baseAddress
-                else { return }
-                LaneKernels.batchNormApply(
-                  x, rows: rows, features: features, statistics: (mean, inverseBase),
-                  affine: (scale + offset, scale + offset + features),
-                  normalized: training ? normalized.baseAddress : nil, output: y)
-              }
-            }
-          }
-        }
-      }
-    }
-    if training { normalized[layer] = (normalizedValues, inverseDeviations) }
+    if let saved { normalized[layer] = saved }
     return output
   }
 
-  /// BatchNorm backward, row-major like the forward pass.
+  /// BatchNorm backward for layer `layer`.
   private mutating func batchNormBackward(
     _ outputGradient: [Scalar], rows: Int, features: Int, layer: Int
-  )
-    -> [Scalar]
-  {
-    guard let (normal, inverseDeviations) = normalized[layer] else {
+  ) -> [Scalar] {
+    guard let saved = normalized[layer] else {
       preconditionFailure("batch norm backward without a training forward pass")
     }
     let offset = parameterOffsets[layer]
-    var inputGradient = outputGradient
-    var sums = [Scalar](repeating: 0, count: features)
-    var products = [Scalar](repeating: 0, count: features)
-    outputGradient.withUnsafeBufferPointer { dY in
-      normal.withUnsafeBufferPointer { normal in
-        sums.withUnsafeMutableBufferPointer { sums in
-          products.withUnsafeMutableBufferPointer { products in
-            guard let gradient = dY.baseAddress, let normalBase = normal.baseAddress,
-              let sum = sums.baseAddress, let product = products.baseAddress
-            else { return }
-            LaneKernels.batchNormGradientSums(
-              gradient, normalized: normalBase, rows: rows, features: features, sums: sum,
-              products: product)
-          }
-        }
+    return parameters.withUnsafeBufferPointer { parameters in
+      gradients.withUnsafeMutableBufferPointer { gradients in
+        guard let affine = parameters.baseAddress, let affineGradients = gradients.baseAddress
+        else { preconditionFailure("a BatchNorm layer has parameters") }
+        return BatchNormalization.backward(
+          outputGradient, saved: saved, rows: rows, features: features, affine: affine + offset,
+          affineGradients: affineGradients + offset)
       }
     }
-    var factors = [Scalar](repeating: 0, count: features)
-    for feature in 0..<features {
-      gradients[offset + feature] += products[feature]
-      gradients[offset + features + feature] += sums[feature]
-      factors[feature] = parameters[offset + feature] * inverseDeviations[feature] / Scalar(rows)
-    }
-    inputGradient.withUnsafeMutableBufferPointer { dX in
-      normal.withUnsafeBufferPointer { normal in
-        factors.withUnsafeBufferPointer { factors in
-          sums.withUnsafeBufferPointer { sums in
-            products.withUnsafeBufferPointer { products in
-              guard let gradient = dX.baseAddress, let normalBase = normal.baseAddress,
-                let factor = factors.baseAddress, let sum = sums.baseAddress,
-                let product = products.baseAddress
-              else { return }
-              LaneKernels.batchNormInputGradient(
-                gradient, normalized: normalBase, rows: rows, features: features, factors: factor,
-                sums: sum, products: product)
-            }
-          }
-        }
-      }
-    }
-    return inputGradient
   }
 }

@@ -156,7 +156,14 @@ public enum Trainer {
       options.loss.usesSoftmaxHead
       ? SoftmaxHead<Float>(
         inputs: options.outputDimension, classes: classes.count, seed: options.seed &+ 2) : nil
+    // The sampled softmax's draws come from a stream of their own, so the batches stay the same.
+    var candidateRandom = SeededRandom(seed: options.seed &+ 3)
     var headOptimizer = head.map {
+      Adam<Float>(count: $0.parameters.count, weightDecay: Float(options.weightDecay))
+    }
+    var neck = options.loss.neck.map { _ in BatchNormNeck<Float>(features: options.outputDimension)
+    }
+    var neckOptimizer = neck.map {
       Adam<Float>(count: $0.parameters.count, weightDecay: Float(options.weightDecay))
     }
     let schedule = LearningRateSchedule(
@@ -171,6 +178,16 @@ public enum Trainer {
         learningRate: options.learningRate, weightDecay: options.weightDecay, seed: options.seed,
         dataFingerprint: data.fingerprint, identities: classes.count, samples: data.vectors.rows,
         validationScore: score, keptIteration: iteration)
+    }
+
+    // The network retrieval uses: the trunk, with the BNNeck's inference map folded into its
+    // output layer when retrieval takes the embedding after the neck.
+    func retrievalNetwork() -> Network<Float> {
+      guard options.loss.neck == .after, let neck else { return network }
+      var folded = network
+      let (scale, shift) = neck.inferenceAffine
+      folded.foldIntoOutput(scale: scale, shift: shift)
+      return folded
     }
 
     var best: (score: Double, iteration: Int, parameters: [Float], state: [Float])?
@@ -190,26 +207,41 @@ public enum Trainer {
       }
       network.zeroGradients()
       head?.zeroGradients()
+      neck?.zeroGradients()
       let embeddings = network.forward(
         Tensor(rows: rows.count, columns: columns, values: batchValues), training: true)
       var result: LossResult<Float>
       let smoothing = Float(options.loss.labelSmoothing)
-      // The head is mutated through optional chaining, in place: a `var` copy would make every
-      // step copy its parameters and gradients (copy-on-write with `head` still holding them).
-      if options.loss.kind == .softmax,
-        let classification = head?.loss(
-          embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing)
-      {
+      let headLabels = head == nil ? [] : rows.map { classLabels[$0] }
+      let candidates =
+        head != nil && options.loss.softmaxClasses > 0
+        ? SoftmaxCandidates.draw(
+          labels: headLabels, totalClasses: classes.count, count: options.loss.softmaxClasses,
+          using: &candidateRandom) : nil
+      // The head's loss on the embeddings (through the BNNeck, if any), its gradient with respect
+      // to the embeddings. The head is mutated through optional chaining, in place: a `var` copy
+      // would make every step copy its parameters and gradients (copy-on-write with `head` still
+      // holding them).
+      func classify(weight: Float) -> LossResult<Float>? {
+        let headInput = neck?.forward(embeddings, training: true) ?? embeddings
+        guard
+          var classification = head?.loss(
+            embeddings: headInput, labels: headLabels, smoothing: smoothing, weight: weight,
+            candidates: candidates)
+        else { return nil }
+        if let gradient = neck?.backward(classification.gradient) {
+          classification.gradient = gradient
+        }
+        return classification
+      }
+      if options.loss.kind == .softmax, let classification = classify(weight: 1) {
         result = classification
       } else {
         result = MetricLoss.compute(
           options.loss, embeddings: embeddings, labels: rows.map { data.identities[$0] },
           groups: data.groups.map { groups in rows.map { groups[$0] } })
         // The joint recipe: metric loss + weight × cross-entropy on the same embeddings.
-        if let classification = head?.loss(
-          embeddings: embeddings, labels: rows.map { classLabels[$0] }, smoothing: smoothing,
-          weight: Float(options.loss.softmaxWeight))
-        {
+        if let classification = classify(weight: Float(options.loss.softmaxWeight)) {
           result.value += classification.value
           for index in result.gradient.values.indices {
             result.gradient.values[index] += classification.gradient.values[index]
@@ -229,10 +261,21 @@ public enum Trainer {
         // Released first, so the copies are unique and update in place.
         head = nil
         headOptimizer = nil
+        // A sampled softmax updates the classes it scored only (lazy Adam).
         classifierOptimizer.update(
-          &classifier.parameters, gradients: classifier.gradients, learningRate: rate)
+          &classifier.parameters, gradients: classifier.gradients, learningRate: rate,
+          only: candidates.map { $0.classes.flatMap { classifier.parameterRanges(of: $0) } }
+            ?? [0..<classifier.parameters.count])
         head = classifier
         headOptimizer = classifierOptimizer
+      }
+      if var batchNormNeck = neck, var batchNormNeckOptimizer = neckOptimizer {
+        // γ only: β stays 0.
+        batchNormNeckOptimizer.update(
+          &batchNormNeck.parameters, gradients: batchNormNeck.gradients, learningRate: rate,
+          only: [0..<batchNormNeck.features])
+        neck = batchNormNeck
+        neckOptimizer = batchNormNeckOptimizer
       }
       intervalLoss += Double(result.value)
       intervalActive += result.activeFraction
@@ -248,12 +291,13 @@ public enum Trainer {
       if iteration % options.validationInterval == 0 || iteration == options.iterations {
         var score: Double?
         if let validate {
+          let candidate = retrievalNetwork()
           let value = validate(
-            EmbeddingModel(network: network, training: record(kept: iteration, score: nil)))
+            EmbeddingModel(network: candidate, training: record(kept: iteration, score: nil)))
           score = value
           validationHistory.append((iteration, value))
           if best.map({ value > $0.score }) ?? true {
-            best = (value, iteration, network.parameters, network.state)
+            best = (value, iteration, candidate.parameters, candidate.state)
           }
         }
         let meanLoss = intervalLoss / Double(intervalSteps)
@@ -270,6 +314,7 @@ public enum Trainer {
     }
     var keptIteration = options.iterations
     var keptScore = validationHistory.last?.1
+    network = retrievalNetwork()
     if options.keepBest, let best {
       network.parameters = best.parameters
       network.state = best.state

@@ -86,6 +86,7 @@ public enum Benchmark {
     if method == .joint {
       training.loss.softmaxWeight = Train.JointRecipe.softmaxWeight
       training.loss.labelSmoothing = Train.JointRecipe.labelSmoothing
+      training.loss.softmaxClasses = Train.JointRecipe.softmaxClasses
       training.weightDecay = Train.JointRecipe.weightDecay
     }
     return training
@@ -286,7 +287,7 @@ public enum Benchmark {
         (
           "joint",
           (architectures[.joint] ?? "-")
-            + "; + \(Train.JointRecipe.softmaxWeight) × softmax cross-entropy (label smoothing \(Train.JointRecipe.labelSmoothing)); mean training time "
+            + "; + \(Train.JointRecipe.softmaxWeight) × softmax cross-entropy (label smoothing \(Train.JointRecipe.labelSmoothing), \(Train.JointRecipe.softmaxClasses) classes scored per batch); mean training time "
             + meanTraining(.joint)
         ),
         (

@@ -3,6 +3,7 @@ import TripIndex
 
 extension LossKind: ExpressibleByArgument {}
 extension EmbeddingDistance: ExpressibleByArgument {}
+extension NeckPosition: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -47,6 +48,25 @@ struct TrainCommand: ParsableCommand {
   @Option(
     parsing: .unconditional, help: "Label smoothing of the softmax head (surrogate or joint).")
   var labelSmoothing = 0.0
+
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Classes the softmax head scores per batch: the batch's own plus others drawn at random (a sampled softmax; 0: all classes)."
+  )
+  var softmaxClasses = 0
+
+  @Flag(
+    help:
+      "A BNNeck: the softmax head sees a batch-normalised copy of the embedding (Luo et al.); the metric loss sees the embedding itself."
+  )
+  var bnneck = false
+
+  @Option(
+    help:
+      "With --bnneck: retrieval uses the embedding before the neck or after it (the neck folded into the output layer). (default: before)"
+  )
+  var embedFrom: NeckPosition?
 
   @Option(help: "Layer widths, hidden then embedding (e.g. 256,64).")
   var layers: String = "256,64"
@@ -101,6 +121,8 @@ struct TrainCommand: ParsableCommand {
       kind: loss, margin: try Train.parseMargin(margin, for: loss), distance: distance)
     options.training.loss.softmaxWeight = softmaxWeight
     options.training.loss.labelSmoothing = labelSmoothing
+    options.training.loss.softmaxClasses = softmaxClasses
+    options.training.loss.neck = try Train.neckPosition(bnneck: bnneck, embedFrom: embedFrom)
     options.training.identitiesPerBatch = identitiesPerBatch
     options.training.samplesPerIdentity = samplesPerIdentity
     options.training.iterations = iterations

@@ -173,9 +173,9 @@ import VectorMath
   }
 
   @Test(
-    "the Float head (C kernel, eight-lane exponentials) agrees with the Double head",
-    arguments: [0.0, 0.1])
-  func floatHeadMatchesDouble(smoothing: Double) {
+    "the Float head (C kernel, eight-lane exponentials) agrees with the Double head, all classes or sampled",
+    arguments: [0.0, 0.1], [false, true])
+  func floatHeadMatchesDouble(smoothing: Double, sampled: Bool) {
     let rows = 16
     let classes = 37  // not a multiple of eight: the tail lanes are exercised
     let values = Self.random(rows * 6, seed: 41, scale: 3)
@@ -186,12 +186,16 @@ import VectorMath
       double.parameters[index] = Double(Float(double.parameters[index]))
       float.parameters[index] = Float(double.parameters[index])
     }
+    let candidates =
+      sampled
+      ? SoftmaxCandidates(
+        batchClasses: Set(labels), sampledClasses: [2, 6, 36], sampledLogitOffset: 1.3) : nil
     let exact = double.loss(
       embeddings: Tensor(rows: rows, columns: 6, values: values), labels: labels,
-      smoothing: smoothing, weight: 0.5)
+      smoothing: smoothing, weight: 0.5, candidates: candidates)
     let fast = float.loss(
       embeddings: Tensor(rows: rows, columns: 6, values: values.map { Float($0) }), labels: labels,
-      smoothing: Float(smoothing), weight: 0.5)
+      smoothing: Float(smoothing), weight: 0.5, candidates: candidates)
     #expect(abs(Double(fast.value) - exact.value) <= 1e-5 * max(1, abs(exact.value)))
     #expect(fast.activeFraction == exact.activeFraction)
     for (index, value) in exact.gradient.values.enumerated() {
@@ -199,6 +203,119 @@ import VectorMath
     }
     for (index, value) in double.gradients.enumerated() {
       #expect(abs(Double(float.gradients[index]) - value) <= 1e-5, "head parameter \(index)")
+    }
+  }
+
+  /// Candidates over 7 classes: the batch carries 1, 3 and 5; 0 and 6 were drawn.
+  static let candidates = SoftmaxCandidates(
+    batchClasses: [1, 3, 5], sampledClasses: [0, 6], sampledLogitOffset: 0.7)
+
+  @Test(
+    "sampled softmax head: gradients on the scored classes, none elsewhere, and the value by hand",
+    arguments: [0.0, 0.1])
+  func sampledSoftmaxHead(smoothing: Double) {
+    let rows = 6
+    let embeddings = Tensor<Double>(rows: rows, columns: 4, values: Self.random(rows * 4, seed: 51))
+    let labels = (0..<rows).map { [1, 3, 5][$0 % 3] }
+    var head = SoftmaxHead<Double>(inputs: 4, classes: 7, seed: 52)
+    for index in head.parameters.indices {
+      head.parameters[index] += Self.random(1, seed: UInt64(500 + index), scale: 0.3)[0]
+    }
+    head.zeroGradients()
+    let candidates = Self.candidates
+    let analytic = head.loss(
+      embeddings: embeddings, labels: labels, smoothing: smoothing, weight: 0.4,
+      candidates: candidates)
+    // By hand: cross-entropy over the five scored classes, drawn ones' logits raised by 0.7.
+    var expected = 0.0
+    for row in 0..<rows {
+      let logits = candidates.classes.enumerated().map { position, column in
+        (0..<4).map { embeddings[row, $0] * head.parameters[column * 4 + $0] }.reduce(0, +)
+          + head.parameters[28 + column] + (candidates.isSampled[position] ? 0.7 : 0)
+      }
+      let logSum = Foundation.log(logits.map { Foundation.exp($0) }.reduce(0, +))
+      for (position, column) in candidates.classes.enumerated() {
+        let target = (column == labels[row] ? 1 - smoothing : 0) + smoothing / 5
+        expected -= target * (logits[position] - logSum)
+      }
+    }
+    Self.expectClose(analytic.value, 0.4 * expected / Double(rows), "sampled loss value")
+    for index in embeddings.values.indices {
+      var plus = embeddings
+      var minus = embeddings
+      plus.values[index] += Self.step
+      minus.values[index] -= Self.step
+      var copy = head
+      let numeric =
+        (copy.loss(
+          embeddings: plus, labels: labels, smoothing: smoothing, weight: 0.4,
+          candidates: candidates
+        ).value
+          - copy.loss(
+            embeddings: minus, labels: labels, smoothing: smoothing, weight: 0.4,
+            candidates: candidates
+          ).value) / (2 * Self.step)
+      Self.expectClose(numeric, analytic.gradient.values[index], "embedding \(index)")
+    }
+    let unscored = Set([2, 4])
+    for index in head.parameters.indices {
+      let column = index < 28 ? index / 4 : index - 28
+      if unscored.contains(column) {
+        #expect(head.gradients[index] == 0, "class \(column) was not scored")
+        continue
+      }
+      var plus = head
+      var minus = head
+      plus.parameters[index] += Self.step
+      minus.parameters[index] -= Self.step
+      let numeric =
+        (plus.loss(
+          embeddings: embeddings, labels: labels, smoothing: smoothing, weight: 0.4,
+          candidates: candidates
+        ).value
+          - minus.loss(
+            embeddings: embeddings, labels: labels, smoothing: smoothing, weight: 0.4,
+            candidates: candidates
+          ).value) / (2 * Self.step)
+      Self.expectClose(numeric, head.gradients[index], "head parameter \(index)")
+    }
+  }
+
+  @Test("BNNeck: embedding and scale gradients through the neck and the head; the shift stays 0")
+  func batchNormNeck() {
+    let rows = 8
+    let embeddings = Tensor<Double>(
+      rows: rows, columns: 4, values: Self.random(rows * 4, seed: 61, scale: 2))
+    let labels = (0..<rows).map { $0 % 3 }
+    var head = SoftmaxHead<Double>(inputs: 4, classes: 3, seed: 62)
+    var neck = BatchNormNeck<Double>(features: 4)
+    for feature in 0..<4 { neck.parameters[feature] = 0.5 + 0.3 * Double(feature) }
+    func loss(_ neck: inout BatchNormNeck<Double>, _ input: Tensor<Double>) -> Double {
+      var copy = head
+      return copy.loss(
+        embeddings: neck.forward(input, training: true), labels: labels, smoothing: 0.1
+      ).value
+    }
+    let normalized = neck.forward(embeddings, training: true)
+    let headResult = head.loss(embeddings: normalized, labels: labels, smoothing: 0.1)
+    let gradient = neck.backward(headResult.gradient)
+    for index in embeddings.values.indices {
+      var plus = embeddings
+      var minus = embeddings
+      plus.values[index] += Self.step
+      minus.values[index] -= Self.step
+      var copy = neck
+      let numeric = (loss(&copy, plus) - loss(&copy, minus)) / (2 * Self.step)
+      Self.expectClose(numeric, gradient.values[index], "embedding \(index)")
+    }
+    for feature in 0..<4 {
+      var plus = neck
+      var minus = neck
+      plus.parameters[feature] += Self.step
+      minus.parameters[feature] -= Self.step
+      let numeric = (loss(&plus, embeddings) - loss(&minus, embeddings)) / (2 * Self.step)
+      Self.expectClose(numeric, neck.gradients[feature], "scale \(feature)")
+      #expect(neck.gradients[4 + feature] == 0, "the shift is frozen")
     }
   }
 }

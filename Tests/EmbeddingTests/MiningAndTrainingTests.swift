@@ -248,6 +248,100 @@ import VectorMath
     #expect(read.training == joint.training)
   }
 
+  @Test(
+    "sampled softmax candidates: the batch's classes plus uniform draws, the logQ offset, reproducible"
+  )
+  func softmaxCandidates() throws {
+    var random = SeededRandom(seed: 9)
+    let labels = [3, 3, 8, 8, 11, 11]
+    #expect(
+      SoftmaxCandidates.draw(labels: labels, totalClasses: 20, count: 20, using: &random) == nil)
+    var counts = [Int](repeating: 0, count: 20)
+    let draws = 4000
+    for _ in 0..<draws {
+      let candidates = try #require(
+        SoftmaxCandidates.draw(labels: labels, totalClasses: 20, count: 7, using: &random))
+      #expect(candidates.classes.count == 7 && candidates.classes == candidates.classes.sorted())
+      #expect(Set(candidates.classes).isSuperset(of: [3, 8, 11]))
+      for (position, column) in candidates.classes.enumerated() {
+        #expect(candidates.isSampled[position] == ![3, 8, 11].contains(column))
+        counts[column] += 1
+      }
+      #expect(abs(candidates.sampledLogitOffset - Foundation.log(17.0 / 4.0)) < 1e-12)
+    }
+    // Each of the 17 outside classes is drawn with probability 4/17.
+    for column in 0..<20 where ![3, 8, 11].contains(column) {
+      let share = Double(counts[column]) / Double(draws)
+      #expect(abs(share - 4.0 / 17.0) < 0.03, "class \(column) drawn \(share)")
+    }
+    // Fewer candidates than batch classes: the batch's own only.
+    let own = try #require(
+      SoftmaxCandidates.draw(labels: labels, totalClasses: 20, count: 2, using: &random))
+    #expect(own.classes == [3, 8, 11] && !own.isSampled.contains(true))
+    var first = SeededRandom(seed: 4)
+    var second = SeededRandom(seed: 4)
+    #expect(
+      SoftmaxCandidates.draw(labels: labels, totalClasses: 20, count: 9, using: &first)
+        == SoftmaxCandidates.draw(labels: labels, totalClasses: 20, count: 9, using: &second))
+  }
+
+  @Test("a lazy Adam step changes the listed parameters exactly as a full step does, and no others")
+  func lazyAdam() {
+    let start: [Float] = (0..<20).map { Float($0) * 0.1 - 1 }
+    let gradients: [Float] = (0..<20).map { Float(($0 * 7) % 5) - 2 }
+    var full = Adam<Float>(count: 20, weightDecay: 0.01)
+    var lazy = Adam<Float>(count: 20, weightDecay: 0.01)
+    var fullValues = start
+    var lazyValues = start
+    for _ in 0..<3 {
+      full.update(&fullValues, gradients: gradients, learningRate: 0.05)
+      lazy.update(&lazyValues, gradients: gradients, learningRate: 0.05, only: [2..<11, 15..<16])
+    }
+    for index in 0..<20 {
+      let listed = (2..<11).contains(index) || index == 15
+      #expect(
+        lazyValues[index] == (listed ? fullValues[index] : start[index]), "parameter \(index)")
+    }
+  }
+
+  @Test("a BNNeck folded into the output layer computes the neck's inference map")
+  func neckFold() {
+    let architecture = Architecture(
+      inputDimension: 5, hiddenSizes: [6], outputDimension: 3, batchNorm: true,
+      normalizeOutput: false)
+    var network = Network<Float>(architecture: architecture, seed: 7)
+    var random = SeededRandom(seed: 8)
+    let batch = Tensor<Float>(
+      rows: 10, columns: 5, values: (0..<50).map { _ in Float(random.normal()) * 2 })
+    var neck = BatchNormNeck<Float>(features: 3)
+    neck.parameters = [0.5, 2, -1, 0, 0, 0]
+    for _ in 0..<30 { _ = neck.forward(network.forward(batch, training: false), training: true) }
+    let expected = neck.forward(network.forward(batch, training: false), training: false)
+    var folded = network
+    let (scale, shift) = neck.inferenceAffine
+    folded.foldIntoOutput(scale: scale, shift: shift)
+    let output = folded.forward(batch, training: false)
+    for index in expected.values.indices {
+      #expect(abs(output.values[index] - expected.values[index]) < 1e-4, "value \(index)")
+    }
+  }
+
+  @Test(
+    "a sampled softmax and a BNNeck are recorded in the model file and read back; retrieval after the neck trains"
+  )
+  func headSettingsRecord() throws {
+    var options = Self.tinyOptions
+    options.loss.softmaxWeight = 0.1
+    options.loss.softmaxClasses = 5
+    options.loss.neck = .after
+    let model = try Trainer.train(Self.noisyData(seed: 4), options: options).model
+    let text = String(decoding: model.fileBytes, as: UTF8.self)
+    #expect(text.contains("\"softmax_classes\": 5") && text.contains("\"bnneck\": \"after\""))
+    let read = try EmbeddingModel.decode(model.fileBytes, path: "neck.tpm")
+    #expect(read.training == model.training && read.training.loss.neck == .after)
+    #expect(model.embed(Self.noisyData(seed: 4).vectors).values.allSatisfy { $0.isFinite })
+  }
+
   @Test("a model file reads back identically; damage is named")
   func modelFiles() throws {
     let options = Self.tinyOptions

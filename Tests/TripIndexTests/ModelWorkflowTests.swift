@@ -61,11 +61,19 @@ import VectorIO
   }
 
   @Test(
-    "train refuses a softmax weight on the softmax loss, a negative weight and smoothing outside [0, 1)",
+    "train refuses a softmax weight on the softmax loss, a negative weight, smoothing outside [0, 1), and head settings without a head",
     arguments: [
       (["--loss", "softmax", "--softmax-weight", "0.1"], "--loss softmax is the head alone"),
       (["--softmax-weight", "-1"], "--softmax-weight must be a non-negative number"),
       (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
+      (["--softmax-weight", "0.1", "--softmax-classes", "-2"], "--softmax-classes must be 0"),
+      (["--softmax-classes", "40"], "--softmax-classes needs a softmax head"),
+      (["--bnneck"], "--bnneck sits in front of a softmax head"),
+      (["--loss", "softmax", "--embed-from", "after"], "--embed-from needs --bnneck"),
+      (
+        ["--loss", "softmax", "--bnneck", "--embed-from", "after", "--normalize"],
+        "--embed-from after folds the neck"
+      ),
     ])
   func jointOptions(arguments: [String], expected: String) throws {
     let directory = TemporaryDirectory()
