@@ -62,7 +62,8 @@ let package = Package(
       ]),
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "LMDB", "CKernels", "TestSupport"]),
-    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
+    .testTarget(
+      name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(

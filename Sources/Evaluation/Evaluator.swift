@@ -84,23 +84,44 @@ public struct Evaluator: Sendable {
   ///   - metric: the distance.
   ///   - queries: the queries' labels.
   ///   - gallery: the gallery's labels.
+  ///   - reranker: re-ranks each query's distances before they are scored (built from the same
+  ///     vectors), or `nil`.
   /// - Returns: the averaged metrics.
   /// - Complexity: O(queries · gallery · dimension), in memory O(tile · gallery).
   public func evaluate(
     queryVectors: Matrix, galleryVectors: Matrix, metric: DistanceMetric, queries: LabelSet,
-    gallery: LabelSet
+    gallery: LabelSet, reranker: KReciprocalReranker? = nil
   ) -> EvaluationMetrics {
     checkShapes(queryCount: queryVectors.rows, galleryCount: galleryVectors.rows, queries, gallery)
     precondition(
       queryVectors.columns == galleryVectors.columns, "query and gallery dimensions differ")
     let tiles = DistanceTiles(gallery: galleryVectors, metric: metric)
     let tileSize = queryTile
+    if let reranker {
+      precondition(
+        reranker.queryCount == queries.count && reranker.galleryCount == gallery.count
+          && reranker.metric == metric, "the re-ranker was built for other vectors")
+    }
     return scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
       var tile = [Float]()
+      var scratch = reranker.map { KReciprocalReranker.Scratch(galleryCount: $0.galleryCount) }
       var start = range.lowerBound
       while start < range.upperBound {
         let end = min(start + tileSize, range.upperBound)
         tiles.distances(from: queryVectors, rows: start..<end, into: &tile)
+        if let reranker, var working = scratch {
+          tile.withUnsafeMutableBufferPointer { values in
+            for query in start..<end {
+              let offset = (query - start) * gallery.count
+              reranker.rerank(
+                query: query,
+                distances: UnsafeMutableBufferPointer(
+                  rebasing: values[offset..<(offset + gallery.count)]),
+                scratch: &working)
+            }
+          }
+          scratch = working
+        }
         tile.withUnsafeBufferPointer { values in
           for query in start..<end {
             let offset = (query - start) * gallery.count

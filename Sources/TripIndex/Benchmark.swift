@@ -31,6 +31,8 @@ public enum Benchmark {
     public var lsh = LSHChoices()
     /// Probes per table of the speed curves.
     public var probeSweep = [1, 2, 4, 8, 16, 32]
+    /// k-reciprocal re-ranking of each exact ranking (`exact+rerank` rows), or `nil` for none.
+    public var rerank: RerankingParameters? = RerankingParameters()
     /// Where the trained models are written (`nil`: not kept).
     public var modelDirectory: String?
 
@@ -146,7 +148,7 @@ public enum Benchmark {
         prefix: method.rawValue + " ", queries: queries, gallery: gallery, metric: metric,
         labels: labels, evaluationProtocol: .market1501, maxRank: options.maxRank,
         threads: options.threads, lsh: options.lsh.configuration(metric: metric),
-        probeSweep: options.probeSweep, progress: progress)
+        probeSweep: options.probeSweep, rerank: options.rerank, progress: progress)
     }
 
     var runs: [Method: [Run]] = [:]

@@ -37,6 +37,11 @@ struct BenchmarkCommand: ParsableCommand {
   @Option(help: "Probes per table of the LSH speed curves, comma-separated.")
   var probeSweep = "1,2,4,8,16,32"
 
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Also score k-reciprocal re-ranking (k1 20, k2 6, lambda 0.3) of each exact ranking.")
+  var rerank = true
+
   @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
   var threads: Int?
 
@@ -64,6 +69,7 @@ struct BenchmarkCommand: ParsableCommand {
       probeSweep, option: "--probe-sweep", example: "1,2,4,8")
     if let threads { options.threads = threads }
     options.lsh = lsh.choices
+    options.rerank = rerank ? RerankingParameters() : nil
     options.modelDirectory = report.map { $0 + "/models" }
     let result = try Benchmark.run(options, progress: Progress(quiet: quiet))
     if let report { try result.write(to: report) }

@@ -64,6 +64,23 @@ struct EvalCommand: ParsableCommand {
 
   @OptionGroup(title: "LSH index (with --index lsh)") var lsh: LSHOptions
 
+  @Flag(
+    help:
+      "Also score k-reciprocal re-ranking (Zhong et al. 2017) of the exact ranking: an exact+rerank row."
+  )
+  var rerank = false
+
+  @Option(parsing: .unconditional, help: "Re-ranking: k-reciprocal neighbours.")
+  var k1 = 20
+
+  @Option(parsing: .unconditional, help: "Re-ranking: query-expansion neighbours (1: none).")
+  var k2 = 6
+
+  @Option(
+    parsing: .unconditional,
+    help: "Re-ranking: the original distance's share of the final distance.")
+  var lambda = 0.3
+
   @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
   var threads: Int?
 
@@ -90,6 +107,11 @@ struct EvalCommand: ParsableCommand {
     default: throw ValidationError("--index takes 'exact' or 'lsh' (got '\(index)')")
     }
     if let threads { options.threads = threads }
+    if rerank {
+      options.rerank = RerankingParameters(k1: k1, k2: k2, lambda: lambda)
+    } else if k1 != 20 || k2 != 6 || lambda != 0.3 {
+      throw ValidationError("--k1, --k2 and --lambda set re-ranking; add --rerank")
+    }
     let result = try Evaluate.run(options, progress: Progress(quiet: quiet))
     if let report { try result.write(to: report) }
     printReport(result, json: json)
