@@ -68,11 +68,14 @@ public struct LSHSearcher: @unchecked Sendable {
   ///   - candidateBudget: the most table entries per probe; `nil` uses the index's setting
   ///     (0 = none).
   ///   - threads: worker threads.
+  ///   - allowed: the ids that may be returned (`nil`: every live item). Items it leaves out are
+  ///     skipped before their distance is computed; when fewer than k allowed items were found,
+  ///     the search probes further and then scans, so min(k, allowed) items come back.
   /// - Returns: one result per probe, in order.
   /// - Throws: ``LSHError`` when a table cannot be read (a damaged store).
   public func search(
     _ probes: Matrix, k: Int, probesPerTable: Int? = nil, candidateBudget: Int? = nil,
-    threads: Int = Parallel.processorCount
+    threads: Int = Parallel.processorCount, allowed: IDMask? = nil
   ) throws -> [LSHSearchResult] {
     precondition(probes.columns == dimension, "probe dimension differs from the store's")
     let probeCount = max(1, probesPerTable ?? model.configuration.probes)
@@ -99,7 +102,8 @@ public struct LSHSearcher: @unchecked Sendable {
               results.value[row] = searchOne(
                 probe: UnsafeBufferPointer(
                   rebasing: values[(row * dimension)..<((row + 1) * dimension)]),
-                k: k, probesPerTable: probeCount, budget: budget, scratch: scratch, reader: &reader)
+                k: k, probesPerTable: probeCount, budget: budget, allowed: allowed,
+                scratch: scratch, reader: &reader)
             }
           }
           if let mapped = reader as? MappedBuckets { failures.value[worker] = mapped.failure }
@@ -132,7 +136,7 @@ public struct LSHSearcher: @unchecked Sendable {
   /// One probe.
   func searchOne<Reader: BucketReader>(
     probe: UnsafeBufferPointer<Float>, k: Int, probesPerTable: Int, budget: Int,
-    scratch: QueryScratch, reader: inout Reader
+    allowed: IDMask? = nil, scratch: QueryScratch, reader: inout Reader
   ) -> LSHSearchResult {
     let configuration = model.configuration
     let coder = encoder.coder
@@ -167,7 +171,9 @@ public struct LSHSearcher: @unchecked Sendable {
       let block = Int(truncatingIfNeeded: id >> UInt64(blockShift))
       guard id < UInt64(idLimit), block < blocks.count else { return nil }
       let offset = Int(truncatingIfNeeded: id) & blockMask
-      guard offset < blocks[block].rowCount, !blocks[block].isDeleted(offset) else { return nil }
+      guard offset < blocks[block].rowCount, !blocks[block].isDeleted(offset),
+        allowed?.contains(id) ?? true
+      else { return nil }
       return UnsafeBufferPointer(start: blocks[block].values + offset * dimension, count: dimension)
     }
     /// Starts loading a stored vector into the cache.
@@ -333,11 +339,12 @@ public struct LSHSearcher: @unchecked Sendable {
       if !progressed { break }
       extra += 1
     }
-    if top.count < k && top.count < snapshot.count {
+    if top.count < k && top.count < (allowed?.count ?? snapshot.count) {
       for block in blocks {
         for row in 0..<block.rowCount where !block.isDeleted(row) {
           let id = block.firstID + UInt64(row)
           if id < UInt64(idLimit) && stamps[Int(id)] == epoch { continue }
+          if let allowed, !allowed.contains(id) { continue }
           top.insert(
             id: id,
             distance: Vectors.squaredL2(

@@ -26,6 +26,14 @@ public enum Query {
     public var candidateBudget: Int?
     /// Use the LSH index even when it measured slower than exact search on this store.
     public var forceIndex = false
+    /// Only items passing this filter are returned (applied inside the search).
+    public var filter: ItemFilter?
+    /// A labels.csv with one row per probe, in probe order (for the exclusions below).
+    public var probeLabelsPath: String?
+    /// Leave out the items of each probe's own camera.
+    public var excludeSameCamera = false
+    /// Leave out the items of each probe's own pid.
+    public var excludeSamePID = false
 
     /// Creates options.
     ///
@@ -66,6 +74,8 @@ public enum Query {
     public var candidates: [Int]?
     /// LSH: exact distances computed per probe; `nil` for exact search.
     public var exactDistances: [Int]?
+    /// With a filter: the live items that pass it (before any per-probe exclusion).
+    public var passing: Int?
     /// Seconds spent opening the store and reading the probes, preparing the search (loading the
     /// LSH tables), and searching.
     public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
@@ -104,6 +114,7 @@ public enum Query {
         "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; --lsh uses it anyway)"
     }
     let probes = try readProbes(options.probePath, for: store, model: model)
+    let probeLabels = try readProbeLabels(options, probeCount: probes.rows)
     let loaded = Progress.now()
     return try store.read { snapshot in
       let k = min(options.k, max(snapshot.count, 1))
@@ -111,17 +122,56 @@ public enum Query {
       var candidates: [Int]?
       var exactDistances: [Int]?
       var method = slowIndexNote ?? "exact"
+      // Filters: one mask of the passing items, narrowed per group of probes that share the
+      // camera and pid their exclusions remove.
+      let filtering =
+        options.filter != nil || options.excludeSameCamera || options.excludeSamePID
+      let selection =
+        filtering
+        ? try ItemFilter.Selection(
+          snapshot: snapshot, filter: options.filter,
+          groups: options.excludeSameCamera || options.excludeSamePID) : nil
+      var groups: [(mask: IDMask?, rows: [Int])] = [(selection?.mask, Array(0..<probes.rows))]
+      if let selection, let probeLabels {
+        var rowsByKey: [ProbeExclusion: [Int]] = [:]
+        var keys: [ProbeExclusion] = []
+        for (row, labels) in probeLabels.enumerated() {
+          let key = ProbeExclusion(
+            camera: options.excludeSameCamera ? labels.camera : nil,
+            pid: options.excludeSamePID ? labels.pid : nil)
+          if rowsByKey[key] == nil { keys.append(key) }
+          rowsByKey[key, default: []].append(row)
+        }
+        groups = keys.map { key in
+          (selection.excluding(camera: key.camera, pid: key.pid), rowsByKey[key] ?? [])
+        }
+      }
+      /// The probes of one group, as a matrix.
+      func probeRows(_ rows: [Int]) -> Matrix {
+        rows.count == probes.rows
+          ? probes
+          : Matrix(
+            rows: rows.count, columns: probes.columns, values: rows.flatMap { probes.row($0) })
+      }
       var prepared = Progress.now()
       if snapshot.count > 0, let index {
         let searcher = index.searcher(in: snapshot)
         prepared = Progress.now()
-        let results = try searcher.search(
-          probes, k: k, probesPerTable: options.probesPerTable,
-          candidateBudget: options.candidateBudget,
-          threads: options.threads)
-        found = results.map(\.neighbors)
-        candidates = results.map(\.candidates)
-        exactDistances = results.map(\.exactDistances)
+        var allCandidates = [Int](repeating: 0, count: probes.rows)
+        var allDistances = [Int](repeating: 0, count: probes.rows)
+        for group in groups {
+          let results = try searcher.search(
+            probeRows(group.rows), k: k, probesPerTable: options.probesPerTable,
+            candidateBudget: options.candidateBudget,
+            threads: options.threads, allowed: group.mask)
+          for (position, row) in group.rows.enumerated() {
+            found[row] = results[position].neighbors
+            allCandidates[row] = results[position].candidates
+            allDistances[row] = results[position].exactDistances
+          }
+        }
+        candidates = allCandidates
+        exactDistances = allDistances
         var configuration = index.configuration
         if let probes = options.probesPerTable { configuration.probes = probes }
         if let budget = options.candidateBudget { configuration.candidateBudget = budget }
@@ -129,7 +179,10 @@ public enum Query {
       } else if snapshot.count > 0 {
         var search = snapshot.exactSearch
         search.threads = max(1, options.threads)
-        found = search.search(probes, k: k)
+        for group in groups {
+          let results = search.search(probeRows(group.rows), k: k, allowed: group.mask)
+          for (position, row) in group.rows.enumerated() { found[row] = results[position] }
+        }
       }
       let searched = Progress.now()
       let resolved = try found.map { neighbors in
@@ -145,9 +198,56 @@ public enum Query {
         metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
         candidates: candidates)
       result.exactDistances = exactDistances
+      result.passing = selection?.mask.count
       result.timing = (loaded - started, prepared - loaded, searched - prepared)
       return result
     }
+  }
+
+  /// The camera and pid a group of probes excludes.
+  private struct ProbeExclusion: Hashable {
+    var camera: Int32?
+    var pid: Int32?
+  }
+
+  /// Reads the probes' labels when an exclusion needs them: one row per probe, in order, with
+  /// the label each exclusion uses.
+  ///
+  /// - Throws: ``TripIndexError`` for a missing file or option, ``VectorIOError`` naming the file
+  ///   and line for a bad file, a row count that differs, or a missing label.
+  static func readProbeLabels(_ options: Options, probeCount: Int) throws -> [ItemLabels]? {
+    guard options.excludeSameCamera || options.excludeSamePID else {
+      if options.probeLabelsPath != nil {
+        throw TripIndexError(
+          "--probe-labels is read for --exclude-same-camera or --exclude-same-pid; add one")
+      }
+      return nil
+    }
+    guard let path = options.probeLabelsPath else {
+      throw TripIndexError(
+        "--exclude-same-camera and --exclude-same-pid need the probes' labels: --probe-labels labels.csv (name,pid,camera, one row per probe, in order)"
+      )
+    }
+    let file = try LabelsFile(path: path)
+    guard file.entries.count == probeCount else {
+      throw VectorIOError(
+        path: path,
+        "has \(file.entries.count) rows but the probe file has \(probeCount) probes; give one row per probe, in order"
+      )
+    }
+    for entry in file.entries {
+      if options.excludeSameCamera && entry.labels.camera == nil {
+        throw VectorIOError(
+          path: path, location: .line(entry.line),
+          "probe '\(entry.name)' has no camera, which --exclude-same-camera needs")
+      }
+      if options.excludeSamePID && entry.labels.pid == nil {
+        throw VectorIOError(
+          path: path, location: .line(entry.line),
+          "probe '\(entry.name)' has no pid, which --exclude-same-pid needs")
+      }
+    }
+    return file.entries.map(\.labels)
   }
 
   /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
@@ -204,6 +304,7 @@ extension Query.Result {
         output.write("}")
       }
       output.write("]")
+      if let passing { output.write(", \"passing\": \(passing)") }
       if let candidates { output.write(", \"candidates\": \(candidates[probe])") }
       if let exactDistances {
         output.write(", \"exact_distances\": \(exactDistances[probe])")
@@ -221,6 +322,7 @@ extension Query.Result {
       if probe > 0 { output.write("\n") }
       output.write(
         "probe \(probe): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName)"
+          + (passing.map { ", \(TextFormatting.grouped($0)) items pass the filter" } ?? "")
           + (candidates.map { ", \(TextFormatting.grouped($0[probe])) candidates" } ?? "") + ")\n"
       )
       let rows = matches.enumerated().map { rank, match in

@@ -37,6 +37,22 @@ struct QueryCommand: ParsableCommand {
     help: "LSH: most table entries examined per probe, 0 for no limit (default: the index's).")
   var budget: Int?
 
+  @Option(
+    name: .customLong("where"),
+    help:
+      "Return only items passing this filter, applied inside the search: pid, camera, id, name with ==, !=, <, <=, >, >=, in [..], not in [..], and, or, not, ( ), e.g. 'camera != 3 and pid not in [0, -1]'."
+  )
+  var filter: String?
+
+  @Option(help: "labels.csv with one row per probe, in order (for the --exclude-same-* flags).")
+  var probeLabels: String?
+
+  @Flag(help: "Leave out the items of each probe's own camera (needs --probe-labels).")
+  var excludeSameCamera = false
+
+  @Flag(help: "Leave out the items of each probe's own pid (needs --probe-labels).")
+  var excludeSamePid = false
+
   @Flag(help: "JSON lines, one object per probe.")
   var json = false
 
@@ -57,6 +73,10 @@ struct QueryCommand: ParsableCommand {
     options.candidateBudget = budget
     if let threads { options.threads = threads }
     options.modelPath = model
+    options.filter = try filter.map { try ItemFilter.parse($0) }
+    options.probeLabelsPath = probeLabels
+    options.excludeSameCamera = excludeSameCamera
+    options.excludeSamePID = excludeSamePid
     let result = try Query.run(options)
     var output = OutputBuffer(stream: .output)
     if json {

@@ -36,14 +36,17 @@ public struct ExactSearch {
   /// - Parameters:
   ///   - probes: one probe per row, `dimension` columns.
   ///   - k: neighbours per probe.
+  ///   - allowed: the ids that may be returned (`nil`: every live item); applied inside the
+  ///     scan, so the k nearest allowed items come back whenever that many exist.
   /// - Returns: per probe, up to `k` neighbours, closest first.
   /// - Complexity: O(probes · rows · dimension).
-  public func search(_ probes: Matrix, k: Int) -> [[Neighbor]] {
+  public func search(_ probes: Matrix, k: Int, allowed: IDMask? = nil) -> [[Neighbor]] {
     precondition(probes.columns == dimension, "probe dimension \(probes.columns) ≠ \(dimension)")
     guard probes.rows > 0 else { return [] }
     let selections =
       probes.rows < directSearchLimit
-      ? searchDirect(probes, k: k) : searchBatched(probes, k: k)
+      ? searchDirect(probes, k: k, allowed: allowed)
+      : searchBatched(probes, k: k, allowed: allowed)
     return probes.values.withUnsafeBufferPointer { probeValues in
       selections.enumerated().map { index, selection in
         refine(selection, probe: probeRow(probeValues, index))
@@ -84,7 +87,7 @@ public struct ExactSearch {
   }
 
   /// Few probes: each worker scans a share of the blocks with direct distances.
-  private func searchDirect(_ probes: Matrix, k: Int) -> [TopK] {
+  private func searchDirect(_ probes: Matrix, k: Int, allowed: IDMask?) -> [TopK] {
     let workers = max(1, min(threads, blocks.count))
     var partials = [[TopK]](repeating: [], count: workers)
     let dimension = self.dimension
@@ -96,6 +99,7 @@ public struct ExactSearch {
           var selections = (0..<probes.rows).map { _ in TopK(k: k) }
           for block in blocks[blockRange] {
             for index in 0..<block.rowCount where !block.isDeleted(index) {
+              if let allowed, !allowed.contains(block.firstID + UInt64(index)) { continue }
               let vector = UnsafeBufferPointer(
                 start: block.values + index * dimension, count: dimension)
               for probe in 0..<probes.rows {
@@ -119,8 +123,8 @@ public struct ExactSearch {
 
   /// Many probes: tiles of probes are multiplied by each block with BLAS. Workers split the probes
   /// when there are enough of them, otherwise the blocks (and their selections are merged).
-  private func searchBatched(_ probes: Matrix, k: Int) -> [TopK] {
-    let bias = rowBiases()
+  private func searchBatched(_ probes: Matrix, k: Int, allowed: IDMask?) -> [TopK] {
+    let bias = rowBiases(allowed: allowed)
     var offsets: [Int] = []
     var total = 0
     for block in blocks {
@@ -225,7 +229,9 @@ public struct ExactSearch {
   }
 
   /// Per base row: ‖row‖² for l2, 1 for cosine; +∞ for deleted rows so they never qualify.
-  private func rowBiases() -> [Float] {
+  /// Per row: ‖row‖² (l2) or 1 (cosine), +∞ for a deleted row or one the mask leaves out, so
+  /// that the scan never selects it.
+  private func rowBiases(allowed: IDMask?) -> [Float] {
     let total = blocks.reduce(0) { $0 + $1.rowCount }
     var bias = [Float](repeating: 0, count: total)
     var offsets: [Int] = []
@@ -243,7 +249,9 @@ public struct ExactSearch {
           let block = blocks[blockIndex]
           for index in 0..<block.rowCount {
             let slot = offsets[blockIndex] + index
-            if block.isDeleted(index) {
+            if block.isDeleted(index)
+              || allowed.map({ !$0.contains(block.firstID + UInt64(index)) }) ?? false
+            {
               bias[slot] = .infinity
             } else if metric == .l2 {
               bias[slot] = Vectors.squaredNorm(
