@@ -175,7 +175,7 @@ private struct FilterParser {
   }
 
   func fail(_ expected: String, at column: Int? = nil) -> TripIndexError {
-    let where_ = column ?? self.column
+    let location = column ?? self.column
     let found: String
     switch token {
     case .end: found = "the end"
@@ -185,8 +185,8 @@ private struct FilterParser {
     case .symbol(let symbol): found = "'\(symbol)'"
     }
     return TripIndexError(
-      "--where: expected \(expected) at column \(where_), found \(found)\n  \(text)\n  "
-        + String(repeating: " ", count: max(0, where_ - 1)) + "^")
+      "--where: expected \(expected) at column \(location), found \(found)\n  \(text)\n  "
+        + String(repeating: " ", count: max(0, location - 1)) + "^")
   }
 
   mutating func advance() throws {
