@@ -3,7 +3,7 @@
 
     pip download --no-deps torchreid==0.2.5 && tar xzf torchreid-0.2.5.tar.gz
     python3 compare_rerank_torchreid.py --torchreid torchreid-0.2.5 [--queries 3368] [--gallery 15913]
-        [--dim 256] [--identities 751] [--seed 0] [--k1 20 --k2 6 --lambda 0.3] [--runs 1]
+        [--dim 256] [--identities 751] [--distractors 0] [--seed 0] [--k1 20 --k2 6 --lambda 0.3] [--runs 1]
         [--fixture OUT.json] [--tripindex PATH]
 
 The reference file is loaded from the unpacked source (read, never copied). Both sides get the
@@ -68,6 +68,16 @@ def make_problem(args):
     g_cams = rng.integers(1, 7, size=args.gallery)
     q = make_set(rng, args.queries, q_pids, q_cams, args.dim, centres, camera_shift)
     g = make_set(rng, args.gallery, np.maximum(g_pids, 0), g_cams, args.dim, centres, camera_shift)
+    if args.distractors:
+        # Market-1501's 500k distractor set: other people, seen by the same cameras.
+        others = rng.normal(size=(max(1, args.distractors // 20), args.dim))
+        owner = rng.integers(0, len(others), size=args.distractors)
+        d_cams = rng.integers(1, 7, size=args.distractors)
+        extra = (others[owner] + camera_shift[d_cams]
+                 + rng.normal(scale=1.8, size=(args.distractors, args.dim))).astype(np.float32)
+        g = np.concatenate([g, extra])
+        g_pids = np.concatenate([g_pids, np.zeros(args.distractors, dtype=g_pids.dtype)])
+        g_cams = np.concatenate([g_cams, d_cams])
     return q, g, q_pids, q_cams, g_pids, g_cams
 
 
@@ -79,6 +89,8 @@ def main():
     parser.add_argument("--gallery", type=int, default=15913)
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--identities", type=int, default=751)
+    parser.add_argument("--distractors", type=int, default=0,
+                        help="extra gallery items (pid 0) around identities no query has")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k1", type=int, default=20)
     parser.add_argument("--k2", type=int, default=6)
@@ -107,7 +119,7 @@ def main():
         methods = {m["name"]: m for m in json.loads(run.stdout)["methods"]}
         ours = methods["exact+rerank"]
 
-    print(f"problem: {args.queries} queries x {args.gallery} gallery, {args.dim}-d, "
+    print(f"problem: {args.queries} queries x {args.gallery} + {args.distractors} gallery, {args.dim}-d, "
           f"{args.identities} identities, seed {args.seed}; k1 {args.k1}, k2 {args.k2}, "
           f"lambda {args.lambda_value}; threads={args.threads}")
     print(blas_env.describe())

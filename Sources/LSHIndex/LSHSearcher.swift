@@ -69,8 +69,11 @@ public struct LSHSearcher: @unchecked Sendable {
   ///     (0 = none).
   ///   - threads: worker threads.
   ///   - allowed: the ids that may be returned (`nil`: every live item). Items it leaves out are
-  ///     skipped before their distance is computed; when fewer than k allowed items were found,
-  ///     the search probes further and then scans, so min(k, allowed) items come back.
+  ///     skipped before their distance is computed. A fraction f of the items passing costs the
+  ///     search 1/f more probes per table and a 1/f larger budget, since the k nearest passing
+  ///     items lie that much farther out; when no more than ``directFilterLimit`` pass, they are
+  ///     scanned directly (exact). When fewer than k allowed items were found, the search probes
+  ///     further and then scans, so min(k, allowed) items come back.
   /// - Returns: one result per probe, in order.
   /// - Throws: ``LSHError`` when a table cannot be read (a damaged store).
   public func search(
@@ -78,8 +81,13 @@ public struct LSHSearcher: @unchecked Sendable {
     threads: Int = Parallel.processorCount, allowed: IDMask? = nil
   ) throws -> [LSHSearchResult] {
     precondition(probes.columns == dimension, "probe dimension differs from the store's")
-    let probeCount = max(1, probesPerTable ?? model.configuration.probes)
-    let budget = max(0, candidateBudget ?? model.configuration.candidateBudget)
+    var probeCount = max(1, probesPerTable ?? model.configuration.probes)
+    var budget = max(0, candidateBudget ?? model.configuration.candidateBudget)
+    if let allowed, allowed.count > 0, snapshot.count > 0 {
+      let widening = Double(snapshot.count) / Double(allowed.count)
+      probeCount = Int((Double(probeCount) * widening).rounded(.up))
+      if budget > 0 { budget = Int(min(Double(Int.max / 2), Double(budget) * widening)) }
+    }
     var results = [LSHSearchResult](
       repeating: LSHSearchResult(neighbors: [], candidates: 0, exactDistances: 0),
       count: probes.rows)
@@ -133,11 +141,17 @@ public struct LSHSearcher: @unchecked Sendable {
     return results
   }
 
+  /// A filter that passes no more items than this is served by scanning them directly.
+  public static let directFilterLimit = 2048
+
   /// One probe.
   func searchOne<Reader: BucketReader>(
     probe: UnsafeBufferPointer<Float>, k: Int, probesPerTable: Int, budget: Int,
     allowed: IDMask? = nil, scratch: QueryScratch, reader: inout Reader
   ) -> LSHSearchResult {
+    if let allowed, allowed.count <= Self.directFilterLimit {
+      return scanAllowed(allowed, probe: probe, k: k)
+    }
     let configuration = model.configuration
     let coder = encoder.coder
     let entryBytes = coder.entryBytes
@@ -358,5 +372,29 @@ public struct LSHSearcher: @unchecked Sendable {
       Neighbor(id: $0.id, distance: cosine ? $0.distance / 2 : $0.distance)
     }
     return LSHSearchResult(neighbors: neighbors, candidates: scanned, exactDistances: evaluated)
+  }
+
+  /// Exact search among the allowed items only (a selective filter).
+  func scanAllowed(_ allowed: IDMask, probe: UnsafeBufferPointer<Float>, k: Int) -> LSHSearchResult
+  {
+    var top = TopK(k: k)
+    var evaluated = 0
+    allowed.forEach { id in
+      let block = Int(truncatingIfNeeded: id >> UInt64(blockShift))
+      let offset = Int(truncatingIfNeeded: id) & blockMask
+      guard block < blocks.count, offset < blocks[block].rowCount, !blocks[block].isDeleted(offset)
+      else { return }
+      top.insert(
+        id: id,
+        distance: Vectors.squaredL2(
+          probe,
+          UnsafeBufferPointer(start: blocks[block].values + offset * dimension, count: dimension)))
+      evaluated += 1
+    }
+    let cosine = model.metric == .cosine
+    let neighbors = top.sorted().map {
+      Neighbor(id: $0.id, distance: cosine ? $0.distance / 2 : $0.distance)
+    }
+    return LSHSearchResult(neighbors: neighbors, candidates: evaluated, exactDistances: evaluated)
   }
 }

@@ -49,4 +49,17 @@ public struct IDMask: Sendable, Equatable {
       count -= 1
     }
   }
+
+  /// Calls `body` with every allowed id, ascending.
+  ///
+  /// - Parameter body: receives each id.
+  public func forEach(_ body: (UInt64) -> Void) {
+    for (index, word) in words.enumerated() where word != 0 {
+      var bits = word
+      while bits != 0 {
+        body(UInt64(index) << 6 | UInt64(bits.trailingZeroBitCount))
+        bits &= bits - 1
+      }
+    }
+  }
 }
