@@ -42,6 +42,9 @@ public enum Evaluate {
     /// Also search with an LSH index over the gallery (built in a temporary store) and report
     /// its metrics and ANN recall beside exact search's; `nil` evaluates exact search only.
     public var lsh: LSHChoices?
+    /// A store holding the gallery (its items, labels, model and index): used instead of
+    /// ``galleryPath``, so a large gallery is ingested once.
+    public var galleryStorePath: String?
     /// Also score k-reciprocal re-ranking of the exact ranking (an `exact+rerank` row); `nil`
     /// for none.
     public var rerank: RerankingParameters?
@@ -82,25 +85,46 @@ public enum Evaluate {
       throw TripIndexError("--repeats must be at least 1, not \(options.repeats)")
     }
     if let problem = options.rerank?.problem { throw TripIndexError(problem) }
-    if options.rerank != nil && options.galleryPath == nil {
+    if options.galleryPath != nil && options.galleryStorePath != nil {
+      throw TripIndexError("--gallery and --gallery-store both name a gallery; give one")
+    }
+    let hasGallery = options.galleryPath != nil || options.galleryStorePath != nil
+    if options.rerank != nil && !hasGallery {
       throw TripIndexError("--rerank re-ranks a gallery for the queries; give --gallery")
     }
-    let model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
-    let metric = options.metric ?? model?.metric ?? .l2
+    // A stored gallery: its vectors are already embedded with its model, which embeds the queries.
+    let stored = try options.galleryStorePath.map { path in
+      try StoredGallery(path: path, modelOverride: options.modelPath, progress: progress)
+    }
+    let model =
+      try stored.map { $0.model }
+      ?? options.modelPath.map { path in try EmbeddingModel.read(from: path) }
+    if let stored, let chosen = options.metric, chosen != stored.store.metric {
+      throw TripIndexError(
+        "--metric \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
+      )
+    }
+    let metric = stored?.store.metric ?? options.metric ?? model?.metric ?? .l2
     progress.update("reading queries from \(options.queryPath)", force: true)
     var queries = try LabelledVectors.load(options.queryPath, progress: progress)
-    let excludeSelf = options.galleryPath == nil
+    let excludeSelf = !hasGallery
     if excludeSelf && options.protocolChoice != .retrieval {
       throw TripIndexError(
         "--gallery is required for the \(options.protocolChoice.rawValue) protocol (only retrieval can rank the queries against themselves)"
       )
     }
-    var gallery = queries
+    var gallery = stored?.items ?? queries
     if let galleryPath = options.galleryPath {
       progress.update("reading gallery from \(galleryPath)", force: true)
       gallery = try LabelledVectors.load(galleryPath, progress: progress)
     }
-    guard queries.vectors.columns == gallery.vectors.columns else {
+    let expectedQueryDimension = model?.architecture.inputDimension ?? gallery.vectors.columns
+    if let stored, queries.vectors.columns != expectedQueryDimension {
+      throw TripIndexError(
+        "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but store \(stored.store.path) takes \(expectedQueryDimension)-dimensional \(model == nil ? "vectors" : "inputs to its model")"
+      )
+    }
+    guard stored != nil || queries.vectors.columns == gallery.vectors.columns else {
       throw TripIndexError(
         "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but the gallery (\(gallery.source)) has \(gallery.vectors.columns)"
       )
@@ -108,10 +132,12 @@ public enum Evaluate {
     if let model {
       progress.update("embedding with \(options.modelPath ?? "the model")", force: true)
       queries.vectors = try StoreModel.embed(queries.vectors, with: model, source: queries.source)
-      gallery.vectors =
-        excludeSelf
-        ? queries.vectors
-        : try StoreModel.embed(gallery.vectors, with: model, source: gallery.source)
+      if stored == nil {
+        gallery.vectors =
+          excludeSelf
+          ? queries.vectors
+          : try StoreModel.embed(gallery.vectors, with: model, source: gallery.source)
+      }
     }
     let evaluationProtocol: EvaluationProtocol
     switch options.protocolChoice {
@@ -127,7 +153,21 @@ public enum Evaluate {
       role: "gallery", needsCameras: evaluationProtocol.isReID, protocolName: name)
     if metric.normalizesVectors {
       try normalize(&queries)
-      if !excludeSelf { try normalize(&gallery) } else { gallery = queries }
+      // A store's cosine vectors are unit length already.
+      if stored == nil {
+        if !excludeSelf { try normalize(&gallery) } else { gallery = queries }
+      }
+    }
+    let indexSource: IndexSource?
+    if let stored, options.lsh != nil {
+      guard let index = try LSHIndex.open(stored.store) else {
+        throw TripIndexError(
+          "store \(stored.store.path) has no LSH index; build one with `tripindex index --store \(stored.store.path)` or evaluate exact search only"
+        )
+      }
+      indexSource = .stored(stored.store, index, rowOfID: stored.rowOfID)
+    } else {
+      indexSource = try options.lsh.map { .temporary(try $0.configuration(metric: metric)) }
     }
     progress.update(
       "ranking \(TextFormatting.grouped(queries.count)) queries against \(TextFormatting.grouped(gallery.count)) gallery items",
@@ -136,7 +176,7 @@ public enum Evaluate {
       queries: queries.vectors, gallery: gallery.vectors, metric: metric,
       labels: (queryLabels, galleryLabels), evaluationProtocol: evaluationProtocol,
       maxRank: options.maxRank, threads: options.threads,
-      lsh: options.lsh?.configuration(metric: metric), rerank: options.rerank, progress: progress)
+      lsh: indexSource, rerank: options.rerank, progress: progress)
     let entries = evaluated.entries
     let lsh = evaluated.lsh
     progress.finish()
@@ -146,8 +186,9 @@ public enum Evaluate {
         ("queries", "\(options.queryPath) (\(TextFormatting.grouped(queries.count)) items)"),
         (
           "gallery",
-          options.galleryPath.map { "\($0) (\(TextFormatting.grouped(gallery.count)) items)" }
-            ?? "the queries themselves, each query excluded from its own ranking"
+          (options.galleryPath ?? stored.map { "store \($0.store.path)" }).map {
+            "\($0) (\(TextFormatting.grouped(gallery.count)) items)"
+          } ?? "the queries themselves, each query excluded from its own ranking"
         ),
         ("protocol", evaluationProtocol.description),
         ("metric", metric == .l2 ? "squared L2" : "cosine"),
@@ -193,7 +234,7 @@ public enum Evaluate {
   ///   - evaluationProtocol: the protocol.
   ///   - maxRank: the CMC depth, and the depth searched.
   ///   - threads: worker threads.
-  ///   - lsh: the index settings, or `nil`.
+  ///   - lsh: where the LSH index comes from, or `nil` for exact search only.
   ///   - probeSweep: further numbers of LSH probes per table to score (speed curves).
   ///   - rerank: also score k-reciprocal re-ranking of the exact ranking (`exact+rerank`), or
   ///     `nil`.
@@ -203,7 +244,7 @@ public enum Evaluate {
   static func evaluateSearches(
     prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
     labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,
-    maxRank: Int, threads: Int, lsh: LSHConfiguration?, probeSweep: [Int] = [],
+    maxRank: Int, threads: Int, lsh: IndexSource?, probeSweep: [Int] = [],
     rerank: RerankingParameters? = nil, progress: Progress
   ) throws -> SearchEvaluation {
     var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
@@ -247,18 +288,27 @@ public enum Evaluate {
     } else {
       excludesSelf = false
     }
-    let comparison = try SearchComparison.run(
-      queries: queries, gallery: gallery, metric: metric, depth: maxRank + (excludesSelf ? 1 : 0),
-      configuration: lsh, threads: threads, probeSweep: probeSweep, progress: progress)
-    let depth = comparison.depth
-    let recallName = "ANN recall@\(depth)"
+    let depth = maxRank + (excludesSelf ? 1 : 0)
+    let comparison: SearchComparison
+    switch lsh {
+    case .temporary(let configuration):
+      comparison = try SearchComparison.run(
+        queries: queries, gallery: gallery, metric: metric, depth: depth,
+        configuration: configuration, threads: threads, probeSweep: probeSweep, progress: progress)
+    case .stored(let store, let index, let rowOfID):
+      comparison = try SearchComparison.compare(
+        queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
+        threads: threads, probeSweep: probeSweep, progress: progress)
+    }
+    let searchedDepth = comparison.depth
+    let recallName = "ANN recall@\(searchedDepth)"
     let exactExtras = [
       ("search q/s", comparison.exactQueriesPerSecond), (recallName, 1.0),
       ("candidates/q", Double(gallery.rows)),
     ]
     // Exact top-D has the full ranking's CMC up to D (near-ties aside): not charted twice.
     var truncated = EvaluationReport.Entry(
-      name: prefix + "exact top-\(depth)",
+      name: prefix + "exact top-\(searchedDepth)",
       metrics: evaluator.evaluate(
         rankings: comparison.exact, queries: labels.queries, gallery: labels.gallery),
       extras: exactExtras)
@@ -278,12 +328,12 @@ public enum Evaluate {
     entries += [
       truncated,
       EvaluationReport.Entry(
-        name: prefix + "lsh top-\(depth)",
+        name: prefix + "lsh top-\(searchedDepth)",
         metrics: evaluator.evaluate(
           rankings: comparison.approximate, queries: labels.queries, gallery: labels.gallery),
         extras: [
           ("search q/s", comparison.approximateQueriesPerSecond),
-          (recallName, comparison.annRecall(at: depth)),
+          (recallName, comparison.annRecall(at: searchedDepth)),
           ("candidates/q", comparison.meanCandidates),
         ]),
     ]
@@ -293,11 +343,68 @@ public enum Evaluate {
         metrics: evaluator.evaluate(
           rankings: point.rankings, queries: labels.queries, gallery: labels.gallery),
         queriesPerSecond: Double(point.rankings.count) / max(point.seconds, 1e-9),
-        annRecall: ANNRecall.recall(approximate: point.rankings, exact: comparison.exact, k: depth),
+        annRecall: ANNRecall.recall(
+          approximate: point.rankings, exact: comparison.exact, k: searchedDepth),
         meanCandidates: point.meanCandidates)
     }
     return SearchEvaluation(entries: entries, lsh: comparison.configuration, sweep: sweep)
   }
+}
+
+/// A gallery kept in a store: its items (vectors as stored, labels, names), its model, and each
+/// stored id's row.
+struct StoredGallery {
+  /// The store (open read-only).
+  var store: VectorStore
+  /// The model its vectors were embedded with, or `nil` for raw vectors.
+  var model: EmbeddingModel?
+  /// Its items in id order.
+  var items: LabelledVectors
+  /// Each stored id's row in ``items``.
+  var rowOfID: [UInt64: Int]
+
+  /// Reads a store's items.
+  ///
+  /// - Parameters:
+  ///   - path: the store.
+  ///   - modelOverride: a model to use instead of the recorded one (same fingerprint).
+  ///   - progress: status output.
+  /// - Throws: ``VectorStoreError`` or ``TripIndexError``.
+  init(path: String, modelOverride: String?, progress: Progress) throws {
+    progress.update("reading the gallery from store \(path)", force: true)
+    store = try VectorStore.open(path: path, readOnly: true)
+    model = try StoreModel.load(for: store, override: modelOverride)
+    var names: [String] = []
+    var labels: [ItemLabels] = []
+    var values: [Float] = []
+    var rowOfID: [UInt64: Int] = [:]
+    let dimension = store.dimension
+    try store.read { snapshot in
+      names.reserveCapacity(snapshot.count)
+      labels.reserveCapacity(snapshot.count)
+      values.reserveCapacity(snapshot.count * dimension)
+      try snapshot.forEachItem { item, vector in
+        rowOfID[item.id] = names.count
+        names.append(item.name)
+        labels.append(item.labels)
+        values.append(contentsOf: vector)
+      }
+    }
+    guard !names.isEmpty else { throw TripIndexError("store \(path) holds no items to rank") }
+    self.rowOfID = rowOfID
+    items = LabelledVectors(
+      source: "store \(path)", names: names, labels: labels,
+      vectors: Matrix(rows: names.count, columns: dimension, values: values))
+  }
+}
+
+/// Where `eval`'s LSH search comes from.
+enum IndexSource {
+  /// A temporary store and index over the gallery's vectors, with these settings.
+  case temporary(LSHConfiguration)
+  /// A gallery kept in a store, searched with the store's own index; `rowOfID` maps each stored
+  /// id to its gallery row.
+  case stored(VectorStore, LSHIndex, rowOfID: [UInt64: Int])
 }
 
 /// Exact and (optionally) LSH search of one gallery, scored.

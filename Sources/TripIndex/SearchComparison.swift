@@ -98,7 +98,31 @@ struct SearchComparison: Sendable {
       }
     }
     let index = try LSHIndex.build(on: store, configuration: configuration)
-    let depth = min(depth, gallery.rows)
+    return try compare(
+      queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
+      threads: threads, probeSweep: probeSweep, progress: progress)
+  }
+
+  /// Searches a store's items exactly and with its LSH index: the same comparison as
+  /// ``run(queries:gallery:metric:depth:configuration:threads:probeSweep:progress:)`` on a gallery
+  /// already stored and indexed.
+  ///
+  /// - Parameters:
+  ///   - queries: prepared query vectors (embedded, unit length for cosine).
+  ///   - store: the gallery's store.
+  ///   - index: its LSH index.
+  ///   - rowOfID: each stored id's gallery row (rankings are reported in rows).
+  ///   - depth: neighbours per query.
+  ///   - threads: worker threads.
+  ///   - probeSweep: further probe counts per table to time.
+  ///   - progress: status output.
+  /// - Returns: the rankings, times and candidate counts.
+  /// - Throws: ``LSHError`` when a table cannot be read.
+  static func compare(
+    queries: Matrix, store: VectorStore, index: LSHIndex, rowOfID: [UInt64: Int], depth: Int,
+    threads: Int, probeSweep: [Int] = [], progress: Progress
+  ) throws -> SearchComparison {
+    let depth = min(depth, rowOfID.count)
     progress.update(
       "searching \(TextFormatting.grouped(queries.rows)) queries, exact and LSH (\(index.configuration.summary))",
       force: true)

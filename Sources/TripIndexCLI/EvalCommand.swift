@@ -23,6 +23,10 @@ struct EvalCommand: ParsableCommand {
                         rate), R-precision, MAP@R, mAP; without --gallery each
                         query is ranked against the other queries
 
+      --gallery-store S ranks the items of a store instead of a folder (ingested once with \
+      `build`; its model embeds the queries; with --index lsh its own index is searched). \
+      --rerank adds an exact+rerank row: k-reciprocal re-ranking (Zhong et al. 2017) with \
+      torchreid's conventions (--k1, --k2, --lambda). \
       With --index lsh the gallery is also indexed (in a temporary store) and three rows are \
       printed: exact (the full ranking), exact top-D and lsh top-D (D = --max-rank; the rest of \
       the gallery is ranked after the D found, in gallery order), with search speed, ANN recall \
@@ -36,6 +40,12 @@ struct EvalCommand: ParsableCommand {
 
   @Option(help: "The gallery (folder or file).")
   var gallery: String?
+
+  @Option(
+    help:
+      "A store holding the gallery: its items, labels and model (which embeds the queries); with --index lsh, its own LSH index."
+  )
+  var galleryStore: String?
 
   @Option(
     name: .customLong("protocol"), help: "market1501, market1501-all-cameras, cuhk03 or retrieval.")
@@ -95,6 +105,7 @@ struct EvalCommand: ParsableCommand {
 
   func run() throws {
     var options = Evaluate.Options(queryPath: query, galleryPath: gallery)
+    options.galleryStorePath = galleryStore
     options.protocolChoice = protocolChoice
     options.metric = metric
     options.modelPath = model

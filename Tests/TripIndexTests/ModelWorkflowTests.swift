@@ -83,6 +83,66 @@ import VectorIO
     #expect(outcome.stderr.contains(expected), "\(outcome.stderr)")
   }
 
+  @Test(
+    "eval --gallery-store ranks a store's items with its model and index: the metrics of the folder, with and without re-ranking"
+  )
+  func storedGallery() throws {
+    let fixture = try fixture()
+    let set = fixture.directory.file("set")
+    let store = fixture.directory.file("gallery-\(UUID().uuidString).lmdb")
+    var build = Build.Options(input: set + "/gallery", storePath: store)
+    build.modelPath = fixture.modelPath
+    build.index = LSHChoices()
+    _ = try Build.run(build, progress: Progress(quiet: true))
+    var folder = Evaluate.Options(queryPath: set + "/query", galleryPath: set + "/gallery")
+    folder.modelPath = fixture.modelPath
+    folder.rerank = RerankingParameters()
+    var stored = Evaluate.Options(queryPath: set + "/query", galleryPath: nil)
+    stored.galleryStorePath = store
+    stored.rerank = RerankingParameters()
+    let fromFolder = try Evaluate.run(folder, progress: Progress(quiet: true)).entries
+    let fromStore = try Evaluate.run(stored, progress: Progress(quiet: true)).entries
+    #expect(fromFolder.map(\.name) == ["exact", "exact+rerank"])
+    #expect(fromStore.map(\.name) == fromFolder.map(\.name))
+    for (a, b) in zip(fromFolder, fromStore) {
+      #expect(abs(a.metrics.mAP - b.metrics.mAP) < 1e-6, "\(a.name)")
+      #expect(a.metrics.cmc[0] == b.metrics.cmc[0], "\(a.name)")
+      #expect(a.metrics.validQueries == b.metrics.validQueries)
+    }
+    // Re-ranking helps on this set, as on the re-ID benchmarks.
+    #expect(fromFolder[1].metrics.mAP > fromFolder[0].metrics.mAP)
+    // With --index lsh the store's own index is searched.
+    stored.lsh = LSHChoices()
+    stored.rerank = nil
+    let indexed = try Evaluate.run(stored, progress: Progress(quiet: true))
+    #expect(indexed.entries.map(\.name) == ["exact", "exact top-50", "lsh top-50"])
+    #expect(abs(indexed.entries[0].metrics.mAP - fromFolder[0].metrics.mAP) < 1e-6)
+  }
+
+  @Test(
+    "eval refuses two galleries, a store without an index for --index lsh, and re-ranking settings without --rerank",
+    arguments: [
+      (["--gallery", "GALLERY", "--gallery-store", "STORE"], "give one"),
+      (["--gallery-store", "STORE", "--index", "lsh"], "has no LSH index"),
+      (["--gallery-store", "STORE", "--metric", "cosine"], "differs from the metric of store"),
+      (["--gallery", "GALLERY", "--k1", "5"], "add --rerank"),
+      (["--gallery", "GALLERY", "--rerank", "--k2", "0"], "--k2 must be at least 1"),
+      (["--rerank"], "give --gallery"),
+    ])
+  func storedGalleryErrors(arguments: [String], expected: String) throws {
+    let fixture = try fixture()
+    let set = fixture.directory.file("set")
+    let store = fixture.directory.file("plain-\(UUID().uuidString).lmdb")
+    _ = try Build.run(
+      Build.Options(input: set + "/gallery", storePath: store), progress: Progress(quiet: true))
+    let substitutions = ["GALLERY": set + "/gallery", "STORE": store]
+    let outcome = try TripIndexExecutable.run(
+      ["eval", "--query", set + "/query", "--protocol", "retrieval"]
+        + arguments.map { substitutions[$0] ?? $0 })
+    #expect(outcome.status != 0)
+    #expect(outcome.stderr.contains(expected), "\(outcome.stderr)")
+  }
+
   @Test("build --model stores embeddings and query embeds probes with the store's model")
   func buildAndQuery() throws {
     let fixture = try fixture()
