@@ -140,7 +140,7 @@ def main():
             probe_rows, _, _ = query(args.tripindex, lsh_store, probe_path, args.k, ["--lsh"])
             if not probe_rows[0]["method"].startswith("lsh"):
                 # tune chose exact search for this set: measure the default index instead.
-                run(args.tripindex, ["index", "--store", lsh_store, "--quiet"])
+                run(args.tripindex, ["index", "--store", lsh_store])
                 print(f"{kind}: tune chose exact search; the LSH columns use the default index")
             open(os.path.join(folder, "tuned"), "w").close()
 
