@@ -39,7 +39,7 @@ public struct RerankingParameters: Sendable, Equatable {
   var halfK1: Int { Int((Double(k1) / 2).rounded(.toNearestOrEven)) }
 
   /// Neighbours kept per item: enough for the k-reciprocal sets and for query expansion.
-  var neighbourCount: Int { max(k1 + 1, k2) }
+  public var neighbourCount: Int { max(k1 + 1, k2) }
 }
 
 /// Rows of a sparse matrix, compressed: row r's entries are `columns[offsets[r]..<offsets[r + 1]]`
@@ -146,16 +146,60 @@ public struct KReciprocalReranker: Sendable {
   ) {
     precondition(parameters.problem == nil, parameters.problem ?? "")
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
-    self.parameters = parameters
-    self.metric = metric
-    queryCount = queries.rows
-    galleryCount = gallery.rows
     let items = ItemVectors(queries: queries, gallery: gallery, metric: metric)
-    let total = items.count
-    let width = min(parameters.neighbourCount, total)
+    let width = min(parameters.neighbourCount, items.count)
     progress(
-      "re-ranking: nearest \(width) of \(total) items for each (\(parameters.k1)-reciprocal sets)")
+      "re-ranking: nearest \(width) of \(items.count) items for each (\(parameters.k1)-reciprocal sets)"
+    )
     let (neighbours, maxima) = items.nearestNeighbours(count: width, threads: threads)
+    self.init(
+      items: items, neighbours: neighbours, width: width, maxima: maxima, parameters: parameters,
+      threads: threads, progress: progress)
+  }
+
+  /// Builds the encodings from gallery neighbours an index found, instead of the exact pass
+  /// over every pair of items: each item's nearest among the queries are exact (a tiled pass of
+  /// items × queries), among the gallery they are the index's candidates, and its largest
+  /// distance is taken over the queries, its candidates and an even sample of up to 4,096 gallery
+  /// items (so it may fall short of the true largest, which only scales the original term).
+  ///
+  /// - Parameters:
+  ///   - queries: one query per row (unit length for cosine).
+  ///   - gallery: one gallery item per row.
+  ///   - metric: the distance.
+  ///   - parameters: k1, k2 and λ.
+  ///   - galleryCandidates: per item (queries first, then gallery), gallery rows an index
+  ///     returned as its nearest (at least k1 + 1 of them where the gallery has that many).
+  ///   - threads: worker threads.
+  ///   - progress: receives a line per stage.
+  public init(
+    queries: Matrix, gallery: Matrix, metric: DistanceMetric, parameters: RerankingParameters,
+    galleryCandidates: [[Int]], threads: Int = Parallel.processorCount,
+    progress: (String) -> Void = { _ in }
+  ) {
+    precondition(parameters.problem == nil, parameters.problem ?? "")
+    precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
+    let items = ItemVectors(queries: queries, gallery: gallery, metric: metric)
+    precondition(galleryCandidates.count == items.count, "one candidate list per item")
+    let width = min(parameters.neighbourCount, items.count)
+    progress("re-ranking: nearest \(width) items for each, from the index's candidates")
+    let (neighbours, maxima) = items.nearestNeighbours(
+      count: width, galleryCandidates: galleryCandidates, threads: threads)
+    self.init(
+      items: items, neighbours: neighbours, width: width, maxima: maxima, parameters: parameters,
+      threads: threads, progress: progress)
+  }
+
+  /// The encodings from neighbour lists and row maxima.
+  private init(
+    items: ItemVectors, neighbours: [Int32], width: Int, maxima: [Float],
+    parameters: RerankingParameters, threads: Int, progress: (String) -> Void
+  ) {
+    self.parameters = parameters
+    metric = items.metric
+    queryCount = items.queries.rows
+    galleryCount = items.gallery.rows
+    let total = items.count
     progress("re-ranking: k-reciprocal encodings")
     let encodings = Self.encodings(
       items: items, neighbours: neighbours, width: width, maxima: maxima, parameters: parameters,
@@ -199,7 +243,37 @@ public struct KReciprocalReranker: Sendable {
     query: Int, distances: UnsafeMutableBufferPointer<Float>, scratch: inout Scratch
   ) {
     precondition(distances.count == galleryCount, "one distance per gallery item")
-    // Σ_k min(V_q[k], V_g[k]) for every gallery item g sharing an item k with the query.
+    accumulate(query: query, scratch: &scratch)
+    for index in 0..<galleryCount {
+      distances[index] = blend(
+        distance: distances[index], shared: scratch.sums[index], query: query)
+    }
+    clear(&scratch)
+  }
+
+  /// Re-ranked distances of some gallery items only (an index's candidates).
+  ///
+  /// - Parameters:
+  ///   - query: the query's row.
+  ///   - items: gallery rows.
+  ///   - distances: their plain distances (squared L2, or 1 − cos), in the same order;
+  ///     overwritten with the re-ranked ones.
+  ///   - scratch: working memory (one per worker).
+  public func rerank(
+    query: Int, items: [Int], distances: inout [Float], scratch: inout Scratch
+  ) {
+    precondition(items.count == distances.count, "one distance per item")
+    accumulate(query: query, scratch: &scratch)
+    for (position, item) in items.enumerated() {
+      distances[position] = blend(
+        distance: distances[position], shared: scratch.sums[item], query: query)
+    }
+    clear(&scratch)
+  }
+
+  /// Σ_k min(V_q[k], V_g[k]) into `scratch.sums` for every gallery item g sharing an item k with
+  /// the query.
+  private func accumulate(query: Int, scratch: inout Scratch) {
     for entry in queryEncodings.offsets[query]..<queryEncodings.offsets[query + 1] {
       let item = Int(queryEncodings.columns[entry])
       let weight = queryEncodings.values[entry]
@@ -209,19 +283,21 @@ public struct KReciprocalReranker: Sendable {
         scratch.sums[galleryItem] += min(weight, galleryLists.values[listed])
       }
     }
-    let inverseMaximum = queryInverseMaxima[query]
-    let lambda = Float(parameters.lambda)
-    let jaccardShare = 1 - lambda
-    let squares = metric == .cosine
-    for index in 0..<galleryCount {
-      let distance = distances[index]
-      let original = (squares ? distance * distance : distance) * inverseMaximum
-      let shared = scratch.sums[index]
-      let jaccard = 1 - shared / (2 - shared)
-      distances[index] = jaccard * jaccardShare + original * lambda
-    }
+  }
+
+  private func clear(_ scratch: inout Scratch) {
     for galleryItem in scratch.touched { scratch.sums[Int(galleryItem)] = 0 }
     scratch.touched.removeAll(keepingCapacity: true)
+  }
+
+  /// (1 − λ) · Jaccard + λ · original, from a plain distance and the shared sum.
+  @inline(__always)
+  private func blend(distance: Float, shared: Float, query: Int) -> Float {
+    let squared = metric == .cosine ? distance * distance : distance
+    let original = squared * queryInverseMaxima[query]
+    let jaccard = 1 - shared / (2 - shared)
+    let lambda = Float(parameters.lambda)
+    return jaccard * (1 - lambda) + original * lambda
   }
 
   /// Each item's k-reciprocal encoding (its expanded k-reciprocal set, weighted e^(−d / max)).
@@ -432,6 +508,68 @@ private struct ItemVectors: Sendable {
                 output.value.0[row * count + position] = Int32(neighbour.id)
               }
               output.value.1[row] = largest[offset]
+            }
+          }
+        }
+      }
+    }
+    return (neighbours, maxima)
+  }
+
+  /// Every item's `count` nearest items from exact distances to the queries and to the given
+  /// gallery candidates, and its largest squared distance over the queries, its candidates and
+  /// an even sample of up to 4,096 gallery items.
+  func nearestNeighbours(count: Int, galleryCandidates: [[Int]], threads: Int) -> (
+    neighbours: [Int32], maxima: [Float]
+  ) {
+    let total = self.count
+    let queryCount = queries.rows
+    let galleryCount = gallery.rows
+    let sampleStep = max(1, galleryCount / 4096)
+    let sample = Array(stride(from: 0, to: galleryCount, by: sampleStep))
+    var neighbours = [Int32](repeating: 0, count: total * count)
+    var maxima = [Float](repeating: 0, count: total)
+    let rowTile = 128
+    let blocks = (total + rowTile - 1) / rowTile
+    let workers = max(1, min(threads, blocks))
+    BLAS.shareThreads(threads, among: workers)
+    neighbours.withUnsafeMutableBufferPointer { neighbours in
+      maxima.withUnsafeMutableBufferPointer { maxima in
+        let output = UncheckedSendable((neighbours, maxima))
+        Parallel.forEachChunk(of: blocks, count: workers) { _, blockRange in
+          var tile = [Float](repeating: 0, count: rowTile * max(queryCount, 1))
+          for block in blockRange {
+            let rows = (block * rowTile)..<min((block + 1) * rowTile, total)
+            if queryCount > 0 { products(rows: rows, columns: 0..<queryCount, into: &tile) }
+            for (offset, row) in rows.enumerated() {
+              var selection = TopK(k: count)
+              var largest: Float = 0
+              for query in 0..<queryCount {
+                let distance = squared(dot: tile[offset * queryCount + query], row, query)
+                largest = max(largest, distance)
+                if distance <= selection.threshold {
+                  selection.insert(id: UInt64(query), distance: distance)
+                }
+              }
+              for galleryRow in galleryCandidates[row] {
+                let item = queryCount + galleryRow
+                let distance = squaredDistance(row, item)
+                largest = max(largest, distance)
+                if distance <= selection.threshold {
+                  selection.insert(id: UInt64(item), distance: distance)
+                }
+              }
+              for galleryRow in sample {
+                largest = max(largest, squaredDistance(row, queryCount + galleryRow))
+              }
+              for (position, neighbour) in selection.sorted().enumerated() {
+                output.value.0[row * count + position] = Int32(neighbour.id)
+              }
+              // Fewer candidates than `count`: the list is padded with the item itself.
+              for position in selection.count..<count {
+                output.value.0[row * count + position] = Int32(row)
+              }
+              output.value.1[row] = largest
             }
           }
         }

@@ -219,7 +219,9 @@ public enum Benchmark {
         widths.append("\(method.rawValue) w\(TextFormatting.fixed(width, 2))")
       }
       // Speed curves: exact top-D as one point, LSH over the probe sweep, averaged over seeds.
-      let exactRow = entries[entries.count - 2]
+      guard
+        let exactRow = entries.last(where: { $0.name.hasPrefix(method.rawValue + " exact top-") })
+      else { continue }
       let exactPoint = (
         x: exactRow.extras[0].1, rankOne: exactRow.metrics.cmc[0], map: exactRow.metrics.mAP
       )

@@ -290,15 +290,20 @@ public enum Evaluate {
     }
     let depth = maxRank + (excludesSelf ? 1 : 0)
     let comparison: SearchComparison
+    // Re-ranking from the index: every item's nearest gallery items come from the index too.
+    let neighbourDepth = rerank.map { $0.neighbourCount }
+    let rerankStarted = Progress.now()
     switch lsh {
     case .temporary(let configuration):
       comparison = try SearchComparison.run(
         queries: queries, gallery: gallery, metric: metric, depth: depth,
-        configuration: configuration, threads: threads, probeSweep: probeSweep, progress: progress)
+        configuration: configuration, threads: threads, probeSweep: probeSweep,
+        neighbourDepth: neighbourDepth, progress: progress)
     case .stored(let store, let index, let rowOfID):
       comparison = try SearchComparison.compare(
         queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
-        threads: threads, probeSweep: probeSweep, progress: progress)
+        threads: threads, probeSweep: probeSweep,
+        neighbours: neighbourDepth.map { ($0, gallery) }, progress: progress)
     }
     let searchedDepth = comparison.depth
     let recallName = "ANN recall@\(searchedDepth)"
@@ -337,6 +342,45 @@ public enum Evaluate {
           ("candidates/q", comparison.meanCandidates),
         ]),
     ]
+    if let rerank, let candidates = comparison.galleryCandidates {
+      // lsh+rerank: the index's top D of each query, re-ranked by the distances re-ranking from
+      // the index's neighbour lists gives (the rest of the gallery after them, in gallery order).
+      let reranker = KReciprocalReranker(
+        queries: queries, gallery: gallery, metric: metric, parameters: rerank,
+        galleryCandidates: candidates, threads: threads,
+        progress: { progress.update($0, force: true) })
+      var scratch = KReciprocalReranker.Scratch(galleryCount: gallery.rows)
+      let reranked = comparison.approximate.enumerated().map { query, ranking in
+        let columns = queries.columns
+        var distances = queries.values.withUnsafeBufferPointer { queryValues in
+          gallery.values.withUnsafeBufferPointer { galleryValues in
+            ranking.map { row in
+              Vectors.distance(
+                metric,
+                UnsafeBufferPointer(
+                  rebasing: queryValues[(query * columns)..<((query + 1) * columns)]),
+                UnsafeBufferPointer(
+                  rebasing: galleryValues[(row * columns)..<((row + 1) * columns)])
+              )
+            }
+          }
+        }
+        reranker.rerank(query: query, items: ranking, distances: &distances, scratch: &scratch)
+        return zip(ranking, distances).sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+      }
+      // Its search time: the LSH searches of every item, the encodings and the re-ranking.
+      let seconds = Progress.now() - rerankStarted
+      entries.append(
+        EvaluationReport.Entry(
+          name: prefix + "lsh+rerank top-\(searchedDepth)",
+          metrics: evaluator.evaluate(
+            rankings: reranked, queries: labels.queries, gallery: labels.gallery),
+          extras: [
+            ("search q/s", Double(queries.rows) / max(seconds, 1e-9)),
+            (recallName, comparison.annRecall(at: searchedDepth)),
+            ("candidates/q", comparison.meanCandidates),
+          ]))
+    }
     let sweep = comparison.sweep.map { point in
       SearchEvaluation.SweepPoint(
         probes: point.probes,

@@ -106,9 +106,8 @@ public enum Query {
     var slowIndexNote: String?
     let asksForIndex =
       options.forceIndex || options.probesPerTable != nil || options.candidateBudget != nil
-    if index != nil, !asksForIndex, let speed = try LSHIndex.recordedSpeed(of: store),
-      speed.lsh >= speed.exact
-    {
+    let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
+    if index != nil, !asksForIndex, let speed = recordedSpeed, speed.lsh >= speed.exact {
       index = nil
       slowIndexNote =
         "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; --lsh uses it anyway)"
@@ -117,6 +116,7 @@ public enum Query {
     let probeLabels = try readProbeLabels(options, probeCount: probes.rows)
     let loaded = Progress.now()
     return try store.read { snapshot in
+      var index = index
       let k = min(options.k, max(snapshot.count, 1))
       var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
       var candidates: [Int]?
@@ -131,6 +131,19 @@ public enum Query {
         ? try ItemFilter.Selection(
           snapshot: snapshot, filter: options.filter,
           groups: options.excludeSameCamera || options.excludeSamePID) : nil
+      // A filter passing a fraction f costs LSH search about 1/f of its unfiltered time (it reads
+      // that much farther); where that exceeds exact search's recorded time, search exactly.
+      if index != nil, !asksForIndex, let selection, let speed = recordedSpeed,
+        selection.mask.count > LSHSearcher.directFilterLimit, snapshot.count > 0
+      {
+        let fraction = Double(selection.mask.count) / Double(snapshot.count)
+        let predicted = speed.lsh / fraction
+        if predicted >= speed.exact {
+          index = nil
+          method =
+            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search; --lsh uses it anyway)"
+        }
+      }
       var groups: [(mask: IDMask?, rows: [Int])] = [(selection?.mask, Array(0..<probes.rows))]
       if let selection, let probeLabels {
         var rowsByKey: [ProbeExclusion: [Int]] = [:]

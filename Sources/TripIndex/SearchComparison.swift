@@ -26,6 +26,9 @@ struct SearchComparison: Sendable {
   var configuration: LSHConfiguration
   /// Further LSH searches with other numbers of probes per table, in the order asked for.
   var sweep: [SweepPoint] = []
+  /// With a neighbour search asked for: per item (queries, then gallery), the gallery rows the
+  /// index returned as its nearest (what re-ranking from the index starts from).
+  var galleryCandidates: [[Int]]?
 
   /// One LSH search with a given number of probes per table.
   struct SweepPoint: Sendable {
@@ -70,7 +73,8 @@ struct SearchComparison: Sendable {
   ///   temporary store cannot be written.
   static func run(
     queries: Matrix, gallery: Matrix, metric: DistanceMetric, depth: Int,
-    configuration: LSHConfiguration, threads: Int, probeSweep: [Int] = [], progress: Progress
+    configuration: LSHConfiguration, threads: Int, probeSweep: [Int] = [],
+    neighbourDepth: Int? = nil, progress: Progress
   ) throws -> SearchComparison {
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
     let folder = try Directories.temporary(prefix: "tripindex-eval")
@@ -100,7 +104,8 @@ struct SearchComparison: Sendable {
     let index = try LSHIndex.build(on: store, configuration: configuration)
     return try compare(
       queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
-      threads: threads, probeSweep: probeSweep, progress: progress)
+      threads: threads, probeSweep: probeSweep,
+      neighbours: neighbourDepth.map { ($0, gallery) }, progress: progress)
   }
 
   /// Searches a store's items exactly and with its LSH index: the same comparison as
@@ -115,12 +120,15 @@ struct SearchComparison: Sendable {
   ///   - depth: neighbours per query.
   ///   - threads: worker threads.
   ///   - probeSweep: further probe counts per table to time.
+  ///   - neighbours: also search every query and gallery vector (`gallery`, in row order) for
+  ///     this many nearest gallery items, or `nil`.
   ///   - progress: status output.
   /// - Returns: the rankings, times and candidate counts.
   /// - Throws: ``LSHError`` when a table cannot be read.
   static func compare(
     queries: Matrix, store: VectorStore, index: LSHIndex, rowOfID: [UInt64: Int], depth: Int,
-    threads: Int, probeSweep: [Int] = [], progress: Progress
+    threads: Int, probeSweep: [Int] = [], neighbours: (depth: Int, gallery: Matrix)? = nil,
+    progress: Progress
   ) throws -> SearchComparison {
     let depth = min(depth, rowOfID.count)
     progress.update(
@@ -149,12 +157,23 @@ struct SearchComparison: Sendable {
           probes: probes, rankings: found.map { rows($0.neighbors) },
           seconds: Progress.now() - started, meanCandidates: meanCandidates(found))
       }
+      var galleryCandidates: [[Int]]?
+      if let neighbours {
+        progress.update(
+          "searching the index for the \(neighbours.depth) nearest of every item (re-ranking)",
+          force: true)
+        let wanted = min(neighbours.depth, rowOfID.count)
+        let fromQueries = try searcher.search(queries, k: wanted, threads: max(1, threads))
+        let fromGallery = try searcher.search(
+          neighbours.gallery, k: wanted, threads: max(1, threads))
+        galleryCandidates = (fromQueries + fromGallery).map { rows($0.neighbors) }
+      }
       return SearchComparison(
         exact: exact.map(rows), approximate: results.map { rows($0.neighbors) }, depth: depth,
         exactSeconds: exactSeconds, approximateSeconds: approximateSeconds,
         meanCandidates: meanCandidates(results),
         meanExactDistances: Double(results.reduce(0) { $0 + $1.exactDistances }) / count,
-        configuration: index.configuration, sweep: sweep)
+        configuration: index.configuration, sweep: sweep, galleryCandidates: galleryCandidates)
     }
   }
 }

@@ -124,6 +124,42 @@ import VectorMath
     }
   }
 
+  @Test(
+    "from exact candidate lists (what a perfect index returns), re-ranking equals the exact pass")
+  func fromCandidates() throws {
+    let reference = try Self.reference("rerank_torchreid_k20.json")
+    let parameters = reference.parameters
+    let items = reference.queries.rows + reference.gallery.rows
+    let all = Matrix(
+      rows: items, columns: reference.queries.columns,
+      values: reference.queries.values + reference.gallery.values)
+    // Each item's k1 + 1 nearest gallery items, by brute force.
+    let candidates = (0..<items).map { item in
+      Self.squaredDistances(
+        Matrix(rows: 1, columns: all.columns, values: all.row(item)), reference.gallery
+      )[0].enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }
+        .prefix(parameters.neighbourCount).map(\.offset)
+    }
+    let exact = KReciprocalReranker(
+      queries: reference.queries, gallery: reference.gallery, metric: .l2, parameters: parameters)
+    let fromLists = KReciprocalReranker(
+      queries: reference.queries, gallery: reference.gallery, metric: .l2, parameters: parameters,
+      galleryCandidates: candidates)
+    let plain = Self.squaredDistances(reference.queries, reference.gallery)
+    let expected = Self.reranked(exact, plain)
+    var scratch = KReciprocalReranker.Scratch(galleryCount: reference.gallery.rows)
+    for query in 0..<reference.queries.rows {
+      // Re-ranking a subset: the candidates' own distances only.
+      let subset = Array(stride(from: query % 3, to: reference.gallery.rows, by: 3))
+      var distances = subset.map { plain[query][$0] }
+      fromLists.rerank(query: query, items: subset, distances: &distances, scratch: &scratch)
+      for (position, item) in subset.enumerated() {
+        #expect(
+          abs(distances[position] - expected[query][item]) < 1e-5, "query \(query) item \(item)")
+      }
+    }
+  }
+
   @Test("settings are checked: k1 and k2 at least 1, λ in [0, 1]")
   func settings() {
     #expect(RerankingParameters().problem == nil)

@@ -255,6 +255,13 @@ import VectorIO
     for key in ["rank1", "rank5", "mAP", "mINP"] {
       #expect(whole[1][key] as? Double == whole[2][key] as? Double, "\(key)")
     }
+    // Re-ranking adds exact+rerank and lsh+rerank rows.
+    let reranked = try methods(["--width", "1e9", "--budget", "0", "--rerank"])
+    #expect(
+      reranked.map { $0["name"] as? String } == [
+        "exact", "exact+rerank", "exact top-20", "lsh top-20", "lsh+rerank top-20",
+      ])
+    #expect(reranked[4]["ANN recall@20"] as? Double == 1)
     // The exact row is the ordinary evaluation.
     let plain = try TripIndexExecutable.run([
       "eval", "--query", set + "/query", "--gallery", set + "/gallery", "--model",
