@@ -297,17 +297,19 @@ import VectorIO
     let methods = try #require(json["methods"] as? [[String: Any]])
     let names = methods.compactMap { $0["name"] as? String }
     #expect(
-      names == [
-        "raw exact", "raw exact top-10", "raw lsh top-10", "triplet exact", "triplet exact top-10",
-        "triplet lsh top-10", "surrogate exact", "surrogate exact top-10", "surrogate lsh top-10",
-        "joint exact", "joint exact top-10", "joint lsh top-10",
-      ])
+      names
+        == ["raw", "triplet", "surrogate", "joint"].flatMap { method in
+          ["exact", "exact+rerank", "exact top-10", "lsh top-10", "lsh+rerank top-10"].map {
+            "\(method) \($0)"
+          }
+        })
     func mAP(_ name: String) -> Double {
       methods.first { $0["name"] as? String == name }?["mAP"] as? Double ?? -1
     }
     #expect(mAP("triplet exact") > mAP("raw exact") + 0.1)
     #expect(mAP("surrogate exact") > mAP("raw exact"))
     #expect(mAP("joint exact") > mAP("raw exact") + 0.1)
+    #expect(mAP("triplet exact+rerank") > mAP("triplet exact"))
     let sweep = try #require(json["lsh_probe_sweep"] as? [String: [[String: Any]]])
     #expect(sweep["triplet"]?.compactMap { $0["probes"] as? Int } == [1, 4])
     for file in ["report.md", "metrics.json", "cmc.csv", "cmc.svg", "rank1-vs-qps.svg"] {
