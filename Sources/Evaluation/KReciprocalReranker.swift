@@ -467,53 +467,33 @@ private struct ItemVectors: Sendable {
   /// largest squared distance to any item, from tiles of item × item products.
   func nearestNeighbours(count: Int, threads: Int) -> (neighbours: [Int32], maxima: [Float]) {
     let total = self.count
-    var neighbours = [Int32](repeating: 0, count: total * count)
-    var maxima = [Float](repeating: 0, count: total)
-    let rowTile = 128
     let columnTile = 8192
-    let blocks = (total + rowTile - 1) / rowTile
-    let workers = max(1, min(threads, blocks))
-    BLAS.shareThreads(threads, among: workers)
-    neighbours.withUnsafeMutableBufferPointer { neighbours in
-      maxima.withUnsafeMutableBufferPointer { maxima in
-        let output = UncheckedSendable((neighbours, maxima))
-        Parallel.forEachChunk(of: blocks, count: workers) { _, blockRange in
-          var tile = [Float](repeating: 0, count: rowTile * columnTile)
-          for block in blockRange {
-            let rows = (block * rowTile)..<min((block + 1) * rowTile, total)
-            var selections = rows.map { _ in TopK(k: count) }
-            var largest = [Float](repeating: 0, count: rows.count)
-            var start = 0
-            while start < total {
-              let columns = start..<min(start + columnTile, total)
-              products(rows: rows, columns: columns, into: &tile)
-              for (offset, row) in rows.enumerated() {
-                var selection = selections[offset]
-                var rowLargest = largest[offset]
-                let base = offset * columns.count
-                for (position, column) in columns.enumerated() {
-                  let distance = squared(dot: tile[base + position], row, column)
-                  if distance > rowLargest { rowLargest = distance }
-                  if distance <= selection.threshold {
-                    selection.insert(id: UInt64(column), distance: distance)
-                  }
-                }
-                selections[offset] = selection
-                largest[offset] = rowLargest
-              }
-              start = columns.upperBound
-            }
-            for (offset, row) in rows.enumerated() {
-              for (position, neighbour) in selections[offset].sorted().enumerated() {
-                output.value.0[row * count + position] = Int32(neighbour.id)
-              }
-              output.value.1[row] = largest[offset]
+    return selectByBlocks(count: count, threads: threads, tileColumns: columnTile) {
+      rows, tile in
+      var selections = rows.map { _ in TopK(k: count) }
+      var largest = [Float](repeating: 0, count: rows.count)
+      var start = 0
+      while start < total {
+        let columns = start..<min(start + columnTile, total)
+        products(rows: rows, columns: columns, into: &tile)
+        for (offset, row) in rows.enumerated() {
+          var selection = selections[offset]
+          var rowLargest = largest[offset]
+          let base = offset * columns.count
+          for (position, column) in columns.enumerated() {
+            let distance = squared(dot: tile[base + position], row, column)
+            if distance > rowLargest { rowLargest = distance }
+            if distance <= selection.threshold {
+              selection.insert(id: UInt64(column), distance: distance)
             }
           }
+          selections[offset] = selection
+          largest[offset] = rowLargest
         }
+        start = columns.upperBound
       }
+      return Array(zip(selections, largest))
     }
-    return (neighbours, maxima)
   }
 
   /// Every item's `count` nearest items from exact distances to the queries and to the given
@@ -522,14 +502,45 @@ private struct ItemVectors: Sendable {
   func nearestNeighbours(count: Int, galleryCandidates: [[Int]], threads: Int) -> (
     neighbours: [Int32], maxima: [Float]
   ) {
-    let total = self.count
     let queryCount = queries.rows
-    let galleryCount = gallery.rows
-    let sampleStep = max(1, galleryCount / 4096)
-    let sample = Array(stride(from: 0, to: galleryCount, by: sampleStep))
+    let sample = Array(stride(from: 0, to: gallery.rows, by: max(1, gallery.rows / 4096)))
+    return selectByBlocks(count: count, threads: threads, tileColumns: max(queryCount, 1)) {
+      rows, tile in
+      if queryCount > 0 { products(rows: rows, columns: 0..<queryCount, into: &tile) }
+      return rows.enumerated().map { offset, row in
+        var selection = TopK(k: count)
+        var largest: Float = 0
+        func offer(_ item: Int, _ distance: Float) {
+          largest = max(largest, distance)
+          if distance <= selection.threshold {
+            selection.insert(id: UInt64(item), distance: distance)
+          }
+        }
+        for query in 0..<queryCount {
+          offer(query, squared(dot: tile[offset * queryCount + query], row, query))
+        }
+        for galleryRow in galleryCandidates[row] {
+          offer(queryCount + galleryRow, squaredDistance(row, queryCount + galleryRow))
+        }
+        for galleryRow in sample {
+          largest = max(largest, squaredDistance(row, queryCount + galleryRow))
+        }
+        return (selection, largest)
+      }
+    }
+  }
+
+  /// Runs `select` over blocks of 128 items in parallel (each worker with a tile of
+  /// `128 × tileColumns` floats) and stores each item's selection, closest first (padded with
+  /// the item itself when it holds fewer than `count`), and largest distance.
+  private func selectByBlocks(
+    count: Int, threads: Int, tileColumns: Int,
+    _ select: (_ rows: Range<Int>, _ tile: inout [Float]) -> [(TopK, Float)]
+  ) -> (neighbours: [Int32], maxima: [Float]) {
+    let total = self.count
+    let rowTile = 128
     var neighbours = [Int32](repeating: 0, count: total * count)
     var maxima = [Float](repeating: 0, count: total)
-    let rowTile = 128
     let blocks = (total + rowTile - 1) / rowTile
     let workers = max(1, min(threads, blocks))
     BLAS.shareThreads(threads, among: workers)
@@ -537,37 +548,14 @@ private struct ItemVectors: Sendable {
       maxima.withUnsafeMutableBufferPointer { maxima in
         let output = UncheckedSendable((neighbours, maxima))
         Parallel.forEachChunk(of: blocks, count: workers) { _, blockRange in
-          var tile = [Float](repeating: 0, count: rowTile * max(queryCount, 1))
+          var tile = [Float](repeating: 0, count: rowTile * tileColumns)
           for block in blockRange {
             let rows = (block * rowTile)..<min((block + 1) * rowTile, total)
-            if queryCount > 0 { products(rows: rows, columns: 0..<queryCount, into: &tile) }
-            for (offset, row) in rows.enumerated() {
-              var selection = TopK(k: count)
-              var largest: Float = 0
-              for query in 0..<queryCount {
-                let distance = squared(dot: tile[offset * queryCount + query], row, query)
-                largest = max(largest, distance)
-                if distance <= selection.threshold {
-                  selection.insert(id: UInt64(query), distance: distance)
-                }
-              }
-              for galleryRow in galleryCandidates[row] {
-                let item = queryCount + galleryRow
-                let distance = squaredDistance(row, item)
-                largest = max(largest, distance)
-                if distance <= selection.threshold {
-                  selection.insert(id: UInt64(item), distance: distance)
-                }
-              }
-              for galleryRow in sample {
-                largest = max(largest, squaredDistance(row, queryCount + galleryRow))
-              }
-              for (position, neighbour) in selection.sorted().enumerated() {
-                output.value.0[row * count + position] = Int32(neighbour.id)
-              }
-              // Fewer candidates than `count`: the list is padded with the item itself.
-              for position in selection.count..<count {
-                output.value.0[row * count + position] = Int32(row)
+            for (row, (selection, largest)) in zip(rows, select(rows, &tile)) {
+              let sorted = selection.sorted()
+              for position in 0..<count {
+                output.value.0[row * count + position] =
+                  position < sorted.count ? Int32(sorted[position].id) : Int32(row)
               }
               output.value.1[row] = largest
             }

@@ -240,21 +240,19 @@ import VectorMath
       }
     }
     Self.expectClose(analytic.value, 0.4 * expected / Double(rows), "sampled loss value")
+    func value(_ head: SoftmaxHead<Double>, _ embeddings: Tensor<Double>) -> Double {
+      var copy = head
+      return copy.loss(
+        embeddings: embeddings, labels: labels, smoothing: smoothing, weight: 0.4,
+        candidates: candidates
+      ).value
+    }
     for index in embeddings.values.indices {
       var plus = embeddings
       var minus = embeddings
       plus.values[index] += Self.step
       minus.values[index] -= Self.step
-      var copy = head
-      let numeric =
-        (copy.loss(
-          embeddings: plus, labels: labels, smoothing: smoothing, weight: 0.4,
-          candidates: candidates
-        ).value
-          - copy.loss(
-            embeddings: minus, labels: labels, smoothing: smoothing, weight: 0.4,
-            candidates: candidates
-          ).value) / (2 * Self.step)
+      let numeric = (value(head, plus) - value(head, minus)) / (2 * Self.step)
       Self.expectClose(numeric, analytic.gradient.values[index], "embedding \(index)")
     }
     let unscored = Set([2, 4])
@@ -268,15 +266,7 @@ import VectorMath
       var minus = head
       plus.parameters[index] += Self.step
       minus.parameters[index] -= Self.step
-      let numeric =
-        (plus.loss(
-          embeddings: embeddings, labels: labels, smoothing: smoothing, weight: 0.4,
-          candidates: candidates
-        ).value
-          - minus.loss(
-            embeddings: embeddings, labels: labels, smoothing: smoothing, weight: 0.4,
-            candidates: candidates
-          ).value) / (2 * Self.step)
+      let numeric = (value(plus, embeddings) - value(minus, embeddings)) / (2 * Self.step)
       Self.expectClose(numeric, head.gradients[index], "head parameter \(index)")
     }
   }
