@@ -27,6 +27,9 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_metrics_numpy import write_set  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
 
@@ -48,15 +51,6 @@ def make_set(kind, items, probes, rng):
         pids = owner % 100  # pid < P keeps P % of the identities
     x = x.astype(np.float32)
     return (x[:items], pids[:items], cams[:items]), (x[items:], pids[items:], cams[items:])
-
-
-def write_folder(folder, x, pids, cams, prefix):
-    os.makedirs(folder, exist_ok=True)
-    np.save(os.path.join(folder, "x.npy"), x)
-    with open(os.path.join(folder, "labels.csv"), "w") as f:
-        f.write("name,pid,camera\n")
-        for i, (p, c) in enumerate(zip(pids, cams)):
-            f.write(f"{prefix}{i},{p},{c}\n")
 
 
 def run(tool, args):
@@ -124,11 +118,11 @@ def main():
     for kind in ["clustered", "reid"]:
         (bx, bp, bc), (px, pp, pc) = make_set(kind, args.items, args.probes, rng)
         folder = os.path.join(work, kind)
-        write_folder(os.path.join(folder, "in"), bx, bp, bc, "item")
+        write_set(os.path.join(folder, "in"), bx, bp, bc)
         probe_path = os.path.join(folder, "probes.npy")
         np.save(probe_path, px)
         labels_path = os.path.join(folder, "probe-labels.csv")
-        write_folder(os.path.join(folder, "probe-labels"), px, pp, pc, "probe")
+        write_set(os.path.join(folder, "probe-labels"), px, pp, pc)
         os.replace(os.path.join(folder, "probe-labels", "labels.csv"), labels_path)
         exact_store = os.path.join(folder, "exact.lmdb")
         lsh_store = os.path.join(folder, "lsh.lmdb")

@@ -57,6 +57,24 @@ def make_set(rng, count, pids, cameras, dim, centres, camera_shift):
     return features.astype(np.float32)
 
 
+def make_problem(rng, queries, gallery, dim, identities):
+    """Market-1501-like features: identities seen by 6 cameras (a shift per camera), 15 %
+    distractors (pid 0) and 7 % junk (pid -1) in the gallery. Returns query and gallery features,
+    pids and cameras, then the identity centres and camera shifts."""
+    centres = rng.normal(size=(identities + 1, dim))
+    camera_shift = rng.normal(scale=0.6, size=(7, dim))
+    q_pids = rng.integers(1, identities + 1, size=queries)
+    q_cams = rng.integers(1, 7, size=queries)
+    g_pids = rng.integers(1, identities + 1, size=gallery)
+    g_kind = rng.random(gallery)
+    g_pids[g_kind < 0.15] = 0   # distractors
+    g_pids[g_kind > 0.93] = -1  # junk
+    g_cams = rng.integers(1, 7, size=gallery)
+    q_feats = make_set(rng, queries, q_pids, q_cams, dim, centres, camera_shift)
+    g_feats = make_set(rng, gallery, np.maximum(g_pids, 0), g_cams, dim, centres, camera_shift)
+    return q_feats, g_feats, q_pids, q_cams, g_pids, g_cams, centres, camera_shift
+
+
 def write_set(folder, features, pids, cameras):
     os.makedirs(folder, exist_ok=True)
     np.save(os.path.join(folder, "feats.npy"), features)
@@ -79,18 +97,8 @@ def main():
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    identities = 751
-    centres = rng.normal(size=(identities + 1, args.dim))
-    camera_shift = rng.normal(scale=0.6, size=(7, args.dim))
-    q_pids = rng.integers(1, identities + 1, size=args.queries)
-    q_cams = rng.integers(1, 7, size=args.queries)
-    g_pids = rng.integers(1, identities + 1, size=args.gallery)
-    g_kind = rng.random(args.gallery)
-    g_pids[g_kind < 0.15] = 0   # distractors
-    g_pids[g_kind > 0.93] = -1  # junk
-    g_cams = rng.integers(1, 7, size=args.gallery)
-    q_feats = make_set(rng, args.queries, q_pids, q_cams, args.dim, centres, camera_shift)
-    g_feats = make_set(rng, args.gallery, np.maximum(g_pids, 0), g_cams, args.dim, centres, camera_shift)
+    q_feats, g_feats, q_pids, q_cams, g_pids, g_cams = make_problem(
+        rng, args.queries, args.gallery, args.dim, 751)[:6]
 
     with tempfile.TemporaryDirectory() as scratch:
         write_set(os.path.join(scratch, "query"), q_feats, q_pids, q_cams)

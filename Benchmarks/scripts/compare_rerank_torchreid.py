@@ -32,7 +32,8 @@ import blas_env  # noqa: E402
 if __name__ == "__main__":
     blas_env.unpin_for_numpy()
 import numpy as np  # noqa: E402
-from compare_metrics_numpy import make_set, market1501, write_set  # noqa: E402
+from compare_metrics_numpy import make_problem as market_like  # noqa: E402
+from compare_metrics_numpy import market1501, write_set  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
@@ -57,17 +58,8 @@ def euclidean(a, b):
 
 def make_problem(args):
     rng = np.random.default_rng(args.seed)
-    centres = rng.normal(size=(args.identities + 1, args.dim))
-    camera_shift = rng.normal(scale=0.6, size=(7, args.dim))
-    q_pids = rng.integers(1, args.identities + 1, size=args.queries)
-    q_cams = rng.integers(1, 7, size=args.queries)
-    g_pids = rng.integers(1, args.identities + 1, size=args.gallery)
-    g_kind = rng.random(args.gallery)
-    g_pids[g_kind < 0.15] = 0   # distractors
-    g_pids[g_kind > 0.93] = -1  # junk
-    g_cams = rng.integers(1, 7, size=args.gallery)
-    q = make_set(rng, args.queries, q_pids, q_cams, args.dim, centres, camera_shift)
-    g = make_set(rng, args.gallery, np.maximum(g_pids, 0), g_cams, args.dim, centres, camera_shift)
+    q, g, q_pids, q_cams, g_pids, g_cams, _, camera_shift = market_like(
+        rng, args.queries, args.gallery, args.dim, args.identities)
     if args.distractors:
         # Market-1501's 500k distractor set: other people, seen by the same cameras.
         others = rng.normal(size=(max(1, args.distractors // 20), args.dim))
