@@ -162,6 +162,16 @@ public struct LSHSearcher: @unchecked Sendable {
     let kept = scratch.kept
     var top = TopK(k: k)
     var scanned = 0
+    var budget = budget
+    // Under a filter: how many of the candidates met so far pass it (its local share, which a
+    // filter that removes the nearest items, such as a probe's own camera, makes small).
+    var metAllowed = 0
+    var metTotal = 0
+    @inline(__always) func meet(_ id: UInt64) {
+      guard let allowed else { return }
+      metTotal += 1
+      if allowed.contains(id) { metAllowed += 1 }
+    }
     var evaluated = 0
     let tolerance: Float = 1 + 1e-5
     var probers = scratch.probers
@@ -264,6 +274,7 @@ public struct LSHSearcher: @unchecked Sendable {
         let id = coder.id(in: page, at: Int(kept[position]))
         guard id < UInt64(idLimit), stamps[Int(id)] != epoch else { continue }
         stamps[Int(id)] = epoch
+        meet(id)
         if let vector = vector(id) {
           top.insert(id: id, distance: Vectors.squaredL2(probe, vector))
           evaluated += 1
@@ -307,6 +318,7 @@ public struct LSHSearcher: @unchecked Sendable {
           let id = coder.id(in: page, at: Int(kept[position]))
           guard id < UInt64(idLimit), stamps[Int(id)] != epoch else { continue }
           stamps[Int(id)] = epoch
+          meet(id)
           scratch.queued[queuedCount] = (pageBounds[position], id)
           queuedCount += 1
         }
@@ -329,16 +341,30 @@ public struct LSHSearcher: @unchecked Sendable {
     }
     // Round 3: multiprobe, rank by rank across tables; a bucket whose distance lower bound
     // cannot beat the k-th exact distance is skipped.
-    probing: for _ in 1..<probesPerTable {
-      var progressed = false
-      for table in 0..<configuration.tables {
-        guard budgetLeft() else { break probing }
-        guard let next = probers[table].next(model.hasher) else { continue }
-        progressed = true
-        if next.lowerBound >= threshold() { continue }
-        scanBucket(table: table, code: next.code, includingFirstPage: true)
+    func probeRounds(_ rounds: Int) {
+      probing: for _ in 0..<rounds {
+        var progressed = false
+        for table in 0..<configuration.tables {
+          guard budgetLeft() else { break probing }
+          guard let next = probers[table].next(model.hasher) else { continue }
+          progressed = true
+          if next.lowerBound >= threshold() { continue }
+          scanBucket(table: table, code: next.code, includingFirstPage: true)
+        }
+        if !progressed { break }
       }
-      if !progressed { break }
+    }
+    probeRounds(probesPerTable - 1)
+    // A filter that passes fewer of the items near this probe than of the whole store (the
+    // rounds were widened by the global share) gets more rounds and budget in proportion.
+    if let allowed, metTotal > 0, snapshot.count > 0 {
+      let local = max(Double(metAllowed) / Double(metTotal), 1.0 / 64)
+      let global = Double(allowed.count) / Double(snapshot.count)
+      if local < global {
+        let factor = global / local
+        if budget > 0 { budget = Int(min(Double(Int.max / 2), Double(budget) * factor)) }
+        probeRounds(Int((Double(probesPerTable) * (factor - 1)).rounded(.up)))
+      }
     }
     // Too few found: more probes (up to 64 per table), then, for a k beyond what the buckets
     // hold, a full scan, so min(k, count) items come back.

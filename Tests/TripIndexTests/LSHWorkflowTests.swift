@@ -52,6 +52,11 @@ import VectorStore
         "exact (with a filter passing 70.0% of the items the LSH index would take about 114.3 µs/query"
       ))
     #expect(try method(["--where", "id < 2100", "--lsh"]).hasPrefix("lsh pstable"))
+    // The probe exclusions search exactly unless the index is asked for.
+    let labels = directory.write("name,pid,camera\na,1,1\nb,2,2\nc,3,3\n", to: "probes.csv")
+    let exclusion = ["--probe-labels", labels, "--exclude-same-camera"]
+    #expect(try method(exclusion).hasPrefix("exact (a probe's own camera or pid"))
+    #expect(try method(exclusion + ["--lsh"]).hasPrefix("lsh pstable"))
     // Rebuilding the index (here through build --index) drops the old measurement.
     let rebuilt = try TripIndexExecutable.run([
       "build", directory.file("in"), "--store", store, "--index", "lsh", "--tables", "4", "--quiet",
