@@ -14,7 +14,7 @@ struct TripIndexCommand: ParsableCommand {
     subcommands: [
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
       BenchmarkCommand.self, IndexCommand.self, TuneCommand.self, InfoCommand.self,
-      DeleteCommand.self, CheckCommand.self, CompactCommand.self,
+      DeleteCommand.self, CheckCommand.self, CompactCommand.self, ExportCommand.self,
       DatasetsCommand.self,
     ])
 
