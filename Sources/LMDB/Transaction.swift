@@ -173,6 +173,20 @@ public struct Transaction {
     return Int(stat.ms_entries)
   }
 
+  /// A database's size: entries, pages in use and the B-tree's depth (`mdb_stat`).
+  ///
+  /// - Parameter database: the database.
+  /// - Returns: its statistics.
+  /// - Throws: ``LMDBError``.
+  public func statistics(of database: Database) throws(LMDBError) -> DatabaseStatistics {
+    var stat = MDB_stat()
+    try check(mdb_stat(handle, database.handle, &stat))
+    return DatabaseStatistics(
+      entries: Int(stat.ms_entries),
+      pages: Int(stat.ms_branch_pages) + Int(stat.ms_leaf_pages) + Int(stat.ms_overflow_pages),
+      pageBytes: Int(stat.ms_psize), depth: Int(stat.ms_depth))
+  }
+
   /// Deletes every entry of `database`, keeping the database itself.
   ///
   /// - Parameter database: the database to empty.
@@ -241,4 +255,18 @@ public struct Transaction {
     }
     return try body(handles.map { Cursor(handle: $0, transaction: self) })
   }
+}
+
+/// A database's size, from `mdb_stat`.
+public struct DatabaseStatistics: Sendable, Equatable {
+  /// Key/value pairs (duplicates counted one by one).
+  public var entries: Int
+  /// Branch, leaf and overflow pages in use.
+  public var pages: Int
+  /// Bytes per page.
+  public var pageBytes: Int
+  /// The B-tree's depth.
+  public var depth: Int
+  /// Bytes in use: pages × page size.
+  public var bytes: Int { pages * pageBytes }
 }

@@ -76,6 +76,13 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   static let tableFlags: Database.Flags = [.duplicateSort, .duplicateFixed, .integerKey]
   /// The tables of format 1.
   static let formerTableFlags: Database.Flags = [.duplicateSort, .duplicateFixed]
+  /// The index's databases (parameters, then tables) with their sizes.
+  ///
+  /// - Returns: name and statistics per database.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func databaseStatistics() throws -> [(name: String, statistics: DatabaseStatistics)] {
+    try store.statistics(of: [parametersDatabase] + tableDatabases)
+  }
 
   /// Opens the index of a store and attaches it, or returns `nil` when the store has none.
   ///

@@ -2,11 +2,20 @@ import LSHIndex
 import VectorIO
 import VectorStore
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// `tripindex tune`: choose how a store is searched — the LSH setting that reaches a target
 /// recall fastest, or exact search when no setting beats it — and build that.
 public enum Tune {
   /// The metadata key that records a tuning's verdict.
   public static let verdictKey = "tuned"
+  /// The metadata key of the last verdict in words (what was chosen, the recall it reached, on
+  /// how many queries, and when), for `info`.
+  public static let verdictDetailKey = "tune_verdict"
 
   /// What tuning decided.
   public struct Outcome: Sendable {
@@ -54,7 +63,11 @@ public enum Tune {
     /// Records the verdict in the store (dropping any index for exact search) and returns it.
     func decide(exact: Bool, built: LSHTuner.Measurement?, _ verdict: String) throws -> Outcome {
       if exact { try LSHIndex.drop(from: store) }
-      try store.write { try $0.setMetadata(verdictKey, exact ? "exact" : "lsh") }
+      try store.write { writer in
+        try writer.setMetadata(verdictKey, exact ? "exact" : "lsh")
+        try writer.setMetadata(
+          verdictDetailKey, "\(verdict) (target recall@\(k) \(target), \(Self.timestamp()))")
+      }
       progress.finish()
       return Outcome(report: report, built: built, exact: exact, verdict: verdict)
     }
@@ -152,5 +165,23 @@ extension Tune.Outcome {
       ("finalists", .array(report.finalists.map(measurementJSON))),
       ("measurements", .array(report.measurements.map(measurementJSON))),
     ])
+  }
+}
+
+extension Tune {
+  /// The current time as an ISO 8601 UTC timestamp.
+  static func timestamp() -> String {
+    var seconds = time(nil)
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func padded(_ value: Int32, _ width: Int) -> String {
+      let digits = String(value)
+      return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+    let date = [
+      padded(parts.tm_year + 1900, 4), padded(parts.tm_mon + 1, 2), padded(parts.tm_mday, 2),
+    ]
+    let clock = [padded(parts.tm_hour, 2), padded(parts.tm_min, 2), padded(parts.tm_sec, 2)]
+    return date.joined(separator: "-") + "T" + clock.joined(separator: ":") + "Z"
   }
 }

@@ -45,6 +45,38 @@ public final class VectorStore: @unchecked Sendable {
   /// The block checksums; `nil` for a schema-1 store opened read-only (it has none yet).
   let checksums: Database?
 
+  /// Each of the store's own databases (vectors, deletion bitmaps, item records, names,
+  /// checksums, metadata) with its size, in one read transaction.
+  ///
+  /// - Returns: name and statistics per database.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func databaseStatistics() throws -> [(name: String, statistics: DatabaseStatistics)] {
+    let databases = [vectors, deleted, items, names] + (checksums.map { [$0] } ?? []) + [meta]
+    return try statistics(of: databases)
+  }
+
+  /// Sizes of some of the environment's databases (say an index's), in one read transaction.
+  ///
+  /// - Parameter databases: the databases.
+  /// - Returns: name and statistics per database.
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  package func statistics(of databases: [Database]) throws -> [(
+    name: String, statistics: DatabaseStatistics
+  )] {
+    do {
+      return try environment.read { txn in
+        try databases.map { ($0.name, try txn.statistics(of: $0)) }
+      }
+    } catch {
+      throw VectorStoreError(.storage, path: path, "cannot read the databases' sizes: \(error)")
+    }
+  }
+
+  /// The schema version: 2 with block checksums, 1 without (an older store opened read-only).
+  public var schemaVersion: Int {
+    checksums == nil ? StoreSchema.versionWithoutChecksums : StoreSchema.version
+  }
+
   /// Opens an existing store.
   ///
   /// - Parameters:

@@ -119,6 +119,18 @@ import VectorStore
     let recall = Double(hits) / 2000
     #expect(recall >= promised - 0.03, "recall \(recall), tune promised \(promised)")
     #expect(recall >= 0.87)
+    // info names the index, its settings and tune's verdict.
+    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+    let described = try #require(
+      JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
+    let tune = try #require(described["tune"] as? String)
+    #expect(tune.hasPrefix(verdict + ": ") && tune.contains("(target recall@10 0.9, 20"), "\(tune)")
+    let index = described["index"] as? [String: Any]
+    #expect((index?["kind"] as? String == "lsh") == (verdict == "lsh"), "\(info.stdout)")
+    let databases = try #require(described["databases"] as? [[String: Any]])
+    #expect(
+      databases.contains { $0["name"] as? String == "vectors" && ($0["bytes"] as? Int ?? 0) > 0 })
+    #expect(described["schema"] as? Int == 2 && described["model"] is NSNull)
   }
 
   @Test("tune answers 'exact' where no LSH setting beats exact search, and drops the index")
@@ -133,7 +145,11 @@ import VectorStore
     #expect(tuned.status == 0, "\(tuned.stderr)")
     #expect(tuned.stdout.contains("\nexact: "), "\(tuned.stdout)")
     let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
-    #expect(info.status == 0 && !info.stdout.contains("pstable"), "\(info.stdout)")
+    #expect(info.status == 0, "\(info.stderr)")
+    let described = try #require(
+      JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
+    #expect(described["index"] is NSNull, "\(info.stdout)")
+    #expect((described["tune"] as? String)?.hasPrefix("exact: ") == true, "\(info.stdout)")
     let probe = directory.write(
       Fixtures.fvecsBytes(Matrix(rows: 1, columns: 24, values: Array(data.values[0..<24]))),
       to: "probe.fvecs")

@@ -111,6 +111,15 @@ import VectorIO
     }
     // Re-ranking helps on this set, as on the re-ID benchmarks.
     #expect(fromFolder[1].metrics.mAP > fromFolder[0].metrics.mAP)
+    // info names the model and the index.
+    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+    let described = try #require(
+      JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
+    let model = try #require(described["model"] as? [String: Any])
+    #expect(model["fingerprint"] as? String == fixture.report.model.fingerprint)
+    #expect(
+      (model["description"] as? String)?.hasPrefix("48 → 32 (BN, ReLU) → 16, batch-hard") == true)
+    #expect((described["index"] as? [String: Any])?["kind"] as? String == "lsh")
     // With --index lsh the store's own index is searched.
     stored.lsh = LSHChoices()
     stored.rerank = nil
