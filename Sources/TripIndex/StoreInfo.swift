@@ -56,6 +56,8 @@ public struct StoreInfo: Sendable {
   public var databases: [DatabaseSize]
   /// The LSH index, or `nil`.
   public var index: IndexInfo?
+  /// Why the recorded index cannot be opened (a damaged or outdated index), or `nil`.
+  public var indexProblem: String?
   /// The last `tune` verdict, or `nil`.
   public var tuneVerdict: String?
   /// The model, or `nil` for raw vectors.
@@ -70,7 +72,14 @@ public struct StoreInfo: Sendable {
     let store = try VectorStore.open(path: storePath, readOnly: true)
     var status = stat()
     let bytes = stat(storePath + "/data.mdb", &status) == 0 ? Int(status.st_size) : 0
-    let index = try LSHIndex.open(store)
+    // A damaged index is described, not fatal: `index` can still replace it.
+    var index: LSHIndex?
+    var indexProblem: String?
+    do {
+      index = try LSHIndex.open(store)
+    } catch let error as LSHError {
+      indexProblem = error.message
+    }
     defer { if index != nil { store.detachIndex(named: LSHIndex.name) } }
     let sizes = try store.databaseStatistics() + (index?.databaseStatistics() ?? [])
     var model: ModelInfo?
@@ -95,7 +104,7 @@ public struct StoreInfo: Sendable {
           DatabaseSize(name: $0.name, entries: $0.statistics.entries, bytes: $0.statistics.bytes)
         },
         index: index.map { IndexInfo(configuration: $0.configuration, measured: recordedSpeed) },
-        tuneVerdict: tuneVerdict, model: model)
+        indexProblem: indexProblem, tuneVerdict: tuneVerdict, model: model)
     }
   }
 
@@ -129,6 +138,8 @@ public struct StoreInfo: Sendable {
           "; measured \(TextFormatting.fixed(measured.lsh, 1)) µs/query against \(TextFormatting.fixed(measured.exact, 1)) for exact search"
       }
       lines.append(line)
+    } else if let indexProblem {
+      lines.append("index: cannot be used: \(indexProblem)")
     } else {
       lines.append("index: none (queries search exactly)")
     }
@@ -179,6 +190,9 @@ public struct StoreInfo: Sendable {
         indexFields.append(("exact_microseconds_per_query", .number(measured.exact)))
       }
       fields.append(("index", .object(indexFields)))
+    } else if let indexProblem {
+      fields.append(
+        ("index", .object([("kind", .string("lsh")), ("problem", .string(indexProblem))])))
     } else {
       fields.append(("index", .null))
     }

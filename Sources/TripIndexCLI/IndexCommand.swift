@@ -90,10 +90,11 @@ struct IndexCommand: ParsableCommand {
   var drop = false
 
   func run() throws {
-    let info = try StoreInfo.read(storePath: storeOption.store)
+    // Only the metric is read here: a damaged index must stay replaceable.
+    let metric = try VectorStore.open(path: storeOption.store, readOnly: true).metric
     let report = try Index.run(
       storePath: storeOption.store,
-      configuration: drop ? nil : lsh.configuration(metric: info.metric))
+      configuration: drop ? nil : lsh.configuration(metric: metric))
     StandardStream.output.write(report.summary + "\n")
   }
 }

@@ -168,6 +168,8 @@ import VectorStore
       "query", directory.file("in/base.fvecs"), "--store", store, "-k", "1",
     ])
     #expect(query.status != 0 && query.stderr.contains("rebuild"), "\(query.stderr)")
+    let info = try TripIndexExecutable.run(["info", "--store", store])
+    #expect(info.status == 0 && info.stdout.contains("index: cannot be used: "), "\(info.stderr)")
     let rebuilt = try TripIndexExecutable.run(["index", "--store", store])
     #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
     try damageIndexConfig(store)
