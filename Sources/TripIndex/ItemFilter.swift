@@ -56,6 +56,10 @@ public indirect enum ItemFilter: Sendable, Equatable {
       case .greaterOrEqual: return order >= 0
       }
     case .member(let field, let values, let negated):
+      // An item without the label fails the test, whatever the list.
+      if field == .pid && item.labels.pid == nil || field == .camera && item.labels.camera == nil {
+        return false
+      }
       var found = false
       for value in values {
         guard let order = Self.order(of: item, field, value) else { return false }
@@ -305,11 +309,12 @@ private struct FilterParser {
       guard token == .symbol("[") else { throw fail("'[' to start the list") }
       try advance()
       var values: [ItemFilter.Value] = []
-      while true {
+      while token != .symbol("]") {
+        if !values.isEmpty {
+          guard token == .symbol(",") else { throw fail("',' or ']'") }
+          try advance()
+        }
         values.append(try parseValue(for: field))
-        if token == .symbol("]") { break }
-        guard token == .symbol(",") else { throw fail("',' or ']'") }
-        try advance()
       }
       try advance()
       return .member(field, values, negated: negated)

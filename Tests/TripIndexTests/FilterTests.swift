@@ -29,6 +29,7 @@ import TripIndex
       ("name == 'free' or name < \"0001\"", [false, true, true]),
       ("NAME != 'free' AND Camera >= 2", [true, true, false]),
       ("id > -3", [true, true, true]),
+      ("pid in [] or camera not in []", [true, true, false]),
     ]
     for (text, expected) in cases {
       let filter = try ItemFilter.parse(text)
