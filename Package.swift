@@ -50,7 +50,8 @@ let package = Package(
         "TripIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "TripIndexFuzz", dependencies: ["Embedding", "LMDB", "LSHIndex", "VectorIO"]),
+      name: "TripIndexFuzz",
+      dependencies: ["Embedding", "LMDB", "LSHIndex", "TripIndex", "VectorIO"]),
     .target(
       name: "TestSupport", dependencies: ["VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),

@@ -1,6 +1,7 @@
 import Embedding
 import LMDB
 import LSHIndex
+import TripIndex
 import VectorIO
 
 #if canImport(Glibc)
@@ -29,6 +30,8 @@ enum FuzzTarget: String, CaseIterable {
   case json
   /// The two meta pages of an LMDB data file, read before the file is mapped.
   case datafile
+  /// A `query --where` expression: the parser, then the filter on labelled and unlabelled items.
+  case filter
 
   /// Runs one input.
   func run(_ bytes: UnsafeRawBufferPointer) {
@@ -62,6 +65,17 @@ enum FuzzTarget: String, CaseIterable {
     case .datafile:
       let directory = Self.write(bytes, fileExtension: "mdb")
       _ = try? DataFileHeader.read(path: directory)
+    case .filter:
+      guard let filter = try? ItemFilter.parse(String(decoding: bytes, as: UTF8.self)) else {
+        return
+      }
+      for item in [
+        StoredItem(id: 0, name: "", labels: ItemLabels()),
+        StoredItem(id: 7, name: "0007_c2", labels: ItemLabels(pid: 7, camera: 2)),
+        StoredItem(id: .max, name: "é", labels: ItemLabels(pid: .min, camera: .max)),
+      ] {
+        _ = filter.matches(item)
+      }
     }
   }
 
