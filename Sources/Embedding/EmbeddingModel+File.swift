@@ -116,12 +116,17 @@ extension EmbeddingModel {
   /// - Parameter path: the destination.
   /// - Throws: ``VectorIOError`` when the file cannot be written.
   public func write(to path: String) throws(VectorIOError) {
+    try Self.writeAtomically(fileBytes, to: path)
+  }
+
+  /// Writes bytes to a temporary file and renames it into place.
+  static func writeAtomically(_ bytes: [UInt8], to path: String) throws(VectorIOError) {
     let temporary = path + ".partial-\(getpid())"
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard descriptor >= 0 else {
       throw VectorIOError(path: path, "cannot create: \(DescriptorWriting.message(errno))")
     }
-    let failure = fileBytes.withUnsafeBytes { DescriptorWriting.writeAll($0, to: descriptor) }
+    let failure = bytes.withUnsafeBytes { DescriptorWriting.writeAll($0, to: descriptor) }
     close(descriptor)
     if failure == nil && rename(temporary, path) == 0 { return }
     let reason = DescriptorWriting.message(failure ?? errno)
@@ -129,7 +134,8 @@ extension EmbeddingModel {
     throw VectorIOError(path: path, "cannot write: \(reason)")
   }
 
-  /// Reads and checks a model file.
+  /// Reads and checks a model file: tripindex's own format, or the safetensors layout
+  /// ``safetensorsBytes`` writes.
   ///
   /// - Parameter path: the file.
   /// - Returns: the model.
@@ -137,6 +143,10 @@ extension EmbeddingModel {
   ///   incomplete header, truncation, a checksum mismatch or non-finite weights.
   public static func read(from path: String) throws(VectorIOError) -> EmbeddingModel {
     let bytes = try readWholeFile(path)
+    // A safetensors file starts with its 8-byte header length, then the JSON header.
+    if bytes.count >= 9, Array(bytes[0..<8]) != magic, bytes[8] == UInt8(ascii: "{") {
+      return try decodeSafetensors(bytes, path: path)
+    }
     return try decode(bytes, path: path)
   }
 
@@ -170,27 +180,9 @@ extension EmbeddingModel {
     } catch {
       throw fail("the header is not valid JSON (\(error))")
     }
-    guard header["format"]?.stringValue == "tripindex-model",
-      let version = header["version"]?.intValue
-    else {
-      throw fail("the header does not describe a tripindex model")
-    }
-    guard version == formatVersion else {
-      throw fail("format version \(version); this tripindex reads version \(formatVersion)")
-    }
-    let architecture = try decodeArchitecture(header["architecture"], fail: fail)
-    let training = try decodeTraining(header["training"], fail: fail)
-    guard let parameterCount = header["parameter_count"]?.intValue,
-      let stateCount = header["state_count"]?.intValue
-    else {
-      throw fail("the header lacks parameter_count or state_count")
-    }
-    guard parameterCount == architecture.parameterCount, stateCount == architecture.stateCount
-    else {
-      throw fail(
-        "the counts (\(parameterCount) parameters, \(stateCount) state values) do not match the architecture (\(architecture.parameterCount), \(architecture.stateCount))"
-      )
-    }
+    let (architecture, training) = try describedModel(header, fail: fail)
+    let parameterCount = architecture.parameterCount
+    let stateCount = architecture.stateCount
     let payloadStart = 12 + headerLength
     let expected = payloadStart + 4 * (parameterCount + stateCount) + 8
     guard bytes.count == expected else {
@@ -218,13 +210,52 @@ extension EmbeddingModel {
               fromByteOffset: payloadStart + 4 * index, as: UInt32.self)))
       }
     }
-    if let bad = values.firstIndex(where: { !$0.isFinite }) {
-      throw VectorIOError(
-        path: path, "weight \(bad) is \(values[bad]); a model must hold finite values")
+    return try assemble(
+      parameters: Array(values[0..<parameterCount]), state: Array(values[parameterCount...]),
+      architecture: architecture, training: training, header: header, path: path, fail: fail)
+  }
+
+  /// The architecture and training record a model header describes, checked (format, version,
+  /// sizes and limits, counts).
+  static func describedModel(_ header: JSONValue, fail: (String) -> VectorIOError)
+    throws(VectorIOError) -> (Architecture, TrainingRecord)
+  {
+    guard header["format"]?.stringValue == "tripindex-model",
+      let version = header["version"]?.intValue
+    else {
+      throw fail("the header does not describe a tripindex model")
     }
-    let network = Network<Float>(
-      architecture: architecture, parameters: Array(values[0..<parameterCount]),
-      state: Array(values[parameterCount...]))
+    guard version == formatVersion else {
+      throw fail("format version \(version); this tripindex reads version \(formatVersion)")
+    }
+    let architecture = try decodeArchitecture(header["architecture"], fail: fail)
+    let training = try decodeTraining(header["training"], fail: fail)
+    guard let parameterCount = header["parameter_count"]?.intValue,
+      let stateCount = header["state_count"]?.intValue
+    else {
+      throw fail("the header lacks parameter_count or state_count")
+    }
+    guard parameterCount == architecture.parameterCount, stateCount == architecture.stateCount
+    else {
+      throw fail(
+        "the counts (\(parameterCount) parameters, \(stateCount) state values) do not match the architecture (\(architecture.parameterCount), \(architecture.stateCount))"
+      )
+    }
+    return (architecture, training)
+  }
+
+  /// A model from its checked parts: every value finite, the header's metric the one its
+  /// training gives.
+  static func assemble(
+    parameters: [Float], state: [Float], architecture: Architecture, training: TrainingRecord,
+    header: JSONValue, path: String, fail: (String) -> VectorIOError
+  ) throws(VectorIOError) -> EmbeddingModel {
+    if let bad = (parameters + state).firstIndex(where: { !$0.isFinite }) {
+      throw VectorIOError(
+        path: path, "weight \(bad) is \((parameters + state)[bad]); a model must hold finite values"
+      )
+    }
+    let network = Network<Float>(architecture: architecture, parameters: parameters, state: state)
     let model = EmbeddingModel(network: network, training: training)
     guard let metricName = header["metric"]?.stringValue, metricName == model.metric.rawValue
     else {

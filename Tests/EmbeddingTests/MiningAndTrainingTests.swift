@@ -342,6 +342,55 @@ import VectorMath
     #expect(model.embed(Self.noisyData(seed: 4).vectors).values.allSatisfy { $0.isFinite })
   }
 
+  @Test(
+    "a model in the safetensors layout reads back with the same weights and fingerprint; tensors are laid out as PyTorch's"
+  )
+  func safetensors() throws {
+    var options = Self.tinyOptions
+    options.hiddenSizes = [5]
+    let model = try Trainer.train(Self.noisyData(seed: 4), options: options).model
+    let bytes = model.safetensorsBytes
+    let read = try EmbeddingModel.decodeSafetensors(bytes, path: "m.safetensors")
+    #expect(read.network.parameters == model.network.parameters)
+    #expect(read.network.state == model.network.state)
+    #expect(read.fingerprint == model.fingerprint && read.training == model.training)
+    // The header, by hand: 8-byte length, JSON, data 8-byte aligned.
+    let length = Int(
+      bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * $1.0) })
+    #expect((8 + length) % 8 == 0)
+    let header = try JSONValue.parse(String(decoding: bytes[8..<(8 + length)], as: UTF8.self))
+    // 8 inputs → 5 (BN, ReLU) → 3: layers.0 Linear, 1 BatchNorm, 2 ReLU, 3 Linear.
+    #expect(header["layers.0.weight"]?["shape"]?.arrayValue?.compactMap(\.intValue) == [5, 8])
+    #expect(header["layers.1.running_var"]?["shape"]?.arrayValue?.compactMap(\.intValue) == [5])
+    #expect(header["layers.3.bias"]?["shape"]?.arrayValue?.compactMap(\.intValue) == [3])
+    #expect(header["layers.2.weight"] == nil)
+    // layers.0.weight[o][i] is the stored weight of input i to output o.
+    let offsets = header["layers.0.weight"]?["data_offsets"]?.arrayValue?.compactMap(\.intValue)
+    let start = 8 + length + (offsets?.first ?? 0)
+    func value(at index: Int) -> Float {
+      Float(
+        bitPattern: (0..<4).reduce(UInt32(0)) {
+          $0 | UInt32(bytes[start + 4 * index + $1]) << (8 * $1)
+        })
+    }
+    for (output, input) in [(0, 0), (1, 0), (0, 7), (4, 3)] {
+      #expect(value(at: output * 8 + input) == model.network.parameters[input * 5 + output])
+    }
+    // Damage is named.
+    var corrupt = bytes
+    corrupt[corrupt.count - 1] ^= 0xFF
+    #expect(throws: VectorIOError.self) {
+      _ = try EmbeddingModel.decodeSafetensors(corrupt, path: "m.safetensors")
+    }
+    let foreign = Array(#"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#.utf8)
+    var plain: [UInt8] = []
+    withUnsafeBytes(of: UInt64(foreign.count).littleEndian) { plain += $0 }
+    #expect {
+      _ = try EmbeddingModel.decodeSafetensors(
+        plain + foreign + [0, 0, 0, 0], path: "x.safetensors")
+    } throws: { "\($0)".contains("without tripindex's metadata") }
+  }
+
   @Test("a model file reads back identically; damage is named")
   func modelFiles() throws {
     let options = Self.tinyOptions

@@ -1,0 +1,75 @@
+"""A model exported with `tripindex export-model`, run by numpy alone: loads the file with the
+`safetensors` package, applies the network (input standardisation, Linear, BatchNorm with its
+running statistics, ReLU, optional L2 normalisation) in float64, and compares with
+`tripindex embed` on the same vectors.
+
+    pip install numpy safetensors
+    python3 check_safetensors_numpy.py MODEL.tpm VECTORS.npy [--rows 100] [--tripindex PATH]
+
+Prints the largest absolute difference; exits 1 above 1e-5. Needs numpy and safetensors;
+tripindex does not.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
+
+
+def forward(tensors, header, x):
+    architecture = header["architecture"]
+    x = (x - tensors["input.mean"]) * tensors["input.scale"]
+    index = 0
+    for hidden in architecture["hidden"]:
+        x = x @ tensors[f"layers.{index}.weight"].T.astype(np.float64) + tensors[f"layers.{index}.bias"]
+        index += 1
+        if architecture["batch_norm"]:
+            mean = tensors[f"layers.{index}.running_mean"]
+            var = tensors[f"layers.{index}.running_var"]
+            x = (x - mean) / np.sqrt(var + 1e-5) * tensors[f"layers.{index}.weight"] + tensors[f"layers.{index}.bias"]
+            index += 1
+        x = np.maximum(x, 0)
+        index += 1  # ReLU
+    x = x @ tensors[f"layers.{index}.weight"].T.astype(np.float64) + tensors[f"layers.{index}.bias"]
+    if architecture["normalize_output"]:
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("vectors")
+    parser.add_argument("--rows", type=int, default=100)
+    parser.add_argument("--tripindex", default=DEFAULT_TOOL)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        exported = os.path.join(scratch, "model.safetensors")
+        subprocess.run([args.tripindex, "export-model", args.model, "--out", exported], check=True,
+                       stdout=subprocess.DEVNULL)
+        inputs = np.load(args.vectors)[:args.rows].astype(np.float32)
+        sample = os.path.join(scratch, "sample.npy")
+        np.save(sample, inputs)
+        embedded = os.path.join(scratch, "embedded.npy")
+        subprocess.run([args.tripindex, "embed", sample, "--model", exported, "--out", embedded],
+                       check=True, stdout=subprocess.DEVNULL)
+        ours = np.load(embedded)
+        tensors = {k: v.astype(np.float64) for k, v in load_file(exported).items()}
+        with safe_open(exported, "np") as f:
+            header = json.loads(f.metadata()["tripindex_header"])
+    reference = forward(tensors, header, inputs.astype(np.float64))
+    difference = float(np.max(np.abs(reference - ours)))
+    print(f"{len(inputs)} vectors, {header['architecture']}: largest |numpy - tripindex| = {difference:.2e}")
+    sys.exit(0 if difference <= 1e-5 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+import VectorIO
+
+/// Models in the safetensors layout (8-byte little-endian header length, a JSON header naming
+/// each tensor's `dtype`, `shape` and `data_offsets`, then the raw little-endian data), so that
+/// numpy, PyTorch and the `safetensors` package read them.
+///
+/// Tensors are named like the layers of a PyTorch `nn.Sequential` of the architecture's layers
+/// (`layers.0` the first Linear, `layers.1` its BatchNorm, `layers.2` the ReLU, …): a Linear's
+/// `weight` is `[outputs, inputs]` and `bias` `[outputs]`; a BatchNorm's `weight`, `bias`,
+/// `running_mean` and `running_var` are `[features]` (ε = 1e-5, PyTorch's default). The input
+/// standardisation, applied first as `(x − mean) · scale`, is `input.mean` and `input.scale`;
+/// an L2-normalised output has no tensor. `__metadata__` holds `format` = `tripindex-model`, the
+/// tripindex header (architecture, metric, training record) as `tripindex_header`, and the
+/// checksum of the data section as `checksum`.
+extension EmbeddingModel {
+  /// One tensor of the layout: where its values sit in the network's parameters or state.
+  struct TensorSlot {
+    var name: String
+    var shape: [Int]
+    /// In ``Network/state`` rather than ``Network/parameters``.
+    var inState: Bool
+    var offset: Int
+    /// A Linear weight: stored `inputs × outputs` here, `[outputs, inputs]` in the file.
+    var transposedFrom: (rows: Int, columns: Int)?
+
+    var count: Int { shape.reduce(1, *) }
+  }
+
+  /// The tensors of an architecture, in file order.
+  static func tensorSlots(_ architecture: Architecture) -> [TensorSlot] {
+    let inputs = architecture.inputDimension
+    var slots = [
+      TensorSlot(name: "input.mean", shape: [inputs], inState: true, offset: 0),
+      TensorSlot(name: "input.scale", shape: [inputs], inState: true, offset: inputs),
+    ]
+    var parameterOffset = 0
+    var stateOffset = 2 * inputs
+    for (index, layer) in architecture.layers.enumerated() {
+      switch layer {
+      case .linear(let inputs, let outputs):
+        slots.append(
+          TensorSlot(
+            name: "layers.\(index).weight", shape: [outputs, inputs], inState: false,
+            offset: parameterOffset, transposedFrom: (inputs, outputs)))
+        slots.append(
+          TensorSlot(
+            name: "layers.\(index).bias", shape: [outputs], inState: false,
+            offset: parameterOffset + inputs * outputs))
+      case .batchNorm(let features):
+        slots += [
+          TensorSlot(
+            name: "layers.\(index).weight", shape: [features], inState: false,
+            offset: parameterOffset),
+          TensorSlot(
+            name: "layers.\(index).bias", shape: [features], inState: false,
+            offset: parameterOffset + features),
+          TensorSlot(
+            name: "layers.\(index).running_mean", shape: [features], inState: true,
+            offset: stateOffset),
+          TensorSlot(
+            name: "layers.\(index).running_var", shape: [features], inState: true,
+            offset: stateOffset + features),
+        ]
+      case .relu, .l2Normalize:
+        break
+      }
+      parameterOffset += layer.parameterCount
+      stateOffset += layer.stateCount
+    }
+    return slots
+  }
+
+  /// The model in the safetensors layout.
+  public var safetensorsBytes: [UInt8] {
+    var data: [UInt8] = []
+    var entries: [(String, JSONValue)] = []
+    for slot in Self.tensorSlots(architecture) {
+      let source = slot.inState ? network.state : network.parameters
+      let begin = data.count
+      for position in 0..<slot.count {
+        var index = slot.offset + position
+        if let (rows, columns) = slot.transposedFrom {
+          // File position (output o, input i) ← stored (input i, output o).
+          index = slot.offset + (position % rows) * columns + position / rows
+        }
+        withUnsafeBytes(of: source[index].bitPattern.littleEndian) { data += $0 }
+      }
+      entries.append(
+        (
+          slot.name,
+          .object([
+            ("dtype", .string("F32")), ("shape", .array(slot.shape.map { .integer($0) })),
+            ("data_offsets", .array([.integer(begin), .integer(data.count)])),
+          ])
+        ))
+    }
+    var checksum = Fingerprint()
+    data.withUnsafeBytes { checksum.add($0) }
+    let metadata: JSONValue = .object([
+      ("format", .string("tripindex-model")),
+      ("tripindex_header", .string(header.serialized())),
+      ("checksum", .string(checksum.hex)),
+    ])
+    var headerBytes = Array(
+      JSONValue.object([("__metadata__", metadata)] + entries).serialized().utf8)
+    // Pad with spaces so the data starts 8-byte aligned.
+    while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
+    var bytes: [UInt8] = []
+    withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { bytes += $0 }
+    return bytes + headerBytes + data
+  }
+
+  /// Writes the model in the safetensors layout (atomically).
+  ///
+  /// - Parameter path: the destination.
+  /// - Throws: ``VectorIOError`` when the file cannot be written.
+  public func writeSafetensors(to path: String) throws(VectorIOError) {
+    try Self.writeAtomically(safetensorsBytes, to: path)
+  }
+
+  /// Decodes a model in the safetensors layout: the tripindex header from `__metadata__`, then
+  /// every tensor the architecture needs, with its dtype (F32), shape and byte range checked,
+  /// and the data's checksum.
+  ///
+  /// - Parameters:
+  ///   - bytes: the file's bytes.
+  ///   - path: the name used in errors.
+  /// - Returns: the model.
+  /// - Throws: ``VectorIOError`` naming what is wrong.
+  public static func decodeSafetensors(_ bytes: [UInt8], path: String) throws(VectorIOError)
+    -> EmbeddingModel
+  {
+    func fail(_ message: String) -> VectorIOError {
+      VectorIOError(path: path, location: .header, message)
+    }
+    guard bytes.count >= 8 else { throw fail("too short for a safetensors header") }
+    let announced = bytes.withUnsafeBytes {
+      UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
+    }
+    guard announced <= UInt64(bytes.count - 8) else {
+      throw VectorIOError(
+        path: path,
+        "truncated: the safetensors header announces \(announced) bytes but the file has \(bytes.count - 8)"
+      )
+    }
+    let headerEnd = 8 + Int(announced)
+    let json: JSONValue
+    do throws(JSONValue.ParseError) {
+      json = try JSONValue.parse(String(decoding: bytes[8..<headerEnd], as: UTF8.self))
+    } catch {
+      throw fail("the safetensors header is not valid JSON (\(error))")
+    }
+    guard json["__metadata__"]?["format"]?.stringValue == "tripindex-model",
+      let headerText = json["__metadata__"]?["tripindex_header"]?.stringValue
+    else {
+      throw fail(
+        "a safetensors file without tripindex's metadata (__metadata__.format = tripindex-model and tripindex_header): its architecture is unknown"
+      )
+    }
+    let header: JSONValue
+    do throws(JSONValue.ParseError) {
+      header = try JSONValue.parse(headerText)
+    } catch {
+      throw fail("__metadata__.tripindex_header is not valid JSON (\(error))")
+    }
+    let (architecture, training) = try describedModel(header, fail: fail)
+    let data = bytes[headerEnd...]
+    var checksum = Fingerprint()
+    data.withUnsafeBytes { checksum.add($0) }
+    if let stored = json["__metadata__"]?["checksum"]?.stringValue, stored != checksum.hex {
+      throw VectorIOError(
+        path: path,
+        "checksum mismatch: the tensor data is corrupt (stored \(stored), computed \(checksum.hex))"
+      )
+    }
+    var parameters = [Float](repeating: 0, count: architecture.parameterCount)
+    var state = [Float](repeating: 0, count: architecture.stateCount)
+    for slot in tensorSlots(architecture) {
+      guard let tensor = json[slot.name] else { throw fail("tensor \(slot.name) is missing") }
+      guard tensor["dtype"]?.stringValue == "F32" else {
+        throw fail(
+          "tensor \(slot.name) has dtype \(tensor["dtype"]?.stringValue ?? "none"); expected F32")
+      }
+      let shape = tensor["shape"]?.arrayValue?.compactMap(\.intValue) ?? []
+      guard shape == slot.shape else {
+        throw fail("tensor \(slot.name) has shape \(shape); the architecture needs \(slot.shape)")
+      }
+      let offsets = tensor["data_offsets"]?.arrayValue?.compactMap(\.intValue) ?? []
+      guard offsets.count == 2, offsets[0] >= 0, offsets[1] - offsets[0] == 4 * slot.count,
+        offsets[1] <= data.count
+      else {
+        throw fail(
+          "tensor \(slot.name) has data_offsets \(offsets); \(4 * slot.count) bytes within the \(data.count) of data are needed"
+        )
+      }
+      let start = headerEnd + offsets[0]
+      bytes.withUnsafeBytes { raw in
+        for position in 0..<slot.count {
+          let value = Float(
+            bitPattern: UInt32(
+              littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * position, as: UInt32.self)
+            ))
+          var index = slot.offset + position
+          if let (rows, columns) = slot.transposedFrom {
+            index = slot.offset + (position % rows) * columns + position / rows
+          }
+          if slot.inState { state[index] = value } else { parameters[index] = value }
+        }
+      }
+    }
+    return try assemble(
+      parameters: parameters, state: state, architecture: architecture, training: training,
+      header: header, path: path, fail: fail)
+  }
+}
