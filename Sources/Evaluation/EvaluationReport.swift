@@ -166,7 +166,7 @@ public struct EvaluationReport: Sendable {
 
   private static func csvField(_ text: String) -> String {
     text.contains(where: { $0 == "," || $0 == "\"" })
-      ? "\"" + text.replacingAll("\"", with: "\"\"") + "\"" : text
+      ? "\"" + text.replacing("\"", with: "\"\"") + "\"" : text
   }
 
   /// The CMC curves of every charted method on one chart.

@@ -64,9 +64,11 @@ public final class Progress: @unchecked Sendable {
     StandardStream.error.write("warning: \(message)\n")
   }
 
+  /// Seconds on a monotonic clock (`ContinuousClock`) since the first call, for timing spans.
   static func now() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    let elapsed = clockStart.duration(to: ContinuousClock.now).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
+
+  private static let clockStart = ContinuousClock.now
 }

@@ -246,28 +246,12 @@ extension LabelsFile {
         entry.name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         || entry.name.trimmingSpaces() != entry.name
       let name =
-        needsQuotes ? "\"" + entry.name.replacingAll("\"", with: "\"\"") + "\"" : entry.name
+        needsQuotes ? "\"" + entry.name.replacing("\"", with: "\"\"") + "\"" : entry.name
       text +=
         "\(name),\(entry.labels.pid.map(String.init) ?? ""),\(entry.labels.camera.map(String.init) ?? "")"
       if withGroups { text += ",\(entry.labels.group.map(String.init) ?? "")" }
       text += "\n"
     }
     try TextFile.write(text, to: path)
-  }
-}
-
-extension String {
-  /// The string with every `target` character replaced by `replacement`.
-  ///
-  /// - Parameters:
-  ///   - target: the character to replace.
-  ///   - replacement: its replacement.
-  /// - Returns: the new string.
-  public func replacingAll(_ target: Character, with replacement: String) -> String {
-    var result = ""
-    for character in self {
-      if character == target { result += replacement } else { result.append(character) }
-    }
-    return result
   }
 }
