@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "VectorIO", targets: ["VectorIO"]),
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
+    .library(name: "HDF5", targets: ["HDF5"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -25,9 +26,12 @@ let package = Package(
     .systemLibrary(
       name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
     .systemLibrary(
+      name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(
       name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .target(name: "LMDB", dependencies: ["CLMDB"]),
-    .target(name: "VectorIO"),
+    .target(name: "HDF5", dependencies: ["CHDF5"]),
+    .target(name: "VectorIO", dependencies: ["HDF5"]),
     .target(
       name: "VectorMath",
       dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
@@ -43,7 +47,9 @@ let package = Package(
       ]),
     .target(
       name: "TripIndex",
-      dependencies: ["VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding", "LSHIndex"]),
+      dependencies: [
+        "HDF5", "VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding", "LSHIndex",
+      ]),
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
@@ -59,8 +65,8 @@ let package = Package(
     .testTarget(
       name: "VectorIOTests",
       dependencies: [
-        "VectorIO", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
-      ]),
+        "VectorIO", "HDF5", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+      ], exclude: ["Fixtures"]),
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "LMDB", "CKernels", "TestSupport"]),
     .testTarget(

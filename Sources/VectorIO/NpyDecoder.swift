@@ -81,14 +81,8 @@ struct NpyDecoder: RowDecoder {
             let value = Double(
               bitPattern: UInt64(
                 littleEndian: bytes.loadUnaligned(fromByteOffset: column * 8, as: UInt64.self)))
-            guard value.isFinite && abs(value) <= Double(Float.greatestFiniteMagnitude) else {
-              throw VectorIOError(
-                path: path, location: location,
-                value.isFinite
-                  ? "value \(column) is \(value), outside the range of a 32-bit float"
-                  : "value \(column) is \(value); vectors must hold finite numbers only")
-            }
-            output[column] = Float(value)
+            output[column] = try narrowedFloat(
+              value, column: column, path: path, location: location)
           }
         case .int32:
           for column in 0..<dimension {

@@ -48,6 +48,22 @@ func exactFloat<I: BinaryInteger>(
   return Float(value)
 }
 
+/// Converts a 64-bit value read from a file to `Float`, refusing non-finite values and values
+/// beyond a `Float`'s range.
+@inline(__always)
+func narrowedFloat(
+  _ value: Double, column: Int, path: String, location: FileLocation
+) throws(VectorIOError) -> Float {
+  guard value.isFinite && abs(value) <= Double(Float.greatestFiniteMagnitude) else {
+    throw VectorIOError(
+      path: path, location: location,
+      value.isFinite
+        ? "value \(column) is \(value), outside the range of a 32-bit float"
+        : "value \(column) is \(value); vectors must hold finite numbers only")
+  }
+  return Float(value)
+}
+
 extension Array where Element == Float {
   /// Appends `count` values written in place by `fill`.
   @inline(__always)

@@ -10,12 +10,16 @@ public enum VectorFileFormat: String, Sendable, CaseIterable {
   case bvecs
   /// NumPy `.npy`, versions 1–3: little-endian float32, float64, int32 or int64, C order.
   case npy
+  /// HDF5 (`.hdf5`, `.h5`): one 2-D dataset of numbers per read, e.g. ann-benchmarks' `train`
+  /// and `test`. Read only.
+  case hdf5
 
   /// The format named by a path's extension (case-insensitive), or `nil` for other files.
   ///
   /// - Parameter path: a file path.
   public init?(path: String) {
     guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return nil }
-    self.init(rawValue: path[path.index(after: dot)...].lowercased())
+    let suffix = path[path.index(after: dot)...].lowercased()
+    self.init(rawValue: suffix == "h5" ? "hdf5" : suffix)
   }
 }

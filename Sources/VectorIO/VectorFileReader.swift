@@ -23,24 +23,33 @@ public struct VectorFileReader {
   private var batchStart = 0
   private var decoder: any RowDecoder
 
+  /// The dataset read from an HDF5 file; `nil` for other formats.
+  public let dataset: String?
+
   /// Opens a vector file and reads its header (or, for text, its first vector).
   ///
-  /// - Parameter path: a `.vec`, `.fvecs`, `.ivecs`, `.bvecs` or `.npy` file.
+  /// - Parameters:
+  ///   - path: a `.vec`, `.fvecs`, `.ivecs`, `.bvecs`, `.npy`, `.hdf5` or `.h5` file.
+  ///   - dataset: the dataset to read from an HDF5 file (other formats hold one matrix and
+  ///     ignore it).
   /// - Throws: ``VectorIOError`` for an unknown extension, an unreadable or empty file, or a bad
-  ///   header.
-  public init(path: String) throws(VectorIOError) {
+  ///   header (for HDF5: a missing dataset, or one that is not a 2-D matrix of numbers).
+  public init(path: String, dataset: String = "train") throws(VectorIOError) {
     guard let format = VectorFileFormat(path: path) else {
       throw VectorIOError(
         path: path,
-        "unknown vector file extension; expected .vec, .fvecs, .ivecs, .bvecs or .npy")
+        "unknown vector file extension; expected .vec, .fvecs, .ivecs, .bvecs, .npy, .hdf5 or .h5"
+      )
     }
     self.path = path
     self.format = format
-    let source = try FileByteSource(path: path)
+    self.dataset = format == .hdf5 ? dataset : nil
     switch format {
-    case .text: decoder = try TextDecoder(source: source)
-    case .fvecs, .ivecs, .bvecs: decoder = try TexmexDecoder(source: source, format: format)
-    case .npy: decoder = try NpyDecoder(source: source)
+    case .text: decoder = try TextDecoder(source: try FileByteSource(path: path))
+    case .fvecs, .ivecs, .bvecs:
+      decoder = try TexmexDecoder(source: try FileByteSource(path: path), format: format)
+    case .npy: decoder = try NpyDecoder(source: try FileByteSource(path: path))
+    case .hdf5: decoder = try HDF5Decoder(path: path, datasetName: dataset)
     }
   }
 
@@ -86,19 +95,22 @@ public struct VectorFileReader {
       let lines = decoder.lastBatchLines
       return index < lines.count ? .line(lines[index]) : .file
     case .npy: return .row(batchStart + index)
+    case .hdf5: return .datasetRow(dataset ?? "", batchStart + index)
     case .fvecs, .ivecs, .bvecs: return .record(batchStart + index)
     }
   }
 
   /// Reads a whole file.
   ///
-  /// - Parameter path: the file.
+  /// - Parameters:
+  ///   - path: the file.
+  ///   - dataset: the dataset of an HDF5 file.
   /// - Returns: its vectors, row-major, and their dimension.
   /// - Throws: ``VectorIOError``.
-  public static func readAll(path: String) throws(VectorIOError) -> (
+  public static func readAll(path: String, dataset: String = "train") throws(VectorIOError) -> (
     values: [Float], dimension: Int
   ) {
-    var reader = try VectorFileReader(path: path)
+    var reader = try VectorFileReader(path: path, dataset: dataset)
     var values: [Float] = []
     if let rows = reader.rowCount { values.reserveCapacity(rows * reader.dimension) }
     while try reader.read(maxRows: 65_536, into: &values) > 0 {}

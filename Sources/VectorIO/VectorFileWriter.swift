@@ -36,7 +36,7 @@ public final class VectorFileWriter {
   public init(path: String, dimension: Int, npyElementType: NpyElementType = .float32)
     throws(VectorIOError)
   {
-    guard let format = VectorFileFormat(path: path), format != .bvecs else {
+    guard let format = VectorFileFormat(path: path), format != .bvecs, format != .hdf5 else {
       throw VectorIOError(
         path: path, "cannot write this extension; expected .vec, .fvecs, .ivecs or .npy")
     }
@@ -164,7 +164,7 @@ public final class VectorFileWriter {
             UInt64(bitPattern: try integer(value, column: column, row: index, as: Int64.self)))
         }
       }
-    case .bvecs:
+    case .bvecs, .hdf5:
       preconditionFailure("rejected in init")
     }
   }

@@ -10,6 +10,8 @@ public enum FileLocation: Sendable, Hashable, CustomStringConvertible {
   case record(Int)
   /// A 0-based row of a matrix (`.npy`).
   case row(Int)
+  /// A 0-based row of a named dataset (HDF5).
+  case datasetRow(String, Int)
 
   /// "line 3", "record 12", "row 0", or empty for the whole file.
   public var description: String {
@@ -18,6 +20,7 @@ public enum FileLocation: Sendable, Hashable, CustomStringConvertible {
     case .line(let line): return "line \(line)"
     case .record(let record): return "record \(record)"
     case .row(let row): return "row \(row)"
+    case .datasetRow(let dataset, let row): return "dataset '\(dataset)', row \(row)"
     }
   }
 }
