@@ -12,6 +12,8 @@ public struct LSHSearchResult: Sendable {
   public var candidates: Int
   /// Candidates whose exact distance was computed.
   public var exactDistances: Int
+  /// How long this probe's search took, when asked for (`measuringLatency`); 0 otherwise.
+  public var seconds: Double = 0
 }
 
 /// Answers approximate k-nearest-neighbour queries over one snapshot.
@@ -74,11 +76,13 @@ public struct LSHSearcher: @unchecked Sendable {
   ///     items lie that much farther out; when no more than ``directFilterLimit`` pass, they are
   ///     scanned directly (exact). When fewer than k allowed items were found, the search probes
   ///     further and then scans, so min(k, allowed) items come back.
+  ///   - measuringLatency: time each probe's search (``LSHSearchResult/seconds``), for
+  ///     single-query latency figures without per-call set-up in them.
   /// - Returns: one result per probe, in order.
   /// - Throws: ``LSHError`` when a table cannot be read (a damaged store).
   public func search(
     _ probes: Matrix, k: Int, probesPerTable: Int? = nil, candidateBudget: Int? = nil,
-    threads: Int = Parallel.processorCount, allowed: IDMask? = nil
+    threads: Int = Parallel.processorCount, allowed: IDMask? = nil, measuringLatency: Bool = false
   ) throws -> [LSHSearchResult] {
     precondition(probes.columns == dimension, "probe dimension differs from the store's")
     var probeCount = max(1, probesPerTable ?? model.configuration.probes)
@@ -106,12 +110,19 @@ public struct LSHSearcher: @unchecked Sendable {
           let scratch = QueryScratch(items: idLimit, tables: tableCount, encoder: encoder)
           var reader = makeReader(worker)
           probes.values.withUnsafeBufferPointer { values in
+            let clock = ContinuousClock()
             for row in range {
+              let started = measuringLatency ? clock.now : nil
               results.value[row] = searchOne(
                 probe: UnsafeBufferPointer(
                   rebasing: values[(row * dimension)..<((row + 1) * dimension)]),
                 k: k, probesPerTable: probeCount, budget: budget, allowed: allowed,
                 scratch: scratch, reader: &reader)
+              if let started {
+                let elapsed = started.duration(to: clock.now).components
+                results.value[row].seconds =
+                  Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+              }
             }
           }
           if let mapped = reader as? MappedBuckets { failures.value[worker] = mapped.failure }

@@ -147,7 +147,7 @@ public enum Benchmark {
       try Evaluate.evaluateSearches(
         prefix: method.rawValue + " ", queries: queries, gallery: gallery, metric: metric,
         labels: labels, evaluationProtocol: .market1501, maxRank: options.maxRank,
-        threads: options.threads, lsh: .temporary(try options.lsh.configuration(metric: metric)),
+        threads: options.threads, lsh: .temporary(options.lsh.configuration(metric: metric)),
         probeSweep: options.probeSweep, rerank: options.rerank, progress: progress)
     }
 

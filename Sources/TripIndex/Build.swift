@@ -17,8 +17,11 @@ public enum Build {
     public var input: String
     /// The store's directory.
     public var storePath: String
-    /// The metric for a new store; `nil` keeps an existing store's metric (l2 for a new store).
+    /// The metric for a new store; `nil` keeps an existing store's metric (for a new store: the
+    /// model's, else the one HDF5 inputs declare in their `distance` attribute, else l2).
     public var metric: DistanceMetric?
+    /// The dataset read from HDF5 inputs (`nil`: `train`).
+    public var dataset: String?
     /// Rows per write transaction.
     public var batchRows: Int
     /// A model that embeds every vector before it is stored; `nil` stores raw vectors.
@@ -114,14 +117,27 @@ public enum Build {
       try checkModel(model, path: options.modelPath, against: store)
       existing = store
     }
-    let metric = existing?.metric ?? options.metric ?? model?.metric ?? .l2
     let scan = try FolderScan(root: options.input)
+    let hdf5Files = scan.vectorFiles.filter { VectorFileFormat(path: $0) == .hdf5 }
+    if let dataset = options.dataset, hdf5Files.isEmpty {
+      throw TripIndexError(
+        "--dataset \(dataset) names a dataset of an HDF5 file, and \(options.input) holds no .hdf5 or .h5 file"
+      )
+    }
+    let declared = try ANNBenchmarksFile.declaredMetric(of: hdf5Files)
+    let metric = existing?.metric ?? options.metric ?? model?.metric ?? declared ?? .l2
+    if let declared, declared != metric {
+      progress.warn(
+        "the HDF5 input declares the \(declared.rawValue) metric; the store uses \(metric.rawValue)"
+      )
+    }
     let expectedDimension: (Int, String)? =
       model.map { ($0.architecture.inputDimension, "model \(options.modelPath ?? "")") }
       ?? existing.map { ($0.dimension, "store \(options.storePath)") }
     let plan = try BuildPlan(
       scan: scan, requireNonZero: metric.normalizesVectors && model == nil,
-      expectedDimension: expectedDimension, progress: progress)
+      expectedDimension: expectedDimension, progress: progress,
+      dataset: options.dataset ?? BuildPlan.defaultDataset)
     for warning in plan.warnings { progress.warn(warning) }
     // What would fail after the vectors are committed is checked before the first write.
     if let choices = options.index {
@@ -174,7 +190,8 @@ public enum Build {
     }
     do {
       for file in plan.files {
-        var reader = try VectorFileReader(path: file.path)
+        var reader = try VectorFileReader(
+          path: file.path, dataset: options.dataset ?? BuildPlan.defaultDataset)
         var row = 0
         while true {
           let wanted = batchRows - batch.count

@@ -36,6 +36,9 @@ struct BuildPlan {
   let vectors: [Float]
 
   /// The name and labels of row `row` of `file`.
+  /// The dataset read from HDF5 files when none is named: ann-benchmarks' base vectors.
+  static let defaultDataset = "train"
+
   static func identity(of file: File, row: Int) -> (name: String, labels: ItemLabels) {
     switch file.naming {
     case .single(let name, let labels):
@@ -65,15 +68,16 @@ struct BuildPlan {
   ///   - expectedDimension: the store's dimension when it exists already.
   ///   - progress: status output.
   ///   - keepingVectors: keep every vector read in ``vectors`` (for commands that work in memory).
+  ///   - dataset: the dataset read from HDF5 files.
   /// - Throws: ``VectorIOError`` naming the bad file and row, or ``TripIndexError`` for problems
   ///   across files (mixed dimensions, duplicate names, no vectors at all).
   init(
     scan: FolderScan, requireNonZero: Bool, expectedDimension: (Int, String)?, progress: Progress,
-    keepingVectors: Bool = false
+    keepingVectors: Bool = false, dataset: String = BuildPlan.defaultDataset
   ) throws {
     guard !scan.vectorFiles.isEmpty else {
       throw TripIndexError(
-        "\(scan.root): no vector files found (looked for .vec, .fvecs, .ivecs, .bvecs and .npy, recursively)"
+        "\(scan.root): no vector files found (looked for .vec, .fvecs, .ivecs, .bvecs, .npy, .hdf5 and .h5, recursively)"
       )
     }
     var files: [File] = []
@@ -82,7 +86,7 @@ struct BuildPlan {
     var batch: [Float] = []
     var kept: [Float] = []
     for (fileIndex, path) in scan.vectorFiles.enumerated() {
-      var reader = try VectorFileReader(path: path)
+      var reader = try VectorFileReader(path: path, dataset: dataset)
       if let expectedDimension, reader.dimension != expectedDimension.0 {
         throw TripIndexError(
           "\(path) has dimension \(reader.dimension), but \(expectedDimension.1) holds \(expectedDimension.0)-dimensional vectors"

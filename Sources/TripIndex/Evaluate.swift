@@ -167,7 +167,7 @@ public enum Evaluate {
       }
       indexSource = .stored(stored.store, index, rowOfID: stored.rowOfID)
     } else {
-      indexSource = try options.lsh.map { .temporary(try $0.configuration(metric: metric)) }
+      indexSource = options.lsh.map { .temporary($0.configuration(metric: metric)) }
     }
     progress.update(
       "ranking \(TextFormatting.grouped(queries.count)) queries against \(TextFormatting.grouped(gallery.count)) gallery items",

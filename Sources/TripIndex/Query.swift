@@ -6,10 +6,15 @@ import VectorStore
 
 /// `tripindex query`: the nearest stored items of each probe vector.
 public enum Query {
+  /// The dataset read from an HDF5 probe file when none is named: ann-benchmarks' queries.
+  public static let defaultDataset = "test"
+
   /// What to search.
   public struct Options: Sendable {
-    /// A `.vec`, `.fvecs` or `.npy` file with one or many probes.
+    /// A `.vec`, `.fvecs`, `.npy` or HDF5 file with one or many probes.
     public var probePath: String
+    /// The dataset read from an HDF5 probe file (`nil`: ``Query/defaultDataset``).
+    public var dataset: String?
     /// The store's directory.
     public var storePath: String
     /// Neighbours per probe.
@@ -112,7 +117,12 @@ public enum Query {
       slowIndexNote =
         "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; --lsh uses it anyway)"
     }
-    let probes = try readProbes(options.probePath, for: store, model: model)
+    if let dataset = options.dataset, VectorFileFormat(path: options.probePath) != .hdf5 {
+      throw TripIndexError(
+        "--dataset \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one")
+    }
+    let probes = try readProbes(
+      options.probePath, for: store, model: model, dataset: options.dataset)
     let probeLabels = try readProbeLabels(options, probeCount: probes.rows)
     let loaded = Progress.now()
     return try store.read { snapshot in
@@ -272,13 +282,13 @@ public enum Query {
   }
 
   /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
-  /// and normalised for the cosine metric.
+  /// and normalised for the cosine metric. From an HDF5 file, `dataset` (default `test`) is read.
   ///
   /// - Throws: ``VectorIOError`` naming the file for a dimension mismatch or (cosine) a zero probe.
-  static func readProbes(_ path: String, for store: VectorStore, model: EmbeddingModel?) throws
-    -> Matrix
-  {
-    var reader = try VectorFileReader(path: path)
+  static func readProbes(
+    _ path: String, for store: VectorStore, model: EmbeddingModel?, dataset: String? = nil
+  ) throws -> Matrix {
+    var reader = try VectorFileReader(path: path, dataset: dataset ?? defaultDataset)
     let expected = model?.architecture.inputDimension ?? store.dimension
     guard reader.dimension == expected else {
       throw VectorIOError(

@@ -7,12 +7,14 @@ struct BuildCommand: ParsableCommand {
     abstract: "Ingest a folder of vector files into a store.",
     discussion: """
       DIR is walked recursively (entries starting with '.' are skipped). A file holding one vector \
-      (.vec, .fvecs or .npy) becomes one item named after the file; its pid and camera come from a \
+      (.vec, .fvecs, .npy or .hdf5) becomes one item named after the file; its pid and camera come from a \
       labels.csv (header name,pid,camera) in its folder or above, else from a Market-1501 name \
       (0001_c1s1_001051_00 → pid 1, camera 1), else none. A file holding many vectors gives items \
       named FILE#ROW, unless a labels.csv beside it has exactly as many rows: then its names, pids \
       and cameras apply in order. Every file is checked before anything is written; names are \
-      unique, so building the same folder again changes nothing.
+      unique, so building the same folder again changes nothing. From HDF5 files (.hdf5, .h5) \
+      the dataset --dataset names is read (default train); a new store takes its metric from \
+      the file's distance attribute (euclidean → l2, angular → cosine) unless --metric is given.
       """)
 
   @Argument(help: "The folder (or single vector file) to ingest.")
@@ -22,6 +24,9 @@ struct BuildCommand: ParsableCommand {
 
   @Option(help: "Metric for a new store: l2 (squared Euclidean) or cosine (stored normalised).")
   var metric: DistanceMetric?
+
+  @Option(help: "The dataset read from HDF5 files (default: train, as in ann-benchmarks' files).")
+  var dataset: String?
 
   @Option(parsing: .unconditional, help: "Vectors per write transaction.")
   var batch: Int = 1024
@@ -45,6 +50,7 @@ struct BuildCommand: ParsableCommand {
     var options = Build.Options(
       input: directory, storePath: storeOption.store, metric: metric, batchRows: batch)
     options.modelPath = model
+    options.dataset = dataset
     if let index {
       guard index == "lsh" else { throw ValidationError("--index takes 'lsh' (got '\(index)')") }
       options.index = lsh.choices

@@ -6,8 +6,8 @@ struct QueryCommand: ParsableCommand {
     commandName: "query",
     abstract: "Find the nearest stored items of each probe vector.",
     discussion: """
-      PROBE is a .vec, .fvecs or .npy file with one or many vectors. Distances are squared L2 for \
-      an l2 store and 1 - cos for a cosine store. With --json, one JSON object per probe, in input \
+      PROBE is a .vec, .fvecs or .npy file, or an HDF5 file (its dataset --dataset, default \
+      test), with one or many vectors. Distances are squared L2 for an l2 store and 1 - cos for a cosine store. With --json, one JSON object per probe, in input \
       order: {"probe": 0, "neighbors": [{"id": 3, "name": "...", "pid": 1, "camera": 2, \
       "distance": 0.5}, ...]}.
       """)
@@ -53,6 +53,9 @@ struct QueryCommand: ParsableCommand {
   @Flag(help: "Leave out the items of each probe's own pid (needs --probe-labels).")
   var excludeSamePid = false
 
+  @Option(help: "The dataset read from an HDF5 probe file (default: test).")
+  var dataset: String?
+
   @Flag(help: "JSON lines, one object per probe.")
   var json = false
 
@@ -73,6 +76,7 @@ struct QueryCommand: ParsableCommand {
     options.candidateBudget = budget
     if let threads { options.threads = threads }
     options.modelPath = model
+    options.dataset = dataset
     options.filter = try filter.map { try ItemFilter.parse($0) }
     options.probeLabelsPath = probeLabels
     options.excludeSameCamera = excludeSameCamera

@@ -15,7 +15,7 @@ struct TripIndexCommand: ParsableCommand {
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
       BenchmarkCommand.self, IndexCommand.self, TuneCommand.self, InfoCommand.self,
       DeleteCommand.self, CheckCommand.self, CompactCommand.self, ExportCommand.self,
-      ExportModelCommand.self,
+      ExportModelCommand.self, ANNBenchCommand.self,
       DatasetsCommand.self,
     ])
 
