@@ -10,12 +10,12 @@ FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
 
 .PHONY: deps build release lint test fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
-# Installs the system libraries tripindex links (LMDB, OpenBLAS) when they are missing.
+# Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5) when they are missing.
 deps:
-	@if ! pkg-config --exists lmdb openblas 2>/dev/null; then \
-	  echo "installing liblmdb-dev and libopenblas-dev"; \
+	@if ! pkg-config --exists lmdb openblas hdf5 2>/dev/null; then \
+	  echo "installing liblmdb-dev, libopenblas-dev and libhdf5-dev"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev pkg-config; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev libhdf5-dev pkg-config; \
 	fi
 
 build: deps

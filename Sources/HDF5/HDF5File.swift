@@ -64,14 +64,17 @@ public final class HDF5File {
   /// - Throws: ``HDF5Error`` `.missingDataset`, `.notADataset` or `.readFailed`.
   public func dataset(_ name: String) throws(HDF5Error) -> HDF5Dataset {
     let kind = HDF5Library.withLock { tripindex_h5_dataset_kind(handle, name) }
-    switch kind {
-    case 1: break
-    case 0, -1:
+    // H5Lexists fails (rather than answering no) when a group on the path is missing.
+    let missing = kind == 0 || (kind < 0 && name.contains("/"))
+    if missing {
       let available = topLevelNames()
       throw HDF5Error(
         .missingDataset(available: available), object: name,
         "no such dataset (the file has \(available.isEmpty ? "none" : available.joined(separator: ", ")))"
       )
+    }
+    switch kind {
+    case 1: break
     case 2: throw HDF5Error(.notADataset, object: name, "is a group, not a dataset")
     default: throw HDF5Error(.readFailed, object: name, "cannot be looked up (damaged file)")
     }

@@ -4,7 +4,8 @@
   import Darwin
 #endif
 
-/// The last line of defence around LMDB's memory map: a store's pages are read in place, and
+/// The last line of defence around LMDB's memory map (and the HDF5 library, which trusts the
+/// files it reads): a store's pages are read in place, and
 /// a page damaged so that it points outside the file (or a file cut short after it was opened,
 /// or a full disk under a mapping) faults instead of returning an error. tripindex checks what
 /// it can before it reads (file length against the meta page, value sizes, checksums in
@@ -17,7 +18,7 @@ enum FaultGuard {
   /// Installs the handlers for `SIGBUS` and `SIGSEGV`.
   static func install() {
     message = strdup(
-      "Error: tripindex stopped on a memory fault while reading a store's memory map: usually a damaged or truncated data.mdb, or a full disk; `tripindex check --store DIR` says what is damaged (if the store checks sound, this is a bug: please report it)\n"
+      "Error: tripindex stopped on a memory fault while reading a store's memory map (usually a damaged or truncated data.mdb, or a full disk; `tripindex check --store DIR` says what is damaged) or an HDF5 input through the HDF5 library (a damaged file); if neither is damaged, this is a bug: please report it\n"
     )
     var action = sigaction()
     action.__sigaction_handler.sa_handler = { _ in
