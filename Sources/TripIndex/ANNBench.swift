@@ -166,13 +166,14 @@ public enum ANNBench {
         families: nil, progress: progress)
       var tuneSeconds = Progress.now() - tuneStarted
       report.verdicts.append(outcome.verdict)
-      // When exact search beat every setting, the fastest one that reached the target is still
-      // built and measured, so the curve shows how far behind it is.
+      // When exact search beat every setting, the one tune chose (or, when none held the target
+      // on both samples, the fastest that reached it on one) is still built and measured, so the
+      // curve shows how far behind it is.
       var note = ""
       if outcome.exact {
         guard
-          let fastest = outcome.report.fastestReaching?.configuration
-            ?? outcome.report.chosen?.configuration
+          let fastest = outcome.report.chosen?.configuration
+            ?? outcome.report.fastestReaching?.configuration
         else { continue }
         progress.update(
           "building \(fastest.summary) to measure it beside exact search", force: true)
