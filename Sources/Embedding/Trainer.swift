@@ -120,7 +120,10 @@ public enum Trainer {
       throw TrainingError(
         message: "the \(options.loss.kind.rawValue) loss needs K ≥ 2 samples per identity")
     }
+    // One BLAS thread, so that a seed gives bit-identical weights; put back on return.
+    let previousThreads = BLAS.threadCount
     BLAS.setThreadCount(1)
+    defer { BLAS.setThreadCount(previousThreads) }
     let classes = Dictionary(
       uniqueKeysWithValues: Set(data.identities).sorted().enumerated().map { ($1, $0) })
     let classLabels = data.identities.map { classes[$0] ?? 0 }

@@ -153,7 +153,8 @@ public struct Evaluator: Sendable {
     queries: LabelSet, gallery: LabelSet, _ work: (inout RowScorer, Range<Int>) -> Void
   ) -> EvaluationMetrics {
     let workers = max(1, min(threads, queries.count / 16))
-    BLAS.shareThreads(threads, among: workers)
+    let previousThreads = BLAS.shareThreads(threads, among: workers)
+    defer { BLAS.setThreadCount(previousThreads) }
     var partials = [MetricsAccumulator?](repeating: nil, count: workers)
     partials.withUnsafeMutableBufferPointer { partials in
       let partials = partials

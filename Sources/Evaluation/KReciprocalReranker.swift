@@ -543,7 +543,8 @@ private struct ItemVectors: Sendable {
     var maxima = [Float](repeating: 0, count: total)
     let blocks = (total + rowTile - 1) / rowTile
     let workers = max(1, min(threads, blocks))
-    BLAS.shareThreads(threads, among: workers)
+    let previousThreads = BLAS.shareThreads(threads, among: workers)
+    defer { BLAS.setThreadCount(previousThreads) }
     neighbours.withUnsafeMutableBufferPointer { neighbours in
       maxima.withUnsafeMutableBufferPointer { maxima in
         let output = UncheckedSendable((neighbours, maxima))

@@ -97,7 +97,8 @@ public struct LSHSearcher: @unchecked Sendable {
       count: probes.rows)
     guard probes.rows > 0, k > 0 else { return results }
     let workers = max(1, min(threads, probes.rows / 4))
-    BLAS.shareThreads(threads, among: workers)
+    let previousThreads = BLAS.shareThreads(threads, among: workers)
+    defer { BLAS.setThreadCount(previousThreads) }
     let tableCount = model.configuration.tables
     let failures = UncheckedSendable(
       UnsafeMutableBufferPointer<LMDBError?>.allocate(capacity: workers))

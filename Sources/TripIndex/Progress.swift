@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -7,11 +9,15 @@
 /// Reports progress of long work on one self-overwriting stderr line.
 ///
 /// Silent when asked to be quiet or when stderr is not a terminal, so logs and pipes stay clean.
-public final class Progress: @unchecked Sendable {
+public final class Progress: Sendable {
   /// Whether anything is shown.
   public let isEnabled: Bool
-  private var lastUpdate: Double = 0
-  private var lastLength = 0
+  /// What the status line last showed; workers may report at once, so it sits behind a lock.
+  private struct Line {
+    var lastUpdate: Double = 0
+    var length = 0
+  }
+  private let status = Mutex(Line())
   private let start = Progress.now()
 
   /// Creates a reporter.
@@ -32,19 +38,24 @@ public final class Progress: @unchecked Sendable {
   public func update(_ message: @autoclosure () -> String, force: Bool = false) {
     guard isEnabled else { return }
     let now = Progress.now()
-    guard force || now - lastUpdate >= 0.1 else { return }
-    lastUpdate = now
-    let text = message()
-    let padding = String(repeating: " ", count: max(0, lastLength - text.count))
-    lastLength = text.count
-    StandardStream.error.write("\r" + text + padding)
+    status.withLock { line in
+      guard force || now - line.lastUpdate >= 0.1 else { return }
+      line.lastUpdate = now
+      let text = message()
+      let padding = String(repeating: " ", count: max(0, line.length - text.count))
+      line.length = text.count
+      StandardStream.error.write("\r" + text + padding)
+    }
   }
 
   /// Clears the status line.
   public func finish() {
-    guard isEnabled, lastLength > 0 else { return }
-    StandardStream.error.write("\r" + String(repeating: " ", count: lastLength) + "\r")
-    lastLength = 0
+    guard isEnabled else { return }
+    status.withLock { line in
+      guard line.length > 0 else { return }
+      StandardStream.error.write("\r" + String(repeating: " ", count: line.length) + "\r")
+      line.length = 0
+    }
   }
 
   /// Prints a finished status line on stderr (one that stays), when progress is shown.

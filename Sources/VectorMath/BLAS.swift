@@ -2,8 +2,11 @@ import COpenBLAS
 
 /// Matrix products through OpenBLAS (`cblas_sgemm`), the batched core of exact search and training.
 public enum BLAS {
-  /// Sets the number of threads OpenBLAS uses inside one call. tripindex parallelises across
-  /// queries itself and calls BLAS with 1 thread from each worker.
+  /// The number of threads OpenBLAS uses inside one call (process-wide).
+  public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+  /// Sets the number of threads OpenBLAS uses inside one call (process-wide). Code that changes
+  /// it puts the previous count back when it is done (see ``shareThreads(_:among:)``).
   ///
   /// - Parameter count: threads per BLAS call.
   public static func setThreadCount(_ count: Int) {
@@ -14,11 +17,20 @@ public enum BLAS {
   /// they run use `threads / workers` threads (at least 1), so a search limited to one thread
   /// never runs BLAS on more, and parallel workers never oversubscribe the cores.
   ///
+  /// The setting is process-wide; put the returned count back when the work is done:
+  /// ```swift
+  /// let previousThreads = BLAS.shareThreads(threads, among: workers)
+  /// defer { BLAS.setThreadCount(previousThreads) }
+  /// ```
+  ///
   /// - Parameters:
   ///   - threads: the threads the whole computation may use.
   ///   - workers: the workers that will call BLAS at the same time.
-  public static func shareThreads(_ threads: Int, among workers: Int) {
+  /// - Returns: the thread count before the call.
+  public static func shareThreads(_ threads: Int, among workers: Int) -> Int {
+    let previous = threadCount
     setThreadCount(max(1, threads / max(1, workers)))
+    return previous
   }
 
   /// C ← alpha · op(A) · op(B) + beta · C for row-major matrices given by pointers.

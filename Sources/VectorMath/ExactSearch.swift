@@ -133,7 +133,8 @@ public struct ExactSearch {
     }
     let splitProbes = probes.rows >= 64 * threads
     let workers = max(1, min(threads, splitProbes ? probes.rows : blocks.count))
-    BLAS.shareThreads(threads, among: workers)
+    let previousThreads = BLAS.shareThreads(threads, among: workers)
+    defer { BLAS.setThreadCount(previousThreads) }
     var partials = [[TopK]](repeating: [], count: workers)
     probes.values.withUnsafeBufferPointer { probeValues in
       bias.withUnsafeBufferPointer { bias in

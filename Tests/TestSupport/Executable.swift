@@ -2,19 +2,32 @@ import Foundation
 
 /// Runs the `tripindex` executable built beside the test bundle.
 public enum TripIndexExecutable {
-  /// The path of the built `tripindex` binary.
+  /// The path of the `tripindex` binary built beside the test bundle. It is never looked up on
+  /// `PATH`: a test must not pass or fail on some other installed copy.
   public static var path: String {
-    let testBinary =
-      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-      ?? CommandLine.arguments[0]
-    var directory = (testBinary as NSString).deletingLastPathComponent
-    // On Linux the tests run from …/debug/NAMEPackageTests.xctest; the tool sits in …/debug.
-    while !directory.isEmpty && directory != "/" {
-      let candidate = directory + "/tripindex"
-      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-      directory = (directory as NSString).deletingLastPathComponent
+    get throws {
+      let testBinary =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? CommandLine.arguments[0]
+      var directory = (testBinary as NSString).deletingLastPathComponent
+      // On Linux the tests run from …/debug/NAMEPackageTests.xctest; the tool sits in …/debug.
+      while !directory.isEmpty && directory != "/" {
+        let candidate = directory + "/tripindex"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory = (directory as NSString).deletingLastPathComponent
+      }
+      throw MissingExecutable(testBinary: testBinary)
     }
-    return "tripindex"
+  }
+
+  /// The built tool was not found beside the test binary.
+  public struct MissingExecutable: Error, CustomStringConvertible {
+    /// The test binary whose folders were searched.
+    public let testBinary: String
+    /// What to do about it.
+    public var description: String {
+      "no tripindex binary in the folders above \(testBinary); build it first (swift build)"
+    }
   }
 
   /// The outcome of one run.
@@ -37,7 +50,7 @@ public enum TripIndexExecutable {
   /// - Returns: exit status and output.
   public static func run(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
+    process.executableURL = URL(fileURLWithPath: try path)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let output = Pipe()

@@ -18,7 +18,7 @@ import TripIndex
     let store = directory.file("s.lmdb")
 
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: TripIndexExecutable.path)
+    process.executableURL = URL(fileURLWithPath: try TripIndexExecutable.path)
     process.arguments = [
       "build", directory.file("in"), "--store", store, "--batch", String(batch), "--quiet",
     ]
