@@ -26,10 +26,10 @@ let package = Package(
     .systemLibrary(
       name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
     .systemLibrary(
-      name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-    .systemLibrary(
       name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .target(name: "LMDB", dependencies: ["CLMDB"]),
+    // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
+    .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     .target(name: "VectorIO", dependencies: ["HDF5"]),
     .target(

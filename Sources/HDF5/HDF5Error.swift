@@ -2,6 +2,8 @@
 public struct HDF5Error: Error, Sendable, Hashable, CustomStringConvertible {
   /// What went wrong.
   public enum Kind: Sendable, Hashable {
+    /// The HDF5 library is not installed (or not the version tripindex was built for).
+    case libraryMissing
     /// The file does not exist or cannot be read.
     case unreadable
     /// The file is not in the HDF5 format (or its superblock is damaged).

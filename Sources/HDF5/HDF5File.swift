@@ -11,7 +11,7 @@ import CHDF5
 public final class HDF5File {
   /// The file's path.
   public let path: String
-  fileprivate let handle: hid_t
+  fileprivate let handle: tripindex_h5_id
 
   /// Opens a file.
   ///
@@ -19,7 +19,7 @@ public final class HDF5File {
   /// - Throws: ``HDF5Error`` `.unreadable` or `.notHDF5`.
   public init(path: String) throws(HDF5Error) {
     self.path = path
-    let opened: hid_t = try HDF5Library.withLock { () throws(HDF5Error) in
+    let opened: tripindex_h5_id = try HDF5Library.withLock { () throws(HDF5Error) in
       let format = tripindex_h5_is_hdf5(path)
       if format < 0 {
         throw HDF5Error(.unreadable, "cannot be opened (missing or unreadable)")
@@ -38,13 +38,13 @@ public final class HDF5File {
 
   deinit {
     let handle = self.handle
-    HDF5Library.withLock { tripindex_h5_close_file(handle) }
+    HDF5Library.withLoadedLock { tripindex_h5_close_file(handle) }
   }
 
   /// The names of the file's top-level datasets and groups, in name order.
   public func topLevelNames() -> [String] {
     var buffer = [CChar](repeating: 0, count: 1 << 16)
-    let length = HDF5Library.withLock {
+    let length = HDF5Library.withLoadedLock {
       tripindex_h5_top_level_names(handle, &buffer, buffer.count)
     }
     guard length > 0 else { return [] }
@@ -55,7 +55,7 @@ public final class HDF5File {
 
   /// Whether the file has a top-level dataset called `name`.
   public func hasDataset(_ name: String) -> Bool {
-    HDF5Library.withLock { tripindex_h5_dataset_kind(handle, name) } == 1
+    HDF5Library.withLoadedLock { tripindex_h5_dataset_kind(handle, name) } == 1
   }
 
   /// Opens a dataset.
@@ -63,7 +63,7 @@ public final class HDF5File {
   /// - Parameter name: its name (a path inside the file).
   /// - Throws: ``HDF5Error`` `.missingDataset`, `.notADataset` or `.readFailed`.
   public func dataset(_ name: String) throws(HDF5Error) -> HDF5Dataset {
-    let kind = HDF5Library.withLock { tripindex_h5_dataset_kind(handle, name) }
+    let kind = HDF5Library.withLoadedLock { tripindex_h5_dataset_kind(handle, name) }
     // H5Lexists fails (rather than answering no) when a group on the path is missing.
     let missing = kind == 0 || (kind < 0 && name.contains("/"))
     if missing {
@@ -88,7 +88,7 @@ public final class HDF5File {
   /// - Throws: ``HDF5Error`` `.attributeNotString` or `.readFailed`.
   public func stringAttribute(_ name: String) throws(HDF5Error) -> String? {
     var buffer = [CChar](repeating: 0, count: 4096)
-    let length = HDF5Library.withLock {
+    let length = HDF5Library.withLoadedLock {
       tripindex_h5_string_attribute(handle, name, &buffer, buffer.count)
     }
     switch length {
@@ -133,7 +133,7 @@ public final class HDF5Dataset {
   public let shape: [Int]
   /// Its element type.
   public let element: HDF5Element
-  private let handle: hid_t
+  private let handle: tripindex_h5_id
 
   /// The chunk cache each dataset gets: enough that a dataset chunked by columns is not
   /// decompressed again for every block of rows, small enough never to hold a large file.
@@ -142,24 +142,24 @@ public final class HDF5Dataset {
   fileprivate init(file: HDF5File, name: String) throws(HDF5Error) {
     self.file = file
     self.name = name
-    let handle = HDF5Library.withLock {
+    let handle = HDF5Library.withLoadedLock {
       tripindex_h5_open_dataset(file.handle, name, HDF5Dataset.chunkCacheBytes)
     }
     guard handle >= 0 else {
       throw HDF5Error(.readFailed, object: name, "the dataset cannot be opened (damaged file)")
     }
     self.handle = handle
-    var extents = [hsize_t](repeating: 0, count: 32)
+    var extents = [UInt64](repeating: 0, count: 32)
     var size = 0
     var signed: Int32 = 0
-    let (rank, typeClass) = HDF5Library.withLock {
+    let (rank, typeClass) = HDF5Library.withLoadedLock {
       (
         tripindex_h5_dataset_shape(handle, &extents, Int32(extents.count)),
         tripindex_h5_dataset_type(handle, &size, &signed)
       )
     }
     guard rank >= 0, rank <= extents.count, typeClass >= 0 else {
-      HDF5Library.withLock { tripindex_h5_close_dataset(handle) }
+      HDF5Library.withLoadedLock { tripindex_h5_close_dataset(handle) }
       throw HDF5Error(
         .readFailed, object: name, "the dataset's shape or type cannot be read (damaged file)")
     }
@@ -174,7 +174,7 @@ public final class HDF5Dataset {
 
   deinit {
     let handle = self.handle
-    HDF5Library.withLock { tripindex_h5_close_dataset(handle) }
+    HDF5Library.withLoadedLock { tripindex_h5_close_dataset(handle) }
   }
 
   /// Whether the elements are numbers (integers or floating point).
@@ -205,9 +205,9 @@ public final class HDF5Dataset {
     precondition(rows.lowerBound >= 0 && rows.upperBound <= shape[0], "rows out of range")
     precondition(values.count >= rows.count * shape[1], "buffer too small")
     if rows.isEmpty { return }
-    let status = HDF5Library.withLock {
+    let status = HDF5Library.withLoadedLock {
       tripindex_h5_read_rows(
-        handle, hsize_t(rows.lowerBound), hsize_t(rows.count), hsize_t(shape[1]),
+        handle, UInt64(rows.lowerBound), UInt64(rows.count), UInt64(shape[1]),
         Value.hdf5Memory, values.baseAddress)
     }
     guard status >= 0 else {

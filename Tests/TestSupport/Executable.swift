@@ -47,11 +47,17 @@ public enum TripIndexExecutable {
   /// - Parameters:
   ///   - arguments: the command line after the program name.
   ///   - directory: the working directory.
+  ///   - environment: variables to set (or replace) for the run.
   /// - Returns: exit status and output.
-  public static func run(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+  public static func run(
+    _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
+  ) throws -> Outcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try path)
     process.arguments = arguments
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let output = Pipe()
     let error = Pipe()

@@ -124,4 +124,21 @@ import TripIndex
     wrong.dataset = "train"
     #expect(throws: TripIndexError.self) { try Build.run(wrong, progress: Progress(quiet: true)) }
   }
+
+  @Test(
+    "without the HDF5 library, HDF5 files are refused with the reason and other files still work")
+  func libraryMissing() throws {
+    let directory = TemporaryDirectory()
+    let missing = ["TRIPINDEX_HDF5_LIBRARY": directory.file("no-such-libhdf5.so")]
+    let refused = try TripIndexExecutable.run(
+      ["build", Self.fixture("ann-euclidean.hdf5"), "--store", directory.file("a.lmdb")],
+      environment: missing)
+    #expect(refused.status == 1 && !refused.signalled)
+    #expect(refused.stderr.contains("needs the HDF5 library"), "\(refused.stderr)")
+    directory.write("1 2 3\n4 5 6\n", to: "v.vec")
+    let built = try TripIndexExecutable.run(
+      ["build", directory.file("v.vec"), "--store", directory.file("b.lmdb"), "--quiet"],
+      environment: missing)
+    #expect(built.status == 0, "\(built.stderr)")
+  }
 }
