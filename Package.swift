@@ -31,24 +31,28 @@ let package = Package(
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
-    .target(name: "VectorIO", dependencies: ["HDF5"]),
+    .target(name: "Plumbing"),
+    .target(name: "VectorIO", dependencies: ["HDF5", "Plumbing", "VectorMath"]),
     .target(
       name: "VectorMath",
       dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
-    .target(name: "VectorStore", dependencies: ["CKernels", "LMDB", "VectorIO", "VectorMath"]),
-    .target(name: "Evaluation", dependencies: ["VectorIO", "VectorMath"]),
+    .target(name: "VectorStore", dependencies: ["CKernels", "LMDB", "VectorMath"]),
+    .target(name: "Evaluation", dependencies: ["Plumbing", "VectorMath"]),
     .target(name: "CKernels"),
     .target(
-      name: "LSHIndex", dependencies: ["CKernels", "LMDB", "VectorIO", "VectorMath", "VectorStore"]),
+      name: "LSHIndex",
+      dependencies: ["CKernels", "LMDB", "Plumbing", "VectorMath", "VectorStore"]),
     .target(
       name: "Embedding",
       dependencies: [
-        "CKernels", "VectorIO", "VectorMath", .product(name: "RealModule", package: "swift-numerics"),
+        "CKernels", "Plumbing", "VectorMath",
+        .product(name: "RealModule", package: "swift-numerics"),
       ]),
     .target(
       name: "TripIndex",
       dependencies: [
-        "HDF5", "VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding", "LSHIndex",
+        "HDF5", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding",
+        "LSHIndex",
       ]),
     .executableTarget(
       name: "TripIndexCLI",
@@ -57,21 +61,27 @@ let package = Package(
       ]),
     .executableTarget(
       name: "TripIndexFuzz",
-      dependencies: ["Embedding", "LMDB", "LSHIndex", "TripIndex", "VectorIO"]),
+      dependencies: ["Embedding", "LMDB", "LSHIndex", "Plumbing", "TripIndex", "VectorIO"]),
     .target(
-      name: "TestSupport", dependencies: ["VectorIO", "VectorMath", "VectorStore"],
+      name: "TestSupport", dependencies: ["Plumbing", "VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),
     .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
     .testTarget(
+      name: "PlumbingTests",
+      dependencies: [
+        "Plumbing", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
+    .testTarget(
       name: "VectorIOTests",
       dependencies: [
-        "VectorIO", "HDF5", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+        "VectorIO", "VectorMath", "HDF5", "TestSupport",
+        .product(name: "PropertyBased", package: "swift-property-based"),
       ], exclude: ["Fixtures"]),
     .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "LMDB", "CKernels", "TestSupport"]),
     .testTarget(
       name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "TestSupport"]),
+    .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Plumbing", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(
       name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "LMDB", "TestSupport"]),

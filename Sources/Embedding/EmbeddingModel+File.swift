@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 import VectorMath
 
 #if canImport(Glibc)
@@ -114,24 +114,25 @@ extension EmbeddingModel {
   /// Writes the model file (atomically: a temporary file renamed into place).
   ///
   /// - Parameter path: the destination.
-  /// - Throws: ``VectorIOError`` when the file cannot be written.
-  public func write(to path: String) throws(VectorIOError) {
+  /// - Throws: ``ModelFileError`` when the file cannot be written.
+  public func write(to path: String) throws(ModelFileError) {
     try Self.writeAtomically(fileBytes, to: path)
   }
 
   /// Writes bytes to a temporary file and renames it into place.
-  static func writeAtomically(_ bytes: [UInt8], to path: String) throws(VectorIOError) {
+  static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ModelFileError) {
     let temporary = path + ".partial-\(getpid())"
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard descriptor >= 0 else {
-      throw VectorIOError(path: path, "cannot create: \(DescriptorWriting.message(errno))")
+      throw ModelFileError(
+        path: path, .cannotWrite, "cannot create: \(DescriptorWriting.message(errno))")
     }
     let failure = bytes.withUnsafeBytes { DescriptorWriting.writeAll($0, to: descriptor) }
     close(descriptor)
     if failure == nil && rename(temporary, path) == 0 { return }
     let reason = DescriptorWriting.message(failure ?? errno)
     unlink(temporary)
-    throw VectorIOError(path: path, "cannot write: \(reason)")
+    throw ModelFileError(path: path, .cannotWrite, "cannot write: \(reason)")
   }
 
   /// Reads and checks a model file: tripindex's own format, or the safetensors layout
@@ -139,9 +140,9 @@ extension EmbeddingModel {
   ///
   /// - Parameter path: the file.
   /// - Returns: the model.
-  /// - Throws: ``VectorIOError`` naming what is wrong: not a model file, a newer format, a bad or
+  /// - Throws: ``ModelFileError`` naming what is wrong: not a model file, a newer format, a bad or
   ///   incomplete header, truncation, a checksum mismatch or non-finite weights.
-  public static func read(from path: String) throws(VectorIOError) -> EmbeddingModel {
+  public static func read(from path: String) throws(ModelFileError) -> EmbeddingModel {
     let bytes = try readWholeFile(path)
     // A safetensors file starts with its 8-byte header length, then the JSON header.
     if bytes.count >= 9, Array(bytes[0..<8]) != magic, bytes[8] == UInt8(ascii: "{") {
@@ -156,21 +157,22 @@ extension EmbeddingModel {
   ///   - bytes: the file's bytes.
   ///   - path: the name used in errors.
   /// - Returns: the model.
-  /// - Throws: ``VectorIOError`` as ``read(from:)``.
-  public static func decode(_ bytes: [UInt8], path: String) throws(VectorIOError) -> EmbeddingModel
+  /// - Throws: ``ModelFileError`` as ``read(from:)``.
+  public static func decode(_ bytes: [UInt8], path: String) throws(ModelFileError) -> EmbeddingModel
   {
-    func fail(_ message: String) -> VectorIOError {
-      VectorIOError(path: path, location: .header, message)
+    func fail(_ message: String) -> ModelFileError {
+      ModelFileError(path: path, .badHeader, message)
     }
     guard bytes.count >= 12, Array(bytes[0..<8]) == magic else {
-      throw VectorIOError(path: path, "not a tripindex model file (it does not start with TPMODEL)")
+      throw ModelFileError(
+        path: path, .notAModel, "not a tripindex model file (it does not start with TPMODEL)")
     }
     let headerLength = bytes.withUnsafeBytes {
       Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
     }
     guard 12 + headerLength <= bytes.count else {
-      throw VectorIOError(
-        path: path,
+      throw ModelFileError(
+        path: path, .damaged,
         "truncated: the header announces \(headerLength) bytes but the file has \(bytes.count - 12) after the preamble"
       )
     }
@@ -186,8 +188,8 @@ extension EmbeddingModel {
     let payloadStart = 12 + headerLength
     let expected = payloadStart + 4 * (parameterCount + stateCount) + 8
     guard bytes.count == expected else {
-      throw VectorIOError(
-        path: path,
+      throw ModelFileError(
+        path: path, .damaged,
         bytes.count < expected
           ? "truncated: expected \(expected) bytes for \(parameterCount + stateCount) weights and the checksum, found \(bytes.count)"
           : "has \(bytes.count - expected) unexpected bytes after the checksum")
@@ -198,8 +200,8 @@ extension EmbeddingModel {
       UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: expected - 8, as: UInt64.self))
     }
     guard stored == checksum.value else {
-      throw VectorIOError(
-        path: path,
+      throw ModelFileError(
+        path: path, .damaged,
         "checksum mismatch: the file is corrupt (stored \(stored), computed \(checksum.value))")
     }
     let values = bytes.withUnsafeBytes { raw in
@@ -217,8 +219,8 @@ extension EmbeddingModel {
 
   /// The architecture and training record a model header describes, checked (format, version,
   /// sizes and limits, counts).
-  static func describedModel(_ header: JSONValue, fail: (String) -> VectorIOError)
-    throws(VectorIOError) -> (Architecture, TrainingRecord)
+  static func describedModel(_ header: JSONValue, fail: (String) -> ModelFileError)
+    throws(ModelFileError) -> (Architecture, TrainingRecord)
   {
     guard header["format"]?.stringValue == "tripindex-model",
       let version = header["version"]?.intValue
@@ -248,11 +250,12 @@ extension EmbeddingModel {
   /// training gives.
   static func assemble(
     parameters: [Float], state: [Float], architecture: Architecture, training: TrainingRecord,
-    header: JSONValue, path: String, fail: (String) -> VectorIOError
-  ) throws(VectorIOError) -> EmbeddingModel {
+    header: JSONValue, path: String, fail: (String) -> ModelFileError
+  ) throws(ModelFileError) -> EmbeddingModel {
     if let bad = (parameters + state).firstIndex(where: { !$0.isFinite }) {
-      throw VectorIOError(
-        path: path, "weight \(bad) is \((parameters + state)[bad]); a model must hold finite values"
+      throw ModelFileError(
+        path: path, .damaged,
+        "weight \(bad) is \((parameters + state)[bad]); a model must hold finite values"
       )
     }
     let network = Network<Float>(architecture: architecture, parameters: parameters, state: state)
@@ -267,8 +270,8 @@ extension EmbeddingModel {
     return model
   }
 
-  private static func decodeArchitecture(_ json: JSONValue?, fail: (String) -> VectorIOError)
-    throws(VectorIOError)
+  private static func decodeArchitecture(_ json: JSONValue?, fail: (String) -> ModelFileError)
+    throws(ModelFileError)
     -> Architecture
   {
     guard let json, let input = json["input_dimension"]?.intValue,
@@ -293,8 +296,8 @@ extension EmbeddingModel {
       normalizeOutput: normalize)
   }
 
-  private static func decodeTraining(_ json: JSONValue?, fail: (String) -> VectorIOError)
-    throws(VectorIOError)
+  private static func decodeTraining(_ json: JSONValue?, fail: (String) -> ModelFileError)
+    throws(ModelFileError)
     -> TrainingRecord
   {
     guard let json, let lossName = json["loss"]?.stringValue,
@@ -340,10 +343,11 @@ extension EmbeddingModel {
       keptIteration: json["kept_iteration"]?.intValue ?? 0)
   }
 
-  private static func readWholeFile(_ path: String) throws(VectorIOError) -> [UInt8] {
+  private static func readWholeFile(_ path: String) throws(ModelFileError) -> [UInt8] {
     let descriptor = open(path, O_RDONLY)
     guard descriptor >= 0 else {
-      throw VectorIOError(path: path, "cannot open: \(DescriptorWriting.message(errno))")
+      throw ModelFileError(
+        path: path, .unreadable, "cannot open: \(DescriptorWriting.message(errno))")
     }
     defer { close(descriptor) }
     var bytes: [UInt8] = []
@@ -352,13 +356,14 @@ extension EmbeddingModel {
       let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
       if count < 0 {
         if errno == EINTR { continue }
-        throw VectorIOError(path: path, "read failed: \(DescriptorWriting.message(errno))")
+        throw ModelFileError(
+          path: path, .unreadable, "read failed: \(DescriptorWriting.message(errno))")
       }
       if count == 0 { break }
       bytes += chunk[0..<count]
     }
     guard !bytes.isEmpty else {
-      throw VectorIOError(path: path, "the file is empty; expected a tripindex model")
+      throw ModelFileError(path: path, .unreadable, "the file is empty; expected a tripindex model")
     }
     return bytes
   }

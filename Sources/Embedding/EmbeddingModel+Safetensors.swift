@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 
 /// Models in the safetensors layout (8-byte little-endian header length, a JSON header naming
 /// each tensor's `dtype`, `shape` and `data_offsets`, then the raw little-endian data), so that
@@ -113,8 +113,8 @@ extension EmbeddingModel {
   /// Writes the model in the safetensors layout (atomically).
   ///
   /// - Parameter path: the destination.
-  /// - Throws: ``VectorIOError`` when the file cannot be written.
-  public func writeSafetensors(to path: String) throws(VectorIOError) {
+  /// - Throws: ``ModelFileError`` when the file cannot be written.
+  public func writeSafetensors(to path: String) throws(ModelFileError) {
     try Self.writeAtomically(safetensorsBytes, to: path)
   }
 
@@ -126,20 +126,20 @@ extension EmbeddingModel {
   ///   - bytes: the file's bytes.
   ///   - path: the name used in errors.
   /// - Returns: the model.
-  /// - Throws: ``VectorIOError`` naming what is wrong.
-  public static func decodeSafetensors(_ bytes: [UInt8], path: String) throws(VectorIOError)
+  /// - Throws: ``ModelFileError`` naming what is wrong.
+  public static func decodeSafetensors(_ bytes: [UInt8], path: String) throws(ModelFileError)
     -> EmbeddingModel
   {
-    func fail(_ message: String) -> VectorIOError {
-      VectorIOError(path: path, location: .header, message)
+    func fail(_ message: String) -> ModelFileError {
+      ModelFileError(path: path, .badHeader, message)
     }
     guard bytes.count >= 8 else { throw fail("too short for a safetensors header") }
     let announced = bytes.withUnsafeBytes {
       UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
     }
     guard announced <= UInt64(bytes.count - 8) else {
-      throw VectorIOError(
-        path: path,
+      throw ModelFileError(
+        path: path, .damaged,
         "truncated: the safetensors header announces \(announced) bytes but the file has \(bytes.count - 8)"
       )
     }
@@ -168,8 +168,8 @@ extension EmbeddingModel {
     var checksum = Fingerprint()
     data.withUnsafeBytes { checksum.add($0) }
     if let stored = json["__metadata__"]?["checksum"]?.stringValue, stored != checksum.hex {
-      throw VectorIOError(
-        path: path,
+      throw ModelFileError(
+        path: path, .damaged,
         "checksum mismatch: the tensor data is corrupt (stored \(stored), computed \(checksum.hex))"
       )
     }

@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 import VectorMath
 
 /// How a model was trained, saved in its file's header.

@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 
 /// Several evaluations of the same queries and gallery side by side (say exact and approximate
 /// search, or raw features, a triplet embedder and a softmax surrogate), written as Markdown,

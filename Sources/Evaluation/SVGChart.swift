@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 
 /// A line chart written as a standalone SVG file: axes with ticks, axis titles, a legend, one
 /// coloured polyline with markers per series.

@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 
 /// The locality-sensitive hash families tripindex offers.
 public enum HashFamily: String, Sendable, CaseIterable, Codable {

@@ -1,6 +1,6 @@
 import CKernels
 import LMDB
-import VectorIO
+import Plumbing
 import VectorMath
 import VectorStore
 

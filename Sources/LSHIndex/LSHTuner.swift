@@ -1,4 +1,4 @@
-import VectorIO
+import Plumbing
 import VectorMath
 import VectorStore
 

@@ -3,6 +3,7 @@
 @_exported import Embedding
 @_exported import Evaluation
 @_exported import LSHIndex
+@_exported import Plumbing
 @_exported import VectorIO
 @_exported import VectorMath
 @_exported import VectorStore

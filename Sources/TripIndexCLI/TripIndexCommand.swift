@@ -25,10 +25,4 @@ struct TripIndexCommand: ParsableCommand {
   }
 }
 
-/// Options shared by commands that use a store.
-struct StoreOption: ParsableArguments {
-  @Option(name: .long, help: "The store's directory (an LMDB environment).")
-  var store: String = "tripindex.lmdb"
-}
-
 extension DistanceMetric: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import Embedding
 import LMDB
 import LSHIndex
+import Plumbing
 import TripIndex
 import VectorIO
 

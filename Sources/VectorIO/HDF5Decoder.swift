@@ -1,4 +1,6 @@
 import HDF5
+import Plumbing
+import VectorMath
 
 /// Decodes the rows of one 2-D dataset of an HDF5 file (ann-benchmarks' `train`, `test`), a
 /// block at a time through the HDF5 library: float32 as stored, float64 narrowed with a range

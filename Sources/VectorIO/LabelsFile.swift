@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// A `labels.csv` file: header `name,pid,camera` (or `name,pid,camera,group`), then one item per
 /// line.
 ///
@@ -252,6 +255,10 @@ extension LabelsFile {
       if withGroups { text += ",\(entry.labels.group.map(String.init) ?? "")" }
       text += "\n"
     }
-    try TextFile.write(text, to: path)
+    do throws(FileSystemError) {
+      try TextFile.write(text, to: path)
+    } catch {
+      throw VectorIOError(path: path, error.message)
+    }
   }
 }

@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// Decodes `.npy` files: a header, then rows of little-endian values in C order.
 struct NpyDecoder: RowDecoder {
   private let source: FileByteSource

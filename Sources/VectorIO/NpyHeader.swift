@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// The element types tripindex reads from and writes to `.npy` files.
 public enum NpyElementType: String, Sendable, CaseIterable {
   /// `<f4`
@@ -146,8 +149,8 @@ struct NpyHeader: Equatable {
 }
 
 extension String {
-  /// The string without leading and trailing whitespace.
-  public func trimmingSpaces() -> String {
+  /// The string without leading and trailing whitespace (for this package's parsers; not API).
+  package func trimmingSpaces() -> String {
     var view = Substring(self)
     while let first = view.first, first.isWhitespace { view.removeFirst() }
     while let last = view.last, last.isWhitespace { view.removeLast() }

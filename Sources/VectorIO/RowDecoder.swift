@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// Decodes the rows of one vector file, a batch at a time.
 protocol RowDecoder {
   /// Values per row.

@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// Decodes TEXMEX files (`.fvecs`, `.ivecs`, `.bvecs`): per record a little-endian `Int32`
 /// dimension, then the values.
 struct TexmexDecoder: RowDecoder {

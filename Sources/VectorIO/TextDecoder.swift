@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)

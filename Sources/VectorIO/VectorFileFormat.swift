@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// The vector file formats tripindex reads (and, for some, writes).
 public enum VectorFileFormat: String, Sendable, CaseIterable {
   /// Text: one vector per line, values separated by whitespace and/or single commas.

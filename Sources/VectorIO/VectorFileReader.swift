@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// Reads the vectors of one file, streaming: memory use is one batch, whatever the file's size.
 ///
 /// ```swift

@@ -1,3 +1,6 @@
+import Plumbing
+import VectorMath
+
 /// Where in a file a problem was found.
 public enum FileLocation: Sendable, Hashable, CustomStringConvertible {
   /// The whole file (missing, unreadable, empty).

@@ -37,11 +37,12 @@ public enum Parallel {
 }
 
 /// Carries a value into concurrent work whose safety the caller guarantees (disjoint writes).
-public struct UncheckedSendable<Value>: @unchecked Sendable {
+/// Visible inside this package only: it is a tool for tripindex's own workers, not API.
+package struct UncheckedSendable<Value>: @unchecked Sendable {
   /// The wrapped value.
-  public let value: Value
+  package let value: Value
   /// Wraps a value.
   ///
   /// - Parameter value: the value.
-  public init(_ value: Value) { self.value = value }
+  package init(_ value: Value) { self.value = value }
 }

@@ -1,5 +1,5 @@
 import LMDB
-import VectorIO
+import VectorMath
 
 /// One problem ``VectorStore/check()`` found.
 public struct StoreDamage: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import LMDB
-import VectorIO
+import VectorMath
 
 /// The names and encodings of a store's LMDB databases (schema version 2; version 1 had no
 /// `checksums` and is upgraded when opened for writing).

@@ -1,5 +1,4 @@
 import LMDB
-import VectorIO
 import VectorMath
 
 /// A consistent, read-only view of a store, valid inside ``VectorStore/read(_:)``.

@@ -1,5 +1,4 @@
 import LMDB
-import VectorIO
 import VectorMath
 
 /// What one ``StoreWriter/upsert(names:labels:vectors:)`` did.

@@ -1,4 +1,4 @@
-import VectorIO
+import VectorMath
 
 /// An item's identity in a store: its id, name and labels.
 public struct StoredItem: Hashable, Sendable {

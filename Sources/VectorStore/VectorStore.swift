@@ -1,6 +1,5 @@
 import LMDB
 import Synchronization
-import VectorIO
 import VectorMath
 
 #if canImport(Glibc)

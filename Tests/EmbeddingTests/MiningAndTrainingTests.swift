@@ -1,8 +1,8 @@
 import Embedding
 import Foundation
+import Plumbing
 import TestSupport
 import Testing
-import VectorIO
 import VectorMath
 
 @Suite struct MiningTests {
@@ -379,9 +379,9 @@ import VectorMath
     // Damage is named.
     var corrupt = bytes
     corrupt[corrupt.count - 1] ^= 0xFF
-    #expect(throws: VectorIOError.self) {
+    #expect {
       _ = try EmbeddingModel.decodeSafetensors(corrupt, path: "m.safetensors")
-    }
+    } throws: { ($0 as? ModelFileError)?.kind == .damaged }
     let foreign = Array(#"{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#.utf8)
     var plain: [UInt8] = []
     withUnsafeBytes(of: UInt64(foreign.count).littleEndian) { plain += $0 }

@@ -1,4 +1,5 @@
 import Foundation
+import Plumbing
 import VectorIO
 
 /// A fresh directory under the system's temporary folder, removed when the value is released.

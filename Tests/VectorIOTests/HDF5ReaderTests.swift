@@ -3,6 +3,7 @@ import HDF5
 import TestSupport
 import Testing
 import VectorIO
+import VectorMath
 
 /// HDF5 datasets read as vector files: files written by h5py (Fixtures/hdf5/make_hdf5_fixtures.py),
 /// values recomputed from the script's formulas, every bad layout named in the error.

@@ -1,6 +1,7 @@
 import TestSupport
 import Testing
 import VectorIO
+import VectorMath
 
 @Suite struct LabelsTests {
   @Test(

@@ -1,0 +1,397 @@
+import Embedding
+import Evaluation
+import LSHIndex
+import Plumbing
+import VectorIO
+import VectorMath
+
+/// `tripindex eval`: score the ranking of a gallery for a set of queries, as re-ID papers report it.
+public enum Evaluate {
+  /// The protocols the command offers.
+  public enum ProtocolChoice: String, Sendable, CaseIterable {
+    /// Market-1501 (same pid and camera removed).
+    case market1501
+    /// Market-1501 without the camera filter (single-camera data).
+    case market1501AllCameras = "market1501-all-cameras"
+    /// CUHK03 single-gallery-shot.
+    case cuhk03
+    /// Metric-learning retrieval (labels only).
+    case retrieval
+  }
+
+  /// What to evaluate.
+  public struct Options: Sendable {
+    /// The query set (folder or file).
+    public var queryPath: String
+    /// The gallery (folder or file); `nil` uses the queries as their own reference set (retrieval,
+    /// each query excluded from its own ranking).
+    public var galleryPath: String?
+    /// The protocol.
+    public var protocolChoice: ProtocolChoice = .market1501
+    /// The distance; `nil` means the model's metric, or l2 without a model.
+    public var metric: DistanceMetric?
+    /// A model that embeds queries and gallery first.
+    public var modelPath: String?
+    /// The CMC curve's length.
+    public var maxRank = 50
+    /// CUHK03 repeats.
+    public var repeats = 10
+    /// CUHK03 sampling seed.
+    public var seed: UInt64 = 0
+    /// Worker threads.
+    public var threads = Parallel.processorCount
+    /// Also search with an LSH index over the gallery (built in a temporary store) and report
+    /// its metrics and ANN recall beside exact search's; `nil` evaluates exact search only.
+    public var lsh: LSHChoices?
+    /// A store holding the gallery (its items, labels, model and index): used instead of
+    /// ``galleryPath``, so a large gallery is ingested once.
+    public var galleryStorePath: String?
+    /// Also score k-reciprocal re-ranking of the exact ranking (an `exact+rerank` row); `nil`
+    /// for none.
+    public var rerank: RerankingParameters?
+
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - queryPath: the query set.
+    ///   - galleryPath: the gallery, or `nil`.
+    public init(queryPath: String, galleryPath: String?) {
+      self.queryPath = queryPath
+      self.galleryPath = galleryPath
+    }
+  }
+
+  /// Scales every vector to unit length for the cosine metric.
+  static func normalize(_ set: inout LabelledVectors) throws {
+    if let zero = set.vectors.normalizeRows() {
+      throw TripIndexError(
+        "item '\(set.names[zero])' from \(set.source) is all zeros, which has no direction for the cosine metric"
+      )
+    }
+  }
+
+  /// Runs an evaluation.
+  ///
+  /// - Parameters:
+  ///   - options: what to evaluate.
+  ///   - progress: status output.
+  /// - Returns: a report with one entry per search method.
+  /// - Throws: ``VectorIOError`` or ``TripIndexError`` for bad input (missing labels, mismatched
+  ///   dimensions, bad options).
+  public static func run(_ options: Options, progress: Progress) throws -> EvaluationReport {
+    guard options.maxRank > 0 else {
+      throw TripIndexError("--max-rank must be at least 1, not \(options.maxRank)")
+    }
+    guard options.repeats > 0 else {
+      throw TripIndexError("--repeats must be at least 1, not \(options.repeats)")
+    }
+    if let problem = options.rerank?.problem { throw TripIndexError(problem) }
+    if options.galleryPath != nil && options.galleryStorePath != nil {
+      throw TripIndexError("--gallery and --gallery-store both name a gallery; give one")
+    }
+    let hasGallery = options.galleryPath != nil || options.galleryStorePath != nil
+    if options.rerank != nil && !hasGallery {
+      throw TripIndexError("--rerank re-ranks a gallery for the queries; give --gallery")
+    }
+    // A stored gallery: its vectors are already embedded with its model, which embeds the queries.
+    let stored = try options.galleryStorePath.map { path in
+      try StoredGallery(path: path, modelOverride: options.modelPath, progress: progress)
+    }
+    let model =
+      try stored.map { $0.model }
+      ?? options.modelPath.map { path in try EmbeddingModel.read(from: path) }
+    if let stored, let chosen = options.metric, chosen != stored.store.metric {
+      throw TripIndexError(
+        "--metric \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
+      )
+    }
+    let metric = stored?.store.metric ?? options.metric ?? model?.metric ?? .l2
+    progress.update("reading queries from \(options.queryPath)", force: true)
+    var queries = try LabelledVectors.load(options.queryPath, progress: progress)
+    let excludeSelf = !hasGallery
+    if excludeSelf && options.protocolChoice != .retrieval {
+      throw TripIndexError(
+        "--gallery is required for the \(options.protocolChoice.rawValue) protocol (only retrieval can rank the queries against themselves)"
+      )
+    }
+    var gallery = stored?.items ?? queries
+    if let galleryPath = options.galleryPath {
+      progress.update("reading gallery from \(galleryPath)", force: true)
+      gallery = try LabelledVectors.load(galleryPath, progress: progress)
+    }
+    let expectedQueryDimension = model?.architecture.inputDimension ?? gallery.vectors.columns
+    if let stored, queries.vectors.columns != expectedQueryDimension {
+      throw TripIndexError(
+        "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but store \(stored.store.path) takes \(expectedQueryDimension)-dimensional \(model == nil ? "vectors" : "inputs to its model")"
+      )
+    }
+    guard stored != nil || queries.vectors.columns == gallery.vectors.columns else {
+      throw TripIndexError(
+        "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but the gallery (\(gallery.source)) has \(gallery.vectors.columns)"
+      )
+    }
+    if let model {
+      progress.update("embedding with \(options.modelPath ?? "the model")", force: true)
+      queries.vectors = try StoreModel.embed(queries.vectors, with: model, source: queries.source)
+      if stored == nil {
+        gallery.vectors =
+          excludeSelf
+          ? queries.vectors
+          : try StoreModel.embed(gallery.vectors, with: model, source: gallery.source)
+      }
+    }
+    let evaluationProtocol: EvaluationProtocol
+    switch options.protocolChoice {
+    case .market1501: evaluationProtocol = .market1501
+    case .market1501AllCameras: evaluationProtocol = .market1501AllCameras
+    case .cuhk03: evaluationProtocol = .cuhk03(repeats: options.repeats, seed: options.seed)
+    case .retrieval: evaluationProtocol = .retrieval(excludeSelf: excludeSelf)
+    }
+    let name = options.protocolChoice.rawValue
+    let queryLabels = try queries.labelSet(
+      role: "query", needsCameras: evaluationProtocol.isReID, protocolName: name)
+    let galleryLabels = try gallery.labelSet(
+      role: "gallery", needsCameras: evaluationProtocol.isReID, protocolName: name)
+    if metric.normalizesVectors {
+      try normalize(&queries)
+      // A store's cosine vectors are unit length already.
+      if stored == nil {
+        if !excludeSelf { try normalize(&gallery) } else { gallery = queries }
+      }
+    }
+    let indexSource: IndexSource?
+    if let stored, options.lsh != nil {
+      guard let index = try LSHIndex.open(stored.store) else {
+        throw TripIndexError(
+          "store \(stored.store.path) has no LSH index; build one with `tripindex index --store \(stored.store.path)` or evaluate exact search only"
+        )
+      }
+      indexSource = .stored(stored.store, index, rowOfID: stored.rowOfID)
+    } else {
+      indexSource = options.lsh.map { .temporary($0.configuration(metric: metric)) }
+    }
+    progress.update(
+      "ranking \(TextFormatting.grouped(queries.count)) queries against \(TextFormatting.grouped(gallery.count)) gallery items",
+      force: true)
+    let evaluated = try evaluateSearches(
+      queries: queries.vectors, gallery: gallery.vectors, metric: metric,
+      labels: (queryLabels, galleryLabels), evaluationProtocol: evaluationProtocol,
+      maxRank: options.maxRank, threads: options.threads,
+      lsh: indexSource, rerank: options.rerank, progress: progress)
+    let entries = evaluated.entries
+    let lsh = evaluated.lsh
+    progress.finish()
+    return EvaluationReport(
+      title: "\(name) evaluation",
+      details: [
+        ("queries", "\(options.queryPath) (\(TextFormatting.grouped(queries.count)) items)"),
+        (
+          "gallery",
+          (options.galleryPath ?? stored.map { "store \($0.store.path)" }).map {
+            "\($0) (\(TextFormatting.grouped(gallery.count)) items)"
+          } ?? "the queries themselves, each query excluded from its own ranking"
+        ),
+        ("protocol", evaluationProtocol.description),
+        ("metric", metric == .l2 ? "squared L2" : "cosine"),
+        ("dimension", String(queries.vectors.columns)),
+        (
+          "embedding",
+          model.map {
+            "\(options.modelPath ?? ""): \($0.architecture.summary), \($0.training.loss.kind.rawValue)"
+          } ?? "none (raw features)"
+        ),
+        (
+          "re-ranking",
+          options.rerank.map {
+            "k-reciprocal (Zhong et al. 2017; torchreid's conventions): k1 \($0.k1), k2 \($0.k2), lambda \($0.lambda)"
+          } ?? "none"
+        ),
+        (
+          "search",
+          lsh.map {
+            "exact, and LSH \($0.summary) over the gallery; the index's top \(options.maxRank) are scored with the rest of the gallery after them in gallery order"
+          } ?? "exact"
+        ),
+      ],
+      entries: entries)
+  }
+
+  /// Scores exact search and, with an LSH configuration, LSH search of the same gallery.
+  ///
+  /// Without LSH there is one entry, `prefix + "exact"`, with the evaluation's queries per second
+  /// (distances, ranking and scoring). With LSH there are three, each with search queries per
+  /// second, ANN recall at the CMC depth and candidates per query: `exact` (the full ranking, as
+  /// papers report it), `exact top-D` (the exact top D = max-rank items only, the rest of the
+  /// gallery ranked after them in gallery order, as an index that returns D items would leave
+  /// it) and `lsh top-D` (the index's top D, likewise). The last two differ only by the
+  /// approximation.
+  ///
+  /// - Parameters:
+  ///   - prefix: the start of each entry's name (say "triplet ").
+  ///   - queries: prepared query vectors (embedded, unit length for cosine).
+  ///   - gallery: prepared gallery vectors.
+  ///   - metric: the distance.
+  ///   - labels: the query and gallery labels.
+  ///   - evaluationProtocol: the protocol.
+  ///   - maxRank: the CMC depth, and the depth searched.
+  ///   - threads: worker threads.
+  ///   - lsh: where the LSH index comes from, or `nil` for exact search only.
+  ///   - probeSweep: further numbers of LSH probes per table to score (speed curves).
+  ///   - rerank: also score k-reciprocal re-ranking of the exact ranking (`exact+rerank`), or
+  ///     `nil`.
+  ///   - progress: status output.
+  /// - Returns: the entries, the index settings and the sweep.
+  /// - Throws: ``LSHError`` for bad settings, or storage errors from the temporary store.
+  static func evaluateSearches(
+    prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
+    labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,
+    maxRank: Int, threads: Int, lsh: IndexSource?, probeSweep: [Int] = [],
+    rerank: RerankingParameters? = nil, progress: Progress
+  ) throws -> SearchEvaluation {
+    var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
+    evaluator.threads = threads
+    let started = Progress.now()
+    let full = evaluator.evaluate(
+      queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
+      gallery: labels.gallery)
+    let seconds = Progress.now() - started
+    // Re-ranking: its queries/s count building the encodings too.
+    var reranked: (metrics: EvaluationMetrics, seconds: Double)?
+    if let rerank {
+      let rerankStarted = Progress.now()
+      let reranker = KReciprocalReranker(
+        queries: queries, gallery: gallery, metric: metric, parameters: rerank, threads: threads,
+        progress: { progress.update($0, force: true) })
+      progress.update("re-ranking: scoring", force: true)
+      let metrics = evaluator.evaluate(
+        queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
+        gallery: labels.gallery, reranker: reranker)
+      reranked = (metrics, Progress.now() - rerankStarted)
+    }
+    guard let lsh else {
+      var entries = [
+        EvaluationReport.Entry(
+          name: prefix + "exact", metrics: full,
+          extras: [("queries/s", Double(queries.rows) / max(seconds, 1e-9))])
+      ]
+      if let reranked {
+        entries.append(
+          EvaluationReport.Entry(
+            name: prefix + "exact+rerank", metrics: reranked.metrics,
+            extras: [("queries/s", Double(queries.rows) / max(reranked.seconds, 1e-9))]))
+      }
+      return SearchEvaluation(entries: entries, lsh: nil, sweep: [])
+    }
+    // Ranking the queries against themselves: one more item, as each query finds itself.
+    let excludesSelf: Bool
+    if case .retrieval(excludeSelf: true) = evaluationProtocol {
+      excludesSelf = true
+    } else {
+      excludesSelf = false
+    }
+    let depth = maxRank + (excludesSelf ? 1 : 0)
+    let comparison: SearchComparison
+    // Re-ranking from the index: every item's nearest gallery items come from the index too.
+    let neighbourDepth = rerank.map { $0.neighbourCount }
+    let rerankStarted = Progress.now()
+    switch lsh {
+    case .temporary(let configuration):
+      comparison = try SearchComparison.run(
+        queries: queries, gallery: gallery, metric: metric, depth: depth,
+        configuration: configuration, threads: threads, probeSweep: probeSweep,
+        neighbourDepth: neighbourDepth, progress: progress)
+    case .stored(let store, let index, let rowOfID):
+      comparison = try SearchComparison.compare(
+        queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
+        threads: threads, probeSweep: probeSweep,
+        neighbours: neighbourDepth.map { ($0, gallery) }, progress: progress)
+    }
+    let searchedDepth = comparison.depth
+    let recallName = "ANN recall@\(searchedDepth)"
+    let exactExtras = [
+      ("search q/s", comparison.exactQueriesPerSecond), (recallName, 1.0),
+      ("candidates/q", Double(gallery.rows)),
+    ]
+    // Exact top-D has the full ranking's CMC up to D (near-ties aside): not charted twice.
+    var truncated = EvaluationReport.Entry(
+      name: prefix + "exact top-\(searchedDepth)",
+      metrics: evaluator.evaluate(
+        rankings: comparison.exact, queries: labels.queries, gallery: labels.gallery),
+      extras: exactExtras)
+    truncated.charted = false
+    var entries = [
+      EvaluationReport.Entry(name: prefix + "exact", metrics: full, extras: exactExtras)
+    ]
+    if let reranked {
+      entries.append(
+        EvaluationReport.Entry(
+          name: prefix + "exact+rerank", metrics: reranked.metrics,
+          extras: [
+            ("search q/s", Double(queries.rows) / max(reranked.seconds, 1e-9)), (recallName, 1.0),
+            ("candidates/q", Double(gallery.rows)),
+          ]))
+    }
+    entries += [
+      truncated,
+      EvaluationReport.Entry(
+        name: prefix + "lsh top-\(searchedDepth)",
+        metrics: evaluator.evaluate(
+          rankings: comparison.approximate, queries: labels.queries, gallery: labels.gallery),
+        extras: [
+          ("search q/s", comparison.approximateQueriesPerSecond),
+          (recallName, comparison.annRecall(at: searchedDepth)),
+          ("candidates/q", comparison.meanCandidates),
+        ]),
+    ]
+    if let rerank, let candidates = comparison.galleryCandidates {
+      // lsh+rerank: the index's top D of each query, re-ranked by the distances re-ranking from
+      // the index's neighbour lists gives (the rest of the gallery after them, in gallery order).
+      let reranker = KReciprocalReranker(
+        queries: queries, gallery: gallery, metric: metric, parameters: rerank,
+        galleryCandidates: candidates, threads: threads,
+        progress: { progress.update($0, force: true) })
+      var scratch = KReciprocalReranker.Scratch(galleryCount: gallery.rows)
+      let reranked = comparison.approximate.enumerated().map { query, ranking in
+        let columns = queries.columns
+        var distances = queries.values.withUnsafeBufferPointer { queryValues in
+          gallery.values.withUnsafeBufferPointer { galleryValues in
+            ranking.map { row in
+              Vectors.distance(
+                metric,
+                UnsafeBufferPointer(
+                  rebasing: queryValues[(query * columns)..<((query + 1) * columns)]),
+                UnsafeBufferPointer(
+                  rebasing: galleryValues[(row * columns)..<((row + 1) * columns)])
+              )
+            }
+          }
+        }
+        reranker.rerank(query: query, items: ranking, distances: &distances, scratch: &scratch)
+        return zip(ranking, distances).sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+      }
+      // Its search time: the LSH searches of every item, the encodings and the re-ranking.
+      let seconds = Progress.now() - rerankStarted
+      entries.append(
+        EvaluationReport.Entry(
+          name: prefix + "lsh+rerank top-\(searchedDepth)",
+          metrics: evaluator.evaluate(
+            rankings: reranked, queries: labels.queries, gallery: labels.gallery),
+          extras: [
+            ("search q/s", Double(queries.rows) / max(seconds, 1e-9)),
+            (recallName, comparison.annRecall(at: searchedDepth)),
+            ("candidates/q", comparison.meanCandidates),
+          ]))
+    }
+    let sweep = comparison.sweep.map { point in
+      SearchEvaluation.SweepPoint(
+        probes: point.probes,
+        metrics: evaluator.evaluate(
+          rankings: point.rankings, queries: labels.queries, gallery: labels.gallery),
+        queriesPerSecond: Double(point.rankings.count) / max(point.seconds, 1e-9),
+        annRecall: ANNRecall.recall(
+          approximate: point.rankings, exact: comparison.exact, k: searchedDepth),
+        meanCandidates: point.meanCandidates)
+    }
+    return SearchEvaluation(entries: entries, lsh: comparison.configuration, sweep: sweep)
+  }
+}

@@ -1,0 +1,104 @@
+import Plumbing
+import VectorIO
+import VectorMath
+import VectorStore
+
+/// `tripindex export`: a store's live items as files `build` reads back — one vector file and a
+/// `labels.csv` (name, pid, camera and, when any item has one, group), in id order.
+public enum Export {
+  /// What to export.
+  public struct Options: Sendable {
+    /// The store's directory.
+    public var storePath: String
+    /// The folder to write (created; must not hold files already).
+    public var outputDirectory: String
+    /// `.npy` (float32) or `.fvecs`.
+    public var format: VectorFileFormat = .npy
+
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - storePath: the store.
+    ///   - outputDirectory: the folder to write.
+    public init(storePath: String, outputDirectory: String) {
+      self.storePath = storePath
+      self.outputDirectory = outputDirectory
+    }
+  }
+
+  /// What was written.
+  public struct Report: Sendable {
+    /// The vector file.
+    public var vectorsPath: String
+    /// The labels file.
+    public var labelsPath: String
+    /// Items written.
+    public var items: Int
+    /// Values per vector.
+    public var dimension: Int
+
+    /// One line for people.
+    public var summary: String {
+      "\(vectorsPath): \(TextFormatting.grouped(items)) vectors of dimension \(dimension); names and labels in \(labelsPath)"
+    }
+  }
+
+  /// Exports a store.
+  ///
+  /// - Parameters:
+  ///   - options: what to export.
+  ///   - progress: status output.
+  /// - Returns: what was written.
+  /// - Throws: ``VectorStoreError`` for an unreadable store, ``VectorIOError`` for a folder that
+  ///   exists with files in it or a write that fails (the folder is then removed), or
+  ///   ``TripIndexError`` for an unsupported format.
+  public static func run(_ options: Options, progress: Progress) throws -> Report {
+    let extensionName: String
+    switch options.format {
+    case .npy: extensionName = "npy"
+    case .fvecs: extensionName = "fvecs"
+    default:
+      throw TripIndexError("--format takes npy or fvecs (text .vec would round values)")
+    }
+    let store = try VectorStore.open(path: options.storePath, readOnly: true)
+    let folder = options.outputDirectory
+    if let existing = Directories.entries(in: folder), !existing.isEmpty {
+      throw VectorIOError(
+        path: folder, "already holds files; export writes into a new or empty folder")
+    }
+    let created = Directories.entries(in: folder) == nil
+    try Directories.create(folder)
+    let vectorsPath = folder + "/vectors." + extensionName
+    let labelsPath = folder + "/labels.csv"
+    do {
+      let writer = try VectorFileWriter(path: vectorsPath, dimension: store.dimension)
+      var entries: [LabelsFile.Entry] = []
+      try store.read { snapshot in
+        entries.reserveCapacity(snapshot.count)
+        try snapshot.forEachItem { item, vector in
+          try writer.write(vector)
+          entries.append(LabelsFile.Entry(name: item.name, labels: item.labels))
+          if entries.count % 65536 == 0 {
+            progress.update(
+              "exported \(TextFormatting.grouped(entries.count)) of \(TextFormatting.grouped(snapshot.count)) items"
+            )
+          }
+        }
+      }
+      try writer.finish()
+      try LabelsFile.write(entries, to: labelsPath)
+      progress.finish()
+      return Report(
+        vectorsPath: vectorsPath, labelsPath: labelsPath, items: entries.count,
+        dimension: store.dimension)
+    } catch {
+      // No half-written export: what this run created goes.
+      if created {
+        try? Directories.removeTree(folder)
+      } else {
+        for path in [vectorsPath, labelsPath] { try? Directories.removeTree(path) }
+      }
+      throw error
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import LSHIndex
+import Plumbing
+import VectorIO
+import VectorStore
+
+/// `tripindex index`: build, rebuild or drop a store's LSH index.
+public enum Index {
+  /// What an indexing run did.
+  public struct Report: Sendable {
+    /// The store.
+    public var storePath: String
+    /// The index's settings (with the bucket width resolved), or `nil` after a drop.
+    public var configuration: LSHConfiguration?
+    /// Items indexed.
+    public var items: Int
+    /// Seconds taken.
+    public var seconds: Double
+    /// Single-threaded microseconds per query of the index and of exact search, on stored
+    /// items used as queries (`nil` after a drop).
+    public var speed: (lsh: Double, exact: Double)?
+
+    /// A one-line summary.
+    public var summary: String {
+      guard let configuration else { return "\(storePath): LSH index dropped" }
+      return
+        "\(storePath): LSH index \(configuration.summary) over \(TextFormatting.grouped(items)) items "
+        + "(hashes on \(configuration.hashDimensions) principal components, \(configuration.sketchDimensions)-byte codes); "
+        + TextFormatting.seconds(seconds) + speedNote
+    }
+
+    /// What the speed check found, with advice when the index is slower than exact search.
+    var speedNote: String {
+      guard let speed, speed.exact > 0 else { return "" }
+      let times =
+        "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1))"
+      guard speed.lsh >= speed.exact else { return times }
+      return times
+        + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given --lsh (or --probes/--budget); `tripindex tune` finds a faster setting or chooses exact search"
+    }
+  }
+
+  /// Opens a store for writing with its index (if any) attached, so changes keep it in step.
+  ///
+  /// - Parameter path: the store's directory.
+  /// - Returns: the store.
+  /// - Throws: ``VectorStoreError``, ``LSHError``.
+  public static func openForWriting(_ path: String) throws -> VectorStore {
+    let store = try VectorStore.open(path: path)
+    _ = try LSHIndex.open(store)
+    return store
+  }
+
+  /// Builds (replacing any existing) or drops the LSH index of a store.
+  ///
+  /// - Parameters:
+  ///   - storePath: the store's directory.
+  ///   - configuration: the settings, or `nil` to drop the index.
+  /// - Returns: what was done.
+  /// - Throws: ``LSHError`` for bad settings, ``VectorStoreError``.
+  public static func run(storePath: String, configuration: LSHConfiguration?) throws -> Report {
+    let started = Progress.now()
+    // Building and dropping read nothing of an existing index, so a damaged one can always be
+    // replaced or dropped.
+    let store = try VectorStore.open(path: storePath)
+    guard let configuration else {
+      try LSHIndex.drop(from: store)
+      return Report(
+        storePath: storePath, configuration: nil, items: try store.count(),
+        seconds: Progress.now() - started)
+    }
+    let index = try LSHIndex.build(on: store, configuration: configuration)
+    let seconds = Progress.now() - started
+    let speed = try LSHTuner.speed(of: index)
+    try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
+    return Report(
+      storePath: storePath, configuration: index.configuration, items: try store.count(),
+      seconds: seconds, speed: speed)
+  }
+}

@@ -1,0 +1,15 @@
+import Embedding
+import Evaluation
+import LSHIndex
+import Plumbing
+import VectorIO
+import VectorMath
+
+/// Where `eval`'s LSH search comes from.
+enum IndexSource {
+  /// A temporary store and index over the gallery's vectors, with these settings.
+  case temporary(LSHConfiguration)
+  /// A gallery kept in a store, searched with the store's own index; `rowOfID` maps each stored
+  /// id to its gallery row.
+  case stored(VectorStore, LSHIndex, rowOfID: [UInt64: Int])
+}

@@ -1,0 +1,374 @@
+import Embedding
+import LSHIndex
+import Plumbing
+import VectorIO
+import VectorMath
+import VectorStore
+
+/// `tripindex query`: the nearest stored items of each probe vector.
+public enum Query {
+  /// The dataset read from an HDF5 probe file when none is named: ann-benchmarks' queries.
+  public static let defaultDataset = "test"
+
+  /// What to search.
+  public struct Options: Sendable {
+    /// A `.vec`, `.fvecs`, `.npy` or HDF5 file with one or many probes.
+    public var probePath: String
+    /// The dataset read from an HDF5 probe file (`nil`: ``Query/defaultDataset``).
+    public var dataset: String?
+    /// The store's directory.
+    public var storePath: String
+    /// Neighbours per probe.
+    public var k: Int
+    /// Search exhaustively even when the store has an LSH index.
+    public var exact: Bool
+    /// Worker threads (all cores by default).
+    public var threads: Int = Parallel.processorCount
+    /// The model to embed probes with; by default the one the store was built with.
+    public var modelPath: String?
+    /// LSH: probes per table (`nil`: the index's setting).
+    public var probesPerTable: Int?
+    /// LSH: the most table entries examined per probe (`nil`: the index's setting; 0: no limit).
+    public var candidateBudget: Int?
+    /// Use the LSH index even when it measured slower than exact search on this store.
+    public var forceIndex = false
+    /// Only items passing this filter are returned (applied inside the search).
+    public var filter: ItemFilter?
+    /// A labels.csv with one row per probe, in probe order (for the exclusions below).
+    public var probeLabelsPath: String?
+    /// Leave out the items of each probe's own camera.
+    public var excludeSameCamera = false
+    /// Leave out the items of each probe's own pid.
+    public var excludeSamePID = false
+
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - probePath: the probe file.
+    ///   - storePath: the store's directory.
+    ///   - k: neighbours per probe.
+    ///   - exact: search exhaustively even when the store has an LSH index.
+    public init(
+      probePath: String, storePath: String = "tripindex.lmdb", k: Int = 20, exact: Bool = false
+    ) {
+      self.probePath = probePath
+      self.storePath = storePath
+      self.k = k
+      self.exact = exact
+    }
+  }
+
+  /// One neighbour, resolved to the stored item.
+  public struct Match: Hashable, Sendable {
+    /// The item.
+    public var item: StoredItem
+    /// Its distance to the probe: squared L2, or 1 − cos.
+    public var distance: Float
+  }
+
+  /// The answer to a query.
+  public struct Result: Sendable {
+    /// The store's metric.
+    public var metric: DistanceMetric
+    /// Items in the store.
+    public var storeCount: Int
+    /// Per probe, in input order, its neighbours closest first.
+    public var neighbors: [[Match]]
+    /// How the search was done ("exact", or the LSH settings).
+    public var method: String
+    /// LSH: table entries examined per probe; `nil` for exact search.
+    public var candidates: [Int]?
+    /// LSH: exact distances computed per probe; `nil` for exact search.
+    public var exactDistances: [Int]?
+    /// With a filter: the live items that pass it (before any per-probe exclusion).
+    public var passing: Int?
+    /// Seconds spent opening the store and reading the probes, preparing the search (loading the
+    /// LSH tables), and searching.
+    public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
+  }
+
+  /// Runs a query.
+  ///
+  /// - Parameter options: what to search.
+  /// - Returns: the neighbours of every probe.
+  /// - Throws: ``VectorIOError`` for a bad probe file (dimension, values), ``VectorStoreError``,
+  ///   or ``TripIndexError`` for a bad `k`.
+  public static func run(_ options: Options) throws -> Result {
+    guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
+    guard options.threads > 0 else {
+      throw TripIndexError("--threads must be at least 1, not \(options.threads)")
+    }
+    if let probes = options.probesPerTable, probes < 1 {
+      throw TripIndexError("--probes must be at least 1, not \(probes)")
+    }
+    if let budget = options.candidateBudget, budget < 0 {
+      throw TripIndexError("--budget cannot be negative (0 means no limit), not \(budget)")
+    }
+    let started = Progress.now()
+    let store = try VectorStore.open(path: options.storePath, readOnly: true)
+    let model = try StoreModel.load(for: store, override: options.modelPath)
+    var index = options.exact ? nil : try LSHIndex.open(store)
+    // An index measured slower than exact search on this store is not used unless asked for.
+    var slowIndexNote: String?
+    let asksForIndex =
+      options.forceIndex || options.probesPerTable != nil || options.candidateBudget != nil
+    let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
+    if index != nil, !asksForIndex, let speed = recordedSpeed, speed.lsh >= speed.exact {
+      index = nil
+      slowIndexNote =
+        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; --lsh uses it anyway)"
+    }
+    if let dataset = options.dataset, VectorFileFormat(path: options.probePath) != .hdf5 {
+      throw TripIndexError(
+        "--dataset \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one")
+    }
+    let probes = try readProbes(
+      options.probePath, for: store, model: model, dataset: options.dataset)
+    let probeLabels = try readProbeLabels(options, probeCount: probes.rows)
+    let loaded = Progress.now()
+    return try store.read { snapshot in
+      var index = index
+      let k = min(options.k, max(snapshot.count, 1))
+      var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
+      var candidates: [Int]?
+      var exactDistances: [Int]?
+      var method = slowIndexNote ?? "exact"
+      // Filters: one mask of the passing items, narrowed per group of probes that share the
+      // camera and pid their exclusions remove.
+      let filtering =
+        options.filter != nil || options.excludeSameCamera || options.excludeSamePID
+      let selection =
+        filtering
+        ? try ItemFilter.Selection(
+          snapshot: snapshot, filter: options.filter,
+          groups: options.excludeSameCamera || options.excludeSamePID) : nil
+      // A probe's own camera or pid holds its nearest items on re-ID data, so what passes lies
+      // far beyond the probe's buckets (LSH recall@10 fell to 0.004 on camera-shifted
+      // embeddings): the exclusions search exactly unless the index is asked for.
+      if index != nil, !asksForIndex, options.excludeSameCamera || options.excludeSamePID {
+        index = nil
+        method =
+          "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; --lsh uses it anyway)"
+      }
+      // A filter passing a fraction f costs LSH search about 1/f of its unfiltered time (it reads
+      // that much farther); where that exceeds exact search's recorded time, search exactly.
+      if index != nil, !asksForIndex, let selection, let speed = recordedSpeed,
+        selection.mask.count > LSHSearcher.directFilterLimit, snapshot.count > 0
+      {
+        let fraction = Double(selection.mask.count) / Double(snapshot.count)
+        let predicted = speed.lsh / fraction
+        if predicted >= speed.exact {
+          index = nil
+          method =
+            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search; --lsh uses it anyway)"
+        }
+      }
+      var groups: [(mask: IDMask?, rows: [Int])] = [(selection?.mask, Array(0..<probes.rows))]
+      if let selection, let probeLabels {
+        var rowsByKey: [ProbeExclusion: [Int]] = [:]
+        var keys: [ProbeExclusion] = []
+        for (row, labels) in probeLabels.enumerated() {
+          let key = ProbeExclusion(
+            camera: options.excludeSameCamera ? labels.camera : nil,
+            pid: options.excludeSamePID ? labels.pid : nil)
+          if rowsByKey[key] == nil { keys.append(key) }
+          rowsByKey[key, default: []].append(row)
+        }
+        groups = keys.map { key in
+          (selection.excluding(camera: key.camera, pid: key.pid), rowsByKey[key] ?? [])
+        }
+      }
+      /// The probes of one group, as a matrix.
+      func probeRows(_ rows: [Int]) -> Matrix {
+        rows.count == probes.rows
+          ? probes
+          : Matrix(
+            rows: rows.count, columns: probes.columns, values: rows.flatMap { probes.row($0) })
+      }
+      var prepared = Progress.now()
+      if snapshot.count > 0, let index {
+        let searcher = index.searcher(in: snapshot)
+        prepared = Progress.now()
+        var allCandidates = [Int](repeating: 0, count: probes.rows)
+        var allDistances = [Int](repeating: 0, count: probes.rows)
+        for group in groups {
+          let results = try searcher.search(
+            probeRows(group.rows), k: k, probesPerTable: options.probesPerTable,
+            candidateBudget: options.candidateBudget,
+            threads: options.threads, allowed: group.mask)
+          for (position, row) in group.rows.enumerated() {
+            found[row] = results[position].neighbors
+            allCandidates[row] = results[position].candidates
+            allDistances[row] = results[position].exactDistances
+          }
+        }
+        candidates = allCandidates
+        exactDistances = allDistances
+        var configuration = index.configuration
+        if let probes = options.probesPerTable { configuration.probes = probes }
+        if let budget = options.candidateBudget { configuration.candidateBudget = budget }
+        method = "lsh " + configuration.summary
+      } else if snapshot.count > 0 {
+        var search = snapshot.exactSearch
+        search.threads = max(1, options.threads)
+        for group in groups {
+          let results = search.search(probeRows(group.rows), k: k, allowed: group.mask)
+          for (position, row) in group.rows.enumerated() { found[row] = results[position] }
+        }
+      }
+      let searched = Progress.now()
+      let resolved = try found.map { neighbors in
+        try neighbors.map { neighbor in
+          guard let item = try snapshot.item(id: neighbor.id) else {
+            throw VectorStoreError(
+              .notAStore, path: store.path, "item \(neighbor.id) has a vector but no record")
+          }
+          return Match(item: item, distance: neighbor.distance)
+        }
+      }
+      var result = Result(
+        metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
+        candidates: candidates)
+      result.exactDistances = exactDistances
+      result.passing = selection?.mask.count
+      result.timing = (loaded - started, prepared - loaded, searched - prepared)
+      return result
+    }
+  }
+
+  /// The camera and pid a group of probes excludes.
+  private struct ProbeExclusion: Hashable {
+    var camera: Int32?
+    var pid: Int32?
+  }
+
+  /// Reads the probes' labels when an exclusion needs them: one row per probe, in order, with
+  /// the label each exclusion uses.
+  ///
+  /// - Throws: ``TripIndexError`` for a missing file or option, ``VectorIOError`` naming the file
+  ///   and line for a bad file, a row count that differs, or a missing label.
+  static func readProbeLabels(_ options: Options, probeCount: Int) throws -> [ItemLabels]? {
+    guard options.excludeSameCamera || options.excludeSamePID else {
+      if options.probeLabelsPath != nil {
+        throw TripIndexError(
+          "--probe-labels is read for --exclude-same-camera or --exclude-same-pid; add one")
+      }
+      return nil
+    }
+    guard let path = options.probeLabelsPath else {
+      throw TripIndexError(
+        "--exclude-same-camera and --exclude-same-pid need the probes' labels: --probe-labels labels.csv (name,pid,camera, one row per probe, in order)"
+      )
+    }
+    let file = try LabelsFile(path: path)
+    guard file.entries.count == probeCount else {
+      throw VectorIOError(
+        path: path,
+        "has \(file.entries.count) rows but the probe file has \(probeCount) probes; give one row per probe, in order"
+      )
+    }
+    for entry in file.entries {
+      if options.excludeSameCamera && entry.labels.camera == nil {
+        throw VectorIOError(
+          path: path, location: .line(entry.line),
+          "probe '\(entry.name)' has no camera, which --exclude-same-camera needs")
+      }
+      if options.excludeSamePID && entry.labels.pid == nil {
+        throw VectorIOError(
+          path: path, location: .line(entry.line),
+          "probe '\(entry.name)' has no pid, which --exclude-same-pid needs")
+      }
+    }
+    return file.entries.map(\.labels)
+  }
+
+  /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
+  /// and normalised for the cosine metric. From an HDF5 file, `dataset` (default `test`) is read.
+  ///
+  /// - Throws: ``VectorIOError`` naming the file for a dimension mismatch or (cosine) a zero probe.
+  static func readProbes(
+    _ path: String, for store: VectorStore, model: EmbeddingModel?, dataset: String? = nil
+  ) throws -> Matrix {
+    var reader = try VectorFileReader(path: path, dataset: dataset ?? defaultDataset)
+    let expected = model?.architecture.inputDimension ?? store.dimension
+    guard reader.dimension == expected else {
+      throw VectorIOError(
+        path: path,
+        model == nil
+          ? "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors"
+          : "probes have dimension \(reader.dimension); the store's model takes \(expected)-dimensional inputs"
+      )
+    }
+    var values: [Float] = []
+    let rows = try reader.read(maxRows: Int.max, into: &values)
+    var probes = try StoreModel.embed(
+      Matrix(rows: rows, columns: reader.dimension, values: values), with: model, source: path)
+    if store.metric.normalizesVectors, let zero = probes.normalizeRows() {
+      throw VectorIOError(
+        path: path, location: reader.location(ofBatchRow: zero),
+        "the probe\(model == nil ? "" : "'s embedding") is all zeros, which has no direction for the cosine metric"
+      )
+    }
+    return probes
+  }
+}
+
+extension Query.Result {
+  /// JSON lines: one object per probe, in input order.
+  ///
+  /// `{"probe": 0, "method": "exact", "neighbors": [{"id": 3, "name": "x", "pid": 1, "camera": null, "distance": 0.5}]}`
+  ///
+  /// - Parameter output: where to write.
+  public func writeJSONLines(to output: inout OutputBuffer) {
+    for (probe, matches) in neighbors.enumerated() {
+      output.write("{\"probe\": \(probe), \"method\": ")
+      output.writeJSONString(method)
+      output.write(", \"neighbors\": [")
+      for (index, match) in matches.enumerated() {
+        output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
+        output.write(String(match.item.id))
+        output.write(", \"name\": ")
+        output.writeJSONString(match.item.name)
+        output.write(", \"pid\": \(match.item.labels.pid.map(String.init) ?? "null")")
+        output.write(", \"camera\": \(match.item.labels.camera.map(String.init) ?? "null")")
+        output.write(", \"distance\": ")
+        output.writeJSONNumber(match.distance)
+        output.write("}")
+      }
+      output.write("]")
+      if let passing { output.write(", \"passing\": \(passing)") }
+      if let candidates { output.write(", \"candidates\": \(candidates[probe])") }
+      if let exactDistances {
+        output.write(", \"exact_distances\": \(exactDistances[probe])")
+      }
+      output.write("}\n")
+    }
+  }
+
+  /// A readable table per probe.
+  ///
+  /// - Parameter output: where to write.
+  public func writeTables(to output: inout OutputBuffer) {
+    let metricName = metric == .l2 ? "squared L2" : "1 − cos"
+    for (probe, matches) in neighbors.enumerated() {
+      if probe > 0 { output.write("\n") }
+      output.write(
+        "probe \(probe): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName)"
+          + (passing.map { ", \(TextFormatting.grouped($0)) items pass the filter" } ?? "")
+          + (candidates.map { ", \(TextFormatting.grouped($0[probe])) candidates" } ?? "") + ")\n"
+      )
+      let rows = matches.enumerated().map { rank, match in
+        [
+          String(rank + 1), String(match.distance), String(match.item.id),
+          match.item.labels.pid.map(String.init) ?? "-",
+          match.item.labels.camera.map(String.init) ?? "-",
+          match.item.name,
+        ]
+      }
+      output.write(
+        TextTable.render(
+          header: ["rank", "distance", "id", "pid", "camera", "name"], rows: rows,
+          rightAligned: [true, true, true, true, true, false]))
+    }
+  }
+}

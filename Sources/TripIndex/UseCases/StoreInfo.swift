@@ -1,0 +1,220 @@
+import VectorMath
+import VectorStore
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// What `tripindex info` reports: the store's items, layout and size per database, its index
+/// (settings, measured speed, tune's verdict) and its model.
+public struct StoreInfo: Sendable {
+  /// A database and its size.
+  public struct DatabaseSize: Sendable {
+    /// Its name.
+    public var name: String
+    /// Key/value pairs.
+    public var entries: Int
+    /// Bytes in use (pages × page size).
+    public var bytes: Int
+  }
+
+  /// The LSH index.
+  public struct IndexInfo: Sendable {
+    /// Its settings.
+    public var configuration: LSHConfiguration
+    /// The speed check `index` or `tune` recorded (µs/query, LSH and exact), if any.
+    public var measured: (lsh: Double, exact: Double)?
+  }
+
+  /// The model the store's vectors were embedded with.
+  public struct ModelInfo: Sendable {
+    /// Where it was when the store was built.
+    public var path: String
+    /// Its fingerprint.
+    public var fingerprint: String
+    /// Its architecture and loss, when the file is there and matches.
+    public var description: String?
+  }
+
+  /// The store's directory.
+  public var storePath: String
+  /// Live items.
+  public var count: Int
+  /// Ids ever assigned (live + deleted).
+  public var assignedIDs: UInt64
+  /// Values per vector.
+  public var dimension: Int
+  /// The metric.
+  public var metric: DistanceMetric
+  /// Bytes of data.mdb.
+  public var dataBytes: Int
+  /// The schema version (2: block checksums).
+  public var schemaVersion: Int
+  /// The store's and the index's databases.
+  public var databases: [DatabaseSize]
+  /// The LSH index, or `nil`.
+  public var index: IndexInfo?
+  /// Why the recorded index cannot be opened (a damaged or outdated index), or `nil`.
+  public var indexProblem: String?
+  /// The last `tune` verdict, or `nil`.
+  public var tuneVerdict: String?
+  /// The model, or `nil` for raw vectors.
+  public var model: ModelInfo?
+
+  /// Reads a store's description.
+  ///
+  /// - Parameter storePath: the store.
+  /// - Returns: the description.
+  /// - Throws: ``VectorStoreError`` or ``LSHError`` for an unreadable store or index.
+  public static func read(storePath: String) throws -> StoreInfo {
+    let store = try VectorStore.open(path: storePath, readOnly: true)
+    var status = stat()
+    let bytes = stat(storePath + "/data.mdb", &status) == 0 ? Int(status.st_size) : 0
+    // A damaged index is described, not fatal: `index` can still replace it.
+    var index: LSHIndex?
+    var indexProblem: String?
+    do {
+      index = try LSHIndex.open(store)
+    } catch let error as LSHError {
+      indexProblem = error.message
+    }
+    defer { if index != nil { store.detachIndex(named: LSHIndex.name) } }
+    let sizes = try store.databaseStatistics() + (index?.databaseStatistics() ?? [])
+    var model: ModelInfo?
+    if let fingerprint = try store.metadata(StoreModel.fingerprintKey),
+      let path = try store.metadata(StoreModel.pathKey)
+    {
+      let loaded = (try? StoreModel.load(for: store)).flatMap { $0 }
+      model = ModelInfo(
+        path: path, fingerprint: fingerprint,
+        description: loaded.map {
+          "\($0.architecture.summary), \($0.training.loss.kind.rawValue) (margin \($0.training.loss.margin), \($0.training.loss.distance.rawValue))"
+        })
+    }
+    let tuneVerdict = try store.metadata(Tune.verdictDetailKey)
+    let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
+    return try store.read { snapshot in
+      StoreInfo(
+        storePath: storePath, count: snapshot.count, assignedIDs: snapshot.nextID,
+        dimension: store.dimension, metric: store.metric, dataBytes: bytes,
+        schemaVersion: store.schemaVersion,
+        databases: sizes.map {
+          DatabaseSize(name: $0.name, entries: $0.statistics.entries, bytes: $0.statistics.bytes)
+        },
+        index: index.map { IndexInfo(configuration: $0.configuration, measured: recordedSpeed) },
+        indexProblem: indexProblem, tuneVerdict: tuneVerdict, model: model)
+    }
+  }
+
+  private static func mebibytes(_ bytes: Int) -> String {
+    "\(TextFormatting.fixed(Double(bytes) / 1_048_576, 2)) MiB"
+  }
+
+  /// The description for people: a summary table, then the databases, index and model.
+  public var text: String {
+    var lines = [
+      TextTable.render(
+        header: ["store", "items", "deleted", "dimension", "metric", "data file"],
+        rows: [
+          [
+            storePath, TextFormatting.grouped(count),
+            TextFormatting.grouped(Int(assignedIDs) - count), String(dimension),
+            metric.rawValue, Self.mebibytes(dataBytes),
+          ]
+        ]
+      ).trimmingTrailingNewline(),
+      "",
+      "schema \(schemaVersion)"
+        + (schemaVersion >= 2
+          ? " (block checksums; `tripindex check` verifies them)"
+          : " (no checksums yet: opening it for writing adds them)"),
+    ]
+    if let index {
+      var line = "index: lsh \(index.configuration.summary)"
+      if let measured = index.measured {
+        line +=
+          "; measured \(TextFormatting.fixed(measured.lsh, 1)) µs/query against \(TextFormatting.fixed(measured.exact, 1)) for exact search"
+      }
+      lines.append(line)
+    } else if let indexProblem {
+      lines.append("index: cannot be used: \(indexProblem)")
+    } else {
+      lines.append("index: none (queries search exactly)")
+    }
+    if let tuneVerdict { lines.append("last tune: \(tuneVerdict)") }
+    if let model {
+      lines.append(
+        "model: \(model.path) (fingerprint \(model.fingerprint))"
+          + (model.description.map { ", \($0)" } ?? ", not readable there now"))
+    } else {
+      lines.append("model: none (raw vectors)")
+    }
+    lines.append("")
+    lines.append(
+      TextTable.render(
+        header: ["database", "entries", "size"],
+        rows: databases.map {
+          [$0.name, TextFormatting.grouped($0.entries), Self.mebibytes($0.bytes)]
+        },
+        rightAligned: [false, true, true]
+      ).trimmingTrailingNewline())
+    return lines.joined(separator: "\n")
+  }
+
+  /// The description as one JSON object.
+  public var json: String {
+    var fields: [(String, JSONValue)] = [
+      ("store", .string(storePath)), ("count", .integer(count)),
+      ("deleted", .integer(Int(assignedIDs) - count)), ("dimension", .integer(dimension)),
+      ("metric", .string(metric.rawValue)), ("data_bytes", .integer(dataBytes)),
+      ("schema", .integer(schemaVersion)),
+      (
+        "databases",
+        .array(
+          databases.map {
+            .object([
+              ("name", .string($0.name)), ("entries", .integer($0.entries)),
+              ("bytes", .integer($0.bytes)),
+            ])
+          })
+      ),
+    ]
+    if let index {
+      var indexFields: [(String, JSONValue)] = [
+        ("kind", .string("lsh")), ("settings", index.configuration.json),
+      ]
+      if let measured = index.measured {
+        indexFields.append(("microseconds_per_query", .number(measured.lsh)))
+        indexFields.append(("exact_microseconds_per_query", .number(measured.exact)))
+      }
+      fields.append(("index", .object(indexFields)))
+    } else if let indexProblem {
+      fields.append(
+        ("index", .object([("kind", .string("lsh")), ("problem", .string(indexProblem))])))
+    } else {
+      fields.append(("index", .null))
+    }
+    fields.append(("tune", tuneVerdict.map { .string($0) } ?? .null))
+    if let model {
+      fields.append(
+        (
+          "model",
+          .object([
+            ("path", .string(model.path)), ("fingerprint", .string(model.fingerprint)),
+            ("description", model.description.map { .string($0) } ?? .null),
+          ])
+        ))
+    } else {
+      fields.append(("model", .null))
+    }
+    return JSONValue.object(fields).serialized()
+  }
+}
+
+extension String {
+  func trimmingTrailingNewline() -> String {
+    hasSuffix("\n") ? String(dropLast()) : self
+  }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import TripIndex
+
+extension HashFamily: ExpressibleByArgument {}
+
+struct IndexCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "index",
+    abstract: "Build (or rebuild, or drop) the LSH index of an existing store.",
+    discussion: """
+      Vectors are centred and projected onto their principal components; the hashes see the top \
+      --hash-dimensions, and each item's table entries carry a one-byte code of each of the top \
+      --sketch-dimensions, which bounds the true distance from below. Queries read T probed \
+      buckets in each of L tables (multiprobe) in place from the store's memory map and compute \
+      an exact distance only where a bound could beat the k-th. Everything lives in the store, \
+      and later builds and deletes keep it in step in the same transaction. The index is timed \
+      against exact search once built. Use `tripindex tune` to pick the settings for a target \
+      recall, or exact search where no setting is faster.
+      """)
+
+  @OptionGroup var storeOption: StoreOption
+  @OptionGroup var lsh: LSHOptions
+
+  @Flag(help: "Remove the index instead.")
+  var drop = false
+
+  func run() throws {
+    // Only the metric is read here: a damaged index must stay replaceable.
+    let metric = try VectorStore.open(path: storeOption.store, readOnly: true).metric
+    let report = try Index.run(
+      storePath: storeOption.store,
+      configuration: drop ? nil : lsh.configuration(metric: metric))
+    StandardStream.output.write(report.summary + "\n")
+  }
+}
