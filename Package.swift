@@ -77,7 +77,11 @@ let package = Package(
         "VectorIO", "VectorMath", "HDF5", "TestSupport",
         .product(name: "PropertyBased", package: "swift-property-based"),
       ], exclude: ["Fixtures"]),
-    .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "TestSupport"]),
+    .testTarget(
+      name: "VectorMathTests",
+      dependencies: [
+        "VectorMath", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
     .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "LMDB", "CKernels", "TestSupport"]),
     .testTarget(
       name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),

@@ -475,6 +475,11 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         }
       } throws: { "\($0)".contains("lsh index that is not attached") }
     }
-    #expect(FileManager.default.fileExists(atPath: path))
+    // The refused write left the store as it was: reopened, it holds the same 300 items and
+    // its index still answers.
+    let reopened = try VectorStore.open(path: path)
+    #expect(try reopened.count() == 300)
+    #expect(try reopened.read { try $0.id(named: "x") } == nil)
+    #expect(try LSHIndex.open(reopened) != nil)
   }
 }

@@ -1,3 +1,4 @@
+import PropertyBased
 import TestSupport
 import Testing
 import VectorMath
@@ -129,5 +130,35 @@ import VectorMath
     #expect(abs(variance - 1) < 0.01)
     let integers = (0..<10_000).map { _ in random.integer(in: 3...7) }
     #expect(Set(integers) == [3, 4, 5, 6, 7])
+  }
+}
+
+/// TopK against the obvious answer: sort everything, keep the first k.
+@Suite struct TopKPropertyTests {
+  @Test("TopK keeps exactly sorted().prefix(k), ties by smaller id, however the input is split")
+  func matchesSorting() async {
+    // Few distinct distances, so that ties are common.
+    let distances = Gen.int(in: 0...20).array(of: 0...300)
+    await propertyCheck(count: 300, input: distances, Gen.int(in: 1...40), Gen.int(in: 1...5)) {
+      values, k, parts in
+      let candidates = values.enumerated().map {
+        Neighbor(id: UInt64($0.offset * 7 % 1009), distance: Float($0.element) / 4)
+      }
+      let expected = Array(candidates.sorted().prefix(k))
+      var whole = TopK(k: k)
+      for candidate in candidates { whole.insert(id: candidate.id, distance: candidate.distance) }
+      #expect(whole.sorted() == expected)
+      #expect(whole.threshold == (candidates.count < k ? .infinity : expected.last?.distance))
+      // Merging partial selections gives the same answer (what parallel search does).
+      var merged = TopK(k: k)
+      for part in 0..<parts {
+        var partial = TopK(k: k)
+        for (index, candidate) in candidates.enumerated() where index % parts == part {
+          partial.insert(id: candidate.id, distance: candidate.distance)
+        }
+        merged.merge(partial)
+      }
+      #expect(merged.sorted() == expected)
+    }
   }
 }
