@@ -8,7 +8,7 @@ FUZZ_TARGETS := npy vec texmex labels model json datafile filter
 FUZZ_SECONDS ?= 300
 FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
 
-.PHONY: deps build release lint test fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
+.PHONY: deps build release lint docs test fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
 # Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5) when they are missing.
 deps:
@@ -24,9 +24,18 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Style: .swift-format (2-space indent, 100 columns, no force-unwrap or force-try in Sources/).
+# Style: .swift-format (2-space indent, 100 columns, no force-unwrap or force-try in Sources/);
+# and the Architecture article's module and store tables against Package.swift and the schema.
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Benchmarks/Benchmarks
+	python3 Tests/ArchitectureCheck/check_architecture.py
+
+# The DocC catalog (Sources/TripIndex/TripIndex.docc: the Architecture article and the API),
+# warnings treated as errors, into .build/docs (open .build/docs/index.html through a web server,
+# or `swift package --disable-sandbox preview-documentation --target TripIndex`).
+docs:
+	$(SWIFT) package generate-documentation --target TripIndex --warnings-as-errors \
+	  --output-path .build/docs
 
 test: deps lint
 	$(SWIFT) test

@@ -21,6 +21,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
     .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    // Documentation only (`make docs`): the DocC plugin adds no code to the products.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     .systemLibrary(
@@ -51,8 +53,8 @@ let package = Package(
     .target(
       name: "TripIndex",
       dependencies: [
-        "HDF5", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation", "Embedding",
-        "LSHIndex",
+        "HDF5", "LMDB", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation",
+        "Embedding", "LSHIndex",
       ]),
     .executableTarget(
       name: "TripIndexCLI",

@@ -23,7 +23,7 @@ public struct ANNBenchmarksFile {
 
   /// Opens a file and reads its `distance` attribute.
   ///
-  /// - Throws: ``VectorIOError`` naming the file when it is not HDF5 or the attribute is not a
+  /// - Throws: `VectorIOError` naming the file when it is not HDF5 or the attribute is not a
   ///   string.
   public init(path: String) throws(VectorIOError) {
     self.path = path
@@ -38,7 +38,7 @@ public struct ANNBenchmarksFile {
   /// The store metric the `distance` attribute names (`euclidean` → l2, `angular` → cosine), or
   /// `nil` when the file has no such attribute.
   ///
-  /// - Throws: ``VectorIOError`` for a distance tripindex does not search (`jaccard`, `hamming`).
+  /// - Throws: `VectorIOError` for a distance tripindex does not search (`jaccard`, `hamming`).
   public func metric() throws(VectorIOError) -> DistanceMetric? {
     guard let distance else { return nil }
     switch distance.lowercased() {
@@ -54,7 +54,7 @@ public struct ANNBenchmarksFile {
 
   /// The store metric declared by the HDF5 files among `paths`, when they declare one and agree.
   ///
-  /// - Throws: ``VectorIOError`` for an unreadable file or an unsupported distance,
+  /// - Throws: `VectorIOError` for an unreadable file or an unsupported distance,
   ///   ``TripIndexError`` when two files declare different metrics.
   static func declaredMetric(of paths: [String]) throws -> DistanceMetric? {
     var found: (metric: DistanceMetric, path: String)?
@@ -76,7 +76,7 @@ public struct ANNBenchmarksFile {
   ///   - queries: how many test vectors (rows of `neighbors` and `distances`).
   ///   - k: neighbours per query.
   ///   - trainRows: the number of train vectors (every neighbour must be one of them).
-  /// - Throws: ``VectorIOError`` naming the dataset (and row) for a missing dataset, a shape
+  /// - Throws: `VectorIOError` naming the dataset (and row) for a missing dataset, a shape
   ///   that does not fit, or a neighbour outside `train`.
   public func groundTruth(queries: Int, k: Int, trainRows: Int) throws(VectorIOError)
     -> GroundTruth

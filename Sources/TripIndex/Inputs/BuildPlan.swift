@@ -70,7 +70,7 @@ struct BuildPlan {
   ///   - progress: status output.
   ///   - keepingVectors: keep every vector read in ``vectors`` (for commands that work in memory).
   ///   - dataset: the dataset read from HDF5 files.
-  /// - Throws: ``VectorIOError`` naming the bad file and row, or ``TripIndexError`` for problems
+  /// - Throws: `VectorIOError` naming the bad file and row, or ``TripIndexError`` for problems
   ///   across files (mixed dimensions, duplicate names, no vectors at all).
   init(
     scan: FolderScan, requireNonZero: Bool, expectedDimension: (Int, String)?, progress: Progress,

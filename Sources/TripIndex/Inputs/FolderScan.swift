@@ -26,7 +26,7 @@ struct FolderScan {
 
   /// Walks `root` (a directory, or a single vector file).
   ///
-  /// - Throws: ``VectorIOError`` for an unreadable directory or a bad `labels.csv`;
+  /// - Throws: `VectorIOError` for an unreadable directory or a bad `labels.csv`;
   ///   ``TripIndexError`` when `root` does not exist.
   init(root: String) throws {
     var status = stat()

@@ -124,7 +124,7 @@ public indirect enum ItemFilter: Sendable, Equatable {
     ///   - snapshot: the store's snapshot.
     ///   - filter: the filter, or `nil` for every live item.
     ///   - groups: also group the passing ids by camera and pid.
-    /// - Throws: ``VectorStoreError`` when an item record cannot be read.
+    /// - Throws: `VectorStoreError` when an item record cannot be read.
     init(snapshot: StoreSnapshot, filter: ItemFilter?, groups: Bool) throws {
       var mask = IDMask(limit: Int(clamping: snapshot.nextID))
       var byCamera: [Int32: [UInt64]] = [:]

@@ -40,7 +40,7 @@ public struct LabelledVectors: Sendable {
   ///   - path: a folder or a vector file.
   ///   - progress: status output.
   /// - Returns: the items.
-  /// - Throws: ``VectorIOError`` or ``TripIndexError`` as `build` does.
+  /// - Throws: `VectorIOError` or ``TripIndexError`` as `build` does.
   public static func load(_ path: String, progress: Progress) throws -> LabelledVectors {
     let plan = try BuildPlan(
       scan: try FolderScan(root: path), requireNonZero: false, expectedDimension: nil,

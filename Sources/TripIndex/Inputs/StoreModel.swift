@@ -31,7 +31,7 @@ public enum StoreModel {
   ///   - override: a model file given explicitly, which must be the same model.
   /// - Returns: the model, or `nil`.
   /// - Throws: ``TripIndexError`` when the recorded model file is missing or has changed, or when
-  ///   a model is given for a store of raw vectors; ``VectorIOError`` for a damaged model file.
+  ///   a model is given for a store of raw vectors; `VectorIOError` for a damaged model file.
   public static func load(for store: VectorStore, override: String? = nil) throws -> EmbeddingModel?
   {
     let fingerprint = try store.metadata(fingerprintKey)
@@ -67,7 +67,7 @@ public enum StoreModel {
   ///   - model: the model, or `nil` to use the vectors as they are.
   ///   - source: the file they came from, for messages.
   /// - Returns: the vectors to search or store.
-  /// - Throws: ``VectorIOError`` naming the file when the dimension is wrong.
+  /// - Throws: `VectorIOError` naming the file when the dimension is wrong.
   static func embed(_ vectors: Matrix, with model: EmbeddingModel?, source: String) throws -> Matrix
   {
     guard let model else { return vectors }

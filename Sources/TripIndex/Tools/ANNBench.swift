@@ -81,7 +81,7 @@ public enum ANNBench {
 
   /// Runs the benchmark.
   ///
-  /// - Throws: ``VectorIOError`` for a bad file (named dataset and row), ``TripIndexError`` for
+  /// - Throws: `VectorIOError` for a bad file (named dataset and row), ``TripIndexError`` for
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
     guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }

@@ -58,7 +58,7 @@ public enum Benchmark {
     /// Writes the report and charts into `directory`.
     ///
     /// - Parameter directory: the folder (created if missing).
-    /// - Throws: ``VectorIOError`` when a file cannot be written.
+    /// - Throws: `VectorIOError` when a file cannot be written.
     public func write(to directory: String) throws {
       try report.write(to: directory, extraCharts: charts)
     }
@@ -107,8 +107,8 @@ public enum Benchmark {
   ///   - options: what to run.
   ///   - progress: status output.
   /// - Returns: the report and charts.
-  /// - Throws: ``TripIndexError`` for a missing folder or labels, ``VectorIOError``,
-  ///   ``TrainingError``, ``LSHError``.
+  /// - Throws: ``TripIndexError`` for a missing folder or labels, `VectorIOError`,
+  ///   `TrainingError`, `LSHError`.
   public static func run(_ options: Options, progress: Progress) throws -> Result {
     guard !options.seeds.isEmpty else { throw TripIndexError("--seeds must be at least 1") }
     guard options.iterations > 0 else {

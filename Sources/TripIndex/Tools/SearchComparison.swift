@@ -70,7 +70,7 @@ struct SearchComparison: Sendable {
   ///   - probeSweep: further numbers of probes per table to search with (for speed curves).
   ///   - progress: status output.
   /// - Returns: both rankings and their costs.
-  /// - Throws: ``LSHError`` for bad settings, ``VectorStoreError`` or ``VectorIOError`` when the
+  /// - Throws: `LSHError` for bad settings, `VectorStoreError` or `VectorIOError` when the
   ///   temporary store cannot be written.
   static func run(
     queries: Matrix, gallery: Matrix, metric: DistanceMetric, depth: Int,
@@ -125,7 +125,7 @@ struct SearchComparison: Sendable {
   ///     this many nearest gallery items, or `nil`.
   ///   - progress: status output.
   /// - Returns: the rankings, times and candidate counts.
-  /// - Throws: ``LSHError`` when a table cannot be read.
+  /// - Throws: `LSHError` when a table cannot be read.
   static func compare(
     queries: Matrix, store: VectorStore, index: LSHIndex, rowOfID: [UInt64: Int], depth: Int,
     threads: Int, probeSweep: [Int] = [], neighbours: (depth: Int, gallery: Matrix)? = nil,

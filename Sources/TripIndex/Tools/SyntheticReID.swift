@@ -74,7 +74,7 @@ public enum SyntheticReID {
   /// - Parameter options: parameters.
   /// - Returns: how many files went where.
   /// - Throws: ``TripIndexError`` for bad parameters or an output folder that already holds
-  ///   files; ``VectorIOError`` when a file cannot be written.
+  ///   files; `VectorIOError` when a file cannot be written.
   public static func generate(_ options: Options) throws -> Report {
     guard options.dimension > 0, options.cameras >= 2, options.trainIdentities > 0,
       options.testIdentities > 0, options.maxImagesPerCamera > 0, options.distractors >= 0,

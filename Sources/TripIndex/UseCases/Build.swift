@@ -99,7 +99,7 @@ public enum Build {
   ///   - options: what to build.
   ///   - progress: where status goes.
   /// - Returns: what was done.
-  /// - Throws: ``VectorIOError`` (file, line or record named), ``VectorStoreError``, or
+  /// - Throws: `VectorIOError` (file, line or record named), `VectorStoreError`, or
   ///   ``TripIndexError``; in every case the store is left as it was.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
     guard options.batchRows > 0 else {

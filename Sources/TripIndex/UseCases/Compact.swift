@@ -40,7 +40,7 @@ public enum Compact {
   ///   - storePath: the store.
   ///   - outputPath: the new store's directory.
   /// - Returns: the sizes before and after.
-  /// - Throws: ``TripIndexError`` when the output exists and is not empty, ``VectorStoreError``.
+  /// - Throws: ``TripIndexError`` when the output exists and is not empty, `VectorStoreError`.
   public static func run(storePath: String, outputPath: String) throws -> Report {
     let started = Progress.now()
     let store = try VectorStore.open(path: storePath, readOnly: true)

@@ -17,7 +17,7 @@ public enum Deletion {
   ///   - byID: whether `items` are ids.
   /// - Returns: the number deleted.
   /// - Throws: ``TripIndexError`` for an unknown name or id (nothing is deleted), or
-  ///   ``VectorStoreError``.
+  ///   `VectorStoreError`.
   public static func run(storePath: String, items: [String], byID: Bool) throws -> Int {
     let store = try Index.openForWriting(storePath)
     return try store.write { writer in

@@ -30,7 +30,7 @@ public enum Embed {
   ///   - labelsOutput: where to write the names and labels, or `nil`.
   ///   - progress: status output.
   /// - Returns: what was written.
-  /// - Throws: ``VectorIOError`` for bad input or output, ``TripIndexError``.
+  /// - Throws: `VectorIOError` for bad input or output, ``TripIndexError``.
   public static func run(
     input: String, modelPath: String, output: String, labelsOutput: String?, progress: Progress
   ) throws -> Report {

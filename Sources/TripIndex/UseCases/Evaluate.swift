@@ -76,7 +76,7 @@ public enum Evaluate {
   ///   - options: what to evaluate.
   ///   - progress: status output.
   /// - Returns: a report with one entry per search method.
-  /// - Throws: ``VectorIOError`` or ``TripIndexError`` for bad input (missing labels, mismatched
+  /// - Throws: `VectorIOError` or ``TripIndexError`` for bad input (missing labels, mismatched
   ///   dimensions, bad options).
   public static func run(_ options: Options, progress: Progress) throws -> EvaluationReport {
     guard options.maxRank > 0 else {
@@ -241,7 +241,7 @@ public enum Evaluate {
   ///     `nil`.
   ///   - progress: status output.
   /// - Returns: the entries, the index settings and the sweep.
-  /// - Throws: ``LSHError`` for bad settings, or storage errors from the temporary store.
+  /// - Throws: `LSHError` for bad settings, or storage errors from the temporary store.
   static func evaluateSearches(
     prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
     labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,

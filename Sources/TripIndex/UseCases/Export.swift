@@ -49,7 +49,7 @@ public enum Export {
   ///   - options: what to export.
   ///   - progress: status output.
   /// - Returns: what was written.
-  /// - Throws: ``VectorStoreError`` for an unreadable store, ``VectorIOError`` for a folder that
+  /// - Throws: `VectorStoreError` for an unreadable store, `VectorIOError` for a folder that
   ///   exists with files in it or a write that fails (the folder is then removed), or
   ///   ``TripIndexError`` for an unsupported format.
   public static func run(_ options: Options, progress: Progress) throws -> Report {

@@ -43,7 +43,7 @@ public enum Index {
   ///
   /// - Parameter path: the store's directory.
   /// - Returns: the store.
-  /// - Throws: ``VectorStoreError``, ``LSHError``.
+  /// - Throws: `VectorStoreError`, `LSHError`.
   public static func openForWriting(_ path: String) throws -> VectorStore {
     let store = try VectorStore.open(path: path)
     _ = try LSHIndex.open(store)
@@ -56,7 +56,7 @@ public enum Index {
   ///   - storePath: the store's directory.
   ///   - configuration: the settings, or `nil` to drop the index.
   /// - Returns: what was done.
-  /// - Throws: ``LSHError`` for bad settings, ``VectorStoreError``.
+  /// - Throws: `LSHError` for bad settings, `VectorStoreError`.
   public static func run(storePath: String, configuration: LSHConfiguration?) throws -> Report {
     let started = Progress.now()
     // Building and dropping read nothing of an existing index, so a damaged one can always be

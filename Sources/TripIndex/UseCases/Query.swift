@@ -91,7 +91,7 @@ public enum Query {
   ///
   /// - Parameter options: what to search.
   /// - Returns: the neighbours of every probe.
-  /// - Throws: ``VectorIOError`` for a bad probe file (dimension, values), ``VectorStoreError``,
+  /// - Throws: `VectorIOError` for a bad probe file (dimension, values), `VectorStoreError`,
   ///   or ``TripIndexError`` for a bad `k`.
   public static func run(_ options: Options) throws -> Result {
     guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
@@ -245,7 +245,7 @@ public enum Query {
   /// Reads the probes' labels when an exclusion needs them: one row per probe, in order, with
   /// the label each exclusion uses.
   ///
-  /// - Throws: ``TripIndexError`` for a missing file or option, ``VectorIOError`` naming the file
+  /// - Throws: ``TripIndexError`` for a missing file or option, `VectorIOError` naming the file
   ///   and line for a bad file, a row count that differs, or a missing label.
   static func readProbeLabels(_ options: Options, probeCount: Int) throws -> [ItemLabels]? {
     guard options.excludeSameCamera || options.excludeSamePID else {
@@ -285,7 +285,7 @@ public enum Query {
   /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
   /// and normalised for the cosine metric. From an HDF5 file, `dataset` (default `test`) is read.
   ///
-  /// - Throws: ``VectorIOError`` naming the file for a dimension mismatch or (cosine) a zero probe.
+  /// - Throws: `VectorIOError` naming the file for a dimension mismatch or (cosine) a zero probe.
   static func readProbes(
     _ path: String, for store: VectorStore, model: EmbeddingModel?, dataset: String? = nil
   ) throws -> Matrix {

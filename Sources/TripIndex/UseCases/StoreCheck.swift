@@ -37,7 +37,7 @@ public enum StoreCheck {
   ///   - repair: rebuild what is derived, in one transaction.
   ///   - progress: where status goes.
   /// - Returns: the report.
-  /// - Throws: ``VectorStoreError`` when the store cannot be opened at all (its message says
+  /// - Throws: `VectorStoreError` when the store cannot be opened at all (its message says
   ///   why: a truncated file, damaged metadata), or LMDB fails.
   public static func run(storePath: String, repair: Bool, progress: Progress) throws -> Report {
     let started = Progress.now()

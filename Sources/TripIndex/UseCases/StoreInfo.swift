@@ -67,7 +67,7 @@ public struct StoreInfo: Sendable {
   ///
   /// - Parameter storePath: the store.
   /// - Returns: the description.
-  /// - Throws: ``VectorStoreError`` or ``LSHError`` for an unreadable store or index.
+  /// - Throws: `VectorStoreError` or `LSHError` for an unreadable store or index.
   public static func read(storePath: String) throws -> StoreInfo {
     let store = try VectorStore.open(path: storePath, readOnly: true)
     var status = stat()

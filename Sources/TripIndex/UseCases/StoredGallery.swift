@@ -23,7 +23,7 @@ struct StoredGallery {
   ///   - path: the store.
   ///   - modelOverride: a model to use instead of the recorded one (same fingerprint).
   ///   - progress: status output.
-  /// - Throws: ``VectorStoreError`` or ``TripIndexError``.
+  /// - Throws: `VectorStoreError` or ``TripIndexError``.
   init(path: String, modelOverride: String?, progress: Progress) throws {
     progress.update("reading the gallery from store \(path)", force: true)
     store = try VectorStore.open(path: path, readOnly: true)

@@ -71,7 +71,7 @@ public enum Train {
   ///   - options: what to train.
   ///   - progress: status output; validation lines and warnings go to stderr.
   /// - Returns: what was done.
-  /// - Throws: ``VectorIOError`` or ``TripIndexError`` for bad input, ``TrainingError`` when
+  /// - Throws: `VectorIOError` or ``TripIndexError`` for bad input, `TrainingError` when
   ///   training cannot proceed.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
     guard (0..<1).contains(options.validationFraction) else {
@@ -124,7 +124,7 @@ public enum Train {
   ///   - validationFraction: the share of identities held out, in [0, 1).
   ///   - progress: status output.
   /// - Returns: the model and what it was trained on.
-  /// - Throws: ``TripIndexError`` for missing pids, ``TrainingError`` when training cannot proceed.
+  /// - Throws: ``TripIndexError`` for missing pids, `TrainingError` when training cannot proceed.
   public static func fit(
     _ data: LabelledVectors, training: TrainingOptions, validationFraction: Double,
     progress: Progress

@@ -44,7 +44,7 @@ public enum Tune {
   ///     model), or `nil` to hold sampled items out of the index.
   ///   - progress: status output.
   /// - Returns: the outcome.
-  /// - Throws: ``LSHError``, ``VectorStoreError``, ``VectorIOError`` for a bad queries file.
+  /// - Throws: `LSHError`, `VectorStoreError`, `VectorIOError` for a bad queries file.
   public static func run(
     storePath: String, target: Double, k: Int, sampleSize: Int, families: [HashFamily]?,
     queriesPath: String? = nil, progress: Progress
