@@ -59,7 +59,7 @@ let package = Package(
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
-        "TripIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LMDB", "TripIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "TripIndexFuzz",

@@ -165,7 +165,7 @@ extension EmbeddingModel {
     }
     guard bytes.count >= 12, Array(bytes[0..<8]) == magic else {
       throw ModelFileError(
-        path: path, .notAModel, "not a tripindex model file (it does not start with TPMODEL)")
+        path: path, .notAModel, "not a model file (it does not start with TPMODEL)")
     }
     let headerLength = bytes.withUnsafeBytes {
       Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
@@ -225,10 +225,10 @@ extension EmbeddingModel {
     guard header["format"]?.stringValue == "tripindex-model",
       let version = header["version"]?.intValue
     else {
-      throw fail("the header does not describe a tripindex model")
+      throw fail("the header does not describe a model")
     }
     guard version == formatVersion else {
-      throw fail("format version \(version); this tripindex reads version \(formatVersion)")
+      throw fail("format version \(version); this version reads model format \(formatVersion)")
     }
     let architecture = try decodeArchitecture(header["architecture"], fail: fail)
     let training = try decodeTraining(header["training"], fail: fail)
@@ -363,7 +363,7 @@ extension EmbeddingModel {
       bytes += chunk[0..<count]
     }
     guard !bytes.isEmpty else {
-      throw ModelFileError(path: path, .unreadable, "the file is empty; expected a tripindex model")
+      throw ModelFileError(path: path, .unreadable, "the file is empty; expected a model")
     }
     return bytes
   }

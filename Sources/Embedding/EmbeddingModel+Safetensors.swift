@@ -10,7 +10,7 @@ import Plumbing
 /// `running_mean` and `running_var` are `[features]` (ε = 1e-5, PyTorch's default). The input
 /// standardisation, applied first as `(x − mean) · scale`, is `input.mean` and `input.scale`;
 /// an L2-normalised output has no tensor. `__metadata__` holds `format` = `tripindex-model`, the
-/// tripindex header (architecture, metric, training record) as `tripindex_header`, and the
+/// model file's header (architecture, metric, training record) as `tripindex_header`, and the
 /// checksum of the data section as `checksum`.
 extension EmbeddingModel {
   /// One tensor of the layout: where its values sit in the network's parameters or state.
@@ -118,7 +118,7 @@ extension EmbeddingModel {
     try Self.writeAtomically(safetensorsBytes, to: path)
   }
 
-  /// Decodes a model in the safetensors layout: the tripindex header from `__metadata__`, then
+  /// Decodes a model in the safetensors layout: the model header from `__metadata__`, then
   /// every tensor the architecture needs, with its dtype (F32), shape and byte range checked,
   /// and the data's checksum.
   ///

@@ -1,6 +1,6 @@
 import RealModule
 
-/// The training objectives tripindex offers.
+/// The training objectives on offer.
 public enum LossKind: String, Sendable, CaseIterable {
   /// Per anchor, the farthest positive and the nearest negative of the P×K batch (Hermans et al. 2017).
   case batchHard = "batch-hard"

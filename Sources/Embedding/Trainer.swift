@@ -254,7 +254,7 @@ public enum Trainer {
       guard result.value.isFinite else {
         throw TrainingError(
           message:
-            "training diverged at iteration \(iteration) (the loss is \(result.value)); lower --lr (now \(options.learningRate))"
+            "training diverged at iteration \(iteration) (the loss is \(result.value)); lower the learning rate (now \(options.learningRate))"
         )
       }
       network.accumulateParameterGradients(result.gradient)
@@ -288,7 +288,7 @@ public enum Trainer {
         warnedCollapse = true
         observe(
           .warning(
-            "embeddings collapsed at iteration \(iteration): all pairwise distances are near zero (try a lower --lr, a hinge margin, or no output normalisation with the soft margin)"
+            "embeddings collapsed at iteration \(iteration): all pairwise distances are near zero (try a lower learning rate, a hinge margin, or no output normalisation with the soft margin)"
           ))
       }
       if iteration % options.validationInterval == 0 || iteration == options.iterations {

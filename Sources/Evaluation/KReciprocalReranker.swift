@@ -29,9 +29,9 @@ public struct RerankingParameters: Sendable, Equatable {
 
   /// A problem with the settings, or `nil`.
   public var problem: String? {
-    if k1 < 1 { return "--k1 must be at least 1, not \(k1)" }
-    if k2 < 1 { return "--k2 must be at least 1, not \(k2)" }
-    if !(0...1).contains(lambda) { return "--lambda must be in [0, 1], not \(lambda)" }
+    if k1 < 1 { return "k1 must be at least 1, not \(k1)" }
+    if k2 < 1 { return "k2 must be at least 1, not \(k2)" }
+    if !(0...1).contains(lambda) { return "lambda must be in [0, 1], not \(lambda)" }
     return nil
   }
 
@@ -126,6 +126,10 @@ public struct KReciprocalReranker: Sendable {
   /// Per item: the gallery items whose expanded encoding gives it weight, and that weight.
   private let galleryLists: SparseRows
 
+  /// The most items (queries and gallery together) one reranker takes: it numbers them with
+  /// 32-bit integers, which halves the memory of its neighbour lists and encodings.
+  public static let maximumItems = Int(Int32.max)
+
   /// Non-zero entries held (the query encodings and the gallery's inverted lists).
   public var storedEntries: Int { queryEncodings.columns.count + galleryLists.columns.count }
 
@@ -146,6 +150,7 @@ public struct KReciprocalReranker: Sendable {
   ) {
     precondition(parameters.problem == nil, parameters.problem ?? "")
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
+    precondition(queries.rows + gallery.rows <= Self.maximumItems, "more items than maximumItems")
     let items = ItemVectors(queries: queries, gallery: gallery, metric: metric)
     let width = min(parameters.neighbourCount, items.count)
     progress(
@@ -179,6 +184,7 @@ public struct KReciprocalReranker: Sendable {
   ) {
     precondition(parameters.problem == nil, parameters.problem ?? "")
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
+    precondition(queries.rows + gallery.rows <= Self.maximumItems, "more items than maximumItems")
     let items = ItemVectors(queries: queries, gallery: gallery, metric: metric)
     precondition(galleryCandidates.count == items.count, "one candidate list per item")
     let width = min(parameters.neighbourCount, items.count)

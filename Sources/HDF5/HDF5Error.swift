@@ -2,7 +2,7 @@
 public struct HDF5Error: Error, Sendable, Hashable, CustomStringConvertible {
   /// What went wrong.
   public enum Kind: Sendable, Hashable {
-    /// The HDF5 library is not installed (or not the version tripindex was built for).
+    /// The HDF5 library is not installed (or not the version this build expects).
     case libraryMissing
     /// The file does not exist or cannot be read.
     case unreadable

@@ -1,7 +1,7 @@
 import CHDF5
 import Synchronization
 
-/// The HDF5 library: loaded on first use (tripindex does not link it, so commands that read no
+/// The HDF5 library: loaded on first use (it is not linked, so commands that read no
 /// HDF5 start without it), and called through one lock, since the library as Debian ships it is
 /// built without thread safety.
 enum HDF5Library {

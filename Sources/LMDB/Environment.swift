@@ -306,6 +306,13 @@ public final class Environment: @unchecked Sendable {
   }
 }
 
+extension Environment {
+  /// What the message about a damaged page adds after "restore it from a copy", given the
+  /// store's directory: an application sets it to point at its own checking tool. Empty by
+  /// default.
+  public static let damagedPageAdvice = Mutex<@Sendable (String) -> String>({ _ in "" })
+}
+
 /// LMDB's assertion handler: an assertion inside LMDB means a page of the data file is not what
 /// its parent page says (a damaged file; LMDB keeps no checksums). LMDB would `abort()` right
 /// after this returns, so the process says which file and what to do, and exits with status 1
@@ -317,8 +324,9 @@ private func reportDamagedPagesAndExit(
   if let environment { mdb_env_get_path(environment, &path) }
   let directory = path.map { String(cString: $0) } ?? "?"
   let detail = message.map { String(cString: $0) } ?? "?"
+  let advice = Environment.damagedPageAdvice.withLock { $0 }(directory)
   let text =
-    "Error: store \(directory): data.mdb is damaged: LMDB found a page inconsistent with the pages that point to it (\(detail)); the store cannot be read past this page: restore it from a copy (`tripindex check --store \(directory)` reports the same)\n"
+    "Error: store \(directory): data.mdb is damaged: LMDB found a page inconsistent with the pages that point to it (\(detail)); the store cannot be read past this page: restore it from a copy\(advice)\n"
   _ = text.withCString { write(2, $0, strlen($0)) }
   _exit(1)
 }

@@ -1,6 +1,6 @@
 import Plumbing
 
-/// The locality-sensitive hash families tripindex offers.
+/// The locality-sensitive hash families on offer.
 public enum HashFamily: String, Sendable, CaseIterable, Codable {
   /// Random hyperplanes (Charikar 2002): K sign bits per table; for angular similarity.
   case hyperplane
@@ -81,38 +81,51 @@ public struct LSHConfiguration: Sendable, Equatable {
   public func validated(forDimension dimension: Int) throws(LSHError) -> LSHConfiguration {
     guard dimension <= Self.maximumDimension else {
       throw LSHError(
-        "the LSH index learns principal components from a \(dimension) × \(dimension) covariance; it takes vectors of at most \(Self.maximumDimension) dimensions, so search this store exactly (or embed it to fewer dimensions with `tripindex train`)"
+        .dimensionTooLarge,
+        "the LSH index learns principal components from a \(dimension) × \(dimension) covariance; it takes vectors of at most \(Self.maximumDimension) dimensions, so search this store exactly (or embed it to fewer dimensions)"
       )
     }
     var result = self
     result.hashDimensions = min(hashDimensions, dimension)
     result.sketchDimensions = max(result.hashDimensions, min(sketchDimensions, dimension))
     guard tables >= 1 && tables <= 256 else {
-      throw LSHError("--tables must be in 1…256, not \(tables)")
+      throw LSHError(.invalidSetting("tables"), "must be in 1…256, not \(tables)")
     }
-    guard probes >= 1 else { throw LSHError("--probes must be at least 1, not \(probes)") }
-    guard candidateBudget >= 0 else { throw LSHError("the entry budget cannot be negative") }
+    guard probes >= 1 else {
+      throw LSHError(.invalidSetting("probes"), "must be at least 1, not \(probes)")
+    }
+    guard candidateBudget >= 0 else {
+      throw LSHError(.invalidSetting("candidateBudget"), "cannot be negative")
+    }
     guard result.sketchDimensions <= 200 else {
-      throw LSHError("compact codes take at most 200 components, not \(sketchDimensions)")
+      throw LSHError(
+        .invalidSetting("sketchDimensions"), "must be at most 200, not \(sketchDimensions)")
     }
-    guard hashDimensions >= 1 else { throw LSHError("hash dimensions must be at least 1") }
+    guard hashDimensions >= 1 else {
+      throw LSHError(.invalidSetting("hashDimensions"), "must be at least 1")
+    }
     switch family {
     case .hyperplane:
       guard (1...64).contains(hashesPerTable) else {
-        throw LSHError("hyperplane tables take 1…64 bits, not \(hashesPerTable)")
+        throw LSHError(
+          .invalidSetting("hashesPerTable"),
+          "must be in 1…64 for hyperplane tables (bits), not \(hashesPerTable)")
       }
     case .pstable:
       guard (1...64).contains(hashesPerTable) else {
-        throw LSHError("p-stable tables take 1…64 projections, not \(hashesPerTable)")
+        throw LSHError(
+          .invalidSetting("hashesPerTable"),
+          "must be in 1…64 for p-stable tables (projections), not \(hashesPerTable)")
       }
       if let width = bucketWidth, !(width > 0 && width.isFinite) {
-        throw LSHError("--width must be positive, not \(width)")
+        throw LSHError(.invalidSetting("bucketWidth"), "must be positive, not \(width)")
       }
     case .crosspolytope:
       let bitsPerBlock = CrossPolytopeHasher.bitsPerBlock(dimensions: result.hashDimensions)
       guard hashesPerTable >= 1 && hashesPerTable * bitsPerBlock <= 64 else {
         throw LSHError(
-          "cross-polytope tables of \(result.hashDimensions)-d inputs take 1…\(64 / bitsPerBlock) rotations, not \(hashesPerTable)"
+          .invalidSetting("hashesPerTable"),
+          "must be in 1…\(64 / bitsPerBlock) for cross-polytope tables of \(result.hashDimensions)-d inputs (rotations), not \(hashesPerTable)"
         )
       }
     }
@@ -162,14 +175,51 @@ public struct LSHConfiguration: Sendable, Equatable {
   }
 }
 
-/// A problem with an LSH index's parameters or data.
+/// A problem with an LSH index's parameters or data, with a case callers can match.
 public struct LSHError: Error, Sendable, CustomStringConvertible {
   /// What is wrong.
+  public enum Kind: Sendable, Hashable {
+    /// A setting is out of its range; the associated value names it as ``LSHConfiguration`` or
+    /// the tuner does (`tables`, `probes`, `bucketWidth`, `target`, `sampleSize`, …), and the
+    /// message says what it must be.
+    case invalidSetting(String)
+    /// The store holds too few items (or too few queries were given) for what was asked.
+    case tooFewItems
+    /// The vectors have more dimensions than the index takes.
+    case dimensionTooLarge
+    /// The index cannot be used as it is (parameters missing, damaged or from an older format):
+    /// it must be built again.
+    case needsRebuild
+    /// A table could not be read (a damaged store).
+    case unreadableTable
+    /// Anything else.
+    case other
+  }
+
+  /// What is wrong.
+  public let kind: Kind
+  /// Details in words. For ``Kind/invalidSetting(_:)``, the requirement alone ("must be in
+  /// 1…256, not 0"): ``description`` puts the setting's name in front.
   public let message: String
+
   /// Creates an error.
   ///
+  /// - Parameters:
+  ///   - kind: what is wrong.
+  ///   - message: details.
+  public init(_ kind: Kind, _ message: String) {
+    self.kind = kind
+    self.message = message
+  }
+
+  /// Creates an error of kind ``Kind/other``.
+  ///
   /// - Parameter message: what is wrong.
-  public init(_ message: String) { self.message = message }
-  /// The message.
-  public var description: String { message }
+  public init(_ message: String) { self.init(.other, message) }
+
+  /// The message, preceded by the setting's name for an invalid setting.
+  public var description: String {
+    if case .invalidSetting(let setting) = kind { return "\(setting) \(message)" }
+    return message
+  }
 }

@@ -10,7 +10,7 @@ import VectorStore
 extension LSHIndex {
   /// Checks a store's index against its vectors: the parameters (and their checksum) must load,
   /// and every table must hold exactly one entry per live item, the entry (bucket code, compact
-  /// code, id) its stored vector gives now. Everything found is derived data: `check --repair`
+  /// code, id) its stored vector gives now. Everything found is derived data: a repair
   /// rebuilds it.
   ///
   /// - Parameter store: the store.

@@ -97,7 +97,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     let environment = store.environment
     guard let parameters = try? environment.database(named: parametersName) else {
       throw LSHError(
-        "store \(store.path): its LSH index parameters are missing; rebuild the index with `tripindex index`"
+        .needsRebuild, "store \(store.path): its LSH index parameters are missing"
       )
     }
     let loaded: Result<ItemEncoder, LSHError> = try environment.read { txn in
@@ -108,13 +108,14 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       else {
         return .failure(
           LSHError(
-            "store \(store.path): its LSH index parameters are damaged; rebuild the index with `tripindex index`"
+            .needsRebuild, "store \(store.path): its LSH index parameters are damaged"
           ))
       }
       guard json["format"]?.intValue == format else {
         return .failure(
           LSHError(
-            "store \(store.path): its LSH index was built by an earlier tripindex (table format \(json["format"]?.intValue ?? 1), this one reads \(format)); rebuild it with `tripindex index`"
+            .needsRebuild,
+            "store \(store.path): its LSH index was built by an earlier version (table format \(json["format"]?.intValue ?? 1); this one reads \(format))"
           ))
       }
       if let recorded = try txn.value(forKey: checksumKey, in: parameters),
@@ -124,7 +125,8 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       {
         return .failure(
           LSHError(
-            "store \(store.path): its LSH index parameters fail their checksum (damaged); rebuild the index with `tripindex index` or `tripindex check --repair`"
+            .needsRebuild,
+            "store \(store.path): its LSH index parameters fail their checksum (damaged)"
           ))
       }
       func floats(_ key: String) throws -> [Float] {
@@ -153,7 +155,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       else {
         return .failure(
           LSHError(
-            "store \(store.path): its LSH index parameters are damaged; rebuild the index with `tripindex index`"
+            .needsRebuild, "store \(store.path): its LSH index parameters are damaged"
           ))
       }
       let transform = DataTransform(

@@ -148,7 +148,8 @@ public struct LSHSearcher: @unchecked Sendable {
       }
     }
     if let failure = failures.value.compactMap({ $0 }).first {
-      throw LSHError("an LSH table could not be read (\(failure)); the store may be damaged")
+      throw LSHError(
+        .unreadableTable, "an LSH table could not be read (\(failure)); the store may be damaged")
     }
     return results
   }

@@ -136,21 +136,22 @@ public enum LSHTuner {
     let clock = ContinuousClock()
     let started = clock.now
     guard target > 0 && target <= 1 else {
-      throw LSHError("--recall must be in (0, 1], not \(target)")
+      throw LSHError(.invalidSetting("target"), "must be in (0, 1], not \(target)")
     }
-    guard k >= 1 else { throw LSHError("-k must be at least 1") }
+    guard k >= 1 else { throw LSHError(.invalidSetting("k"), "must be at least 1") }
     guard sampleSize >= 20 else {
-      throw LSHError("--sample must be at least 20, not \(sampleSize)")
+      throw LSHError(.invalidSetting("sampleSize"), "must be at least 20, not \(sampleSize)")
     }
     let count = try store.count()
     let heldOutCount = queries == nil ? 2 * sampleSize : 0
     guard count >= heldOutCount + 10 * k + 100 else {
       throw LSHError(
-        "store \(store.path) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (lower --sample, or give --queries)"
+        .tooFewItems,
+        "store \(store.path) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
       )
     }
     if let queries, queries.rows < 40 {
-      throw LSHError("tuning needs at least 40 queries, not \(queries.rows)")
+      throw LSHError(.tooFewItems, "tuning needs at least 40 queries, not \(queries.rows)")
     }
     let training = try LSHIndex.sampleVectors(store, limit: 20_000)
     let baseConfiguration = try base.validated(forDimension: store.dimension)

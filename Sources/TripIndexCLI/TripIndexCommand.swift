@@ -21,7 +21,13 @@ struct TripIndexCommand: ParsableCommand {
 
   static func main() {
     FaultGuard.install()
-    main(nil)
+    ErrorAdvice.install()
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      exit(withError: ErrorAdvice.advised(error))
+    }
   }
 }
 

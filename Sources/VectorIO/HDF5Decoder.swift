@@ -50,7 +50,7 @@ struct HDF5Decoder: RowDecoder {
     guard dimension <= VectorLimits.maximumDimension else {
       throw VectorIOError(
         path: path,
-        "dataset '\(datasetName)' has vectors of \(dimension) values; tripindex takes at most \(VectorLimits.maximumDimension) values per vector"
+        "dataset '\(datasetName)' has vectors of \(dimension) values; at most \(VectorLimits.maximumDimension) values per vector are supported"
       )
     }
     rowCount = rows

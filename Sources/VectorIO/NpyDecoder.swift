@@ -31,7 +31,7 @@ struct NpyDecoder: RowDecoder {
     guard dimension <= VectorLimits.maximumDimension else {
       throw VectorIOError(
         path: path, location: .header,
-        "has vectors of \(dimension) values (shape \(NpyHeader.formatShape(shape))); tripindex takes at most \(VectorLimits.maximumDimension) values per vector"
+        "has vectors of \(dimension) values (shape \(NpyHeader.formatShape(shape))); at most \(VectorLimits.maximumDimension) values per vector are supported"
       )
     }
     rowCount = rows

@@ -1,7 +1,7 @@
 import Plumbing
 import VectorMath
 
-/// The element types tripindex reads from and writes to `.npy` files.
+/// The element types read from and written to `.npy` files.
 public enum NpyElementType: String, Sendable, CaseIterable {
   /// `<f4`
   case float32 = "<f4"

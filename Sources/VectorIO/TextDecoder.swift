@@ -162,7 +162,7 @@ struct TextDecoder: RowDecoder {
       guard column < VectorLimits.maximumDimension else {
         throw VectorIOError(
           path: path, location: location,
-          "has more than \(VectorLimits.maximumDimension) values; tripindex takes at most \(VectorLimits.maximumDimension) values per vector"
+          "has more than \(VectorLimits.maximumDimension) values; at most \(VectorLimits.maximumDimension) values per vector are supported"
         )
       }
       values.append(value)

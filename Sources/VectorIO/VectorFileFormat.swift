@@ -1,7 +1,7 @@
 import Plumbing
 import VectorMath
 
-/// The vector file formats tripindex reads (and, for some, writes).
+/// The vector file formats read (and, for some, written).
 public enum VectorFileFormat: String, Sendable, CaseIterable {
   /// Text: one vector per line, values separated by whitespace and/or single commas.
   case text = "vec"

@@ -1,5 +1,5 @@
 /// A fast, seedable pseudo-random generator (xoshiro256**, seeded through SplitMix64), so that
-/// every random draw in tripindex is reproducible from a seed on every platform.
+/// every random draw is reproducible from a seed on every platform.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
   private var state: (UInt64, UInt64, UInt64, UInt64)
   private var spareNormal: Double?

@@ -1,5 +1,5 @@
 /// The limits every input path applies before it allocates or stores anything, so that no file,
-/// probe or header can make tripindex allocate without bound or overflow a distance.
+/// probe or header can make the reader allocate without bound or overflow a distance.
 public enum VectorLimits {
   /// The most values per vector, in every format (checked before a row is allocated).
   public static let maximumDimension = 1 << 20

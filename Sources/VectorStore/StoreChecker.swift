@@ -9,7 +9,7 @@ public struct StoreDamage: Sendable, Hashable, CustomStringConvertible {
   public var key: String
   /// What is wrong.
   public var problem: String
-  /// Whether `check --repair` can rebuild it from the rest of the store.
+  /// Whether a repair can rebuild it from the rest of the store.
   public var isDerived: Bool
 
   /// Creates a finding.

@@ -257,8 +257,8 @@ public struct StoreWriter {
     let attached = store.attachedHooks
     for name in recorded where !attached.contains(where: { $0.indexName == name }) {
       throw VectorStoreError(
-        .storage, path: store.path,
-        "has an \(name) index that is not attached; open the store through tripindex (which keeps the index in step) or drop the index first"
+        .indexNotAttached, path: store.path,
+        "has an \(name) index that is not attached, which a write would leave out of step (open the index first, or drop it)"
       )
     }
     return attached.filter { recorded.contains($0.indexName) }
@@ -279,7 +279,7 @@ public struct StoreWriter {
   /// The checksums database (present whenever the store is writable).
   func checksumsDatabase() throws -> Database {
     guard let database = store.checksums else {
-      throw VectorStoreError(.storage, path: store.path, "was opened read-only")
+      throw VectorStoreError(.readOnly, path: store.path, "was opened read-only")
     }
     return database
   }

@@ -90,7 +90,7 @@ public final class VectorStore: @unchecked Sendable {
     guard Self.exists(at: path) else {
       throw VectorStoreError(
         .missing, path: path,
-        "no store here (expected an LMDB directory with data.mdb); create one with `tripindex build DIR --store \(path)`"
+        "no store here (expected an LMDB directory with data.mdb)"
       )
     }
     return try VectorStore(path: path, readOnly: readOnly, creating: nil)
@@ -110,7 +110,7 @@ public final class VectorStore: @unchecked Sendable {
   {
     guard dimension > 0 else {
       throw VectorStoreError(
-        .invalidItem, path: path, "cannot create a store of dimension \(dimension)")
+        .invalidDimension, path: path, "cannot create a store of dimension \(dimension)")
     }
     let existed = access(path, F_OK) == 0
     let store: VectorStore
@@ -178,7 +178,7 @@ public final class VectorStore: @unchecked Sendable {
           if try txn.metaText(StoreSchema.MetaKey.schema, in: meta) == nil {
             guard let creating else {
               throw VectorStoreError(
-                .notAStore, path: path, "is an LMDB environment without tripindex metadata")
+                .notAStore, path: path, "is an LMDB environment without a vector store's metadata")
             }
             try Self.initialise(
               txn, meta: meta, dimension: creating.dimension, metric: creating.metric)
@@ -204,7 +204,7 @@ public final class VectorStore: @unchecked Sendable {
       throw error
     } catch let error as LMDBError where error == .notFound {
       throw VectorStoreError(
-        .notAStore, path: path, "is an LMDB environment but not a tripindex store")
+        .notAStore, path: path, "is an LMDB environment but not a vector store of this format")
     } catch let error as LMDBError {
       throw VectorStoreError.storage(error, path: path, while: "opening")
     } catch {
@@ -250,12 +250,12 @@ public final class VectorStore: @unchecked Sendable {
   {
     guard let schema = try txn.metaInteger(StoreSchema.MetaKey.schema, in: meta) else {
       throw VectorStoreError(
-        .notAStore, path: path, "is an LMDB environment without tripindex metadata")
+        .notAStore, path: path, "is an LMDB environment without a vector store's metadata")
     }
     guard schema == StoreSchema.version || schema == StoreSchema.versionWithoutChecksums else {
       throw VectorStoreError(
         .notAStore, path: path,
-        "has schema version \(schema); this tripindex reads versions \(StoreSchema.versionWithoutChecksums) and \(StoreSchema.version)"
+        "has schema version \(schema); this version reads schema versions \(StoreSchema.versionWithoutChecksums) and \(StoreSchema.version)"
       )
     }
     let dimensionText = try txn.metaText(StoreSchema.MetaKey.dimension, in: meta) ?? "missing"

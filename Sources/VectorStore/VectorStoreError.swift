@@ -12,10 +12,17 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
   public enum Kind: Sendable, Hashable {
     /// No store exists at the path.
     case missing
-    /// The directory holds something that is not a tripindex store, or a newer schema.
+    /// The directory holds something that is not a store of this format, or a newer schema.
     case notAStore
     /// A vector's dimension differs from the store's.
     case dimensionMismatch
+    /// A dimension that no store can have (zero, negative, or over the limit).
+    case invalidDimension
+    /// The store records an index that is not attached to this handle, so a write would leave
+    /// it out of step: attach the index (open it) or drop it first.
+    case indexNotAttached
+    /// A write was asked of a store opened read-only.
+    case readOnly
     /// The metric asked for differs from the store's.
     case metricMismatch
     /// An item is invalid (empty or over-long name, non-finite or zero vector, …).
@@ -52,7 +59,7 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
     if [.corrupted, .pageNotFound, .invalid].contains(error) {
       return VectorStoreError(
         .damaged, path: path,
-        "LMDB found damage while \(action) (\(error)); `tripindex check --store \(path)` says what is damaged"
+        "LMDB found damage while \(action) (\(error))"
       )
     }
     if [ENOSPC, EDQUOT, EIO, EFBIG].contains(error.rawValue) {
@@ -64,11 +71,12 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
     return VectorStoreError(.storage, path: path, "LMDB failed while \(action): \(error)")
   }
 
-  /// Damage found in the store's own data: what, where, and what to do.
+  /// Damage found in the store's own data: what and where (a checker lists all of it, and a
+  /// repair rebuilds what can be derived; the tool's front end says how).
   static func damaged(path: String, _ what: String) -> VectorStoreError {
     VectorStoreError(
       .damaged, path: path,
-      "is damaged: \(what); `tripindex check --store \(path)` lists all damage, `--repair` rebuilds what can be derived"
+      "is damaged: \(what)"
     )
   }
 }

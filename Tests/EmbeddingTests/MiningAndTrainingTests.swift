@@ -420,7 +420,7 @@ import VectorMath
     var flipped = bytes
     flipped[bytes.count - 20] ^= 0x40
     #expect(failure(flipped).contains("checksum mismatch"))
-    #expect(failure(Array("hello, world".utf8)).contains("not a tripindex model file"))
+    #expect(failure(Array("hello, world".utf8)).contains("not a model file"))
     var badHeader = bytes
     badHeader[14] = UInt8(ascii: "!")
     #expect(failure(badHeader).contains("not valid JSON"))

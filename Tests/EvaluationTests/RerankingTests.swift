@@ -163,9 +163,9 @@ import VectorMath
   @Test("settings are checked: k1 and k2 at least 1, λ in [0, 1]")
   func settings() {
     #expect(RerankingParameters().problem == nil)
-    #expect(RerankingParameters(k1: 0).problem?.contains("--k1 must be at least 1") == true)
-    #expect(RerankingParameters(k2: 0).problem?.contains("--k2 must be at least 1") == true)
+    #expect(RerankingParameters(k1: 0).problem?.contains("k1 must be at least 1") == true)
+    #expect(RerankingParameters(k2: 0).problem?.contains("k2 must be at least 1") == true)
     #expect(
-      RerankingParameters(lambda: 1.5).problem?.contains("--lambda must be in [0, 1]") == true)
+      RerankingParameters(lambda: 1.5).problem?.contains("lambda must be in [0, 1]") == true)
   }
 }

@@ -159,6 +159,27 @@ import TripIndex
     #expect(!FileManager.default.fileExists(atPath: store))
   }
 
+  @Test("the CLI words library errors with its own commands and flags")
+  func advice() throws {
+    let directory = TemporaryDirectory()
+    directory.write("1 2 3 4\n", to: "probe.vec")
+    let missing = try TripIndexExecutable.run(
+      ["query", directory.file("probe.vec"), "--store", directory.file("none.lmdb")])
+    #expect(missing.status == 1)
+    #expect(
+      missing.stderr.contains("create one with `tripindex build DIR --store"), "\(missing.stderr)")
+    let (store, _) = try existingStore(directory)
+    for (arguments, expected) in [
+      (["--tables", "0"], "--tables must be in 1…256, not 0"),
+      (["--width", "-1"], "--width must be positive"),
+      (["--bits", "99"], "--bits must be in 1…64"),
+    ] {
+      let outcome = try TripIndexExecutable.run(["index", "--store", store] + arguments)
+      #expect(outcome.status != 0)
+      #expect(outcome.stderr.contains(expected), "\(arguments): \(outcome.stderr)")
+    }
+  }
+
   @Test(
     "negative counts on the command line are refused by name",
     arguments: [

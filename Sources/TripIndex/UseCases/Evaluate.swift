@@ -85,7 +85,7 @@ public enum Evaluate {
     guard options.repeats > 0 else {
       throw TripIndexError("--repeats must be at least 1, not \(options.repeats)")
     }
-    if let problem = options.rerank?.problem { throw TripIndexError(problem) }
+    if let problem = options.rerank?.problem { throw TripIndexError("--" + problem) }
     if options.galleryPath != nil && options.galleryStorePath != nil {
       throw TripIndexError("--gallery and --gallery-store both name a gallery; give one")
     }
@@ -257,6 +257,11 @@ public enum Evaluate {
     let seconds = Progress.now() - started
     // Re-ranking: its queries/s count building the encodings too.
     var reranked: (metrics: EvaluationMetrics, seconds: Double)?
+    if rerank != nil, queries.rows + gallery.rows > KReciprocalReranker.maximumItems {
+      throw TripIndexError(
+        "re-ranking numbers queries and gallery items with 32-bit integers: at most \(TextFormatting.grouped(KReciprocalReranker.maximumItems)) together, not \(TextFormatting.grouped(queries.rows + gallery.rows))"
+      )
+    }
     if let rerank {
       let rerankStarted = Progress.now()
       let reranker = KReciprocalReranker(
