@@ -21,8 +21,10 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// The layout of the tables this version writes and reads (1: ids only, sketches apart).
   public static let format = 2
 
-  /// The store indexed.
-  public let store: VectorStore
+  /// The store indexed. The store keeps its attached index alive, and the index refers back
+  /// without owning it (so that neither keeps the other, and the LMDB environment, open
+  /// forever): keep the store while you use its index.
+  public unowned let store: VectorStore
   /// Projection, hashing and compact codes.
   public let encoder: ItemEncoder
   /// The parameters (with the bucket width resolved).
@@ -85,6 +87,9 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   }
 
   /// Opens the index of a store and attaches it, or returns `nil` when the store has none.
+  ///
+  /// Call it before any read transaction that will search with it begins: LMDB makes the
+  /// databases it opens visible only to transactions that start afterwards.
   ///
   /// - Parameter store: the store.
   /// - Returns: the index, or `nil`.

@@ -482,4 +482,21 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     #expect(try reopened.read { try $0.id(named: "x") } == nil)
     #expect(try LSHIndex.open(reopened) != nil)
   }
+
+  @Test("a store and its attached index free each other when the last reference goes")
+  func noReferenceCycle() throws {
+    let directory = TemporaryDirectory()
+    weak var weakStore: VectorStore?
+    weak var weakIndex: LSHIndex?
+    do {
+      let (store, _) = try clusteredStore(directory, rows: 300, metric: .l2)
+      let index = try LSHIndex.build(
+        on: store, configuration: LSHConfiguration(family: .pstable, tables: 2, hashesPerTable: 4))
+      weakStore = store
+      weakIndex = index
+      #expect(try LSHIndex.open(store) != nil)
+    }
+    #expect(weakStore == nil, "the store outlived every reference to it")
+    #expect(weakIndex == nil, "the index outlived its store")
+  }
 }

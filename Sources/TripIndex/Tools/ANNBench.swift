@@ -131,7 +131,7 @@ public enum ANNBench {
 
     var returned: [(name: String, rows: [[Int]])] = []
     let exact = try measure(storePath: storePath, probes: probes, truth: truth, k: options.k) {
-      snapshot, prepared in
+      snapshot, _, prepared in
       var search = snapshot.exactSearch
       search.threads = 1
       let clock = ContinuousClock()
@@ -192,10 +192,8 @@ public enum ANNBench {
       for count in probeCounts {
         progress.update("target \(target): searching test with T\(count)", force: true)
         let found = try measure(storePath: storePath, probes: probes, truth: truth, k: options.k) {
-          snapshot, prepared in
-          guard let index = try LSHIndex.open(snapshot.store) else {
-            throw TripIndexError("\(storePath): the tuned index is missing")
-          }
+          snapshot, index, prepared in
+          guard let index else { throw TripIndexError("\(storePath): the tuned index is missing") }
           let results = try index.searcher(in: snapshot).search(
             prepared, k: options.k, probesPerTable: count, threads: 1, measuringLatency: true)
           return results.map { ($0.neighbors, $0.seconds) }
@@ -256,13 +254,18 @@ extension ANNBench {
     return (index.configuration, bytes)
   }
 
-  /// Opens the store, prepares the probes for its metric, runs `search` (which returns each
-  /// probe's neighbours and the seconds its search took) and scores the result.
+  /// Opens the store and its index, if it has one, prepares the probes for its metric, runs
+  /// `search` (which returns each probe's neighbours and the seconds its search took) and scores
+  /// the result.
   private static func measure(
     storePath: String, probes: Matrix, truth: ANNBenchmarksFile.GroundTruth, k: Int,
-    _ search: (StoreSnapshot, Matrix) throws -> [(neighbors: [Neighbor], seconds: Double)]
+    _ search: (StoreSnapshot, LSHIndex?, Matrix) throws -> [(
+      neighbors: [Neighbor], seconds: Double
+    )]
   ) throws -> Measured {
     let store = try VectorStore.open(path: storePath, readOnly: true)
+    // Opened before the read transaction: the index's databases must exist when it begins.
+    let index = try LSHIndex.open(store)
     var prepared = probes
     if store.metric.normalizesVectors, let zero = prepared.normalizeRows() {
       throw TripIndexError("test vector \(zero) is all zeros, which has no direction for cosine")
@@ -272,7 +275,7 @@ extension ANNBench {
       var rowOfID: [UInt64: Int] = [:]
       rowOfID.reserveCapacity(snapshot.count)
       try snapshot.forEachItem { item, _ in rowOfID[item.id] = rowOfID.count }
-      let results = try search(snapshot, prepared)
+      let results = try search(snapshot, index, prepared)
       var returned: [[Int]] = []
       var recallSum = 0.0
       var strictSum = 0.0
