@@ -16,6 +16,7 @@ let package = Package(
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
     .library(name: "HDF5", targets: ["HDF5"]),
+    .library(name: "Plumbing", targets: ["Plumbing"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -59,11 +60,16 @@ let package = Package(
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
-        "LMDB", "TripIndex", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "TripIndex", "VectorIO",
+        "VectorMath", "VectorStore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "TripIndexFuzz",
-      dependencies: ["Embedding", "LMDB", "LSHIndex", "Plumbing", "TripIndex", "VectorIO"]),
+      dependencies: [
+        "Embedding", "LMDB", "LSHIndex", "Plumbing", "TripIndex", "VectorIO", "VectorMath",
+        "VectorStore",
+      ]),
     .target(
       name: "TestSupport", dependencies: ["Plumbing", "VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),
@@ -90,6 +96,10 @@ let package = Package(
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Plumbing", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(
-      name: "TripIndexTests", dependencies: ["TripIndex", "TripIndexCLI", "LMDB", "TestSupport"]),
+      name: "TripIndexTests",
+      dependencies: [
+        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "TestSupport", "TripIndex",
+        "TripIndexCLI", "VectorIO", "VectorMath", "VectorStore",
+      ]),
   ]
 )

@@ -14,12 +14,18 @@ let package = Package(
   ],
   targets: [
     .target(
-      name: "BenchmarkSupport", dependencies: [.product(name: "TripIndex", package: "tripindex")],
+      name: "BenchmarkSupport",
+      dependencies: [
+        .product(name: "VectorMath", package: "tripindex"),
+        .product(name: "TripIndex", package: "tripindex"),
+      ],
       path: "Benchmarks/BenchmarkSupport"),
     .executableTarget(
       name: "StoreBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "VectorMath", package: "tripindex"),
+        .product(name: "VectorStore", package: "tripindex"),
         .product(name: "TripIndex", package: "tripindex"), "BenchmarkSupport",
       ],
       path: "Benchmarks/StoreBenchmarks",
@@ -28,6 +34,9 @@ let package = Package(
       name: "LSHBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "LSHIndex", package: "tripindex"),
+        .product(name: "VectorMath", package: "tripindex"),
+        .product(name: "VectorStore", package: "tripindex"),
         .product(name: "TripIndex", package: "tripindex"), "BenchmarkSupport",
       ],
       path: "Benchmarks/LSHBenchmarks",
@@ -36,6 +45,8 @@ let package = Package(
       name: "TrainingBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "Embedding", package: "tripindex"),
+        .product(name: "VectorMath", package: "tripindex"),
         .product(name: "TripIndex", package: "tripindex"),
       ],
       path: "Benchmarks/TrainingBenchmarks",
@@ -44,6 +55,8 @@ let package = Package(
       name: "EvaluationBenchmarks",
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "Evaluation", package: "tripindex"),
+        .product(name: "VectorMath", package: "tripindex"),
         .product(name: "TripIndex", package: "tripindex"),
       ],
       path: "Benchmarks/EvaluationBenchmarks",

@@ -1,6 +1,8 @@
 import ArgumentParser
 import LMDB
+import LSHIndex
 import TripIndex
+import VectorStore
 
 /// Words the libraries' structured errors for this tool's users: the flag a setting is given
 /// with, and the command that fixes the problem. The libraries state what is wrong; only the

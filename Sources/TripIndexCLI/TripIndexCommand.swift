@@ -1,5 +1,6 @@
 import ArgumentParser
 import TripIndex
+import VectorMath
 
 @main
 struct TripIndexCommand: ParsableCommand {

@@ -4,6 +4,8 @@ import LSHIndex
 import Plumbing
 import TripIndex
 import VectorIO
+import VectorMath
+import VectorStore
 
 #if canImport(Glibc)
   import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorIO
 
 /// ann-benchmarks HDF5 files through `build`, `query` and `annbench`: the small files written by
 /// Tests/VectorIOTests/Fixtures/hdf5/make_hdf5_fixtures.py with h5py (true neighbours from numpy).

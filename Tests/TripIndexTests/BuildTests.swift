@@ -1,7 +1,11 @@
 import Foundation
+import LSHIndex
 import TestSupport
 import Testing
 import TripIndex
+import VectorIO
+import VectorMath
+import VectorStore
 
 @Suite struct BuildTests {
   private func build(

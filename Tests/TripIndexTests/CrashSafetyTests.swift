@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorIO
+import VectorStore
 
 @Suite struct CrashSafetyTests {
   @Test("a build killed mid-way leaves whole batches whose vectors equal their source rows")

@@ -2,6 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorIO
+import VectorMath
+import VectorStore
 
 @Suite struct ExportTests {
   /// Every live item of a store: name, labels and vector bits, in id order.

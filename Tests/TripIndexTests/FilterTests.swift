@@ -2,6 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorMath
+import VectorStore
 
 /// `query --where` and the probe exclusions: the expression language, and filtered search equal
 /// to brute force over the passing items (exact) or close to it (LSH).

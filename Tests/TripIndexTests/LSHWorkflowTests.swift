@@ -3,6 +3,7 @@ import LSHIndex
 import TestSupport
 import Testing
 import TripIndex
+import VectorMath
 import VectorStore
 
 /// build --index lsh → tune → query (LSH and --exact) through the command line.

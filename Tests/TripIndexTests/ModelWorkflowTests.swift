@@ -1,9 +1,14 @@
 import Embedding
+import Evaluation
 import Foundation
+import LSHIndex
+import Plumbing
 import TestSupport
 import Testing
 import TripIndex
 import VectorIO
+import VectorMath
+import VectorStore
 
 #if canImport(FoundationXML)
   import FoundationXML

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import VectorMath
 
 @Suite struct QueryTests {
   @Test(

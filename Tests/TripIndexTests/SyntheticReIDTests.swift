@@ -1,7 +1,9 @@
 import Foundation
+import LSHIndex
 import TestSupport
 import Testing
 import TripIndex
+import VectorMath
 
 @Suite struct SyntheticReIDTests {
   private func generate(_ directory: TemporaryDirectory, _ name: String, seed: UInt64) throws

@@ -1,4 +1,5 @@
 import TripIndex
+import VectorMath
 
 /// Seeded clustered vectors shared by the store and LSH suites.
 public enum ClusteredData {

@@ -1,5 +1,7 @@
 import Benchmark
+import Evaluation
 import TripIndex
+import VectorMath
 
 /// Re-ID metrics on a Market-1501-sized problem (3,368 queries × 15,913 gallery, 256-d, 751
 /// identities, 6 cameras, distractors and junk): scoring from vectors (BLAS distance tiles, no

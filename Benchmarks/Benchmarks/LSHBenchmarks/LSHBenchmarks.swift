@@ -1,7 +1,10 @@
 import Benchmark
 import BenchmarkSupport
 import Foundation
+import LSHIndex
 import TripIndex
+import VectorMath
+import VectorStore
 
 /// The LSH index's parts on 100k × 128 clustered vectors (as make_clustered.py draws them):
 /// hashing (projection onto the principal components, then every table's code), a single probe

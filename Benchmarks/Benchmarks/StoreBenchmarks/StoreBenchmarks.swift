@@ -2,6 +2,8 @@ import Benchmark
 import BenchmarkSupport
 import Foundation
 import TripIndex
+import VectorMath
+import VectorStore
 
 /// Ingest and exact-query throughput on 100k × 128 clustered vectors (the FAISS comparison's size).
 let benchmarks: @Sendable () -> Void = {

@@ -1,5 +1,7 @@
 import Benchmark
+import Embedding
 import TripIndex
+import VectorMath
 
 /// One training step of the default recipe (96 → 256 BN ReLU → 64, 16×4 batch, batch-hard soft
 /// margin, Adam), and the same with the softmax surrogate's head: the unit the numpy comparison

@@ -1,3 +1,4 @@
+import Evaluation
 import Plumbing
 import VectorIO
 import VectorMath

@@ -1,3 +1,5 @@
+import Plumbing
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,4 @@
+import LSHIndex
 import Plumbing
 import VectorIO
 import VectorMath

@@ -1,4 +1,5 @@
 import LMDB
+import LSHIndex
 import Plumbing
 import VectorIO
 import VectorStore

@@ -1,4 +1,7 @@
 import Embedding
+import Evaluation
+import LMDB
+import LSHIndex
 import Plumbing
 import VectorIO
 import VectorMath

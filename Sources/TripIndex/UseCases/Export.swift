@@ -1,3 +1,6 @@
+import Evaluation
+import LMDB
+import LSHIndex
 import Plumbing
 import VectorIO
 import VectorMath

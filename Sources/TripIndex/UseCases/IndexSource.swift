@@ -4,6 +4,7 @@ import LSHIndex
 import Plumbing
 import VectorIO
 import VectorMath
+import VectorStore
 
 /// Where `eval`'s LSH search comes from.
 enum IndexSource {

@@ -1,6 +1,7 @@
 import LSHIndex
 import Plumbing
 import VectorIO
+import VectorMath
 import VectorStore
 
 /// LSH settings as a user chooses them: a family's defaults, overridden where given. The family

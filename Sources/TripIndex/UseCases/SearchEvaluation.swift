@@ -1,5 +1,6 @@
 import Embedding
 import Evaluation
+import LMDB
 import LSHIndex
 import Plumbing
 import VectorIO

@@ -1,3 +1,5 @@
+import LSHIndex
+import Plumbing
 import VectorMath
 import VectorStore
 

@@ -4,6 +4,7 @@ import LSHIndex
 import Plumbing
 import VectorIO
 import VectorMath
+import VectorStore
 
 /// A gallery kept in a store: its items (vectors as stored, labels, names), its model, and each
 /// stored id's row.

@@ -1,5 +1,6 @@
 import Embedding
 import Evaluation
+import LSHIndex
 import Plumbing
 import VectorIO
 import VectorMath

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Plumbing
 import TripIndex
+import VectorMath
 
 struct ANNBenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

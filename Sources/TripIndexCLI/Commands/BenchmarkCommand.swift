@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evaluation
 import TripIndex
 
 struct BenchmarkCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TripIndex
+import VectorMath
 
 struct BuildCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

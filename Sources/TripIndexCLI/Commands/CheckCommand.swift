@@ -1,4 +1,5 @@
 import ArgumentParser
+import LSHIndex
 import TripIndex
 
 struct CheckCommand: ParsableCommand {

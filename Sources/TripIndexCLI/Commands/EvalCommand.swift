@@ -1,5 +1,8 @@
 import ArgumentParser
+import Evaluation
+import Plumbing
 import TripIndex
+import VectorMath
 
 extension Evaluate.ProtocolChoice: ExpressibleByArgument {}
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TripIndex
+import VectorIO
 
 extension VectorFileFormat: ExpressibleByArgument {}
 

@@ -1,5 +1,8 @@
 import ArgumentParser
+import LSHIndex
 import TripIndex
+import VectorMath
+import VectorStore
 
 extension HashFamily: ExpressibleByArgument {}
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Plumbing
 import TripIndex
 
 struct QueryCommand: ParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Embedding
 import TripIndex
 
 extension LossKind: ExpressibleByArgument {}

@@ -1,5 +1,7 @@
 import ArgumentParser
+import LSHIndex
 import TripIndex
+import VectorMath
 
 /// LSH settings shared by `build --index lsh` and `index`.
 struct LSHOptions: ParsableArguments {
