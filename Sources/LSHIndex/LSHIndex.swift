@@ -411,16 +411,26 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
 
   /// Up to `limit` live vectors spread evenly over the store.
   static func sampleVectors(_ store: VectorStore, limit: Int) throws -> Matrix {
-    try store.read { snapshot in
-      let stride = max(1, snapshot.count / max(limit, 1))
-      var sample = Matrix(rows: 0, columns: store.dimension)
-      var seen = 0
-      try snapshot.forEachItem { _, vector in
-        if seen % stride == 0 && sample.rows < limit { sample.append(rows: Array(vector)) }
+    try store.read { snapshot in sampleVectors(snapshot, limit: limit) }
+  }
+
+  /// Up to `limit` live vectors spread evenly over a source, in id order.
+  static func sampleVectors(_ source: some VectorSource, limit: Int) -> Matrix {
+    let stride = max(1, source.count / max(limit, 1))
+    var sample = Matrix(rows: 0, columns: source.dimension)
+    var seen = 0
+    for block in source.blocks {
+      for row in 0..<block.rowCount where !block.isDeleted(row) {
+        if seen % stride == 0 && sample.rows < limit {
+          sample.append(
+            rows: Array(
+              UnsafeBufferPointer(
+                start: block.values + row * source.dimension, count: source.dimension)))
+        }
         seen += 1
       }
-      return sample
     }
+    return sample
   }
 
   /// A p-stable width from the data: 2.5 × the 90th percentile of the distance of 200 sample
@@ -597,6 +607,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Parameter snapshot: a read snapshot of the indexed store.
   /// - Returns: the searcher (valid only inside that snapshot).
   public func searcher(in snapshot: StoreSnapshot) -> LSHSearcher {
-    LSHSearcher(encoder: encoder, snapshot: snapshot, tables: .mapped(tableDatabases))
+    LSHSearcher(
+      encoder: encoder, source: snapshot, tables: .mapped(tableDatabases, snapshot.transaction))
   }
 }

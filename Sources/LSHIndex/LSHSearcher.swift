@@ -16,7 +16,8 @@ public struct LSHSearchResult: Sendable {
   public var seconds: Double = 0
 }
 
-/// Answers approximate k-nearest-neighbour queries over one snapshot.
+/// Answers approximate k-nearest-neighbour queries over one ``VectorSource`` (a store's snapshot,
+/// or a matrix in memory).
 ///
 /// For each query: the home bucket of every table is read (the page of entries nearest the
 /// query's first principal component), each entry bounded through its compact code
@@ -31,8 +32,8 @@ public struct LSHSearchResult: Sendable {
 public struct LSHSearcher: @unchecked Sendable {
   /// Where the tables are.
   enum Tables {
-    /// In the snapshot's transaction: the table databases.
-    case mapped([Database])
+    /// In a store's read transaction: the table databases.
+    case mapped([Database], Transaction)
     /// In memory.
     case memory(MemoryTables)
   }
@@ -41,24 +42,25 @@ public struct LSHSearcher: @unchecked Sendable {
   public let encoder: ItemEncoder
   /// The hashing and projection parameters.
   public var model: LSHModel { encoder.model }
-  let snapshot: StoreSnapshot
+  /// Live items in the source.
+  let itemCount: Int
   let tables: Tables
   let blocks: [VectorBlock]
   let blockShift: Int
   let blockMask: Int
   let dimension: Int
-  /// Items the snapshot had ids for (every stored id is below it).
+  /// Items the source had ids for (every id is below it).
   let idLimit: Int
 
-  init(encoder: ItemEncoder, snapshot: StoreSnapshot, tables: Tables) {
+  init(encoder: ItemEncoder, source: some VectorSource, tables: Tables) {
     self.encoder = encoder
-    self.snapshot = snapshot
     self.tables = tables
-    blocks = snapshot.blocks
-    blockShift = snapshot.store.blockRows.trailingZeroBitCount
-    blockMask = snapshot.store.blockRows - 1
-    dimension = snapshot.store.dimension
-    idLimit = Int(clamping: snapshot.nextID)
+    itemCount = source.count
+    blocks = source.blocks
+    blockShift = source.blockRows.trailingZeroBitCount
+    blockMask = source.blockRows - 1
+    dimension = source.dimension
+    idLimit = Int(clamping: source.idLimit)
   }
 
   /// Searches many probes (prepared for the store's metric: unit length for cosine).
@@ -87,8 +89,8 @@ public struct LSHSearcher: @unchecked Sendable {
     precondition(probes.columns == dimension, "probe dimension differs from the store's")
     var probeCount = max(1, probesPerTable ?? model.configuration.probes)
     var budget = max(0, candidateBudget ?? model.configuration.candidateBudget)
-    if let allowed, allowed.count > 0, snapshot.count > 0 {
-      let widening = Double(snapshot.count) / Double(allowed.count)
+    if let allowed, allowed.count > 0, itemCount > 0 {
+      let widening = Double(itemCount) / Double(allowed.count)
       probeCount = Int((Double(probeCount) * widening).rounded(.up))
       if budget > 0 { budget = Int(min(Double(Int.max / 2), Double(budget) * widening)) }
     }
@@ -132,11 +134,11 @@ public struct LSHSearcher: @unchecked Sendable {
       switch tables {
       case .memory(let memory):
         run { _ in memory.reader() }
-      case .mapped(let databases):
+      case .mapped(let databases, let transaction):
         // Every cursor is opened here, on the calling thread; each worker then uses its own.
         let perWorker = 2 * tableCount
         let all = Array(repeating: databases, count: 2 * workers).flatMap { $0 }
-        try snapshot.transaction.withCursors(in: all) { cursors in
+        try transaction.withCursors(in: all) { cursors in
           let shared = UncheckedSendable(cursors)
           run { worker in
             let mine = shared.value[(worker * perWorker)..<((worker + 1) * perWorker)]
@@ -370,9 +372,9 @@ public struct LSHSearcher: @unchecked Sendable {
     probeRounds(probesPerTable - 1)
     // A filter that passes fewer of the items near this probe than of the whole store (the
     // rounds were widened by the global share) gets more rounds and budget in proportion.
-    if let allowed, metTotal > 0, snapshot.count > 0 {
+    if let allowed, metTotal > 0, itemCount > 0 {
       let local = max(Double(metAllowed) / Double(metTotal), 1.0 / 64)
-      let global = Double(allowed.count) / Double(snapshot.count)
+      let global = Double(allowed.count) / Double(itemCount)
       if local < global {
         let factor = global / local
         if budget > 0 { budget = Int(min(Double(Int.max / 2), Double(budget) * factor)) }
@@ -392,7 +394,7 @@ public struct LSHSearcher: @unchecked Sendable {
       if !progressed { break }
       extra += 1
     }
-    if top.count < k && top.count < (allowed?.count ?? snapshot.count) {
+    if top.count < k && top.count < (allowed?.count ?? itemCount) {
       for block in blocks {
         for row in 0..<block.rowCount where !block.isDeleted(row) {
           let id = block.firstID + UInt64(row)

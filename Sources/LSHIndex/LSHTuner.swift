@@ -215,7 +215,7 @@ public enum LSHTuner {
                       configuration: setting, transform: model.transform, hasher: model.hasher,
                       metric: store.metric), coder: baseEncoder.coder)
                   let searcher = LSHSearcher(
-                    encoder: encoder, snapshot: snapshot, tables: .memory(memory))
+                    encoder: encoder, source: snapshot, tables: .memory(memory))
                   let measurement = try measure(searcher, setting: setting, sample: quick, k: k)
                   measurements.append(measurement)
                   encoders[setting.summary] = encoder
@@ -243,7 +243,7 @@ public enum LSHTuner {
         // Tables are rebuilt for the few finalists rather than kept for every setting.
         let memory = encoded.tables(
           hasher: encoder.model.hasher, configuration: encoder.model.configuration)
-        return LSHSearcher(encoder: encoder, snapshot: snapshot, tables: .memory(memory))
+        return LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory))
       }
       // Finalists on all of A (400 queries time far more steadily than the quarter sample);
       // those whose lower bound reaches the target, fastest on A first, are checked on B.
@@ -403,10 +403,10 @@ public enum LSHTuner {
   }
 
   static func encodeItems(
-    _ snapshot: StoreSnapshot, encoder: ItemEncoder, excluding heldOut: Set<UInt64>
+    _ source: some VectorSource, encoder: ItemEncoder, excluding heldOut: Set<UInt64>
   ) -> EncodedItems {
     var ids: [UInt64] = []
-    for block in snapshot.blocks {
+    for block in source.blocks {
       for row in 0..<block.rowCount where !block.isDeleted(row) {
         let id = block.firstID + UInt64(row)
         if !heldOut.contains(id) { ids.append(id) }
@@ -423,7 +423,7 @@ public enum LSHTuner {
           let (projections, entries) = shared.value
           var scratch = encoder.makeScratch()
           for item in range {
-            guard let vector = snapshot.vector(id: ids[item]) else { continue }
+            guard let vector = source.vector(id: ids[item]) else { continue }
             encoder.encode(vector, id: ids[item], into: &scratch)
             for column in 0..<width {
               projections[item * width + column] = scratch.projection[column]

@@ -78,22 +78,6 @@ public struct StoreSnapshot {
     self.blocks = blocks
   }
 
-  /// The vector of a live item.
-  ///
-  /// - Parameter id: the item's id.
-  /// - Returns: its `dimension` values (in the memory map), or `nil` for an unknown or deleted id.
-  /// - Complexity: O(1).
-  @inline(__always)
-  public func vector(id: UInt64) -> UnsafeBufferPointer<Float>? {
-    let blockIndex = Int(id / UInt64(store.blockRows))
-    guard blockIndex < blocks.count else { return nil }
-    let block = blocks[blockIndex]
-    let offset = Int(id - block.firstID)
-    guard offset < block.rowCount, !block.isDeleted(offset) else { return nil }
-    return UnsafeBufferPointer(
-      start: block.values + offset * store.dimension, count: store.dimension)
-  }
-
   /// The name and labels of a live item.
   ///
   /// - Parameter id: the item's id.
@@ -141,11 +125,6 @@ public struct StoreSnapshot {
   public func metadata(_ key: String) throws -> String? {
     try transaction.metaText(key, in: store.meta)
   }
-
-  /// An exact searcher over this snapshot's vectors (valid while the snapshot is).
-  public var exactSearch: ExactSearch {
-    ExactSearch(dimension: store.dimension, metric: store.metric, blocks: blocks)
-  }
 }
 
 /// Reads shared by snapshots and writers.
@@ -187,4 +166,15 @@ final class AlignedCopies {
   deinit {
     for buffer in buffers { buffer.deallocate() }
   }
+}
+
+extension StoreSnapshot: VectorSource {
+  /// Values per vector.
+  public var dimension: Int { store.dimension }
+  /// The store's metric.
+  public var metric: DistanceMetric { store.metric }
+  /// Rows per block.
+  public var blockRows: Int { store.blockRows }
+  /// The id the next new item will get.
+  public var idLimit: UInt64 { nextID }
 }

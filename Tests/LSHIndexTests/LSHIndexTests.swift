@@ -229,7 +229,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let encoded = LSHTuner.encodeItems(snapshot, encoder: index.encoder, excluding: [])
       let memory = encoded.tables(hasher: index.model.hasher, configuration: index.configuration)
       let inMemory = try LSHSearcher(
-        encoder: index.encoder, snapshot: snapshot, tables: .memory(memory)
+        encoder: index.encoder, source: snapshot, tables: .memory(memory)
       ).search(probes, k: 10)
       let inPlace = try index.searcher(in: snapshot).search(probes, k: 10)
       // The same entries are read (pages are cut at different places, LMDB's by bytes, memory's
@@ -498,5 +498,46 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     }
     #expect(weakStore == nil, "the store outlived every reference to it")
     #expect(weakIndex == nil, "the index outlived its store")
+  }
+
+  @Test(
+    "an index in memory over a matrix fits the same encoder and finds what the stored index does",
+    arguments: [DistanceMetric.l2, .cosine])
+  func memoryIndexMatchesStored(metric: DistanceMetric) throws {
+    let directory = TemporaryDirectory()
+    let (store, data) = try clusteredStore(directory, rows: 3000, metric: metric)
+    let configuration = LSHConfiguration(
+      family: metric == .cosine ? .hyperplane : .pstable, tables: 6, hashesPerTable: 6, probes: 4,
+      candidateBudget: 0)
+    let stored = try LSHIndex.build(on: store, configuration: configuration)
+    var probes = freshProbes(50, after: 3000)
+    if metric == .cosine { probes.normalizeRows() }
+    let fromStore = try store.read { snapshot in
+      try stored.searcher(in: snapshot).search(probes, k: 10).map(\.neighbors)
+    }
+    let fromMemory = try data.withVectorSource(metric: metric, blockRows: 256) { source in
+      let index = try LSHMemoryIndex.build(configuration: configuration, over: source)
+      #expect(index.configuration == stored.configuration)
+      #expect(index.bytes > 0)
+      let exact = source.exactSearch.search(probes, k: 10)
+      let found = try index.searcher(over: source).search(probes, k: 10).map(\.neighbors)
+      // Every distance is true: the source's own vectors were re-ranked.
+      for (row, neighbors) in found.enumerated() {
+        for neighbor in neighbors {
+          let vector = try #require(source.vector(id: neighbor.id))
+          let truth = exact[row].first { $0.id == neighbor.id }?.distance
+          if let truth { #expect(abs(truth - neighbor.distance) <= 1e-4 * max(1, abs(truth))) }
+          #expect(vector.count == data.columns)
+        }
+      }
+      return found
+    }
+    // Ids are rows in both (the store numbers the items in insertion order), and the same
+    // encoder over the same vectors reads the same buckets.
+    var same = 0
+    for (a, b) in zip(fromStore, fromMemory) {
+      same += Set(a.map(\.id)).intersection(b.map(\.id)).count
+    }
+    #expect(Double(same) / Double(50 * 10) >= 0.98, "\(same) of 500 shared")
   }
 }

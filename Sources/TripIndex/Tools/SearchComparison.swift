@@ -5,9 +5,9 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// Exact and LSH search of the same gallery, side by side: the gallery goes into a temporary
-/// store (deleted afterwards), is indexed, and every query is answered both ways, timed under the
-/// same conditions (same store, same depth, same threads).
+/// Exact and LSH search of the same gallery, side by side: the gallery (in memory, or in a store)
+/// is indexed, and every query is answered both ways, timed under the same conditions (same
+/// vectors, same depth, same threads).
 struct SearchComparison: Sendable {
   /// Per query, gallery row indices of the exact top `depth`, closest first.
   var exact: [[Int]]
@@ -58,7 +58,8 @@ struct SearchComparison: Sendable {
     Double(approximate.count) / max(approximateSeconds, 1e-9)
   }
 
-  /// Runs both searches.
+  /// Runs both searches over a gallery in memory, indexed in memory (``LSHMemoryIndex``): no
+  /// store is written.
   ///
   /// - Parameters:
   ///   - queries: one query per row, prepared for `metric` (unit length for cosine).
@@ -68,55 +69,38 @@ struct SearchComparison: Sendable {
   ///   - configuration: the LSH settings (a missing p-stable width is estimated from the gallery).
   ///   - threads: worker threads for both searches.
   ///   - probeSweep: further numbers of probes per table to search with (for speed curves).
+  ///   - neighbourDepth: also search every query and gallery vector for this many nearest
+  ///     gallery items (re-ranking from the index), or `nil`.
   ///   - progress: status output.
   /// - Returns: both rankings and their costs.
-  /// - Throws: `LSHError` for bad settings, `VectorStoreError` or `VectorIOError` when the
-  ///   temporary store cannot be written.
+  /// - Throws: `LSHError` for bad settings.
   static func run(
     queries: Matrix, gallery: Matrix, metric: DistanceMetric, depth: Int,
     configuration: LSHConfiguration, threads: Int, probeSweep: [Int] = [],
     neighbourDepth: Int? = nil, progress: Progress
   ) throws -> SearchComparison {
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
-    let folder = try Directories.temporary(prefix: "tripindex-eval")
-    defer { try? Directories.removeTree(folder) }
-    progress.update(
-      "indexing \(TextFormatting.grouped(gallery.rows)) gallery items (LSH) in a temporary store",
-      force: true)
-    let store = try VectorStore.openOrCreate(
-      path: folder + "/gallery.lmdb", dimension: gallery.columns, metric: metric)
-    var rowOfID: [UInt64: Int] = [:]
-    try store.write { writer in
-      let batch = 4096
-      var start = 0
-      while start < gallery.rows {
-        let end = min(start + batch, gallery.rows)
-        let summary = try gallery.values.withUnsafeBufferPointer { values in
-          try writer.upsert(
-            names: (start..<end).map { "row \($0)" },
-            labels: Array(repeating: ItemLabels(), count: end - start),
-            vectors: UnsafeBufferPointer(
-              rebasing: values[(start * gallery.columns)..<(end * gallery.columns)]))
-        }
-        for (offset, id) in summary.ids.enumerated() { rowOfID[id] = start + offset }
-        start = end
-      }
+    return try gallery.withVectorSource(metric: metric) { source in
+      progress.update(
+        "indexing \(TextFormatting.grouped(gallery.rows)) gallery items (LSH) in memory",
+        force: true)
+      let index = try LSHMemoryIndex.build(configuration: configuration, over: source)
+      return try compare(
+        queries: queries, source: source, searcher: index.searcher(over: source),
+        configuration: index.configuration, rowOf: { Int($0) }, depth: depth, threads: threads,
+        probeSweep: probeSweep, neighbours: neighbourDepth.map { ($0, gallery) },
+        progress: progress)
     }
-    let index = try LSHIndex.build(on: store, configuration: configuration)
-    return try compare(
-      queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
-      threads: threads, probeSweep: probeSweep,
-      neighbours: neighbourDepth.map { ($0, gallery) }, progress: progress)
   }
 
   /// Searches a store's items exactly and with its LSH index: the same comparison as
-  /// ``run(queries:gallery:metric:depth:configuration:threads:probeSweep:progress:)`` on a gallery
-  /// already stored and indexed.
+  /// ``run(queries:gallery:metric:depth:configuration:threads:probeSweep:neighbourDepth:progress:)``
+  /// on a gallery already stored and indexed.
   ///
   /// - Parameters:
   ///   - queries: prepared query vectors (embedded, unit length for cosine).
   ///   - store: the gallery's store.
-  ///   - index: its LSH index.
+  ///   - index: its LSH index (opened before this call).
   ///   - rowOfID: each stored id's gallery row (rankings are reported in rows).
   ///   - depth: neighbours per query.
   ///   - threads: worker threads.
@@ -131,50 +115,68 @@ struct SearchComparison: Sendable {
     threads: Int, probeSweep: [Int] = [], neighbours: (depth: Int, gallery: Matrix)? = nil,
     progress: Progress
   ) throws -> SearchComparison {
-    let depth = min(depth, rowOfID.count)
-    progress.update(
-      "searching \(TextFormatting.grouped(queries.rows)) queries, exact and LSH (\(index.configuration.summary))",
-      force: true)
-    return try store.read { snapshot in
-      func rows(_ neighbors: [Neighbor]) -> [Int] { neighbors.compactMap { rowOfID[$0.id] } }
-      var exactSearch = snapshot.exactSearch
-      exactSearch.threads = max(1, threads)
-      let exactStarted = Progress.now()
-      let exact = exactSearch.search(queries, k: depth)
-      let exactSeconds = Progress.now() - exactStarted
-      let searcher = index.searcher(in: snapshot)
-      let approximateStarted = Progress.now()
-      let results = try searcher.search(queries, k: depth, threads: max(1, threads))
-      let approximateSeconds = Progress.now() - approximateStarted
-      let count = Double(max(results.count, 1))
-      func meanCandidates(_ results: [LSHSearchResult]) -> Double {
-        Double(results.reduce(0) { $0 + $1.candidates }) / count
-      }
-      let sweep = try probeSweep.map { probes in
-        let started = Progress.now()
-        let found = try searcher.search(
-          queries, k: depth, probesPerTable: probes, threads: max(1, threads))
-        return SweepPoint(
-          probes: probes, rankings: found.map { rows($0.neighbors) },
-          seconds: Progress.now() - started, meanCandidates: meanCandidates(found))
-      }
-      var galleryCandidates: [[Int]]?
-      if let neighbours {
-        progress.update(
-          "searching the index for the \(neighbours.depth) nearest of every item (re-ranking)",
-          force: true)
-        let wanted = min(neighbours.depth, rowOfID.count)
-        let fromQueries = try searcher.search(queries, k: wanted, threads: max(1, threads))
-        let fromGallery = try searcher.search(
-          neighbours.gallery, k: wanted, threads: max(1, threads))
-        galleryCandidates = (fromQueries + fromGallery).map { rows($0.neighbors) }
-      }
-      return SearchComparison(
-        exact: exact.map(rows), approximate: results.map { rows($0.neighbors) }, depth: depth,
-        exactSeconds: exactSeconds, approximateSeconds: approximateSeconds,
-        meanCandidates: meanCandidates(results),
-        meanExactDistances: Double(results.reduce(0) { $0 + $1.exactDistances }) / count,
-        configuration: index.configuration, sweep: sweep, galleryCandidates: galleryCandidates)
+    try store.read { snapshot in
+      try compare(
+        queries: queries, source: snapshot, searcher: index.searcher(in: snapshot),
+        configuration: index.configuration, rowOf: { rowOfID[$0] }, depth: depth,
+        threads: threads, probeSweep: probeSweep, neighbours: neighbours, progress: progress)
     }
+  }
+
+  /// Both searches over one ``VectorSource``, whatever holds it.
+  ///
+  /// - Parameters:
+  ///   - source: the gallery's vectors.
+  ///   - searcher: an LSH searcher over the same source.
+  ///   - configuration: the index's settings, for the report.
+  ///   - rowOf: the gallery row of an id (`nil`: not a gallery item).
+  ///   - Other parameters: as ``compare(queries:store:index:rowOfID:depth:threads:probeSweep:neighbours:progress:)``.
+  private static func compare(
+    queries: Matrix, source: some VectorSource, searcher: LSHSearcher,
+    configuration: LSHConfiguration, rowOf: (UInt64) -> Int?, depth: Int, threads: Int,
+    probeSweep: [Int], neighbours: (depth: Int, gallery: Matrix)?, progress: Progress
+  ) throws -> SearchComparison {
+    let depth = min(depth, source.count)
+    progress.update(
+      "searching \(TextFormatting.grouped(queries.rows)) queries, exact and LSH (\(configuration.summary))",
+      force: true)
+    func rows(_ neighbors: [Neighbor]) -> [Int] { neighbors.compactMap { rowOf($0.id) } }
+    var exactSearch = source.exactSearch
+    exactSearch.threads = max(1, threads)
+    let exactStarted = Progress.now()
+    let exact = exactSearch.search(queries, k: depth)
+    let exactSeconds = Progress.now() - exactStarted
+    let approximateStarted = Progress.now()
+    let results = try searcher.search(queries, k: depth, threads: max(1, threads))
+    let approximateSeconds = Progress.now() - approximateStarted
+    let count = Double(max(results.count, 1))
+    func meanCandidates(_ results: [LSHSearchResult]) -> Double {
+      Double(results.reduce(0) { $0 + $1.candidates }) / count
+    }
+    let sweep = try probeSweep.map { probes in
+      let started = Progress.now()
+      let found = try searcher.search(
+        queries, k: depth, probesPerTable: probes, threads: max(1, threads))
+      return SweepPoint(
+        probes: probes, rankings: found.map { rows($0.neighbors) },
+        seconds: Progress.now() - started, meanCandidates: meanCandidates(found))
+    }
+    var galleryCandidates: [[Int]]?
+    if let neighbours {
+      progress.update(
+        "searching the index for the \(neighbours.depth) nearest of every item (re-ranking)",
+        force: true)
+      let wanted = min(neighbours.depth, source.count)
+      let fromQueries = try searcher.search(queries, k: wanted, threads: max(1, threads))
+      let fromGallery = try searcher.search(
+        neighbours.gallery, k: wanted, threads: max(1, threads))
+      galleryCandidates = (fromQueries + fromGallery).map { rows($0.neighbors) }
+    }
+    return SearchComparison(
+      exact: exact.map(rows), approximate: results.map { rows($0.neighbors) }, depth: depth,
+      exactSeconds: exactSeconds, approximateSeconds: approximateSeconds,
+      meanCandidates: meanCandidates(results),
+      meanExactDistances: Double(results.reduce(0) { $0 + $1.exactDistances }) / count,
+      configuration: configuration, sweep: sweep, galleryCandidates: galleryCandidates)
   }
 }

@@ -1,0 +1,55 @@
+import VectorMath
+
+/// An LSH index held in memory over a ``VectorSource`` instead of in a store: fitted, encoded
+/// and searched as a stored index is (the same hash functions, compact codes and searcher), for
+/// approximate search over a gallery that lives in memory — no temporary store to write.
+///
+/// ```swift
+/// try gallery.withVectorSource(metric: .l2) { source in
+///   let index = try LSHMemoryIndex.build(configuration: .defaults(for: .pstable), over: source)
+///   let results = try index.searcher(over: source).search(queries, k: 10)
+/// }
+/// ```
+public struct LSHMemoryIndex: @unchecked Sendable {
+  /// Projection, hashing and compact codes.
+  public let encoder: ItemEncoder
+  /// The tables, in memory (they hold ids and codes, never pointers into the source).
+  let tables: MemoryTables
+
+  /// The settings (with the bucket width resolved).
+  public var configuration: LSHConfiguration { encoder.model.configuration }
+
+  /// Bytes of table entries held.
+  public var bytes: Int { tables.bytes }
+
+  /// Fits an index to a source's vectors and builds its tables.
+  ///
+  /// - Parameters:
+  ///   - configuration: the settings (a missing p-stable width is estimated from the data).
+  ///   - source: the vectors (prepared for the metric: unit length for cosine).
+  ///   - sampleSize: vectors the projection and codes are fitted on.
+  /// - Returns: the index, valid for searches over the same source's vectors.
+  /// - Throws: ``LSHError`` for bad settings or fewer than 2 vectors.
+  /// - Complexity: O(n · (d · m + L)) to encode and hash, O(n log n) per table to sort.
+  public static func build(
+    configuration: LSHConfiguration, over source: some VectorSource, sampleSize: Int = 20_000
+  ) throws -> LSHMemoryIndex {
+    let validated = try configuration.validated(forDimension: source.dimension)
+    guard source.count >= 2 else {
+      throw LSHError(.tooFewItems, "an LSH index needs at least 2 items, not \(source.count)")
+    }
+    let sample = LSHIndex.sampleVectors(source, limit: sampleSize)
+    let encoder = try LSHIndex.fitEncoder(
+      validated, sample: sample, metric: source.metric, storePath: "in memory")
+    let encoded = LSHTuner.encodeItems(source, encoder: encoder, excluding: [])
+    return LSHMemoryIndex(
+      encoder: encoder,
+      tables: encoded.tables(
+        hasher: encoder.model.hasher, configuration: encoder.model.configuration))
+  }
+
+  /// A searcher over `source`: the source the index was built over, valid while it is.
+  public func searcher(over source: some VectorSource) -> LSHSearcher {
+    LSHSearcher(encoder: encoder, source: source, tables: .memory(tables))
+  }
+}
