@@ -41,7 +41,7 @@ public enum Evaluate {
     public var seed: UInt64 = 0
     /// Worker threads.
     public var threads = Parallel.processorCount
-    /// Also search with an LSH index over the gallery (built in a temporary store) and report
+    /// Also search with an LSH index over the gallery (built in memory) and report
     /// its metrics and ANN recall beside exact search's; `nil` evaluates exact search only.
     public var lsh: LSHChoices?
     /// A store holding the gallery (its items, labels, model and index): used instead of
@@ -242,7 +242,7 @@ public enum Evaluate {
   ///     `nil`.
   ///   - progress: status output.
   /// - Returns: the entries, the index settings and the sweep.
-  /// - Throws: `LSHError` for bad settings, or storage errors from the temporary store.
+  /// - Throws: `LSHError` for bad settings, or storage errors from a stored gallery.
   static func evaluateSearches(
     prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
     labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,

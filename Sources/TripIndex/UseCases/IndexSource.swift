@@ -8,7 +8,7 @@ import VectorStore
 
 /// Where `eval`'s LSH search comes from.
 enum IndexSource {
-  /// A temporary store and index over the gallery's vectors, with these settings.
+  /// An index in memory over the gallery's vectors, with these settings.
   case temporary(LSHConfiguration)
   /// A gallery kept in a store, searched with the store's own index; `rowOfID` maps each stored
   /// id to its gallery row.

@@ -13,7 +13,7 @@ struct BenchmarkCommand: ParsableCommand {
       Trains the triplet embedder (batch-hard, soft margin) and the softmax surrogate with the same \
       trunk and iteration budget, once per seed; embeds query and gallery with each; scores raw \
       features, triplet and surrogate under the Market-1501 protocol with exact search and with an \
-      LSH index (built per model in a temporary store). Trained rows are means over the seeds, \
+      LSH index (built per model in memory). Trained rows are means over the seeds, \
       with their standard deviations. Prints the table; --report OUT writes report.md, \
       metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg \
       (exact search as a point, LSH as a curve over probes per table), and the trained models.

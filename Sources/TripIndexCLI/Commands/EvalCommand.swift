@@ -30,7 +30,7 @@ struct EvalCommand: ParsableCommand {
       `build`; its model embeds the queries; with --index lsh its own index is searched). \
       --rerank adds an exact+rerank row: k-reciprocal re-ranking (Zhong et al. 2017) with \
       torchreid's conventions (--k1, --k2, --lambda). \
-      With --index lsh the gallery is also indexed (in a temporary store) and three rows are \
+      With --index lsh the gallery is also indexed (in memory) and three rows are \
       printed: exact (the full ranking), exact top-D and lsh top-D (D = --max-rank; the rest of \
       the gallery is ranked after the D found, in gallery order), with search speed, ANN recall \
       and candidates per query: what the approximation costs in rank-1 and mAP. \
