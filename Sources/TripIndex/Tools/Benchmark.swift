@@ -307,7 +307,7 @@ public enum Benchmark {
         ),
         (
           "search",
-          "exact (full ranking); exact and lsh top-\(options.maxRank): the index's top \(options.maxRank) with the rest of the gallery after them in gallery order. LSH \(lshSummary) (bucket width per model: \(widths.joined(separator: ", "))); search q/s is measured on the same temporary store for both, \(options.threads) threads"
+          "exact (full ranking); exact and lsh top-\(options.maxRank): the index's top \(options.maxRank) with the rest of the gallery after them in gallery order. LSH \(lshSummary) (bucket width per model: \(widths.joined(separator: ", "))); search q/s is measured on the same vectors (in memory) for both, \(options.threads) threads"
         ),
       ],
       entries: entries)
