@@ -1,5 +1,5 @@
 // libhdf5 through dlopen: the headers give the types and constants, every call goes through a
-// pointer resolved by dlsym on first use, so tripindex starts without loading libhdf5 and the
+// pointer resolved by dlsym on first use, so the tool starts without loading libhdf5 and the
 // thirty libraries it depends on. Nothing here may name an HDF5 function or global directly
 // (the link would then need -lhdf5): use the p_ pointers and the g_ globals.
 #include "chdf5.h"
@@ -124,7 +124,7 @@ int tripindex_h5_load(char *message, size_t capacity) {
   }
   if (major != H5_VERS_MAJOR || minor != H5_VERS_MINOR) {
     snprintf(message, capacity,
-             "%s is HDF5 %u.%u.%u; tripindex was built with the headers of %d.%d (install the "
+             "%s is HDF5 %u.%u.%u; this build uses the headers of %d.%d (install the "
              "matching library, or set TRIPINDEX_HDF5_LIBRARY)",
              chosen, major, minor, release, H5_VERS_MAJOR, H5_VERS_MINOR);
     return -1;
@@ -136,7 +136,7 @@ int tripindex_h5_load(char *message, size_t capacity) {
       load_global(library, "H5P_CLS_DATASET_ACCESS_ID_g", &g_dataset_access, message,
                   capacity) < 0)
     return -1;
-  // tripindex reports errors itself.
+  // Errors are reported by the caller.
   p_H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   return 0;
 }
@@ -305,7 +305,7 @@ long tripindex_h5_string_attribute(tripindex_h5_id file, const char *name, char 
 
 int tripindex_h5_load(char *message, size_t capacity) {
   snprintf(message, capacity,
-           "this tripindex was built without the HDF5 headers (install libhdf5-dev and build "
+           "this build was made without the HDF5 headers (install libhdf5-dev and build "
            "again to read HDF5 files)");
   return -1;
 }

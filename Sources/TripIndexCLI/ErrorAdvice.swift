@@ -16,8 +16,27 @@ enum ErrorAdvice {
     "k": "-k",
   ]
 
-  /// Sets the advice the LMDB layer prints when it meets a damaged page.
+  /// The flag of each option whose flag is not its name in kebab case.
+  static let optionFlags: [String: String] = ["k": "-k"]
+
+  /// An option as a flag: `embedFrom` → `--embed-from`, `k` → `-k`.
+  static func flag(_ option: String) -> String {
+    if let flag = optionFlags[option] { return flag }
+    var kebab = "--"
+    for character in option {
+      if character.isUppercase {
+        kebab += "-" + character.lowercased()
+      } else {
+        kebab.append(character)
+      }
+    }
+    return kebab
+  }
+
+  /// Sets how the use cases name options and commands, and the advice the LMDB layer prints
+  /// when it meets a damaged page.
   static func install() {
+    Wording.set(option: { flag($0) }, command: { "`tripindex \($0)`" })
     Environment.damagedPageAdvice.withLock { advice in
       advice = { directory in " (`tripindex check --store \(directory)` reports the same)" }
     }

@@ -13,7 +13,7 @@ import VectorStore
   import Darwin
 #endif
 
-/// The inputs tripindex reads from files, each fed arbitrary bytes by libFuzzer (`make fuzz`).
+/// The inputs read from files, each fed arbitrary bytes by libFuzzer (`make fuzz`).
 /// A target passes when every input ends in a value or a thrown error: a trap, an address
 /// sanitizer report, a leak or a timeout is a finding.
 enum FuzzTarget: String, CaseIterable {
@@ -33,7 +33,7 @@ enum FuzzTarget: String, CaseIterable {
   case json
   /// The two meta pages of an LMDB data file, read before the file is mapped.
   case datafile
-  /// A `query --where` expression: the parser, then the filter on labelled and unlabelled items.
+  /// A query filter expression: the parser, then the filter on labelled and unlabelled items.
   case filter
 
   /// Runs one input.

@@ -73,7 +73,7 @@ import TripIndex
     var retrieval = Evaluate.Options(queryPath: directory.file("query"), galleryPath: nil)
     retrieval.protocolChoice = .market1501
     #expect { try Evaluate.run(retrieval, progress: Progress(quiet: true)) } throws: {
-      "\($0)".contains("--gallery is required")
+      "\($0)".contains("gallery is required")
     }
   }
 }

@@ -202,7 +202,7 @@ import VectorStore
     _ = try Build.run(build, progress: Progress(quiet: true))
     build.modelPath = nil
     #expect { try Build.run(build, progress: Progress(quiet: true)) } throws: {
-      "\($0)".contains("pass it with --model")
+      "\($0)".contains("pass it with model")
     }
     let probe = directory.write(
       Array(repeating: "0.5", count: 48).joined(separator: " ") + "\n", to: "probe.vec")

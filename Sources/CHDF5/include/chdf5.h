@@ -1,4 +1,4 @@
-// The HDF5 calls tripindex makes, in plain C types. libhdf5 is loaded on first use
+// The HDF5 calls made, in plain C types. libhdf5 is loaded on first use
 // (tripindex_h5_load), never linked: it pulls in some thirty libraries (curl, Kerberos, TLS)
 // that would double the start-up time of every command, HDF5 or not.
 #ifndef CHDF5_H

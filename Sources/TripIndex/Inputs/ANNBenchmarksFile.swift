@@ -38,7 +38,7 @@ public struct ANNBenchmarksFile {
   /// The store metric the `distance` attribute names (`euclidean` → l2, `angular` → cosine), or
   /// `nil` when the file has no such attribute.
   ///
-  /// - Throws: `VectorIOError` for a distance tripindex does not search (`jaccard`, `hamming`).
+  /// - Throws: `VectorIOError` for a distance that cannot be searched (`jaccard`, `hamming`).
   public func metric() throws(VectorIOError) -> DistanceMetric? {
     guard let distance else { return nil }
     switch distance.lowercased() {
@@ -47,7 +47,7 @@ public struct ANNBenchmarksFile {
     default:
       throw VectorIOError(
         path: path,
-        "its distance attribute is '\(distance)'; tripindex searches euclidean and angular data only"
+        "its distance attribute is '\(distance)'; only euclidean and angular data can be searched"
       )
     }
   }
@@ -62,7 +62,7 @@ public struct ANNBenchmarksFile {
       guard let metric = try ANNBenchmarksFile(path: path).metric() else { continue }
       if let found, found.metric != metric {
         throw TripIndexError(
-          "\(found.path) declares the \(found.metric.rawValue) metric and \(path) \(metric.rawValue); one store has one metric (give --metric)"
+          "\(found.path) declares the \(found.metric.rawValue) metric and \(path) \(metric.rawValue); one store has one metric (give \(option("metric")))"
         )
       }
       found = found ?? (metric, path)

@@ -3,7 +3,7 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// A filter over stored items, from `query --where`: comparisons of `pid`, `camera`, `id` and
+/// A filter over stored items, from a query's filter expression: comparisons of `pid`, `camera`, `id` and
 /// `name` with `==`, `!=`, `<`, `<=`, `>`, `>=`, `in [..]` and `not in [..]`, combined with
 /// `and`, `or`, `not` and parentheses (`and` binds tighter than `or`), e.g.
 /// `camera != 3 and pid not in [0, -1]`.
@@ -190,7 +190,7 @@ private struct FilterParser {
     case .symbol(let symbol): found = "'\(symbol)'"
     }
     return TripIndexError(
-      "--where: expected \(expected) at column \(location), found \(found)\n  \(text)\n  "
+      "\(option("where")): expected \(expected) at column \(location), found \(found)\n  \(text)\n  "
         + String(repeating: " ", count: max(0, location - 1)) + "^")
   }
 

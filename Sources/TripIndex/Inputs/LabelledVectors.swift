@@ -4,7 +4,7 @@ import VectorIO
 import VectorMath
 
 /// A whole set of items in memory — names, labels and vectors — read from a folder or file in the
-/// layouts `tripindex build` reads.
+/// layouts `build` reads.
 public struct LabelledVectors: Sendable {
   /// Where the set was read from.
   public var source: String

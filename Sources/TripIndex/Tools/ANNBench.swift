@@ -5,7 +5,7 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// `tripindex annbench`: an ann-benchmarks data set run end to end — a store built from `train`,
+/// The `annbench` command: an ann-benchmarks data set run end to end — a store built from `train`,
 /// the index tuned to each recall target, `test` queried one query at a time on one thread (as
 /// ann-benchmarks measures), recall@k scored against the file's own `neighbors` and `distances`.
 public enum ANNBench {
@@ -84,23 +84,27 @@ public enum ANNBench {
   /// - Throws: `VectorIOError` for a bad file (named dataset and row), ``TripIndexError`` for
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
-    guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
+    guard options.k > 0 else {
+      throw TripIndexError("\(option("k")) must be at least 1, not \(options.k)")
+    }
     guard !options.recallTargets.isEmpty, options.recallTargets.allSatisfy({ $0 > 0 && $0 <= 1 })
     else {
-      throw TripIndexError("--recall takes targets in (0, 1], e.g. --recall 0.5 0.9 0.99")
+      throw TripIndexError(
+        "\(option("recall")) takes targets in (0, 1], e.g. \(option("recall")) 0.5 0.9 0.99")
     }
     guard options.probeMultipliers.allSatisfy({ $0 > 0 }) else {
-      throw TripIndexError("--probe-multipliers must be positive")
+      throw TripIndexError("\(option("probeMultipliers")) must be positive")
     }
     let file = try ANNBenchmarksFile(path: options.path)
     guard let metric = try options.metric ?? file.metric() else {
       throw TripIndexError(
-        "\(options.path) has no distance attribute (euclidean or angular); give --metric")
+        "\(options.path) has no distance attribute (euclidean or angular); give \(option("metric"))"
+      )
     }
     var queries = try VectorFileReader.readAll(path: options.path, dataset: "test")
     let testRows = queries.values.count / queries.dimension
     let queryCount = min(testRows, options.queryLimit ?? testRows)
-    guard queryCount > 0 else { throw TripIndexError("--queries must be at least 1") }
+    guard queryCount > 0 else { throw TripIndexError("\(option("queries")) must be at least 1") }
     queries.values.removeSubrange((queryCount * queries.dimension)...)
 
     let temporary = options.storePath == nil ? try Directories.temporary(prefix: "annbench") : nil
@@ -108,7 +112,8 @@ public enum ANNBench {
     let storePath = options.storePath ?? (temporary ?? "") + "/store"
     if VectorStore.exists(at: storePath) {
       throw TripIndexError(
-        "\(storePath) already holds a store; annbench builds a new one (choose another --store)")
+        "\(storePath) already holds a store; annbench builds a new one (choose another \(option("store")))"
+      )
     }
 
     progress.update("building the store from \(options.path) (train)", force: true)

@@ -6,7 +6,7 @@ import Plumbing
 import VectorIO
 import VectorMath
 
-/// `tripindex benchmark`: the whole offline re-ID comparison in one run. Trains the triplet
+/// The `benchmark` command: the whole offline re-ID comparison in one run. Trains the triplet
 /// embedder (batch-hard, soft margin), the softmax surrogate and the joint recipe (batch-hard +
 /// a weighted, label-smoothed softmax head; ``Train/JointRecipe``) with the same trunk and budget
 /// on `train/`, embeds `query/` and `gallery/` with each, and scores raw features, triplet and
@@ -111,18 +111,20 @@ public enum Benchmark {
   /// - Throws: ``TripIndexError`` for a missing folder or labels, `VectorIOError`,
   ///   `TrainingError`, `LSHError`.
   public static func run(_ options: Options, progress: Progress) throws -> Result {
-    guard !options.seeds.isEmpty else { throw TripIndexError("--seeds must be at least 1") }
+    guard !options.seeds.isEmpty else {
+      throw TripIndexError("\(option("seeds")) must be at least 1")
+    }
     guard options.iterations > 0 else {
-      throw TripIndexError("--iterations must be at least 1, not \(options.iterations)")
+      throw TripIndexError("\(option("iterations")) must be at least 1, not \(options.iterations)")
     }
     guard options.maxRank > 0 else {
-      throw TripIndexError("--max-rank must be at least 1, not \(options.maxRank)")
+      throw TripIndexError("\(option("maxRank")) must be at least 1, not \(options.maxRank)")
     }
     let folders = try ["train", "query", "gallery"].map { name in
       let path = options.directory + "/" + name
       guard Directories.isDirectory(path) else {
         throw TripIndexError(
-          "\(options.directory) has no \(name)/ folder; benchmark needs train/, query/ and gallery/ (see `tripindex datasets synth-reid`)"
+          "\(options.directory) has no \(name)/ folder; benchmark needs train/, query/ and gallery/ (see \(command("datasets synth-reid")))"
         )
       }
       return try LabelledVectors.load(path, progress: progress)

@@ -9,7 +9,7 @@ import VectorMath
   import Darwin
 #endif
 
-/// `tripindex datasets synth-reid`: a deterministic synthetic re-identification data set.
+/// The `datasets synth-reid` command: a deterministic synthetic re-identification data set.
 ///
 /// Each identity is a latent appearance vector. Each camera sees it through its own distortion of
 /// that latent (a near-identity linear map), adds a per-image nuisance (pose, light) through a
@@ -86,7 +86,8 @@ public enum SyntheticReID {
     }
     guard options.cameraDistortion >= 0, options.cameraDistortion.isFinite else {
       throw TripIndexError(
-        "--camera-distortion must be a non-negative number, not \(options.cameraDistortion)")
+        "\(option("cameraDistortion")) must be a non-negative number, not \(options.cameraDistortion)"
+      )
     }
     guard options.trainIdentities + options.testIdentities <= 9999 else {
       throw TripIndexError(

@@ -5,7 +5,7 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// `tripindex build`: ingest a folder of vector files into a store.
+/// The `build` command: ingest a folder of vector files into a store.
 ///
 /// Every input file is read and checked before anything is written, so bad input leaves the store
 /// exactly as it was. Then the vectors stream into the store in transactions of ``Options/batchRows``
@@ -103,7 +103,7 @@ public enum Build {
   ///   ``TripIndexError``; in every case the store is left as it was.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
     guard options.batchRows > 0 else {
-      throw TripIndexError("--batch must be positive, not \(options.batchRows)")
+      throw TripIndexError("\(option("batch")) must be positive, not \(options.batchRows)")
     }
     let model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     var existing: VectorStore?
@@ -112,7 +112,7 @@ public enum Build {
       if let metric = options.metric, metric != store.metric {
         throw VectorStoreError(
           .metricMismatch, path: options.storePath,
-          "uses the \(store.metric.rawValue) metric, but --metric \(metric.rawValue) was given; a store's metric is fixed when it is created"
+          "uses the \(store.metric.rawValue) metric, but \(option("metric")) \(metric.rawValue) was given; a store's metric is fixed when it is created"
         )
       }
       try checkModel(model, path: options.modelPath, against: store)
@@ -122,7 +122,7 @@ public enum Build {
     let hdf5Files = scan.vectorFiles.filter { VectorFileFormat(path: $0) == .hdf5 }
     if let dataset = options.dataset, hdf5Files.isEmpty {
       throw TripIndexError(
-        "--dataset \(dataset) names a dataset of an HDF5 file, and \(options.input) holds no .hdf5 or .h5 file"
+        "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.input) holds no .hdf5 or .h5 file"
       )
     }
     let declared = try ANNBenchmarksFile.declaredMetric(of: hdf5Files)
@@ -147,7 +147,7 @@ public enum Build {
       let itemsAfter = try (existing?.count() ?? 0) + plan.totalRows
       guard itemsAfter >= 2 else {
         throw TripIndexError(
-          "an LSH index needs at least 2 items, and the store would hold \(itemsAfter); nothing was written (build without --index, or add more vectors)"
+          "an LSH index needs at least 2 items, and the store would hold \(itemsAfter); nothing was written (build without \(option("index")), or add more vectors)"
         )
       }
     }
@@ -230,7 +230,7 @@ public enum Build {
           report.index = try LSHIndex.build(on: store, configuration: requested).configuration
         } catch {
           throw TripIndexError(
-            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with `tripindex index --store \(options.storePath)`"
+            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with \(command("index \(option("store")) \(options.storePath)"))"
           )
         }
       } else {
@@ -254,12 +254,12 @@ public enum Build {
     case (let model?, let recorded?):
       guard model.fingerprint == recorded else {
         throw TripIndexError(
-          "store \(store.path) holds embeddings of another model (fingerprint \(recorded)); --model \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
+          "store \(store.path) holds embeddings of another model (fingerprint \(recorded)); \(option("model")) \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
         )
       }
     case (nil, _?):
       throw TripIndexError(
-        "store \(store.path) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with --model to add to it"
+        "store \(store.path) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with \(option("model")) to add to it"
       )
     case (_?, nil):
       guard try store.count() == 0 else {

@@ -10,7 +10,7 @@ import VectorStore
   import Darwin
 #endif
 
-/// `tripindex compact`: a compacted copy of a store (LMDB's compacting copy: free pages left
+/// The `compact` command: a compacted copy of a store (LMDB's compacting copy: free pages left
 /// out), for a data file grown by rebuilds made while long reads were open.
 public enum Compact {
   /// What a compaction did.

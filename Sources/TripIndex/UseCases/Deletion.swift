@@ -7,7 +7,7 @@ import VectorStore
   import Darwin
 #endif
 
-/// `tripindex delete`: remove items in one transaction.
+/// The `delete` command: remove items in one transaction.
 public enum Deletion {
   /// Deletes items by name or id; all or nothing.
   ///

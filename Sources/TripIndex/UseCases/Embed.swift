@@ -6,7 +6,7 @@ import Plumbing
 import VectorIO
 import VectorMath
 
-/// `tripindex embed`: map a vector file (or a folder) through a model into a vector file.
+/// The `embed` command: map a vector file (or a folder) through a model into a vector file.
 public enum Embed {
   /// What an embedding run did.
   public struct Report: Sendable {

@@ -6,7 +6,7 @@ import Plumbing
 import VectorIO
 import VectorMath
 
-/// `tripindex eval`: score the ranking of a gallery for a set of queries, as re-ID papers report it.
+/// The `eval` command: score the ranking of a gallery for a set of queries, as re-ID papers report it.
 public enum Evaluate {
   /// The protocols the command offers.
   public enum ProtocolChoice: String, Sendable, CaseIterable {
@@ -81,18 +81,20 @@ public enum Evaluate {
   ///   dimensions, bad options).
   public static func run(_ options: Options, progress: Progress) throws -> EvaluationReport {
     guard options.maxRank > 0 else {
-      throw TripIndexError("--max-rank must be at least 1, not \(options.maxRank)")
+      throw TripIndexError("\(option("maxRank")) must be at least 1, not \(options.maxRank)")
     }
     guard options.repeats > 0 else {
-      throw TripIndexError("--repeats must be at least 1, not \(options.repeats)")
+      throw TripIndexError("\(option("repeats")) must be at least 1, not \(options.repeats)")
     }
     if let problem = options.rerank?.problem { throw TripIndexError("--" + problem) }
     if options.galleryPath != nil && options.galleryStorePath != nil {
-      throw TripIndexError("--gallery and --gallery-store both name a gallery; give one")
+      throw TripIndexError(
+        "\(option("gallery")) and \(option("galleryStore")) both name a gallery; give one")
     }
     let hasGallery = options.galleryPath != nil || options.galleryStorePath != nil
     if options.rerank != nil && !hasGallery {
-      throw TripIndexError("--rerank re-ranks a gallery for the queries; give --gallery")
+      throw TripIndexError(
+        "\(option("rerank")) re-ranks a gallery for the queries; give \(option("gallery"))")
     }
     // A stored gallery: its vectors are already embedded with its model, which embeds the queries.
     let stored = try options.galleryStorePath.map { path in
@@ -103,7 +105,7 @@ public enum Evaluate {
       ?? options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     if let stored, let chosen = options.metric, chosen != stored.store.metric {
       throw TripIndexError(
-        "--metric \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
+        "\(option("metric")) \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
       )
     }
     let metric = stored?.store.metric ?? options.metric ?? model?.metric ?? .l2
@@ -112,7 +114,7 @@ public enum Evaluate {
     let excludeSelf = !hasGallery
     if excludeSelf && options.protocolChoice != .retrieval {
       throw TripIndexError(
-        "--gallery is required for the \(options.protocolChoice.rawValue) protocol (only retrieval can rank the queries against themselves)"
+        "\(option("gallery")) is required for the \(options.protocolChoice.rawValue) protocol (only retrieval can rank the queries against themselves)"
       )
     }
     var gallery = stored?.items ?? queries
@@ -164,7 +166,7 @@ public enum Evaluate {
     if let stored, options.lsh != nil {
       guard let index = try LSHIndex.open(stored.store) else {
         throw TripIndexError(
-          "store \(stored.store.path) has no LSH index; build one with `tripindex index --store \(stored.store.path)` or evaluate exact search only"
+          "store \(stored.store.path) has no LSH index; build one with \(command("index \(option("store")) \(stored.store.path)")) or evaluate exact search only"
         )
       }
       indexSource = .stored(stored.store, index, rowOfID: stored.rowOfID)

@@ -6,7 +6,7 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// `tripindex export`: a store's live items as files `build` reads back — one vector file and a
+/// The `export` command: a store's live items as files `build` reads back — one vector file and a
 /// `labels.csv` (name, pid, camera and, when any item has one, group), in id order.
 public enum Export {
   /// What to export.
@@ -61,7 +61,7 @@ public enum Export {
     case .npy: extensionName = "npy"
     case .fvecs: extensionName = "fvecs"
     default:
-      throw TripIndexError("--format takes npy or fvecs (text .vec would round values)")
+      throw TripIndexError("\(option("format")) takes npy or fvecs (text .vec would round values)")
     }
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let folder = options.outputDirectory

@@ -3,7 +3,7 @@ import Plumbing
 import VectorIO
 import VectorStore
 
-/// `tripindex index`: build, rebuild or drop a store's LSH index.
+/// The `index` command: build, rebuild or drop a store's LSH index.
 public enum Index {
   /// What an indexing run did.
   public struct Report: Sendable {
@@ -35,7 +35,7 @@ public enum Index {
         "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1))"
       guard speed.lsh >= speed.exact else { return times }
       return times
-        + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given --lsh (or --probes/--budget); `tripindex tune` finds a faster setting or chooses exact search"
+        + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given \(option("lsh")) (or \(option("probes"))/\(option("budget"))); \(command("tune")) finds a faster setting or chooses exact search"
     }
   }
 

@@ -5,7 +5,7 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// `tripindex query`: the nearest stored items of each probe vector.
+/// The `query` command: the nearest stored items of each probe vector.
 public enum Query {
   /// The dataset read from an HDF5 probe file when none is named: ann-benchmarks' queries.
   public static let defaultDataset = "test"
@@ -94,15 +94,18 @@ public enum Query {
   /// - Throws: `VectorIOError` for a bad probe file (dimension, values), `VectorStoreError`,
   ///   or ``TripIndexError`` for a bad `k`.
   public static func run(_ options: Options) throws -> Result {
-    guard options.k > 0 else { throw TripIndexError("-k must be at least 1, not \(options.k)") }
+    guard options.k > 0 else {
+      throw TripIndexError("\(option("k")) must be at least 1, not \(options.k)")
+    }
     guard options.threads > 0 else {
-      throw TripIndexError("--threads must be at least 1, not \(options.threads)")
+      throw TripIndexError("\(option("threads")) must be at least 1, not \(options.threads)")
     }
     if let probes = options.probesPerTable, probes < 1 {
-      throw TripIndexError("--probes must be at least 1, not \(probes)")
+      throw TripIndexError("\(option("probes")) must be at least 1, not \(probes)")
     }
     if let budget = options.candidateBudget, budget < 0 {
-      throw TripIndexError("--budget cannot be negative (0 means no limit), not \(budget)")
+      throw TripIndexError(
+        "\(option("budget")) cannot be negative (0 means no limit), not \(budget)")
     }
     let started = Progress.now()
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
@@ -116,11 +119,12 @@ public enum Query {
     if index != nil, !asksForIndex, let speed = recordedSpeed, speed.lsh >= speed.exact {
       index = nil
       slowIndexNote =
-        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; --lsh uses it anyway)"
+        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; \(option("lsh")) uses it anyway)"
     }
     if let dataset = options.dataset, VectorFileFormat(path: options.probePath) != .hdf5 {
       throw TripIndexError(
-        "--dataset \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one")
+        "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
+      )
     }
     let probes = try readProbes(
       options.probePath, for: store, model: model, dataset: options.dataset)
@@ -148,7 +152,7 @@ public enum Query {
       if index != nil, !asksForIndex, options.excludeSameCamera || options.excludeSamePID {
         index = nil
         method =
-          "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; --lsh uses it anyway)"
+          "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; \(option("lsh")) uses it anyway)"
       }
       // A filter passing a fraction f costs LSH search about 1/f of its unfiltered time (it reads
       // that much farther); where that exceeds exact search's recorded time, search exactly.
@@ -160,7 +164,7 @@ public enum Query {
         if predicted >= speed.exact {
           index = nil
           method =
-            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search; --lsh uses it anyway)"
+            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search; \(option("lsh")) uses it anyway)"
         }
       }
       var groups: [(mask: IDMask?, rows: [Int])] = [(selection?.mask, Array(0..<probes.rows))]
@@ -251,13 +255,14 @@ public enum Query {
     guard options.excludeSameCamera || options.excludeSamePID else {
       if options.probeLabelsPath != nil {
         throw TripIndexError(
-          "--probe-labels is read for --exclude-same-camera or --exclude-same-pid; add one")
+          "\(option("probeLabels")) is read for \(option("excludeSameCamera")) or \(option("excludeSamePid")); add one"
+        )
       }
       return nil
     }
     guard let path = options.probeLabelsPath else {
       throw TripIndexError(
-        "--exclude-same-camera and --exclude-same-pid need the probes' labels: --probe-labels labels.csv (name,pid,camera, one row per probe, in order)"
+        "\(option("excludeSameCamera")) and \(option("excludeSamePid")) need the probes' labels: \(option("probeLabels")) labels.csv (name,pid,camera, one row per probe, in order)"
       )
     }
     let file = try LabelsFile(path: path)
@@ -271,12 +276,12 @@ public enum Query {
       if options.excludeSameCamera && entry.labels.camera == nil {
         throw VectorIOError(
           path: path, location: .line(entry.line),
-          "probe '\(entry.name)' has no camera, which --exclude-same-camera needs")
+          "probe '\(entry.name)' has no camera, which \(option("excludeSameCamera")) needs")
       }
       if options.excludeSamePID && entry.labels.pid == nil {
         throw VectorIOError(
           path: path, location: .line(entry.line),
-          "probe '\(entry.name)' has no pid, which --exclude-same-pid needs")
+          "probe '\(entry.name)' has no pid, which \(option("excludeSamePid")) needs")
       }
     }
     return file.entries.map(\.labels)

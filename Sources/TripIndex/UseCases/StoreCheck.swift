@@ -4,7 +4,7 @@ import Plumbing
 import VectorIO
 import VectorStore
 
-/// `tripindex check`: reads every record of a store, verifies checksums, counts, the
+/// The `check` command: reads every record of a store, verifies checksums, counts, the
 /// `names` ↔ `items` maps, the deleted bitmaps, block sizes and the LSH tables, and with
 /// `repair` rebuilds what is derived (names, count, missing checksums, the LSH index) in one
 /// transaction.
@@ -72,7 +72,7 @@ public enum StoreCheck {
       damage.append(
         StoreDamage(
           database: "meta", key: VectorStore.indexesKey,
-          problem: "records an index '\(name)' that tripindex does not know", isDerived: true))
+          problem: "records an index '\(name)' that this version does not know", isDerived: true))
     }
     // Index tables are compared with the vectors, which must be readable for that.
     if !damage.contains(where: { $0.database == "vectors" || $0.database == "deleted" }) {
@@ -104,7 +104,7 @@ public enum StoreCheck {
       rebuild = try LSHIndex.prepareRebuild(of: store, encoder: encoder)
       indexLine =
         encoder == nil
-        ? "LSH index: dropped (its parameters are damaged); build a new one with `tripindex index` or `tripindex tune`"
+        ? "LSH index: dropped (its parameters are damaged); build a new one with \(command("index")) or \(command("tune"))"
         : "LSH index: every table rebuilt from the vectors"
     }
     do {
@@ -137,11 +137,13 @@ extension StoreCheck.Report {
     lines.append("\(storePath): read \(read.joined(separator: ", ")) entries")
     if !hasChecksums {
       lines.append(
-        "note: this store predates checksums (schema 1); any write, or `check --repair`, adds them")
+        "note: this store predates checksums (schema 1); any write, or `check \(option("repair"))`, adds them"
+      )
     }
     for damage in found {
       lines.append(
-        "damaged: \(damage)\(damage.isDerived ? " (derived: --repair rebuilds it)" : "")")
+        "damaged: \(damage)\(damage.isDerived ? " (derived: \(option("repair")) rebuilds it)" : "")"
+      )
     }
     for line in repaired { lines.append("repaired: \(line)") }
     if remaining.isEmpty {
@@ -151,9 +153,10 @@ extension StoreCheck.Report {
       let derived = remaining.filter(\.isDerived).count
       lines.append(
         "\(remaining.count) problem(s) remain"
-          + (derived > 0 && repaired.isEmpty ? "; \(derived) can be rebuilt with --repair" : "")
+          + (derived > 0 && repaired.isEmpty
+            ? "; \(derived) can be rebuilt with \(option("repair"))" : "")
           + (remaining.contains { !$0.isDerived }
-            ? "; damage to vectors or item records cannot be derived: restore the store from a copy, or run `tripindex build` again on the source files (it rewrites vectors and labels that differ)"
+            ? "; damage to vectors or item records cannot be derived: restore the store from a copy, or run \(command("build")) again on the source files (it rewrites vectors and labels that differ)"
             : ""))
     }
     return lines.joined(separator: "\n")

@@ -9,7 +9,7 @@ import VectorStore
   import Darwin
 #endif
 
-/// What `tripindex info` reports: the store's items, layout and size per database, its index
+/// What the `info` command reports: the store's items, layout and size per database, its index
 /// (settings, measured speed, tune's verdict) and its model.
 public struct StoreInfo: Sendable {
   /// A database and its size.
@@ -130,7 +130,7 @@ public struct StoreInfo: Sendable {
       "",
       "schema \(schemaVersion)"
         + (schemaVersion >= 2
-          ? " (block checksums; `tripindex check` verifies them)"
+          ? " (block checksums; \(command("check")) verifies them)"
           : " (no checksums yet: opening it for writing adds them)"),
     ]
     if let index {

@@ -5,7 +5,7 @@ import Plumbing
 import VectorIO
 import VectorMath
 
-/// `tripindex train`: fit an embedder on a labelled folder.
+/// The `train` command: fit an embedder on a labelled folder.
 public enum Train {
   /// What to train.
   public struct Options: Sendable {
@@ -76,12 +76,13 @@ public enum Train {
   ///   training cannot proceed.
   public static func run(_ options: Options, progress: Progress) throws -> Report {
     guard (0..<1).contains(options.validationFraction) else {
-      throw TripIndexError("--validation must be in [0, 1), not \(options.validationFraction)")
+      throw TripIndexError(
+        "\(option("validation")) must be in [0, 1), not \(options.validationFraction)")
     }
     try checkSoftmaxHead(options.training.loss)
     if options.training.loss.neck == .after && options.training.normalizeOutput {
       throw TripIndexError(
-        "--embed-from after folds the neck into the output layer, which --normalize would follow; use one of them"
+        "\(option("embedFrom")) after folds the neck into the output layer, which \(option("normalize")) would follow; use one of them"
       )
     }
     let started = Progress.now()
@@ -179,7 +180,7 @@ public enum Train {
   /// - Returns: the widths.
   /// - Throws: ``TripIndexError`` for anything else.
   public static func parseLayers(_ text: String) throws -> [Int] {
-    try parsePositiveIntegers(text, option: "--layers", example: "256,64")
+    try parsePositiveIntegers(text, option: "\(option("layers"))", example: "256,64")
   }
 
   /// Parses a comma-separated list of positive integers given to a command-line option.
@@ -215,7 +216,8 @@ public enum Train {
     guard let text else { return defaultMargin(for: loss) }
     if text == "soft" { return .soft }
     guard let value = Double(text), value >= 0, value.isFinite else {
-      throw TripIndexError("--margin must be a non-negative number or 'soft' (got '\(text)')")
+      throw TripIndexError(
+        "\(option("margin")) must be a non-negative number or 'soft' (got '\(text)')")
     }
     return .hinge(value)
   }
@@ -248,39 +250,46 @@ public enum Train {
   public static func checkSoftmaxHead(_ loss: LossConfiguration) throws {
     guard loss.softmaxWeight >= 0, loss.softmaxWeight.isFinite else {
       throw TripIndexError(
-        "--softmax-weight must be a non-negative number, not \(loss.softmaxWeight)")
+        "\(option("softmaxWeight")) must be a non-negative number, not \(loss.softmaxWeight)")
     }
     guard (0..<1).contains(loss.labelSmoothing) else {
-      throw TripIndexError("--label-smoothing must be in [0, 1), not \(loss.labelSmoothing)")
+      throw TripIndexError(
+        "\(option("labelSmoothing")) must be in [0, 1), not \(loss.labelSmoothing)")
     }
     guard loss.softmaxClasses >= 0 else {
       throw TripIndexError(
-        "--softmax-classes must be 0 (all classes) or a positive count, not \(loss.softmaxClasses)")
+        "\(option("softmaxClasses")) must be 0 (all classes) or a positive count, not \(loss.softmaxClasses)"
+      )
     }
     if loss.softmaxClasses > 0 && !loss.usesSoftmaxHead {
       throw TripIndexError(
-        "--softmax-classes needs a softmax head (--loss softmax, or --softmax-weight above 0)")
+        "\(option("softmaxClasses")) needs a softmax head (\(option("loss")) softmax, or \(option("softmaxWeight")) above 0)"
+      )
     }
     if loss.neck != nil && !loss.usesSoftmaxHead {
       throw TripIndexError(
-        "--bnneck sits in front of a softmax head (--loss softmax, or --softmax-weight above 0)")
+        "\(option("bnneck")) sits in front of a softmax head (\(option("loss")) softmax, or \(option("softmaxWeight")) above 0)"
+      )
     }
     if loss.kind == .softmax && loss.softmaxWeight > 0 {
       throw TripIndexError(
-        "--softmax-weight adds a softmax head to a metric loss; --loss softmax is the head alone")
+        "\(option("softmaxWeight")) adds a softmax head to a metric loss; \(option("loss")) softmax is the head alone"
+      )
     }
   }
 
-  /// The BNNeck setting from `--bnneck` and `--embed-from`.
+  /// The BNNeck setting from the `bnneck` and `embedFrom` options.
   ///
   /// - Parameters:
   ///   - bnneck: whether a neck is trained.
   ///   - embedFrom: where retrieval takes the embedding (`nil`: before the neck).
   /// - Returns: the neck position, or `nil` for no neck.
-  /// - Throws: ``TripIndexError`` for `--embed-from` without `--bnneck`.
+  /// - Throws: ``TripIndexError`` for `embedFrom` without `bnneck`.
   public static func neckPosition(bnneck: Bool, embedFrom: NeckPosition?) throws -> NeckPosition? {
     guard bnneck else {
-      if embedFrom != nil { throw TripIndexError("--embed-from needs --bnneck") }
+      if embedFrom != nil {
+        throw TripIndexError("\(option("embedFrom")) needs \(option("bnneck"))")
+      }
       return nil
     }
     return embedFrom ?? .before

@@ -9,7 +9,7 @@ import VectorStore
   import Darwin
 #endif
 
-/// `tripindex tune`: choose how a store is searched — the LSH setting that reaches a target
+/// The `tune` command: choose how a store is searched — the LSH setting that reaches a target
 /// recall fastest, or exact search when no setting beats it — and build that.
 public enum Tune {
   /// The metadata key that records a tuning's verdict.
