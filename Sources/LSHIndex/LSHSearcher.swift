@@ -29,7 +29,7 @@ public struct LSHSearchResult: Sendable {
 /// `k`, a small store), the query falls back to a full scan, so it returns min(k, count) items.
 ///
 /// Tables are read in place (``MappedBuckets``) or from memory (``MemoryTables``, tuning).
-public struct LSHSearcher: @unchecked Sendable {
+public struct LSHSearcher {
   /// Where the tables are.
   enum Tables {
     /// In a store's read transaction: the table databases.

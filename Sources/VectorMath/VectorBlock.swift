@@ -1,7 +1,7 @@
 /// A run of consecutive vectors in memory: rows `firstID ..< firstID + rowCount`, each `dimension`
 /// `Float`s, row-major. Blocks handed out by a store point into its memory map and are valid only
 /// inside the read transaction that produced them.
-public struct VectorBlock: @unchecked Sendable {
+public struct VectorBlock {
   /// The id of the first row.
   public let firstID: UInt64
   /// The number of rows.
