@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 from fvecs import read_fvecs  # noqa: E402
 
 
-def true_neighbours(train, test, metric, top, block=256):
+def true_neighbours(train, test, metric, top, block=64):
     base = train.astype(np.float64)
     queries = test.astype(np.float64)
     if metric == "angular":
