@@ -601,12 +601,28 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     }
   }
 
-  /// A searcher over the tables in the store's memory map, inside a read snapshot: nothing is
-  /// loaded; every query reads the buckets it needs in place.
+  /// Lends `body` a searcher over the tables in the store's memory map, inside a read snapshot:
+  /// nothing is loaded; every query reads the buckets it needs in place. The searcher is
+  /// borrowed: it cannot outlive the call (and so the snapshot's transaction).
   ///
-  /// - Parameter snapshot: a read snapshot of the indexed store.
-  /// - Returns: the searcher (valid only inside that snapshot).
-  public func searcher(in snapshot: StoreSnapshot) -> LSHSearcher {
+  /// ```swift
+  /// let found = try store.read { snapshot in
+  ///   try index.withSearcher(in: snapshot) { try $0.search(probes, k: 10) }
+  /// }
+  /// ```
+  ///
+  /// - Parameters:
+  ///   - snapshot: a read snapshot of the indexed store.
+  ///   - body: the searches.
+  /// - Returns: what `body` returns.
+  public func withSearcher<R>(
+    in snapshot: StoreSnapshot, _ body: (borrowing LSHSearcher) throws -> R
+  ) rethrows -> R {
+    try body(searcher(in: snapshot))
+  }
+
+  /// The searcher ``withSearcher(in:_:)`` lends (for this module's own measurements).
+  func searcher(in snapshot: StoreSnapshot) -> LSHSearcher {
     LSHSearcher(
       encoder: encoder, source: snapshot, tables: .mapped(tableDatabases, snapshot.transaction))
   }

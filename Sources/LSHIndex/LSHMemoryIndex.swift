@@ -7,7 +7,7 @@ import VectorMath
 /// ```swift
 /// try gallery.withVectorSource(metric: .l2) { source in
 ///   let index = try LSHMemoryIndex.build(configuration: .defaults(for: .pstable), over: source)
-///   let results = try index.searcher(over: source).search(queries, k: 10)
+///   let results = try index.withSearcher(over: source) { try $0.search(queries, k: 10) }
 /// }
 /// ```
 public struct LSHMemoryIndex: @unchecked Sendable {
@@ -48,8 +48,16 @@ public struct LSHMemoryIndex: @unchecked Sendable {
         hasher: encoder.model.hasher, configuration: encoder.model.configuration))
   }
 
-  /// A searcher over `source`: the source the index was built over, valid while it is.
-  public func searcher(over source: some VectorSource) -> LSHSearcher {
-    LSHSearcher(encoder: encoder, source: source, tables: .memory(tables))
+  /// Lends `body` a searcher over `source`, the source the index was built over; the searcher
+  /// is borrowed and cannot outlive the call.
+  ///
+  /// - Parameters:
+  ///   - source: the vectors the index was built over.
+  ///   - body: the searches.
+  /// - Returns: what `body` returns.
+  public func withSearcher<R>(
+    over source: some VectorSource, _ body: (borrowing LSHSearcher) throws -> R
+  ) rethrows -> R {
+    try body(LSHSearcher(encoder: encoder, source: source, tables: .memory(tables)))
   }
 }

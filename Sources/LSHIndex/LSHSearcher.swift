@@ -29,7 +29,11 @@ public struct LSHSearchResult: Sendable {
 /// `k`, a small store), the query falls back to a full scan, so it returns min(k, count) items.
 ///
 /// Tables are read in place (``MappedBuckets``) or from memory (``MemoryTables``, tuning).
-public struct LSHSearcher {
+///
+/// A searcher reads the store's memory map through the read transaction it was made in, so it is
+/// non-copyable and handed out only by closures (``LSHIndex/withSearcher(in:_:)``,
+/// ``LSHMemoryIndex/withSearcher(over:_:)``) that lend it: it cannot be kept past them.
+public struct LSHSearcher: ~Copyable {
   /// Where the tables are.
   enum Tables {
     /// In a store's read transaction: the table databases.

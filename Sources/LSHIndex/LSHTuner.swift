@@ -465,7 +465,8 @@ public enum LSHTuner {
   /// metric's own units, + 1e-3) and single-threaded speed (the fastest of `runs`) of one
   /// setting.
   static func measure(
-    _ searcher: LSHSearcher, setting: LSHConfiguration, sample: Sample, k: Int, runs: Int = 1
+    _ searcher: borrowing LSHSearcher, setting: LSHConfiguration, sample: Sample, k: Int,
+    runs: Int = 1
   ) throws -> Measurement {
     let (seconds, results) = try fastest(of: runs) {
       try searcher.search(

@@ -41,7 +41,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
   -> Double
 {
   try store.read { snapshot in
-    let found = try index.searcher(in: snapshot).search(probes, k: k)
+    let found = try index.withSearcher(in: snapshot) { try $0.search(probes, k: k) }
     let exact = snapshot.exactSearch.search(probes, k: k)
     var hits = 0
     for (approximate, truth) in zip(found, exact) {
@@ -99,7 +99,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     let recall = try indexRecall(store, index: index, data: data, probes: probes, k: 10)
     #expect(recall == 1, "recall \(recall)")
     let results = try store.read { snapshot in
-      try index.searcher(in: snapshot).search(probes, k: 10)
+      try index.withSearcher(in: snapshot) { try $0.search(probes, k: 10) }
     }
     let entries = Double(results.map(\.candidates).reduce(0, +)) / Double(results.count)
     let exact = Double(results.map(\.exactDistances).reduce(0, +)) / Double(results.count)
@@ -168,7 +168,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         family: .pstable, tables: 2, hashesPerTable: 12, bucketWidth: 0.01, probes: 1))
     let probes = Fixtures.clusteredMatrix(rows: 3, columns: 24, clusters: 60, seed: 31)
     try store.read { snapshot in
-      let found = try index.searcher(in: snapshot).search(probes, k: 2000)
+      let found = try index.withSearcher(in: snapshot) { try $0.search(probes, k: 2000) }
       let exact = snapshot.exactSearch.search(probes, k: 700)
       for (approximate, truth) in zip(found, exact) {
         #expect(approximate.neighbors.count == 700)
@@ -176,7 +176,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         let distances = approximate.neighbors.map(\.distance)
         #expect(zip(distances, distances.dropFirst()).allSatisfy { $0 <= $1 })
       }
-      let some = try index.searcher(in: snapshot).search(probes, k: 50)
+      let some = try index.withSearcher(in: snapshot) { try $0.search(probes, k: 50) }
       #expect(some.allSatisfy { $0.neighbors.count == 50 })
     }
   }
@@ -208,7 +208,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         configuration: LSHConfiguration(
           family: family, tables: 4, hashesPerTable: family == .crosspolytope ? 1 : 6))
       let probe = Matrix(rows: 1, columns: 24, values: huge)
-      let found = try store.read { try index.searcher(in: $0).search(probe, k: 1) }
+      let found = try store.read { try index.withSearcher(in: $0) { try $0.search(probe, k: 1) } }
       #expect(found.first?.neighbors.count == 1, "\(family.rawValue)")
       let id = try store.read { try $0.id(named: "huge") }
       #expect(found.first?.neighbors.first?.id == id, "\(family.rawValue)")
@@ -231,7 +231,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let inMemory = try LSHSearcher(
         encoder: index.encoder, source: snapshot, tables: .memory(memory)
       ).search(probes, k: 10)
-      let inPlace = try index.searcher(in: snapshot).search(probes, k: 10)
+      let inPlace = try index.withSearcher(in: snapshot) { try $0.search(probes, k: 10) }
       // The same entries are read (pages are cut at different places, LMDB's by bytes, memory's
       // by count, which may change the order of exact distances, never what is read); the
       // answers are as good, and every distance true.
@@ -342,14 +342,16 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     let configuration = LSHConfiguration(family: .pstable, tables: 6, hashesPerTable: 6, seed: 42)
     let first = try LSHIndex.build(on: store, configuration: configuration)
     let probes = Fixtures.clusteredMatrix(rows: 50, columns: 24, clusters: 60, seed: 77)
-    let before = try store.read { try first.searcher(in: $0).search(probes, k: 5).map(\.neighbors) }
+    let before = try store.read {
+      try first.withSearcher(in: $0) { try $0.search(probes, k: 5) }.map(\.neighbors)
+    }
     let reopened = try #require(try LSHIndex.open(store))
     #expect(reopened.configuration == first.configuration)
     #expect(reopened.model.hasher == first.model.hasher)
     #expect(reopened.model.transform == first.model.transform)
     #expect(reopened.encoder.coder == first.encoder.coder)
     let after = try store.read {
-      try reopened.searcher(in: $0).search(probes, k: 5).map(\.neighbors)
+      try reopened.withSearcher(in: $0) { try $0.search(probes, k: 5) }.map(\.neighbors)
     }
     #expect(before == after)
     let again = try LSHIndex.build(on: store, configuration: configuration)
@@ -513,14 +515,15 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     var probes = freshProbes(50, after: 3000)
     if metric == .cosine { probes.normalizeRows() }
     let fromStore = try store.read { snapshot in
-      try stored.searcher(in: snapshot).search(probes, k: 10).map(\.neighbors)
+      try stored.withSearcher(in: snapshot) { try $0.search(probes, k: 10) }.map(\.neighbors)
     }
     let fromMemory = try data.withVectorSource(metric: metric, blockRows: 256) { source in
       let index = try LSHMemoryIndex.build(configuration: configuration, over: source)
       #expect(index.configuration == stored.configuration)
       #expect(index.bytes > 0)
       let exact = source.exactSearch.search(probes, k: 10)
-      let found = try index.searcher(over: source).search(probes, k: 10).map(\.neighbors)
+      let found = try index.withSearcher(over: source) { try $0.search(probes, k: 10) }.map(
+        \.neighbors)
       // Every distance is true: the source's own vectors were re-ranked.
       for (row, neighbors) in found.enumerated() {
         for neighbor in neighbors {

@@ -49,7 +49,8 @@ let benchmarks: @Sendable () -> Void = {
       rows: 1, columns: 128, values: Array(fixture.queries.values[0..<128]))
     benchmark.startMeasurement()
     try fixture.store.read { snapshot in
-      blackHole(try fixture.index.searcher(in: snapshot).search(probe, k: 10, threads: 1))
+      blackHole(
+        try fixture.index.withSearcher(in: snapshot) { try $0.search(probe, k: 10, threads: 1) })
     }
     benchmark.stopMeasurement()
   }
@@ -60,10 +61,11 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
       let fixture = try LSHFixture.shared()
       try fixture.store.read { snapshot in
-        let searcher = fixture.index.searcher(in: snapshot)
-        benchmark.startMeasurement()
-        blackHole(try searcher.search(fixture.queries, k: 10, threads: threads))
-        benchmark.stopMeasurement()
+        try fixture.index.withSearcher(in: snapshot) { searcher in
+          benchmark.startMeasurement()
+          blackHole(try searcher.search(fixture.queries, k: 10, threads: threads))
+          benchmark.stopMeasurement()
+        }
       }
     }
   }

@@ -199,8 +199,10 @@ public enum ANNBench {
         let found = try measure(storePath: storePath, probes: probes, truth: truth, k: options.k) {
           snapshot, index, prepared in
           guard let index else { throw TripIndexError("\(storePath): the tuned index is missing") }
-          let results = try index.searcher(in: snapshot).search(
-            prepared, k: options.k, probesPerTable: count, threads: 1, measuringLatency: true)
+          let results = try index.withSearcher(in: snapshot) {
+            try $0.search(
+              prepared, k: options.k, probesPerTable: count, threads: 1, measuringLatency: true)
+          }
           return results.map { ($0.neighbors, $0.seconds) }
         }
         var setting = configuration

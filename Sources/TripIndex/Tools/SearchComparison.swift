@@ -85,11 +85,13 @@ struct SearchComparison: Sendable {
         "indexing \(TextFormatting.grouped(gallery.rows)) gallery items (LSH) in memory",
         force: true)
       let index = try LSHMemoryIndex.build(configuration: configuration, over: source)
-      return try compare(
-        queries: queries, source: source, searcher: index.searcher(over: source),
-        configuration: index.configuration, rowOf: { Int($0) }, depth: depth, threads: threads,
-        probeSweep: probeSweep, neighbours: neighbourDepth.map { ($0, gallery) },
-        progress: progress)
+      return try index.withSearcher(over: source) { searcher in
+        try compare(
+          queries: queries, source: source, searcher: searcher,
+          configuration: index.configuration, rowOf: { Int($0) }, depth: depth, threads: threads,
+          probeSweep: probeSweep, neighbours: neighbourDepth.map { ($0, gallery) },
+          progress: progress)
+      }
     }
   }
 
@@ -116,10 +118,12 @@ struct SearchComparison: Sendable {
     progress: Progress
   ) throws -> SearchComparison {
     try store.read { snapshot in
-      try compare(
-        queries: queries, source: snapshot, searcher: index.searcher(in: snapshot),
-        configuration: index.configuration, rowOf: { rowOfID[$0] }, depth: depth,
-        threads: threads, probeSweep: probeSweep, neighbours: neighbours, progress: progress)
+      try index.withSearcher(in: snapshot) { searcher in
+        try compare(
+          queries: queries, source: snapshot, searcher: searcher,
+          configuration: index.configuration, rowOf: { rowOfID[$0] }, depth: depth,
+          threads: threads, probeSweep: probeSweep, neighbours: neighbours, progress: progress)
+      }
     }
   }
 
@@ -132,7 +136,7 @@ struct SearchComparison: Sendable {
   ///   - rowOf: the gallery row of an id (`nil`: not a gallery item).
   ///   - Other parameters: as ``compare(queries:store:index:rowOfID:depth:threads:probeSweep:neighbours:progress:)``.
   private static func compare(
-    queries: Matrix, source: some VectorSource, searcher: LSHSearcher,
+    queries: Matrix, source: some VectorSource, searcher: borrowing LSHSearcher,
     configuration: LSHConfiguration, rowOf: (UInt64) -> Int?, depth: Int, threads: Int,
     probeSweep: [Int], neighbours: (depth: Int, gallery: Matrix)?, progress: Progress
   ) throws -> SearchComparison {

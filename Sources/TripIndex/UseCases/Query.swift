@@ -191,19 +191,20 @@ public enum Query {
       }
       var prepared = Progress.now()
       if snapshot.count > 0, let index {
-        let searcher = index.searcher(in: snapshot)
-        prepared = Progress.now()
         var allCandidates = [Int](repeating: 0, count: probes.rows)
         var allDistances = [Int](repeating: 0, count: probes.rows)
-        for group in groups {
-          let results = try searcher.search(
-            probeRows(group.rows), k: k, probesPerTable: options.probesPerTable,
-            candidateBudget: options.candidateBudget,
-            threads: options.threads, allowed: group.mask)
-          for (position, row) in group.rows.enumerated() {
-            found[row] = results[position].neighbors
-            allCandidates[row] = results[position].candidates
-            allDistances[row] = results[position].exactDistances
+        try index.withSearcher(in: snapshot) { searcher in
+          prepared = Progress.now()
+          for group in groups {
+            let results = try searcher.search(
+              probeRows(group.rows), k: k, probesPerTable: options.probesPerTable,
+              candidateBudget: options.candidateBudget,
+              threads: options.threads, allowed: group.mask)
+            for (position, row) in group.rows.enumerated() {
+              found[row] = results[position].neighbors
+              allCandidates[row] = results[position].candidates
+              allDistances[row] = results[position].exactDistances
+            }
           }
         }
         candidates = allCandidates
