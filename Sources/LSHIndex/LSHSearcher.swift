@@ -1,5 +1,6 @@
 import CKernels
 import LMDB
+import Plumbing
 import VectorMath
 import VectorStore
 
@@ -126,9 +127,7 @@ public struct LSHSearcher: ~Copyable {
                 k: k, probesPerTable: probeCount, budget: budget, allowed: allowed,
                 scratch: scratch, reader: &reader)
               if let started {
-                let elapsed = started.duration(to: clock.now).components
-                results.value[row].seconds =
-                  Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+                results.value[row].seconds = started.duration(to: clock.now).inSeconds
               }
             }
           }

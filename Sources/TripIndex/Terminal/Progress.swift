@@ -1,3 +1,4 @@
+import Plumbing
 import Synchronization
 
 #if canImport(Glibc)
@@ -77,8 +78,7 @@ public final class Progress: Sendable {
 
   /// Seconds on a monotonic clock (`ContinuousClock`) since the first call, for timing spans.
   static func now() -> Double {
-    let elapsed = clockStart.duration(to: ContinuousClock.now).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+    clockStart.duration(to: ContinuousClock.now).inSeconds
   }
 
   private static let clockStart = ContinuousClock.now
