@@ -186,20 +186,45 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     return index
   }
 
+  /// Fits a configuration's projection, hashes and compact codes to up to `sampleSize` vectors
+  /// spread evenly over a source: what a stored index and an index in memory are built from.
+  ///
+  /// - Parameters:
+  ///   - configuration: the settings, validated here; a missing p-stable width is estimated.
+  ///   - source: the vectors to index.
+  ///   - sampleSize: the most vectors fitted on.
+  ///   - name: the source in messages ("store PATH").
+  /// - Returns: the encoder.
+  /// - Throws: ``LSHError`` for bad settings, fewer than 2 vectors, or principal components
+  ///   that cannot be computed.
+  static func fitEncoder(
+    _ configuration: LSHConfiguration, over source: some VectorSource, sampleSize: Int,
+    describedAs name: String
+  ) throws -> ItemEncoder {
+    let validated = try configuration.validated(forDimension: source.dimension)
+    let sample = sampleVectors(source, limit: sampleSize)
+    guard sample.rows >= 2 else {
+      throw LSHError(.tooFewItems, "\(name) holds fewer than 2 items; nothing to index")
+    }
+    return try fitEncoder(validated, sample: sample, metric: source.metric, describedAs: name)
+  }
+
   /// Fits the projection, hashes and compact codes of a configuration to a sample.
   ///
   /// - Parameters:
   ///   - configuration: validated settings; a missing p-stable width is estimated.
   ///   - sample: vectors, one per row.
   ///   - metric: the store's metric.
+  ///   - name: where the sample came from, in messages ("store PATH").
   /// - Returns: the encoder.
   /// - Throws: ``LSHError`` when the principal components cannot be computed.
   static func fitEncoder(
-    _ configuration: LSHConfiguration, sample: Matrix, metric: DistanceMetric, storePath: String
+    _ configuration: LSHConfiguration, sample: Matrix, metric: DistanceMetric,
+    describedAs name: String
   ) throws -> ItemEncoder {
     var resolved = configuration
     guard let transform = DataTransform.fit(sample, components: resolved.sketchDimensions) else {
-      throw LSHError("the principal components of store \(storePath) could not be computed")
+      throw LSHError("the principal components of \(name) could not be computed")
     }
     if resolved.family == .pstable && resolved.bucketWidth == nil {
       resolved.bucketWidth = Double(
@@ -257,13 +282,10 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   public static func build(
     on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = 20_000
   ) throws -> LSHIndex {
-    let validated = try configuration.validated(forDimension: store.dimension)
-    let sample = try sampleVectors(store, limit: sampleSize)
-    guard sample.rows >= 2 else {
-      throw LSHError("store \(store.path) holds fewer than 2 items; nothing to index")
+    let encoder = try store.read { snapshot in
+      try fitEncoder(
+        configuration, over: snapshot, sampleSize: sampleSize, describedAs: "store \(store.path)")
     }
-    let encoder = try fitEncoder(
-      validated, sample: sample, metric: store.metric, storePath: store.path)
     return try build(on: store, encoder: encoder)
   }
 

@@ -34,13 +34,8 @@ public struct LSHMemoryIndex: @unchecked Sendable {
   public static func build(
     configuration: LSHConfiguration, over source: some VectorSource, sampleSize: Int = 20_000
   ) throws -> LSHMemoryIndex {
-    let validated = try configuration.validated(forDimension: source.dimension)
-    guard source.count >= 2 else {
-      throw LSHError(.tooFewItems, "an LSH index needs at least 2 items, not \(source.count)")
-    }
-    let sample = LSHIndex.sampleVectors(source, limit: sampleSize)
     let encoder = try LSHIndex.fitEncoder(
-      validated, sample: sample, metric: source.metric, storePath: "in memory")
+      configuration, over: source, sampleSize: sampleSize, describedAs: "the vectors in memory")
     let encoded = LSHTuner.encodeItems(source, encoder: encoder, excluding: [])
     return LSHMemoryIndex(
       encoder: encoder,

@@ -156,7 +156,8 @@ public enum LSHTuner {
     let training = try LSHIndex.sampleVectors(store, limit: 20_000)
     let baseConfiguration = try base.validated(forDimension: store.dimension)
     let baseEncoder = try LSHIndex.fitEncoder(
-      baseConfiguration, sample: training, metric: store.metric, storePath: store.path)
+      baseConfiguration, sample: training, metric: store.metric,
+      describedAs: "store \(store.path)")
     let projectedTraining = baseEncoder.model.transform.project(training)
     var widths: [Int: Double] = [:]
     func widthBase(_ dimensions: Int) -> Double {
