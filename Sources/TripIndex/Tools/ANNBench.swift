@@ -133,9 +133,20 @@ public enum ANNBench {
       queries: queryCount, dimension: queries.dimension, k: options.k,
       buildSeconds: buildSeconds, rows: [], verdicts: [])
     let probes = Matrix(rows: queryCount, columns: queries.dimension, values: queries.values)
+    var prepared = probes
+    if metric.normalizesVectors, let zero = prepared.normalizeRows() {
+      throw TripIndexError("test vector \(zero) is all zeros, which has no direction for cosine")
+    }
+    // A store built from one file in one go numbers its items in row order; read it once.
+    var rowOfID: [UInt64: Int] = [:]
+    try VectorStore.open(path: storePath, readOnly: true).read { snapshot in
+      rowOfID.reserveCapacity(snapshot.count)
+      try snapshot.forEachItem { item, _ in rowOfID[item.id] = rowOfID.count }
+    }
+    let scoring = Scoring(probes: probes, prepared: prepared, truth: truth, rowOfID: rowOfID)
 
     var returned: [(name: String, rows: [[Int]])] = []
-    let exact = try measure(storePath: storePath, probes: probes, truth: truth, k: options.k) {
+    let exact = try measure(storePath: storePath, scoring: scoring, k: options.k) {
       snapshot, _, prepared in
       var search = snapshot.exactSearch
       search.threads = 1
@@ -144,7 +155,7 @@ public enum ANNBench {
         let one = Matrix(rows: 1, columns: prepared.columns, values: Array(prepared.row(query)))
         let started = clock.now
         let found = search.search(one, k: options.k)[0]
-        return (found, seconds(started.duration(to: clock.now)))
+        return (found, started.duration(to: clock.now).inSeconds)
       }
     }
     report.rows.append(
@@ -196,7 +207,7 @@ public enum ANNBench {
       }
       for count in probeCounts {
         progress.update("target \(target): searching test with T\(count)", force: true)
-        let found = try measure(storePath: storePath, probes: probes, truth: truth, k: options.k) {
+        let found = try measure(storePath: storePath, scoring: scoring, k: options.k) {
           snapshot, index, prepared in
           guard let index else { throw TripIndexError("\(storePath): the tuned index is missing") }
           let results = try index.withSearcher(in: snapshot) {
@@ -245,12 +256,6 @@ extension ANNBench {
     var returned: [[Int]]
   }
 
-  /// Seconds in a duration.
-  static func seconds(_ duration: Duration) -> Double {
-    let parts = duration.components
-    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-  }
-
   /// The tuned index's setting and its size in bytes.
   private static func indexSetting(storePath: String) throws -> (LSHConfiguration, Int) {
     let store = try VectorStore.open(path: storePath, readOnly: true)
@@ -261,11 +266,21 @@ extension ANNBench {
     return (index.configuration, bytes)
   }
 
-  /// Opens the store and its index, if it has one, prepares the probes for its metric, runs
-  /// `search` (which returns each probe's neighbours and the seconds its search took) and scores
-  /// the result.
+  /// What every setting's results are scored with, prepared once per run.
+  struct Scoring {
+    /// The test vectors as read, and prepared for the store's metric (unit length for cosine).
+    var probes: Matrix
+    var prepared: Matrix
+    /// The file's true neighbours and distances.
+    var truth: ANNBenchmarksFile.GroundTruth
+    /// Each stored id's train row.
+    var rowOfID: [UInt64: Int]
+  }
+
+  /// Opens the store and its index, if it has one, runs `search` (which returns each probe's
+  /// neighbours and the seconds its search took) on the prepared probes and scores the result.
   private static func measure(
-    storePath: String, probes: Matrix, truth: ANNBenchmarksFile.GroundTruth, k: Int,
+    storePath: String, scoring: Scoring, k: Int,
     _ search: (StoreSnapshot, LSHIndex?, Matrix) throws -> [(
       neighbors: [Neighbor], seconds: Double
     )]
@@ -273,16 +288,9 @@ extension ANNBench {
     let store = try VectorStore.open(path: storePath, readOnly: true)
     // Opened before the read transaction: the index's databases must exist when it begins.
     let index = try LSHIndex.open(store)
-    var prepared = probes
-    if store.metric.normalizesVectors, let zero = prepared.normalizeRows() {
-      throw TripIndexError("test vector \(zero) is all zeros, which has no direction for cosine")
-    }
+    let (probes, truth, rowOfID) = (scoring.probes, scoring.truth, scoring.rowOfID)
     return try store.read { snapshot in
-      // A store built from one file in one go numbers its items in row order.
-      var rowOfID: [UInt64: Int] = [:]
-      rowOfID.reserveCapacity(snapshot.count)
-      try snapshot.forEachItem { item, _ in rowOfID[item.id] = rowOfID.count }
-      let results = try search(snapshot, index, prepared)
+      let results = try search(snapshot, index, scoring.prepared)
       var returned: [[Int]] = []
       var recallSum = 0.0
       var strictSum = 0.0
