@@ -53,11 +53,6 @@ public final class HDF5File {
     return text.split(separator: "\n").map(String.init)
   }
 
-  /// Whether the file has a top-level dataset called `name`.
-  public func hasDataset(_ name: String) -> Bool {
-    HDF5Library.withLoadedLock { tripindex_h5_dataset_kind(handle, name) } == 1
-  }
-
   /// Opens a dataset.
   ///
   /// - Parameter name: its name (a path inside the file).

@@ -13,9 +13,6 @@ struct HDF5Decoder: RowDecoder {
   private let rows: Int
   private var row = 0
 
-  /// The datasets a vector file's readers ask for when none is named.
-  static let conventionalNames = ["train", "test"]
-
   /// Opens `datasetName` of the file at `path` and checks its shape and type.
   init(path: String, datasetName: String) throws(VectorIOError) {
     self.path = path
@@ -64,6 +61,16 @@ struct HDF5Decoder: RowDecoder {
     let dataset = self.dataset
     let path = self.path
     let name = dataset.name
+    /// Reads the block as `Value` into `buffer`.
+    func readBlock<Value: HDF5Readable>(
+      into buffer: UnsafeMutableBufferPointer<Value>
+    ) throws(VectorIOError) {
+      do throws(HDF5Error) {
+        try dataset.readRows(first..<(first + count), into: buffer)
+      } catch {
+        throw VectorIOError(path: path, location: .datasetRow(name, first), error.description)
+      }
+    }
     /// Reads the block as `Value`, then converts row by row with `convert`.
     func readConverted<Value: HDF5Readable & Numeric>(
       _: Value.Type, into output: UnsafeMutableBufferPointer<Float>,
@@ -71,11 +78,7 @@ struct HDF5Decoder: RowDecoder {
     ) throws(VectorIOError) {
       var wide = [Value](repeating: 0, count: count * dimension)
       try wide.withUnsafeMutableBufferPointer { (buffer) throws(VectorIOError) in
-        do throws(HDF5Error) {
-          try dataset.readRows(first..<(first + count), into: buffer)
-        } catch {
-          throw VectorIOError(path: path, location: .datasetRow(name, first), error.description)
-        }
+        try readBlock(into: buffer)
         for index in 0..<buffer.count {
           let (rowOffset, column) = index.quotientAndRemainder(dividingBy: dimension)
           output[index] = try convert(buffer[index], column, .datasetRow(name, first + rowOffset))
@@ -85,11 +88,7 @@ struct HDF5Decoder: RowDecoder {
     try values.appendUninitialized(count * dimension) { (output) throws(VectorIOError) in
       switch dataset.element {
       case .float(let bytes) where bytes <= 4:
-        do throws(HDF5Error) {
-          try dataset.readRows(first..<(first + count), into: output)
-        } catch {
-          throw VectorIOError(path: path, location: .datasetRow(name, first), error.description)
-        }
+        try readBlock(into: output)
         for offset in 0..<count {
           let start = offset * dimension
           try requireFinite(
