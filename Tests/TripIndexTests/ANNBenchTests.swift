@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 import TripIndex
 import VectorIO
+import VectorMath
 
 /// ann-benchmarks HDF5 files through `build`, `query` and `annbench`: the small files written by
 /// Tests/VectorIOTests/Fixtures/hdf5/make_hdf5_fixtures.py with h5py (true neighbours from numpy).
@@ -146,11 +147,11 @@ import VectorIO
   @Test("damaged HDF5 files end in an error message or in values, never in a signal")
   func mutatedFiles() throws {
     // libhdf5 trusts its files: seeded byte mutations of the superblock and object headers, and
-    // truncations, go through `build`. HDF5 1.10.8 itself faults on some of them (one in 600
-    // reads here, inside H5Dread); the tool's fault guard must turn that into an error too.
+    // truncations, go through `build`. HDF5 1.10.8 itself faults on some of them (with this seed,
+    // one of the 80 runs, inside H5Dread); the tool's fault guard must turn that into an error.
     let original = try Array(Data(contentsOf: URL(fileURLWithPath: Self.fixture("layouts.hdf5"))))
     let directory = TemporaryDirectory()
-    var generator = SplitMix(seed: 20_261_202)
+    var generator = SeededRandom(seed: 3)
     var outcomes: [Int32: Int] = [:]
     for round in 0..<40 {
       var bytes = original
@@ -179,18 +180,5 @@ import VectorIO
       }
     }
     #expect(outcomes[0, default: 0] > 0 && outcomes[1, default: 0] > 0, "\(outcomes)")
-  }
-}
-
-/// A small seeded generator (SplitMix64), so the mutations are the same on every run.
-private struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
