@@ -192,6 +192,8 @@ public struct LSHError: Error, Sendable, CustomStringConvertible {
     case needsRebuild
     /// A table could not be read (a damaged store).
     case unreadableTable
+    /// The index was dropped (by another process) after this one opened it.
+    case dropped
     /// Anything else.
     case other
   }

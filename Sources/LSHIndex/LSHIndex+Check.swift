@@ -29,7 +29,7 @@ extension LSHIndex {
     guard let index else { return [] }
     // Opening attached the index; the check changes nothing, so it lets go of it again.
     defer { store.detachIndex(named: name) }
-    return try store.read { snapshot in try index.checkTables(in: snapshot) }
+    return try store.read { snapshot in try index.resolved(in: snapshot).checkTables(in: snapshot) }
   }
 
   private func checkTables(in snapshot: StoreSnapshot) throws -> [StoreDamage] {

@@ -21,9 +21,10 @@ extension LSHIndex {
   /// - Throws: ``LSHError`` for an entry of the wrong size, ``LMDBError``.
   /// - Complexity: O(entries).
   public func entries(ofTable table: Int, in snapshot: StoreSnapshot) throws -> [StoredEntry] {
-    let coder = encoder.coder
+    let index = try resolved(in: snapshot)
+    let coder = index.encoder.coder
     var result: [StoredEntry] = []
-    try snapshot.transaction.withCursor(in: tableDatabases[table]) { cursor in
+    try snapshot.transaction.withCursor(in: index.tableDatabases[table]) { cursor in
       var entry = try cursor.first()
       while let current = entry {
         guard let code = IntegerKey(bytes: current.key)?.value else {

@@ -33,15 +33,74 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   public var model: LSHModel { encoder.model }
   let parametersDatabase: Database
   let tableDatabases: [Database]
+  /// Which build of the store's index this is (see ``Version``).
+  let version: Version
 
   private init(
     store: VectorStore, encoder: ItemEncoder, parametersDatabase: Database,
-    tableDatabases: [Database]
+    tableDatabases: [Database], version: Version
   ) {
     self.store = store
     self.encoder = encoder
     self.parametersDatabase = parametersDatabase
     self.tableDatabases = tableDatabases
+    self.version = version
+  }
+
+  /// What tells one build of a store's index from another: a random generation drawn by every
+  /// build and rebuild, and the parameters' checksum (indexes written before generations were
+  /// recorded have none; their checksum alone tells them apart).
+  struct Version: Equatable {
+    var generation: UInt64?
+    var checksum: UInt32?
+  }
+
+  /// The `lsh.params` key of the build's generation (`UInt64`, little-endian).
+  static let generationKey = "generation"
+
+  /// The version a transaction records (both parts `nil` when it records no parameters).
+  static func storedVersion(_ txn: Transaction, _ parameters: Database) throws -> Version {
+    let generation = try txn.value(forKey: generationKey, in: parameters).flatMap { bytes in
+      bytes.count == 8 ? UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) : nil
+    }
+    let checksum = try txn.value(forKey: checksumKey, in: parameters).flatMap { bytes in
+      bytes.count == 4 ? UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)) : nil
+    }
+    return Version(generation: generation, checksum: checksum)
+  }
+
+  /// Whether this index is the one `writer`'s transaction records (see ``StoreIndexHook``).
+  ///
+  /// - Parameter writer: the transaction.
+  /// - Returns: `true` when its parameters are that transaction's.
+  /// - Throws: ``LMDBError``.
+  public func isCurrent(in writer: StoreWriter) throws -> Bool {
+    try Self.storedVersion(writer.transaction, parametersDatabase) == version
+  }
+
+  /// The index as `snapshot` records it: this one, or the one this process attached since
+  /// (after another process rebuilt it), so that a search never hashes with one build's
+  /// functions and reads another build's tables.
+  ///
+  /// - Parameter snapshot: a read snapshot of the store.
+  /// - Returns: the index to search in that snapshot.
+  /// - Throws: ``IndexReopenNeeded`` when this process has not opened the snapshot's index yet
+  ///   (the store reopens it and runs the read again); ``LSHError`` of kind `dropped` when the
+  ///   snapshot has no index.
+  func resolved(in snapshot: StoreSnapshot) throws -> LSHIndex {
+    let recorded = try snapshot.metadata(VectorStore.indexesKey)?.split(separator: ",") ?? []
+    guard recorded.contains(Substring(Self.name)) else {
+      throw LSHError(
+        .dropped, "store \(store.path): its LSH index was dropped after this command opened it")
+    }
+    let stored = try Self.storedVersion(snapshot.transaction, parametersDatabase)
+    if stored == version { return self }
+    if let attached = store.attachedIndex(named: Self.name) as? LSHIndex,
+      attached.version == stored
+    {
+      return attached
+    }
+    throw IndexReopenNeeded(indexName: Self.name)
   }
 
   /// The metadata key holding what the index measured against exact search on its store when
@@ -96,16 +155,22 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Throws: ``LSHError`` for a damaged or outdated index, ``VectorStoreError`` for LMDB
   ///   failures.
   public static func open(_ store: VectorStore) throws -> LSHIndex? {
+    // A transaction that finds the index rebuilt, created or dropped by another process
+    // reopens it through this and runs again (see ``StoreIndexHook``).
+    store.registerIndexOpener(named: name) { store in _ = try LSHIndex.open(store) }
     let recorded =
       try store.metadata(VectorStore.indexesKey)?.split(separator: ",").map(String.init) ?? []
-    guard recorded.contains(name) else { return nil }
+    guard recorded.contains(name) else {
+      store.detachIndex(named: name)
+      return nil
+    }
     let environment = store.environment
     guard let parameters = try? environment.database(named: parametersName) else {
       throw LSHError(
         .needsRebuild, "store \(store.path): its LSH index parameters are missing"
       )
     }
-    let loaded: Result<ItemEncoder, LSHError> = try environment.read { txn in
+    let loaded: Result<(ItemEncoder, Version), LSHError> = try environment.read { txn in
       guard let configText = try txn.value(forKey: "config", in: parameters),
         let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
         let configuration = try? LSHConfiguration(json: json)?.validated(
@@ -174,14 +239,15 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
         parameters: hasherParameters)
       let model = LSHModel(
         configuration: configuration, transform: transform, hasher: hasher, metric: store.metric)
-      return .success(ItemEncoder(model: model, coder: coder))
+      return .success(
+        (ItemEncoder(model: model, coder: coder), try storedVersion(txn, parameters)))
     }
-    let encoder = try loaded.get()
+    let (encoder, version) = try loaded.get()
     let index = LSHIndex(
       store: store, encoder: encoder, parametersDatabase: parameters,
       tableDatabases: try (0..<encoder.model.configuration.tables).map {
         try environment.database(named: tableName($0), flags: tableFlags)
-      })
+      }, version: version)
     store.attach(index)
     return index
   }
@@ -385,7 +451,10 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       try environment.database(named: tableName($0), flags: tableFlags.union(.create))
     }
     let index = LSHIndex(
-      store: store, encoder: encoder, parametersDatabase: parameters, tableDatabases: tables)
+      store: store, encoder: encoder, parametersDatabase: parameters, tableDatabases: tables,
+      version: Version(
+        generation: UInt64.random(in: 1...UInt64.max),
+        checksum: parametersChecksum(of: parameterValues(of: encoder))))
     let before = Set(existing.map(\.name))
     return Rebuild(
       store: store, index: index, existing: existing,
@@ -485,39 +554,52 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
 
   /// CRC32C of the parameters as stored (each key's value length, then its bytes).
   static func parametersChecksum(_ txn: Transaction, _ parameters: Database) throws -> UInt32 {
+    try parametersChecksum(
+      of: checksummedKeys.map { key in
+        try txn.value(forKey: key, in: parameters) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+      })
+  }
+
+  /// CRC32C of parameter values given in the order of ``checksummedKeys``.
+  static func parametersChecksum(of values: [some Collection<UInt8>]) -> UInt32 {
     var crc: UInt32 = 0
-    for key in checksummedKeys {
-      let bytes =
-        try txn.value(forKey: key, in: parameters)
-        ?? UnsafeRawBufferPointer(
-          start: nil, count: 0)
-      withUnsafeBytes(of: UInt32(bytes.count).littleEndian) {
+    for value in values {
+      withUnsafeBytes(of: UInt32(value.count).littleEndian) {
         crc = tripindex_crc32c(crc, $0.baseAddress, $0.count)
       }
-      crc = tripindex_crc32c(crc, bytes.baseAddress, bytes.count)
+      let bytes = Array(value)
+      bytes.withUnsafeBytes { crc = tripindex_crc32c(crc, $0.baseAddress, $0.count) }
     }
     return crc
   }
 
-  func writeParameters(in writer: StoreWriter) throws {
-    let txn = writer.transaction
-    var json = configuration.json
+  /// The bytes stored under each of ``checksummedKeys`` for an encoder, in that order.
+  static func parameterValues(of encoder: ItemEncoder) -> [[UInt8]] {
+    let model = encoder.model
+    var json = model.configuration.json
     if case .object(var fields) = json {
-      fields.append(("format", .integer(Self.format)))
+      fields.append(("format", .integer(format)))
       json = .object(fields)
     }
-    try txn.put(json.serialized(), forKey: "config", in: parametersDatabase)
-    for (key, values) in [
-      ("mean", model.transform.mean), ("basis", model.transform.basis),
-      ("variances", model.transform.variances), ("hasher", model.hasher.parameters),
-      ("coder", encoder.coder.parameters),
-    ] {
-      try txn.put(Self.littleEndianBytes(values), forKey: key, in: parametersDatabase)
+    return [Array(json.serialized().utf8)]
+      + [
+        model.transform.mean, model.transform.basis, model.transform.variances,
+        model.hasher.parameters, encoder.coder.parameters,
+      ].map(littleEndianBytes)
+  }
+
+  func writeParameters(in writer: StoreWriter) throws {
+    let txn = writer.transaction
+    for (key, value) in zip(Self.checksummedKeys, Self.parameterValues(of: encoder)) {
+      try txn.put(value, forKey: key, in: parametersDatabase)
     }
-    let checksum = try Self.parametersChecksum(txn, parametersDatabase)
     try txn.put(
-      withUnsafeBytes(of: checksum.littleEndian) { Array($0) }, forKey: Self.checksumKey,
+      withUnsafeBytes(of: (version.checksum ?? 0).littleEndian) { Array($0) },
+      forKey: Self.checksumKey,
       in: parametersDatabase)
+    try txn.put(
+      withUnsafeBytes(of: (version.generation ?? 0).littleEndian) { Array($0) },
+      forKey: Self.generationKey, in: parametersDatabase)
   }
 
   static func littleEndianBytes(_ values: [Float]) -> [UInt8] {
@@ -639,13 +721,16 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Returns: what `body` returns.
   public func withSearcher<R>(
     in snapshot: StoreSnapshot, _ body: (borrowing LSHSearcher) throws -> R
-  ) rethrows -> R {
+  ) throws -> R {
     try body(searcher(in: snapshot))
   }
 
-  /// The searcher ``withSearcher(in:_:)`` lends (for this module's own measurements).
-  func searcher(in snapshot: StoreSnapshot) -> LSHSearcher {
-    LSHSearcher(
-      encoder: encoder, source: snapshot, tables: .mapped(tableDatabases, snapshot.transaction))
+  /// The searcher ``withSearcher(in:_:)`` lends (for this module's own measurements), over the
+  /// index as `snapshot` records it (see ``resolved(in:)``).
+  func searcher(in snapshot: StoreSnapshot) throws -> LSHSearcher {
+    let index = try resolved(in: snapshot)
+    return LSHSearcher(
+      encoder: index.encoder, source: snapshot,
+      tables: .mapped(index.tableDatabases, snapshot.transaction))
   }
 }

@@ -296,7 +296,7 @@ public enum LSHTuner {
   public static func check(_ index: LSHIndex, against report: Report) throws -> Measurement {
     try index.store.read { snapshot in
       try measure(
-        index.searcher(in: snapshot), setting: index.configuration, sample: report.check,
+        try index.searcher(in: snapshot), setting: index.configuration, sample: report.check,
         k: report.k, runs: decisiveRuns)
     }
   }
@@ -315,7 +315,7 @@ public enum LSHTuner {
     let sample = try LSHIndex.sampleVectors(index.store, limit: queries)
     guard sample.rows > 0 else { return (0, 0) }
     return try index.store.read { snapshot in
-      let searcher = index.searcher(in: snapshot)
+      let searcher = try index.searcher(in: snapshot)
       let lsh = try fastest(of: decisiveRuns) { try searcher.search(sample, k: 10, threads: 1) }
       var exact = snapshot.exactSearch
       exact.threads = 1

@@ -53,4 +53,30 @@ public enum VectorLimits {
     return
       "its norm is \(Float(exact.squareRoot())); vectors may have a norm of at most 2^62 (≈ 4.6e18) so that distances stay finite"
   }
+
+  /// The first reason a vector cannot be stored as it is, computed exactly as the store computes
+  /// it when it writes (so a check made before writing and the store's own check agree): a value
+  /// that is not finite, a norm over ``maximumNorm``, and, for a metric that normalises, a norm
+  /// that is zero in `Float` (all zeros, or values so small that their squares underflow).
+  ///
+  /// - Parameters:
+  ///   - vector: the values.
+  ///   - normalizing: whether the store normalises vectors (the cosine metric).
+  /// - Returns: what is wrong, for an error message, or `nil`.
+  public static func storageProblem(_ vector: UnsafeBufferPointer<Float>, normalizing: Bool)
+    -> String?
+  {
+    if let position = vector.firstIndex(where: { !$0.isFinite }) {
+      return "value \(vector[position]) at position \(position) is not finite"
+    }
+    if let problem = normProblem(vector) { return problem }
+    guard normalizing else { return nil }
+    let norm = Vectors.squaredNorm(vector).squareRoot()
+    guard norm > 0 && norm.isFinite else {
+      return vector.allSatisfy({ $0 == 0 })
+        ? "the vector is all zeros, which has no direction for the cosine metric"
+        : "the vector's norm underflows to zero in 32-bit floats (its largest value is \(vector.map(abs).max() ?? 0)), so it has no direction for the cosine metric; scale it up"
+    }
+    return nil
+  }
 }

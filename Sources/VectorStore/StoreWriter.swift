@@ -120,7 +120,6 @@ public struct StoreWriter {
     var rows = Matrix(rows: names.count, columns: dimension, values: Array(vectors))
     try validate(names: names, rows: &rows)
     let hooks = try requiredHooks()
-    for hook in hooks { try hook.willBeginChanges(in: self) }
 
     var summary = UpsertSummary()
     summary.ids.reserveCapacity(names.count)
@@ -173,7 +172,6 @@ public struct StoreWriter {
       }
     }
     try blocks.flush(checksums: try checksumsDatabase())
-    for hook in hooks { try hook.didFinishChanges(in: self) }
     try transaction.setMeta(StoreSchema.MetaKey.count, String(count), in: store.meta)
     try transaction.setMeta(StoreSchema.MetaKey.nextID, String(nextID), in: store.meta)
     return summary
@@ -189,11 +187,9 @@ public struct StoreWriter {
     guard let item = try item(id: id) else { return nil }
     let hooks = try requiredHooks()
     if !hooks.isEmpty, let vector = try storedVector(id: id) {
-      for hook in hooks { try hook.willBeginChanges(in: self) }
       try vector.withUnsafeBufferPointer { vector in
         for hook in hooks { try hook.willRemove(id: id, vector: vector, in: self) }
       }
-      for hook in hooks { try hook.didFinishChanges(in: self) }
     }
     try transaction.delete(forKey: BigEndianKey(id), in: store.items)
     try transaction.delete(forKey: item.name, in: store.names)
@@ -246,22 +242,34 @@ public struct StoreWriter {
     return vector
   }
 
-  /// The indexes the store records, all of which must be attached before items change.
+  /// The indexes the store records, all of which must be attached, as this transaction
+  /// records them, before items change.
   ///
   /// - Returns: the attached hooks for them.
-  /// - Throws: ``VectorStoreError`` naming an index that is recorded but not attached.
+  /// - Throws: ``IndexReopenNeeded`` when an attached index is not the one this transaction
+  ///   records, or one is recorded that this process can open but has not (the store then
+  ///   reopens it and runs the transaction again); ``VectorStoreError`` naming an index that is
+  ///   recorded but not attached and that nothing here can open.
   private func requiredHooks() throws -> [StoreIndexHook] {
     let recorded =
       try transaction.metaText(VectorStore.indexesKey, in: store.meta)?
       .split(separator: ",").map(String.init) ?? []
     let attached = store.attachedHooks
-    for name in recorded where !attached.contains(where: { $0.indexName == name }) {
-      throw VectorStoreError(
-        .indexNotAttached, path: store.path,
-        "has an \(name) index that is not attached, which a write would leave out of step (open the index first, or drop it)"
-      )
+    var required: [StoreIndexHook] = []
+    for name in recorded {
+      if let hook = attached.first(where: { $0.indexName == name }) {
+        guard try hook.isCurrent(in: self) else { throw IndexReopenNeeded(indexName: name) }
+        required.append(hook)
+      } else if store.canReopenIndex(named: name) {
+        throw IndexReopenNeeded(indexName: name)
+      } else {
+        throw VectorStoreError(
+          .indexNotAttached, path: store.path,
+          "has an \(name) index that is not attached, which a write would leave out of step (open the index first, or drop it)"
+        )
+      }
     }
-    return attached.filter { recorded.contains($0.indexName) }
+    return required
   }
 
   /// Records the store's index names (see ``StoreIndexHook``).
@@ -334,26 +342,21 @@ public struct StoreWriter {
         throw VectorStoreError(
           .invalidItem, path: store.path, "name '\(name)' appears twice in one batch")
       }
-      for column in 0..<rows.columns where !rows[index, column].isFinite {
-        throw VectorStoreError(
-          .invalidItem, path: store.path,
-          "item '\(name)' has value \(rows[index, column]) at position \(column); vectors must be finite"
-        )
-      }
     }
+    let normalizing = store.metric.normalizesVectors
     try rows.values.withUnsafeBufferPointer { values in
       for (index, name) in names.enumerated() {
         let vector = UnsafeBufferPointer(
           rebasing: values[(index * rows.columns)..<((index + 1) * rows.columns)])
-        if let problem = VectorLimits.normProblem(vector) {
+        if let problem = VectorLimits.storageProblem(vector, normalizing: normalizing) {
           throw VectorStoreError(.invalidItem, path: store.path, "item '\(name)': \(problem)")
         }
       }
     }
-    if store.metric.normalizesVectors, let zero = rows.normalizeRows() {
+    if normalizing, let zero = rows.normalizeRows() {
       throw VectorStoreError(
         .invalidItem, path: store.path,
-        "item '\(names[zero])' is the zero vector, which has no direction for the cosine metric")
+        "item '\(names[zero])' cannot be normalised for the cosine metric")
     }
   }
 }

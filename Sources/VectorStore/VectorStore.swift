@@ -33,6 +33,7 @@ public final class VectorStore: @unchecked Sendable {
 
   package let environment: Environment
   private let hooks = Mutex<[StoreIndexHook]>([])
+  private let indexOpeners = Mutex<[String: @Sendable (VectorStore) throws -> Void]>([:])
 
   /// The metadata key listing the store's indexes (comma-separated names).
   public static let indexesKey = "indexes"
@@ -118,11 +119,7 @@ public final class VectorStore: @unchecked Sendable {
       store = try VectorStore(path: path, readOnly: false, creating: (dimension, metric ?? .l2))
     } catch {
       // A store that could not be created (a full disk) leaves no directory behind.
-      if !existed {
-        unlink(path + "/data.mdb")
-        unlink(path + "/lock.mdb")
-        rmdir(path)
-      }
+      if !existed { removeFiles(at: path) }
       throw error
     }
     guard store.dimension == dimension else {
@@ -137,6 +134,26 @@ public final class VectorStore: @unchecked Sendable {
       )
     }
     return store
+  }
+
+  /// Removes a store that a command created and then could not fill (its first write
+  /// failed), so that a failed command leaves no empty store behind. A store that holds items,
+  /// or ever held any, is left alone.
+  ///
+  /// - Parameter store: the store, created by the caller; do not use it afterwards.
+  /// - Returns: whether it was removed.
+  @discardableResult
+  public static func removeIfNeverWritten(_ store: VectorStore) -> Bool {
+    guard (try? store.read({ $0.nextID })) == 0 else { return false }
+    removeFiles(at: store.path)
+    return true
+  }
+
+  /// Deletes a store's files and its directory (which must hold nothing else).
+  private static func removeFiles(at path: String) {
+    unlink(path + "/data.mdb")
+    unlink(path + "/lock.mdb")
+    rmdir(path)
   }
 
   /// Whether a store (an LMDB data file) exists at `path`.
@@ -320,41 +337,92 @@ public final class VectorStore: @unchecked Sendable {
   /// Runs `body` on a consistent, read-only snapshot of the store.
   ///
   /// - Parameter body: the work; vectors it sees point into the memory map and are valid only
-  ///   inside it.
+  ///   inside it. It runs again, on a newer snapshot, when it throws ``IndexReopenNeeded`` (an
+  ///   index changed by another process is reopened first).
   /// - Returns: what `body` returns.
   /// - Throws: ``VectorStoreError`` for LMDB failures; errors `body` throws pass through unchanged.
   public func read<R>(_ body: (StoreSnapshot) throws -> R) throws -> R {
-    do {
-      return try environment.read { txn in
-        let snapshot = try StoreSnapshot(store: self, transaction: txn)
-        return try body(snapshot)
+    try reopeningStaleIndexes {
+      do {
+        return try environment.read { txn in
+          let snapshot = try StoreSnapshot(store: self, transaction: txn)
+          return try body(snapshot)
+        }
+      } catch let error as LMDBError {
+        throw VectorStoreError.storage(error, path: path, while: "reading")
       }
-    } catch let error as LMDBError {
-      throw VectorStoreError.storage(error, path: path, while: "reading")
     }
   }
 
   /// Runs `body` in one read-write transaction: everything it does is committed together, or
   /// nothing if it throws.
   ///
-  /// - Parameter body: the changes; it may run again from the start if the map must grow, so it
-  ///   should have no effects outside the transaction.
+  /// - Parameter body: the changes; it may run again from the start if the map must grow or an
+  ///   attached index was rebuilt by another process (it is reopened first), so it should have
+  ///   no effects outside the transaction.
   /// - Returns: what `body` returns.
   /// - Throws: ``VectorStoreError`` for LMDB failures; errors `body` throws pass through unchanged.
   public func write<R>(_ body: (StoreWriter) throws -> R) throws -> R {
     guard !isReadOnly else {
       throw VectorStoreError(.storage, path: path, "was opened read-only")
     }
-    do {
-      return try environment.write { txn in
-        let writer = StoreWriter(store: self, transaction: txn)
-        let result = try body(writer)
-        try writer.finish()
-        return result
+    return try reopeningStaleIndexes {
+      do {
+        return try environment.write { txn in
+          let writer = StoreWriter(store: self, transaction: txn)
+          let result = try body(writer)
+          try writer.finish()
+          return result
+        }
+      } catch let error as LMDBError {
+        throw VectorStoreError.storage(error, path: path, while: "writing")
       }
-    } catch let error as LMDBError {
-      throw VectorStoreError.storage(error, path: path, while: "writing")
     }
+  }
+
+  /// How often one read or write may find an index changed under it before it gives up (each
+  /// time means another process rebuilt the index meanwhile).
+  static let maximumIndexReopens = 64
+
+  /// Runs a transaction, and again after reopening an index whenever it throws
+  /// ``IndexReopenNeeded`` (another process rebuilt, created or dropped the index since this
+  /// process opened it).
+  private func reopeningStaleIndexes<R>(_ transaction: () throws -> R) throws -> R {
+    var reopens = 0
+    while true {
+      do {
+        return try transaction()
+      } catch let stale as IndexReopenNeeded {
+        reopens += 1
+        guard reopens <= Self.maximumIndexReopens,
+          let opener = indexOpeners.withLock({ $0[stale.indexName] })
+        else {
+          throw VectorStoreError(
+            .storage, path: path,
+            "its \(stale.indexName) index changed \(reopens) times while one transaction was trying to use it; try again when no other process is rebuilding it"
+          )
+        }
+        try opener(self)
+      }
+    }
+  }
+
+  /// Registers how this process opens (and attaches, or detaches when the store no longer
+  /// records it) the index called `name`, so that a transaction that finds the index changed by
+  /// another process can reopen it and run again instead of failing or using stale parameters.
+  ///
+  /// - Parameters:
+  ///   - name: the index's name, as recorded in the store's metadata.
+  ///   - opener: opens the index as the store now records it, outside any transaction.
+  public func registerIndexOpener(
+    named name: String, _ opener: @escaping @Sendable (VectorStore) throws -> Void
+  ) {
+    indexOpeners.withLock { $0[name] = opener }
+  }
+
+  /// Whether an opener is registered for the index called `name`.
+  func canReopenIndex(named name: String) -> Bool {
+    indexOpeners.withLock { $0[name] != nil }
   }
 
   /// Writes a compacted copy of the store (one consistent snapshot, free pages left out) into
@@ -389,6 +457,14 @@ public final class VectorStore: @unchecked Sendable {
 
   /// The attached indexes.
   var attachedHooks: [StoreIndexHook] { hooks.withLock { $0 } }
+
+  /// The attached index called `name`, if any.
+  ///
+  /// - Parameter name: the index's name.
+  /// - Returns: the index.
+  public func attachedIndex(named name: String) -> StoreIndexHook? {
+    hooks.withLock { $0.first { $0.indexName == name } }
+  }
 
   /// The bytes of a block's deleted-rows bitmap (one bit per row).
   var bitmapBytes: Int { (blockRows + 7) / 8 }

@@ -420,7 +420,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         #expect(stored.count == snapshot.count)
         #expect(Set(stored) == expected[table] ?? [])
       }
-      let searcher = index.searcher(in: snapshot)
+      let searcher = try index.searcher(in: snapshot)
       // A deleted id is never returned; the re-inserted name is found once.
       let v3 = try #require(try snapshot.id(named: "v3"))
       let probe = Matrix(rows: 1, columns: 24, values: Array(repeating: 0.5, count: 24))

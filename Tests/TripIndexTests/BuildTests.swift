@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import LSHIndex
 import TestSupport
@@ -110,5 +111,71 @@ import VectorStore
     #expect { try build(directory.file("in"), store: store, metric: .l2) } throws: { error in
       (error as? VectorStoreError)?.kind == .metricMismatch
     }
+  }
+
+  @Test(
+    "every value the store would refuse is refused before the first write: a tiny-norm row under cosine, model outputs beyond the limits; nothing is created or kept"
+  )
+  func checksBeforeWriting() throws {
+    let directory = TemporaryDirectory()
+    // 3,000 rows in batches of 500; row 2,500's norm underflows in Float (values of 1e-30).
+    var rows = Fixtures.randomMatrix(rows: 3000, columns: 8, seed: 5)
+    for column in 0..<8 { rows[2500, column] *= 1e-30 }
+    directory.write(Fixtures.vecText(rows), to: "tiny/rows.vec")
+    let store = directory.file("s.lmdb")
+    for _ in 0..<2 {  // the same refusal every time, never a partial store to "finish"
+      #expect {
+        try build(directory.file("tiny"), store: store, metric: .cosine, batch: 500)
+      } throws: { error in
+        "\(error)".contains("rows.vec, line 2501") && "\(error)".contains("underflows to zero")
+      }
+      #expect(!FileManager.default.fileExists(atPath: store))
+    }
+    // Into an existing store: nothing of the input is kept.
+    directory.write(
+      Fixtures.vecText(Fixtures.randomMatrix(rows: 5, columns: 8, seed: 6)), to: "ok/a.vec")
+    _ = try build(directory.file("ok"), store: store, metric: .cosine)
+    #expect { try build(directory.file("tiny"), store: store, batch: 500) } throws: { _ in true }
+    #expect(try VectorStore.open(path: store, readOnly: true).count() == 5)
+    // Every row tiny: no empty store is left.
+    let allTiny = Matrix(rows: 4, columns: 8, values: Array(repeating: 1e-30, count: 32))
+    directory.write(Fixtures.vecText(allTiny), to: "alltiny/rows.vec")
+    #expect {
+      try build(directory.file("alltiny"), store: directory.file("t.lmdb"), metric: .cosine)
+    } throws: { "\($0)".contains("rows.vec, line 1") }
+    #expect(!FileManager.default.fileExists(atPath: directory.file("t.lmdb")))
+
+    // A linear model with large weights: one input of norm 2.8e15 (within the limits) gives
+    // an output far beyond 2^62. Refused with its row, before the store is created.
+    var options = TrainingOptions()
+    options.hiddenSizes = []
+    options.outputDimension = 4
+    options.iterations = 2
+    let trained = try Trainer.train(
+      TrainingData(
+        vectors: Matrix(rows: 4, columns: 8, values: (0..<32).map { Float($0 % 5) }),
+        identities: [1, 1, 2, 2]),
+      options: options)
+    let architecture = Architecture(
+      inputDimension: 8, hiddenSizes: [], outputDimension: 4, batchNorm: false,
+      normalizeOutput: false)
+    let plain = Network<Float>(architecture: architecture, seed: 3)
+    let amplified = EmbeddingModel(
+      network: Network(
+        architecture: architecture, parameters: plain.parameters.map { $0 * 1e6 },
+        state: plain.state),
+      training: trained.model.training)
+    let modelPath = directory.file("m.tpm")
+    try amplified.write(to: modelPath)
+    var inputs = Fixtures.randomMatrix(rows: 1200, columns: 8, seed: 7)
+    for column in 0..<8 { inputs[1100, column] = 1e15 }
+    directory.write(Fixtures.vecText(inputs), to: "huge/rows.vec")
+    var embedded = Build.Options(
+      input: directory.file("huge"), storePath: directory.file("m.lmdb"), batchRows: 100)
+    embedded.modelPath = modelPath
+    #expect { try Build.run(embedded, progress: Progress(quiet: true)) } throws: { error in
+      "\(error)".contains("rows.vec, line 1101") && "\(error)".contains("after the model")
+    }
+    #expect(!FileManager.default.fileExists(atPath: directory.file("m.lmdb")))
   }
 }

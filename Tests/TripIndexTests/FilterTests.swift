@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 import TripIndex
@@ -37,6 +38,58 @@ import VectorStore
       let filter = try ItemFilter.parse(text)
       #expect([a, b, unlabelled].map(filter.matches) == expected, "\(text)")
     }
+  }
+
+  @Test("nesting is refused past 256 levels with a message; long chains evaluate on a small stack")
+  func nestingLimit() throws {
+    let limit = ItemFilter.maximumNesting
+    let deepest =
+      String(repeating: "(", count: limit) + "pid == 7" + String(repeating: ")", count: limit)
+    let nots = String(repeating: "not ", count: limit) + "pid == 7"
+    #expect(try ItemFilter.parse(deepest).matches(Self.item(id: 1, pid: 7)))
+    #expect(try ItemFilter.parse(nots).matches(Self.item(id: 1, pid: 7)))  // an even count
+    for text in [
+      "(" + deepest + ")", "not " + nots, String(repeating: "(", count: 40_000),
+      String(repeating: "(", count: 40_000) + "pid == 1" + String(repeating: ")", count: 40_000),
+      String(repeating: "not (", count: 200) + "pid == 1" + String(repeating: ")", count: 200),
+    ] {
+      #expect {
+        try ItemFilter.parse(text)
+      } throws: { error in
+        "\(error)".contains("more than \(limit) levels deep")
+      }
+    }
+    // A chain of 50,000 comparisons at the deepest nesting is a balanced tree: evaluating and
+    // releasing it takes under 300 frames, which a worker thread's 512 KiB stack holds.
+    let chain = (0..<50_000).map { "pid == \($0)" }.joined(separator: " or ")
+    let deepChain = UncheckedBox(
+      try ItemFilter.parse(
+        String(repeating: "(", count: limit) + chain + String(repeating: ")", count: limit)))
+    let verdict = Mutex<Bool?>(nil)
+    let thread = Thread {
+      let filter = deepChain.take()
+      verdict.withLock { $0 = filter.matches(Self.item(id: 1, pid: 49_999)) }
+    }
+    thread.stackSize = 512 << 10
+    thread.start()
+    let deadline = Date().addingTimeInterval(60)
+    while verdict.withLock({ $0 }) == nil && Date() < deadline { usleep(10_000) }
+    #expect(verdict.withLock { $0 } == true)
+    // Through the command line: a clean error, not a signal.
+    let directory = TemporaryDirectory()
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 20, columns: 4, seed: 1)), to: "in/a.fvecs")
+    let store = directory.file("s.lmdb")
+    #expect(
+      try TripIndexExecutable.run(["build", directory.file("in"), "--store", store]).status == 0)
+    let probe = directory.write("1 2 3 4\n", to: "p.vec")
+    let outcome = try TripIndexExecutable.run([
+      "query", probe, "--store", store, "--where",
+      String(repeating: "(", count: 40_000) + "pid == 1",
+    ])
+    #expect(!outcome.signalled && outcome.status == 1)
+    #expect(
+      outcome.stderr.contains("--where: the expression nests parentheses and 'not' more than 256"))
   }
 
   @Test(
@@ -204,5 +257,16 @@ import VectorStore
       ["query", probe, "--store", store] + arguments.map { paths[$0] ?? $0 })
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains(expected), "\(outcome.stderr)")
+  }
+}
+
+/// Hands a value to another thread once.
+private final class UncheckedBox<Value>: @unchecked Sendable {
+  private var value: Value?
+  init(_ value: Value) { self.value = value }
+  func take() -> Value {
+    defer { value = nil }
+    guard let value else { fatalError("taken twice") }
+    return value
   }
 }

@@ -1,3 +1,4 @@
+import Embedding
 import Plumbing
 import VectorIO
 import VectorMath
@@ -65,7 +66,9 @@ struct BuildPlan {
   ///
   /// - Parameters:
   ///   - scan: the folder's files.
-  ///   - requireNonZero: reject all-zero vectors (the cosine metric cannot normalise them).
+  ///   - storing: how rows will be stored (after which model, normalised or not), so that every
+  ///     row the store would refuse is refused here, before anything is written; `nil` checks
+  ///     nothing beyond what the readers check.
   ///   - expectedDimension: the store's dimension when it exists already.
   ///   - progress: status output.
   ///   - keepingVectors: keep every vector read in ``vectors`` (for commands that work in memory).
@@ -73,7 +76,7 @@ struct BuildPlan {
   /// - Throws: `VectorIOError` naming the bad file and row, or ``TripIndexError`` for problems
   ///   across files (mixed dimensions, duplicate names, no vectors at all).
   init(
-    scan: FolderScan, requireNonZero: Bool, expectedDimension: (Int, String)?, progress: Progress,
+    scan: FolderScan, storing: StoredForm?, expectedDimension: (Int, String)?, progress: Progress,
     keepingVectors: Bool = false, dataset: String = BuildPlan.defaultDataset
   ) throws {
     guard !scan.vectorFiles.isEmpty else {
@@ -105,14 +108,9 @@ struct BuildPlan {
         let read = try reader.read(
           maxRows: VectorLimits.batchRows(4096, dimension: reader.dimension), into: &batch)
         if read == 0 { break }
-        if requireNonZero {
-          for row in 0..<read {
-            let start = row * reader.dimension
-            if batch[start..<(start + reader.dimension)].allSatisfy({ $0 == 0 }) {
-              throw VectorIOError(
-                path: path, location: reader.location(ofBatchRow: row),
-                "the vector is all zeros, which has no direction for the cosine metric")
-            }
+        if let storing {
+          try storing.check(batch, rows: read, dimension: reader.dimension) { row, problem in
+            VectorIOError(path: path, location: reader.location(ofBatchRow: row), problem)
           }
         }
         if keepingVectors { kept += batch }
@@ -214,5 +212,39 @@ struct BuildPlan {
       let numbered = stems[String(name[..<hash])]
     else { return false }
     return row >= 0 && row < numbered.rows
+  }
+}
+
+/// How a build will store its rows: through which model (if any), and whether the store
+/// normalises them. ``check(_:rows:dimension:error:)`` applies the store's own test
+/// (``VectorLimits/storageProblem(_:normalizing:)``) to what the store would receive.
+struct StoredForm {
+  /// The model that embeds every row first, or `nil`.
+  var model: EmbeddingModel?
+  /// Whether the store normalises vectors (the cosine metric).
+  var normalizing: Bool
+
+  /// Throws the error `error` makes for the first of `rows` rows the store would refuse.
+  ///
+  /// - Parameters:
+  ///   - values: the rows as read, one after another.
+  ///   - rows: how many.
+  ///   - dimension: values per row as read.
+  ///   - error: the error for a row and its problem.
+  func check(
+    _ values: [Float], rows: Int, dimension: Int, error: (Int, String) -> some Error
+  ) throws {
+    let stored =
+      model.map { $0.embed(Matrix(rows: rows, columns: dimension, values: values)) }
+      ?? Matrix(rows: rows, columns: dimension, values: values)
+    try stored.values.withUnsafeBufferPointer { all in
+      for row in 0..<rows {
+        let vector = UnsafeBufferPointer(
+          rebasing: all[(row * stored.columns)..<((row + 1) * stored.columns)])
+        if let problem = VectorLimits.storageProblem(vector, normalizing: normalizing) {
+          throw error(row, model == nil ? problem : "after the model: \(problem)")
+        }
+      }
+    }
   }
 }

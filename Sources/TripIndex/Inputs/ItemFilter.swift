@@ -98,11 +98,17 @@ public indirect enum ItemFilter: Sendable, Equatable {
     }
   }
 
-  /// Parses an expression.
+  /// The most parentheses and `not`s an expression may nest (deeper ones are refused before
+  /// they could exhaust a thread's stack in the parser, the evaluation or the release).
+  public static let maximumNesting = 256
+
+  /// Parses an expression. Chains of `and` or `or` become balanced trees, so that evaluating a
+  /// long chain recurses only as deep as the logarithm of its length.
   ///
   /// - Parameter text: the expression.
   /// - Returns: the filter.
-  /// - Throws: ``TripIndexError`` naming the column and what was expected there.
+  /// - Throws: ``TripIndexError`` naming the column and what was expected there, or where the
+  ///   nesting passes ``maximumNesting``.
   public static func parse(_ text: String) throws -> ItemFilter {
     var parser = FilterParser(text: text)
     return try parser.parseWhole()
@@ -173,6 +179,8 @@ private struct FilterParser {
   /// The current token and the column (1-based) where it starts.
   var token: Token = .end
   var column = 1
+  /// Parentheses and `not`s open at the current token.
+  var nesting = 0
 
   init(text: String) {
     self.text = text
@@ -263,33 +271,58 @@ private struct FilterParser {
   }
 
   mutating func parseOr() throws -> ItemFilter {
-    var left = try parseAnd()
+    var operands = [try parseAnd()]
     while token == .word("or") {
       try advance()
-      left = .or(left, try parseAnd())
+      operands.append(try parseAnd())
     }
-    return left
+    return Self.balanced(operands[...], joinedBy: ItemFilter.or)
   }
 
   mutating func parseAnd() throws -> ItemFilter {
-    var left = try parseUnary()
+    var operands = [try parseUnary()]
     while token == .word("and") {
       try advance()
-      left = .and(left, try parseUnary())
+      operands.append(try parseUnary())
     }
-    return left
+    return Self.balanced(operands[...], joinedBy: ItemFilter.and)
+  }
+
+  /// Operands of one associative operator as a balanced tree (depth ⌈log₂ n⌉).
+  static func balanced(
+    _ operands: ArraySlice<ItemFilter>, joinedBy join: (ItemFilter, ItemFilter) -> ItemFilter
+  ) -> ItemFilter {
+    if operands.count == 1, let only = operands.first { return only }
+    let middle = operands.startIndex + operands.count / 2
+    return join(
+      balanced(operands[..<middle], joinedBy: join), balanced(operands[middle...], joinedBy: join))
+  }
+
+  /// Counts one more level of nesting, refusing more than ``ItemFilter/maximumNesting``.
+  mutating func enterNesting() throws {
+    nesting += 1
+    guard nesting <= ItemFilter.maximumNesting else {
+      throw TripIndexError(
+        "\(option("where")): the expression nests parentheses and 'not' more than \(ItemFilter.maximumNesting) levels deep at column \(column); write it with fewer levels\n  \(text.prefix(200))\(text.count > 200 ? "…" : "")"
+      )
+    }
   }
 
   mutating func parseUnary() throws -> ItemFilter {
     if token == .word("not") {
+      try enterNesting()
       try advance()
-      return .not(try parseUnary())
+      let inner = try parseUnary()
+      nesting -= 1
+      return .not(inner)
     }
     if token == .symbol("(") {
+      try enterNesting()
       try advance()
       let inner = try parseOr()
       guard token == .symbol(")") else { throw fail("')'") }
       try advance()
+      nesting -= 1
       return inner
     }
     return try parseComparison()

@@ -44,7 +44,7 @@ public struct LabelledVectors: Sendable {
   /// - Throws: `VectorIOError` or ``TripIndexError`` as `build` does.
   public static func load(_ path: String, progress: Progress) throws -> LabelledVectors {
     let plan = try BuildPlan(
-      scan: try FolderScan(root: path), requireNonZero: false, expectedDimension: nil,
+      scan: try FolderScan(root: path), storing: nil, expectedDimension: nil,
       progress: progress,
       keepingVectors: true)
     for warning in plan.warnings { progress.warn(warning) }

@@ -136,7 +136,7 @@ public enum Build {
       model.map { ($0.architecture.inputDimension, "model \(options.modelPath ?? "")") }
       ?? existing.map { ($0.dimension, "store \(options.storePath)") }
     let plan = try BuildPlan(
-      scan: scan, requireNonZero: metric.normalizesVectors && model == nil,
+      scan: scan, storing: StoredForm(model: model, normalizing: metric.normalizesVectors),
       expectedDimension: expectedDimension, progress: progress,
       dataset: options.dataset ?? BuildPlan.defaultDataset)
     for warning in plan.warnings { progress.warn(warning) }
@@ -152,11 +152,17 @@ public enum Build {
       }
     }
 
-    let store =
-      try existing
-      ?? VectorStore.openOrCreate(
+    let store: VectorStore
+    let created = existing == nil
+    if let existing {
+      store = existing
+    } else {
+      store = try VectorStore.openOrCreate(
         path: options.storePath, dimension: model?.architecture.outputDimension ?? plan.dimension,
         metric: metric)
+      // An index another process builds while this build runs is picked up by the next batch.
+      _ = try LSHIndex.open(store)
+    }
     var report = Report(storePath: options.storePath)
     report.files = plan.files.count
     report.dimension = store.dimension
@@ -213,8 +219,12 @@ public enum Build {
       }
       try commit()
     } catch {
-      // Whole batches committed before the failure stay: say so, and how to finish.
-      guard report.vectors > 0 else { throw error }
+      // Whole batches committed before the failure stay: say so, and how to finish. A store
+      // this build created and could not write to is removed.
+      guard report.vectors > 0 else {
+        if created { VectorStore.removeIfNeverWritten(store) }
+        throw error
+      }
       throw TripIndexError(
         "\(error) — \(TextFormatting.grouped(report.vectors)) of \(TextFormatting.grouped(plan.totalRows)) vectors were written in whole batches before this failure and are kept; run the same command again to finish (re-ingested names are updated in place, never duplicated)"
       )

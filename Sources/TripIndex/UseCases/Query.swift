@@ -193,7 +193,11 @@ public enum Query {
       if snapshot.count > 0, let index {
         var allCandidates = [Int](repeating: 0, count: probes.rows)
         var allDistances = [Int](repeating: 0, count: probes.rows)
+        // The searcher's configuration is the one of this snapshot's index (another process may
+        // have rebuilt it since it was opened).
+        var configuration = index.configuration
         try index.withSearcher(in: snapshot) { searcher in
+          configuration = searcher.model.configuration
           prepared = Progress.now()
           for group in groups {
             let results = try searcher.search(
@@ -209,7 +213,6 @@ public enum Query {
         }
         candidates = allCandidates
         exactDistances = allDistances
-        var configuration = index.configuration
         if let probes = options.probesPerTable { configuration.probes = probes }
         if let budget = options.candidateBudget { configuration.candidateBudget = budget }
         method = "lsh " + configuration.summary
