@@ -88,4 +88,53 @@ public enum Directories {
       }
     }
   }
+
+  /// Fills a new folder all at once: `body` writes into a hidden sibling
+  /// (`.NAME.partial-PID`), which then takes the folder's place in one rename, so that the
+  /// folder is either absent (or empty, as it was) or complete. A process killed meanwhile
+  /// leaves only that hidden sibling, which the next run into the same folder removes; one
+  /// that fails removes it itself.
+  ///
+  /// - Parameters:
+  ///   - folder: the folder to fill; it must not exist, or be empty.
+  ///   - body: writes the folder's content into the path it is given.
+  /// - Returns: what `body` returns.
+  /// - Throws: ``FileSystemError`` when the folder holds files or cannot be put in place; what
+  ///   `body` throws.
+  public static func publishing<R>(into folder: String, _ body: (String) throws -> R) throws -> R {
+    var trimmed = folder
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+    if let existing = entries(in: trimmed), !existing.isEmpty {
+      throw FileSystemError(path: folder, "already holds files; write into a new or empty folder")
+    }
+    let parent = trimmed.lastIndex(of: "/").map { String(trimmed[..<$0]) } ?? "."
+    let name = trimmed.split(separator: "/").last.map(String.init) ?? trimmed
+    let parentPath = parent.isEmpty ? "/" : parent
+    try create(parentPath)
+    // Partial folders of processes that died are removed; a live one's is left alone.
+    let stalePrefix = "." + name + ".partial-"
+    for entry in entries(in: parentPath) ?? [] where entry.hasPrefix(stalePrefix) {
+      if let pid = Int32(entry.dropFirst(stalePrefix.count)), kill(pid, 0) != 0, errno == ESRCH {
+        try? removeTree(parentPath + "/" + entry)
+      }
+    }
+    let partial = parentPath + "/" + stalePrefix + String(getpid())
+    try? removeTree(partial)
+    guard mkdir(partial, 0o755) == 0 else {
+      throw FileSystemError(
+        path: partial, "cannot create the folder: \(DescriptorWriting.message(errno))")
+    }
+    do {
+      let result = try body(partial)
+      if isDirectory(trimmed) { rmdir(trimmed) }
+      guard rename(partial, trimmed) == 0 else {
+        throw FileSystemError(
+          path: folder, "cannot put the new folder in place: \(DescriptorWriting.message(errno))")
+      }
+      return result
+    } catch {
+      try? removeTree(partial)
+      throw error
+    }
+  }
 }

@@ -34,7 +34,7 @@ public struct LabelsFile: Sendable {
   public let path: String
   /// The entries in file order.
   public let entries: [Entry]
-  private let indexByName: [String: Int]
+  private let indexByName: [ItemNameKey: Int]
 
   /// The header of a labels file without groups.
   public static let header = "name,pid,camera"
@@ -74,7 +74,7 @@ public struct LabelsFile: Sendable {
   public init(path: String, text: String) throws(VectorIOError) {
     self.path = path
     var entries: [Entry] = []
-    var indexByName: [String: Int] = [:]
+    var indexByName: [ItemNameKey: Int] = [:]
     var lineNumber = 0
     /// The header the file starts with, once read.
     var header: String?
@@ -143,13 +143,13 @@ public struct LabelsFile: Sendable {
       let group =
         columns == 4
         ? try Self.integer(fields[3], field: "group", path: path, location: location) : nil
-      if let previous = indexByName[name] {
+      if let previous = indexByName[ItemNameKey(name)] {
         throw VectorIOError(
           path: path, location: location,
           "name '\(name)' is already listed on line \(entries[previous].line); names must be unique"
         )
       }
-      indexByName[name] = entries.count
+      indexByName[ItemNameKey(name)] = entries.count
       entries.append(
         Entry(
           name: name, labels: ItemLabels(pid: pid, camera: camera, group: group), line: lineNumber))
@@ -166,7 +166,7 @@ public struct LabelsFile: Sendable {
   /// - Parameter name: an item name.
   /// - Returns: its entry, or `nil`.
   public func entry(named name: String) -> Entry? {
-    indexByName[name].map { entries[$0] }
+    indexByName[ItemNameKey(name)].map { entries[$0] }
   }
 
   private static func integer(
@@ -245,9 +245,10 @@ extension LabelsFile {
     let withGroups = entries.contains { $0.labels.group != nil }
     var text = (withGroups ? headerWithGroup : header) + "\n"
     for entry in entries {
+      // Bytes, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
       let needsQuotes =
-        entry.name.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-        || entry.name.trimmingSpaces() != entry.name
+        entry.name.utf8.contains(where: { [0x2C, 0x22, 0x0A, 0x0D].contains($0) })
+        || !entry.name.trimmingSpaces().utf8.elementsEqual(entry.name.utf8)
       let name =
         needsQuotes ? "\"" + entry.name.replacing("\"", with: "\"\"") + "\"" : entry.name
       text +=

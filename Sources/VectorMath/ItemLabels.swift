@@ -9,7 +9,8 @@ public struct ItemLabels: Hashable, Sendable {
   public var camera: Int32?
   /// A coarser class the identity belongs to (a car's make, a product's category), which gives
   /// the ladder loss its middle relevance level; `nil` when unknown. Read from `labels.csv`'s
-  /// optional `group` column for training; the store does not keep it.
+  /// optional `group` column; stores keep it (schema 3), export writes it, and query filters
+  /// can test it.
   public var group: Int32?
 
   /// Creates labels.
@@ -55,4 +56,17 @@ public struct ItemLabels: Hashable, Sendable {
     if negative && pid != 1 { return nil }  // only -1 (junk) is a valid negative pid
     self.init(pid: negative ? -pid : pid, camera: camera)
   }
+}
+
+/// An item name as the store compares names: by its UTF-8 bytes. Swift's `String` equality is
+/// canonical (`"é"` as U+00E9 equals `"e\u{301}"`), while LMDB keys, and so a store's names,
+/// are bytes: use this as the key of any set or dictionary that must agree with the store.
+public struct ItemNameKey: Hashable, Sendable {
+  /// The name's UTF-8 bytes.
+  public let bytes: [UInt8]
+
+  /// The key of a name.
+  ///
+  /// - Parameter name: the name.
+  public init(_ name: String) { bytes = Array(name.utf8) }
 }

@@ -250,6 +250,7 @@ private struct StoreChecker {
     var names: [UInt64: String] = [:]
     var entries = 0
     var blockCRC: (block: UInt64, crc: UInt32)?
+    let headerBytes = try txn.itemHeaderBytes(in: store.meta)
     func finishBlock(_ state: inout StoreChecker) throws {
       if let current = blockCRC {
         try state.verify(.items, block: current.block, computed: current.crc)
@@ -271,11 +272,12 @@ private struct StoreChecker {
         block,
         StoreChecksums.addItem(key: current.key, value: current.value, to: blockCRC?.crc ?? 0)
       )
-      guard let (_, name) = StoreSchema.decodeItem(current.value),
-        String(validating: current.value[8...], as: UTF8.self) != nil, !name.isEmpty
+      guard let (_, name) = StoreSchema.decodeItem(current.value, headerBytes: headerBytes),
+        String(validating: current.value[headerBytes...], as: UTF8.self) != nil, !name.isEmpty
       else {
         report.add(
-          StoreSchema.items, "id \(id)", "the record is not pid, camera and a UTF-8 name")
+          StoreSchema.items, "id \(id)",
+          "the record is not pid, camera\(headerBytes > 8 ? ", group" : "") and a UTF-8 name")
         return
       }
       if let nextID, id >= nextID {
@@ -376,12 +378,15 @@ extension StoreWriter {
     let txn = transaction
     // names ← items (records that decode; the first holder of a name keeps it).
     var pairs: [(String, UInt64)] = []
-    var claimed = Set<String>()
+    var claimed = Set<ItemNameKey>()
+    let headerBytes = try txn.itemHeaderBytes(in: store.meta)
     _ = try txn.forEachEntry(in: store.items) { current in
       guard let key = BigEndianKey(bytes: current.key),
-        String(validating: current.value.dropFirst(8), as: UTF8.self) != nil,
-        let (_, name) = StoreSchema.decodeItem(current.value), !name.isEmpty,
-        name.utf8.count <= store.environment.maxKeySizeBytes, claimed.insert(name).inserted
+        String(validating: current.value.dropFirst(headerBytes), as: UTF8.self) != nil,
+        let (_, name) = StoreSchema.decodeItem(current.value, headerBytes: headerBytes),
+        !name.isEmpty,
+        name.utf8.count <= store.environment.maxKeySizeBytes,
+        claimed.insert(ItemNameKey(name)).inserted
       else { return }
       pairs.append((name, key.value))
     }

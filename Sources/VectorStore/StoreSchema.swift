@@ -1,21 +1,28 @@
 import LMDB
 import VectorMath
 
-/// The names and encodings of a store's LMDB databases (schema version 2; version 1 had no
-/// `checksums` and is upgraded when opened for writing).
+/// The names and encodings of a store's LMDB databases (schema version 3; version 2 had no
+/// group in item records, version 1 no `checksums` either; both are upgraded, in one
+/// transaction, when opened for writing, and read as they are when opened read-only).
 ///
 /// | database | key | value |
 /// |---|---|---|
 /// | `meta` | UTF-8 name | UTF-8 text (`schema`, `dimension`, `metric`, `block_rows`, `count`, `next_id`, …) |
 /// | `vectors` | first id of a block, `UInt64` big-endian | up to `block_rows` rows of `dimension` little-endian `Float32`s |
 /// | `deleted` | first id of a block | bitmap of deleted rows (bit `i % 8` of byte `i / 8`); only blocks with deletions |
-/// | `items` | id, `UInt64` big-endian | pid `Int32` LE, camera `Int32` LE (`Int32.min` = unknown), name UTF-8 |
+/// | `items` | id, `UInt64` big-endian | pid `Int32` LE, camera `Int32` LE, group `Int32` LE (`Int32.min` = unknown; schema 2 and 1 had no group), name UTF-8 |
 /// | `names` | name, UTF-8 | id, `UInt64` big-endian |
 /// | `checksums` | kind byte + first id of a block | CRC32C, `UInt32` LE (see ``StoreChecksums``) |
 enum StoreSchema {
-  static let version = 2
+  static let version = 3
+  /// The version before item records carried a group; read as it is, upgraded when opened for
+  /// writing.
+  static let versionWithoutGroups = 2
   /// The version before checksums; read as it is, upgraded when opened for writing.
   static let versionWithoutChecksums = 1
+
+  /// The bytes before the name in an item record of a schema version.
+  static func itemHeaderBytes(schema: Int) -> Int { schema >= version ? 12 : 8 }
   static let checksums = "checksums"
   static let meta = "meta"
   static let vectors = "vectors"
@@ -49,27 +56,29 @@ enum StoreSchema {
   /// The sentinel for an unknown pid or camera.
   static let unknownLabel = Int32.min
 
+  /// An item record of this schema version: pid, camera, group, name.
   static func encodeItem(labels: ItemLabels, name: String) -> [UInt8] {
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(8 + name.utf8.count)
-    withUnsafeBytes(of: (labels.pid ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
-    withUnsafeBytes(of: (labels.camera ?? unknownLabel).littleEndian) {
-      bytes.append(contentsOf: $0)
+    bytes.reserveCapacity(12 + name.utf8.count)
+    for label in [labels.pid, labels.camera, labels.group] {
+      withUnsafeBytes(of: (label ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
     }
     bytes.append(contentsOf: name.utf8)
     return bytes
   }
 
-  static func decodeItem(_ bytes: UnsafeRawBufferPointer) -> (labels: ItemLabels, name: String)? {
-    guard bytes.count >= 8 else { return nil }
-    let pid = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: Int32.self))
-    let camera = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: Int32.self))
-    let name = String(decoding: bytes[8...], as: UTF8.self)
-    return (
-      ItemLabels(
-        pid: pid == unknownLabel ? nil : pid, camera: camera == unknownLabel ? nil : camera),
-      name
-    )
+  /// Reads an item record whose labels take `headerBytes` (see ``itemHeaderBytes(schema:)``).
+  static func decodeItem(_ bytes: UnsafeRawBufferPointer, headerBytes: Int) -> (
+    labels: ItemLabels, name: String
+  )? {
+    guard bytes.count >= headerBytes else { return nil }
+    func label(at offset: Int) -> Int32? {
+      guard offset < headerBytes else { return nil }
+      let value = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+      return value == unknownLabel ? nil : value
+    }
+    let name = String(decoding: bytes[headerBytes...], as: UTF8.self)
+    return (ItemLabels(pid: label(at: 0), camera: label(at: 4), group: label(at: 8)), name)
   }
 }
 
@@ -84,6 +93,13 @@ extension Transaction {
         "its meta says \(count) live items and next id \(nextID) (expected 0 ≤ count ≤ next id)")
     }
     return (count, UInt64(nextID))
+  }
+
+  /// The bytes before the name in this transaction's item records (the schema may change
+  /// under a reader that opened an older store when a writer upgrades it).
+  func itemHeaderBytes(in meta: Database) throws -> Int {
+    StoreSchema.itemHeaderBytes(
+      schema: try metaInteger(StoreSchema.MetaKey.schema, in: meta) ?? StoreSchema.version)
   }
 
   /// A meta value as text.

@@ -16,12 +16,15 @@ public struct StoreSnapshot {
   /// The vector blocks in id order; block `i` starts at id `i × store.blockRows`.
   public let blocks: [VectorBlock]
   private let copies: AlignedCopies
+  /// The bytes before the name in this snapshot's item records.
+  let itemHeaderBytes: Int
 
   init(store: VectorStore, transaction: Transaction) throws {
     self.store = store
     self.transaction = transaction
     let (count, nextID) = try transaction.counters(in: store.meta, path: store.path)
     (self.count, self.nextID) = (count, nextID)
+    itemHeaderBytes = try transaction.itemHeaderBytes(in: store.meta)
     let copies = AlignedCopies()
     self.copies = copies
     let path = store.path
@@ -84,7 +87,8 @@ public struct StoreSnapshot {
   /// - Returns: the item, or `nil` for an unknown or deleted id.
   /// - Throws: ``VectorStoreError`` of kind `storage`.
   public func item(id: UInt64) throws -> StoredItem? {
-    try StoreRecords.item(id: id, store: store, transaction: transaction)
+    try StoreRecords.item(
+      id: id, store: store, transaction: transaction, headerBytes: itemHeaderBytes)
   }
 
   /// The id of the item called `name`.
@@ -106,7 +110,8 @@ public struct StoreSnapshot {
       var entry = try cursor.first()
       while let current = entry {
         guard let key = BigEndianKey(bytes: current.key),
-          let (labels, name) = StoreSchema.decodeItem(current.value),
+          let (labels, name) = StoreSchema.decodeItem(
+            current.value, headerBytes: itemHeaderBytes),
           let vector = vector(id: key.value)
         else {
           throw VectorStoreError(.notAStore, path: store.path, "its items database is damaged")
@@ -129,11 +134,13 @@ public struct StoreSnapshot {
 
 /// Reads shared by snapshots and writers.
 enum StoreRecords {
-  static func item(id: UInt64, store: VectorStore, transaction: Transaction) throws -> StoredItem? {
+  static func item(
+    id: UInt64, store: VectorStore, transaction: Transaction, headerBytes: Int
+  ) throws -> StoredItem? {
     guard let bytes = try transaction.value(forKey: BigEndianKey(id), in: store.items) else {
       return nil
     }
-    guard let (labels, name) = StoreSchema.decodeItem(bytes) else {
+    guard let (labels, name) = StoreSchema.decodeItem(bytes, headerBytes: headerBytes) else {
       throw VectorStoreError(.notAStore, path: store.path, "item \(id) is damaged")
     }
     return StoredItem(id: id, name: name, labels: labels)

@@ -69,7 +69,10 @@ public struct StoreWriter {
   /// - Returns: the item, or `nil`.
   /// - Throws: ``VectorStoreError`` of kind `storage`.
   public func item(id: UInt64) throws -> StoredItem? {
-    try StoreRecords.item(id: id, store: store, transaction: transaction)
+    // A writable store is upgraded to this schema when it is opened.
+    try StoreRecords.item(
+      id: id, store: store, transaction: transaction,
+      headerBytes: StoreSchema.itemHeaderBytes(schema: StoreSchema.version))
   }
 
   /// Sets or removes a metadata value.
@@ -327,7 +330,7 @@ public struct StoreWriter {
   /// Checks names and values; normalises rows for the cosine metric.
   private func validate(names: [String], rows: inout Matrix) throws {
     let maxKeyBytes = store.environment.maxKeySizeBytes
-    var seen = Set<String>()
+    var seen = Set<ItemNameKey>()  // bytes, as LMDB compares the names
     for (index, name) in names.enumerated() {
       guard !name.isEmpty else {
         throw VectorStoreError(.invalidItem, path: store.path, "item \(index) has an empty name")
@@ -338,7 +341,7 @@ public struct StoreWriter {
           "name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(maxKeyBytes)"
         )
       }
-      guard seen.insert(name).inserted else {
+      guard seen.insert(ItemNameKey(name)).inserted else {
         throw VectorStoreError(
           .invalidItem, path: store.path, "name '\(name)' appears twice in one batch")
       }

@@ -72,10 +72,10 @@ public final class VectorStore: @unchecked Sendable {
     }
   }
 
-  /// The schema version: 2 with block checksums, 1 without (an older store opened read-only).
-  public var schemaVersion: Int {
-    checksums == nil ? StoreSchema.versionWithoutChecksums : StoreSchema.version
-  }
+  /// The schema version the store had when it was opened (a writable store is upgraded to the
+  /// current one, ``StoreSchema/version``, as it opens): 3 with groups in item records, 2 with
+  /// block checksums but no groups, 1 with neither.
+  public let schemaVersion: Int
 
   /// Opens an existing store.
   ///
@@ -209,14 +209,13 @@ public final class VectorStore: @unchecked Sendable {
       deleted = try environment.database(named: StoreSchema.deleted, flags: flags)
       items = try environment.database(named: StoreSchema.items, flags: flags)
       names = try environment.database(named: StoreSchema.names, flags: flags)
-      if schema == StoreSchema.version || !readOnly {
+      if schema != StoreSchema.versionWithoutChecksums || !readOnly {
         checksums = try environment.database(named: StoreSchema.checksums, flags: flags)
       } else {
         checksums = nil
       }
-      if schema == StoreSchema.versionWithoutChecksums && !readOnly {
-        try upgradeToChecksums()
-      }
+      schemaVersion = readOnly ? schema : StoreSchema.version
+      if schema != StoreSchema.version && !readOnly { try upgrade(from: schema) }
     } catch let error as VectorStoreError {
       throw error
     } catch let error as LMDBError where error == .notFound {
@@ -269,10 +268,10 @@ public final class VectorStore: @unchecked Sendable {
       throw VectorStoreError(
         .notAStore, path: path, "is an LMDB environment without a vector store's metadata")
     }
-    guard schema == StoreSchema.version || schema == StoreSchema.versionWithoutChecksums else {
+    guard (StoreSchema.versionWithoutChecksums...StoreSchema.version).contains(schema) else {
       throw VectorStoreError(
         .notAStore, path: path,
-        "has schema version \(schema); this version reads schema versions \(StoreSchema.versionWithoutChecksums) and \(StoreSchema.version)"
+        "has schema version \(schema); this version reads schema versions \(StoreSchema.versionWithoutChecksums) to \(StoreSchema.version)\(schema > StoreSchema.version ? " (it was written by a newer tripindex)" : "")"
       )
     }
     let dimensionText = try txn.metaText(StoreSchema.MetaKey.dimension, in: meta) ?? "missing"
@@ -298,12 +297,25 @@ public final class VectorStore: @unchecked Sendable {
     return (dimension, metric, StoreSchema.blockRows(forDimension: dimension), schema)
   }
 
-  /// Adds checksums to a schema-1 store (one transaction; see ``StoreChecksums``).
-  private func upgradeToChecksums() throws {
+  /// Upgrades a store of an earlier schema in one transaction: item records get their group
+  /// (unknown), and every checksum is recorded again from the data (a schema-1 store had none).
+  private func upgrade(from schema: Int) throws {
     try write { writer in
+      let txn = writer.transaction
+      var records: [(UInt64, [UInt8])] = []
+      let headerBytes = StoreSchema.itemHeaderBytes(schema: schema)
+      _ = try txn.forEachEntry(in: items) { current in
+        guard let key = BigEndianKey(bytes: current.key),
+          let (labels, name) = StoreSchema.decodeItem(current.value, headerBytes: headerBytes)
+        else {
+          throw VectorStoreError.damaged(
+            path: path, "an item record is too short to upgrade from schema \(schema)")
+        }
+        records.append((key.value, StoreSchema.encodeItem(labels: labels, name: name)))
+      }
+      for (id, record) in records { try txn.put(record, forKey: BigEndianKey(id), in: items) }
       try writer.recordAllChecksums()
-      try writer.transaction.setMeta(
-        StoreSchema.MetaKey.schema, String(StoreSchema.version), in: meta)
+      try txn.setMeta(StoreSchema.MetaKey.schema, String(StoreSchema.version), in: meta)
     }
   }
 

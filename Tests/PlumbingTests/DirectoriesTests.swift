@@ -22,4 +22,34 @@ import Testing
     try Directories.removeTree(second)
     #expect(!Directories.isDirectory(second))
   }
+
+  @Test(
+    "publishing fills a folder all at once: a failure leaves nothing, a dead process's partial folder is removed, a folder with files is refused"
+  )
+  func publishing() throws {
+    struct Failure: Error {}
+    let directory = TemporaryDirectory()
+    let target = directory.file("out")
+    #expect(throws: Failure.self) {
+      try Directories.publishing(into: target) { partial in
+        directory.write("half", to: "out-partial-probe")
+        _ = partial
+        throw Failure()
+      }
+    }
+    #expect(Directories.entries(in: target) == nil)
+    #expect(
+      Directories.entries(in: directory.path)?.contains { $0.hasPrefix(".out.partial") } == false)
+    // What a killed run leaves (a pid that cannot be alive) goes; the folder appears whole.
+    directory.write("stale", to: ".out.partial-2147483646/vectors.npy")
+    let written = try Directories.publishing(into: target + "/") { partial in
+      directory.write("v", to: String(partial.dropFirst(directory.path.count + 1)) + "/a.txt")
+      return 1
+    }
+    #expect(written == 1)
+    #expect(Directories.entries(in: target) == ["a.txt"])
+    #expect(
+      Directories.entries(in: directory.path)?.contains { $0.hasPrefix(".out.partial") } == false)
+    #expect(throws: FileSystemError.self) { try Directories.publishing(into: target) { _ in } }
+  }
 }

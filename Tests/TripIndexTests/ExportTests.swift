@@ -27,7 +27,13 @@ import VectorStore
     directory.write(Fixtures.fvecsBytes(base), to: "in/x.fvecs")
     var labels = "name,pid,camera,group\n"
     for row in 0..<base.rows {
-      let name = row == 4 ? "\"a, \"\"quoted\"\"\nname\"" : row == 5 ? "  spaced " : "item\(row)"
+      // Names the export must quote (CR LF is one Character in Swift), and two names that are
+      // canonically equal but different bytes (the store compares names as bytes).
+      let special = [
+        4: "\"a, \"\"quoted\"\"\nname\"", 5: "  spaced ", 8: "\"crlf\r\nname\"", 9: "\u{E9}",
+        10: "e\u{301}", 11: "\"\ttab\"",
+      ]
+      let name = special[row] ?? "item\(row)"
       labels += "\(name),\(row % 7 - 1),\(row % 3 == 0 ? "" : String(row % 3)),\(row % 4)\n"
     }
     directory.write(labels, to: "in/labels.csv")
@@ -46,8 +52,14 @@ import VectorStore
     let rebuilt = try Self.contents(of: copy)
     #expect(original.count == 49 && rebuilt.count == 49)
     for (a, b) in zip(original, rebuilt) {
-      #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2, "\(a.0)")
+      #expect(Array(a.0.utf8) == Array(b.0.utf8) && a.1 == b.1 && a.2 == b.2, "\(a.0)")
     }
+    // Groups are stored and exported.
+    #expect(original.first { $0.0 == "item6" }?.1 == ItemLabels(pid: 5, camera: nil, group: 2))
+    #expect(Set(original.map { Array($0.0.utf8) }).count == 49)
+    let exported = try LabelsFile(path: directory.file("out/labels.csv"))
+    #expect(exported.entries.count == 49)
+    #expect(exported.entries.first { $0.name == "item13" }?.labels.group == 1)
   }
 
   @Test("export refuses a folder with files in it, and leaves nothing behind when it fails")

@@ -96,7 +96,7 @@ import VectorStore
     "a parse error names what was expected and points at the column",
     arguments: [
       ("camera != 3 and pid not in [0, -1", "expected ',' or ']' at column 34"),
-      ("age == 3", "expected a field (pid, camera, id or name)"),
+      ("age == 3", "expected a field (pid, camera, group, id or name)"),
       ("pid ==", "expected an integer for pid at column 7"),
       ("name == 3", "expected a quoted name"),
       ("pid == 1 & camera == 2", "at column 10"),

@@ -131,7 +131,7 @@ import VectorStore
     let databases = try #require(described["databases"] as? [[String: Any]])
     #expect(
       databases.contains { $0["name"] as? String == "vectors" && ($0["bytes"] as? Int ?? 0) > 0 })
-    #expect(described["schema"] as? Int == 2 && described["model"] is NSNull)
+    #expect(described["schema"] as? Int == 3 && described["model"] is NSNull)
   }
 
   @Test("tune answers 'exact' where no LSH setting beats exact search, and drops the index")

@@ -200,26 +200,58 @@ import VectorMath
     #expect(after.first?.isDerived == false)
   }
 
-  @Test("a schema-1 store is read as it is and gets checksums when opened for writing")
-  func upgrade() throws {
+  @Test(
+    "a store of schema 1 (no checksums) or 2 (no groups) is read as it is and upgraded in one transaction when opened for writing",
+    arguments: [1, 2])
+  func upgrade(from schema: Int) throws {
     let directory = TemporaryDirectory()
-    let path = try makeStore(directory).path
-    let environment = try Environment.open(path: path)
-    let meta = try environment.database(named: "meta")
-    let checksums = try environment.database(named: "checksums")
-    try environment.write { txn in
-      try txn.put("1", forKey: "schema", in: meta)
-      try txn.removeAll(in: checksums)
+    let store = try makeStore(directory)
+    let path = store.path
+    // Rewrite the store as that schema wrote it: 8-byte item headers (pid, camera).
+    try store.write { writer in
+      let txn = writer.transaction
+      var records: [(UInt64, [UInt8])] = []
+      _ = try txn.forEachEntry(in: store.items) { current in
+        let id = try #require(BigEndianKey(bytes: current.key)).value
+        records.append((id, Array(current.value[0..<8]) + Array(current.value[12...])))
+      }
+      for (id, record) in records { try txn.put(record, forKey: BigEndianKey(id), in: store.items) }
+      try txn.put(String(schema), forKey: "schema", in: store.meta)
+      try writer.recordAllChecksums()
+      if schema == 1 { try txn.removeAll(in: try writer.checksumsDatabase()) }
     }
     let readOnly = try VectorStore.open(path: path, readOnly: true)
+    #expect(readOnly.schemaVersion == schema)
     let report = try readOnly.check()
-    #expect(report.damage.isEmpty)
-    #expect(
-      !report.hasChecksums
-        || report.entriesRead.contains { $0.database == "checksums" && $0.entries == 0 })
+    #expect(report.damage.isEmpty, "\(report.damage)")
+    if schema == 1 {
+      #expect(
+        !report.hasChecksums
+          || report.entriesRead.contains { $0.database == "checksums" && $0.entries == 0 })
+    }
+    func items(_ store: VectorStore) throws -> [StoredItem] {
+      var found: [StoredItem] = []
+      try store.read { snapshot in try snapshot.forEachItem { item, _ in found.append(item) } }
+      return found
+    }
+    let before = try items(readOnly)
+    #expect(before.count == 2499)
+    #expect(before.first?.name == "item-0")
+    #expect(before.first?.labels == ItemLabels(pid: 0, camera: 1))
     let upgraded = try VectorStore.open(path: path)
-    #expect(try upgraded.metadata("schema") == "2")
+    #expect(upgraded.schemaVersion == 3)
+    #expect(try upgraded.metadata("schema") == "3")
+    #expect(try items(upgraded) == before)
     let after = try upgraded.check()
     #expect(after.hasChecksums && after.damage.isEmpty, "\(after.damage)")
+    // Groups are kept from now on.
+    try [Float](repeating: 1, count: 64).withUnsafeBufferPointer { vector in
+      _ = try upgraded.write { writer in
+        try writer.upsert(
+          names: ["grouped"], labels: [ItemLabels(pid: 9, camera: 2, group: 7)], vectors: vector)
+      }
+    }
+    #expect(try items(upgraded).last?.labels == ItemLabels(pid: 9, camera: 2, group: 7))
+    #expect(try upgraded.check().damage.isEmpty)
   }
 }

@@ -134,16 +134,17 @@ struct BuildPlan {
   /// Chooses each file's naming and checks that every name is unique.
   private static func assignNames(_ files: [File], scan: FolderScan) throws -> ([File], [String]) {
     var named: [File] = []
-    var explicitNames: [String: String] = [:]  // name → file that produced it
-    var numberedStems: [String: (path: String, rows: Int)] = [:]
+    // Names compared as the store compares them: by their bytes.
+    var explicitNames: [ItemNameKey: (name: String, path: String)] = [:]  // → file that produced it
+    var numberedStems: [ItemNameKey: (path: String, rows: Int)] = [:]
     var positionalFiles = Set<String>()  // labels files used in order
     func claim(_ name: String, by path: String) throws {
-      if let other = explicitNames[name] {
+      if let other = explicitNames[ItemNameKey(name)] {
         throw TripIndexError(
-          "item name '\(name)' comes from both \(other) and \(path); names must be unique within a build (rename one file)"
+          "item name '\(name)' comes from both \(other.path) and \(path); names must be unique within a build (rename one file)"
         )
       }
-      explicitNames[name] = path
+      explicitNames[ItemNameKey(name)] = (name, path)
     }
     for file in files {
       let lookup = scan.labelsFiles(for: file.path)
@@ -164,22 +165,24 @@ struct BuildPlan {
         positionalFiles.insert(beside.path)
         named.append(File(path: file.path, rows: file.rows, naming: .positional(beside)))
       } else {
-        if let other = numberedStems[stem] {
+        if let other = numberedStems[ItemNameKey(stem)] {
           throw TripIndexError(
             "\(other.path) and \(file.path) would both name their rows '\(stem)#N'; rename one file"
           )
         }
-        numberedStems[stem] = (file.path, file.rows)
+        numberedStems[ItemNameKey(stem)] = (file.path, file.rows)
         named.append(
           File(path: file.path, rows: file.rows, naming: .numbered(stem: stem, lookup: lookup)))
       }
     }
-    for (name, path) in explicitNames {
+    for (name, path) in explicitNames.values {
       guard let hash = name.lastIndex(of: "#"), let row = Int(name[name.index(after: hash)...])
       else {
         continue
       }
-      if let numbered = numberedStems[String(name[..<hash])], row >= 0, row < numbered.rows {
+      if let numbered = numberedStems[ItemNameKey(String(name[..<hash]))], row >= 0,
+        row < numbered.rows
+      {
         throw TripIndexError(
           "item name '\(name)' from \(path) collides with row \(row) of \(numbered.path); rename one of them"
         )
@@ -189,7 +192,7 @@ struct BuildPlan {
     for (_, labelsFile) in scan.labelsByDirectory.sorted(by: { $0.key < $1.key })
     where !positionalFiles.contains(labelsFile.path) {
       let unused = labelsFile.entries.filter { entry in
-        explicitNames[entry.name] == nil && !isNumberedRow(entry.name, numberedStems)
+        explicitNames[ItemNameKey(entry.name)] == nil && !isNumberedRow(entry.name, numberedStems)
       }
       if !unused.isEmpty {
         warnings.append(
@@ -205,11 +208,13 @@ struct BuildPlan {
     return (named, warnings)
   }
 
-  private static func isNumberedRow(_ name: String, _ stems: [String: (path: String, rows: Int)])
+  private static func isNumberedRow(
+    _ name: String, _ stems: [ItemNameKey: (path: String, rows: Int)]
+  )
     -> Bool
   {
     guard let hash = name.lastIndex(of: "#"), let row = Int(name[name.index(after: hash)...]),
-      let numbered = stems[String(name[..<hash])]
+      let numbered = stems[ItemNameKey(String(name[..<hash]))]
     else { return false }
     return row >= 0 && row < numbered.rows
   }

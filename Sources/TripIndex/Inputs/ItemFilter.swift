@@ -3,18 +3,19 @@ import VectorIO
 import VectorMath
 import VectorStore
 
-/// A filter over stored items, from a query's filter expression: comparisons of `pid`, `camera`, `id` and
-/// `name` with `==`, `!=`, `<`, `<=`, `>`, `>=`, `in [..]` and `not in [..]`, combined with
+/// A filter over stored items, from a query's filter expression: comparisons of `pid`, `camera`,
+/// `group`, `id` and `name` with `==`, `!=`, `<`, `<=`, `>`, `>=`, `in [..]` and `not in [..]`, combined with
 /// `and`, `or`, `not` and parentheses (`and` binds tighter than `or`), e.g.
 /// `camera != 3 and pid not in [0, -1]`.
 ///
-/// `pid`, `camera` and `id` compare with integers, `name` with quoted strings ('…' or "…",
-/// compared byte by byte). An item without a pid or camera fails every comparison of that label
+/// `pid`, `camera`, `group` and `id` compare with integers, `name` with quoted strings ('…' or
+/// "…", compared byte by byte). An item without a pid, camera or group fails every comparison of
+/// that label
 /// (`camera != 3` leaves it out; `not camera == 3` keeps it).
 public indirect enum ItemFilter: Sendable, Equatable {
   /// A labelled field.
   public enum Field: String, Sendable, CaseIterable {
-    case pid, camera, id, name
+    case pid, camera, group, id, name
   }
 
   /// A comparison operator.
@@ -58,9 +59,7 @@ public indirect enum ItemFilter: Sendable, Equatable {
       }
     case .member(let field, let values, let negated):
       // An item without the label fails the test, whatever the list.
-      if field == .pid && item.labels.pid == nil || field == .camera && item.labels.camera == nil {
-        return false
-      }
+      if Self.label(of: item, field) == nil && field != .id && field != .name { return false }
       var found = false
       for value in values {
         guard let order = Self.order(of: item, field, value) else { return false }
@@ -84,10 +83,9 @@ public indirect enum ItemFilter: Sendable, Equatable {
       let name = Array(item.name.utf8)
       let other = Array(text.utf8)
       return name == other ? 0 : (name.lexicographicallyPrecedes(other) ? -1 : 1)
-    case (.pid, .integer(let number)):
-      return item.labels.pid.map { Int64($0) == number ? 0 : (Int64($0) < number ? -1 : 1) }
-    case (.camera, .integer(let number)):
-      return item.labels.camera.map { Int64($0) == number ? 0 : (Int64($0) < number ? -1 : 1) }
+    case (.pid, .integer(let number)), (.camera, .integer(let number)),
+      (.group, .integer(let number)):
+      return label(of: item, field).map { Int64($0) == number ? 0 : (Int64($0) < number ? -1 : 1) }
     case (.id, .integer(let number)):
       // Ids are below 2^63 in any store; a negative bound compares below every id.
       guard number >= 0 else { return 1 }
@@ -101,6 +99,16 @@ public indirect enum ItemFilter: Sendable, Equatable {
   /// The most parentheses and `not`s an expression may nest (deeper ones are refused before
   /// they could exhaust a thread's stack in the parser, the evaluation or the release).
   public static let maximumNesting = 256
+
+  /// The item's pid, camera or group (`nil` for the other fields, or when unknown).
+  private static func label(of item: StoredItem, _ field: Field) -> Int32? {
+    switch field {
+    case .pid: item.labels.pid
+    case .camera: item.labels.camera
+    case .group: item.labels.group
+    case .id, .name: nil
+    }
+  }
 
   /// Parses an expression. Chains of `and` or `or` become balanced trees, so that evaluating a
   /// long chain recurses only as deep as the logarithm of its length.
@@ -330,7 +338,7 @@ private struct FilterParser {
 
   mutating func parseComparison() throws -> ItemFilter {
     guard case .word(let name) = token, let field = ItemFilter.Field(rawValue: name) else {
-      throw fail("a field (pid, camera, id or name), 'not' or '('")
+      throw fail("a field (pid, camera, group, id or name), 'not' or '('")
     }
     try advance()
     if token == .word("in") || token == .word("not") {

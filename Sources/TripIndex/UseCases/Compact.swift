@@ -45,20 +45,14 @@ public enum Compact {
   public static func run(storePath: String, outputPath: String) throws -> Report {
     let started = Progress.now()
     let store = try VectorStore.open(path: storePath, readOnly: true)
-    if mkdir(outputPath, 0o755) != 0 {
-      guard errno == EEXIST, Directories.entries(in: outputPath)?.isEmpty == true else {
-        throw TripIndexError(
-          "\(outputPath): \(errno == EEXIST ? "already exists and is not an empty directory" : String(cString: strerror(errno))); compact writes a new store"
-        )
-      }
+    if access(outputPath, F_OK) == 0 && Directories.entries(in: outputPath)?.isEmpty != true {
+      throw TripIndexError(
+        "\(outputPath): already exists and is not an empty directory; compact writes a new store")
     }
-    do {
-      try store.copyCompacted(to: outputPath)
-    } catch {
-      unlink(outputPath + "/data.mdb")
-      unlink(outputPath + "/lock.mdb")
-      rmdir(outputPath)
-      throw error
+    // Copied into a hidden sibling that takes the output's place when complete: a failed or
+    // killed compact never leaves a partial store there.
+    try Directories.publishing(into: outputPath) { partial in
+      try store.copyCompacted(to: partial)
     }
     let copy = try VectorStore.open(path: outputPath, readOnly: true)
     return Report(

@@ -69,11 +69,11 @@ public enum Export {
       throw VectorIOError(
         path: folder, "already holds files; export writes into a new or empty folder")
     }
-    let created = Directories.entries(in: folder) == nil
-    try Directories.create(folder)
-    let vectorsPath = folder + "/vectors." + extensionName
-    let labelsPath = folder + "/labels.csv"
-    do {
+    let vectorsName = "vectors." + extensionName
+    // Written into a hidden sibling that takes the folder's place when complete: a failed or
+    // killed export never leaves vectors without labels.
+    let items = try Directories.publishing(into: folder) { partial in
+      let vectorsPath = partial + "/" + vectorsName
       let writer = try VectorFileWriter(path: vectorsPath, dimension: store.dimension)
       var entries: [LabelsFile.Entry] = []
       try store.read { snapshot in
@@ -89,19 +89,12 @@ public enum Export {
         }
       }
       try writer.finish()
-      try LabelsFile.write(entries, to: labelsPath)
-      progress.finish()
-      return Report(
-        vectorsPath: vectorsPath, labelsPath: labelsPath, items: entries.count,
-        dimension: store.dimension)
-    } catch {
-      // No half-written export: what this run created goes.
-      if created {
-        try? Directories.removeTree(folder)
-      } else {
-        for path in [vectorsPath, labelsPath] { try? Directories.removeTree(path) }
-      }
-      throw error
+      try LabelsFile.write(entries, to: partial + "/labels.csv")
+      return entries.count
     }
+    progress.finish()
+    return Report(
+      vectorsPath: folder + "/" + vectorsName, labelsPath: folder + "/labels.csv", items: items,
+      dimension: store.dimension)
   }
 }

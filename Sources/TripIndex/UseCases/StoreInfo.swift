@@ -129,9 +129,11 @@ public struct StoreInfo: Sendable {
       ).trimmingTrailingNewline(),
       "",
       "schema \(schemaVersion)"
-        + (schemaVersion >= 2
+        + (schemaVersion >= 3
           ? " (block checksums; \(command("check")) verifies them)"
-          : " (no checksums yet: opening it for writing adds them)"),
+          : schemaVersion == 2
+            ? " (block checksums, no groups in item records: opening it for writing adds them)"
+            : " (no checksums or groups yet: opening it for writing adds them)"),
     ]
     if let index {
       var line = "index: lsh \(index.configuration.summary)"
