@@ -8,7 +8,7 @@ FUZZ_TARGETS := npy vec texmex labels model json datafile filter
 FUZZ_SECONDS ?= 300
 FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
 
-.PHONY: deps build release lint docs test fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
+.PHONY: deps build release lint docs test stress fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
 # Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5) when they are missing.
 deps:
@@ -40,6 +40,14 @@ docs:
 test: deps lint
 	$(SWIFT) test
 	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# The concurrency stress test for longer (make test runs it for 40 s): build, delete, index,
+# tune, check --repair and compact at once on one store; STRESS_SEED picks the schedule.
+STRESS_SECONDS ?= 600
+STRESS_SEED ?= 22
+stress: deps
+	TRIPINDEX_STRESS_SECONDS=$(STRESS_SECONDS) TRIPINDEX_STRESS_SEED=$(STRESS_SEED) \
+	  $(SWIFT) test --filter ConcurrencyStressTests
 
 # libFuzzer (with the address sanitizer) on every input format and JSON the tool reads, seeded
 # (-sanitize=fuzzer alone leaves Swift code without coverage counters: they are asked for),

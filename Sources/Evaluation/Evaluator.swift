@@ -156,6 +156,9 @@ public struct Evaluator: Sendable {
     let previousThreads = BLAS.shareThreads(threads, among: workers)
     defer { BLAS.setThreadCount(previousThreads) }
     var partials = [MetricsAccumulator?](repeating: nil, count: workers)
+    // Ranks past the gallery's size add nothing: the curve stops there (a huge maxRank must not
+    // allocate in proportion to itself).
+    let maxRank = min(maxRank, max(1, gallery.count))
     partials.withUnsafeMutableBufferPointer { partials in
       let partials = partials
       Parallel.forEachChunk(of: queries.count, count: workers) { worker, range in

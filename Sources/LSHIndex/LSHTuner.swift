@@ -102,6 +102,22 @@ public enum LSHTuner {
     /// Per query, the true k-th distance (squared L2) among the items searched.
     var kthDistances: [Float]
 
+    /// The same queries with their true k-th distances among the items of `snapshot` (each
+    /// query's own held-out id left out).
+    func withTruth(in snapshot: StoreSnapshot, k: Int) -> Sample {
+      var exact = ExactSearch(
+        dimension: snapshot.store.dimension, metric: .l2, blocks: snapshot.blocks)
+      exact.threads = Parallel.processorCount
+      let found = exact.search(queries, k: k + 1)
+      var updated = self
+      updated.kthDistances = found.enumerated().map { index, neighbors in
+        neighbors.lazy.filter { $0.id != excluded[index] }.prefix(k).reduce(-Float.infinity) {
+          max($0, $1.distance)
+        }
+      }
+      return updated
+    }
+
     func prefix(_ count: Int) -> Sample {
       let count = min(count, queries.rows)
       return Sample(
@@ -295,9 +311,12 @@ public enum LSHTuner {
   /// - Throws: ``LSHError``, ``VectorStoreError``.
   public static func check(_ index: LSHIndex, against report: Report) throws -> Measurement {
     try index.store.read { snapshot in
+      // The truth is taken again in this snapshot: items deleted or added since the samples
+      // were drawn (by another process) change the true neighbours, not the index's recall.
       try measure(
-        try index.searcher(in: snapshot), setting: index.configuration, sample: report.check,
-        k: report.k, runs: decisiveRuns)
+        try index.searcher(in: snapshot), setting: index.configuration,
+        sample: report.check.withTruth(in: snapshot, k: report.k), k: report.k,
+        runs: decisiveRuns)
     }
   }
 

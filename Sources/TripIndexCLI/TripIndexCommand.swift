@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import TripIndex
 import VectorMath
 
@@ -21,14 +22,30 @@ struct TripIndexCommand: ParsableCommand {
     ])
 
   static func main() {
+    AddressSpaceLimit.prepare()
+    // A closed pipe is an error code from write(2), handled below, not a signal.
+    signal(SIGPIPE, SIG_IGN)
     FaultGuard.install()
     ErrorAdvice.install()
     do {
       var command = try parseAsRoot()
       try command.run()
     } catch {
+      exitOnOutputFailure()
       exit(withError: ErrorAdvice.advised(error))
     }
+    exitOnOutputFailure()
+  }
+
+  /// Results that did not reach standard output are a failure: a closed pipe (`query … | head`)
+  /// ends quietly with status 141, as a process stopped by SIGPIPE reports to the shell; any
+  /// other error (a full disk, `/dev/full`) is said on stderr with status 1.
+  static func exitOnOutputFailure() {
+    guard let code = StandardStream.outputFailure else { return }
+    if code == EPIPE { Glibc.exit(141) }
+    StandardStream.error.write(
+      "Error: cannot write the results to standard output: \(String(cString: strerror(code)))\n")
+    Glibc.exit(1)
   }
 }
 

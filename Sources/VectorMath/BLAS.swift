@@ -10,7 +10,9 @@ public enum BLAS {
   ///
   /// - Parameter count: threads per BLAS call.
   public static func setThreadCount(_ count: Int) {
-    openblas_set_num_threads(Int32(count))
+    // Under an address-space limit OpenBLAS keeps one thread: each of its threads needs a work
+    // buffer of its own (see ``BLASBuffers``).
+    openblas_set_num_threads(Int32(BLASBuffers.isLimited ? 1 : count))
   }
 
   /// Gives each of `workers` callers its share of a budget of `threads`: BLAS calls made while
@@ -57,10 +59,12 @@ public enum BLAS {
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
     guard m > 0 && n > 0 else { return }
-    cblas_sgemm(
-      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
-      blasint(ldc))
+    BLASBuffers.withBuffer {
+      cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k), alpha, a,
+        blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
   }
 
   /// C ← alpha · op(A) · op(B) + beta · C in double precision (`cblas_dgemm`), for gradient checks.
@@ -74,10 +78,12 @@ public enum BLAS {
     beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int
   ) {
     guard m > 0 && n > 0 else { return }
-    cblas_dgemm(
-      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
-      blasint(ldc))
+    BLASBuffers.withBuffer {
+      cblas_dgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k), alpha, a,
+        blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
   }
 
   /// The product of two matrices, optionally transposed.

@@ -1,4 +1,4 @@
-import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -7,11 +7,18 @@ import Dispatch
 #endif
 
 /// Splitting work across the machine's cores.
+///
+/// Workers are plain POSIX threads that the calling thread joins, so scarce resources end
+/// cleanly: a thread that cannot be created (no memory or address space for its stack, a
+/// thread limit) is simply not there, and the threads that exist — the caller at least — take
+/// its chunks. (`DispatchQueue.concurrentPerform` traps when libdispatch cannot create its
+/// event descriptor, as under `ulimit -n 6`.)
 public enum Parallel {
   /// The number of online processors.
   public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-  /// Runs `body` once for each of `count` contiguous chunks of `0..<total`, concurrently.
+  /// Runs `body` once for each of `count` contiguous chunks of `0..<total`, concurrently, and
+  /// returns when every chunk is done.
   ///
   /// - Parameters:
   ///   - total: the size of the range to split.
@@ -26,12 +33,50 @@ public enum Parallel {
       return
     }
     withoutActuallyEscaping(body) { body in
-      let work = UncheckedSendable(body)
-      DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        let lower = total * chunk / chunks
-        let upper = total * (chunk + 1) / chunks
-        work.value(chunk, lower..<upper)
+      let job = ChunkJob(total: total, chunks: chunks, body: body)
+      var threads: [pthread_t] = []
+      for _ in 1..<chunks {
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(job).toOpaque()
+        let created = pthread_create(
+          &thread, nil,
+          { context in
+            guard let context else { return nil }
+            Unmanaged<ChunkJob>.fromOpaque(context).takeRetainedValue().runChunks()
+            return nil
+          }, context)
+        if created == 0 {
+          threads.append(thread)
+        } else {
+          Unmanaged<ChunkJob>.fromOpaque(context).release()
+          break  // the threads there are (the caller at least) take the remaining chunks
+        }
       }
+      job.runChunks()
+      for thread in threads { pthread_join(thread, nil) }
+    }
+  }
+}
+
+/// The chunks of one ``Parallel/forEachChunk(of:count:_:)`` call, claimed one at a time by
+/// whichever thread is free.
+private final class ChunkJob: @unchecked Sendable {
+  let total: Int
+  let chunks: Int
+  let body: (Int, Range<Int>) -> Void
+  private let next = Atomic<Int>(0)
+
+  init(total: Int, chunks: Int, body: @escaping (Int, Range<Int>) -> Void) {
+    self.total = total
+    self.chunks = chunks
+    self.body = body
+  }
+
+  func runChunks() {
+    while true {
+      let chunk = next.add(1, ordering: .relaxed).oldValue
+      guard chunk < chunks else { return }
+      body(chunk, (total * chunk / chunks)..<(total * (chunk + 1) / chunks))
     }
   }
 }

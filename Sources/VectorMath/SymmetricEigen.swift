@@ -26,18 +26,21 @@ public enum SymmetricEigen {
     let uplo = Int8(UInt8(ascii: "U"))
     var jobzValue = jobz
     var uploValue = uplo
-    dsyevd_(
-      &jobzValue, &uploValue, &size, &a, &size, &values, &workQuery, &workSize, &integerWorkQuery,
-      &integerWorkSize, &info)
+    BLASBuffers.withBuffer {
+      dsyevd_(
+        &jobzValue, &uploValue, &size, &a, &size, &values, &workQuery, &workSize,
+        &integerWorkQuery, &integerWorkSize, &info)
+    }
     guard info == 0 else { return nil }
     workSize = Int32(workQuery)
     integerWorkSize = integerWorkQuery
     var work = [Double](repeating: 0, count: Int(workSize))
     var integerWork = [Int32](repeating: 0, count: Int(integerWorkSize))
-    dsyevd_(
-      &jobzValue, &uploValue, &size, &a, &size, &values, &work, &workSize, &integerWork,
-      &integerWorkSize,
-      &info)
+    BLASBuffers.withBuffer {
+      dsyevd_(
+        &jobzValue, &uploValue, &size, &a, &size, &values, &work, &workSize, &integerWork,
+        &integerWorkSize, &info)
+    }
     guard info == 0 else { return nil }
     // LAPACK returns ascending eigenvalues with eigenvectors as columns (column-major): column j
     // is a[j * n ..< (j + 1) * n]. Reverse to descending, one eigenvector per row.

@@ -178,6 +178,12 @@ public final class VectorStore: @unchecked Sendable {
       if [ENOSPC, EDQUOT, EIO].contains(error.rawValue) {
         throw VectorStoreError.storage(error, path: path, while: "opening")
       }
+      if error.rawValue == ENOMEM {
+        throw VectorStoreError(
+          .storage, path: path,
+          "cannot map data.mdb into memory: the process has too little address space left (is `ulimit -v` set?); the store maps its whole file, which grows as the store does"
+        )
+      }
       throw VectorStoreError(
         error.rawValue == ENOENT ? .missing : .notAStore, path: path, "cannot open: \(error)")
     }

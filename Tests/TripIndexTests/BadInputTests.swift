@@ -244,4 +244,26 @@ import TripIndex
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains("no store here"))
   }
+
+  @Test("delete names an item twice and deletes it once; eval refuses --threads 0 as query does")
+  func repeatedDeletesAndThreads() throws {
+    let directory = TemporaryDirectory()
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 10, columns: 4, seed: 1)), to: "in/a.fvecs")
+    let store = directory.file("s.lmdb")
+    #expect(
+      try TripIndexExecutable.run(["build", directory.file("in"), "--store", store]).status == 0)
+    let byID = try TripIndexExecutable.run(["delete", "--ids", "5", "5", "05", "--store", store])
+    #expect(byID.status == 0 && byID.stdout.contains("deleted 1 item"), "\(byID.stderr)")
+    let byName = try TripIndexExecutable.run(["delete", "a#1", "a#1", "--store", store])
+    #expect(byName.status == 0 && byName.stdout.contains("deleted 1 item"), "\(byName.stderr)")
+    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+    #expect(info.stdout.contains("\"count\": 8,"))
+    let eval = try TripIndexExecutable.run([
+      "eval", "--query", directory.file("in"), "--gallery", directory.file("in"), "--protocol",
+      "retrieval", "--threads", "0",
+    ])
+    #expect(
+      eval.status == 1 && eval.stderr.contains("--threads must be at least 1"), "\(eval.stderr)")
+  }
 }

@@ -38,6 +38,11 @@ import VectorStore
       let filter = try ItemFilter.parse(text)
       #expect([a, b, unlabelled].map(filter.matches) == expected, "\(text)")
     }
+    // Groups, stored since schema 3.
+    let grouped = StoredItem(id: 2, name: "g", labels: ItemLabels(pid: 7, camera: 1, group: 7))
+    #expect(try ItemFilter.parse("group == 7 and pid in [7]").matches(grouped))
+    #expect(try !ItemFilter.parse("group != 7").matches(a))  // no group: every comparison fails
+    #expect(try ItemFilter.parse("not group == 7").matches(a))
   }
 
   @Test("nesting is refused past 256 levels with a message; long chains evaluate on a small stack")

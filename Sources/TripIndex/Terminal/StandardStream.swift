@@ -1,4 +1,5 @@
 import Plumbing
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -21,12 +22,27 @@ public enum StandardStream: Int32, Sendable {
     copy.withUTF8 { write(UnsafeRawBufferPointer($0)) }
   }
 
-  /// Writes bytes unbuffered.
+  /// Writes bytes unbuffered. A failed write to standard output is remembered (see
+  /// ``outputFailure``) and nothing more is written there; one to standard error is ignored
+  /// (there is nowhere left to say it).
   ///
   /// - Parameter bytes: the bytes.
   public func write(_ bytes: UnsafeRawBufferPointer) {
-    // A failure (a closed pipe) leaves nothing more to say, so it is ignored.
-    DescriptorWriting.writeAll(bytes, to: rawValue)
+    guard self == .error || Self.failedOutput.load(ordering: .relaxed) == 0 else { return }
+    if let code = DescriptorWriting.writeAll(bytes, to: rawValue), self == .output {
+      _ = Self.failedOutput.compareExchange(
+        expected: 0, desired: code, ordering: .relaxed)
+    }
+  }
+
+  private static let failedOutput = Atomic<Int32>(0)
+
+  /// The `errno` of the first failed write to standard output (`EPIPE` when the reader closed
+  /// the pipe, `ENOSPC` on a full disk), or `nil` when every write succeeded: a front end
+  /// checks it before it reports success.
+  public static var outputFailure: Int32? {
+    let code = failedOutput.load(ordering: .relaxed)
+    return code == 0 ? nil : code
   }
 
   /// Whether the stream is a terminal.

@@ -80,6 +80,9 @@ public enum Evaluate {
   /// - Throws: `VectorIOError` or ``TripIndexError`` for bad input (missing labels, mismatched
   ///   dimensions, bad options).
   public static func run(_ options: Options, progress: Progress) throws -> EvaluationReport {
+    guard options.threads > 0 else {
+      throw TripIndexError("\(option("threads")) must be at least 1, not \(options.threads)")
+    }
     guard options.maxRank > 0 else {
       throw TripIndexError("\(option("maxRank")) must be at least 1, not \(options.maxRank)")
     }
@@ -236,7 +239,8 @@ public enum Evaluate {
   ///   - metric: the distance.
   ///   - labels: the query and gallery labels.
   ///   - evaluationProtocol: the protocol.
-  ///   - maxRank: the CMC depth, and the depth searched.
+  ///   - maxRank: the CMC depth, and the depth searched (at most the gallery's size: ranks
+  ///     past it add nothing, and a larger depth would only allocate).
   ///   - threads: worker threads.
   ///   - lsh: where the LSH index comes from, or `nil` for exact search only.
   ///   - probeSweep: further numbers of LSH probes per table to score (speed curves).
@@ -251,6 +255,7 @@ public enum Evaluate {
     maxRank: Int, threads: Int, lsh: IndexSource?, probeSweep: [Int] = [],
     rerank: RerankingParameters? = nil, progress: Progress
   ) throws -> SearchEvaluation {
+    let maxRank = min(maxRank, max(1, gallery.rows))
     var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
     evaluator.threads = threads
     let started = Progress.now()
