@@ -26,7 +26,7 @@ enum AddressSpaceLimit {
       setenv(name, value, 1)
       changed = true
     }
-    guard changed else { return }
-    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    if changed { execv("/proc/self/exe", CommandLine.unsafeArgv) }
+    BLASBuffers.reserveAtStart()
   }
 }

@@ -1,3 +1,4 @@
+import COpenBLAS
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,11 +11,13 @@ import Synchronization
 ///
 /// OpenBLAS takes a work buffer (128 MiB in Debian's 0.3.21 on x86-64) for every call running
 /// at once, and when `malloc` cannot give it one it retries forever. So, only when the process
-/// has an address-space limit, every BLAS and LAPACK call goes through ``withBuffer(_:)``: a
-/// call that would need one more buffer than have been used so far first checks (by reserving
-/// and releasing the room) that one can still be had; when it cannot, the call waits for a
-/// running call to give its buffer back, and when none is running, ``outOfAddressSpace`` is
-/// called with a message (the default handler prints it and exits with status 1).
+/// has an address-space limit, every BLAS and LAPACK call goes through ``withBuffer(_:)``, which
+/// lets one call run at a time: OpenBLAS then never needs more than one buffer.
+/// ``reserveAtStart()`` makes OpenBLAS take that buffer while the process is still small (before
+/// stores are mapped and data read), so that nothing can take its room between a check and
+/// OpenBLAS's own allocation; when there is no room for it even then, the first BLAS call
+/// calls ``outOfAddressSpace`` with a message (the default handler prints it and exits with
+/// status 1). Without a limit, calls run as they come.
 public enum BLASBuffers {
   /// The room a new buffer needs: OpenBLAS's buffer and its `malloc` overhead, with margin.
   public static let bufferBytes = (128 + 8) << 20
@@ -48,10 +51,26 @@ public enum BLASBuffers {
   /// wanting (then calls wait for a buffer instead of asking again).
   private static let reported = Atomic<Bool>(false)
 
-  private static let counts = Mutex<(running: Int, buffers: Int, full: Bool)>((0, 0, false))
+  /// Calls running, and whether OpenBLAS has its buffer (then at most one call runs at once).
+  private static let state = Mutex<(running: Int, hasBuffer: Bool)>((0, false))
 
-  /// Runs one BLAS or LAPACK call, making sure a buffer can be had for it first when the
-  /// address space is limited.
+  /// Under an address-space limit, has OpenBLAS take its one work buffer now, if there is room
+  /// for it (call it first thing, on one thread); without a limit, does nothing.
+  public static func reserveAtStart() {
+    guard isLimited else { return }
+    let probe = mmap(
+      nil, bufferBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    guard probe != MAP_FAILED else { return }
+    munmap(probe, bufferBytes)
+    var a: Float = 1
+    var b: Float = 1
+    var c: Float = 0
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1, &a, 1, &b, 1, 0, &c, 1)
+    state.withLock { $0.hasBuffer = true }
+  }
+
+  /// Runs one BLAS or LAPACK call; under an address-space limit, one at a time, and only when
+  /// OpenBLAS has its buffer.
   ///
   /// - Parameter call: the call.
   /// - Returns: what it returns.
@@ -59,34 +78,21 @@ public enum BLASBuffers {
   public static func withBuffer<R>(_ call: () -> R) -> R {
     guard isLimited else { return call() }
     acquire()
-    defer { counts.withLock { $0.running -= 1 } }
+    defer { state.withLock { $0.running -= 1 } }
     return call()
   }
 
   private static func acquire() {
     while true {
-      let outcome: Bool? = counts.withLock { counts in
-        if counts.running < counts.buffers {
-          counts.running += 1
-          return true
-        }
-        if counts.full { return false }
-        // One more buffer than ever before: is there room for it?
-        let probe = mmap(
-          nil, bufferBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        if probe != MAP_FAILED {
-          munmap(probe, bufferBytes)
-          counts.buffers += 1
-          counts.running += 1
-          return true
-        }
-        guard counts.running > 0 else { return nil }
-        counts.full = true
-        return false
+      let outcome: Bool? = state.withLock { state in
+        guard state.hasBuffer else { return nil }
+        guard state.running == 0 else { return false }
+        state.running = 1
+        return true
       }
       switch outcome {
       case true?: return
-      case false?: usleep(200)  // wait for a running call to give its buffer back
+      case false?: usleep(100)  // wait for the running call to give the buffer back
       case nil:
         // Said once: another worker that finds the same waits for the process to end.
         if reported.exchange(true, ordering: .relaxed) {
