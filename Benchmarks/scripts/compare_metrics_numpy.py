@@ -130,7 +130,7 @@ def main():
     print(f"{'':34s} {'rank-1':>8s} {'mAP':>8s} {'mINP':>8s} {'seconds':>8s}")
     print(f"{'numpy (torchreid eval_market1501)':34s} {cmc[0]:8.4f} {mAP:8.4f} {mINP:8.4f} {best_numpy:8.3f}")
     print(f"{'  of which metrics after distmat':34s} {'':8s} {'':8s} {'':8s} {best_metrics:8.3f}")
-    print(f"{'tripindex eval (whole process)':34s} {ours['rank1']:8.4f} {ours['mAP']:8.4f} {ours['mINP']:8.4f} {best_ours:8.3f}")
+    print(f"{'tripindex eval (whole process)':34s} {ours['rank1']:8.4f} {ours['map']:8.4f} {ours['minp']:8.4f} {best_ours:8.3f}")
     print(f"speed ratio tripindex / numpy: {best_numpy / best_ours:.1f}x "
           f"(numpy's metric step alone: {best_metrics / best_ours:.1f}x)")
 

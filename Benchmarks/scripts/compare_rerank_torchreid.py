@@ -116,8 +116,8 @@ def main():
           f"lambda {args.lambda_value}; threads={args.threads}")
     print(blas_env.describe())
     print(f"{'':34s} {'rank-1':>8s} {'mAP':>10s} {'mINP':>10s} {'seconds':>9s} {'peak MiB':>9s}")
-    print(f"{'tripindex eval --rerank':34s} {ours['rank1']:8.4f} {ours['mAP']:10.6f} "
-          f"{ours['mINP']:10.6f} {ours_seconds:9.2f} {ours_rss:9.0f}")
+    print(f"{'tripindex eval --rerank':34s} {ours['rank1']:8.4f} {ours['map']:10.6f} "
+          f"{ours['minp']:10.6f} {ours_seconds:9.2f} {ours_rss:9.0f}")
     if args.skip_reference:
         return
     re_ranking = load_reference(args.torchreid)
@@ -132,7 +132,7 @@ def main():
     print(f"{'torchreid re_ranking (numpy)':34s} {cmc[0]:8.4f} {mAP:10.6f} {mINP:10.6f} "
           f"{reference_seconds:9.2f} {reference_rss:9.0f}")
     ours_cmc = np.array(ours["cmc"][:len(cmc)])
-    print(f"largest difference: mAP {abs(ours['mAP'] - mAP):.2e}, mINP {abs(ours['mINP'] - mINP):.2e}, "
+    print(f"largest difference: mAP {abs(ours['map'] - mAP):.2e}, mINP {abs(ours['minp'] - mINP):.2e}, "
           f"CMC {np.max(np.abs(ours_cmc - cmc)):.2e}")
     print(f"speed ratio tripindex / numpy: {reference_seconds / ours_seconds:.1f}x")
     if args.fixture:

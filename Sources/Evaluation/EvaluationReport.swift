@@ -68,6 +68,12 @@ public struct EvaluationReport: Sendable {
     header += ["valid", "skipped"]
     let extraNames = entries.first?.extras.map(\.0) ?? []
     header += extraNames
+    // One number format per column: whole numbers with separators where any value reaches 100
+    // (candidates, queries/s), three decimals otherwise (recalls).
+    let wholeColumns = extraNames.indices.map { column in
+      entries.contains { entry in column < entry.extras.count && abs(entry.extras[column].1) >= 100
+      }
+    }
     let rows = entries.map { entry -> [String] in
       let metrics = entry.metrics
       var row = [entry.name]
@@ -79,18 +85,16 @@ public struct EvaluationReport: Sendable {
         ]
         : [Self.percent(metrics.mAP), Self.percent(metrics.mINP)]
       row += [String(metrics.validQueries), String(metrics.skippedQueries)]
-      row += entry.extras.map { Self.extra($0.1) }
+      row += entry.extras.enumerated().map { column, extra in
+        column < wholeColumns.count && wholeColumns[column]
+          ? TextFormatting.grouped(Int(extra.1.rounded())) : TextFormatting.fixed(extra.1, 3)
+      }
       return row
     }
     return (header, rows)
   }
 
   static func percent(_ value: Double) -> String { TextFormatting.fixed(value * 100, 1) }
-
-  static func extra(_ value: Double) -> String {
-    abs(value) >= 100
-      ? TextFormatting.grouped(Int(value.rounded())) : TextFormatting.fixed(value, 3)
-  }
 
   /// The report as Markdown: title, details, the table, and the CMC chart's file name.
   public var markdown: String {
@@ -121,11 +125,25 @@ public struct EvaluationReport: Sendable {
             entries.map { entry in
               var members: [(String, JSONValue)] = [("name", .string(entry.name))]
               members += Self.metricsMembers(entry.metrics)
-              members += entry.extras.map { ($0.0, .number($0.1)) }
+              members += entry.extras.map { (Self.jsonKey($0.0), .number($0.1)) }
               return .object(members)
             })
         ),
       ] + supplements)
+  }
+
+  /// A column title as a JSON key, in snake_case: `queries/s` → `queries_per_second`,
+  /// `candidates/q` → `candidates_per_query`, `ANN recall@10` → `ann_recall_at_10`.
+  ///
+  /// - Parameter title: the table's column title.
+  /// - Returns: the key.
+  public static func jsonKey(_ title: String) -> String {
+    var key = title.lowercased().replacing("/s", with: "_per_second").replacing(
+      "/q", with: "_per_query"
+    ).replacing("@", with: "_at_")
+    key = String(key.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    while key.contains("__") { key = key.replacing("__", with: "_") }
+    return key
   }
 
   /// One evaluation's metrics as JSON members: protocol, query counts, rank-1/5/10/20, mAP, mINP,
@@ -143,7 +161,7 @@ public struct EvaluationReport: Sendable {
       if let value = metrics.cmc(at: rank) { members.append(("rank\(rank)", .number(value))) }
     }
     members += [
-      ("mAP", .number(metrics.mAP)), ("mINP", .number(metrics.mINP)),
+      ("map", .number(metrics.mAP)), ("minp", .number(metrics.mINP)),
       ("r_precision", .number(metrics.rPrecision)), ("map_at_r", .number(metrics.mapAtR)),
       ("cmc", .array(metrics.cmc.map { .number($0) })),
     ]

@@ -24,6 +24,47 @@ public enum TextFormatting {
       + fractionText
   }
 
+  /// A number in scientific notation with `decimals` digits after the point of its mantissa:
+  /// `scientific(0.0000949, 2)` → `"9.49e-5"`, `scientific(0.003, 2)` → `"3.00e-3"`.
+  ///
+  /// - Parameters:
+  ///   - value: the number.
+  ///   - decimals: digits after the mantissa's point (0–9).
+  /// - Returns: the text; `"0"` for zero, as ``fixed(_:_:)`` for non-finite values.
+  public static func scientific(_ value: Double, _ decimals: Int) -> String {
+    guard value.isFinite else { return fixed(value, decimals) }
+    guard value != 0 else { return "0" }
+    var exponent = Int((log10Approximation(abs(value))).rounded(.down))
+    var mantissa = value / power10(exponent)
+    // Rounding can carry the mantissa to 10 (9.996 → 10.00): move it to the next exponent.
+    if abs(Double(fixed(mantissa, decimals)) ?? 0) >= 10 {
+      exponent += 1
+      mantissa = value / power10(exponent)
+    }
+    return fixed(mantissa, decimals) + "e" + String(exponent)
+  }
+
+  /// log₁₀ by repeated division (no Foundation): exact enough to pick an exponent.
+  private static func log10Approximation(_ value: Double) -> Double {
+    var exponent = 0
+    var scaled = value
+    while scaled >= 10 {
+      scaled /= 10
+      exponent += 1
+    }
+    while scaled < 1 {
+      scaled *= 10
+      exponent -= 1
+    }
+    return Double(exponent)
+  }
+
+  private static func power10(_ exponent: Int) -> Double {
+    var result = 1.0
+    for _ in 0..<abs(exponent) { result *= 10 }
+    return exponent < 0 ? 1 / result : result
+  }
+
   /// An integer with thousands separators: 1234567 → `"1,234,567"`.
   ///
   /// - Parameter value: the integer.

@@ -1,8 +1,11 @@
 import Plumbing
 import VectorMath
 
-/// A `labels.csv` file: header `name,pid,camera` (or `name,pid,camera,group`), then one item per
-/// line.
+/// A `labels.csv` file: a header naming its columns, then one item per line.
+///
+/// The header names a `name`, a pid and a camera column, and optionally a `group` column, in any
+/// order and case; the pid column may be spelled `pid` or `person_id` (torchreid, fast-reid),
+/// the camera column `camera`, `camid` or `cam` (see ``columnSpellings``).
 ///
 /// Names are unique; pid, camera and group are integers, or empty for unknown. The optional
 /// `group` column gives each item a coarser class for the ladder loss. Fields may be quoted with
@@ -42,6 +45,12 @@ public struct LabelsFile: Sendable {
   /// The header of a labels file whose items also carry a group.
   public static let headerWithGroup = "name,pid,camera,group"
 
+  /// The accepted spellings of each column, in the order the columns are listed in messages.
+  public static let columnSpellings: [(column: String, spellings: [String])] = [
+    ("name", ["name"]), ("pid", ["pid", "person_id"]), ("camera", ["camera", "camid", "cam"]),
+    ("group", ["group"]),
+  ]
+
   /// Reads and validates a labels file.
   ///
   /// - Parameter path: the file.
@@ -79,6 +88,8 @@ public struct LabelsFile: Sendable {
     /// The header the file starts with, once read.
     var header: String?
     var columns = 0
+    /// Where each column (name, pid, camera, group) is in a record; group may be absent.
+    var positions: (name: Int, pid: Int, camera: Int, group: Int?) = (0, 1, 2, nil)
     // Lines split at LF bytes only, so a CR LF inside a quoted name survives as it was.
     let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map {
       Substring($0)
@@ -109,17 +120,10 @@ public struct LabelsFile: Sendable {
           "has a quoted field that is never closed (it runs to the end of the file)")
       }
       guard let header else {
-        let found = fields.map { $0.trimmingSpaces().lowercased() }
-        guard
-          let known = [Self.header, Self.headerWithGroup].first(where: {
-            $0.split(separator: ",").map(String.init) == found
-          })
-        else {
-          throw VectorIOError(
-            path: path, location: location,
-            "header is '\(line)'; expected '\(Self.header)' or '\(Self.headerWithGroup)'")
-        }
-        header = known
+        positions = try Self.columnPositions(
+          fields.map { $0.trimmingSpaces().lowercased() }, line: String(line), path: path,
+          location: location)
+        header = String(line)
         columns = fields.count
         continue
       }
@@ -128,7 +132,7 @@ public struct LabelsFile: Sendable {
           path: path, location: location,
           "has \(fields.count) fields; expected \(columns) (\(header))")
       }
-      let name = fields[0]
+      let name = fields[positions.name]
       guard !name.isEmpty else {
         throw VectorIOError(path: path, location: location, "the name is empty")
       }
@@ -138,11 +142,13 @@ public struct LabelsFile: Sendable {
           "the name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(Self.maximumNameBytes) bytes"
         )
       }
-      let pid = try Self.integer(fields[1], field: "pid", path: path, location: location)
-      let camera = try Self.integer(fields[2], field: "camera", path: path, location: location)
-      let group =
-        columns == 4
-        ? try Self.integer(fields[3], field: "group", path: path, location: location) : nil
+      let pid = try Self.integer(
+        fields[positions.pid], field: "pid", path: path, location: location)
+      let camera = try Self.integer(
+        fields[positions.camera], field: "camera", path: path, location: location)
+      let group = try positions.group.flatMap { column throws(VectorIOError) in
+        try Self.integer(fields[column], field: "group", path: path, location: location)
+      }
       if let previous = indexByName[ItemNameKey(name)] {
         throw VectorIOError(
           path: path, location: location,
@@ -159,6 +165,41 @@ public struct LabelsFile: Sendable {
     }
     self.entries = entries
     self.indexByName = indexByName
+  }
+
+  /// Where the name, pid, camera and (optional) group columns are, from the header's fields.
+  private static func columnPositions(
+    _ found: [String], line: String, path: String, location: FileLocation
+  ) throws(VectorIOError) -> (name: Int, pid: Int, camera: Int, group: Int?) {
+    var positions: [String: Int] = [:]
+    let accepted = columnSpellings.map { column, spellings in
+      spellings.count == 1 ? column : "\(column) (\(spellings.joined(separator: ", ")))"
+    }.joined(separator: ", ")
+    for (position, field) in found.enumerated() {
+      guard let column = columnSpellings.first(where: { $0.spellings.contains(field) })?.column
+      else {
+        throw VectorIOError(
+          path: path, location: location,
+          "header is '\(line)': '\(field)' is not a column this file can have; expected name, pid and camera columns and optionally group, spelled \(accepted), e.g. '\(Self.header)'"
+        )
+      }
+      guard positions[column] == nil else {
+        throw VectorIOError(
+          path: path, location: location, "header is '\(line)': it names the \(column) column twice"
+        )
+      }
+      positions[column] = position
+    }
+    guard let name = positions["name"], let pid = positions["pid"],
+      let camera = positions["camera"]
+    else {
+      let missing = ["name", "pid", "camera"].filter { positions[$0] == nil }
+      throw VectorIOError(
+        path: path, location: location,
+        "header is '\(line)'; it lacks the \(missing.joined(separator: " and ")) column\(missing.count > 1 ? "s" : ""): expected \(accepted), e.g. '\(Self.header)'"
+      )
+    }
+    return (name, pid, camera, positions["group"])
   }
 
   /// The entry for `name`, if listed.

@@ -79,6 +79,14 @@ struct NpyDecoder: RowDecoder {
             }
           #endif
           try requireFinite(UnsafeBufferPointer(output), path: path, location: location)
+        case .float16:
+          for column in 0..<dimension {
+            output[column] = Float(
+              Float16(
+                bitPattern: UInt16(
+                  littleEndian: bytes.loadUnaligned(fromByteOffset: column * 2, as: UInt16.self))))
+          }
+          try requireFinite(UnsafeBufferPointer(output), path: path, location: location)
         case .float64:
           for column in 0..<dimension {
             let value = Double(

@@ -3,6 +3,9 @@ import VectorMath
 
 /// The element types read from and written to `.npy` files.
 public enum NpyElementType: String, Sendable, CaseIterable {
+  /// `<f2` (half precision, as PyTorch and NumPy save `float16` features; read, and written
+  /// rounded to the nearest half)
+  case float16 = "<f2"
   /// `<f4`
   case float32 = "<f4"
   /// `<f8`
@@ -15,6 +18,7 @@ public enum NpyElementType: String, Sendable, CaseIterable {
   /// Bytes per element.
   public var sizeBytes: Int {
     switch self {
+    case .float16: return 2
     case .float32, .int32: return 4
     case .float64, .int64: return 8
     }
@@ -114,7 +118,7 @@ struct NpyHeader: Equatable {
         descr.hasPrefix(">")
         ? " (big-endian; convert with arr.astype('<\(descr.dropFirst())'))" : ""
       throw fail(
-        "element type '\(descr)' is not supported\(hint); expected little-endian float32, float64, int32 or int64 ('<f4', '<f8', '<i4', '<i8')"
+        "element type '\(descr)' is not supported\(hint); expected little-endian float16, float32, float64, int32 or int64 ('<f2', '<f4', '<f8', '<i4', '<i8')"
       )
     }
     guard !fortran else {

@@ -154,6 +154,7 @@ public final class VectorFileWriter {
       }
     case .npy:
       switch npyElementType {
+      case .float16: for value in row { appendLittleEndian(Float16(value).bitPattern) }
       case .float32: for value in row { appendLittleEndian(value.bitPattern) }
       case .float64: for value in row { appendLittleEndian(Double(value).bitPattern) }
       case .int32:

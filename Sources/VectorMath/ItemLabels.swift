@@ -58,6 +58,41 @@ public struct ItemLabels: Hashable, Sendable {
   }
 }
 
+extension ItemLabels {
+  /// Parses an MSMT17 style name (`0004_000_01_0303morning_0015_0`): the pid, the image's
+  /// number, the camera, then the time of day (four digits and `morning`, `noon` or
+  /// `afternoon`), and whatever follows.
+  ///
+  /// - Parameter name: a file name without its extension.
+  /// - Returns: the pid (first field) and camera (third field, as written), or `nil` when the
+  ///   name does not follow the pattern.
+  public init?(msmtName name: String) {
+    let fields = name.split(separator: "_", omittingEmptySubsequences: false)
+    guard fields.count >= 4,
+      fields[0...2].allSatisfy({ !$0.isEmpty && $0.count <= 9 && $0.allSatisfy(\.isASCIIDigit) }),
+      fields[3].count > 4, fields[3].prefix(4).allSatisfy(\.isASCIIDigit),
+      ["morning", "noon", "afternoon"].contains(String(fields[3].dropFirst(4)).lowercased()),
+      let pid = Int32(fields[0]), let camera = Int32(fields[2])
+    else { return nil }
+    self.init(pid: pid, camera: camera)
+  }
+
+  /// The labels a file name gives by a known dataset's pattern (Market-1501 and DukeMTMC, then
+  /// MSMT17), or `nil`.
+  ///
+  /// - Parameter name: a file name without its extension.
+  public init?(datasetName name: String) {
+    guard let labels = ItemLabels(marketName: name) ?? ItemLabels(msmtName: name) else {
+      return nil
+    }
+    self = labels
+  }
+}
+
+extension Character {
+  fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
 /// An item name as the store compares names: by its UTF-8 bytes. Swift's `String` equality is
 /// canonical (`"é"` as U+00E9 equals `"e\u{301}"`), while LMDB keys, and so a store's names,
 /// are bytes: use this as the key of any set or dictionary that must agree with the store.

@@ -15,6 +15,16 @@ import Testing
     #expect(TextFormatting.fixed(value, decimals) == expected)
   }
 
+  @Test(
+    "scientific notation keeps the mantissa in [1, 10) after rounding",
+    arguments: [
+      (0.0000949, 2, "9.49e-5"), (0.003, 2, "3.00e-3"), (9.996, 2, "1.00e1"), (123_456, 1, "1.2e5"),
+      (-0.5, 1, "-5.0e-1"), (1, 0, "1e0"), (0, 2, "0"),
+    ])
+  func scientific(value: Double, decimals: Int, expected: String) {
+    #expect(TextFormatting.scientific(value, decimals) == expected)
+  }
+
   @Test("fixed names non-finite values")
   func fixedNonFinite() {
     #expect(TextFormatting.fixed(.nan, 2) == "nan")

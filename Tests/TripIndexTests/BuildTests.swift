@@ -178,4 +178,37 @@ import VectorStore
     }
     #expect(!FileManager.default.fileExists(atPath: directory.file("m.lmdb")))
   }
+
+  @Test(
+    "labels the way re-ID users have them: a labels.csv a row short, or naming what no vector is, fails before writing; MSMT17 names give labels; unlabelled names are reported"
+  )
+  func reIDLabelTraps() throws {
+    let directory = TemporaryDirectory()
+    let store = directory.file("s.lmdb")
+    // A multi-vector file with a labels.csv one row short (torchreid spellings in the header).
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 4, columns: 3, seed: 1)), to: "short/f.fvecs")
+    directory.write("name,person_id,camid\na,1,1\nb,1,2\nc,2,1\n", to: "short/labels.csv")
+    #expect { try build(directory.file("short"), store: store) } throws: { error in
+      "\(error)".contains("lists 3 items, but") && "\(error)".contains("holds 4 vectors")
+    }
+    #expect(!FileManager.default.fileExists(atPath: store))
+    // A name listed that matches no vector.
+    directory.write("1 2 3\n", to: "extra/one.vec")
+    directory.write("name,pid,camera\none,1,1\ntwo,2,2\nthree,3,3\n", to: "extra/labels.csv")
+    #expect { try build(directory.file("extra"), store: store) } throws: { error in
+      "\(error)".contains("2 of its 3 names match no vector") && "\(error)".contains("'two'")
+    }
+    #expect(!FileManager.default.fileExists(atPath: store))
+    // MSMT17 names are labelled; names of no known pattern are reported.
+    directory.write("1 2 3\n", to: "msmt/0004_000_01_0303morning_0015_0.vec")
+    directory.write("1 2 4\n", to: "msmt/holiday-photo.vec")
+    let report = try build(directory.file("msmt"), store: store)
+    #expect(
+      try items(store)["0004_000_01_0303morning_0015_0"]?.labels == ItemLabels(pid: 4, camera: 1))
+    #expect(
+      report.warnings.contains {
+        $0.contains("1 file(s) have no pid or camera") && $0.contains("'holiday-photo'")
+      }, "\(report.warnings)")
+  }
 }

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import TestSupport
 import Testing
@@ -46,7 +47,7 @@ import TripIndex
     let json = try #require(
       JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
     let method = try #require((json["methods"] as? [[String: Any]])?.first)
-    #expect(method["mAP"] as? Double == 0.5)
+    #expect(method["map"] as? Double == 0.5)
     #expect((method["cmc"] as? [Double]) == [0, 1, 1, 1, 1])
     let markdown = try String(contentsOfFile: directory.file("report/report.md"), encoding: .utf8)
     #expect(markdown.contains("| exact | 0.0 | 100.0 | - | - | 50.0 | 50.0 | 1 | 1 |"))
@@ -55,6 +56,23 @@ import TripIndex
     let svg = try String(contentsOfFile: directory.file("report/cmc.svg"), encoding: .utf8)
     #expect(svg.hasPrefix("<svg") && svg.contains("<polyline") && svg.contains(">exact</text>"))
     #expect(FileManager.default.fileExists(atPath: directory.file("report/metrics.json")))
+    // The folder now holds files: a second report into it is refused before any work, unless
+    // --force.
+    let again = [
+      "eval", "--query", directory.file("query"), "--gallery", directory.file("gallery"),
+      "--report", directory.file("report"),
+    ]
+    let refused = try TripIndexExecutable.run(again)
+    #expect(refused.status != 0 && refused.stderr.contains("already holds 4 file(s); give --force"))
+    #expect(try TripIndexExecutable.run(again + ["--force"]).status == 0)
+  }
+
+  @Test("JSON keys are snake_case: column titles become keys")
+  func jsonKeys() {
+    #expect(EvaluationReport.jsonKey("queries/s") == "queries_per_second")
+    #expect(EvaluationReport.jsonKey("candidates/q") == "candidates_per_query")
+    #expect(EvaluationReport.jsonKey("ANN recall@10") == "ann_recall_at_10")
+    #expect(EvaluationReport.jsonKey("search q/s") == "search_q_per_second")
   }
 
   @Test("re-ID protocols name the first item without a camera")

@@ -28,6 +28,29 @@ import VectorMath
     #expect(ItemLabels(marketName: name) == nil)
   }
 
+  @Test(
+    "MSMT17 names give the pid (first field) and the camera (third, as written)",
+    arguments: [
+      ("0004_000_01_0303morning_0015_0", ItemLabels(pid: 4, camera: 1)),
+      ("1040_012_15_0113noon_0789_2", ItemLabels(pid: 1040, camera: 15)),
+      ("0000_003_07_0302afternoon_0101_1", ItemLabels(pid: 0, camera: 7)),
+    ])
+  func msmtNames(name: String, labels: ItemLabels) {
+    #expect(ItemLabels(msmtName: name) == labels)
+    #expect(ItemLabels(datasetName: name) == labels)
+    #expect(ItemLabels(marketName: name) == nil)
+  }
+
+  @Test(
+    "other names are not MSMT17 names",
+    arguments: [
+      "0004_000_01", "0004_000_01_0303evening_0015_0", "a004_000_01_0303noon_1_0",
+      "0004__01_0303noon_1",
+    ])
+  func notMSMTNames(name: String) {
+    #expect(ItemLabels(msmtName: name) == nil)
+  }
+
   @Test("labels.csv with quotes, CRLF, a byte-order mark and empty fields")
   func parsesLabels() throws {
     let text =
@@ -78,10 +101,27 @@ import VectorMath
       ])
   }
 
+  @Test("headers in torchreid's and fast-reid's spellings, in any order and case")
+  func headerSpellings() throws {
+    for text in [
+      "name,person_id,camid\na,3,2\n", "Name,CAMID,PID\na,2,3\n", "cam,name,pid\n2,a,3\n",
+      "name,pid,cam,group\na,3,2,\n",
+    ] {
+      let labels = try LabelsFile(path: "labels.csv", text: text)
+      #expect(labels.entries.map(\.name) == ["a"], "\(text)")
+      #expect(labels.entries.first?.labels == ItemLabels(pid: 3, camera: 2), "\(text)")
+    }
+  }
+
   @Test(
     "bad labels files name the line and the problem",
     arguments: [
-      ("id,pid,camera\na,1,1\n", 1, "expected 'name,pid,camera'"),
+      ("id,pid,camera\na,1,1\n", 1, "'id' is not a column this file can have"),
+      (
+        "name,pid\na,1\n", 1,
+        "lacks the camera column: expected name, pid (pid, person_id), camera (camera, camid, cam), group"
+      ),
+      ("name,pid,camid,cam\na,1,1,1\n", 1, "names the camera column twice"),
       ("name,pid,camera\na,1,1\nb,x,1\n", 3, "pid 'x' is not an integer"),
       ("name,pid,camera\na,1,1\nb,2,1.5\n", 3, "camera '1.5' is not an integer"),
       ("name,pid,camera\na,1\n", 2, "has 2 fields; expected 3"),
@@ -91,7 +131,7 @@ import VectorMath
       ("name,pid,camera\na,99999999999,1\n", 2, "not an integer"),
       ("name,pid,camera,group\na,1,1,1\nb,2,2\n", 3, "has 3 fields; expected 4"),
       ("name,pid,camera,group\na,1,1,car\n", 2, "group 'car' is not an integer"),
-      ("name,pid,camera,level\na,1,1,1\n", 1, "or 'name,pid,camera,group'"),
+      ("name,pid,camera,level\na,1,1,1\n", 1, "'level' is not a column"),
     ])
   func badLabels(text: String, line: Int, expected: String) throws {
     do {

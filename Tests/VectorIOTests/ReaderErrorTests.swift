@@ -150,6 +150,31 @@ import VectorMath
     #expect(error.message.contains(expected), "\(error)")
   }
 
+  @Test("float16 .npy files are read exactly; an infinite half is refused with its row")
+  func float16Npy() throws {
+    let halves: [Float16] = [1.5, -2, 0.25, 65504, 0.0001, -0, 3, 7]
+    let payload = halves.flatMap { value in
+      withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
+    }
+    let directory = TemporaryDirectory()
+    let path = directory.write(
+      Fixtures.npyBytes(
+        dictionary: "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 4), }",
+        payload: payload), to: "half.npy")
+    let matrix = try VectorFileReader.readAll(path: path)
+    #expect(matrix.dimension == 4)
+    #expect(matrix.values == halves.map { Float($0) })
+    var infinite = payload
+    infinite.replaceSubrange(
+      12..<14, with: withUnsafeBytes(of: Float16.infinity.bitPattern.littleEndian) { Array($0) })
+    let error = try #require(
+      readError(
+        Fixtures.npyBytes(
+          dictionary: "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 4), }",
+          payload: infinite), name: "x.npy"))
+    #expect(error.description.contains("x.npy, row 1"), "\(error)")
+  }
+
   @Test("a .npy without the magic, with an unknown version, or with missing data")
   func badNpyFraming() throws {
     let notNpy = try #require(readError(Array("hello, this is text".utf8), name: "x.npy"))

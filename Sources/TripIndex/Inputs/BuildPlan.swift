@@ -54,12 +54,13 @@ struct BuildPlan {
     }
   }
 
-  /// Labels for a name: the nearest `labels.csv` that lists it, else the Market-1501 pattern.
+  /// Labels for a name: the nearest `labels.csv` that lists it, else a known dataset's naming
+  /// pattern (Market-1501, DukeMTMC, MSMT17), else none.
   static func labels(for name: String, in lookup: [LabelsFile]) -> ItemLabels {
     for labelsFile in lookup {
       if let entry = labelsFile.entry(named: name) { return entry.labels }
     }
-    return ItemLabels(marketName: name) ?? .none
+    return ItemLabels(datasetName: name) ?? .none
   }
 
   /// Reads every vector file under `scan` and checks it.
@@ -165,6 +166,22 @@ struct BuildPlan {
         positionalFiles.insert(beside.path)
         named.append(File(path: file.path, rows: file.rows, naming: .positional(beside)))
       } else {
+        // A labels file beside a multi-vector file either lists its rows in order (as many rows
+        // as vectors) or names them FILESTEM#ROW; one that does neither is a mistake (a row
+        // too few or too many), which would leave every row unlabelled.
+        let stemsBeside = Set(
+          scan.vectorFiles.filter { FolderScan.directory(of: $0) == besideDirectory }.map {
+            ItemNameKey(FolderScan.stem(of: $0))
+          })
+        if let beside = scan.labelsByDirectory[besideDirectory],
+          !beside.entries.contains(where: {
+            $0.name.hasPrefix(stem + "#") || stemsBeside.contains(ItemNameKey($0.name))
+          })
+        {
+          throw TripIndexError(
+            "\(beside.path) lists \(TextFormatting.grouped(beside.entries.count)) items, but \(file.path) beside it holds \(TextFormatting.grouped(file.rows)) vectors: a labels file beside a file of many vectors must list one row per vector, in order (or name them '\(stem)#ROW'); nothing was written"
+          )
+        }
         if let other = numberedStems[ItemNameKey(stem)] {
           throw TripIndexError(
             "\(other.path) and \(file.path) would both name their rows '\(stem)#N'; rename one file"
@@ -195,10 +212,19 @@ struct BuildPlan {
         explicitNames[ItemNameKey(entry.name)] == nil && !isNumberedRow(entry.name, numberedStems)
       }
       if !unused.isEmpty {
-        warnings.append(
-          "\(labelsFile.path): \(unused.count) of its \(labelsFile.entries.count) names match no vector (e.g. '\(unused[0].name)' on line \(unused[0].line))"
+        throw TripIndexError(
+          "\(labelsFile.path): \(TextFormatting.grouped(unused.count)) of its \(TextFormatting.grouped(labelsFile.entries.count)) names match no vector (e.g. '\(unused[0].name)' on line \(unused[0].line)); every listed name must be a vector file's stem or a FILESTEM#ROW of a file of many vectors; nothing was written"
         )
       }
+    }
+    let unlabelled = named.compactMap { file -> String? in
+      guard case .single(let name, let labels) = file.naming, labels == .none else { return nil }
+      return name
+    }
+    if !unlabelled.isEmpty {
+      warnings.append(
+        "\(TextFormatting.grouped(unlabelled.count)) file(s) have no pid or camera: no labels.csv lists them and their names follow no known pattern (Market-1501 '0001_c1s1_001051_00', MSMT17 '0004_000_01_0303morning_0015_0'), e.g. '\(unlabelled[0])'"
+      )
     }
     if !scan.otherFiles.isEmpty {
       warnings.append(

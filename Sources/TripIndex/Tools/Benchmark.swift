@@ -37,6 +37,9 @@ public enum Benchmark {
     public var rerank: RerankingParameters? = RerankingParameters()
     /// Where the trained models are written (`nil`: not kept).
     public var modelDirectory: String?
+    /// Which pids are distractors and junk (Market-1501's 0 and −1 by default): left out of
+    /// training, skipped as queries, never matches.
+    public var pidConventions = PIDConventions.market1501
 
     /// Creates options.
     ///
@@ -138,11 +141,17 @@ public enum Benchmark {
       )
     }
     let protocolName = Evaluate.ProtocolChoice.market1501.rawValue
-    let labels = (
-      queries: try query.labelSet(role: "query", needsCameras: true, protocolName: protocolName),
-      gallery: try gallery.labelSet(
-        role: "gallery", needsCameras: true, protocolName: protocolName)
-    )
+    for warning in options.pidConventions.warnings(
+      pids: query.labels.compactMap(\.pid), role: "queries", outcome: "are skipped")
+    {
+      progress.warn(warning)
+    }
+    // The evaluator counts in Market-1501's convention; the user's pids are renumbered into it.
+    let renumbered = options.pidConventions.evaluatorLabelSets([
+      try query.labelSet(role: "query", needsCameras: true, protocolName: protocolName),
+      try gallery.labelSet(role: "gallery", needsCameras: true, protocolName: protocolName),
+    ])
+    let labels = (queries: renumbered[0], gallery: renumbered[1])
     if let modelDirectory = options.modelDirectory { try Directories.create(modelDirectory) }
 
     func evaluate(_ method: Method, queries: Matrix, gallery: Matrix, metric: DistanceMetric)
@@ -170,7 +179,7 @@ public enum Benchmark {
         let started = Progress.now()
         let fitted = try Train.fit(
           training, training: trainingOptions(for: method, options: options, seed: seed),
-          validationFraction: 0.1, progress: progress)
+          validationFraction: 0.1, pidConventions: options.pidConventions, progress: progress)
         let seconds = Progress.now() - started
         let model = fitted.result.model
         architectures[method] =

@@ -72,6 +72,9 @@ public enum Build {
     public var warnings: [String] = []
     /// The LSH index built or kept, if one was asked for.
     public var index: LSHConfiguration?
+    /// What a freshly built index measured against exact search (µs per query, one thread), as
+    /// `index` measures it.
+    public var indexSpeed: (lsh: Double, exact: Double)?
 
     /// The one-line summary.
     public var summary: String {
@@ -79,6 +82,7 @@ public enum Build {
         + "from \(TextFormatting.grouped(vectors)) vectors in \(TextFormatting.grouped(files)) file(s); dimension \(dimension), \(metric.rawValue), "
         + "\(TextFormatting.grouped(storeCount)) items in the store"
         + (index.map { "; LSH index \($0.summary)" } ?? "") + "; \(TextFormatting.seconds(seconds))"
+        + Index.speedNote(indexSpeed)
     }
 
     /// The summary as one JSON object.
@@ -105,17 +109,27 @@ public enum Build {
     guard options.batchRows > 0 else {
       throw TripIndexError("\(option("batch")) must be positive, not \(options.batchRows)")
     }
-    let model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
+    var model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
+    var modelPath = options.modelPath
     var existing: VectorStore?
     if VectorStore.exists(at: options.storePath) {
       let store = try Index.openForWriting(options.storePath)
+      // A store built with a model embeds what is added to it with that model, as `query`
+      // embeds probes with it.
+      if model == nil, let recorded = try StoreModel.load(for: store) {
+        model = recorded
+        modelPath = try store.metadata(StoreModel.pathKey)
+        progress.warn(
+          "store \(options.storePath) holds embeddings of the model \(modelPath ?? "?"); the input is embedded with it"
+        )
+      }
       if let metric = options.metric, metric != store.metric {
         throw VectorStoreError(
           .metricMismatch, path: options.storePath,
           "uses the \(store.metric.rawValue) metric, but \(option("metric")) \(metric.rawValue) was given; a store's metric is fixed when it is created"
         )
       }
-      try checkModel(model, path: options.modelPath, against: store)
+      try checkModel(model, path: modelPath, against: store)
       existing = store
     }
     let scan = try FolderScan(root: options.input)
@@ -133,7 +147,7 @@ public enum Build {
       )
     }
     let expectedDimension: (Int, String)? =
-      model.map { ($0.architecture.inputDimension, "model \(options.modelPath ?? "")") }
+      model.map { ($0.architecture.inputDimension, "model \(modelPath ?? "")") }
       ?? existing.map { ($0.dimension, "store \(options.storePath)") }
     let plan = try BuildPlan(
       scan: scan, storing: StoredForm(model: model, normalizing: metric.normalizesVectors),
@@ -179,7 +193,7 @@ public enum Build {
         source: options.input)
       let summary = try stored.values.withUnsafeBufferPointer { values in
         try store.write { writer in
-          if let model, let path = options.modelPath {
+          if let model, let path = modelPath {
             try StoreModel.record(model, path: path, in: writer)
           }
           return try writer.upsert(names: batch.names, labels: batch.labels, vectors: values)
@@ -237,7 +251,12 @@ public enum Build {
       if comparable != requested {
         progress.update("building the LSH index", force: true)
         do {
-          report.index = try LSHIndex.build(on: store, configuration: requested).configuration
+          let index = try LSHIndex.build(on: store, configuration: requested)
+          report.index = index.configuration
+          // Measured and recorded as `index` does, so `query` knows whether it pays its way.
+          let speed = try LSHTuner.speed(of: index)
+          try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
+          report.indexSpeed = speed
         } catch {
           throw TripIndexError(
             "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with \(command("index \(option("store")) \(options.storePath)"))"

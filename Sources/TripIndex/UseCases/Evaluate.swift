@@ -35,6 +35,9 @@ public enum Evaluate {
     public var modelPath: String?
     /// The CMC curve's length.
     public var maxRank = 50
+    /// Which pids are distractors and junk under the re-ID protocols (Market-1501's 0 and −1 by
+    /// default).
+    public var pidConventions = PIDConventions.market1501
     /// CUHK03 repeats.
     public var repeats = 10
     /// CUHK03 sampling seed.
@@ -154,10 +157,20 @@ public enum Evaluate {
     case .retrieval: evaluationProtocol = .retrieval(excludeSelf: excludeSelf)
     }
     let name = options.protocolChoice.rawValue
-    let queryLabels = try queries.labelSet(
+    var queryLabels = try queries.labelSet(
       role: "query", needsCameras: evaluationProtocol.isReID, protocolName: name)
-    let galleryLabels = try gallery.labelSet(
+    var galleryLabels = try gallery.labelSet(
       role: "gallery", needsCameras: evaluationProtocol.isReID, protocolName: name)
+    if evaluationProtocol.isReID {
+      // Distractors and junk by the user's convention; the evaluator counts in Market-1501's.
+      for warning in options.pidConventions.warnings(
+        pids: queryLabels.pids, role: "queries", outcome: "are skipped")
+      {
+        progress.warn(warning)
+      }
+      let renumbered = options.pidConventions.evaluatorLabelSets([queryLabels, galleryLabels])
+      (queryLabels, galleryLabels) = (renumbered[0], renumbered[1])
+    }
     if metric.normalizesVectors {
       try normalize(&queries)
       // A store's cosine vectors are unit length already.

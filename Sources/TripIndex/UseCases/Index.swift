@@ -29,14 +29,21 @@ public enum Index {
     }
 
     /// What the speed check found, with advice when the index is slower than exact search.
-    var speedNote: String {
-      guard let speed, speed.exact > 0 else { return "" }
-      let times =
-        "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1))"
-      guard speed.lsh >= speed.exact else { return times }
-      return times
-        + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given \(option("lsh")) (or \(option("probes"))/\(option("budget"))); \(command("tune")) finds a faster setting or chooses exact search"
-    }
+    var speedNote: String { Index.speedNote(speed) }
+  }
+
+  /// What a speed check of a freshly built index found (``LSHTuner/speed(of:queries:)``), with
+  /// advice when the index is slower than exact search; empty without a measurement.
+  ///
+  /// - Parameter speed: microseconds per query with the index and with exact search.
+  /// - Returns: the note, starting with "; ".
+  static func speedNote(_ speed: (lsh: Double, exact: Double)?) -> String {
+    guard let speed, speed.exact > 0 else { return "" }
+    let times =
+      "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1)) µs/query"
+    guard speed.lsh >= speed.exact else { return times }
+    return times
+      + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given \(option("lsh")) (or \(option("probes"))/\(option("budget"))); \(command("tune")) finds a faster setting or chooses exact search"
   }
 
   /// Opens a store for writing with its index (if any) attached, so changes keep it in step.

@@ -119,7 +119,7 @@ public enum Query {
     if index != nil, !asksForIndex, let speed = recordedSpeed, speed.lsh >= speed.exact {
       index = nil
       slowIndexNote =
-        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search on this store; \(option("lsh")) uses it anyway)"
+        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search on this store; \(option("lsh")) uses it anyway)"
     }
     if let dataset = options.dataset, VectorFileFormat(path: options.probePath) != .hdf5 {
       throw TripIndexError(
@@ -164,7 +164,7 @@ public enum Query {
         if predicted >= speed.exact {
           index = nil
           method =
-            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) for exact search; \(option("lsh")) uses it anyway)"
+            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search; \(option("lsh")) uses it anyway)"
         }
       }
       var groups: [(mask: IDMask?, rows: [Int])] = [(selection?.mask, Array(0..<probes.rows))]

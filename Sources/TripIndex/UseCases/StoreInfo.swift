@@ -139,7 +139,7 @@ public struct StoreInfo: Sendable {
       var line = "index: lsh \(index.configuration.summary)"
       if let measured = index.measured {
         line +=
-          "; measured \(TextFormatting.fixed(measured.lsh, 1)) µs/query against \(TextFormatting.fixed(measured.exact, 1)) for exact search"
+          "; measured \(TextFormatting.fixed(measured.lsh, 1)) µs/query against \(TextFormatting.fixed(measured.exact, 1)) µs for exact search"
       }
       lines.append(line)
     } else if let indexProblem {

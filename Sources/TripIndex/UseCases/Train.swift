@@ -17,6 +17,9 @@ public enum Train {
     public var training = TrainingOptions()
     /// The fraction of identities held out to validate (0 turns validation off).
     public var validationFraction = 0.1
+    /// Which pids are distractors and junk, left out of training (Market-1501's 0 and −1 by
+    /// default).
+    public var pidConventions = PIDConventions.market1501
 
     /// Creates options with the trainer's defaults.
     ///
@@ -89,7 +92,7 @@ public enum Train {
     let data = try LabelledVectors.load(options.input, progress: progress)
     let fitted = try fit(
       data, training: options.training, validationFraction: options.validationFraction,
-      progress: progress)
+      pidConventions: options.pidConventions, progress: progress)
     let result = fitted.result
     let training = fitted.training
     let validation = fitted.validation
@@ -129,14 +132,15 @@ public enum Train {
   /// - Throws: ``TripIndexError`` for missing pids, `TrainingError` when training cannot proceed.
   public static func fit(
     _ data: LabelledVectors, training: TrainingOptions, validationFraction: Double,
-    progress: Progress
+    pidConventions: PIDConventions = .market1501, progress: Progress
   ) throws -> Fitted {
     let (trainingData, validation, excluded) = try split(
-      data, fraction: validationFraction, seed: training.seed)
-    if excluded > 0 {
-      progress.warn(
-        "\(excluded) junk (pid −1) and distractor (pid 0) items are not identities and were left out of training"
-      )
+      data, fraction: validationFraction, seed: training.seed, conventions: pidConventions)
+    for warning in pidConventions.warnings(
+      pids: data.labels.compactMap(\.pid), role: "training items",
+      outcome: "are not identities and were left out of training")
+    {
+      progress.warn(warning)
     }
     if training.loss.kind == .ladder && trainingData.groups == nil {
       progress.warn(
@@ -165,7 +169,7 @@ public enum Train {
         progress.warn(message)
       case .progress(let iteration, let loss, let active, let rate, let score):
         var line =
-          "iteration \(iteration)/\(iterations): loss \(TextFormatting.fixed(loss, 4)), active \(TextFormatting.fixed(active * 100, 0))%, lr \(TextFormatting.fixed(rate * 1000, 4))e-3"
+          "iteration \(iteration)/\(iterations): loss \(TextFormatting.fixed(loss, 4)), active \(TextFormatting.fixed(active * 100, 0))%, lr \(TextFormatting.scientific(rate, 2))"
         if let score { line += ", validation mAP \(TextFormatting.fixed(score * 100, 1))%" }
         progress.line(line)
       }
@@ -336,9 +340,10 @@ public enum Train {
   /// are at least 4 identities) goes to validation. Junk and distractors are left out. When any
   /// item has a group (labels.csv's `group` column), every item must, and the groups go with the
   /// training rows (the ladder loss's middle level).
-  static func split(_ data: LabelledVectors, fraction: Double, seed: UInt64) throws -> (
-    TrainingData, Validation?, Int
-  ) {
+  static func split(
+    _ data: LabelledVectors, fraction: Double, seed: UInt64,
+    conventions: PIDConventions = .market1501
+  ) throws -> (TrainingData, Validation?, Int) {
     var rowsByIdentity: [Int32: [Int]] = [:]
     var excluded = 0
     let hasGroups = data.labels.contains { $0.group != nil }
@@ -348,7 +353,7 @@ public enum Train {
           "training item '\(data.names[row])' from \(data.source) has no pid; training needs a pid for every item (labels.csv or Market-1501 names)"
         )
       }
-      if pid <= 0 {
+      if !conventions.isIdentity(pid) {
         excluded += 1
         continue
       }

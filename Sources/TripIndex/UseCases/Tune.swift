@@ -88,23 +88,23 @@ public enum Tune {
           : ""
         return try decide(
           exact: false, built: built,
-          "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(builtTime) µs/query on one thread; exact search takes \(exactTime)\(shortfall)"
+          "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(builtTime) µs/query on one thread; exact search takes \(exactTime) µs\(shortfall)"
         )
       }
       return try decide(
         exact: true, built: built,
-        "exact: built in the store, \(chosen.configuration.summary) took \(builtTime) µs/query against \(exactTime) for exact search; the index was dropped and queries search exactly"
+        "exact: built in the store, \(chosen.configuration.summary) took \(builtTime) µs/query against \(exactTime) µs for exact search; the index was dropped and queries search exactly"
       )
     }
     let reason: String
     if let fastest = report.fastestReaching {
       reason =
-        "the fastest LSH setting reaching recall \(TextFormatting.fixed(target, 2)), \(fastest.configuration.summary), takes \(TextFormatting.fixed(fastest.microsecondsPerQuery, 1)) µs/query against \(exactTime) for exact search"
+        "the fastest LSH setting reaching recall \(TextFormatting.fixed(target, 2)), \(fastest.configuration.summary), takes \(TextFormatting.fixed(fastest.microsecondsPerQuery, 1)) µs/query against \(exactTime) µs for exact search"
     } else {
       let best = report.measurements.max { $0.recall < $1.recall }
       let bestText =
         best.map {
-          "; the best recall measured, \(TextFormatting.fixed($0.recall, 3)) (\($0.configuration.summary)), took \(TextFormatting.fixed($0.microsecondsPerQuery, 1)) µs/query against \(exactTime) for exact search"
+          "; the best recall measured, \(TextFormatting.fixed($0.recall, 3)) (\($0.configuration.summary)), took \(TextFormatting.fixed($0.microsecondsPerQuery, 1)) µs/query against \(exactTime) µs for exact search"
         } ?? ""
       reason =
         "no LSH setting 1.2x faster than exact search held recall \(TextFormatting.fixed(target, 2)) on the held-out samples A and B\(bestText)"

@@ -57,9 +57,15 @@ struct BenchmarkCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
+  @OptionGroup var pids: PIDConventionOptions
+
+  @OptionGroup var reportFolder: ReportFolderOption
+
   func run() throws {
+    try reportFolder.check(report)
     guard seeds > 0 else { throw ValidationError("--seeds must be at least 1, not \(seeds)") }
     var options = Benchmark.Options(directory: directory)
+    options.pidConventions = try pids.conventions
     let sizes = try Train.parseLayers(layers)
     options.hiddenSizes = Array(sizes.dropLast())
     options.outputDimension = sizes[sizes.count - 1]

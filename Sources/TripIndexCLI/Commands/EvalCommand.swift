@@ -106,8 +106,14 @@ struct EvalCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
+  @OptionGroup var pids: PIDConventionOptions
+
+  @OptionGroup var reportFolder: ReportFolderOption
+
   func run() throws {
+    try reportFolder.check(report)
     var options = Evaluate.Options(queryPath: query, galleryPath: gallery)
+    options.pidConventions = try pids.conventions
     options.galleryStorePath = galleryStore
     options.protocolChoice = protocolChoice
     options.metric = metric

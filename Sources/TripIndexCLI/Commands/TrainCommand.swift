@@ -111,8 +111,11 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
+  @OptionGroup var pids: PIDConventionOptions
+
   func run() throws {
     var options = Train.Options(input: directory, output: out)
+    options.pidConventions = try pids.conventions
     let sizes = try Train.parseLayers(layers)
     options.training.hiddenSizes = Array(sizes.dropLast())
     options.training.outputDimension = sizes[sizes.count - 1]

@@ -1,0 +1,92 @@
+import Evaluation
+import VectorMath
+
+/// Which pid marks a distractor (never a match, never a query) and which a junk image (removed
+/// from rankings, never a query) in re-ID data: Market-1501's 0 and −1 unless the user says
+/// otherwise. torchreid relabels training identities from 0, so there pid 0 is a real identity:
+/// `distractor: nil` keeps it one.
+public struct PIDConventions: Sendable, Equatable {
+  /// The distractor pid, or `nil` for none.
+  public var distractor: Int32?
+  /// The junk pid, or `nil` for none.
+  public var junk: Int32?
+
+  /// Market-1501's convention: distractors 0, junk −1.
+  public static let market1501 = PIDConventions(distractor: 0, junk: -1)
+
+  /// Creates conventions.
+  ///
+  /// - Parameters:
+  ///   - distractor: the distractor pid, or `nil`.
+  ///   - junk: the junk pid, or `nil`.
+  public init(distractor: Int32?, junk: Int32?) {
+    self.distractor = distractor
+    self.junk = junk
+  }
+
+  /// Whether `pid` is an identity (neither the distractor pid nor the junk pid).
+  ///
+  /// - Parameter pid: a pid.
+  public func isIdentity(_ pid: Int32) -> Bool { pid != distractor && pid != junk }
+
+  /// Label sets in the evaluator's convention (distractor → 0, junk → −1, every identity → a
+  /// positive number, equal pids to equal numbers), so that any convention scores as the
+  /// evaluator scores Market-1501's.
+  ///
+  /// - Parameter sets: the label sets (queries and gallery), in the user's pids.
+  /// - Returns: the same sets, renumbered.
+  public func evaluatorLabelSets(_ sets: [LabelSet]) -> [LabelSet] {
+    var numbers: [Int32: Int32] = [:]
+    for pid in Set(sets.flatMap(\.pids)).sorted() where isIdentity(pid) {
+      numbers[pid] = Int32(numbers.count + 1)
+    }
+    return sets.map { set in
+      LabelSet(
+        pids: set.pids.map { pid in
+          pid == distractor ? 0 : pid == junk ? -1 : numbers[pid] ?? 0
+        }, cameras: set.cameras)
+    }
+  }
+
+  /// Parses a command-line value: an integer, or `none`.
+  ///
+  /// - Parameter text: the value.
+  /// - Returns: the pid (`nil` for `none`), or `nil` as a whole when `text` is neither.
+  public static func parse(_ text: String) -> Int32?? {
+    if text.lowercased() == "none" { return .some(nil) }
+    return Int32(text).map { .some($0) }
+  }
+
+  /// Warnings about items these conventions take out of a role (`"queries"`, `"training
+  /// items"`): how many are distractors or junk, and what to say when pid 0 is among them or
+  /// among the identities.
+  ///
+  /// - Parameters:
+  ///   - pids: the items' pids.
+  ///   - role: what they are, plural.
+  ///   - outcome: what happens to the items taken out ("are skipped").
+  /// - Returns: the warnings, one line each.
+  func warnings(pids: [Int32], role: String, outcome: String) -> [String] {
+    var lines: [String] = []
+    for (value, kind, name) in [
+      (distractor, "distractors", "distractorPid"), (junk, "junk", "junkPid"),
+    ] {
+      guard let value else { continue }
+      let count = pids.reduce(0) { $0 + ($1 == value ? 1 : 0) }
+      guard count > 0 else { continue }
+      let hint =
+        value == 0
+        ? "; if pid 0 is a real identity (torchreid numbers identities from 0, MSMT17 from 0000), give \(option(name)) none"
+        : ""
+      lines.append(
+        "\(count) \(role) have pid \(value), which \(option(name)) \(value) makes \(kind): they \(outcome)\(hint)"
+      )
+    }
+    if distractor != 0, junk != 0, pids.contains(0) {
+      lines.append(
+        "\(role) include pid 0, counted as an identity (\(option("distractorPid")) is \(distractor.map(String.init) ?? "none"))"
+      )
+    }
+    return lines
+  }
+}
