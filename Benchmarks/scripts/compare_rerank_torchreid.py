@@ -89,6 +89,9 @@ def main():
     parser.add_argument("--lambda", dest="lambda_value", type=float, default=0.3)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--distance", choices=["euclidean", "squared"], default="euclidean",
+                        help="what both are given: Euclidean distances (the reference's input) or "
+                             "squared ones (what torchreid's engine passes re_ranking)")
     parser.add_argument("--fixture")
     parser.add_argument("--skip-reference", action="store_true", help="time tripindex only")
     args = parser.parse_args()
@@ -100,7 +103,8 @@ def main():
         command = ["/usr/bin/time", "-f", "%M", args.tripindex, "eval", "--query",
                    os.path.join(scratch, "query"), "--gallery", os.path.join(scratch, "gallery"),
                    "--rerank", "--k1", str(args.k1), "--k2", str(args.k2), "--lambda",
-                   str(args.lambda_value), "--json", "--quiet", "--threads", str(args.threads)]
+                   str(args.lambda_value), "--rerank-distance", args.distance, "--json", "--quiet",
+                   "--threads", str(args.threads)]
         ours_seconds = float("inf")
         for _ in range(args.runs):
             start = time.perf_counter()
@@ -124,7 +128,9 @@ def main():
     reference_seconds = float("inf")
     for _ in range(args.runs):
         start = time.perf_counter()
-        final = re_ranking(euclidean(q, g), euclidean(q, q), euclidean(g, g),
+        power = 2 if args.distance == "squared" else 1
+        final = re_ranking(euclidean(q, g) ** power, euclidean(q, q) ** power,
+                           euclidean(g, g) ** power,
                            k1=args.k1, k2=args.k2, lambda_value=args.lambda_value)
         cmc, mAP, mINP = market1501(final, q_pids, g_pids, q_cams, g_cams)
         reference_seconds = min(reference_seconds, time.perf_counter() - start)
@@ -138,8 +144,9 @@ def main():
     if args.fixture:
         with open(args.fixture, "w") as f:
             json.dump({
-                "source": "torchreid 0.2.5 re_ranking on Euclidean distances (float64); "
-                          "Benchmarks/scripts/compare_rerank_torchreid.py",
+                "source": f"torchreid 0.2.5 re_ranking on {args.distance} Euclidean distances "
+                          "(float64); Benchmarks/scripts/compare_rerank_torchreid.py",
+                "distance": args.distance,
                 "k1": args.k1, "k2": args.k2, "lambda": args.lambda_value,
                 "queries": q.tolist(), "gallery": g.tolist(),
                 "query_pids": q_pids.tolist(), "query_cameras": q_cams.tolist(),

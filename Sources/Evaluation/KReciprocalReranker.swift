@@ -7,6 +7,15 @@ import VectorMath
 #endif
 
 /// k-reciprocal re-ranking's settings (Zhong et al., CVPR 2017); the defaults are the paper's.
+/// Which distances between l2 embeddings re-ranking starts from.
+public enum RerankingDistance: String, Sendable, Equatable, CaseIterable {
+  /// Euclidean distances, as the reference `re_ranking` expects them (it squares them itself).
+  case euclidean
+  /// Squared Euclidean distances, as torchreid's engine passes them (so the reference squares
+  /// squared distances: it works with d⁴).
+  case squared
+}
+
 public struct RerankingParameters: Sendable, Equatable {
   /// Neighbours per k-reciprocal set (the sets are built from the k1 + 1 nearest, self included).
   public var k1: Int
@@ -14,6 +23,9 @@ public struct RerankingParameters: Sendable, Equatable {
   public var k2: Int
   /// λ: the original distance's share of the final distance.
   public var lambda: Double
+  /// For l2 embeddings, the distances re-ranking starts from (the reference code's Euclidean by
+  /// default; `squared` reproduces torchreid's engine). Cosine takes only `euclidean` (1 − cos).
+  public var distance: RerankingDistance
 
   /// Creates settings.
   ///
@@ -21,10 +33,14 @@ public struct RerankingParameters: Sendable, Equatable {
   ///   - k1: k-reciprocal neighbours.
   ///   - k2: query-expansion neighbours.
   ///   - lambda: the original distance's weight.
-  public init(k1: Int = 20, k2: Int = 6, lambda: Double = 0.3) {
+  ///   - distance: the distances re-ranking starts from, for l2 embeddings.
+  public init(
+    k1: Int = 20, k2: Int = 6, lambda: Double = 0.3, distance: RerankingDistance = .euclidean
+  ) {
     self.k1 = k1
     self.k2 = k2
     self.lambda = lambda
+    self.distance = distance
   }
 
   /// A problem with the settings, or `nil`.
@@ -151,7 +167,9 @@ public struct KReciprocalReranker: Sendable {
     precondition(parameters.problem == nil, parameters.problem ?? "")
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
     precondition(queries.rows + gallery.rows <= Self.maximumItems, "more items than maximumItems")
-    let items = ItemVectors(queries: queries, gallery: gallery, metric: metric)
+    let items = ItemVectors(
+      queries: queries, gallery: gallery, metric: metric,
+      squaresSquared: metric == .l2 && parameters.distance == .squared)
     let width = min(parameters.neighbourCount, items.count)
     progress(
       "re-ranking: nearest \(width) of \(items.count) items for each (\(parameters.k1)-reciprocal sets)"
@@ -185,7 +203,9 @@ public struct KReciprocalReranker: Sendable {
     precondition(parameters.problem == nil, parameters.problem ?? "")
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
     precondition(queries.rows + gallery.rows <= Self.maximumItems, "more items than maximumItems")
-    let items = ItemVectors(queries: queries, gallery: gallery, metric: metric)
+    let items = ItemVectors(
+      queries: queries, gallery: gallery, metric: metric,
+      squaresSquared: metric == .l2 && parameters.distance == .squared)
     precondition(galleryCandidates.count == items.count, "one candidate list per item")
     let width = min(parameters.neighbourCount, items.count)
     progress("re-ranking: nearest \(width) items for each, from the index's candidates")
@@ -299,7 +319,10 @@ public struct KReciprocalReranker: Sendable {
   /// (1 − λ) · Jaccard + λ · original, from a plain distance and the shared sum.
   @inline(__always)
   private func blend(distance: Float, shared: Float, query: Int) -> Float {
-    let squared = metric == .cosine ? distance * distance : distance
+    // The evaluator's distance is squared L2 (1 − cos for cosine): the reference's original
+    // distance is its square (cosine, and l2 started from squared distances) or itself.
+    let squared =
+      metric == .cosine || parameters.distance == .squared ? distance * distance : distance
     let original = squared * queryInverseMaxima[query]
     let jaccard = 1 - shared / (2 - shared)
     let lambda = Float(parameters.lambda)
@@ -420,12 +443,16 @@ private struct ItemVectors: Sendable {
   let queries: Matrix
   let gallery: Matrix
   let metric: DistanceMetric
+  /// Whether the l2 distances are squared once more (re-ranking started from squared
+  /// distances, as torchreid's engine does).
+  let squaresSquared: Bool
   let norms: [Float]
 
-  init(queries: Matrix, gallery: Matrix, metric: DistanceMetric) {
+  init(queries: Matrix, gallery: Matrix, metric: DistanceMetric, squaresSquared: Bool) {
     self.queries = queries
     self.gallery = gallery
     self.metric = metric
+    self.squaresSquared = squaresSquared
     norms = [queries, gallery].flatMap { matrix in
       matrix.values.withUnsafeBufferPointer { values in
         (0..<matrix.rows).map { row in
@@ -462,7 +489,9 @@ private struct ItemVectors: Sendable {
 
   func squared(dot: Float, _ first: Int, _ second: Int) -> Float {
     switch metric {
-    case .l2: return max(0, norms[first] + norms[second] - 2 * dot)
+    case .l2:
+      let squared = max(0, norms[first] + norms[second] - 2 * dot)
+      return squaresSquared ? squared * squared : squared
     case .cosine:
       let distance = 1 - dot
       return distance * distance

@@ -38,7 +38,9 @@ import VectorMath
         pids: try labels("gallery_pids"), cameras: try labels("gallery_cameras")),
       parameters: RerankingParameters(
         k1: try #require(object["k1"] as? Int), k2: try #require(object["k2"] as? Int),
-        lambda: try #require(object["lambda"] as? Double)),
+        lambda: try #require(object["lambda"] as? Double),
+        distance: RerankingDistance(rawValue: object["distance"] as? String ?? "euclidean")
+          ?? .euclidean),
       finalDistances: try #require(object["final_distances"] as? [[Double]]),
       mAP: try #require(object["mAP"] as? Double), mINP: try #require(object["mINP"] as? Double),
       cmc: try #require(object["cmc"] as? [Double]))
@@ -65,8 +67,10 @@ import VectorMath
   }
 
   @Test(
-    "final distances equal torchreid's re_ranking to 1e-4 and metrics to 1e-6",
-    arguments: ["rerank_torchreid_k6.json", "rerank_torchreid_k20.json"])
+    "final distances equal torchreid's re_ranking to 1e-4 and metrics to 1e-6, given Euclidean distances (the reference's convention) or squared ones (torchreid's engine)",
+    arguments: [
+      "rerank_torchreid_k6.json", "rerank_torchreid_k20.json", "rerank_torchreid_k6_squared.json",
+    ])
   func matchesTorchreid(fixture: String) throws {
     let reference = try Self.reference(fixture)
     for threads in [1, 2] {
@@ -90,6 +94,25 @@ import VectorMath
       #expect(abs(metrics.mINP - reference.mINP) < 1e-6)
       for (value, wanted) in zip(metrics.cmc, reference.cmc) { #expect(abs(value - wanted) < 1e-6) }
     }
+  }
+
+  @Test("the two conventions give different re-rankings of the same data")
+  func conventionsDiffer() throws {
+    let reference = try Self.reference("rerank_torchreid_k6_squared.json")
+    var euclidean = reference.parameters
+    euclidean.distance = .euclidean
+    let distances = Self.squaredDistances(reference.queries, reference.gallery)
+    let squaredFinal = Self.reranked(
+      KReciprocalReranker(
+        queries: reference.queries, gallery: reference.gallery, metric: .l2,
+        parameters: reference.parameters, threads: 1), distances)
+    let euclideanFinal = Self.reranked(
+      KReciprocalReranker(
+        queries: reference.queries, gallery: reference.gallery, metric: .l2,
+        parameters: euclidean, threads: 1), distances)
+    #expect(reference.parameters.distance == .squared)
+    #expect(
+      zip(squaredFinal, euclideanFinal).contains { zip($0, $1).contains { abs($0 - $1) > 1e-3 } })
   }
 
   @Test(

@@ -67,6 +67,23 @@ import TripIndex
     #expect(try TripIndexExecutable.run(again + ["--force"]).status == 0)
   }
 
+  @Test("re-ranking from squared distances: l2 only, and only with --rerank")
+  func rerankDistanceRefusals() throws {
+    let directory = TemporaryDirectory()
+    workedExample(directory)
+    let base = ["eval", "--query", directory.file("query"), "--gallery", directory.file("gallery")]
+    let cosine = try TripIndexExecutable.run(
+      base + ["--metric", "cosine", "--rerank", "--rerank-distance", "squared"])
+    #expect(cosine.status != 0 && cosine.stderr.contains("applies to l2 embeddings"))
+    let alone = try TripIndexExecutable.run(base + ["--rerank-distance", "squared"])
+    #expect(alone.status != 0 && alone.stderr.contains("add --rerank"))
+    let bad = try TripIndexExecutable.run(base + ["--rerank", "--rerank-distance", "cube"])
+    #expect(bad.status != 0 && bad.stderr.contains("takes 'euclidean' or 'squared'"))
+    let squared = try TripIndexExecutable.run(
+      base + ["--rerank", "--rerank-distance", "squared", "--k1", "2", "--k2", "1"])
+    #expect(squared.status == 0, "\(squared.stderr)")
+  }
+
   @Test("JSON keys are snake_case: column titles become keys")
   func jsonKeys() {
     #expect(EvaluationReport.jsonKey("queries/s") == "queries_per_second")

@@ -115,6 +115,11 @@ public enum Evaluate {
       )
     }
     let metric = stored?.store.metric ?? options.metric ?? model?.metric ?? .l2
+    if options.rerank?.distance == .squared && metric == .cosine {
+      throw TripIndexError(
+        "re-ranking from squared distances applies to l2 embeddings; with the cosine metric re-ranking starts from 1 − cos (leave the distance at euclidean)"
+      )
+    }
     progress.update("reading queries from \(options.queryPath)", force: true)
     var queries = try LabelledVectors.load(options.queryPath, progress: progress)
     let excludeSelf = !hasGallery

@@ -94,6 +94,12 @@ struct EvalCommand: ParsableCommand {
     help: "Re-ranking: the original distance's share of the final distance.")
   var lambda = 0.3
 
+  @Option(
+    help: ArgumentHelp(
+      "For l2 embeddings, the distances re-ranking starts from: euclidean (the reference re_ranking's input, default) or squared (what torchreid's engine passes it).",
+      valueName: "euclidean|squared"))
+  var rerankDistance = "euclidean"
+
   @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
   var threads: Int?
 
@@ -127,10 +133,15 @@ struct EvalCommand: ParsableCommand {
     default: throw ValidationError("--index takes 'exact' or 'lsh' (got '\(index)')")
     }
     if let threads { options.threads = threads }
+    guard let distance = RerankingDistance(rawValue: rerankDistance) else {
+      throw ValidationError(
+        "--rerank-distance takes 'euclidean' or 'squared' (got '\(rerankDistance)')")
+    }
     if rerank {
-      options.rerank = RerankingParameters(k1: k1, k2: k2, lambda: lambda)
-    } else if k1 != 20 || k2 != 6 || lambda != 0.3 {
-      throw ValidationError("--k1, --k2 and --lambda set re-ranking; add --rerank")
+      options.rerank = RerankingParameters(k1: k1, k2: k2, lambda: lambda, distance: distance)
+    } else if k1 != 20 || k2 != 6 || lambda != 0.3 || distance != .euclidean {
+      throw ValidationError(
+        "--k1, --k2, --lambda and --rerank-distance set re-ranking; add --rerank")
     }
     let result = try Evaluate.run(options, progress: Progress(quiet: quiet))
     if let report { try result.write(to: report) }
