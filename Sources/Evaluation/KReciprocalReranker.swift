@@ -6,7 +6,6 @@ import VectorMath
   import Darwin
 #endif
 
-/// k-reciprocal re-ranking's settings (Zhong et al., CVPR 2017); the defaults are the paper's.
 /// Which distances between l2 embeddings re-ranking starts from.
 public enum RerankingDistance: String, Sendable, Equatable, CaseIterable {
   /// Euclidean distances, as the reference `re_ranking` expects them (it squares them itself).
@@ -16,6 +15,7 @@ public enum RerankingDistance: String, Sendable, Equatable, CaseIterable {
   case squared
 }
 
+/// k-reciprocal re-ranking's settings (Zhong et al., CVPR 2017); the defaults are the paper's.
 public struct RerankingParameters: Sendable, Equatable {
   /// Neighbours per k-reciprocal set (the sets are built from the k1 + 1 nearest, self included).
   public var k1: Int
