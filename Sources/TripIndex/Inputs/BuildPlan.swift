@@ -139,6 +139,9 @@ struct BuildPlan {
     var explicitNames: [ItemNameKey: (name: String, path: String)] = [:]  // → file that produced it
     var numberedStems: [ItemNameKey: (path: String, rows: Int)] = [:]
     var positionalFiles = Set<String>()  // labels files used in order
+    // The stems of the vector files in each folder (single-vector items' names).
+    let stemsByDirectory = Dictionary(grouping: scan.vectorFiles, by: FolderScan.directory(of:))
+      .mapValues { paths in Set(paths.map { ItemNameKey(FolderScan.stem(of: $0)) }) }
     func claim(_ name: String, by path: String) throws {
       if let other = explicitNames[ItemNameKey(name)] {
         throw TripIndexError(
@@ -169,13 +172,10 @@ struct BuildPlan {
         // A labels file beside a multi-vector file either lists its rows in order (as many rows
         // as vectors) or names them FILESTEM#ROW; one that does neither is a mistake (a row
         // too few or too many), which would leave every row unlabelled.
-        let stemsBeside = Set(
-          scan.vectorFiles.filter { FolderScan.directory(of: $0) == besideDirectory }.map {
-            ItemNameKey(FolderScan.stem(of: $0))
-          })
         if let beside = scan.labelsByDirectory[besideDirectory],
           !beside.entries.contains(where: {
-            $0.name.hasPrefix(stem + "#") || stemsBeside.contains(ItemNameKey($0.name))
+            $0.name.hasPrefix(stem + "#")
+              || stemsByDirectory[besideDirectory]?.contains(ItemNameKey($0.name)) == true
           })
         {
           throw TripIndexError(
