@@ -48,7 +48,7 @@ def check(tool, name, base_input, base, names, probes, k, metric, scratch):
     passed = exact = 0
     for row, line in enumerate(output):
         record = json.loads(line)
-        assert record["probe"] == row
+        assert record["row"] == row
         found = [index[n["name"]] for n in record["neighbors"]]
         if metric == "l2":
             dist = ((b - p[row]) ** 2).sum(axis=1)

@@ -228,7 +228,7 @@ import TripIndex
       "query", directory.file("probe.vec"), "--store", store,
     ])
     #expect(outcome.status != 0)
-    #expect(outcome.stderr.contains("probe.vec: probes have dimension 3"))
+    #expect(outcome.stderr.contains("probe.vec has dimension 3, but store"))
     #expect(outcome.stderr.contains("4-dimensional"))
     #expect(outcome.stdout.isEmpty)
     #expect(try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb")) == before)

@@ -52,7 +52,10 @@ import VectorMath
     let objects = try lines.map {
       try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
     }
-    #expect(objects.map { $0["probe"] as? Int } == [0, 1])
+    #expect(objects.map { $0["row"] as? Int } == [0, 1])
+    #expect(objects.map { $0["probe"] as? String } == ["probes#0", "probes#1"])
+    #expect(
+      objects.allSatisfy { $0["method"] as? String == "exact" && $0["method_reason"] is NSNull })
     let first = try #require(objects[0]["neighbors"] as? [[String: Any]])
     #expect(first.count == 2)
     #expect(first[0]["name"] as? String == "0003_c1s1_000001_00")
@@ -78,7 +81,7 @@ import VectorMath
     #expect(outcome.status == 0)
     #expect(
       outcome.stdout == """
-        probe 0: 2 nearest of 2 items (exact, squared L2)
+        probe p (row 0): 2 nearest of 2 items (exact, squared L2)
         rank  distance  id  pid  camera  name
            1       0.0   0    -       -  pts#0
            2      25.0   1    -       -  pts#1

@@ -131,6 +131,14 @@ public indirect enum ItemFilter: Sendable, Equatable {
     var byCamera: [Int32: [UInt64]] = [:]
     /// Passing ids by pid.
     var byPID: [Int32: [UInt64]] = [:]
+    /// Passing ids by pid and camera together.
+    var byPIDCamera: [PIDCamera: [UInt64]] = [:]
+
+    /// A pid and a camera.
+    struct PIDCamera: Hashable {
+      var pid: Int32
+      var camera: Int32
+    }
 
     /// Selects from a snapshot.
     ///
@@ -143,29 +151,41 @@ public indirect enum ItemFilter: Sendable, Equatable {
       var mask = IDMask(limit: Int(clamping: snapshot.nextID))
       var byCamera: [Int32: [UInt64]] = [:]
       var byPID: [Int32: [UInt64]] = [:]
+      var byPIDCamera: [PIDCamera: [UInt64]] = [:]
       try snapshot.forEachItem { item, _ in
         guard filter?.matches(item) ?? true else { return }
         mask.insert(item.id)
         if groups {
           if let camera = item.labels.camera { byCamera[camera, default: []].append(item.id) }
           if let pid = item.labels.pid { byPID[pid, default: []].append(item.id) }
+          if let pid = item.labels.pid, let camera = item.labels.camera {
+            byPIDCamera[PIDCamera(pid: pid, camera: camera), default: []].append(item.id)
+          }
         }
       }
       self.mask = mask
       self.byCamera = byCamera
       self.byPID = byPID
+      self.byPIDCamera = byPIDCamera
     }
 
-    /// The mask without the items of one camera and one pid.
+    /// The mask without what one probe excludes: the items of its camera, of its pid, of its
+    /// pid and camera together (Market-1501's rule), and junk.
     ///
     /// - Parameters:
     ///   - camera: the camera whose items go, or `nil`.
     ///   - pid: the pid whose items go, or `nil`.
+    ///   - pidCamera: the pid and camera whose shared items go, or `nil`.
+    ///   - junk: the junk pid, whose items go, or `nil`.
     /// - Returns: the narrowed mask.
-    func excluding(camera: Int32?, pid: Int32?) -> IDMask {
+    func excluding(
+      camera: Int32? = nil, pid: Int32? = nil, pidCamera: PIDCamera? = nil, junk: Int32? = nil
+    ) -> IDMask {
       var narrowed = mask
       for id in camera.flatMap({ byCamera[$0] }) ?? [] { narrowed.remove(id) }
       for id in pid.flatMap({ byPID[$0] }) ?? [] { narrowed.remove(id) }
+      for id in pidCamera.flatMap({ byPIDCamera[$0] }) ?? [] { narrowed.remove(id) }
+      for id in junk.flatMap({ byPID[$0] }) ?? [] { narrowed.remove(id) }
       return narrowed
     }
   }

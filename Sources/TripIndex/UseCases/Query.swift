@@ -12,7 +12,9 @@ public enum Query {
 
   /// What to search.
   public struct Options: Sendable {
-    /// A `.vec`, `.fvecs`, `.npy` or HDF5 file with one or many probes.
+    /// A folder of probes, or a `.vec`, `.fvecs`, `.npy` or HDF5 file with one or many, read
+    /// as `build` reads it: names from files and `labels.csv`, labels from `labels.csv` or
+    /// Market-1501 and MSMT17 names.
     public var probePath: String
     /// The dataset read from an HDF5 probe file (`nil`: ``Query/defaultDataset``).
     public var dataset: String?
@@ -34,12 +36,23 @@ public enum Query {
     public var forceIndex = false
     /// Only items passing this filter are returned (applied inside the search).
     public var filter: ItemFilter?
-    /// A labels.csv with one row per probe, in probe order (for the exclusions below).
+    /// A labels.csv with one row per probe, in probe order, for the exclusions below (instead
+    /// of the labels read with the probes).
     public var probeLabelsPath: String?
-    /// Leave out the items of each probe's own camera.
+    /// Leave out the items of each probe's own camera (all of them).
     public var excludeSameCamera = false
     /// Leave out the items of each probe's own pid.
     public var excludeSamePID = false
+    /// Leave out the items with the probe's pid and camera both (Market-1501's rule).
+    public var excludeSamePIDCamera = false
+    /// Leave out junk items (pid ``junkPID``): with ``excludeSamePIDCamera``, the gallery that
+    /// `eval`'s Market-1501 protocol ranks for each query.
+    public var excludeJunk = false
+    /// The junk pid (Market-1501's −1 by default).
+    public var junkPID: Int32? = -1
+
+    /// Whether any per-probe exclusion is asked for.
+    var excludesPerProbe: Bool { excludeSameCamera || excludeSamePID || excludeSamePIDCamera }
 
     /// Creates options.
     ///
@@ -74,14 +87,24 @@ public enum Query {
     public var storeCount: Int
     /// Per probe, in input order, its neighbours closest first.
     public var neighbors: [[Match]]
-    /// How the search was done ("exact", or the LSH settings).
+    /// Each probe's name (its file's stem, `FILESTEM#ROW`, or its `labels.csv` name).
+    public var probeNames: [String] = []
+    /// How the search was done, in words ("exact", or the LSH settings, with the reason when
+    /// the index was not used).
     public var method: String
+    /// `exact` or `lsh`.
+    public var methodKind = "exact"
+    /// Why the search was exact although the store has an index, as a short code
+    /// (`index-slower-than-exact`, `exclusions-search-exactly`, `filter-slower-than-exact`), or
+    /// `nil`.
+    public var methodReason: String?
     /// LSH: table entries examined per probe; `nil` for exact search.
     public var candidates: [Int]?
     /// LSH: exact distances computed per probe; `nil` for exact search.
     public var exactDistances: [Int]?
-    /// With a filter: the live items that pass it (before any per-probe exclusion).
-    public var passing: Int?
+    /// With a filter or an exclusion: per probe, the live items that pass (every exclusion
+    /// counted).
+    public var passing: [Int]?
     /// Seconds spent opening the store and reading the probes, preparing the search (loading the
     /// LSH tables), and searching.
     public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
@@ -113,11 +136,13 @@ public enum Query {
     var index = options.exact ? nil : try LSHIndex.open(store)
     // An index measured slower than exact search on this store is not used unless asked for.
     var slowIndexNote: String?
+    var methodReason: String?
     let asksForIndex =
       options.forceIndex || options.probesPerTable != nil || options.candidateBudget != nil
     let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
     if index != nil, !asksForIndex, let speed = recordedSpeed, speed.lsh >= speed.exact {
       index = nil
+      methodReason = "index-slower-than-exact"
       slowIndexNote =
         "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search on this store; \(option("lsh")) uses it anyway)"
     }
@@ -126,9 +151,9 @@ public enum Query {
         "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
       )
     }
-    let probes = try readProbes(
-      options.probePath, for: store, model: model, dataset: options.dataset)
-    let probeLabels = try readProbeLabels(options, probeCount: probes.rows)
+    let read = try readLabelledProbes(options, for: store, model: model)
+    let probes = read.vectors
+    let probeLabels = try readProbeLabels(options, read: read)
     let loaded = Progress.now()
     return try store.read { snapshot in
       var index = index
@@ -139,18 +164,18 @@ public enum Query {
       var method = slowIndexNote ?? "exact"
       // Filters: one mask of the passing items, narrowed per group of probes that share the
       // camera and pid their exclusions remove.
-      let filtering =
-        options.filter != nil || options.excludeSameCamera || options.excludeSamePID
+      let filtering = options.filter != nil || options.excludesPerProbe || options.excludeJunk
       let selection =
         filtering
         ? try ItemFilter.Selection(
           snapshot: snapshot, filter: options.filter,
-          groups: options.excludeSameCamera || options.excludeSamePID) : nil
+          groups: options.excludesPerProbe || options.excludeJunk) : nil
       // A probe's own camera or pid holds its nearest items on re-ID data, so what passes lies
       // far beyond the probe's buckets (LSH recall@10 fell to 0.004 on camera-shifted
       // embeddings): the exclusions search exactly unless the index is asked for.
-      if index != nil, !asksForIndex, options.excludeSameCamera || options.excludeSamePID {
+      if index != nil, !asksForIndex, options.excludesPerProbe {
         index = nil
+        methodReason = "exclusions-search-exactly"
         method =
           "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; \(option("lsh")) uses it anyway)"
       }
@@ -163,23 +188,34 @@ public enum Query {
         let predicted = speed.lsh / fraction
         if predicted >= speed.exact {
           index = nil
+          methodReason = "filter-slower-than-exact"
           method =
             "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search; \(option("lsh")) uses it anyway)"
         }
       }
-      var groups: [(mask: IDMask?, rows: [Int])] = [(selection?.mask, Array(0..<probes.rows))]
+      let junk = options.excludeJunk ? options.junkPID : nil
+      var groups: [(mask: IDMask?, rows: [Int])] = [
+        (selection.map { $0.excluding(junk: junk) }, Array(0..<probes.rows))
+      ]
       if let selection, let probeLabels {
         var rowsByKey: [ProbeExclusion: [Int]] = [:]
         var keys: [ProbeExclusion] = []
         for (row, labels) in probeLabels.enumerated() {
-          let key = ProbeExclusion(
+          var key = ProbeExclusion(
             camera: options.excludeSameCamera ? labels.camera : nil,
             pid: options.excludeSamePID ? labels.pid : nil)
+          if options.excludeSamePIDCamera, let pid = labels.pid, let camera = labels.camera {
+            key.pidCamera = ItemFilter.Selection.PIDCamera(pid: pid, camera: camera)
+          }
           if rowsByKey[key] == nil { keys.append(key) }
           rowsByKey[key, default: []].append(row)
         }
         groups = keys.map { key in
-          (selection.excluding(camera: key.camera, pid: key.pid), rowsByKey[key] ?? [])
+          (
+            selection.excluding(
+              camera: key.camera, pid: key.pid, pidCamera: key.pidCamera, junk: junk),
+            rowsByKey[key] ?? []
+          )
         }
       }
       /// The probes of one group, as a matrix.
@@ -216,6 +252,7 @@ public enum Query {
         if let probes = options.probesPerTable { configuration.probes = probes }
         if let budget = options.candidateBudget { configuration.candidateBudget = budget }
         method = "lsh " + configuration.summary
+        methodReason = nil
       } else if snapshot.count > 0 {
         var search = snapshot.exactSearch
         search.threads = max(1, options.threads)
@@ -237,8 +274,17 @@ public enum Query {
       var result = Result(
         metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
         candidates: candidates)
+      result.probeNames = read.names
+      result.methodKind = candidates == nil ? "exact" : "lsh"
+      result.methodReason = candidates == nil ? methodReason : nil
       result.exactDistances = exactDistances
-      result.passing = selection?.mask.count
+      if selection != nil {
+        var passing = [Int](repeating: 0, count: probes.rows)
+        for group in groups {
+          for row in group.rows { passing[row] = group.mask?.count ?? snapshot.count }
+        }
+        result.passing = passing
+      }
       result.timing = (loaded - started, prepared - loaded, searched - prepared)
       return result
     }
@@ -248,47 +294,85 @@ public enum Query {
   private struct ProbeExclusion: Hashable {
     var camera: Int32?
     var pid: Int32?
+    var pidCamera: ItemFilter.Selection.PIDCamera?
   }
 
-  /// Reads the probes' labels when an exclusion needs them: one row per probe, in order, with
-  /// the label each exclusion uses.
+  /// The probes' labels when an exclusion needs them: those read with the probes (from
+  /// `labels.csv` or their names), or a `labels.csv` given for them (one row per probe, in
+  /// order).
   ///
-  /// - Throws: ``TripIndexError`` for a missing file or option, `VectorIOError` naming the file
-  ///   and line for a bad file, a row count that differs, or a missing label.
-  static func readProbeLabels(_ options: Options, probeCount: Int) throws -> [ItemLabels]? {
-    guard options.excludeSameCamera || options.excludeSamePID else {
+  /// - Throws: ``TripIndexError`` for a labels file without an exclusion, `VectorIOError` naming
+  ///   the file and line for a bad file, a row count that differs, or a probe without the label
+  ///   an exclusion uses.
+  static func readProbeLabels(_ options: Options, read: LabelledVectors) throws -> [ItemLabels]? {
+    guard options.excludesPerProbe else {
       if options.probeLabelsPath != nil {
         throw TripIndexError(
-          "\(option("probeLabels")) is read for \(option("excludeSameCamera")) or \(option("excludeSamePid")); add one"
+          "\(option("probeLabels")) is read for \(option("excludeSameCamera")), \(option("excludeSamePid")) or \(option("excludeSamePidCamera")); add one"
         )
       }
       return nil
     }
-    guard let path = options.probeLabelsPath else {
+    var labels = read.labels.map { (labels: $0, where: "probe") }
+    var names = read.names
+    if let path = options.probeLabelsPath {
+      let file = try LabelsFile(path: path)
+      guard file.entries.count == read.count else {
+        throw VectorIOError(
+          path: path,
+          "has \(file.entries.count) rows but \(read.source) has \(read.count) probes; give one row per probe, in order"
+        )
+      }
+      labels = file.entries.map { ($0.labels, "\(path), line \($0.line): probe") }
+      names = file.entries.map(\.name)
+    }
+    for (index, (label, place)) in labels.enumerated() {
+      let needsCamera = options.excludeSameCamera || options.excludeSamePIDCamera
+      let needsPID = options.excludeSamePID || options.excludeSamePIDCamera
+      if (needsCamera && label.camera == nil) || (needsPID && label.pid == nil) {
+        throw TripIndexError(
+          "\(place) '\(names[index])' has no \(needsPID && label.pid == nil ? "pid" : "camera"), which the exclusion needs: give its labels in a labels.csv beside the probes (or \(option("probeLabels"))), or use Market-1501 or MSMT17 names"
+        )
+      }
+    }
+    return labels.map(\.labels)
+  }
+
+  /// Reads the probes as `build` reads a folder (names, labels, every value checked as the store
+  /// would hold it, after the store's model, naming the file and row), embedded with the
+  /// store's model and normalised for the cosine metric.
+  ///
+  /// - Throws: `VectorIOError` naming the file and row, ``TripIndexError``.
+  static func readLabelledProbes(
+    _ options: Options, for store: VectorStore, model: EmbeddingModel?
+  ) throws -> LabelledVectors {
+    let expected = model?.architecture.inputDimension ?? store.dimension
+    let plan = try BuildPlan(
+      scan: try FolderScan(root: options.probePath),
+      storing: StoredForm(model: model, normalizing: store.metric.normalizesVectors),
+      expectedDimension: (
+        expected, model == nil ? "store \(store.path)" : "the store's model (its input)"
+      ),
+      progress: Progress(quiet: true), keepingVectors: true,
+      dataset: options.dataset ?? defaultDataset)
+    var names: [String] = []
+    var labels: [ItemLabels] = []
+    for file in plan.files {
+      for row in 0..<file.rows {
+        let (name, label) = BuildPlan.identity(of: file, row: row)
+        names.append(name)
+        labels.append(label)
+      }
+    }
+    var vectors = try StoreModel.embed(
+      Matrix(rows: plan.totalRows, columns: plan.dimension, values: plan.vectors), with: model,
+      source: options.probePath)
+    if store.metric.normalizesVectors, let zero = vectors.normalizeRows() {
       throw TripIndexError(
-        "\(option("excludeSameCamera")) and \(option("excludeSamePid")) need the probes' labels: \(option("probeLabels")) labels.csv (name,pid,camera, one row per probe, in order)"
-      )
+        "probe '\(names[zero])' cannot be normalised for the cosine metric")
     }
-    let file = try LabelsFile(path: path)
-    guard file.entries.count == probeCount else {
-      throw VectorIOError(
-        path: path,
-        "has \(file.entries.count) rows but the probe file has \(probeCount) probes; give one row per probe, in order"
-      )
-    }
-    for entry in file.entries {
-      if options.excludeSameCamera && entry.labels.camera == nil {
-        throw VectorIOError(
-          path: path, location: .line(entry.line),
-          "probe '\(entry.name)' has no camera, which \(option("excludeSameCamera")) needs")
-      }
-      if options.excludeSamePID && entry.labels.pid == nil {
-        throw VectorIOError(
-          path: path, location: .line(entry.line),
-          "probe '\(entry.name)' has no pid, which \(option("excludeSamePid")) needs")
-      }
-    }
-    return file.entries.map(\.labels)
+    return LabelledVectors(
+      source: options.probePath, names: names, labels: labels, vectors: vectors)
   }
 
   /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
@@ -323,32 +407,49 @@ public enum Query {
 }
 
 extension Query.Result {
-  /// JSON lines: one object per probe, in input order.
+  /// The name of probe `row` (`nil` when none was read, as for a result made in code).
+  func probeName(_ row: Int) -> String? { row < probeNames.count ? probeNames[row] : nil }
+
+  /// JSON lines: one object per probe, in input order, keys in snake_case:
   ///
-  /// `{"probe": 0, "method": "exact", "neighbors": [{"id": 3, "name": "x", "pid": 1, "camera": null, "distance": 0.5}]}`
+  /// `{"probe": "q1", "row": 0, "method": "lsh", "method_reason": null, "neighbors": [{"id": 3,
+  /// "name": "x", "pid": 1, "camera": null, "group": null, "distance": 0.5}], "passing": 812,
+  /// "candidates": 420, "exact_distances": 37}`
+  ///
+  /// `probe` is the probe's name (`null` when it has none) and `row` its index in the input;
+  /// `method` is `exact` or `lsh`, and `method_reason` says why a store's index was not used
+  /// (`index-slower-than-exact`, `exclusions-search-exactly`, `filter-slower-than-exact`) or
+  /// is `null`; `passing` (with a filter or an exclusion) counts the items this probe could
+  /// return; `candidates` and `exact_distances` are the index's counters (LSH only).
   ///
   /// - Parameter output: where to write.
   public func writeJSONLines(to output: inout OutputBuffer) {
-    for (probe, matches) in neighbors.enumerated() {
-      output.write("{\"probe\": \(probe), \"method\": ")
-      output.writeJSONString(method)
+    for (row, matches) in neighbors.enumerated() {
+      output.write("{\"probe\": ")
+      if let name = probeName(row) { output.writeJSONString(name) } else { output.write("null") }
+      output.write(", \"row\": \(row), \"method\": ")
+      output.writeJSONString(methodKind)
+      output.write(", \"method_reason\": ")
+      if let methodReason { output.writeJSONString(methodReason) } else { output.write("null") }
       output.write(", \"neighbors\": [")
       for (index, match) in matches.enumerated() {
         output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
         output.write(String(match.item.id))
         output.write(", \"name\": ")
         output.writeJSONString(match.item.name)
-        output.write(", \"pid\": \(match.item.labels.pid.map(String.init) ?? "null")")
-        output.write(", \"camera\": \(match.item.labels.camera.map(String.init) ?? "null")")
+        let labels = match.item.labels
+        output.write(", \"pid\": \(labels.pid.map(String.init) ?? "null")")
+        output.write(", \"camera\": \(labels.camera.map(String.init) ?? "null")")
+        output.write(", \"group\": \(labels.group.map(String.init) ?? "null")")
         output.write(", \"distance\": ")
         output.writeJSONNumber(match.distance)
         output.write("}")
       }
       output.write("]")
-      if let passing { output.write(", \"passing\": \(passing)") }
-      if let candidates { output.write(", \"candidates\": \(candidates[probe])") }
+      if let passing { output.write(", \"passing\": \(passing[row])") }
+      if let candidates { output.write(", \"candidates\": \(candidates[row])") }
       if let exactDistances {
-        output.write(", \"exact_distances\": \(exactDistances[probe])")
+        output.write(", \"exact_distances\": \(exactDistances[row])")
       }
       output.write("}\n")
     }
@@ -361,9 +462,10 @@ extension Query.Result {
     let metricName = metric == .l2 ? "squared L2" : "1 − cos"
     for (probe, matches) in neighbors.enumerated() {
       if probe > 0 { output.write("\n") }
+      let title = probeName(probe).map { "probe \($0) (row \(probe))" } ?? "probe \(probe)"
       output.write(
-        "probe \(probe): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName)"
-          + (passing.map { ", \(TextFormatting.grouped($0)) items pass the filter" } ?? "")
+        "\(title): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName)"
+          + (passing.map { ", \(TextFormatting.grouped($0[probe])) items pass" } ?? "")
           + (candidates.map { ", \(TextFormatting.grouped($0[probe])) candidates" } ?? "") + ")\n"
       )
       let rows = matches.enumerated().map { rank, match in

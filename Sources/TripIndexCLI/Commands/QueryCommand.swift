@@ -7,10 +7,14 @@ struct QueryCommand: ParsableCommand {
     commandName: "query",
     abstract: "Find the nearest stored items of each probe vector.",
     discussion: """
-      PROBE is a .vec, .fvecs or .npy file, or an HDF5 file (its dataset --dataset, default \
-      test), with one or many vectors. Distances are squared L2 for an l2 store and 1 - cos for a cosine store. With --json, one JSON object per probe, in input \
-      order: {"probe": 0, "neighbors": [{"id": 3, "name": "...", "pid": 1, "camera": 2, \
-      "distance": 0.5}, ...]}.
+      PROBE is a folder of probes or a .vec, .fvecs or .npy file, or an HDF5 file (its dataset \
+      --dataset, default test), with one or many vectors, read as build reads it: probe names \
+      from file names and labels.csv, labels from labels.csv or Market-1501 and MSMT17 names. \
+      Distances are squared L2 for an l2 store and 1 - cos for a cosine store. With --json, one \
+      JSON object per probe, in input order: {"probe": "NAME", "row": 0, "method": \
+      "exact"|"lsh", "method_reason": null, "neighbors": [{"id": 3, "name": "...", "pid": 1, \
+      "camera": 2, "group": null, "distance": 0.5}, ...], "passing": N (filters and \
+      exclusions), "candidates": N, "exact_distances": N (LSH)}.
       """)
 
   @Argument(help: "The probe file.")
@@ -45,14 +49,33 @@ struct QueryCommand: ParsableCommand {
   )
   var filter: String?
 
-  @Option(help: "labels.csv with one row per probe, in order (for the --exclude-same-* flags).")
+  @Option(
+    help:
+      "labels.csv with one row per probe, in order, for the --exclude-same-* flags (default: the labels read with the probes)."
+  )
   var probeLabels: String?
 
-  @Flag(help: "Leave out the items of each probe's own camera (needs --probe-labels).")
+  @Flag(help: "Leave out every item of each probe's own camera.")
   var excludeSameCamera = false
 
-  @Flag(help: "Leave out the items of each probe's own pid (needs --probe-labels).")
+  @Flag(help: "Leave out the items of each probe's own pid.")
   var excludeSamePid = false
+
+  @Flag(
+    help:
+      "Leave out the items with each probe's pid and camera both (Market-1501's rule: other cameras' views of the same person stay)."
+  )
+  var excludeSamePidCamera = false
+
+  @Option(
+    help: ArgumentHelp(
+      "market1501: the gallery eval's Market-1501 protocol ranks for each probe (--exclude-same-pid-camera, and junk left out); none: no exclusion.",
+      valueName: "market1501|none"))
+  var `protocol` = "none"
+
+  @Option(
+    help: ArgumentHelp("The pid of junk items (--protocol market1501).", valueName: "pid|none"))
+  var junkPid = "-1"
 
   @Option(help: "The dataset read from an HDF5 probe file (default: test).")
   var dataset: String?
@@ -82,6 +105,19 @@ struct QueryCommand: ParsableCommand {
     options.probeLabelsPath = probeLabels
     options.excludeSameCamera = excludeSameCamera
     options.excludeSamePID = excludeSamePid
+    options.excludeSamePIDCamera = excludeSamePidCamera
+    switch `protocol` {
+    case "none": break
+    case "market1501":
+      options.excludeSamePIDCamera = true
+      options.excludeJunk = true
+    default:
+      throw ValidationError("--protocol takes 'market1501' or 'none' (got '\(`protocol`)')")
+    }
+    guard let junk = PIDConventions.parse(junkPid) else {
+      throw ValidationError("--junk-pid takes a pid or 'none' (got '\(junkPid)')")
+    }
+    options.junkPID = junk
     let result = try Query.run(options)
     var output = OutputBuffer(stream: .output)
     if json {
