@@ -28,6 +28,10 @@ public struct TrainingOptions: Sendable {
   public var seed: UInt64 = 1
   /// Validate (and report) every this many iterations.
   public var validationInterval = 250
+  /// Report progress (mean loss since the last report, active fraction, learning rate) every
+  /// this many iterations as well; `nil` reports only when validating. Validation, and so the
+  /// weights kept, do not depend on it.
+  public var progressInterval: Int?
   /// Keep the weights with the best validation score rather than the last ones.
   public var keepBest = true
 
@@ -291,9 +295,11 @@ public enum Trainer {
             "embeddings collapsed at iteration \(iteration): all pairwise distances are near zero (try a lower learning rate, a hinge margin, or no output normalisation with the soft margin)"
           ))
       }
-      if iteration % options.validationInterval == 0 || iteration == options.iterations {
+      let validates = iteration % options.validationInterval == 0 || iteration == options.iterations
+      let reports = validates || options.progressInterval.map { iteration % $0 == 0 } == true
+      if reports {
         var score: Double?
-        if let validate {
+        if validates, let validate {
           let candidate = retrievalNetwork()
           let value = validate(
             EmbeddingModel(network: candidate, training: record(kept: iteration, score: nil)))

@@ -20,6 +20,8 @@ public enum Train {
     /// Which pids are distractors and junk, left out of training (Market-1501's 0 and −1 by
     /// default).
     public var pidConventions = PIDConventions.market1501
+    /// How progress lines reach stderr while training.
+    public var log = TrainingLog.terminal
 
     /// Creates options with the trainer's defaults.
     ///
@@ -92,7 +94,7 @@ public enum Train {
     let data = try LabelledVectors.load(options.input, progress: progress)
     let fitted = try fit(
       data, training: options.training, validationFraction: options.validationFraction,
-      pidConventions: options.pidConventions, progress: progress)
+      pidConventions: options.pidConventions, log: options.log, progress: progress)
     let result = fitted.result
     let training = fitted.training
     let validation = fitted.validation
@@ -132,8 +134,12 @@ public enum Train {
   /// - Throws: ``TripIndexError`` for missing pids, `TrainingError` when training cannot proceed.
   public static func fit(
     _ data: LabelledVectors, training: TrainingOptions, validationFraction: Double,
-    pidConventions: PIDConventions = .market1501, progress: Progress
+    pidConventions: PIDConventions = .market1501, log: TrainingLog = .terminal,
+    progress: Progress
   ) throws -> Fitted {
+    var training = training
+    if case .every(let iterations) = log { training.progressInterval = iterations }
+    if case .json(let iterations) = log { training.progressInterval = iterations }
     let (trainingData, validation, excluded) = try split(
       data, fraction: validationFraction, seed: training.seed, conventions: pidConventions)
     for warning in pidConventions.warnings(
@@ -171,7 +177,22 @@ public enum Train {
         var line =
           "iteration \(iteration)/\(iterations): loss \(TextFormatting.fixed(loss, 4)), active \(TextFormatting.fixed(active * 100, 0))%, lr \(TextFormatting.scientific(rate, 2))"
         if let score { line += ", validation mAP \(TextFormatting.fixed(score * 100, 1))%" }
-        progress.line(line)
+        switch log {
+        case .terminal:
+          progress.line(line)
+        case .every:
+          StandardStream.error.write(line + "\n")
+        case .json:
+          var json = OutputBuffer(stream: nil)
+          json.write("{\"iteration\": \(iteration), \"iterations\": \(iterations), \"loss\": ")
+          json.writeJSONNumber(Float(loss))
+          json.write(", \"active\": ")
+          json.writeJSONNumber(Float(active))
+          json.write(", \"learning_rate\": \(rate), \"validation_map\": ")
+          if let score { json.writeJSONNumber(Float(score)) } else { json.write("null") }
+          json.write("}\n")
+          StandardStream.error.write(json.text)
+        }
       }
     }
     return Fitted(
@@ -395,4 +416,15 @@ public enum Train {
       validation.map { Validation(vectors: $0.0, pids: $0.1) }, excluded
     )
   }
+}
+
+/// Where training's progress lines go.
+public enum TrainingLog: Sendable, Equatable {
+  /// On a terminal only, as a status line (quiet when stderr is not one).
+  case terminal
+  /// A line on stderr every `iterations` iterations (and at each validation), terminal or not.
+  case every(iterations: Int)
+  /// A JSON object per line on stderr every `iterations` iterations (and at each validation):
+  /// `iteration`, `iterations`, `loss`, `active`, `learning_rate`, `validation_map` (or null).
+  case json(iterations: Int)
 }

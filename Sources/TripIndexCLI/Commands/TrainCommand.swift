@@ -111,11 +111,31 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
+  @Option(
+    help:
+      "Write a progress line to stderr every N iterations (and at each validation), also when stderr is not a terminal (under nohup, into a log)."
+  )
+  var logEvery: Int?
+
+  @Flag(
+    help:
+      "Write progress as JSON lines on stderr instead (iteration, iterations, loss, active, learning_rate, validation_map), every --log-every iterations (default: at each validation)."
+  )
+  var logJson = false
+
   @OptionGroup var pids: PIDConventionOptions
 
   func run() throws {
     var options = Train.Options(input: directory, output: out)
     options.pidConventions = try pids.conventions
+    if let logEvery, logEvery < 1 {
+      throw ValidationError("--log-every must be at least 1, not \(logEvery)")
+    }
+    if logJson {
+      options.log = .json(iterations: logEvery ?? options.training.validationInterval)
+    } else if let logEvery {
+      options.log = .every(iterations: logEvery)
+    }
     let sizes = try Train.parseLayers(layers)
     options.training.hiddenSizes = Array(sizes.dropLast())
     options.training.outputDimension = sizes[sizes.count - 1]
