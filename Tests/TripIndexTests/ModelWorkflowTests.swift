@@ -399,5 +399,22 @@ import VectorStore
     let outcome = try TripIndexExecutable.run(["benchmark", directory.path, "--quiet"])
     #expect(outcome.status != 0)
     #expect(outcome.stderr.contains("no train/ folder"), "\(outcome.stderr)")
+    let partial = try TripIndexExecutable.run([
+      "benchmark", "--query", directory.file("query"), "--quiet",
+    ])
+    #expect(partial.status != 0 && partial.stderr.contains("all of --train, --query and --gallery"))
+  }
+
+  @Test("benchmark --train --query --gallery takes the three sets from anywhere")
+  func benchmarkSetsByPath() throws {
+    let fixture = try fixture()
+    let set = fixture.directory.file("set")
+    let outcome = try TripIndexExecutable.run([
+      "benchmark", "--train", set + "/train", "--query", set + "/query", "--gallery",
+      set + "/gallery", "--iterations", "30", "--seeds", "1", "--layers", "16,8", "--max-rank",
+      "5", "--probe-sweep", "1", "--no-rerank", "--json", "--quiet",
+    ])
+    #expect(outcome.status == 0, "\(outcome.stderr)")
+    #expect(outcome.stdout.contains("\"name\": \"joint exact\""))
   }
 }

@@ -40,11 +40,23 @@ public enum Benchmark {
     /// Which pids are distractors and junk (Market-1501's 0 and −1 by default): left out of
     /// training, skipped as queries, never matches.
     public var pidConventions = PIDConventions.market1501
+    /// The training, query and gallery sets, where they are not `train/`, `query/` and
+    /// `gallery/` of ``directory`` (each a folder or file in the layouts `build` reads).
+    public var trainPath: String?, queryPath: String?, galleryPath: String?
 
     /// Creates options.
     ///
-    /// - Parameter directory: the folder holding `train/`, `query/` and `gallery/`.
+    /// - Parameter directory: the folder holding `train/`, `query/` and `gallery/` (or `""` when
+    ///   all three are given as paths).
     public init(directory: String) { self.directory = directory }
+
+    /// The three sets' paths.
+    ///
+    var setPaths: [(name: String, path: String, given: Bool)] {
+      [("train", trainPath), ("query", queryPath), ("gallery", galleryPath)].map { name, path in
+        (name, path ?? directory + "/" + name, path != nil)
+      }
+    }
   }
 
   /// The models compared.
@@ -123,11 +135,10 @@ public enum Benchmark {
     guard options.maxRank > 0 else {
       throw TripIndexError("\(option("maxRank")) must be at least 1, not \(options.maxRank)")
     }
-    let folders = try ["train", "query", "gallery"].map { name in
-      let path = options.directory + "/" + name
-      guard Directories.isDirectory(path) else {
+    let folders = try options.setPaths.map { name, path, given in
+      guard given || Directories.isDirectory(path) else {
         throw TripIndexError(
-          "\(options.directory) has no \(name)/ folder; benchmark needs train/, query/ and gallery/ (see \(command("datasets synth-reid")))"
+          "\(options.directory) has no \(name)/ folder; benchmark needs train/, query/ and gallery/, or \(option("train")), \(option("query")) and \(option("gallery")) (see \(command("datasets synth-reid")))"
         )
       }
       return try LabelledVectors.load(path, progress: progress)

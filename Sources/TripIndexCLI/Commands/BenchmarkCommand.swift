@@ -9,18 +9,33 @@ struct BenchmarkCommand: ParsableCommand {
       "Triplet embedder vs softmax surrogate vs raw features, exact and LSH, in one report.",
     discussion: """
       DIR holds train/, query/ and gallery/ in the layouts `build` reads, with pids and cameras \
-      (labels.csv or Market-1501 names), train identities disjoint from the test identities. \
-      Trains the triplet embedder (batch-hard, soft margin) and the softmax surrogate with the same \
-      trunk and iteration budget, once per seed; embeds query and gallery with each; scores raw \
-      features, triplet and surrogate under the Market-1501 protocol with exact search and with an \
-      LSH index (built per model in memory). Trained rows are means over the seeds, \
+      (labels.csv, Market-1501 or MSMT17 names), train identities disjoint from the test \
+      identities; --train, --query and --gallery name sets elsewhere. Trains the triplet \
+      embedder (batch-hard, soft margin), the softmax surrogate and the joint recipe (batch-hard \
+      plus 0.1 x a label-smoothed, sampled softmax head) with the same trunk and iteration \
+      budget, once per seed; embeds query and gallery with each; scores raw features, triplet, \
+      surrogate and joint (rows "raw", "triplet", "surrogate", "joint") under the Market-1501 \
+      protocol with exact search (and its k-reciprocal re-ranking, "exact+rerank"), exact top-D \
+      and an LSH index (built per model in memory, "lsh" and "lsh+rerank"). Trained rows are means over the seeds, \
       with their standard deviations. Prints the table; --report OUT writes report.md, \
       metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg \
       (exact search as a point, LSH as a curve over probes per table), and the trained models.
       """)
 
-  @Argument(help: "The folder holding train/, query/ and gallery/.")
-  var directory: String
+  @Argument(
+    help:
+      "The folder holding train/, query/ and gallery/ (optional with --train, --query and --gallery)."
+  )
+  var directory: String = ""
+
+  @Option(help: "The training set (default: DIR/train).")
+  var train: String?
+
+  @Option(help: "The query set (default: DIR/query).")
+  var query: String?
+
+  @Option(help: "The gallery (default: DIR/gallery).")
+  var gallery: String?
 
   @Option(parsing: .unconditional, help: "Training iterations of each model.")
   var iterations = 3000
@@ -64,7 +79,14 @@ struct BenchmarkCommand: ParsableCommand {
   func run() throws {
     try reportFolder.check(report)
     guard seeds > 0 else { throw ValidationError("--seeds must be at least 1, not \(seeds)") }
+    if directory.isEmpty && (train == nil || query == nil || gallery == nil) {
+      throw ValidationError(
+        "give DIR (holding train/, query/ and gallery/), or all of --train, --query and --gallery")
+    }
     var options = Benchmark.Options(directory: directory)
+    options.trainPath = train
+    options.queryPath = query
+    options.galleryPath = gallery
     options.pidConventions = try pids.conventions
     let sizes = try Train.parseLayers(layers)
     options.hiddenSizes = Array(sizes.dropLast())
