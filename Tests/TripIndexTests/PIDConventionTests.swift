@@ -61,6 +61,28 @@ import VectorMath
   }
 
   @Test(
+    "a store records the conventions it was built with; eval --gallery-store uses them, and a value given on the command line wins, with a warning"
+  )
+  func recordedInStore() throws {
+    let directory = TemporaryDirectory()
+    reIDSet(directory)
+    let store = directory.file("g.lmdb")
+    let built = try TripIndexExecutable.run([
+      "build", directory.file("g"), "--store", store, "--distractor-pid", "none",
+    ])
+    #expect(built.status == 0, "\(built.stderr)")
+    let base = ["eval", "--query", directory.file("q"), "--gallery-store", store, "--json"]
+    let recorded = try TripIndexExecutable.run(base)
+    #expect(recorded.status == 0, "\(recorded.stderr)")
+    #expect(recorded.stdout.contains("\"valid_queries\": 4, \"skipped_queries\": 0"))
+    let overridden = try TripIndexExecutable.run(base + ["--distractor-pid", "0"])
+    #expect(overridden.stdout.contains("\"valid_queries\": 3, \"skipped_queries\": 1"))
+    #expect(
+      overridden.stderr.contains("--distractor-pid 0 differs from the none store \(store) records"),
+      "\(overridden.stderr)")
+  }
+
+  @Test(
     "training keeps pid 0 as an identity with --distractor-pid none, and counts what it leaves out")
   func training() throws {
     let directory = TemporaryDirectory()

@@ -1,5 +1,6 @@
 import Evaluation
 import VectorMath
+import VectorStore
 
 /// Which pid marks a distractor (never a match, never a query) and which a junk image (removed
 /// from rankings, never a query) in re-ID data: Market-1501's 0 and −1 unless the user says
@@ -88,5 +89,74 @@ public struct PIDConventions: Sendable, Equatable {
       )
     }
     return lines
+  }
+}
+
+/// The pid conventions a command was given, each `nil` when not given (then the store's
+/// recorded convention applies, else Market-1501's).
+public struct PIDConventionChoice: Sendable, Equatable {
+  /// The distractor pid given (`.some(nil)` for none), or `nil`.
+  public var distractor: Int32??
+  /// The junk pid given (`.some(nil)` for none), or `nil`.
+  public var junk: Int32??
+
+  /// Nothing given.
+  public init(distractor: Int32?? = nil, junk: Int32?? = nil) {
+    self.distractor = distractor
+    self.junk = junk
+  }
+
+  /// The conventions to use: what was given, else what the store recorded, else
+  /// Market-1501's; with a warning for each given value that differs from the recorded one.
+  ///
+  /// - Parameters:
+  ///   - recorded: the store's recorded conventions, if any.
+  ///   - storePath: the store, for the warning.
+  /// - Returns: the conventions and the warnings.
+  public func resolved(recorded: PIDConventions?, storePath: String = "") -> (
+    PIDConventions, [String]
+  ) {
+    let fallback = recorded ?? .market1501
+    var warnings: [String] = []
+    func text(_ pid: Int32?) -> String { pid.map(String.init) ?? "none" }
+    for (given, stored, name) in [
+      (distractor, recorded?.distractor, "distractorPid"), (junk, recorded?.junk, "junkPid"),
+    ] {
+      if let given, recorded != nil, given != stored {
+        warnings.append(
+          "\(option(name)) \(text(given)) differs from the \(text(stored)) store \(storePath) records; \(text(given)) applies"
+        )
+      }
+    }
+    return (
+      PIDConventions(
+        distractor: distractor ?? fallback.distractor, junk: junk ?? fallback.junk), warnings
+    )
+  }
+}
+
+extension PIDConventions {
+  /// The metadata keys of a store's recorded conventions.
+  static let distractorKey = "distractor_pid"
+  static let junkKey = "junk_pid"
+
+  /// The conventions a store records (`nil` when it records none: an older store).
+  ///
+  /// - Parameter store: the store.
+  /// - Throws: `VectorStoreError`.
+  public static func recorded(in store: VectorStore) throws -> PIDConventions? {
+    guard let distractor = try store.metadata(distractorKey),
+      let junk = try store.metadata(junkKey)
+    else { return nil }
+    return PIDConventions(distractor: Int32(distractor), junk: Int32(junk))
+  }
+
+  /// Records these conventions in a store, in a write transaction.
+  ///
+  /// - Parameter writer: the transaction.
+  /// - Throws: `VectorStoreError`.
+  func record(in writer: StoreWriter) throws {
+    try writer.setMetadata(Self.distractorKey, distractor.map(String.init) ?? "none")
+    try writer.setMetadata(Self.junkKey, junk.map(String.init) ?? "none")
   }
 }

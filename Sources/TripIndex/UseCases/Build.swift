@@ -27,6 +27,9 @@ public enum Build {
     public var batchRows: Int
     /// A model that embeds every vector before it is stored; `nil` stores raw vectors.
     public var modelPath: String?
+    /// The pid conventions given (recorded in the store, for `eval` and `query` to use; what is
+    /// not given keeps the store's record, else Market-1501's).
+    public var pidChoice = PIDConventionChoice()
     /// Build an LSH index with these settings after ingesting, resolved for the store's metric
     /// (an existing index with other settings is rebuilt; one with the same settings was kept in
     /// step during the ingest).
@@ -177,6 +180,9 @@ public enum Build {
       // An index another process builds while this build runs is picked up by the next batch.
       _ = try LSHIndex.open(store)
     }
+    let (conventions, differences) = options.pidChoice.resolved(
+      recorded: try PIDConventions.recorded(in: store), storePath: options.storePath)
+    for warning in differences { progress.warn(warning) }
     var report = Report(storePath: options.storePath)
     report.files = plan.files.count
     report.dimension = store.dimension
@@ -196,6 +202,7 @@ public enum Build {
           if let model, let path = modelPath {
             try StoreModel.record(model, path: path, in: writer)
           }
+          try conventions.record(in: writer)
           return try writer.upsert(names: batch.names, labels: batch.labels, vectors: values)
         }
       }

@@ -35,9 +35,9 @@ public enum Evaluate {
     public var modelPath: String?
     /// The CMC curve's length.
     public var maxRank = 50
-    /// Which pids are distractors and junk under the re-ID protocols (Market-1501's 0 and −1 by
-    /// default).
-    public var pidConventions = PIDConventions.market1501
+    /// Which pids are distractors and junk under the re-ID protocols, where given; the rest
+    /// comes from the gallery store's record, else Market-1501's 0 and −1.
+    public var pidChoice = PIDConventionChoice()
     /// CUHK03 repeats.
     public var repeats = 10
     /// CUHK03 sampling seed.
@@ -167,13 +167,18 @@ public enum Evaluate {
     var galleryLabels = try gallery.labelSet(
       role: "gallery", needsCameras: evaluationProtocol.isReID, protocolName: name)
     if evaluationProtocol.isReID {
-      // Distractors and junk by the user's convention; the evaluator counts in Market-1501's.
-      for warning in options.pidConventions.warnings(
+      // Distractors and junk by the user's convention (or the gallery store's); the evaluator
+      // counts in Market-1501's.
+      let (conventions, differences) = options.pidChoice.resolved(
+        recorded: try stored.flatMap { try PIDConventions.recorded(in: $0.store) },
+        storePath: stored?.store.path ?? "")
+      for warning in differences { progress.warn(warning) }
+      for warning in conventions.warnings(
         pids: queryLabels.pids, role: "queries", outcome: "are skipped")
       {
         progress.warn(warning)
       }
-      let renumbered = options.pidConventions.evaluatorLabelSets([queryLabels, galleryLabels])
+      let renumbered = conventions.evaluatorLabelSets([queryLabels, galleryLabels])
       (queryLabels, galleryLabels) = (renumbered[0], renumbered[1])
     }
     if metric.normalizesVectors {

@@ -48,8 +48,9 @@ public enum Query {
     /// Leave out junk items (pid ``junkPID``): with ``excludeSamePIDCamera``, the gallery that
     /// `eval`'s Market-1501 protocol ranks for each query.
     public var excludeJunk = false
-    /// The junk pid (Market-1501's −1 by default).
-    public var junkPID: Int32? = -1
+    /// The junk pid given (`.some(nil)` for none); `nil` takes the store's record, else
+    /// Market-1501's −1.
+    public var junkPID: Int32?? = nil
 
     /// Whether any per-probe exclusion is asked for.
     var excludesPerProbe: Bool { excludeSameCamera || excludeSamePID || excludeSamePIDCamera }
@@ -151,6 +152,7 @@ public enum Query {
         "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
       )
     }
+    let recordedJunk = try PIDConventions.recorded(in: store)?.junk ?? -1
     let read = try readLabelledProbes(options, for: store, model: model)
     let probes = read.vectors
     let probeLabels = try readProbeLabels(options, read: read)
@@ -193,7 +195,7 @@ public enum Query {
             "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search; \(option("lsh")) uses it anyway)"
         }
       }
-      let junk = options.excludeJunk ? options.junkPID : nil
+      let junk = options.excludeJunk ? options.junkPID ?? recordedJunk : nil
       var groups: [(mask: IDMask?, rows: [Int])] = [
         (selection.map { $0.excluding(junk: junk) }, Array(0..<probes.rows))
       ]

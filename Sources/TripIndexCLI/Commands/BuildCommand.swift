@@ -47,11 +47,14 @@ struct BuildCommand: ParsableCommand {
   @Flag(help: "No progress output.")
   var quiet = false
 
+  @OptionGroup var pids: PIDConventionOptions
+
   func run() throws {
     var options = Build.Options(
       input: directory, storePath: storeOption.store, metric: metric, batchRows: batch)
     options.modelPath = model
     options.dataset = dataset
+    options.pidChoice = try pids.choice
     if let index {
       guard index == "lsh" else { throw ValidationError("--index takes 'lsh' (got '\(index)')") }
       options.index = lsh.choices

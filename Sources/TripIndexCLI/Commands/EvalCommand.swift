@@ -119,7 +119,7 @@ struct EvalCommand: ParsableCommand {
   func run() throws {
     try reportFolder.check(report)
     var options = Evaluate.Options(queryPath: query, galleryPath: gallery)
-    options.pidConventions = try pids.conventions
+    options.pidChoice = try pids.choice
     options.galleryStorePath = galleryStore
     options.protocolChoice = protocolChoice
     options.metric = metric

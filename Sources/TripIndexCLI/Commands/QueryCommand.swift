@@ -74,8 +74,10 @@ struct QueryCommand: ParsableCommand {
   var `protocol` = "none"
 
   @Option(
-    help: ArgumentHelp("The pid of junk items (--protocol market1501).", valueName: "pid|none"))
-  var junkPid = "-1"
+    help: ArgumentHelp(
+      "The pid of junk items, for --protocol market1501 (default: what the store records, else -1).",
+      valueName: "pid|none"))
+  var junkPid: String?
 
   @Option(help: "The dataset read from an HDF5 probe file (default: test).")
   var dataset: String?
@@ -114,10 +116,12 @@ struct QueryCommand: ParsableCommand {
     default:
       throw ValidationError("--protocol takes 'market1501' or 'none' (got '\(`protocol`)')")
     }
-    guard let junk = PIDConventions.parse(junkPid) else {
-      throw ValidationError("--junk-pid takes a pid or 'none' (got '\(junkPid)')")
+    if let junkPid {
+      guard let junk = PIDConventions.parse(junkPid) else {
+        throw ValidationError("--junk-pid takes a pid or 'none' (got '\(junkPid)')")
+      }
+      options.junkPID = .some(junk)
     }
-    options.junkPID = junk
     let result = try Query.run(options)
     var output = OutputBuffer(stream: .output)
     if json {
