@@ -268,7 +268,7 @@ public enum Benchmark {
             points.map { point in
               .object([
                 ("probes", .integer(point.probes)), ("queries_per_second", .number(point.qps)),
-                ("rank1", .number(point.rankOne)), ("mAP", .number(point.map)),
+                ("rank1", .number(point.rankOne)), ("map", .number(point.map)),
                 ("ann_recall", .number(point.recall)),
               ])
             })
