@@ -4,7 +4,11 @@ running statistics, ReLU, optional L2 normalisation) in float64, and compares wi
 `tripindex embed` on the same vectors.
 
     pip install numpy safetensors
-    python3 check_safetensors_numpy.py MODEL.tpm VECTORS.npy [--rows 100] [--tripindex PATH]
+    python3 check_safetensors_numpy.py MODEL.tpm VECTORS.npy [--rows 100] [--tripindex PATH] [--pytorch]
+
+With --pytorch, the file is `export-model --pytorch`'s plain nn.Sequential state dict, applied
+as PyTorch applies that Sequential in eval mode (keys 0.weight, 1.running_mean, ...; the input
+standardisation folded into the first Linear), the README's snippet without torch.
 
 Prints the largest absolute difference; exits 1 above 1e-5. Needs numpy and safetensors;
 tripindex does not.
@@ -44,12 +48,29 @@ def forward(tensors, header, x):
     return x
 
 
+def forward_sequential(tensors, metadata, x):
+    """nn.Sequential(Linear, BatchNorm1d, ReLU, ..., Linear) in eval mode, by its state dict."""
+    index = 0
+    while f"{index + 3}.weight" in tensors:
+        x = x @ tensors[f"{index}.weight"].T + tensors[f"{index}.bias"]
+        bn = index + 1
+        x = (x - tensors[f"{bn}.running_mean"]) / np.sqrt(tensors[f"{bn}.running_var"] + 1e-5) \
+            * tensors[f"{bn}.weight"] + tensors[f"{bn}.bias"]
+        x = np.maximum(x, 0)
+        index += 3
+    x = x @ tensors[f"{index}.weight"].T + tensors[f"{index}.bias"]
+    if metadata["normalize_output"] == "true":
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("vectors")
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--tripindex", default=DEFAULT_TOOL)
+    parser.add_argument("--pytorch", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         exported = os.path.join(scratch, "model.safetensors")
@@ -62,6 +83,19 @@ def main():
         subprocess.run([args.tripindex, "embed", sample, "--model", exported, "--out", embedded],
                        check=True, stdout=subprocess.DEVNULL)
         ours = np.load(embedded)
+        if args.pytorch:
+            sequential = os.path.join(scratch, "sequential.safetensors")
+            subprocess.run([args.tripindex, "export-model", args.model, "--out", sequential,
+                            "--pytorch"], check=True, stdout=subprocess.DEVNULL)
+            state = {k: v.astype(np.float64) for k, v in load_file(sequential).items()
+                     if not k.endswith("num_batches_tracked")}
+            with safe_open(sequential, "np") as f:
+                metadata = f.metadata()
+            reference = forward_sequential(state, metadata, inputs.astype(np.float64))
+            difference = float(np.max(np.abs(reference - ours)))
+            print(f"{len(inputs)} vectors through the nn.Sequential state dict: "
+                  f"largest |numpy - tripindex| = {difference:.2e}")
+            sys.exit(0 if difference <= 1e-5 else 1)
         tensors = {k: v.astype(np.float64) for k, v in load_file(exported).items()}
         with safe_open(exported, "np") as f:
             header = json.loads(f.metadata()["tripindex_header"])

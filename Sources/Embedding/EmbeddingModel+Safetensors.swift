@@ -70,44 +70,45 @@ extension EmbeddingModel {
     return slots
   }
 
+  /// A tensor's values in file order (a Linear's weights as `[outputs, inputs]`).
+  func values(of slot: TensorSlot) -> [Float] {
+    let source = slot.inState ? network.state : network.parameters
+    return (0..<slot.count).map { position in
+      var index = slot.offset + position
+      if let (rows, columns) = slot.transposedFrom {
+        // File position (output o, input i) ← stored (input i, output o).
+        index = slot.offset + (position % rows) * columns + position / rows
+      }
+      return source[index]
+    }
+  }
+
   /// The model in the safetensors layout.
   public var safetensorsBytes: [UInt8] {
-    var data: [UInt8] = []
-    var entries: [(String, JSONValue)] = []
-    for slot in Self.tensorSlots(architecture) {
-      let source = slot.inState ? network.state : network.parameters
-      let begin = data.count
-      for position in 0..<slot.count {
-        var index = slot.offset + position
-        if let (rows, columns) = slot.transposedFrom {
-          // File position (output o, input i) ← stored (input i, output o).
-          index = slot.offset + (position % rows) * columns + position / rows
-        }
-        withUnsafeBytes(of: source[index].bitPattern.littleEndian) { data += $0 }
+    let tensors = Self.tensorSlots(architecture).map { slot in
+      var bytes: [UInt8] = []
+      for value in values(of: slot) {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
       }
-      entries.append(
-        (
-          slot.name,
-          .object([
-            ("dtype", .string("F32")), ("shape", .array(slot.shape.map { .integer($0) })),
-            ("data_offsets", .array([.integer(begin), .integer(data.count)])),
-          ])
-        ))
+      return (name: slot.name, dtype: "F32", shape: slot.shape, bytes: bytes)
     }
     var checksum = Fingerprint()
-    data.withUnsafeBytes { checksum.add($0) }
-    let metadata: JSONValue = .object([
-      ("format", .string("tripindex-model")),
-      ("tripindex_header", .string(header.serialized())),
-      ("checksum", .string(checksum.hex)),
-    ])
-    var headerBytes = Array(
-      JSONValue.object([("__metadata__", metadata)] + entries).serialized().utf8)
-    // Pad with spaces so the data starts 8-byte aligned.
-    while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
-    var bytes: [UInt8] = []
-    withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { bytes += $0 }
-    return bytes + headerBytes + data
+    for tensor in tensors { tensor.bytes.withUnsafeBytes { checksum.add($0) } }
+    return Self.safetensorsFile(
+      metadata: [
+        ("format", .string("tripindex-model")),
+        ("tripindex_header", .string(header.serialized())),
+        ("checksum", .string(checksum.hex)),
+      ], tensors: tensors)
+  }
+
+  /// Writes the model as a plain PyTorch `nn.Sequential` state dict (atomically; see
+  /// ``pytorchSequentialBytes``).
+  ///
+  /// - Parameter path: the file.
+  /// - Throws: ``ModelFileError`` of kind `cannotWrite`.
+  public func writePyTorchSequential(to path: String) throws(ModelFileError) {
+    try Self.writeAtomically(pytorchSequentialBytes, to: path)
   }
 
   /// Writes the model in the safetensors layout (atomically).
@@ -211,5 +212,95 @@ extension EmbeddingModel {
     return try assemble(
       parameters: parameters, state: state, architecture: architecture, training: training,
       header: header, path: path, fail: fail)
+  }
+}
+
+extension EmbeddingModel {
+  /// The model as the state dict of a plain PyTorch `nn.Sequential` of its layers, in the
+  /// safetensors layout: keys `0.weight`, `0.bias` (the first Linear, with the input
+  /// standardisation folded in: `W · diag(scale)` and `b − W · (mean ⊙ scale)`), then for each
+  /// BatchNorm `weight`, `bias`, `running_mean`, `running_var` and `num_batches_tracked` (I64, 0),
+  /// ReLUs taking an index without tensors, as `nn.Sequential(nn.Linear(…), nn.BatchNorm1d(…),
+  /// nn.ReLU(), …, nn.Linear(…))` numbers them. `load_state_dict` takes it as it is; an
+  /// L2-normalised output (`__metadata__.normalize_output` = `true`) is left to
+  /// `torch.nn.functional.normalize` after the call. Not read back by tripindex (the model file
+  /// and ``safetensorsBytes`` are).
+  public var pytorchSequentialBytes: [UInt8] {
+    var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
+    let slots = Self.tensorSlots(architecture)
+    func values(_ slot: TensorSlot) -> [Double] { self.values(of: slot).map(Double.init) }
+    func floats(_ values: [Double]) -> [UInt8] {
+      var bytes: [UInt8] = []
+      for value in values {
+        withUnsafeBytes(of: Float(value).bitPattern.littleEndian) { bytes += $0 }
+      }
+      return bytes
+    }
+    let mean = values(slots[0])
+    let scale = values(slots[1])
+    var folded = false
+    for slot in slots.dropFirst(2) {
+      let name = String(slot.name.dropFirst("layers.".count))
+      var data = values(slot)
+      if !folded, name.hasSuffix(".weight"), slot.transposedFrom != nil {
+        // The first Linear takes the standardisation: W'[o][i] = W[o][i] · scale[i].
+        let inputs = slot.shape[1]
+        for output in 0..<slot.shape[0] {
+          for input in 0..<inputs { data[output * inputs + input] *= scale[input] }
+        }
+      } else if !folded, name.hasSuffix(".bias") {
+        // b' = b − W · (mean ⊙ scale), with W the first Linear's weights as stored.
+        let weights = values(slots[2])
+        let inputs = architecture.inputDimension
+        for output in 0..<data.count {
+          var shift = 0.0
+          for input in 0..<inputs {
+            shift += weights[output * inputs + input] * mean[input] * scale[input]
+          }
+          data[output] -= shift
+        }
+        folded = true
+      }
+      tensors.append((name, "F32", slot.shape, floats(data)))
+      if name.hasSuffix(".running_var"), let layer = Int(name.prefix { $0 != "." }) {
+        tensors.append(
+          ("\(layer).num_batches_tracked", "I64", [], withUnsafeBytes(of: Int64(0)) { Array($0) }))
+      }
+    }
+    return Self.safetensorsFile(
+      metadata: [
+        ("format", .string("pytorch-sequential")),
+        ("normalize_output", .string(architecture.normalizeOutput ? "true" : "false")),
+        ("tripindex_header", .string(header.serialized())),
+      ], tensors: tensors)
+  }
+
+  /// A safetensors file: the 8-byte header length, the JSON header (`__metadata__`, then each
+  /// tensor's dtype, shape and data offsets), padded with spaces so the data starts 8-byte
+  /// aligned, then the data.
+  static func safetensorsFile(
+    metadata: [(String, JSONValue)],
+    tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])]
+  ) -> [UInt8] {
+    var data: [UInt8] = []
+    var entries: [(String, JSONValue)] = []
+    for tensor in tensors {
+      let begin = data.count
+      data += tensor.bytes
+      entries.append(
+        (
+          tensor.name,
+          .object([
+            ("dtype", .string(tensor.dtype)), ("shape", .array(tensor.shape.map { .integer($0) })),
+            ("data_offsets", .array([.integer(begin), .integer(data.count)])),
+          ])
+        ))
+    }
+    var headerBytes = Array(
+      JSONValue.object([("__metadata__", .object(metadata))] + entries).serialized().utf8)
+    while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
+    var bytes: [UInt8] = []
+    withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { bytes += $0 }
+    return bytes + headerBytes + data
   }
 }

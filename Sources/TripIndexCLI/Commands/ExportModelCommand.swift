@@ -12,7 +12,10 @@ struct ExportModelCommand: ParsableCommand {
       .running_mean and .running_var of its BatchNorm (eps 1e-5), and so on; input.mean and \
       input.scale standardise inputs first, as (x - mean) * scale. __metadata__ holds the \
       tripindex header and a checksum. Every command that takes --model reads this layout back, \
-      and the model keeps its fingerprint.
+      and the model keeps its fingerprint. With --pytorch, the file is the state dict of a plain \
+      nn.Sequential of the layers instead (keys 0.weight, 0.bias, 1.running_mean, …, the input \
+      standardisation folded into the first Linear): load_state_dict takes it as it is (see the \
+      README); tripindex does not read it back.
       """)
 
   @Argument(help: "The model file (.tpm, or safetensors).")
@@ -21,9 +24,16 @@ struct ExportModelCommand: ParsableCommand {
   @Option(help: "The safetensors file to write.")
   var out: String
 
+  @Flag(help: "Write a plain nn.Sequential state dict for PyTorch instead.")
+  var pytorch = false
+
   func run() throws {
     let read = try EmbeddingModel.read(from: model)
-    try read.writeSafetensors(to: out)
+    if pytorch {
+      try read.writePyTorchSequential(to: out)
+    } else {
+      try read.writeSafetensors(to: out)
+    }
     StandardStream.output.write(
       "\(out): \(read.architecture.summary), \(read.network.parameters.count + read.network.state.count) values, fingerprint \(read.fingerprint)\n"
     )
