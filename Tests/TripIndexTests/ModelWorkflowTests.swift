@@ -315,7 +315,7 @@ import VectorStore
     let names = methods.compactMap { $0["name"] as? String }
     #expect(
       names
-        == ["raw", "triplet", "surrogate", "joint"].flatMap { method in
+        == ["raw", "triplet", "surrogate", "surrogate-cosine", "joint"].flatMap { method in
           ["exact", "exact+rerank", "exact top-10", "lsh top-10", "lsh+rerank top-10"].map {
             "\(method) \($0)"
           }
@@ -412,9 +412,18 @@ import VectorStore
     let outcome = try TripIndexExecutable.run([
       "benchmark", "--train", set + "/train", "--query", set + "/query", "--gallery",
       set + "/gallery", "--iterations", "30", "--seeds", "1", "--layers", "16,8", "--max-rank",
-      "5", "--probe-sweep", "1", "--no-rerank", "--json", "--quiet",
+      "5", "--probe-sweep", "1", "--no-rerank", "--json", "--quiet", "--models",
+      "mine=\(fixture.modelPath)", "--metric", "l2",
     ])
     #expect(outcome.status == 0, "\(outcome.stderr)")
     #expect(outcome.stdout.contains("\"name\": \"joint exact\""))
+    // The user's model is scored beside them; with --metric l2 no surrogate-cosine rows.
+    #expect(outcome.stdout.contains("\"name\": \"mine exact\""))
+    #expect(outcome.stdout.contains("model mine"))
+    #expect(!outcome.stdout.contains("surrogate-cosine"))
+    let taken = try TripIndexExecutable.run([
+      "benchmark", set, "--models", "joint=\(fixture.modelPath)", "--quiet",
+    ])
+    #expect(taken.status != 0 && taken.stderr.contains("the name 'joint' is taken"))
   }
 }

@@ -43,6 +43,10 @@ public enum Benchmark {
     /// The training, query and gallery sets, where they are not `train/`, `query/` and
     /// `gallery/` of ``directory`` (each a folder or file in the layouts `build` reads).
     public var trainPath: String?, queryPath: String?, galleryPath: String?
+    /// How the embeddings are scored.
+    public var scoring = Scoring.asTrained
+    /// Already-trained models to compare beside the trained ones, by name (each scored once).
+    public var models: [(name: String, path: String)] = []
 
     /// Creates options.
     ///
@@ -62,6 +66,17 @@ public enum Benchmark {
   /// The models compared.
   enum Method: String, CaseIterable {
     case raw, triplet, surrogate, joint
+  }
+
+  /// How embeddings are compared when scored.
+  public enum Scoring: String, Sendable, CaseIterable {
+    /// Each model by its own metric, and the softmax surrogate by cosine as well (as re-ID
+    /// practice scores softmax features), in `surrogate-cosine` rows.
+    case asTrained = "as-trained"
+    /// Every model by squared L2.
+    case l2
+    /// Every model by 1 − cos (embeddings normalised).
+    case cosine
   }
 
   /// The outcome: a report (table, JSON, CMC chart) and the speed charts.
@@ -165,24 +180,63 @@ public enum Benchmark {
     let labels = (queries: renumbered[0], gallery: renumbered[1])
     if let modelDirectory = options.modelDirectory { try Directories.create(modelDirectory) }
 
-    func evaluate(_ method: Method, queries: Matrix, gallery: Matrix, metric: DistanceMetric)
+    func evaluate(_ name: String, queries: Matrix, gallery: Matrix, metric: DistanceMetric)
       throws -> SearchEvaluation
     {
       try Evaluate.evaluateSearches(
-        prefix: method.rawValue + " ", queries: queries, gallery: gallery, metric: metric,
+        prefix: name + " ", queries: queries, gallery: gallery, metric: metric,
         labels: labels, evaluationProtocol: .market1501, maxRank: options.maxRank,
         threads: options.threads, lsh: .temporary(options.lsh.configuration(metric: metric)),
         probeSweep: options.probeSweep, rerank: options.rerank, progress: progress)
     }
 
-    var runs: [Method: [Run]] = [:]
+    // Row groups by name, in the order they are reported.
+    var runs: [String: [Run]] = [:]
+    var order: [String] = []
+    func add(_ name: String, _ run: Run) {
+      if runs[name] == nil { order.append(name) }
+      runs[name, default: []].append(run)
+    }
+    /// Embeds with a model and scores the embeddings by `metric`.
+    func score(_ model: EmbeddingModel, as name: String, metric: DistanceMetric, seconds: Double)
+      throws
+    {
+      var queries = model.embed(query.vectors)
+      var galleryVectors = model.embed(gallery.vectors)
+      if metric.normalizesVectors {
+        queries.normalizeRows()
+        galleryVectors.normalizeRows()
+      }
+      add(
+        name,
+        Run(
+          evaluation: try evaluate(name, queries: queries, gallery: galleryVectors, metric: metric),
+          trainingSeconds: seconds))
+    }
+    func metric(of model: EmbeddingModel) -> DistanceMetric {
+      switch options.scoring {
+      case .asTrained: model.metric
+      case .l2: .l2
+      case .cosine: .cosine
+      }
+    }
     progress.update("raw features", force: true)
-    runs[.raw] = [
+    add(
+      Method.raw.rawValue,
       Run(
         evaluation: try evaluate(
-          .raw, queries: query.vectors, gallery: gallery.vectors, metric: .l2),
-        trainingSeconds: 0)
-    ]
+          Method.raw.rawValue, queries: query.vectors, gallery: gallery.vectors, metric: .l2),
+        trainingSeconds: 0))
+    // Models of the user's, checked before any training.
+    let given = try options.models.map { name, path in
+      let model = try EmbeddingModel.read(from: path)
+      guard model.architecture.inputDimension == query.vectors.columns else {
+        throw TripIndexError(
+          "model \(name) (\(path)) takes \(model.architecture.inputDimension)-dimensional inputs; the benchmark's features have \(query.vectors.columns)"
+        )
+      }
+      return (name: name, path: path, model: model)
+    }
     var architectures: [Method: String] = [:]
     for seed in options.seeds {
       for method in [Method.triplet, .surrogate, .joint] {
@@ -198,18 +252,15 @@ public enum Benchmark {
         if let directory = options.modelDirectory {
           try model.write(to: "\(directory)/\(method.rawValue)-seed\(seed).tpm")
         }
-        var queries = model.embed(query.vectors)
-        var galleryVectors = model.embed(gallery.vectors)
-        if model.metric.normalizesVectors {
-          queries.normalizeRows()
-          galleryVectors.normalizeRows()
+        try score(model, as: method.rawValue, metric: metric(of: model), seconds: seconds)
+        if method == .surrogate && options.scoring == .asTrained && model.metric == .l2 {
+          try score(model, as: "surrogate-cosine", metric: .cosine, seconds: seconds)
         }
-        runs[method, default: []].append(
-          Run(
-            evaluation: try evaluate(
-              method, queries: queries, gallery: galleryVectors, metric: model.metric),
-            trainingSeconds: seconds))
       }
+    }
+    for model in given {
+      progress.update("scoring model \(model.name)", force: true)
+      try score(model.model, as: model.name, metric: metric(of: model.model), seconds: 0)
     }
     progress.finish()
 
@@ -218,7 +269,7 @@ public enum Benchmark {
     var rankOneSeries: [SVGChart.Series] = []
     var mapSeries: [SVGChart.Series] = []
     var widths: [String] = []
-    for (slot, method) in Method.allCases.enumerated() {
+    for (slot, method) in order.enumerated() {
       let methodRuns = runs[method] ?? []
       guard let first = methodRuns.first else { continue }
       for (row, entry) in first.evaluation.entries.enumerated() {
@@ -240,11 +291,11 @@ public enum Benchmark {
         entries.append(averaged)
       }
       if let width = first.evaluation.lsh?.bucketWidth {
-        widths.append("\(method.rawValue) w\(TextFormatting.fixed(width, 2))")
+        widths.append("\(method) w\(TextFormatting.fixed(width, 2))")
       }
       // Speed curves: exact top-D as one point, LSH over the probe sweep, averaged over seeds.
       guard
-        let exactRow = entries.last(where: { $0.name.hasPrefix(method.rawValue + " exact top-") })
+        let exactRow = entries.last(where: { $0.name.hasPrefix(method + " exact top-") })
       else { continue }
       let exactPoint = (
         x: exactRow.extras[0].1, rankOne: exactRow.metrics.cmc[0], map: exactRow.metrics.mAP
@@ -263,7 +314,7 @@ public enum Benchmark {
       }
       sweepJSON.append(
         (
-          method.rawValue,
+          method,
           .array(
             points.map { point in
               .object([
@@ -275,26 +326,32 @@ public enum Benchmark {
         ))
       rankOneSeries += [
         SVGChart.Series(
-          name: "\(method.rawValue) exact", points: [(exactPoint.x, exactPoint.rankOne)],
+          name: "\(method) exact", points: [(exactPoint.x, exactPoint.rankOne)],
           colourSlot: slot),
         SVGChart.Series(
-          name: "\(method.rawValue) lsh", points: points.map { ($0.qps, $0.rankOne) }, dashed: true,
+          name: "\(method) lsh", points: points.map { ($0.qps, $0.rankOne) }, dashed: true,
           colourSlot: slot),
       ]
       mapSeries += [
         SVGChart.Series(
-          name: "\(method.rawValue) exact top-\(options.maxRank)",
+          name: "\(method) exact top-\(options.maxRank)",
           points: [(exactPoint.x, exactPoint.map)], colourSlot: slot),
         SVGChart.Series(
-          name: "\(method.rawValue) lsh top-\(options.maxRank)",
+          name: "\(method) lsh top-\(options.maxRank)",
           points: points.map { ($0.qps, $0.map) }, dashed: true, colourSlot: slot),
       ]
     }
 
-    let lshSummary = runs[.raw]?.first?.evaluation.lsh?.summary ?? "-"
+    let lshSummary = runs[Method.raw.rawValue]?.first?.evaluation.lsh?.summary ?? "-"
     let meanTraining = { (method: Method) -> String in
-      let seconds = (runs[method] ?? []).map(\.trainingSeconds)
+      let seconds = (runs[method.rawValue] ?? []).map(\.trainingSeconds)
       return TextFormatting.seconds(seconds.reduce(0, +) / Double(max(seconds.count, 1)))
+    }
+    let modelLines = given.map { model in
+      (
+        "model \(model.name)",
+        "\(model.path): \(model.model.architecture.summary), \(model.model.training.loss.kind.rawValue) (scored once, not trained here)"
+      )
     }
     var report = EvaluationReport(
       title: "triplet vs softmax surrogate vs joint on \(options.directory)",
@@ -319,6 +376,18 @@ public enum Benchmark {
             + meanTraining(.joint)
         ),
         (
+          "scoring",
+          {
+            switch options.scoring {
+            case .asTrained:
+              return
+                "each model by its own metric; the surrogate by cosine as well (surrogate-cosine rows)"
+            case .l2: return "every model by squared L2"
+            case .cosine: return "every model by 1 − cos"
+            }
+          }()
+        ),
+        (
           "budget",
           "\(TextFormatting.grouped(options.iterations)) iterations of 16×4 batches each, 10% of training identities held out for model selection"
         ),
@@ -331,7 +400,7 @@ public enum Benchmark {
           "search",
           "exact (full ranking); exact and lsh top-\(options.maxRank): the index's top \(options.maxRank) with the rest of the gallery after them in gallery order. LSH \(lshSummary) (bucket width per model: \(widths.joined(separator: ", "))); search q/s is measured on the same vectors (in memory) for both, \(options.threads) threads"
         ),
-      ],
+      ] + modelLines,
       entries: entries)
     report.supplements = [("lsh_probe_sweep", .object(sweepJSON))]
     func chart(_ title: String, _ label: String, _ series: [SVGChart.Series]) -> SVGChart {

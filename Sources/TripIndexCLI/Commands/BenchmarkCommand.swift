@@ -16,7 +16,10 @@ struct BenchmarkCommand: ParsableCommand {
       budget, once per seed; embeds query and gallery with each; scores raw features, triplet, \
       surrogate and joint (rows "raw", "triplet", "surrogate", "joint") under the Market-1501 \
       protocol with exact search (and its k-reciprocal re-ranking, "exact+rerank"), exact top-D \
-      and an LSH index (built per model in memory, "lsh" and "lsh+rerank"). Trained rows are means over the seeds, \
+      and an LSH index (built per model in memory, "lsh" and "lsh+rerank"). The surrogate is \
+      also scored by cosine ("surrogate-cosine" rows), as re-ID practice scores softmax \
+      features, unless --metric says l2 or cosine for every model; --models adds models you \
+      trained elsewhere, scored the same way. Trained rows are means over the seeds, \
       with their standard deviations. Prints the table; --report OUT writes report.md, \
       metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg \
       (exact search as a point, LSH as a curve over probes per table), and the trained models.
@@ -36,6 +39,18 @@ struct BenchmarkCommand: ParsableCommand {
 
   @Option(help: "The gallery (default: DIR/gallery).")
   var gallery: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "How embeddings are scored: as-trained (each model by its metric, and the softmax surrogate by cosine too, in surrogate-cosine rows), l2 or cosine (every model).",
+      valueName: "as-trained|l2|cosine"))
+  var metric = "as-trained"
+
+  @Option(
+    help: ArgumentHelp(
+      "Already-trained models to score beside the trained ones, as name=FILE,name=FILE (.tpm or safetensors).",
+      valueName: "name=FILE,..."))
+  var models: String?
 
   @Option(parsing: .unconditional, help: "Training iterations of each model.")
   var iterations = 3000
@@ -84,6 +99,23 @@ struct BenchmarkCommand: ParsableCommand {
         "give DIR (holding train/, query/ and gallery/), or all of --train, --query and --gallery")
     }
     var options = Benchmark.Options(directory: directory)
+    guard let scoring = Benchmark.Scoring(rawValue: metric) else {
+      throw ValidationError("--metric takes as-trained, l2 or cosine (got '\(metric)')")
+    }
+    options.scoring = scoring
+    for pair in models.map({ $0.split(separator: ",", omittingEmptySubsequences: false) }) ?? [] {
+      let parts = pair.split(separator: "=", maxSplits: 1)
+      guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+        throw ValidationError("--models takes name=FILE pairs separated by commas (got '\(pair)')")
+      }
+      let name = String(parts[0])
+      guard !["raw", "triplet", "surrogate", "joint", "surrogate-cosine"].contains(name),
+        !options.models.contains(where: { $0.name == name })
+      else {
+        throw ValidationError("--models: the name '\(name)' is taken; give each model its own")
+      }
+      options.models.append((name, String(parts[1])))
+    }
     options.trainPath = train
     options.queryPath = query
     options.galleryPath = gallery
