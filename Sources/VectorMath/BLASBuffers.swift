@@ -22,13 +22,6 @@ public enum BLASBuffers {
   /// The room a new buffer needs: OpenBLAS's buffer and its `malloc` overhead, with margin.
   public static let bufferBytes = (128 + 8) << 20
 
-  /// Whether the process has an address-space limit (read once).
-  public static let isLimited: Bool = {
-    var limit = rlimit()
-    return getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0
-      && limit.rlim_cur != rlim_t.max
-  }()
-
   /// The address-space limit in bytes, or `nil` when there is none.
   public static var limitBytes: Int? {
     var limit = rlimit()
@@ -37,6 +30,9 @@ public enum BLASBuffers {
     else { return nil }
     return Int(clamping: limit.rlim_cur)
   }
+
+  /// Whether the process has an address-space limit (read once).
+  public static let isLimited = limitBytes != nil
 
   /// What happens when not even one BLAS buffer fits: receives the message. The default writes
   /// it to standard error and exits with status 1 (OpenBLAS would otherwise hang); a front end

@@ -39,15 +39,34 @@ public struct LabelledVectors: Sendable {
   ///
   /// - Parameters:
   ///   - path: a folder or a vector file.
-  ///   - progress: status output.
+  ///   - progress: status output (the plan's warnings go there).
   /// - Returns: the items.
   /// - Throws: `VectorIOError` or ``TripIndexError`` as `build` does.
   public static func load(_ path: String, progress: Progress) throws -> LabelledVectors {
+    let (items, warnings) = try load(
+      path, storing: nil, expectedDimension: nil, progress: progress)
+    for warning in warnings { progress.warn(warning) }
+    return items
+  }
+
+  /// Reads a folder or file as `build` does, every row checked as it will be stored.
+  ///
+  /// - Parameters:
+  ///   - path: a folder or a vector file.
+  ///   - storing: how rows will be stored (model, normalisation), or `nil`.
+  ///   - expectedDimension: the dimension required and where it comes from, or `nil`.
+  ///   - dataset: the dataset read from HDF5 files.
+  ///   - progress: status output.
+  /// - Returns: the items, as read (not embedded), and the reading's warnings (unlabelled
+  ///   files, unused labels, skipped files) for the caller to show or not.
+  /// - Throws: `VectorIOError` naming the file and row, or ``TripIndexError``.
+  static func load(
+    _ path: String, storing: StoredForm?, expectedDimension: (Int, String)?,
+    dataset: String = BuildPlan.defaultDataset, progress: Progress
+  ) throws -> (items: LabelledVectors, warnings: [String]) {
     let plan = try BuildPlan(
-      scan: try FolderScan(root: path), storing: nil, expectedDimension: nil,
-      progress: progress,
-      keepingVectors: true)
-    for warning in plan.warnings { progress.warn(warning) }
+      scan: try FolderScan(root: path), storing: storing, expectedDimension: expectedDimension,
+      progress: progress, keepingVectors: true, dataset: dataset)
     var names: [String] = []
     var labels: [ItemLabels] = []
     names.reserveCapacity(plan.totalRows)
@@ -59,9 +78,12 @@ public struct LabelledVectors: Sendable {
         labels.append(label)
       }
     }
-    return LabelledVectors(
-      source: path, names: names, labels: labels,
-      vectors: Matrix(rows: plan.totalRows, columns: plan.dimension, values: plan.vectors))
+    return (
+      LabelledVectors(
+        source: path, names: names, labels: labels,
+        vectors: Matrix(rows: plan.totalRows, columns: plan.dimension, values: plan.vectors)),
+      plan.warnings
+    )
   }
 
   /// The labels as the evaluator wants them, requiring what the protocol needs.

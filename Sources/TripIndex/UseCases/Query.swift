@@ -93,8 +93,8 @@ public enum Query {
     /// How the search was done, in words ("exact", or the LSH settings, with the reason when
     /// the index was not used).
     public var method: String
-    /// `exact` or `lsh`.
-    public var methodKind = "exact"
+    /// `exact` or `lsh` (LSH searches count their candidates).
+    public var methodKind: String { candidates == nil ? "exact" : "lsh" }
     /// Why the search was exact although the store has an index, as a short code
     /// (`index-slower-than-exact`, `exclusions-search-exactly`, `filter-slower-than-exact`), or
     /// `nil`.
@@ -153,7 +153,8 @@ public enum Query {
       )
     }
     let recordedJunk = try PIDConventions.recorded(in: store)?.junk ?? -1
-    let read = try readLabelledProbes(options, for: store, model: model)
+    let read = try readProbes(
+      options.probePath, for: store, model: model, dataset: options.dataset)
     let probes = read.vectors
     let probeLabels = try readProbeLabels(options, read: read)
     let loaded = Progress.now()
@@ -254,7 +255,6 @@ public enum Query {
         if let probes = options.probesPerTable { configuration.probes = probes }
         if let budget = options.candidateBudget { configuration.candidateBudget = budget }
         method = "lsh " + configuration.summary
-        methodReason = nil
       } else if snapshot.count > 0 {
         var search = snapshot.exactSearch
         search.threads = max(1, options.threads)
@@ -277,8 +277,8 @@ public enum Query {
         metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
         candidates: candidates)
       result.probeNames = read.names
-      result.methodKind = candidates == nil ? "exact" : "lsh"
-      result.methodReason = candidates == nil ? methodReason : nil
+      // Set only where the index was put aside, so never with an LSH search.
+      result.methodReason = methodReason
       result.exactDistances = exactDistances
       if selection != nil {
         var passing = [Int](repeating: 0, count: probes.rows)
@@ -340,69 +340,28 @@ public enum Query {
     return labels.map(\.labels)
   }
 
-  /// Reads the probes as `build` reads a folder (names, labels, every value checked as the store
-  /// would hold it, after the store's model, naming the file and row), embedded with the
-  /// store's model and normalised for the cosine metric.
+  /// Reads probes as `build` reads a folder or file (names, labels, every value checked as the
+  /// store would hold it, after the store's model, naming the file and row), embedded with the
+  /// store's model and normalised for the cosine metric. From an HDF5 file, `dataset` (default
+  /// `test`) is read.
   ///
   /// - Throws: `VectorIOError` naming the file and row, ``TripIndexError``.
-  static func readLabelledProbes(
-    _ options: Options, for store: VectorStore, model: EmbeddingModel?
-  ) throws -> LabelledVectors {
-    let expected = model?.architecture.inputDimension ?? store.dimension
-    let plan = try BuildPlan(
-      scan: try FolderScan(root: options.probePath),
-      storing: StoredForm(model: model, normalizing: store.metric.normalizesVectors),
-      expectedDimension: (
-        expected, model == nil ? "store \(store.path)" : "the store's model (its input)"
-      ),
-      progress: Progress(quiet: true), keepingVectors: true,
-      dataset: options.dataset ?? defaultDataset)
-    var names: [String] = []
-    var labels: [ItemLabels] = []
-    for file in plan.files {
-      for row in 0..<file.rows {
-        let (name, label) = BuildPlan.identity(of: file, row: row)
-        names.append(name)
-        labels.append(label)
-      }
-    }
-    var vectors = try StoreModel.embed(
-      Matrix(rows: plan.totalRows, columns: plan.dimension, values: plan.vectors), with: model,
-      source: options.probePath)
-    if store.metric.normalizesVectors, let zero = vectors.normalizeRows() {
-      throw TripIndexError(
-        "probe '\(names[zero])' cannot be normalised for the cosine metric")
-    }
-    return LabelledVectors(
-      source: options.probePath, names: names, labels: labels, vectors: vectors)
-  }
-
-  /// Reads probe vectors and prepares them for `store`: embedded with its model, if it has one,
-  /// and normalised for the cosine metric. From an HDF5 file, `dataset` (default `test`) is read.
-  ///
-  /// - Throws: `VectorIOError` naming the file for a dimension mismatch or (cosine) a zero probe.
   static func readProbes(
     _ path: String, for store: VectorStore, model: EmbeddingModel?, dataset: String? = nil
-  ) throws -> Matrix {
-    var reader = try VectorFileReader(path: path, dataset: dataset ?? defaultDataset)
-    let expected = model?.architecture.inputDimension ?? store.dimension
-    guard reader.dimension == expected else {
-      throw VectorIOError(
-        path: path,
-        model == nil
-          ? "probes have dimension \(reader.dimension); store \(store.path) holds \(store.dimension)-dimensional vectors"
-          : "probes have dimension \(reader.dimension); the store's model takes \(expected)-dimensional inputs"
-      )
-    }
-    var values: [Float] = []
-    let rows = try reader.read(maxRows: Int.max, into: &values)
-    var probes = try StoreModel.embed(
-      Matrix(rows: rows, columns: reader.dimension, values: values), with: model, source: path)
-    if store.metric.normalizesVectors, let zero = probes.normalizeRows() {
-      throw VectorIOError(
-        path: path, location: reader.location(ofBatchRow: zero),
-        "the probe\(model == nil ? "" : "'s embedding") is all zeros, which has no direction for the cosine metric"
-      )
+  ) throws -> LabelledVectors {
+    // Probes are often unlabelled files: the reading's warnings are not shown.
+    var probes = try LabelledVectors.load(
+      path, storing: StoredForm(model: model, normalizing: store.metric.normalizesVectors),
+      expectedDimension: (
+        model?.architecture.inputDimension ?? store.dimension,
+        model == nil ? "store \(store.path)" : "the store's model (its input)"
+      ), dataset: dataset ?? defaultDataset, progress: Progress(quiet: true)
+    ).items
+    probes.vectors = try StoreModel.embed(probes.vectors, with: model, source: path)
+    // The rows were checked as stored, so every embedding has a direction here.
+    if store.metric.normalizesVectors, let zero = probes.vectors.normalizeRows() {
+      throw TripIndexError(
+        "probe '\(probes.names[zero])' cannot be normalised for the cosine metric")
     }
     return probes
   }

@@ -53,7 +53,9 @@ public enum Tune {
     var grid = LSHTuner.Grid(metric: store.metric)
     if let families, !families.isEmpty { grid.families = families }
     let queries = try queriesPath.map { path in
-      try Query.readProbes(path, for: store, model: try StoreModel.load(for: store, override: nil))
+      try Query.readProbes(
+        path, for: store, model: try StoreModel.load(for: store, override: nil)
+      ).vectors
     }
     let report = try LSHTuner.tune(
       store: store, target: target, k: k, sampleSize: sampleSize, queries: queries, grid: grid
