@@ -4,11 +4,14 @@ running statistics, ReLU, optional L2 normalisation) in float64, and compares wi
 `tripindex embed` on the same vectors.
 
     pip install numpy safetensors
-    python3 check_safetensors_numpy.py MODEL.tpm VECTORS.npy [--rows 100] [--tripindex PATH] [--pytorch]
+    python3 check_safetensors_numpy.py MODEL.tpm VECTORS.npy [--rows 100] [--tripindex PATH] [--pytorch [--head]]
 
 With --pytorch, the file is `export-model --pytorch`'s plain nn.Sequential state dict, applied
 as PyTorch applies that Sequential in eval mode (keys 0.weight, 1.running_mean, ...; the input
-standardisation folded into the first Linear), the README's snippet without torch.
+standardisation folded into the first Linear), the README's snippet without torch. With --head
+(a softmax-surrogate or joint model), the file is `export-model --pytorch --head`'s, and the
+softmax head's logits of the Sequential's output are also compared with the head the tripindex
+layout holds applied to `tripindex embed`'s embeddings, and classifier.pids with the header's pids.
 
 Prints the largest absolute difference; exits 1 above 1e-5. Needs numpy and safetensors;
 tripindex does not.
@@ -71,7 +74,10 @@ def main():
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--tripindex", default=DEFAULT_TOOL)
     parser.add_argument("--pytorch", action="store_true")
+    parser.add_argument("--head", action="store_true")
     args = parser.parse_args()
+    if args.head and not args.pytorch:
+        parser.error("--head goes with --pytorch")
     with tempfile.TemporaryDirectory() as scratch:
         exported = os.path.join(scratch, "model.safetensors")
         subprocess.run([args.tripindex, "export-model", args.model, "--out", exported], check=True,
@@ -86,15 +92,30 @@ def main():
         if args.pytorch:
             sequential = os.path.join(scratch, "sequential.safetensors")
             subprocess.run([args.tripindex, "export-model", args.model, "--out", sequential,
-                            "--pytorch"], check=True, stdout=subprocess.DEVNULL)
+                            "--pytorch"] + (["--head"] if args.head else []),
+                           check=True, stdout=subprocess.DEVNULL)
             state = {k: v.astype(np.float64) for k, v in load_file(sequential).items()
                      if not k.endswith("num_batches_tracked")}
+            # As the README: the head's keys come out before load_state_dict.
+            head = {k: state.pop(k) for k in list(state) if k.startswith("classifier.")}
             with safe_open(sequential, "np") as f:
                 metadata = f.metadata()
             reference = forward_sequential(state, metadata, inputs.astype(np.float64))
             difference = float(np.max(np.abs(reference - ours)))
             print(f"{len(inputs)} vectors through the nn.Sequential state dict: "
                   f"largest |numpy - tripindex| = {difference:.2e}")
+            if args.head:
+                layout = load_file(exported)
+                with safe_open(exported, "np") as f:
+                    header = json.loads(f.metadata()["tripindex_header"])
+                logits = reference @ head["classifier.weight"].T + head["classifier.bias"]
+                ours_logits = ours.astype(np.float64) @ layout["classifier.weight"].T.astype(np.float64) \
+                    + layout["classifier.bias"]
+                head_difference = float(np.max(np.abs(logits - ours_logits)))
+                pids_match = head["classifier.pids"].astype(np.int64).tolist() == header["classifier"]["pids"]
+                print(f"softmax head, {logits.shape[1]} classes: largest |numpy - tripindex| logit "
+                      f"difference = {head_difference:.2e}; pids {'match' if pids_match else 'DIFFER'}")
+                difference = max(difference, head_difference / 10) if pids_match else float("inf")
             sys.exit(0 if difference <= 1e-5 else 1)
         tensors = {k: v.astype(np.float64) for k, v in load_file(exported).items()}
         with safe_open(exported, "np") as f:

@@ -7,7 +7,7 @@ import VectorMath
   import Darwin
 #endif
 
-/// The model file format (version 1), self-describing and checked:
+/// The model file format, self-describing and checked:
 ///
 /// | bytes | content |
 /// |---|---|
@@ -16,12 +16,20 @@ import VectorMath
 /// | H | header, UTF-8 JSON: format, version, architecture, metric, training record, counts |
 /// | 4·P | parameters, `Float32` little-endian |
 /// | 4·S | state (input standardisation, BatchNorm running statistics), `Float32` little-endian |
+/// | 4·C | version 2 only: the softmax head's weights (`classes × inputs`) then biases |
 /// | 8 | FNV-1a 64 of every byte before it, `UInt64` little-endian |
+///
+/// Version 2 is written only for a model that keeps its softmax head (the header's
+/// `classifier` gives its classes' pids and `classifier_count` its C values); a model without one
+/// is written as version 1, byte for byte as before, so its fingerprint does not change.
 extension EmbeddingModel {
   /// The file's first bytes.
   public static let magic = Array("TPMODEL\n".utf8)
-  /// The format version this code writes and reads.
-  public static let formatVersion = 1
+  /// The newest format version this code writes and reads (it reads every version from 1).
+  public static let formatVersion = 2
+
+  /// The version a model is written in: 2 when it keeps a softmax head, 1 otherwise.
+  var fileVersion: Int { classifier == nil ? 1 : 2 }
 
   /// The header as JSON.
   var header: JSONValue {
@@ -45,45 +53,61 @@ extension EmbeddingModel {
     if let neck = training.loss.neck {
       head.append(("bnneck", .string(neck.rawValue)))
     }
-    return .object([
-      ("format", .string("tripindex-model")),
-      ("version", .integer(Self.formatVersion)),
+    return .object(
+      [
+        ("format", .string("tripindex-model")),
+        ("version", .integer(fileVersion)),
+        (
+          "architecture",
+          .object([
+            ("input_dimension", .integer(architecture.inputDimension)),
+            ("hidden", .array(architecture.hiddenSizes.map { .integer($0) })),
+            ("output_dimension", .integer(architecture.outputDimension)),
+            ("batch_norm", .bool(architecture.batchNorm)),
+            ("normalize_output", .bool(architecture.normalizeOutput)),
+            ("input_standardization", .bool(true)),
+          ])
+        ),
+        ("metric", .string(metric.rawValue)),
+        (
+          "training",
+          .object(
+            [
+              ("loss", .string(training.loss.kind.rawValue)),
+              ("margin", margin),
+              ("distance", .string(training.loss.distance.rawValue)),
+            ] + head + [
+              ("p", .integer(training.identitiesPerBatch)),
+              ("k", .integer(training.samplesPerIdentity)),
+              ("iterations", .integer(training.iterations)),
+              ("learning_rate", .number(training.learningRate)),
+              ("weight_decay", .number(training.weightDecay)),
+              ("seed", .string(String(training.seed))),
+              ("data_fingerprint", .string(training.dataFingerprint)),
+              ("identities", .integer(training.identities)),
+              ("samples", .integer(training.samples)),
+              ("validation_map", training.validationScore.map { .number($0) } ?? .null),
+              ("kept_iteration", .integer(training.keptIteration)),
+            ])
+        ),
+        ("parameter_count", .integer(network.parameters.count)),
+        ("state_count", .integer(network.state.count)),
+      ] + classifierFields)
+  }
+
+  /// The header's description of the softmax head (none without one).
+  private var classifierFields: [(String, JSONValue)] {
+    guard let classifier else { return [] }
+    return [
       (
-        "architecture",
+        "classifier",
         .object([
-          ("input_dimension", .integer(architecture.inputDimension)),
-          ("hidden", .array(architecture.hiddenSizes.map { .integer($0) })),
-          ("output_dimension", .integer(architecture.outputDimension)),
-          ("batch_norm", .bool(architecture.batchNorm)),
-          ("normalize_output", .bool(architecture.normalizeOutput)),
-          ("input_standardization", .bool(true)),
+          ("classes", .integer(classifier.classes)), ("inputs", .integer(classifier.inputs)),
+          ("pids", .array(classifier.pids.map { .integer($0) })),
         ])
       ),
-      ("metric", .string(metric.rawValue)),
-      (
-        "training",
-        .object(
-          [
-            ("loss", .string(training.loss.kind.rawValue)),
-            ("margin", margin),
-            ("distance", .string(training.loss.distance.rawValue)),
-          ] + head + [
-            ("p", .integer(training.identitiesPerBatch)),
-            ("k", .integer(training.samplesPerIdentity)),
-            ("iterations", .integer(training.iterations)),
-            ("learning_rate", .number(training.learningRate)),
-            ("weight_decay", .number(training.weightDecay)),
-            ("seed", .string(String(training.seed))),
-            ("data_fingerprint", .string(training.dataFingerprint)),
-            ("identities", .integer(training.identities)),
-            ("samples", .integer(training.samples)),
-            ("validation_map", training.validationScore.map { .number($0) } ?? .null),
-            ("kept_iteration", .integer(training.keptIteration)),
-          ])
-      ),
-      ("parameter_count", .integer(network.parameters.count)),
-      ("state_count", .integer(network.state.count)),
-    ])
+      ("classifier_count", .integer(classifier.valueCount)),
+    ]
   }
 
   /// The complete file content.
@@ -92,7 +116,8 @@ extension EmbeddingModel {
     let header = Array(self.header.serialized(indent: 2).utf8)
     withUnsafeBytes(of: UInt32(header.count).littleEndian) { bytes += $0 }
     bytes += header
-    for value in network.parameters + network.state {
+    let head = classifier.map { $0.weights + $0.biases } ?? []
+    for value in network.parameters + network.state + head {
       withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
     }
     var checksum = Fingerprint()
@@ -182,16 +207,18 @@ extension EmbeddingModel {
     } catch {
       throw fail("the header is not valid JSON (\(error))")
     }
-    let (architecture, training) = try describedModel(header, fail: fail)
+    let (architecture, training, head) = try describedModel(header, fail: fail)
     let parameterCount = architecture.parameterCount
     let stateCount = architecture.stateCount
+    let headCount = head?.valueCount ?? 0
+    let valueCount = parameterCount + stateCount + headCount
     let payloadStart = 12 + headerLength
-    let expected = payloadStart + 4 * (parameterCount + stateCount) + 8
+    let expected = payloadStart + 4 * valueCount + 8
     guard bytes.count == expected else {
       throw ModelFileError(
         path: path, .damaged,
         bytes.count < expected
-          ? "truncated: expected \(expected) bytes for \(parameterCount + stateCount) weights and the checksum, found \(bytes.count)"
+          ? "truncated: expected \(expected) bytes for \(valueCount) weights and the checksum, found \(bytes.count)"
           : "has \(bytes.count - expected) unexpected bytes after the checksum")
     }
     var checksum = Fingerprint()
@@ -205,30 +232,47 @@ extension EmbeddingModel {
         "checksum mismatch: the file is corrupt (stored \(stored), computed \(checksum.value))")
     }
     let values = bytes.withUnsafeBytes { raw in
-      (0..<(parameterCount + stateCount)).map { index in
+      (0..<valueCount).map { index in
         Float(
           bitPattern: UInt32(
             littleEndian: raw.loadUnaligned(
               fromByteOffset: payloadStart + 4 * index, as: UInt32.self)))
       }
     }
+    let headStart = parameterCount + stateCount
+    let classifier = head.map { head in
+      let weightsEnd = headStart + head.classes * head.inputs
+      return ClassifierHead(
+        pids: head.pids, inputs: head.inputs, weights: Array(values[headStart..<weightsEnd]),
+        biases: Array(values[weightsEnd...]))
+    }
     return try assemble(
-      parameters: Array(values[0..<parameterCount]), state: Array(values[parameterCount...]),
+      parameters: Array(values[0..<parameterCount]),
+      state: Array(values[parameterCount..<headStart]), classifier: classifier,
       architecture: architecture, training: training, header: header, path: path, fail: fail)
+  }
+
+  /// The shape of a softmax head a header describes: its classes' pids and its inputs.
+  struct ClassifierShape {
+    var pids: [Int]
+    var inputs: Int
+    var classes: Int { pids.count }
+    var valueCount: Int { classes * inputs + classes }
   }
 
   /// The architecture and training record a model header describes, checked (format, version,
   /// sizes and limits, counts).
   static func describedModel(_ header: JSONValue, fail: (String) -> ModelFileError)
-    throws(ModelFileError) -> (Architecture, TrainingRecord)
+    throws(ModelFileError) -> (Architecture, TrainingRecord, ClassifierShape?)
   {
     guard header["format"]?.stringValue == "tripindex-model",
       let version = header["version"]?.intValue
     else {
       throw fail("the header does not describe a model")
     }
-    guard version == formatVersion else {
-      throw fail("format version \(version); this version reads model format \(formatVersion)")
+    guard (1...formatVersion).contains(version) else {
+      throw fail(
+        "format version \(version); this version reads model formats 1 to \(formatVersion)")
     }
     let architecture = try decodeArchitecture(header["architecture"], fail: fail)
     let training = try decodeTraining(header["training"], fail: fail)
@@ -243,23 +287,60 @@ extension EmbeddingModel {
         "the counts (\(parameterCount) parameters, \(stateCount) state values) do not match the architecture (\(architecture.parameterCount), \(architecture.stateCount))"
       )
     }
-    return (architecture, training)
+    let classifier = try decodeClassifier(
+      header, version: version, outputs: architecture.outputDimension, fail: fail)
+    return (architecture, training, classifier)
+  }
+
+  /// The softmax head a header describes: required in version 2, absent in version 1.
+  private static func decodeClassifier(
+    _ header: JSONValue, version: Int, outputs: Int, fail: (String) -> ModelFileError
+  ) throws(ModelFileError) -> ClassifierShape? {
+    guard version >= 2 else {
+      guard header["classifier"] == nil else {
+        throw fail("a version 1 header with a classifier (version 2 carries one)")
+      }
+      return nil
+    }
+    guard let json = header["classifier"], let classes = json["classes"]?.intValue,
+      let inputs = json["inputs"]?.intValue, let pidValues = json["pids"]?.arrayValue,
+      let count = header["classifier_count"]?.intValue
+    else {
+      throw fail("a version 2 header needs classifier (classes, inputs, pids) and classifier_count")
+    }
+    let pids = pidValues.compactMap(\.intValue)
+    guard inputs == outputs else {
+      throw fail(
+        "the classifier takes \(inputs) inputs; the embedding has \(outputs) dimensions")
+    }
+    guard classes > 0, classes <= 1 << 24, pids.count == pidValues.count, pids.count == classes
+    else {
+      throw fail(
+        "the classifier's classes (\(classes)) and its pids (\(pidValues.count) integers expected) disagree"
+      )
+    }
+    let shape = ClassifierShape(pids: pids, inputs: inputs)
+    guard count == shape.valueCount else {
+      throw fail(
+        "classifier_count is \(count); \(classes) classes × \(inputs) inputs and biases are \(shape.valueCount)"
+      )
+    }
+    return shape
   }
 
   /// A model from its checked parts: every value finite, the header's metric the one its
   /// training gives.
   static func assemble(
-    parameters: [Float], state: [Float], architecture: Architecture, training: TrainingRecord,
-    header: JSONValue, path: String, fail: (String) -> ModelFileError
+    parameters: [Float], state: [Float], classifier: ClassifierHead?, architecture: Architecture,
+    training: TrainingRecord, header: JSONValue, path: String, fail: (String) -> ModelFileError
   ) throws(ModelFileError) -> EmbeddingModel {
-    if let bad = (parameters + state).firstIndex(where: { !$0.isFinite }) {
+    let values = parameters + state + (classifier.map { $0.weights + $0.biases } ?? [])
+    if let bad = values.firstIndex(where: { !$0.isFinite }) {
       throw ModelFileError(
-        path: path, .damaged,
-        "weight \(bad) is \((parameters + state)[bad]); a model must hold finite values"
-      )
+        path: path, .damaged, "weight \(bad) is \(values[bad]); a model must hold finite values")
     }
     let network = Network<Float>(architecture: architecture, parameters: parameters, state: state)
-    let model = EmbeddingModel(network: network, training: training)
+    let model = EmbeddingModel(network: network, training: training, classifier: classifier)
     guard let metricName = header["metric"]?.stringValue, metricName == model.metric.rawValue
     else {
       let found = header["metric"]?.stringValue.map { "'\($0)'" } ?? "missing"

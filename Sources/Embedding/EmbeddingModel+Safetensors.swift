@@ -9,8 +9,10 @@ import Plumbing
 /// `weight` is `[outputs, inputs]` and `bias` `[outputs]`; a BatchNorm's `weight`, `bias`,
 /// `running_mean` and `running_var` are `[features]` (ε = 1e-5, PyTorch's default). The input
 /// standardisation, applied first as `(x − mean) · scale`, is `input.mean` and `input.scale`;
-/// an L2-normalised output has no tensor. `__metadata__` holds `format` = `tripindex-model`, the
-/// model file's header (architecture, metric, training record) as `tripindex_header`, and the
+/// an L2-normalised output has no tensor. A model that keeps its softmax head adds
+/// `classifier.weight` (`[classes, embedding]`) and `classifier.bias` (`[classes]`), logits of
+/// the embedding. `__metadata__` holds `format` = `tripindex-model`, the model file's header
+/// (architecture, metric, training record, the head's pids) as `tripindex_header`, and the
 /// checksum of the data section as `checksum`.
 extension EmbeddingModel {
   /// One tensor of the layout: where its values sit in the network's parameters or state.
@@ -83,15 +85,40 @@ extension EmbeddingModel {
     }
   }
 
+  /// A named tensor of a safetensors file, its data as stored.
+  typealias SafetensorsTensor = (name: String, dtype: String, shape: [Int], bytes: [UInt8])
+
+  /// Float32 values as little-endian bytes.
+  static func littleEndianBytes(_ values: [Float]) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(4 * values.count)
+    for value in values {
+      withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+    }
+    return bytes
+  }
+
+  /// The softmax head's tensors, `classifier.weight` and `classifier.bias` (none without a head).
+  var classifierTensors: [SafetensorsTensor] {
+    guard let classifier else { return [] }
+    return [
+      (
+        "classifier.weight", "F32", [classifier.classes, classifier.inputs],
+        Self.littleEndianBytes(classifier.weights)
+      ),
+      ("classifier.bias", "F32", [classifier.classes], Self.littleEndianBytes(classifier.biases)),
+    ]
+  }
+
   /// The model in the safetensors layout.
   public var safetensorsBytes: [UInt8] {
-    let tensors = Self.tensorSlots(architecture).map { slot in
-      var bytes: [UInt8] = []
-      for value in values(of: slot) {
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
-      }
-      return (name: slot.name, dtype: "F32", shape: slot.shape, bytes: bytes)
-    }
+    let tensors =
+      Self.tensorSlots(architecture).map { slot -> SafetensorsTensor in
+        (
+          name: slot.name, dtype: "F32", shape: slot.shape,
+          bytes: Self.littleEndianBytes(values(of: slot))
+        )
+      } + classifierTensors
     var checksum = Fingerprint()
     for tensor in tensors { tensor.bytes.withUnsafeBytes { checksum.add($0) } }
     return Self.safetensorsFile(
@@ -103,12 +130,16 @@ extension EmbeddingModel {
   }
 
   /// Writes the model as a plain PyTorch `nn.Sequential` state dict (atomically; see
-  /// ``pytorchSequentialBytes``).
+  /// ``pytorchSequentialBytes(includingHead:)``).
   ///
-  /// - Parameter path: the file.
+  /// - Parameters:
+  ///   - path: the file.
+  ///   - includingHead: also write the softmax head (`classifier.*`); the model must have one.
   /// - Throws: ``ModelFileError`` of kind `cannotWrite`.
-  public func writePyTorchSequential(to path: String) throws(ModelFileError) {
-    try Self.writeAtomically(pytorchSequentialBytes, to: path)
+  public func writePyTorchSequential(to path: String, includingHead: Bool = false)
+    throws(ModelFileError)
+  {
+    try Self.writeAtomically(pytorchSequentialBytes(includingHead: includingHead), to: path)
   }
 
   /// Writes the model in the safetensors layout (atomically).
@@ -164,7 +195,7 @@ extension EmbeddingModel {
     } catch {
       throw fail("__metadata__.tripindex_header is not valid JSON (\(error))")
     }
-    let (architecture, training) = try describedModel(header, fail: fail)
+    let (architecture, training, head) = try describedModel(header, fail: fail)
     let data = bytes[headerEnd...]
     var checksum = Fingerprint()
     data.withUnsafeBytes { checksum.add($0) }
@@ -174,44 +205,57 @@ extension EmbeddingModel {
         "checksum mismatch: the tensor data is corrupt (stored \(stored), computed \(checksum.hex))"
       )
     }
-    var parameters = [Float](repeating: 0, count: architecture.parameterCount)
-    var state = [Float](repeating: 0, count: architecture.stateCount)
-    for slot in tensorSlots(architecture) {
-      guard let tensor = json[slot.name] else { throw fail("tensor \(slot.name) is missing") }
+    // A tensor's Float32 values, its dtype, shape and byte range checked.
+    func tensorValues(_ name: String, shape expected: [Int]) throws(ModelFileError) -> [Float] {
+      guard let tensor = json[name] else { throw fail("tensor \(name) is missing") }
       guard tensor["dtype"]?.stringValue == "F32" else {
         throw fail(
-          "tensor \(slot.name) has dtype \(tensor["dtype"]?.stringValue ?? "none"); expected F32")
+          "tensor \(name) has dtype \(tensor["dtype"]?.stringValue ?? "none"); expected F32")
       }
       let shape = tensor["shape"]?.arrayValue?.compactMap(\.intValue) ?? []
-      guard shape == slot.shape else {
-        throw fail("tensor \(slot.name) has shape \(shape); the architecture needs \(slot.shape)")
+      guard shape == expected else {
+        throw fail("tensor \(name) has shape \(shape); the model needs \(expected)")
       }
+      let count = expected.reduce(1, *)
       let offsets = tensor["data_offsets"]?.arrayValue?.compactMap(\.intValue) ?? []
-      guard offsets.count == 2, offsets[0] >= 0, offsets[1] - offsets[0] == 4 * slot.count,
+      guard offsets.count == 2, offsets[0] >= 0, offsets[1] - offsets[0] == 4 * count,
         offsets[1] <= data.count
       else {
         throw fail(
-          "tensor \(slot.name) has data_offsets \(offsets); \(4 * slot.count) bytes within the \(data.count) of data are needed"
+          "tensor \(name) has data_offsets \(offsets); \(4 * count) bytes within the \(data.count) of data are needed"
         )
       }
       let start = headerEnd + offsets[0]
-      bytes.withUnsafeBytes { raw in
-        for position in 0..<slot.count {
-          let value = Float(
+      return bytes.withUnsafeBytes { raw in
+        (0..<count).map { position in
+          Float(
             bitPattern: UInt32(
               littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * position, as: UInt32.self)
             ))
-          var index = slot.offset + position
-          if let (rows, columns) = slot.transposedFrom {
-            index = slot.offset + (position % rows) * columns + position / rows
-          }
-          if slot.inState { state[index] = value } else { parameters[index] = value }
         }
       }
     }
+    var parameters = [Float](repeating: 0, count: architecture.parameterCount)
+    var state = [Float](repeating: 0, count: architecture.stateCount)
+    for slot in tensorSlots(architecture) {
+      for (position, value) in try tensorValues(slot.name, shape: slot.shape).enumerated() {
+        var index = slot.offset + position
+        if let (rows, columns) = slot.transposedFrom {
+          index = slot.offset + (position % rows) * columns + position / rows
+        }
+        if slot.inState { state[index] = value } else { parameters[index] = value }
+      }
+    }
+    var classifier: ClassifierHead?
+    if let head {
+      classifier = ClassifierHead(
+        pids: head.pids, inputs: head.inputs,
+        weights: try tensorValues("classifier.weight", shape: [head.classes, head.inputs]),
+        biases: try tensorValues("classifier.bias", shape: [head.classes]))
+    }
     return try assemble(
-      parameters: parameters, state: state, architecture: architecture, training: training,
-      header: header, path: path, fail: fail)
+      parameters: parameters, state: state, classifier: classifier, architecture: architecture,
+      training: training, header: header, path: path, fail: fail)
   }
 }
 
@@ -223,19 +267,20 @@ extension EmbeddingModel {
   /// ReLUs taking an index without tensors, as `nn.Sequential(nn.Linear(…), nn.BatchNorm1d(…),
   /// nn.ReLU(), …, nn.Linear(…))` numbers them. `load_state_dict` takes it as it is; an
   /// L2-normalised output (`__metadata__.normalize_output` = `true`) is left to
-  /// `torch.nn.functional.normalize` after the call. Not read back by tripindex (the model file
-  /// and ``safetensorsBytes`` are).
-  public var pytorchSequentialBytes: [UInt8] {
-    var tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] = []
+  /// `torch.nn.functional.normalize` after the call. With `includingHead`, the softmax head is
+  /// added as `classifier.weight` (`[classes, embedding]`), `classifier.bias` and
+  /// `classifier.pids` (I64, each class's training pid), for an `nn.Linear` applied to the
+  /// (normalised, if so) embedding; these keys are taken out before `load_state_dict`. Not read
+  /// back by tripindex (the model file and ``safetensorsBytes`` are).
+  ///
+  /// - Parameter includingHead: add the softmax head; the model must have one.
+  /// - Returns: the file's bytes.
+  public func pytorchSequentialBytes(includingHead: Bool = false) -> [UInt8] {
+    precondition(!includingHead || classifier != nil, "the model has no softmax head")
+    var tensors: [SafetensorsTensor] = []
     let slots = Self.tensorSlots(architecture)
     func values(_ slot: TensorSlot) -> [Double] { self.values(of: slot).map(Double.init) }
-    func floats(_ values: [Double]) -> [UInt8] {
-      var bytes: [UInt8] = []
-      for value in values {
-        withUnsafeBytes(of: Float(value).bitPattern.littleEndian) { bytes += $0 }
-      }
-      return bytes
-    }
+    func floats(_ values: [Double]) -> [UInt8] { Self.littleEndianBytes(values.map(Float.init)) }
     let mean = values(slots[0])
     let scale = values(slots[1])
     var folded = false
@@ -267,6 +312,13 @@ extension EmbeddingModel {
           ("\(layer).num_batches_tracked", "I64", [], withUnsafeBytes(of: Int64(0)) { Array($0) }))
       }
     }
+    if includingHead, let classifier {
+      var pids: [UInt8] = []
+      for pid in classifier.pids {
+        withUnsafeBytes(of: Int64(pid).littleEndian) { pids += $0 }
+      }
+      tensors += classifierTensors + [("classifier.pids", "I64", [classifier.classes], pids)]
+    }
     return Self.safetensorsFile(
       metadata: [
         ("format", .string("pytorch-sequential")),
@@ -278,10 +330,9 @@ extension EmbeddingModel {
   /// A safetensors file: the 8-byte header length, the JSON header (`__metadata__`, then each
   /// tensor's dtype, shape and data offsets), padded with spaces so the data starts 8-byte
   /// aligned, then the data.
-  static func safetensorsFile(
-    metadata: [(String, JSONValue)],
-    tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])]
-  ) -> [UInt8] {
+  static func safetensorsFile(metadata: [(String, JSONValue)], tensors: [SafetensorsTensor])
+    -> [UInt8]
+  {
     var data: [UInt8] = []
     var entries: [(String, JSONValue)] = []
     for tensor in tensors {

@@ -50,22 +50,30 @@ public struct TrainingRecord: Sendable, Equatable {
   }
 }
 
-/// A trained embedder ready to map input vectors to embeddings: the network (without any training
-/// head) and the record of its training.
+/// A trained embedder ready to map input vectors to embeddings: the network, the record of its
+/// training and, for recipes with a softmax head, that head (not used to embed).
 public struct EmbeddingModel: Sendable {
   /// The network.
   public private(set) var network: Network<Float>
   /// How it was trained.
   public var training: TrainingRecord
+  /// The trained softmax head over the embeddings (softmax-surrogate and joint recipes), or `nil`.
+  public var classifier: ClassifierHead?
 
   /// Wraps a trained network.
   ///
   /// - Parameters:
   ///   - network: the network.
   ///   - training: its training record.
-  public init(network: Network<Float>, training: TrainingRecord) {
+  ///   - classifier: the trained softmax head, if the recipe had one.
+  public init(network: Network<Float>, training: TrainingRecord, classifier: ClassifierHead? = nil)
+  {
+    precondition(
+      classifier.map { $0.inputs == network.architecture.outputDimension } ?? true,
+      "the classifier's inputs must be the embedding dimension")
     self.network = network
     self.training = training
+    self.classifier = classifier
   }
 
   /// The network's shape.

@@ -197,7 +197,20 @@ public enum Trainer {
       return folded
     }
 
-    var best: (score: Double, iteration: Int, parameters: [Float], state: [Float])?
+    // The head as the model keeps it: on the retrieval embedding (a neck the head reads while the
+    // embedding is taken before it folded in), classes labelled with their pids.
+    let classPIDs = classes.sorted { $0.value < $1.value }.map(\.key)
+    func retrievalClassifier() -> ClassifierHead? {
+      guard let head else { return nil }
+      let folding = options.loss.neck == .before ? neck?.inferenceAffine : nil
+      return ClassifierHead(head, pids: classPIDs, foldingNeck: folding)
+    }
+
+    var best:
+      (
+        score: Double, iteration: Int, parameters: [Float], state: [Float],
+        classifier: ClassifierHead?
+      )?
     var validationHistory: [(Int, Double)] = []
     var lossHistory: [(Int, Double)] = []
     var intervalLoss = 0.0
@@ -306,7 +319,9 @@ public enum Trainer {
           score = value
           validationHistory.append((iteration, value))
           if best.map({ value > $0.score }) ?? true {
-            best = (value, iteration, candidate.parameters, candidate.state)
+            best = (
+              value, iteration, candidate.parameters, candidate.state, retrievalClassifier()
+            )
           }
         }
         let meanLoss = intervalLoss / Double(intervalSteps)
@@ -324,15 +339,18 @@ public enum Trainer {
     var keptIteration = options.iterations
     var keptScore = validationHistory.last?.1
     network = retrievalNetwork()
+    var classifier = retrievalClassifier()
     if options.keepBest, let best {
       network.parameters = best.parameters
       network.state = best.state
+      classifier = best.classifier
       keptIteration = best.iteration
       keptScore = best.score
     }
     return TrainingResult(
       model: EmbeddingModel(
-        network: network, training: record(kept: keptIteration, score: keptScore)),
+        network: network, training: record(kept: keptIteration, score: keptScore),
+        classifier: classifier),
       validationHistory: validationHistory, lossHistory: lossHistory)
   }
 

@@ -26,22 +26,8 @@ import VectorMath
       TrainingData(vectors: vectors, identities: (0..<rows).map { $0 % 12 }),
       options: options
     ).model
-    let bytes = model.pytorchSequentialBytes
-    var length = 0
-    for (position, byte) in bytes[0..<8].enumerated() { length |= Int(byte) << (8 * position) }
-    let header = try #require(
-      JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as? [String: Any])
-    let data = Array(bytes[(8 + length)...])
-    func tensor(_ name: String) throws -> [Double] {
-      let entry = try #require(header[name] as? [String: Any], "no tensor \(name)")
-      #expect(entry["dtype"] as? String == "F32")
-      let offsets = try #require(entry["data_offsets"] as? [Int])
-      return stride(from: offsets[0], to: offsets[1], by: 4).map { offset in
-        var bits: UInt32 = 0
-        for byte in 0..<4 { bits |= UInt32(data[offset + byte]) << (8 * UInt32(byte)) }
-        return Double(Float(bitPattern: bits))
-      }
-    }
+    let file = try SafetensorsReading(model.pytorchSequentialBytes())
+    func tensor(_ name: String) throws -> [Double] { try file.tensor(name) }
     // The keys nn.Sequential(Linear, BatchNorm1d, ReLU, …, Linear) has, and nothing else.
     var expectedKeys: Set<String> = ["__metadata__"]
     var index = 0
@@ -54,7 +40,7 @@ import VectorMath
       index += 3
     }
     expectedKeys.formUnion(["\(index).weight", "\(index).bias"])
-    #expect(Set(header.keys) == expectedKeys)
+    #expect(file.keys == expectedKeys)
     // The forward pass, as PyTorch computes it in eval mode, in Double.
     let embedded = model.embed(vectors)
     let widths = [7] + hiddenSizes + [4]

@@ -426,4 +426,46 @@ import VectorStore
     ])
     #expect(taken.status != 0 && taken.stderr.contains("the name 'joint' is taken"))
   }
+
+  @Test(
+    "a surrogate keeps its softmax head: info --model describes it, export-model --pytorch --head writes it with the pids; a triplet model and --head alone are refused"
+  )
+  func softmaxHeadExport() throws {
+    let fixture = try fixture()
+    let surrogate = fixture.directory.file("surrogate-head.tpm")
+    let trained = try TripIndexExecutable.run([
+      "train", fixture.directory.file("set/train"), "--out", surrogate, "--loss", "softmax",
+      "--layers", "32,16", "--iterations", "200", "--quiet",
+    ])
+    #expect(trained.status == 0, "\(trained.stderr)")
+    let info = try TripIndexExecutable.run(["info", "--model", surrogate, "--json"])
+    let classifier = try #require(
+      (try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?[
+        "classifier"] as? [String: Any])
+    // The fixture's 120 training identities less the held-out validation ones.
+    let classes = try #require(classifier["classes"] as? Int)
+    #expect(classes > 90 && classes < 120 && classifier["inputs"] as? Int == 16)
+    let exported = fixture.directory.file("surrogate-head.safetensors")
+    let export = try TripIndexExecutable.run([
+      "export-model", surrogate, "--out", exported, "--pytorch", "--head",
+    ])
+    #expect(export.status == 0, "\(export.stderr)")
+    let bytes = try #require(FileManager.default.contents(atPath: exported))
+    let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) }
+    let header = try #require(
+      try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + headerLength)))
+        as? [String: Any])
+    let weight = try #require(header["classifier.weight"] as? [String: Any])
+    #expect(weight["shape"] as? [Int] == [classes, 16])
+    let pids = try #require(header["classifier.pids"] as? [String: Any])
+    #expect(pids["dtype"] as? String == "I64" && pids["shape"] as? [Int] == [classes])
+    let triplet = try TripIndexExecutable.run([
+      "export-model", fixture.modelPath, "--out", exported, "--pytorch", "--head",
+    ])
+    #expect(triplet.status != 0 && triplet.stderr.contains("has no softmax head"))
+    let alone = try TripIndexExecutable.run([
+      "export-model", surrogate, "--out", exported, "--head",
+    ])
+    #expect(alone.status != 0 && alone.stderr.contains("--head goes with --pytorch"))
+  }
 }

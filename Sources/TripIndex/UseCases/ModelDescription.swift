@@ -35,6 +35,13 @@ public struct ModelDescription: Sendable {
       ]
     }
     lossFields.append(("neck", loss.neck.map { .string("\($0)") } ?? .null))
+    let classifier: JSONValue =
+      model.classifier.map {
+        .object([
+          ("classes", .integer($0.classes)), ("inputs", .integer($0.inputs)),
+          ("pids", .array($0.pids.map { .integer($0) })),
+        ])
+      } ?? .null
     return [
       ("path", .string(path)), ("fingerprint", .string(model.fingerprint)),
       ("metric", .string(model.metric.rawValue)),
@@ -51,6 +58,7 @@ public struct ModelDescription: Sendable {
         ])
       ),
       ("loss", .object(lossFields)),
+      ("classifier", classifier),
       (
         "training",
         .object([
@@ -81,11 +89,18 @@ public struct ModelDescription: Sendable {
       "layers: \(architecture.summary); inputs standardised per dimension",
       "loss: \(loss.kind.rawValue), margin \(loss.margin), \(loss.distance.rawValue)"
         + (loss.usesSoftmaxHead
-          ? "; softmax head weight \(loss.softmaxWeight), label smoothing \(loss.labelSmoothing), \(loss.softmaxClasses == 0 ? "full" : "\(loss.softmaxClasses) sampled") classes"
+          ? "; \(loss.kind == .softmax ? "" : "softmax head weight \(loss.softmaxWeight), ")label smoothing \(loss.labelSmoothing), \(loss.softmaxClasses == 0 ? "full" : "\(loss.softmaxClasses) sampled") classes"
           : "") + (loss.neck.map { "; BNNeck, embedding taken \($0)" } ?? ""),
       "trained: \(TextFormatting.grouped(training.iterations)) iterations (weights of iteration \(TextFormatting.grouped(training.keptIteration)) kept), \(training.identitiesPerBatch) identities × \(training.samplesPerIdentity) samples per batch, lr \(TextFormatting.scientific(training.learningRate, 2)), weight decay \(TextFormatting.scientific(training.weightDecay, 2)), seed \(training.seed)",
       "training set: \(TextFormatting.grouped(training.identities)) identities, \(TextFormatting.grouped(training.samples)) samples (data fingerprint \(training.dataFingerprint))",
     ]
+    if let classifier = model.classifier {
+      lines.append(
+        "softmax head kept: \(TextFormatting.grouped(classifier.classes)) classes (training pids \(classifier.pids.first ?? 0)…\(classifier.pids.last ?? 0)) on the \(classifier.inputs)-d embedding; export-model --pytorch --head writes it"
+      )
+    } else if loss.usesSoftmaxHead {
+      lines.append("softmax head: not kept (a model file from before format 2)")
+    }
     lines.append(
       training.validationScore.map {
         "validation: mAP \(TextFormatting.fixed($0 * 100, 1))% on held-out identities"
