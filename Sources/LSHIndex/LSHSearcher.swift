@@ -13,6 +13,9 @@ public struct LSHSearchResult: Sendable {
   public var candidates: Int
   /// Candidates whose exact distance was computed.
   public var exactDistances: Int
+  /// Buckets read (each table's home bucket and every multiprobe bucket not ruled out by its
+  /// bound; a bucket read in several pages counts once).
+  public var bucketsRead = 0
   /// How long this probe's search took, when asked for (`measuringLatency`); 0 otherwise.
   public var seconds: Double = 0
 }
@@ -191,6 +194,7 @@ public struct LSHSearcher: ~Copyable {
       if allowed.contains(id) { metAllowed += 1 }
     }
     var evaluated = 0
+    var bucketsRead = 0
     let tolerance: Float = 1 + 1e-5
     var probers = scratch.probers
     scratch.probers = []
@@ -305,6 +309,7 @@ public struct LSHSearcher: ~Copyable {
     func scanBucket(table: Int, code: UInt64, includingFirstPage: Bool) {
       guard let (first, entries) = reader.seek(table: table, code: code, firstByte: firstByte)
       else { return }
+      if includingFirstPage { bucketsRead += 1 }
       if includingFirstPage { rerank(first) }
       if first.count >= entries * entryBytes { return }
       while budgetLeft(), let page = reader.nextPage(table: table) {
@@ -329,6 +334,7 @@ public struct LSHSearcher: ~Copyable {
         guard let home = probers[table].next(model.hasher),
           let (page, entries) = reader.seek(table: table, code: home.code, firstByte: firstByte)
         else { continue }
+        bucketsRead += 1
         if page.count < entries * entryBytes { scratch.homes.append((table, home.code)) }
         let count = filter(page, below: .infinity)
         scratch.reserveQueued(queuedCount + count)
@@ -415,7 +421,9 @@ public struct LSHSearcher: ~Copyable {
     let neighbors = top.sorted().map {
       Neighbor(id: $0.id, distance: cosine ? $0.distance / 2 : $0.distance)
     }
-    return LSHSearchResult(neighbors: neighbors, candidates: scanned, exactDistances: evaluated)
+    return LSHSearchResult(
+      neighbors: neighbors, candidates: scanned, exactDistances: evaluated,
+      bucketsRead: bucketsRead)
   }
 
   /// Exact search among the allowed items only (a selective filter).

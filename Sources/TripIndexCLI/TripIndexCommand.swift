@@ -28,6 +28,11 @@ struct TripIndexCommand: ParsableCommand {
     FaultGuard.install()
     ErrorAdvice.install()
     do {
+      if let setting = ScanShapeChoice.forcedSetting, ScanShapeChoice.forced == nil {
+        throw TripIndexError(
+          "TRIPINDEX_SCAN_SHAPE is '\(setting)'; expected 'standard' or ORIENTATION/TILE with ORIENTATION probes-by-rows or rows-by-probes and TILE from 8 to 65536 (e.g. rows-by-probes/1024)"
+        )
+      }
       var command = try parseAsRoot()
       try command.run()
     } catch {

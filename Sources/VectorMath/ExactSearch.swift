@@ -14,8 +14,9 @@ public struct ExactSearch {
   public let blocks: [VectorBlock]
   /// Probe batches smaller than this use direct distances instead of BLAS.
   public var directSearchLimit = 8
-  /// Probes per BLAS tile.
-  public var probeTile = 1024
+  /// The products' orientation and probe tile; `nil` lets ``ScanShapeChoice`` pick the one
+  /// measured fastest on this machine (see there).
+  public var shape: ScanShape?
   /// Threads the search may use (its workers and the BLAS calls they make).
   public var threads = Parallel.processorCount
 
@@ -133,6 +134,12 @@ public struct ExactSearch {
     }
     let splitProbes = probes.rows >= 64 * threads
     let workers = max(1, min(threads, splitProbes ? probes.rows : blocks.count))
+    let shape =
+      self.shape
+      ?? ScanShapeChoice.shape(
+        dimension: dimension, blockRows: blocks.map(\.rowCount).max() ?? 0,
+        worthwhile: ScanShapeChoice.measurementWorthwhile(
+          probes: probes.rows, rows: total, dimension: dimension))
     let previousThreads = BLAS.shareThreads(threads, among: workers)
     defer { BLAS.setThreadCount(previousThreads) }
     var partials = [[TopK]](repeating: [], count: workers)
@@ -149,7 +156,7 @@ public struct ExactSearch {
             let blockRange = splitProbes ? 0..<blocks.count : range
             partials[worker] = scan(
               probes: probeBase, probeRange: probeRange, blockRange: blockRange, k: k,
-              bias: biasBase, offsets: offsets)
+              bias: biasBase, offsets: offsets, shape: shape)
           }
         }
       }
@@ -163,37 +170,101 @@ public struct ExactSearch {
     return merged
   }
 
-  /// Selects neighbours for `probeRange` among the rows of `blockRange`, one probe tile at a time.
+  /// Selects neighbours for `probeRange` among the rows of `blockRange`, one probe tile at a time,
+  /// with products in the orientation `shape` names.
   private func scan(
     probes: UnsafePointer<Float>, probeRange: Range<Int>, blockRange: Range<Int>, k: Int,
-    bias: UnsafePointer<Float>, offsets: [Int]
+    bias: UnsafePointer<Float>, offsets: [Int], shape: ScanShape
   ) -> [TopK] {
     // Distance = bias_j + scale · (probe · row_j): bias is ‖row‖² (l2) or 1 (cosine), +∞ when deleted.
     let scale: Float = metric == .l2 ? -2 : -1
     let maxRows = blocks[blockRange].map(\.rowCount).max() ?? 0
-    let tileSize = min(probeTile, probeRange.count)
+    let tileSize = min(shape.probeTile, probeRange.count)
     let products = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tileSize * maxRows))
     defer { products.deallocate() }
+    // Per probe of the tile, its selection's threshold (the rows-by-probes scan reads eight).
+    let thresholds = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tileSize))
+    defer { thresholds.deallocate() }
     var selections = [TopK](repeating: TopK(k: k), count: probeRange.count)
     var tileStart = probeRange.lowerBound
     while tileStart < probeRange.upperBound {
       let tileEnd = min(tileStart + tileSize, probeRange.upperBound)
+      let tileCount = tileEnd - tileStart
+      let first = tileStart - probeRange.lowerBound
+      for position in 0..<tileCount {
+        thresholds[position] = selections[first + position].threshold
+      }
       for blockIndex in blockRange {
         let block = blocks[blockIndex]
-        BLAS.gemm(
-          transposeB: true, m: tileEnd - tileStart, n: block.rowCount, k: dimension,
-          a: probes + tileStart * dimension, lda: dimension,
-          b: block.values, ldb: dimension, c: products, ldc: block.rowCount)
-        for probe in tileStart..<tileEnd {
-          Self.scan(
-            products: products + (probe - tileStart) * block.rowCount, count: block.rowCount,
-            bias: bias + offsets[blockIndex], scale: scale, firstID: block.firstID,
-            into: &selections[probe - probeRange.lowerBound])
+        switch shape.orientation {
+        case .probesByRows:
+          BLAS.gemm(
+            transposeB: true, m: tileCount, n: block.rowCount, k: dimension,
+            a: probes + tileStart * dimension, lda: dimension,
+            b: block.values, ldb: dimension, c: products, ldc: block.rowCount)
+          for probe in tileStart..<tileEnd {
+            Self.scan(
+              products: products + (probe - tileStart) * block.rowCount, count: block.rowCount,
+              bias: bias + offsets[blockIndex], scale: scale, firstID: block.firstID,
+              into: &selections[probe - probeRange.lowerBound])
+          }
+        case .rowsByProbes:
+          BLAS.gemm(
+            transposeB: true, m: block.rowCount, n: tileCount, k: dimension,
+            a: block.values, lda: dimension, b: probes + tileStart * dimension, ldb: dimension,
+            c: products, ldc: tileCount)
+          selections.withUnsafeMutableBufferPointer { selections in
+            let tileSelections = UnsafeMutableBufferPointer(
+              rebasing: selections[first..<(first + tileCount)])
+            for row in 0..<block.rowCount {
+              let rowBias = bias[offsets[blockIndex] + row]
+              guard rowBias < .infinity else { continue }
+              Self.scan(
+                row: products + row * tileCount, bias: rowBias, scale: scale,
+                id: block.firstID + UInt64(row), thresholds: thresholds, into: tileSelections)
+            }
+          }
         }
       }
       tileStart = tileEnd
     }
     return selections
+  }
+
+  /// Offers one base row's distances to every probe of a tile, eight probes at a time against
+  /// their thresholds (kept in `thresholds`, one per selection).
+  @inline(__always)
+  private static func scan(
+    row products: UnsafePointer<Float>, bias: Float, scale: Float, id: UInt64,
+    thresholds: UnsafeMutablePointer<Float>, into selections: UnsafeMutableBufferPointer<TopK>
+  ) {
+    let count = selections.count
+    let biasVector = SIMD8<Float>(repeating: bias)
+    let scaleVector = SIMD8<Float>(repeating: scale)
+    let rawProducts = UnsafeRawPointer(products)
+    let rawThresholds = UnsafeRawPointer(thresholds)
+    var probe = 0
+    @inline(__always) func offer(_ position: Int, _ distance: Float) {
+      selections[position].insert(id: id, distance: distance)
+      thresholds[position] = selections[position].threshold
+    }
+    while probe + 8 <= count {
+      let distances =
+        biasVector
+        + scaleVector * rawProducts.loadUnaligned(fromByteOffset: probe * 4, as: SIMD8<Float>.self)
+      let limits = rawThresholds.loadUnaligned(fromByteOffset: probe * 4, as: SIMD8<Float>.self)
+      if any(distances .< limits) {
+        for lane in 0..<8 where distances[lane] < thresholds[probe + lane] {
+          offer(probe + lane, distances[lane])
+        }
+      }
+      probe += 8
+    }
+    while probe < count {
+      let distance = bias + scale * products[probe]
+      if distance < thresholds[probe] { offer(probe, distance) }
+      probe += 1
+    }
   }
 
   /// Offers one probe's distances to its selection, eight at a time against the threshold.

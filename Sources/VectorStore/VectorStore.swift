@@ -156,6 +156,12 @@ public final class VectorStore: @unchecked Sendable {
     rmdir(path)
   }
 
+  /// Rows per vector block in a store of this dimension (about 256 KiB of floats, a power of
+  /// two between 16 and 4096): one exact-search product's rows.
+  public static func blockRows(forDimension dimension: Int) -> Int {
+    StoreSchema.blockRows(forDimension: dimension)
+  }
+
   /// Whether a store (an LMDB data file) exists at `path`.
   ///
   /// - Parameter path: a directory.

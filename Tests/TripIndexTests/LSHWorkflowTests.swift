@@ -86,6 +86,53 @@ import VectorStore
     #expect(try described(["--lsh"]).contains("lsh pstable L4"))
   }
 
+  @Test(
+    "query --json gives an LSH search's counters: buckets read (at least one per table), codes scanned, exact distances; an exact search has none"
+  )
+  func searchCounters() throws {
+    let directory = TemporaryDirectory()
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 4000, columns: 16, clusters: 30, seed: 4)),
+      to: "in/base.fvecs")
+    let probes = directory.write(
+      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 20, columns: 16, clusters: 30, seed: 5)),
+      to: "probes.fvecs")
+    let store = directory.file("s.lmdb")
+    #expect(
+      try TripIndexExecutable.run([
+        "build", directory.file("in"), "--store", store, "--index", "lsh", "--tables", "4",
+        "--quiet",
+      ]).status == 0)
+    var meanBuckets: [Double] = []
+    for probesPerTable in ["1", "6"] {
+      let outcome = try TripIndexExecutable.run([
+        "query", probes, "-k", "5", "--store", store, "--json", "--lsh", "--probes", probesPerTable,
+      ])
+      #expect(outcome.status == 0, "\(outcome.stderr)")
+      let lines = try json(outcome.stdout)
+      #expect(lines.count == 20)
+      var total = 0
+      for line in lines {
+        let buckets = try #require(line["buckets_read"] as? Int)
+        let codes = try #require(line["codes_scanned"] as? Int)
+        let exact = try #require(line["exact_distances"] as? Int)
+        #expect(line["candidates"] as? Int == codes)
+        #expect(buckets >= 1 && exact >= 5 && exact <= codes, "\(line)")
+        total += buckets
+      }
+      meanBuckets.append(Double(total) / 20)
+    }
+    // More probes per table read more buckets: at most one per table with one probe (unless too
+    // few items were found), more with six.
+    #expect(meanBuckets[0] <= 4.5 && meanBuckets[1] > meanBuckets[0], "\(meanBuckets)")
+    let exact = try TripIndexExecutable.run([
+      "query", probes, "-k", "5", "--store", store, "--json", "--exact",
+    ])
+    for line in try json(exact.stdout) {
+      #expect(line["buckets_read"] == nil && line["codes_scanned"] == nil)
+    }
+  }
+
   @Test("queries through a tuned index reach the recall tune promised, on probes it never saw")
   func tunedRecall() throws {
     let directory = TemporaryDirectory()

@@ -38,11 +38,19 @@ import VectorMath
   }
 
   @Test(
-    "matches brute force on both paths, both metrics, with deleted rows",
+    "matches brute force on both paths, both metrics, with deleted rows, in every product shape",
     arguments: [
       (DistanceMetric.l2, 3), (.l2, 40), (.cosine, 3), (.cosine, 40),
+    ],
+    // Tiles of 16 and 13 probes: several tiles per worker, and lanes left over in the
+    // rows-by-probes scan's groups of eight.
+    [
+      ScanShape(orientation: .probesByRows, probeTile: 16),
+      ScanShape(orientation: .rowsByProbes, probeTile: 16),
+      ScanShape(orientation: .rowsByProbes, probeTile: 13),
     ])
-  func matchesBruteForce(metric: DistanceMetric, probeCount: Int) {
+  func matchesBruteForce(setting: (DistanceMetric, Int), shape: ScanShape) {
+    let (metric, probeCount) = setting
     var base = Fixtures.clusteredMatrix(rows: 1000, columns: 24, clusters: 12, seed: 7)
     var probes = Fixtures.clusteredMatrix(rows: probeCount, columns: 24, clusters: 12, seed: 8)
     if metric == .cosine {
@@ -53,7 +61,7 @@ import VectorMath
     let k = 15
     let results = withBlocks(base, sizes: [128, 37, 256, 1], deleted: deleted) { blocks in
       var search = ExactSearch(dimension: 24, metric: metric, blocks: blocks)
-      search.probeTile = 16  // several tiles per worker
+      search.shape = shape
       return search.search(probes, k: k)
     }
     for probe in 0..<probeCount {
@@ -66,19 +74,55 @@ import VectorMath
     }
   }
 
-  @Test("ties resolve to the smaller id; k larger than the base returns everything")
-  func tiesAndSmallBases() {
+  @Test(
+    "ties resolve to the smaller id; k larger than the base returns everything",
+    arguments: ScanShape.Orientation.allCases)
+  func tiesAndSmallBases(orientation: ScanShape.Orientation) {
     // Four identical rows and one far away.
     let base = Matrix(rowArrays: [[1, 1], [5, 5], [1, 1], [1, 1], [1, 1]])
     for probeCount in [1, 20] {
       let probes = Matrix(rowArrays: Array(repeating: [1, 1], count: probeCount))
       let results = withBlocks(base, sizes: [2]) { blocks in
-        ExactSearch(dimension: 2, metric: .l2, blocks: blocks).search(probes, k: 10)
+        var search = ExactSearch(dimension: 2, metric: .l2, blocks: blocks)
+        search.shape = ScanShape(orientation: orientation, probeTile: 8)
+        return search.search(probes, k: 10)
       }
       for result in results {
         #expect(result.map(\.id) == [0, 2, 3, 4, 1])
         #expect(result.map(\.distance) == [0, 0, 0, 0, 32])
       }
+    }
+  }
+
+  @Test(
+    "both orientations give the same neighbours and distances on a larger random set, and the standard shape agrees"
+  )
+  func orientationsAgree() {
+    let base = Fixtures.clusteredMatrix(rows: 3000, columns: 40, clusters: 30, seed: 11)
+    let probes = Fixtures.clusteredMatrix(rows: 300, columns: 40, clusters: 30, seed: 12)
+    let results = ScanShape.candidates.map { shape in
+      withBlocks(base, sizes: [256]) { blocks in
+        var search = ExactSearch(dimension: 40, metric: .l2, blocks: blocks)
+        search.shape = shape
+        return search.search(probes, k: 12)
+      }
+    }
+    for (shape, result) in zip(ScanShape.candidates, results).dropFirst() {
+      #expect(result == results[0], "\(shape) differs from \(ScanShape.candidates[0])")
+    }
+  }
+
+  @Test("scan shapes print and parse as ORIENTATION/TILE; malformed ones are refused")
+  func scanShapeText() {
+    for shape in ScanShape.candidates {
+      #expect(ScanShape(shape.description) == shape)
+    }
+    #expect(
+      ScanShape("rows-by-probes/512") == ScanShape(orientation: .rowsByProbes, probeTile: 512))
+    for bad in [
+      "", "rows-by-probes", "rows-by-probes/4", "columns/1024", "probes-by-rows/x", "a/b/c",
+    ] {
+      #expect(ScanShape(bad) == nil, "\(bad)")
     }
   }
 

@@ -103,6 +103,8 @@ public enum Query {
     public var candidates: [Int]?
     /// LSH: exact distances computed per probe; `nil` for exact search.
     public var exactDistances: [Int]?
+    /// LSH: buckets read per probe; `nil` for exact search.
+    public var bucketsRead: [Int]?
     /// With a filter or an exclusion: per probe, the live items that pass (every exclusion
     /// counted).
     public var passing: [Int]?
@@ -164,6 +166,7 @@ public enum Query {
       var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
       var candidates: [Int]?
       var exactDistances: [Int]?
+      var bucketsRead: [Int]?
       var method = slowIndexNote ?? "exact"
       // Filters: one mask of the passing items, narrowed per group of probes that share the
       // camera and pid their exclusions remove.
@@ -232,6 +235,7 @@ public enum Query {
       if snapshot.count > 0, let index {
         var allCandidates = [Int](repeating: 0, count: probes.rows)
         var allDistances = [Int](repeating: 0, count: probes.rows)
+        var allBuckets = [Int](repeating: 0, count: probes.rows)
         // The searcher's configuration is the one of this snapshot's index (another process may
         // have rebuilt it since it was opened).
         var configuration = index.configuration
@@ -247,11 +251,13 @@ public enum Query {
               found[row] = results[position].neighbors
               allCandidates[row] = results[position].candidates
               allDistances[row] = results[position].exactDistances
+              allBuckets[row] = results[position].bucketsRead
             }
           }
         }
         candidates = allCandidates
         exactDistances = allDistances
+        bucketsRead = allBuckets
         if let probes = options.probesPerTable { configuration.probes = probes }
         if let budget = options.candidateBudget { configuration.candidateBudget = budget }
         method = "lsh " + configuration.summary
@@ -280,6 +286,7 @@ public enum Query {
       // Set only where the index was put aside, so never with an LSH search.
       result.methodReason = methodReason
       result.exactDistances = exactDistances
+      result.bucketsRead = bucketsRead
       if selection != nil {
         var passing = [Int](repeating: 0, count: probes.rows)
         for group in groups {
@@ -375,13 +382,14 @@ extension Query.Result {
   ///
   /// `{"probe": "q1", "row": 0, "method": "lsh", "method_reason": null, "neighbors": [{"id": 3,
   /// "name": "x", "pid": 1, "camera": null, "group": null, "distance": 0.5}], "passing": 812,
-  /// "candidates": 420, "exact_distances": 37}`
+  /// "candidates": 420, "codes_scanned": 420, "buckets_read": 9, "exact_distances": 37}`
   ///
   /// `probe` is the probe's name (`null` when it has none) and `row` its index in the input;
   /// `method` is `exact` or `lsh`, and `method_reason` says why a store's index was not used
   /// (`index-slower-than-exact`, `exclusions-search-exactly`, `filter-slower-than-exact`) or
   /// is `null`; `passing` (with a filter or an exclusion) counts the items this probe could
-  /// return; `candidates` and `exact_distances` are the index's counters (LSH only).
+  /// return; `candidates` (table entries examined; `codes_scanned` says the same),
+  /// `buckets_read` and `exact_distances` are the index's counters (LSH only).
   ///
   /// - Parameter output: where to write.
   public func writeJSONLines(to output: inout OutputBuffer) {
@@ -408,7 +416,10 @@ extension Query.Result {
       }
       output.write("]")
       if let passing { output.write(", \"passing\": \(passing[row])") }
-      if let candidates { output.write(", \"candidates\": \(candidates[row])") }
+      if let candidates {
+        output.write(", \"candidates\": \(candidates[row]), \"codes_scanned\": \(candidates[row])")
+      }
+      if let bucketsRead { output.write(", \"buckets_read\": \(bucketsRead[row])") }
       if let exactDistances {
         output.write(", \"exact_distances\": \(exactDistances[row])")
       }

@@ -14,7 +14,8 @@ struct QueryCommand: ParsableCommand {
       JSON object per probe, in input order: {"probe": "NAME", "row": 0, "method": \
       "exact"|"lsh", "method_reason": null, "neighbors": [{"id": 3, "name": "...", "pid": 1, \
       "camera": 2, "group": null, "distance": 0.5}, ...], "passing": N (filters and \
-      exclusions), "candidates": N, "exact_distances": N (LSH)}.
+      exclusions), "candidates": N, "codes_scanned": N, "buckets_read": N, \
+      "exact_distances": N (LSH)}.
       """)
 
   @Argument(help: "The probe file.")
