@@ -73,7 +73,7 @@ let package = Package(
     .target(
       name: "TestSupport", dependencies: ["Plumbing", "VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),
-    .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
+    .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport", "VectorMath"]),
     .testTarget(
       name: "PlumbingTests",
       dependencies: [

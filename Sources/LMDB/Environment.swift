@@ -16,6 +16,16 @@ import Synchronization
 ///
 /// LMDB forbids opening the same environment twice in one process; ``open(path:flags:maxDatabases:initialMapSizeBytes:)``
 /// returns the instance that is already open instead.
+///
+/// **Map growth and other threads.** LMDB may change the map's size (`mdb_env_set_mapsize`, which
+/// can move the map) only while no transaction of the process is open: values read through the
+/// old map would point at unmapped memory. Every transaction therefore holds a process-wide
+/// reader lock (a thread's nested transactions take it once), and growing the map — when a write
+/// fills it, or adopting the size another process grew it to — takes the lock exclusively,
+/// waiting until the other threads' transactions have ended (and holding back new ones). A thread
+/// that still has a transaction of its own open cannot grow the map; its write fails with
+/// ``LMDBError/mapFull``. So a thread inside a transaction must not wait for another thread to
+/// begin one (workers share the caller's transaction instead, as searches do).
 public final class Environment: @unchecked Sendable {
   /// Options for opening an environment (`mdb_env_open` flags).
   public struct Flags: OptionSet, Sendable, Hashable {
@@ -43,6 +53,10 @@ public final class Environment: @unchecked Sendable {
   public let flags: Flags
   private let canonicalPath: String
   private let databases = Mutex<[String: Database]>([:])
+  /// Held shared by every open transaction, exclusively while the map's size changes.
+  private let mapLock: UnsafeMutablePointer<pthread_rwlock_t>
+  /// Per thread (`pthread_self`): the transactions of this environment it has open.
+  private let openTransactions = Mutex<[UInt: Int]>([:])
 
   private static let openEnvironments = Mutex<[String: WeakEnvironment]>([:])
 
@@ -115,6 +129,16 @@ public final class Environment: @unchecked Sendable {
     self.path = path
     self.canonicalPath = canonicalPath
     self.flags = flags
+    mapLock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    // Writer preference: a waiting resize stops new transactions from starting, so a stream of
+    // overlapping readers cannot keep it out. Safe because a thread takes the lock once, for its
+    // first transaction (nested ones only count).
+    var attributes = pthread_rwlockattr_t()
+    pthread_rwlockattr_init(&attributes)
+    pthread_rwlockattr_setkind_np(
+      &attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+    pthread_rwlock_init(mapLock, &attributes)
+    pthread_rwlockattr_destroy(&attributes)
   }
 
   /// LMDB maps `lock.mdb` and writes its reader table through the map; on a full disk the
@@ -135,6 +159,47 @@ public final class Environment: @unchecked Sendable {
       if open[canonicalPath]?.environment == nil { open[canonicalPath] = nil }
     }
     mdb_env_close(handle)
+    pthread_rwlock_destroy(mapLock)
+    mapLock.deallocate()
+  }
+
+  /// Records a transaction of the calling thread, taking the shared map lock for its first.
+  private func enterTransaction() {
+    let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+    let earlier = openTransactions.withLock { open in
+      let count = open[thread, default: 0]
+      open[thread] = count + 1
+      return count
+    }
+    if earlier == 0 { pthread_rwlock_rdlock(mapLock) }
+  }
+
+  /// Records the end of a transaction of the calling thread, releasing the lock with its last.
+  private func leaveTransaction() {
+    let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+    let remaining = openTransactions.withLock { open in
+      let count = (open[thread] ?? 1) - 1
+      open[thread] = count == 0 ? nil : count
+      return count
+    }
+    if remaining == 0 { pthread_rwlock_unlock(mapLock) }
+  }
+
+  /// Transactions of this environment the calling thread has open.
+  private var transactionsOfThisThread: Int {
+    let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+    return openTransactions.withLock { $0[thread] ?? 0 }
+  }
+
+  /// Changes the map's size with every other transaction of the process finished (the calling
+  /// thread must have none open).
+  ///
+  /// - Parameter size: the new size in bytes given the size seen before, or 0 to adopt the size
+  ///   another process set.
+  private func resizeMap(_ size: (_ current: Int) -> Int) throws(LMDBError) {
+    pthread_rwlock_wrlock(mapLock)
+    defer { pthread_rwlock_unlock(mapLock) }
+    try check(mdb_env_set_mapsize(handle, size(mapSizeBytes)))
   }
 
   /// The current map size in bytes (the most the data file can grow to before the map is grown).
@@ -162,6 +227,8 @@ public final class Environment: @unchecked Sendable {
   /// - Returns: what `body` returns.
   /// - Throws: ``LMDBError`` when the transaction cannot start, or what `body` throws.
   public func read<R>(_ body: (Transaction) throws -> R) throws -> R {
+    enterTransaction()
+    defer { leaveTransaction() }
     let raw = try begin(readOnly: true)
     defer { mdb_txn_abort(raw) }
     return try body(Transaction(handle: raw, isReadOnly: true, state: TransactionState()))
@@ -179,22 +246,30 @@ public final class Environment: @unchecked Sendable {
   public func write<R>(_ body: (Transaction) throws -> R) throws -> R {
     precondition(!flags.contains(.readOnly), "write transaction on a read-only environment")
     while true {
-      let raw = try begin(readOnly: false)
+      let filledSize = mapSizeBytes
+      enterTransaction()
+      let raw: OpaquePointer
+      do { raw = try begin(readOnly: false) } catch {
+        leaveTransaction()
+        throw error
+      }
       let state = TransactionState()
       let result: R
       do {
         result = try body(Transaction(handle: raw, isReadOnly: false, state: state))
       } catch {
         mdb_txn_abort(raw)
+        leaveTransaction()
         if state.mapFull {
-          try growMap()
+          try growMap(from: filledSize)
           continue
         }
         throw error
       }
       let committed = mdb_txn_commit(raw)
+      leaveTransaction()
       if committed == MDB_MAP_FULL {
-        try growMap()
+        try growMap(from: filledSize)
         continue
       }
       try check(committed)
@@ -202,18 +277,25 @@ public final class Environment: @unchecked Sendable {
     }
   }
 
-  /// Doubles the map size. Only called with no transaction of this environment open in the
-  /// calling thread; LMDB requires that no transaction in the process is active.
-  private func growMap() throws(LMDBError) {
-    try check(mdb_env_set_mapsize(handle, mapSizeBytes * 2))
+  /// Doubles the map size that filled (unless another thread already grew it), once every other
+  /// transaction of the process has ended. A thread with a transaction of its own still open
+  /// cannot wait for that: its write fails with ``LMDBError/mapFull``.
+  private func growMap(from filledSize: Int) throws(LMDBError) {
+    guard transactionsOfThisThread == 0 else { throw LMDBError.mapFull }
+    try resizeMap { current in current > filledSize ? current : filledSize * 2 }
   }
 
+  /// Begins a transaction; the calling thread has entered it (``enterTransaction()``).
   private func begin(readOnly: Bool) throws(LMDBError) -> OpaquePointer {
     var raw: OpaquePointer?
     var code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &raw)
-    if code == MDB_MAP_RESIZED {
-      // Another process grew the map: adopt its size and start again.
-      try check(mdb_env_set_mapsize(handle, 0))
+    if code == MDB_MAP_RESIZED && transactionsOfThisThread == 1 {
+      // Another process grew the map: adopt its size (with this thread's lock let go, so the
+      // resize waits only for other threads) and start again.
+      leaveTransaction()
+      let resized = Result { () throws(LMDBError) in try resizeMap { _ in 0 } }
+      enterTransaction()
+      try resized.get()
       code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &raw)
     }
     try check(code)

@@ -1,6 +1,8 @@
 import LMDB
+import Synchronization
 import TestSupport
 import Testing
+import VectorMath
 
 @Suite struct EnvironmentTests {
   @Test("a committed write is visible to later reads")
@@ -34,6 +36,68 @@ import Testing
     }
     let count = try environment.read { try $0.entryCount(in: database) }
     #expect(count == 0)
+  }
+
+  @Test(
+    "the map grows while other threads read: readers never see a moved map, every value reads back whole"
+  )
+  func mapGrowsUnderConcurrentReaders() throws {
+    let directory = TemporaryDirectory()
+    // A small map, so the writer grows it several times while four threads keep reading.
+    let environment = try Environment.open(
+      path: directory.file("env"), initialMapSizeBytes: 256 << 10)
+    let database = try environment.database(named: "big", flags: .create)
+    /// Value `index`: 64 KiB of the byte `index % 251`.
+    func value(_ index: Int) -> [UInt8] { [UInt8](repeating: UInt8(index % 251), count: 64 << 10) }
+    try environment.write { txn in try txn.put(value(0), forKey: BigEndianKey(0), in: database) }
+    let written = Mutex(1)
+    let failures = Mutex<[String]>([])
+    let done = Mutex(false)
+    let before = environment.mapSizeBytes
+    // Worker 0 writes 40 MiB in transactions of 1 MiB (the map doubles from 256 KiB to 64 MiB);
+    // workers 1–4 read every value written so far, byte by byte, in transactions of their own.
+    Parallel.forEachChunk(of: 5, count: 5) { worker, _ in
+      do {
+        if worker == 0 {
+          defer { done.withLock { $0 = true } }
+          for batch in 0..<40 {
+            try environment.write { txn in
+              for offset in 0..<16 {
+                let index = 1 + batch * 16 + offset
+                try txn.put(value(index), forKey: BigEndianKey(UInt64(index)), in: database)
+              }
+            }
+            written.withLock { $0 = 1 + (batch + 1) * 16 }
+          }
+          return
+        }
+        var rounds = 0
+        while !done.withLock({ $0 }) || rounds < 20 {
+          rounds += 1
+          try environment.read { txn in
+            let count = written.withLock { $0 }
+            for index in stride(from: worker - 1, to: count, by: 3) {
+              guard let bytes = try txn.value(forKey: BigEndianKey(UInt64(index)), in: database)
+              else { continue }  // written after this snapshot began
+              // Every 512th byte and the last, through the map the writer may be growing.
+              let expected = UInt8(index % 251)
+              let sampled = stride(from: 0, to: bytes.count, by: 512).map { bytes[$0] }
+              if bytes.count != 64 << 10 || bytes.last != expected
+                || sampled.contains(where: { $0 != expected })
+              {
+                failures.withLock { $0.append("value \(index) read back wrong") }
+              }
+            }
+          }
+        }
+      } catch {
+        failures.withLock { $0.append("worker \(worker): \(error)") }
+        done.withLock { $0 = true }
+      }
+    }
+    #expect(environment.mapSizeBytes >= 32 * before)
+    #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
+    #expect(try environment.read { try $0.entryCount(in: database) } == 641)
   }
 
   @Test("the map grows instead of failing when it fills")
