@@ -38,7 +38,9 @@ let package = Package(
     .target(name: "VectorIO", dependencies: ["HDF5", "Plumbing", "VectorMath"]),
     .target(
       name: "VectorMath",
-      dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: [
+        "COpenBLAS", "Plumbing", .product(name: "RealModule", package: "swift-numerics"),
+      ]),
     .target(name: "VectorStore", dependencies: ["CKernels", "LMDB", "VectorMath"]),
     .target(name: "Evaluation", dependencies: ["Plumbing", "VectorMath"]),
     .target(name: "CKernels"),

@@ -231,13 +231,8 @@ extension EmbeddingModel {
         path: path, .damaged,
         "checksum mismatch: the file is corrupt (stored \(stored), computed \(checksum.value))")
     }
-    let values = bytes.withUnsafeBytes { raw in
-      (0..<valueCount).map { index in
-        Float(
-          bitPattern: UInt32(
-            littleEndian: raw.loadUnaligned(
-              fromByteOffset: payloadStart + 4 * index, as: UInt32.self)))
-      }
+    let values = bytes.withUnsafeBytes {
+      LittleEndianFloats.values(in: $0, from: payloadStart, count: valueCount)
     }
     let headStart = parameterCount + stateCount
     let classifier = head.map { head in

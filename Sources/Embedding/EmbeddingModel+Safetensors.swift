@@ -226,14 +226,7 @@ extension EmbeddingModel {
         )
       }
       let start = headerEnd + offsets[0]
-      return bytes.withUnsafeBytes { raw in
-        (0..<count).map { position in
-          Float(
-            bitPattern: UInt32(
-              littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * position, as: UInt32.self)
-            ))
-        }
-      }
+      return bytes.withUnsafeBytes { LittleEndianFloats.values(in: $0, from: start, count: count) }
     }
     var parameters = [Float](repeating: 0, count: architecture.parameterCount)
     var state = [Float](repeating: 0, count: architecture.stateCount)

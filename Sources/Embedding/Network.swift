@@ -19,8 +19,6 @@ public struct Network<Scalar: TrainingScalar>: Sendable {
   public var state: [Scalar]
   /// The momentum of BatchNorm's running statistics.
   public var batchNormMomentum: Scalar = 0.1
-  /// BatchNorm's variance epsilon.
-  public static var batchNormEpsilon: Scalar { BatchNormalization<Scalar>.epsilon }
 
   let layers: [LayerKind]
   private let parameterOffsets: [Int]

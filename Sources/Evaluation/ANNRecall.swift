@@ -1,9 +1,5 @@
 /// Recall of an approximate search against exact search.
 public enum ANNRecall {
-  /// ann-benchmarks' tolerance: a returned item counts towards recall@k when its distance is
-  /// within the true k-th distance plus this, in the metric's own units (Euclidean, not squared).
-  public static let tolerance = 1e-3
-
   /// Mean of |approximate top-k ∩ exact top-k| / k over queries.
   ///
   /// - Parameters:

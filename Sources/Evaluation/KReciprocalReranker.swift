@@ -146,9 +146,6 @@ public struct KReciprocalReranker: Sendable {
   /// 32-bit integers, which halves the memory of its neighbour lists and encodings.
   public static let maximumItems = Int(Int32.max)
 
-  /// Non-zero entries held (the query encodings and the gallery's inverted lists).
-  public var storedEntries: Int { queryEncodings.columns.count + galleryLists.columns.count }
-
   /// Builds the encodings of every query and gallery item.
   ///
   /// - Parameters:

@@ -44,9 +44,6 @@ public struct Cursor {
   /// Moves to the first value of the next key, skipping duplicates. - Returns: it, or `nil` at the end.
   /// - Throws: ``LMDBError``.
   public func nextKey() throws(LMDBError) -> Entry? { try move(MDB_NEXT_NODUP) }
-  /// Moves to the next duplicate of the current key. - Returns: it, or `nil` after the last one.
-  /// - Throws: ``LMDBError``.
-  public func nextDuplicate() throws(LMDBError) -> Entry? { try move(MDB_NEXT_DUP) }
 
   /// Moves to exactly `key`.
   ///

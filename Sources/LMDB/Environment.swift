@@ -379,13 +379,6 @@ public final class Environment: @unchecked Sendable {
   public func copy(to directory: String, compacting: Bool) throws(LMDBError) {
     try check(mdb_env_copy2(handle, directory, compacting ? UInt32(MDB_CP_COMPACT) : 0))
   }
-
-  /// Flushes buffers to disk (needed only with ``Flags/noSync`` or ``Flags/noMetaSync``).
-  ///
-  /// - Throws: ``LMDBError`` from `mdb_env_sync`.
-  public func sync() throws(LMDBError) {
-    try check(mdb_env_sync(handle, 1))
-  }
 }
 
 extension Environment {

@@ -201,11 +201,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
       }
       func floats(_ key: String) throws -> [Float] {
         guard let bytes = try txn.value(forKey: key, in: parameters) else { return [] }
-        return stride(from: 0, to: bytes.count - 3, by: 4).map { offset in
-          Float(
-            bitPattern: UInt32(
-              littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-        }
+        return LittleEndianFloats.values(in: bytes)
       }
       let mean = try floats("mean")
       let basis = try floats("basis")

@@ -305,7 +305,7 @@ public enum LSHTuner {
         sampleSize: sampleA.queries.rows,
         queriesSource: queries == nil ? "items held out of the index" : "the given queries",
         exactMicrosecondsPerQuery: exactMicroseconds,
-        seconds: (clock.now - started).seconds, check: sampleB)
+        seconds: (clock.now - started).inSeconds, check: sampleB)
     }
   }
 
@@ -479,11 +479,11 @@ public enum LSHTuner {
     let clock = ContinuousClock()
     var start = clock.now
     var result = try work()
-    var best = (clock.now - start).seconds
+    var best = (clock.now - start).inSeconds
     for _ in 1..<max(1, runs) {
       start = clock.now
       result = try work()
-      best = min(best, (clock.now - start).seconds)
+      best = min(best, (clock.now - start).inSeconds)
     }
     return (best, result)
   }
@@ -530,24 +530,5 @@ public enum LSHTuner {
       recallStandardError: (variance / queries).squareRoot(),
       microsecondsPerQuery: seconds * 1e6 / queries, candidates: Double(candidates) / queries,
       exactDistances: Double(exact) / queries)
-  }
-}
-
-/// ann-benchmarks' recall tolerance: a returned item counts when its distance is within the
-/// true k-th distance + 1e-3 in the metric's own units (Euclidean, not squared; 1 − cos for
-/// cosine).
-enum ANNTolerance {
-  /// Whether a squared L2 distance (of unit vectors, for cosine) counts against the true k-th.
-  static func within(squared: Float, kthSquared: Float, cosine: Bool) -> Bool {
-    if cosine { return Double(squared) / 2 <= Double(kthSquared) / 2 + 1e-3 }
-    return Double(max(squared, 0)).squareRoot() <= Double(max(kthSquared, 0)).squareRoot() + 1e-3
-  }
-}
-
-extension Duration {
-  /// The duration in seconds.
-  var seconds: Double {
-    let (whole, fraction) = components
-    return Double(whole) + Double(fraction) * 1e-18
   }
 }

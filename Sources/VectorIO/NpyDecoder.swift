@@ -73,9 +73,7 @@ struct NpyDecoder: RowDecoder {
               from: UnsafeRawBufferPointer(rebasing: bytes[0..<rowBytes]))
           #else
             for column in 0..<dimension {
-              output[column] = Float(
-                bitPattern: UInt32(
-                  littleEndian: bytes.loadUnaligned(fromByteOffset: column * 4, as: UInt32.self)))
+              output[column] = LittleEndianFloats.value(in: bytes, at: column * 4)
             }
           #endif
           try requireFinite(UnsafeBufferPointer(output), path: path, location: location)

@@ -71,9 +71,7 @@ struct TexmexDecoder: RowDecoder {
               from: UnsafeRawBufferPointer(rebasing: bytes[0..<(dimension * 4)]))
           #else
             for column in 0..<dimension {
-              row[column] = Float(
-                bitPattern: UInt32(
-                  littleEndian: bytes.loadUnaligned(fromByteOffset: column * 4, as: UInt32.self)))
+              row[column] = LittleEndianFloats.value(in: bytes, at: column * 4)
             }
           #endif
           try requireFinite(UnsafeBufferPointer(row), path: path, location: location)

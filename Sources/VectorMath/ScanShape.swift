@@ -1,4 +1,5 @@
 import COpenBLAS
+import Plumbing
 import Synchronization
 
 #if canImport(Glibc)
@@ -173,7 +174,7 @@ public enum ScanShapeChoice {
           let clock = ContinuousClock()
           let started = clock.now
           _ = search.search(probes, k: 10)
-          best[index] = min(best[index], seconds(started.duration(to: clock.now)))
+          best[index] = min(best[index], started.duration(to: clock.now).inSeconds)
         }
       }
     }
@@ -208,7 +209,7 @@ public enum ScanShapeChoice {
           }
         }
       }
-      best = min(best, seconds(started.duration(to: clock.now)))
+      best = min(best, started.duration(to: clock.now).inSeconds)
     }
     return 2 * 1024 * 1024 * Double(dimension) / max(best, 1e-9) / 1e9
   }
@@ -307,11 +308,6 @@ public enum ScanShapeChoice {
       partial += "/" + component
       mkdir(partial, 0o755)
     }
-  }
-
-  /// A duration in seconds.
-  private static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
   }
 }
 

@@ -16,15 +16,17 @@ public struct UpsertSummary: Hashable, Sendable {
   public init() {}
 }
 
-/// Changes a store inside one transaction, obtained from ``VectorStore/write(_:)``.
-public struct StoreWriter {
+/// Changes a store inside one transaction, obtained from ``VectorStore/write(_:)``. A class: it
+/// gathers what the transaction changed (the blocks whose checksums ``finish()`` records) across
+/// the calls made on it.
+public final class StoreWriter {
   /// The store.
   public unowned let store: VectorStore
   package let transaction: Transaction
 
   /// Blocks whose item records changed in this transaction; their checksums are recorded once,
   /// in ``finish()``, however many items of a block changed.
-  private let changedItemBlocks = ChangedBlocks()
+  private var changedItemBlocks = Set<UInt64>()
 
   init(store: VectorStore, transaction: Transaction) {
     self.store = store
@@ -34,8 +36,8 @@ public struct StoreWriter {
   /// Records the checksums of the item blocks this transaction changed; called by
   /// ``VectorStore/write(_:)`` before it commits.
   func finish() throws {
-    for block in changedItemBlocks.blocks.sorted() { try recordItemsChecksum(block: block) }
-    changedItemBlocks.blocks.removeAll()
+    for block in changedItemBlocks.sorted() { try recordItemsChecksum(block: block) }
+    changedItemBlocks.removeAll()
   }
 
   /// A read view of the store as this transaction sees it, changes included (valid until the
@@ -153,7 +155,7 @@ public struct StoreWriter {
             for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
           }
           if !sameLabels {
-            changedItemBlocks.blocks.insert(store.blockStart(of: id))
+            changedItemBlocks.insert(store.blockStart(of: id))
             try transaction.put(
               StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
               in: store.items)
@@ -166,7 +168,7 @@ public struct StoreWriter {
           summary.ids.append(id)
           try blocks.set(id: id, to: vector)
           for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
-          changedItemBlocks.blocks.insert(store.blockStart(of: id))
+          changedItemBlocks.insert(store.blockStart(of: id))
           try transaction.put(BigEndianKey(id), forKey: name, in: store.names, flags: .noOverwrite)
           try transaction.put(
             StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
@@ -209,7 +211,7 @@ public struct StoreWriter {
         StoreChecksums.crc(bytes), kind: .deleted, block: blockStart,
         in: try checksumsDatabase(), txn: transaction)
     }
-    changedItemBlocks.blocks.insert(blockStart)
+    changedItemBlocks.insert(blockStart)
     try transaction.setMeta(StoreSchema.MetaKey.count, String(try count() - 1), in: store.meta)
     return item
   }
@@ -429,9 +431,4 @@ private struct WorkingBlocks {
       }
     }
   }
-}
-
-/// The blocks a transaction changed, shared by the copies of its ``StoreWriter``.
-private final class ChangedBlocks {
-  var blocks = Set<UInt64>()
 }

@@ -298,7 +298,7 @@ extension ANNBench {
         let found = Array(result.neighbors.prefix(k))
         let rows = found.map { rowOfID[$0.id] ?? -1 }
         returned.append(rows)
-        let threshold = truth.distances[query][k - 1] + ANNRecall.tolerance
+        let threshold = truth.distances[query][k - 1] + ANNTolerance.distance
         let probe = probes.row(query)
         let distances = found.map { neighbor in
           fileDistance(
