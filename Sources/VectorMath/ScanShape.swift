@@ -120,11 +120,21 @@ public enum ScanShapeChoice {
   public static func shape(dimension: Int, blockRows: Int, worthwhile: Bool) -> ScanShape {
     if let forced { return forced }
     let key = cacheKey(dimension: dimension, blockRows: blockRows)
-    return lock.withLock { _ in
-      if let cached = readCache()[key] { return cached }
+    return lock.withLock { known in
+      // The cache file is read once per process and key (a miss is remembered as nil); a
+      // measurement is remembered too.
+      let cached: ScanShape?
+      if let entry = known[key] {
+        cached = entry
+      } else {
+        cached = readCache()[key]
+        known.updateValue(cached, forKey: key)
+      }
+      if let cached { return cached }
       guard worthwhile else { return .standard }
       let measured = measure(dimension: dimension, blockRows: blockRows)
       writeCache(key: key, measurement: measured)
+      known[key] = measured.best
       return measured.best
     }
   }
@@ -137,9 +147,11 @@ public enum ScanShapeChoice {
   ///   - blockRows: base rows per block.
   /// - Returns: the measurement.
   public static func remeasure(dimension: Int, blockRows: Int) -> Measurement {
-    lock.withLock { _ in
+    lock.withLock { known in
       let measured = measure(dimension: dimension, blockRows: blockRows)
-      writeCache(key: cacheKey(dimension: dimension, blockRows: blockRows), measurement: measured)
+      let key = cacheKey(dimension: dimension, blockRows: blockRows)
+      writeCache(key: key, measurement: measured)
+      known[key] = measured.best
       return measured
     }
   }
@@ -223,7 +235,9 @@ public enum ScanShapeChoice {
   }
 
   /// The CPU's model name (from `/proc/cpuinfo`), or `unknown`.
-  public static var cpuModel: String {
+  public static var cpuModel: String { cpuModelOnce }
+
+  private static let cpuModelOnce: String = {
     guard let file = fopen("/proc/cpuinfo", "r") else { return "unknown" }
     defer { fclose(file) }
     var line = [CChar](repeating: 0, count: 512)
@@ -234,7 +248,7 @@ public enum ScanShapeChoice {
       }
     }
     return "unknown"
-  }
+  }()
 
   /// The cache line's key for a search of this dimension.
   static func cacheKey(dimension: Int, blockRows: Int) -> String {
@@ -259,7 +273,8 @@ public enum ScanShapeChoice {
     return nil
   }
 
-  private static let lock = Mutex<Void>(())
+  /// The choices this process has read or measured, by cache key.
+  private static let lock = Mutex<[String: ScanShape?]>([:])
 
   /// The cached choices by key (empty when there is no readable cache).
   static func readCache() -> [String: ScanShape] {
