@@ -181,7 +181,9 @@ private struct StoreChecker {
     report.entriesRead.append((StoreSchema.vectors, entries))
   }
 
-  /// Values must be finite and within the norm limit (what ingest allows).
+  /// Values must be finite and within the norm limit, as the store checks them when it writes
+  /// (``VectorLimits/storageProblem(_:normalizing:)``; the cosine direction check is left out, so
+  /// stores written before it existed are not reported).
   mutating func checkValues(_ bytes: UnsafeRawBufferPointer, block: UInt64) {
     let dimension = store.dimension
     let rows = bytes.count / (dimension * 4)
@@ -192,11 +194,8 @@ private struct StoreChecker {
           from: UnsafeRawBufferPointer(
             rebasing: bytes[(index * dimension * 4)..<((index + 1) * dimension * 4)]))
       }
-      let problem: String?
-      if let bad = row.firstIndex(where: { !$0.isFinite }) {
-        problem = "value \(bad) is \(row[bad])"
-      } else {
-        problem = row.withUnsafeBufferPointer { VectorLimits.normProblem($0) }
+      let problem = row.withUnsafeBufferPointer {
+        VectorLimits.storageProblem($0, normalizing: false)
       }
       if let problem {
         report.add(

@@ -93,6 +93,27 @@ import VectorMath
     #expect(damage.first?.isDerived == false)
   }
 
+  @Test(
+    "a stored value that is not finite, or a norm past the limit, is reported naming the id (beside the checksum mismatch)",
+    arguments: [(Float.nan, "is not finite"), (Float(1e30), "its norm is")])
+  func invalidStoredValue(value: Float, expected: String) throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory)
+    let block = UInt64(store.blockRows)
+    // Row 2 of the second block, value 5.
+    try overwrite(store, database: "vectors", key: BigEndianKey(block)) { bytes in
+      withUnsafeBytes(of: value.bitPattern.littleEndian) { raw in
+        for (offset, byte) in raw.enumerated() { bytes[(2 * 64 + 5) * 4 + offset] = byte }
+      }
+    }
+    let damage = try store.check().damage
+    let invalid = damage.filter { $0.problem.contains("the vector is invalid") }
+    #expect(invalid.count == 1, "\(damage)")
+    #expect(invalid.first?.key == "id \(block + 2)")
+    #expect(invalid.first?.problem.contains(expected) == true, "\(invalid)")
+    #expect(damage.contains { $0.problem.contains("checksum mismatch") })
+  }
+
   @Test("a changed item record is found by its block checksum")
   func itemDamage() throws {
     let directory = TemporaryDirectory()
