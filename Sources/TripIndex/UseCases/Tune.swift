@@ -109,7 +109,7 @@ public enum Tune {
           "; the best recall measured, \(TextFormatting.fixed($0.recall, 3)) (\($0.configuration.summary)), took \(TextFormatting.fixed($0.microsecondsPerQuery, 1)) µs/query against \(exactTime) µs for exact search"
         } ?? ""
       reason =
-        "no LSH setting 1.2x faster than exact search held recall \(TextFormatting.fixed(target, 2)) on the held-out samples A and B\(bestText)"
+        "no LSH setting \(TextFormatting.fixed(LSHTuner.minimumSpeedup, 1))x faster than exact search held recall \(TextFormatting.fixed(target, 2)) on the held-out samples A and B\(bestText)"
     }
     return try decide(
       exact: true, built: nil,

@@ -12,7 +12,7 @@ struct TuneCommand: ParsableCommand {
       measured. Every setting of a grid (family, K, width, L, probes T) is measured on a quarter \
       of sample A; the fastest that come near the target are measured on all of A (the 95% lower \
       bound of recall@k must reach it) and then on sample B (the mean must reach it too). Exact \
-      search is a contender: an LSH setting is built only when it is at least 1.2x faster, and \
+      search is a contender: an LSH setting is built only when it is at least \(LSHTuner.minimumSpeedup)x faster, and \
       is checked again in place in the store; otherwise any index is dropped and queries search \
       exactly. The verdict is printed in one line.
       """)
