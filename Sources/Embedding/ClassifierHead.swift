@@ -1,3 +1,4 @@
+import Plumbing
 import VectorMath
 
 /// The trained softmax head a model keeps beside its embedder (softmax-surrogate and joint
@@ -68,16 +69,19 @@ public struct ClassifierHead: Sendable, Equatable {
   /// - Returns: one row of ``classes`` logits per embedding.
   public func logits(_ embeddings: Matrix) -> Matrix {
     precondition(embeddings.columns == inputs, "embeddings have \(embeddings.columns) columns")
-    var output = [Float](repeating: 0, count: embeddings.rows * classes)
-    for row in 0..<embeddings.rows {
-      for column in 0..<classes {
-        var sum = biases[column]
-        for input in 0..<inputs {
-          sum += weights[column * inputs + input] * embeddings.values[row * inputs + input]
-        }
-        output[row * classes + column] = sum
-      }
+    var output = BLAS.multiply(
+      embeddings, Matrix(rows: classes, columns: inputs, values: weights), transposeB: true)
+    for row in 0..<output.rows {
+      for column in 0..<classes { output.values[row * classes + column] += biases[column] }
     }
-    return Matrix(rows: embeddings.rows, columns: classes, values: output)
+    return output
+  }
+
+  /// How a model file's header and `info --model` describe the head: classes, inputs and pids.
+  public var json: JSONValue {
+    .object([
+      ("classes", .integer(classes)), ("inputs", .integer(inputs)),
+      ("pids", .array(pids.map { .integer($0) })),
+    ])
   }
 }

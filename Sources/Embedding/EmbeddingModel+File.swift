@@ -99,13 +99,7 @@ extension EmbeddingModel {
   private var classifierFields: [(String, JSONValue)] {
     guard let classifier else { return [] }
     return [
-      (
-        "classifier",
-        .object([
-          ("classes", .integer(classifier.classes)), ("inputs", .integer(classifier.inputs)),
-          ("pids", .array(classifier.pids.map { .integer($0) })),
-        ])
-      ),
+      ("classifier", classifier.json),
       ("classifier_count", .integer(classifier.valueCount)),
     ]
   }
@@ -420,23 +414,11 @@ extension EmbeddingModel {
   }
 
   private static func readWholeFile(_ path: String) throws(ModelFileError) -> [UInt8] {
-    let descriptor = open(path, O_RDONLY)
-    guard descriptor >= 0 else {
-      throw ModelFileError(
-        path: path, .unreadable, "cannot open: \(DescriptorWriting.message(errno))")
-    }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-      let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-      if count < 0 {
-        if errno == EINTR { continue }
-        throw ModelFileError(
-          path: path, .unreadable, "read failed: \(DescriptorWriting.message(errno))")
-      }
-      if count == 0 { break }
-      bytes += chunk[0..<count]
+    let bytes: [UInt8]
+    do throws(FileSystemError) {
+      bytes = try TextFile.contents(of: path)
+    } catch {
+      throw ModelFileError(path: path, .unreadable, error.message)
     }
     guard !bytes.isEmpty else {
       throw ModelFileError(path: path, .unreadable, "the file is empty; expected a model")

@@ -163,9 +163,12 @@ public final class Environment: @unchecked Sendable {
     mapLock.deallocate()
   }
 
+  /// The calling thread, as ``openTransactions`` keys it.
+  private static var currentThread: UInt { UInt(pthread_self()) }
+
   /// Records a transaction of the calling thread, taking the shared map lock for its first.
   private func enterTransaction() {
-    let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+    let thread = Self.currentThread
     let earlier = openTransactions.withLock { open in
       let count = open[thread, default: 0]
       open[thread] = count + 1
@@ -176,7 +179,7 @@ public final class Environment: @unchecked Sendable {
 
   /// Records the end of a transaction of the calling thread, releasing the lock with its last.
   private func leaveTransaction() {
-    let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+    let thread = Self.currentThread
     let remaining = openTransactions.withLock { open in
       let count = (open[thread] ?? 1) - 1
       open[thread] = count == 0 ? nil : count
@@ -187,7 +190,7 @@ public final class Environment: @unchecked Sendable {
 
   /// Transactions of this environment the calling thread has open.
   private var transactionsOfThisThread: Int {
-    let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+    let thread = Self.currentThread
     return openTransactions.withLock { $0[thread] ?? 0 }
   }
 

@@ -4,8 +4,33 @@
   import Darwin
 #endif
 
-/// Writing small text files whole, atomically (a temporary file renamed into place).
+/// Small files read whole, and text files written whole, atomically (a temporary file renamed
+/// into place).
 public enum TextFile {
+  /// Every byte of a file, read until its end (so `/proc` files, whose size says 0, read too).
+  ///
+  /// - Parameter path: the file.
+  /// - Returns: its bytes.
+  /// - Throws: ``FileSystemError`` with `cannot open: REASON` or `read failed: REASON`.
+  public static func contents(of path: String) throws(FileSystemError) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else {
+      throw FileSystemError(path: path, "cannot open: \(DescriptorWriting.message(errno))")
+    }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw FileSystemError(path: path, "read failed: \(DescriptorWriting.message(errno))")
+      }
+      if count == 0 { return bytes }
+      bytes += chunk[0..<count]
+    }
+  }
+
   /// Writes `text` to `path`, replacing it atomically.
   ///
   /// - Parameters:

@@ -238,14 +238,10 @@ public enum ScanShapeChoice {
   public static var cpuModel: String { cpuModelOnce }
 
   private static let cpuModelOnce: String = {
-    guard let file = fopen("/proc/cpuinfo", "r") else { return "unknown" }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 512)
-    while fgets(&line, Int32(line.count), file) != nil {
-      let text = String(cString: line)
-      if text.hasPrefix("model name"), let colon = text.firstIndex(of: ":") {
-        return text[text.index(after: colon)...].trimmingCharacters(in: " \t\n")
-      }
+    let text = String(decoding: (try? TextFile.contents(of: "/proc/cpuinfo")) ?? [], as: UTF8.self)
+    for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      return String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
     }
     return "unknown"
   }()
@@ -276,53 +272,31 @@ public enum ScanShapeChoice {
   /// The choices this process has read or measured, by cache key.
   private static let lock = Mutex<[String: ScanShape?]>([:])
 
+  /// The cache file's lines (none when there is no readable cache).
+  private static func cacheLines() -> [Substring] {
+    guard let path = cachePath, let bytes = try? TextFile.contents(of: path) else { return [] }
+    return String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+  }
+
   /// The cached choices by key (empty when there is no readable cache).
   static func readCache() -> [String: ScanShape] {
-    guard let path = cachePath, let file = fopen(path, "r") else { return [:] }
-    defer { fclose(file) }
     var choices: [String: ScanShape] = [:]
-    var line = [CChar](repeating: 0, count: 4096)
-    while fgets(&line, Int32(line.count), file) != nil {
-      let fields = String(cString: line).split(separator: "\t", omittingEmptySubsequences: false)
-      if fields.count >= 2, let shape = ScanShape(fields[1].trimmingCharacters(in: " \n")) {
-        choices[String(fields[0])] = shape
-      }
+    for line in cacheLines() {
+      let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+      if fields.count >= 2, let shape = ScanShape(fields[1]) { choices[String(fields[0])] = shape }
     }
     return choices
   }
 
-  /// Adds (or replaces) a key's line in the cache file: written to a temporary file in the same
-  /// folder and renamed over it. Failures are ignored (the next search measures again).
+  /// Adds (or replaces) a key's line in the cache file, written whole and renamed into place
+  /// (`TextFile`). Failures are ignored (the next search measures again).
   static func writeCache(key: String, measurement: Measurement) {
     guard let path = cachePath else { return }
-    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-    makeDirectories(directory)
-    var lines: [String] = []
-    if let file = fopen(path, "r") {
-      var line = [CChar](repeating: 0, count: 4096)
-      while fgets(&line, Int32(line.count), file) != nil {
-        let text = String(cString: line).trimmingCharacters(in: "\n")
-        if !text.isEmpty && !text.hasPrefix(key + "\t") { lines.append(text) }
-      }
-      fclose(file)
-    }
+    try? Directories.create(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+    var lines = cacheLines().filter { !$0.hasPrefix(key + "\t") }.map(String.init)
     let speeds = measurement.gflops.map { "\($0.shape)=\(Int($0.gflops.rounded()))" }
     lines.append("\(key)\t\(measurement.best)\t\(speeds.joined(separator: " "))")
-    let temporary = path + ".partial-\(getpid())"
-    guard let file = fopen(temporary, "w") else { return }
-    let text = lines.joined(separator: "\n") + "\n"
-    let written = fputs(text, file) >= 0
-    if fclose(file) == 0 && written && rename(temporary, path) == 0 { return }
-    unlink(temporary)
-  }
-
-  /// `mkdir -p`, ignoring failures.
-  private static func makeDirectories(_ path: String) {
-    var partial = path.hasPrefix("/") ? "" : "."
-    for component in path.split(separator: "/") {
-      partial += "/" + component
-      mkdir(partial, 0o755)
-    }
+    try? TextFile.write(lines.joined(separator: "\n") + "\n", to: path)
   }
 }
 
@@ -330,20 +304,5 @@ extension String {
   /// The string with tabs and line breaks turned into spaces (a cache key on one line).
   fileprivate var replacingTabsAndNewlines: String {
     String(map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 })
-  }
-
-  /// The string without the given characters at either end.
-  fileprivate func trimmingCharacters(in characters: String) -> String {
-    let set = Set(characters)
-    var text = Substring(self)
-    while let first = text.first, set.contains(first) { text = text.dropFirst() }
-    while let last = text.last, set.contains(last) { text = text.dropLast() }
-    return String(text)
-  }
-}
-
-extension Substring {
-  fileprivate func trimmingCharacters(in characters: String) -> String {
-    String(self).trimmingCharacters(in: characters)
   }
 }

@@ -35,13 +35,7 @@ public struct ModelDescription: Sendable {
       ]
     }
     lossFields.append(("neck", loss.neck.map { .string("\($0)") } ?? .null))
-    let classifier: JSONValue =
-      model.classifier.map {
-        .object([
-          ("classes", .integer($0.classes)), ("inputs", .integer($0.inputs)),
-          ("pids", .array($0.pids.map { .integer($0) })),
-        ])
-      } ?? .null
+    let classifier = model.classifier?.json ?? .null
     return [
       ("path", .string(path)), ("fingerprint", .string(model.fingerprint)),
       ("metric", .string(model.metric.rawValue)),
