@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "TripIndex", targets: ["TripIndex"]),
     .library(name: "VectorStore", targets: ["VectorStore"]),
     .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "RankedLists", targets: ["RankedLists"]),
     .library(name: "Embedding", targets: ["Embedding"]),
     .library(name: "LSHIndex", targets: ["LSHIndex"]),
     .library(name: "VectorIO", targets: ["VectorIO"]),
@@ -30,6 +31,7 @@ let package = Package(
       name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
     .systemLibrary(
       name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "LMDB", dependencies: ["CLMDB"]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
@@ -43,6 +45,7 @@ let package = Package(
       ]),
     .target(name: "VectorStore", dependencies: ["CKernels", "LMDB", "VectorMath"]),
     .target(name: "Evaluation", dependencies: ["Plumbing", "VectorMath"]),
+    .target(name: "RankedLists", dependencies: ["CZlib", "Evaluation", "Plumbing", "VectorMath"]),
     .target(name: "CKernels"),
     .target(
       name: "LSHIndex",
@@ -57,13 +60,13 @@ let package = Package(
       name: "TripIndex",
       dependencies: [
         "HDF5", "LMDB", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation",
-        "Embedding", "LSHIndex",
+        "Embedding", "LSHIndex", "RankedLists",
       ]),
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
-        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "TripIndex", "VectorIO",
-        "VectorMath", "VectorStore",
+        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TripIndex",
+        "VectorIO", "VectorMath", "VectorStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -73,7 +76,8 @@ let package = Package(
         "VectorStore",
       ]),
     .target(
-      name: "TestSupport", dependencies: ["Plumbing", "VectorIO", "VectorMath", "VectorStore"],
+      name: "TestSupport",
+      dependencies: ["CZlib", "Plumbing", "VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),
     .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport", "VectorMath"]),
     .testTarget(
@@ -98,10 +102,13 @@ let package = Package(
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Plumbing", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(
+      name: "RankedListsTests",
+      dependencies: ["Evaluation", "Plumbing", "RankedLists", "TestSupport", "VectorMath"]),
+    .testTarget(
       name: "TripIndexTests",
       dependencies: [
-        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "TestSupport", "TripIndex",
-        "TripIndexCLI", "VectorIO", "VectorMath", "VectorStore",
+        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TestSupport",
+        "TripIndex", "TripIndexCLI", "VectorIO", "VectorMath", "VectorStore",
       ]),
   ]
 )

@@ -17,6 +17,9 @@ public struct EvaluationMetrics: Sendable, Equatable {
   public var validQueries: Int
   /// Queries skipped because no true match remained (or, under re-ID protocols, pid ≤ 0).
   public var skippedQueries: Int
+  /// Each query's outcome, in query order, when the evaluator was asked to list them
+  /// (``Evaluator/listDepth``); empty otherwise, and after averaging runs.
+  public var queryOutcomes: [QueryOutcome] = []
 
   /// Creates metrics from their values.
   ///
@@ -65,6 +68,7 @@ extension EvaluationMetrics {
     precondition(!runs.isEmpty, "nothing to average")
     var result = runs[0]
     guard runs.count > 1 else { return result }
+    result.queryOutcomes = []
     let count = Double(runs.count)
     func average(_ value: (EvaluationMetrics) -> Double) -> Double {
       runs.reduce(0) { $0 + value($1) } / count

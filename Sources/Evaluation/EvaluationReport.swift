@@ -39,6 +39,12 @@ public struct EvaluationReport: Sendable {
   public var entries: [Entry]
   /// Further top-level members of the JSON form (say a speed sweep), after the methods.
   public var supplements: [(String, JSONValue)] = []
+  /// The queries' and gallery's names and labels, when the entries' metrics carry
+  /// per-query outcomes.
+  public var items: ReportItems?
+  /// Whether the JSON form lists each method's per-query outcomes (`per_query`), where the
+  /// metrics carry them and ``items`` names them.
+  public var listsQueries = false
 
   /// Creates a report.
   ///
@@ -113,7 +119,8 @@ public struct EvaluationReport: Sendable {
     return text
   }
 
-  /// The report as JSON: details, and per method every metric with the full CMC array.
+  /// The report as JSON: details, and per method every metric with the full CMC array (and,
+  /// with ``listsQueries``, every query's outcome).
   public var json: JSONValue {
     .object(
       [
@@ -126,6 +133,10 @@ public struct EvaluationReport: Sendable {
               var members: [(String, JSONValue)] = [("name", .string(entry.name))]
               members += Self.metricsMembers(entry.metrics)
               members += entry.extras.map { (Self.jsonKey($0.0), .number($0.1)) }
+              if listsQueries, let items, !entry.metrics.queryOutcomes.isEmpty {
+                members.append(
+                  ("per_query", .array(entry.metrics.queryOutcomes.map(items.json))))
+              }
               return .object(members)
             })
         ),

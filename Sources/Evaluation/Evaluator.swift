@@ -14,6 +14,9 @@ public struct Evaluator: Sendable {
   public var threads = Parallel.processorCount
   /// Queries per distance tile when scoring from vectors.
   public var queryTile = 256
+  /// How many kept items of each query's ranking to record in the metrics'
+  /// ``EvaluationMetrics/queryOutcomes`` (0: none are recorded).
+  public var listDepth = 0
 
   /// Creates an evaluator.
   ///
@@ -54,12 +57,16 @@ public struct Evaluator: Sendable {
   ///
   /// - Parameters:
   ///   - rankings: one list per query; indices must be distinct and within the gallery.
+  ///   - distances: each listed item's distance, parallel to `rankings`: what recorded
+  ///     outcomes show (only listed items are shown); needed when ``listDepth`` is positive.
   ///   - queries: the queries' labels.
   ///   - gallery: the gallery's labels.
   /// - Returns: the averaged metrics.
-  public func evaluate(rankings: [[Int]], queries: LabelSet, gallery: LabelSet) -> EvaluationMetrics
-  {
+  public func evaluate(
+    rankings: [[Int]], distances: [[Float]]? = nil, queries: LabelSet, gallery: LabelSet
+  ) -> EvaluationMetrics {
     checkShapes(queryCount: rankings.count, galleryCount: gallery.count, queries, gallery)
+    precondition(listDepth == 0 || distances != nil, "listing outcomes needs the distances")
     return scoreInParallel(queries: queries, gallery: gallery) { scorer, range in
       // A ranking becomes pseudo-distances: its position for listed items, +∞ for the rest.
       var pseudo = [Float](repeating: .infinity, count: gallery.count)
@@ -69,7 +76,13 @@ public struct Evaluator: Sendable {
             index >= 0 && index < gallery.count, "ranking index \(index) outside the gallery")
           pseudo[index] = Float(position)
         }
-        pseudo.withUnsafeBufferPointer { scorer.score(query: query, distances: $0) }
+        let shown = distances.map { all in
+          let listed = all[query]
+          return { (position: Float) in listed[Int(position)] }
+        }
+        pseudo.withUnsafeBufferPointer {
+          scorer.score(query: query, distances: $0, shownDistance: shown)
+        }
         for index in rankings[query] { pseudo[index] = .infinity }
       }
     }
@@ -155,7 +168,7 @@ public struct Evaluator: Sendable {
     let workers = max(1, min(threads, queries.count / 16))
     let previousThreads = BLAS.shareThreads(threads, among: workers)
     defer { BLAS.setThreadCount(previousThreads) }
-    var partials = [MetricsAccumulator?](repeating: nil, count: workers)
+    var partials = [(MetricsAccumulator, [QueryOutcome])?](repeating: nil, count: workers)
     // Ranks past the gallery's size add nothing: the curve stops there (a huge maxRank must not
     // allocate in proportion to itself).
     let maxRank = min(maxRank, max(1, gallery.count))
@@ -164,13 +177,19 @@ public struct Evaluator: Sendable {
       Parallel.forEachChunk(of: queries.count, count: workers) { worker, range in
         var scorer = RowScorer(
           queries: queries, gallery: gallery, evaluationProtocol: evaluationProtocol,
-          maxRank: maxRank)
+          maxRank: maxRank, listDepth: listDepth)
         work(&scorer, range)
-        partials[worker] = scorer.accumulator
+        partials[worker] = (scorer.accumulator, scorer.outcomes)
       }
     }
     var total = MetricsAccumulator(maxRank: maxRank)
-    for partial in partials { if let partial { total.merge(partial) } }
-    return total.metrics(evaluationProtocol: evaluationProtocol)
+    var outcomes: [QueryOutcome] = []
+    for case let (accumulator, workerOutcomes)? in partials {
+      total.merge(accumulator)
+      outcomes += workerOutcomes
+    }
+    var metrics = total.metrics(evaluationProtocol: evaluationProtocol)
+    metrics.queryOutcomes = outcomes
+    return metrics
   }
 }

@@ -37,6 +37,24 @@ struct MatchRanks {
     }
   }
 
+  /// What gallery item `index` is to the query, or `nil` for the query itself when the protocol
+  /// excludes it.
+  func outcome(of index: Int, queryPID: Int32, queryCamera: Int32, queryIndex: Int)
+    -> QueryOutcome.Outcome?
+  {
+    let pid = gallery.pids[index]
+    switch evaluationProtocol {
+    case .market1501, .cuhk03:
+      if pid == -1 { return .junk }
+      if pid == queryPID && gallery.cameras[index] == queryCamera { return .sameCamera }
+    case .market1501AllCameras:
+      if pid == -1 { return .junk }
+    case .retrieval(let excludeSelf):
+      if excludeSelf && index == queryIndex { return nil }
+    }
+    return pid == queryPID && isScorable(queryPID: queryPID) ? .match : .mismatch
+  }
+
   /// The 1-based ranks of the query's matches among kept items, ascending; empty when there is no
   /// match (the query is then skipped).
   ///

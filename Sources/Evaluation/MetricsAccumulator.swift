@@ -28,21 +28,25 @@ struct MetricsAccumulator {
     valid += 1
     if addsFirstMatch && first <= maxRank { firstMatchHistogram[first - 1] += 1 }
     let relevant = Double(ranks.count)
-    var precisionSum = 0.0
     var precisionSumWithinR = 0.0
     var withinR = 0
-    for (position, rank) in ranks.enumerated() {
-      let precision = Double(position + 1) / Double(rank)
-      precisionSum += precision
-      if rank <= ranks.count {
-        precisionSumWithinR += precision
-        withinR += 1
-      }
+    for (position, rank) in ranks.enumerated() where rank <= ranks.count {
+      precisionSumWithinR += Double(position + 1) / Double(rank)
+      withinR += 1
     }
-    averagePrecision += precisionSum / relevant
+    averagePrecision += Self.averagePrecision(ranks: ranks)
     inverseNegativePenalty += relevant / Double(last)
     rPrecision += Double(withinR) / relevant
     averagePrecisionAtR += precisionSumWithinR / relevant
+  }
+
+  /// One query's average precision from its matches' ranks (ascending, 1-based, not empty).
+  static func averagePrecision(ranks: [Int]) -> Double {
+    var precisionSum = 0.0
+    for (position, rank) in ranks.enumerated() {
+      precisionSum += Double(position + 1) / Double(rank)
+    }
+    return precisionSum / Double(ranks.count)
   }
 
   mutating func merge(_ other: MetricsAccumulator) {

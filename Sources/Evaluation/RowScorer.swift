@@ -14,8 +14,16 @@ struct RowScorer {
   private var groupSizes: [Int] = []
   private var groupStarts: [Int] = []
   private var groupKeys: [(distance: Float, index: Int)] = []
+  /// How many kept items each ``QueryOutcome`` lists (0: outcomes are not recorded).
+  let listDepth: Int
+  /// The outcomes of the queries scored, in order (with a list depth).
+  private(set) var outcomes: [QueryOutcome] = []
 
-  init(queries: LabelSet, gallery: LabelSet, evaluationProtocol: EvaluationProtocol, maxRank: Int) {
+  init(
+    queries: LabelSet, gallery: LabelSet, evaluationProtocol: EvaluationProtocol, maxRank: Int,
+    listDepth: Int = 0
+  ) {
+    self.listDepth = listDepth
     self.queries = queries
     self.gallery = gallery
     self.evaluationProtocol = evaluationProtocol
@@ -35,12 +43,26 @@ struct RowScorer {
     }
   }
 
-  /// Scores query `query` from its distances to every gallery item.
-  mutating func score(query: Int, distances: UnsafeBufferPointer<Float>) {
+  /// Scores query `query` from its distances to every gallery item; with a list depth, also
+  /// records its ``QueryOutcome``.
+  ///
+  /// - Parameters:
+  ///   - query: the query's index.
+  ///   - distances: its distance to every gallery item (+∞: not ranked by an index, listed
+  ///     after the rest).
+  ///   - shownDistance: the distance a ranked list shows for an item given its value in
+  ///     `distances` (rankings are scored from positions); `nil` shows `distances` as they are.
+  mutating func score(
+    query: Int, distances: UnsafeBufferPointer<Float>, shownDistance: ((Float) -> Float)? = nil
+  ) {
     let pid = queries.pids[query]
     let camera = queries.cameras[query]
     matchRanks.ranks(
       distances: distances, queryPID: pid, queryCamera: camera, queryIndex: query, into: &ranks)
+    if listDepth > 0 {
+      outcomes.append(
+        rankedList(query: query, distances: distances, shownDistance: shownDistance ?? { $0 }))
+    }
     guard case .cuhk03(let repeats, let seed) = evaluationProtocol, !ranks.isEmpty else {
       accumulator.add(ranks: ranks)
       return
@@ -48,6 +70,49 @@ struct RowScorer {
     accumulator.add(ranks: ranks, addsFirstMatch: false)
     sampleSingleShotCMC(
       query: query, distances: distances, repeats: repeats, seed: seed)
+  }
+
+  /// The query's outcome: its AP and first match from the ranks just computed, and the top
+  /// `listDepth` kept items with the removed items ahead of the last of them.
+  ///
+  /// - Complexity: O(gallery · log listDepth).
+  private func rankedList(
+    query: Int, distances: UnsafeBufferPointer<Float>, shownDistance: (Float) -> Float
+  ) -> QueryOutcome {
+    let pid = queries.pids[query]
+    let camera = queries.cameras[query]
+    func outcome(_ index: Int) -> QueryOutcome.Outcome? {
+      matchRanks.outcome(of: index, queryPID: pid, queryCamera: camera, queryIndex: query)
+    }
+    var kept = TopK(k: listDepth)
+    var removed = TopK(k: listDepth)
+    for index in 0..<distances.count {
+      let distance = distances[index]
+      guard distance.isFinite, distance <= kept.threshold, let itemOutcome = outcome(index)
+      else { continue }
+      if itemOutcome == .junk || itemOutcome == .sameCamera {
+        removed.insert(id: UInt64(index), distance: distance)
+      } else {
+        kept.insert(id: UInt64(index), distance: distance)
+      }
+    }
+    let keptItems = kept.sorted()
+    // Removed items are shown when they come before the last listed item (all of them when
+    // fewer kept items than the depth exist).
+    let last = keptItems.count == listDepth ? keptItems.last : nil
+    let ahead = removed.sorted().filter { neighbor in last.map { neighbor < $0 } ?? true }
+    func item(_ neighbor: Neighbor, rank: Int?) -> QueryOutcome.RankedItem {
+      let index = Int(neighbor.id)
+      return QueryOutcome.RankedItem(
+        galleryIndex: index, distance: shownDistance(neighbor.distance), rank: rank,
+        outcome: outcome(index) ?? .mismatch)
+    }
+    return QueryOutcome(
+      queryIndex: query,
+      averagePrecision: ranks.isEmpty ? nil : MetricsAccumulator.averagePrecision(ranks: ranks),
+      firstMatchRank: ranks.first,
+      top: keptItems.enumerated().map { item($1, rank: $0 + 1) },
+      removed: ahead.map { item($0, rank: nil) })
   }
 
   /// CUHK03 single-gallery-shot CMC: per repeat, one random kept item per identity; the query's

@@ -38,15 +38,32 @@ public enum TextFile {
   ///   - path: the destination.
   /// - Throws: ``FileSystemError`` when the file cannot be written.
   public static func write(_ text: String, to path: String) throws(FileSystemError) {
+    var copy = text
+    try replace(path) { descriptor in
+      copy.withUTF8 { DescriptorWriting.writeAll(UnsafeRawBufferPointer($0), to: descriptor) }
+    }
+  }
+
+  /// Writes `bytes` to `path`, replacing it atomically (pictures, copied files).
+  ///
+  /// - Parameters:
+  ///   - bytes: the content.
+  ///   - path: the destination.
+  /// - Throws: ``FileSystemError`` when the file cannot be written.
+  public static func write(bytes: [UInt8], to path: String) throws(FileSystemError) {
+    try replace(path) { descriptor in
+      bytes.withUnsafeBytes { DescriptorWriting.writeAll($0, to: descriptor) }
+    }
+  }
+
+  /// Writes through `body` into a temporary file renamed over `path`.
+  private static func replace(_ path: String, _ body: (Int32) -> Int32?) throws(FileSystemError) {
     let temporary = path + ".partial-\(getpid())"
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard descriptor >= 0 else {
       throw FileSystemError(path: path, "cannot create: \(String(cString: strerror(errno)))")
     }
-    var copy = text
-    let failure = copy.withUTF8 {
-      DescriptorWriting.writeAll(UnsafeRawBufferPointer($0), to: descriptor)
-    }
+    let failure = body(descriptor)
     close(descriptor)
     if failure == nil && rename(temporary, path) == 0 { return }
     let reason = DescriptorWriting.message(failure ?? errno)

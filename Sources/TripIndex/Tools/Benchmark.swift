@@ -3,6 +3,7 @@ import Evaluation
 import LMDB
 import LSHIndex
 import Plumbing
+import RankedLists
 import VectorIO
 import VectorMath
 
@@ -47,6 +48,11 @@ public enum Benchmark {
     public var scoring = Scoring.asTrained
     /// Already-trained models to compare beside the trained ones, by name (each scored once).
     public var models: [(name: String, path: String)] = []
+    /// Write the report, charts, ranked-list page and models into this folder; `nil` for none.
+    public var reportFolder: String?
+    /// What the ranked-list page lists (the first seed's triplet, surrogate and joint models,
+    /// side by side), and its pictures.
+    public var rankedList = RankedListChoices()
 
     /// Creates options.
     ///
@@ -79,21 +85,17 @@ public enum Benchmark {
     case cosine
   }
 
-  /// The outcome: a report (table, JSON, CMC chart) and the speed charts.
+  /// The outcome: a report (table, JSON, CMC chart) and the speed charts, written into
+  /// ``Options/reportFolder`` when one was given.
   public struct Result: Sendable {
     /// The report.
     public var report: EvaluationReport
     /// Rank-1 and mAP against queries per second, by file name.
     public var charts: [(String, SVGChart)]
-
-    /// Writes the report and charts into `directory`.
-    ///
-    /// - Parameter directory: the folder (created if missing).
-    /// - Throws: `VectorIOError` when a file cannot be written.
-    public func write(to directory: String) throws {
-      try report.write(to: directory, extraCharts: charts)
-    }
   }
+
+  /// The models whose first-seed rankings the ranked-list page shows side by side.
+  static let listedMethods: [Method] = [.triplet, .surrogate, .joint]
 
   /// The training settings of one compared loss: the same trunk, budget and seed for both; each
   /// loss with the learning rate and weight decay `train` defaults to.
@@ -178,16 +180,24 @@ public enum Benchmark {
       try gallery.labelSet(role: "gallery", needsCameras: true, protocolName: protocolName),
     ])
     let labels = (queries: renumbered[0], gallery: renumbered[1])
+    try options.rankedList.check()
+    let pictures =
+      options.reportFolder == nil
+      ? PictureSource.tiles
+      : try options.rankedList.pictureSource(
+        queries: query.vectors, gallery: gallery.vectors, galleryNote: "")
     if let modelDirectory = options.modelDirectory { try Directories.create(modelDirectory) }
 
-    func evaluate(_ name: String, queries: Matrix, gallery: Matrix, metric: DistanceMetric)
-      throws -> SearchEvaluation
-    {
+    func evaluate(
+      _ name: String, queries: Matrix, gallery: Matrix, metric: DistanceMetric, listed: Bool
+    ) throws -> SearchEvaluation {
       try Evaluate.evaluateSearches(
         prefix: name + " ", queries: queries, gallery: gallery, metric: metric,
         labels: labels, evaluationProtocol: .market1501, maxRank: options.maxRank,
         threads: options.threads, lsh: .temporary(options.lsh.configuration(metric: metric)),
-        probeSweep: options.probeSweep, rerank: options.rerank, progress: progress)
+        probeSweep: options.probeSweep, rerank: options.rerank,
+        listDepth: listed && options.reportFolder != nil ? options.rankedList.depth : 0,
+        progress: progress)
     }
 
     // Row groups by name, in the order they are reported.
@@ -198,9 +208,10 @@ public enum Benchmark {
       runs[name, default: []].append(run)
     }
     /// Embeds with a model and scores the embeddings by `metric`.
-    func score(_ model: EmbeddingModel, as name: String, metric: DistanceMetric, seconds: Double)
-      throws
-    {
+    func score(
+      _ model: EmbeddingModel, as name: String, metric: DistanceMetric, seconds: Double,
+      listed: Bool = false
+    ) throws {
       var queries = model.embed(query.vectors)
       var galleryVectors = model.embed(gallery.vectors)
       if metric.normalizesVectors {
@@ -210,7 +221,8 @@ public enum Benchmark {
       add(
         name,
         Run(
-          evaluation: try evaluate(name, queries: queries, gallery: galleryVectors, metric: metric),
+          evaluation: try evaluate(
+            name, queries: queries, gallery: galleryVectors, metric: metric, listed: listed),
           trainingSeconds: seconds))
     }
     func metric(of model: EmbeddingModel) -> DistanceMetric {
@@ -225,7 +237,8 @@ public enum Benchmark {
       Method.raw.rawValue,
       Run(
         evaluation: try evaluate(
-          Method.raw.rawValue, queries: query.vectors, gallery: gallery.vectors, metric: .l2),
+          Method.raw.rawValue, queries: query.vectors, gallery: gallery.vectors, metric: .l2,
+          listed: false),
         trainingSeconds: 0))
     // Models of the user's, checked before any training.
     let given = try options.models.map { name, path in
@@ -252,7 +265,9 @@ public enum Benchmark {
         if let directory = options.modelDirectory {
           try model.write(to: "\(directory)/\(method.rawValue)-seed\(seed).tpm")
         }
-        try score(model, as: method.rawValue, metric: metric(of: model), seconds: seconds)
+        try score(
+          model, as: method.rawValue, metric: metric(of: model), seconds: seconds,
+          listed: seed == options.seeds[0] && listedMethods.contains(method))
         if method == .surrogate && options.scoring == .asTrained && model.metric == .l2 {
           try score(model, as: "surrogate-cosine", metric: .cosine, seconds: seconds)
         }
@@ -403,6 +418,9 @@ public enum Benchmark {
       ] + modelLines,
       entries: entries)
     report.supplements = [("lsh_probe_sweep", .object(sweepJSON))]
+    let items = ReportItems(
+      queryNames: query.names, queryLabels: query.labels, galleryNames: gallery.names,
+      galleryLabels: gallery.labels)
     func chart(_ title: String, _ label: String, _ series: [SVGChart.Series]) -> SVGChart {
       var chart = SVGChart(
         title: title, xLabel: "queries per second (log scale)", yLabel: label, series: series,
@@ -411,7 +429,7 @@ public enum Benchmark {
       return chart
     }
     let sweep = options.probeSweep.map(String.init).joined(separator: ", ")
-    return Result(
+    var result = Result(
       report: report,
       charts: [
         (
@@ -420,5 +438,24 @@ public enum Benchmark {
         ),
         ("map-vs-qps.svg", chart("mAP vs speed (LSH probes per table \(sweep))", "mAP", mapSeries)),
       ])
+    if let folder = options.reportFolder {
+      let methods = listedMethods.flatMap { method in
+        ReportOutput.methods(of: runs[method.rawValue]?.first?.evaluation.entries ?? [])
+      }
+      var page: RankedListPage?
+      let triplet = methods.firstIndex { $0.name == "\(Method.triplet.rawValue) exact" }
+      let surrogate = methods.firstIndex { $0.name == "\(Method.surrogate.rawValue) exact" }
+      if let triplet, let surrogate {
+        page = RankedListPage(
+          title: report.title + ", seed \(options.seeds[0])", details: report.details,
+          table: report.table, charts: ["cmc.svg"], items: items, methods: methods,
+          order: .largestDifference(triplet, surrogate))
+        page?.queryLimit = options.rankedList.queryLimit
+      }
+      result.report = try ReportOutput.write(
+        report, extraCharts: result.charts, page: page, pictures: pictures, to: folder,
+        progress: progress)
+    }
+    return result
   }
 }

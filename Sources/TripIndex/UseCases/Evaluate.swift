@@ -3,6 +3,7 @@ import Evaluation
 import LMDB
 import LSHIndex
 import Plumbing
+import RankedLists
 import VectorIO
 import VectorMath
 
@@ -53,6 +54,13 @@ public enum Evaluate {
     /// Also score k-reciprocal re-ranking of the exact ranking (an `exact+rerank` row); `nil`
     /// for none.
     public var rerank: RerankingParameters?
+    /// Write the report (Markdown, JSON, CSV, charts and the ranked-list page) into this
+    /// folder; `nil` for none.
+    public var reportFolder: String?
+    /// What the ranked-list page (and per-query JSON) lists, and its pictures.
+    public var rankedList = RankedListChoices()
+    /// List every query's outcome in the report's JSON (`per_query` of each method).
+    public var listsQueries = false
 
     /// Creates options.
     ///
@@ -93,6 +101,7 @@ public enum Evaluate {
       throw TripIndexError("\(option("repeats")) must be at least 1, not \(options.repeats)")
     }
     if let problem = options.rerank?.problem { throw TripIndexError("--" + problem) }
+    try options.rankedList.check()
     if options.galleryPath != nil && options.galleryStorePath != nil {
       throw TripIndexError(
         "\(option("gallery")) and \(option("galleryStore")) both name a gallery; give one")
@@ -133,6 +142,15 @@ public enum Evaluate {
       progress.update("reading gallery from \(galleryPath)", force: true)
       gallery = try LabelledVectors.load(galleryPath, progress: progress)
     }
+    // Pictures are drawn from the vectors as read (before embedding); checked before any work.
+    let pictures =
+      options.reportFolder == nil
+      ? PictureSource.tiles
+      : try options.rankedList.pictureSource(
+        queries: queries.vectors,
+        gallery: stored.map { $0.model == nil ? $0.items.vectors : nil } ?? gallery.vectors,
+        galleryNote:
+          "store \(options.galleryStorePath ?? "") holds the gallery's embeddings, not its inputs")
     let expectedQueryDimension = model?.architecture.inputDimension ?? gallery.vectors.columns
     if let stored, queries.vectors.columns != expectedQueryDimension {
       throw TripIndexError(
@@ -206,11 +224,12 @@ public enum Evaluate {
       queries: queries.vectors, gallery: gallery.vectors, metric: metric,
       labels: (queryLabels, galleryLabels), evaluationProtocol: evaluationProtocol,
       maxRank: options.maxRank, threads: options.threads,
-      lsh: indexSource, rerank: options.rerank, progress: progress)
+      lsh: indexSource, rerank: options.rerank,
+      listDepth: options.reportFolder != nil || options.listsQueries ? options.rankedList.depth : 0,
+      progress: progress)
     let entries = evaluated.entries
     let lsh = evaluated.lsh
-    progress.finish()
-    return EvaluationReport(
+    var report = EvaluationReport(
       title: "\(name) evaluation",
       details: [
         ("queries", "\(options.queryPath) (\(TextFormatting.grouped(queries.count)) items)"),
@@ -243,6 +262,21 @@ public enum Evaluate {
         ),
       ],
       entries: entries)
+    let items = ReportItems(
+      queryNames: queries.names, queryLabels: queries.labels, galleryNames: gallery.names,
+      galleryLabels: gallery.labels)
+    report.items = items
+    report.listsQueries = options.listsQueries
+    if let folder = options.reportFolder {
+      var page = RankedListPage(
+        title: report.title, details: report.details, table: report.table, charts: ["cmc.svg"],
+        items: items, methods: ReportOutput.methods(of: entries), order: .worstFirst)
+      page.queryLimit = options.rankedList.queryLimit
+      report = try ReportOutput.write(
+        report, page: page, pictures: pictures, to: folder, progress: progress)
+    }
+    progress.finish()
+    return report
   }
 
   /// Scores exact search and, with an LSH configuration, LSH search of the same gallery.
@@ -269,6 +303,8 @@ public enum Evaluate {
   ///   - probeSweep: further numbers of LSH probes per table to score (speed curves).
   ///   - rerank: also score k-reciprocal re-ranking of the exact ranking (`exact+rerank`), or
   ///     `nil`.
+  ///   - listDepth: how many items of each query's ranking the entries' metrics record as
+  ///     `QueryOutcome`s (0: none; `exact top-D` never records them: it repeats `exact`).
   ///   - progress: status output.
   /// - Returns: the entries, the index settings and the sweep.
   /// - Throws: `LSHError` for bad settings, or storage errors from a stored gallery.
@@ -276,11 +312,13 @@ public enum Evaluate {
     prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
     labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,
     maxRank: Int, threads: Int, lsh: IndexSource?, probeSweep: [Int] = [],
-    rerank: RerankingParameters? = nil, progress: Progress
+    rerank: RerankingParameters? = nil, listDepth: Int = 0, progress: Progress
   ) throws -> SearchEvaluation {
     let maxRank = min(maxRank, max(1, gallery.rows))
-    var evaluator = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
-    evaluator.threads = threads
+    var unlisted = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
+    unlisted.threads = threads
+    var evaluator = unlisted
+    evaluator.listDepth = listDepth
     let started = Progress.now()
     let full = evaluator.evaluate(
       queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
@@ -351,7 +389,7 @@ public enum Evaluate {
     // Exact top-D has the full ranking's CMC up to D (near-ties aside): not charted twice.
     var truncated = EvaluationReport.Entry(
       name: prefix + "exact top-\(searchedDepth)",
-      metrics: evaluator.evaluate(
+      metrics: unlisted.evaluate(
         rankings: comparison.exact, queries: labels.queries, gallery: labels.gallery),
       extras: exactExtras)
     truncated.charted = false
@@ -372,7 +410,12 @@ public enum Evaluate {
       EvaluationReport.Entry(
         name: prefix + "lsh top-\(searchedDepth)",
         metrics: evaluator.evaluate(
-          rankings: comparison.approximate, queries: labels.queries, gallery: labels.gallery),
+          rankings: comparison.approximate,
+          distances: listDepth > 0
+            ? distances(
+              of: comparison.approximate, queries: queries, gallery: gallery, metric: metric)
+            : nil,
+          queries: labels.queries, gallery: labels.gallery),
         extras: [
           ("search q/s", comparison.approximateQueriesPerSecond),
           (recallName, comparison.annRecall(at: searchedDepth)),
@@ -387,23 +430,15 @@ public enum Evaluate {
         galleryCandidates: candidates, threads: threads,
         progress: { progress.update($0, force: true) })
       var scratch = KReciprocalReranker.Scratch(galleryCount: gallery.rows)
-      let reranked = comparison.approximate.enumerated().map { query, ranking in
-        let columns = queries.columns
-        var distances = queries.values.withUnsafeBufferPointer { queryValues in
-          gallery.values.withUnsafeBufferPointer { galleryValues in
-            ranking.map { row in
-              Vectors.distance(
-                metric,
-                UnsafeBufferPointer(
-                  rebasing: queryValues[(query * columns)..<((query + 1) * columns)]),
-                UnsafeBufferPointer(
-                  rebasing: galleryValues[(row * columns)..<((row + 1) * columns)])
-              )
-            }
-          }
-        }
-        reranker.rerank(query: query, items: ranking, distances: &distances, scratch: &scratch)
-        return zip(ranking, distances).sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+      var rerankedDistances = distances(
+        of: comparison.approximate, queries: queries, gallery: gallery, metric: metric)
+      var reranked: [[Int]] = []
+      for (query, ranking) in comparison.approximate.enumerated() {
+        reranker.rerank(
+          query: query, items: ranking, distances: &rerankedDistances[query], scratch: &scratch)
+        let sorted = zip(ranking, rerankedDistances[query]).sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+        reranked.append(sorted.map(\.0))
+        rerankedDistances[query] = sorted.map(\.1)
       }
       // Its search time: the LSH searches of every item, the encodings and the re-ranking.
       let seconds = Progress.now() - rerankStarted
@@ -411,7 +446,8 @@ public enum Evaluate {
         EvaluationReport.Entry(
           name: prefix + "lsh+rerank top-\(searchedDepth)",
           metrics: evaluator.evaluate(
-            rankings: reranked, queries: labels.queries, gallery: labels.gallery),
+            rankings: reranked, distances: rerankedDistances, queries: labels.queries,
+            gallery: labels.gallery),
           extras: [
             ("search q/s", Double(queries.rows) / max(seconds, 1e-9)),
             (recallName, comparison.annRecall(at: searchedDepth)),
@@ -421,7 +457,7 @@ public enum Evaluate {
     let sweep = comparison.sweep.map { point in
       SearchEvaluation.SweepPoint(
         probes: point.probes,
-        metrics: evaluator.evaluate(
+        metrics: unlisted.evaluate(
           rankings: point.rankings, queries: labels.queries, gallery: labels.gallery),
         queriesPerSecond: Double(point.rankings.count) / max(point.seconds, 1e-9),
         annRecall: ANNRecall.recall(
@@ -429,5 +465,32 @@ public enum Evaluate {
         meanCandidates: point.meanCandidates)
     }
     return SearchEvaluation(entries: entries, lsh: comparison.configuration, sweep: sweep)
+  }
+
+  /// Each listed item's distance to its query, by the metric: rankings hold only indices.
+  ///
+  /// - Parameters:
+  ///   - rankings: per query, gallery rows.
+  ///   - queries: the query vectors.
+  ///   - gallery: the gallery vectors.
+  ///   - metric: the distance.
+  /// - Returns: distances parallel to `rankings`.
+  static func distances(
+    of rankings: [[Int]], queries: Matrix, gallery: Matrix, metric: DistanceMetric
+  ) -> [[Float]] {
+    let columns = queries.columns
+    return queries.values.withUnsafeBufferPointer { queryValues in
+      gallery.values.withUnsafeBufferPointer { galleryValues in
+        rankings.enumerated().map { query, ranking in
+          let probe = UnsafeBufferPointer(
+            rebasing: queryValues[(query * columns)..<((query + 1) * columns)])
+          return ranking.map { row in
+            Vectors.distance(
+              metric, probe,
+              UnsafeBufferPointer(rebasing: galleryValues[(row * columns)..<((row + 1) * columns)]))
+          }
+        }
+      }
+    }
   }
 }

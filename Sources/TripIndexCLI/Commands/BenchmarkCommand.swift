@@ -22,7 +22,9 @@ struct BenchmarkCommand: ParsableCommand {
       trained elsewhere, scored the same way. Trained rows are means over the seeds, \
       with their standard deviations. Prints the table; --report OUT writes report.md, \
       metrics.json, cmc.csv, cmc.svg (CMC of all methods), rank1-vs-qps.svg and map-vs-qps.svg \
-      (exact search as a point, LSH as a curve over probes per table), and the trained models.
+      (exact search as a point, LSH as a curve over probes per table), ranklists.html (per \
+      query, the first seed's triplet, surrogate and joint rankings side by side, largest \
+      triplet-vs-surrogate AP difference first) and the trained models.
       """)
 
   @Argument(
@@ -91,6 +93,8 @@ struct BenchmarkCommand: ParsableCommand {
 
   @OptionGroup var reportFolder: ReportFolderOption
 
+  @OptionGroup(title: "Ranked lists (with --report)") var rankedList: RankedListOptions
+
   func run() throws {
     try reportFolder.check(report)
     guard seeds > 0 else { throw ValidationError("--seeds must be at least 1, not \(seeds)") }
@@ -132,8 +136,9 @@ struct BenchmarkCommand: ParsableCommand {
     options.lsh = lsh.choices
     options.rerank = rerank ? RerankingParameters() : nil
     options.modelDirectory = report.map { $0 + "/models" }
+    options.reportFolder = report
+    options.rankedList = try rankedList.choices
     let result = try Benchmark.run(options, progress: Progress(quiet: quiet))
-    if let report { try result.write(to: report) }
     printReport(result.report, json: json)
   }
 }

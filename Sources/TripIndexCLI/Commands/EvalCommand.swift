@@ -34,8 +34,11 @@ struct EvalCommand: ParsableCommand {
       printed: exact (the full ranking), exact top-D and lsh top-D (D = --max-rank; the rest of \
       the gallery is ranked after the D found, in gallery order), with search speed, ANN recall \
       and candidates per query: what the approximation costs in rank-1 and mAP. \
-      Ties rank by gallery order. Prints a table; --json prints every metric and the full CMC; \
-      --report DIR writes report.md, metrics.json, cmc.csv and cmc.svg.
+      Ties rank by gallery order. Prints a table; --json prints every metric and the full CMC \
+      (and, with --per-query, every query's outcome); --report DIR writes report.md, \
+      metrics.json, cmc.csv, cmc.svg and ranklists.html: one row per query, worst AP first, \
+      its top --ranklist-k gallery items framed green (true match) or red, with pictures from \
+      --images, or drawn from the vectors with --image-shape, or labelled tiles.
       """)
 
   @Option(help: "The query set (folder or file).")
@@ -106,8 +109,20 @@ struct EvalCommand: ParsableCommand {
   @Flag(help: "Print one JSON object with every metric.")
   var json = false
 
-  @Option(help: "Write report.md, metrics.json, cmc.csv and cmc.svg into this folder.")
+  @Flag(
+    help:
+      "With --json (and in metrics.json): each method also lists every query's name, AP, first-match rank and top --ranklist-k items (per_query)."
+  )
+  var perQuery = false
+
+  @Option(
+    help:
+      "Write report.md, metrics.json, cmc.csv, cmc.svg and ranklists.html (each query's ranked list, worst first) into this folder."
+  )
   var report: String?
+
+  @OptionGroup(title: "Ranked lists (with --report or --per-query)") var rankedList:
+    RankedListOptions
 
   @Flag(help: "No progress output.")
   var quiet = false
@@ -143,8 +158,10 @@ struct EvalCommand: ParsableCommand {
       throw ValidationError(
         "--k1, --k2, --lambda and --rerank-distance set re-ranking; add --rerank")
     }
+    options.reportFolder = report
+    options.rankedList = try rankedList.choices
+    options.listsQueries = perQuery
     let result = try Evaluate.run(options, progress: Progress(quiet: quiet))
-    if let report { try result.write(to: report) }
     printReport(result, json: json)
   }
 }
