@@ -127,7 +127,8 @@ public struct RankedListPage: Sendable {
   /// protocol's removals; empty when skipped) and `data-valid`; each ranked item a
   /// `figure.result` with `data-rank`, `data-name`, `data-distance` (9 significant digits)
   /// and `data-outcome` (`match`, `mismatch`); removed items (`junk`, `same-camera`) are shown
-  /// apart, greyed, without `data-rank`. Pictures of the first ``eagerRows`` rows load at once
+  /// apart, greyed, without `data-rank`; the query's own picture is a `figure.probe` with
+  /// `data-name`. Pictures of the first ``eagerRows`` rows load at once
   /// (`src`); later ones carry `data-src` and `loading="lazy"`, and get their `src` as their
   /// group nears the viewport.
   ///
@@ -230,7 +231,8 @@ public struct RankedListPage: Sendable {
       }
       page += "</div>\n"
       appendFigure(
-        classes: "probe", attributes: "", caption: "query · \(items.queryNames[query])",
+        classes: "probe", attributes: " data-name=\"\(name)\"",
+        caption: "query · \(items.queryNames[query])",
         labels: items.queryLabels[query],
         source: pictures.query[query], lazy: lazy, to: &page)
       for item in outcome.top { appendResult(item, lazy: lazy, pictures, to: &page) }
