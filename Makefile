@@ -8,14 +8,23 @@ FUZZ_TARGETS := npy vec texmex labels model json datafile filter
 FUZZ_SECONDS ?= 300
 FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
 
-.PHONY: deps build release lint docs test stress fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
+.PHONY: deps test-deps build release lint docs test stress fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
-# Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5) when they are missing.
+# Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5, zlib) when they are
+# missing.
 deps:
-	@if ! pkg-config --exists lmdb openblas hdf5 2>/dev/null; then \
-	  echo "installing liblmdb-dev, libopenblas-dev and libhdf5-dev"; \
+	@if ! pkg-config --exists lmdb openblas hdf5 zlib 2>/dev/null; then \
+	  echo "installing liblmdb-dev, libopenblas-dev, libhdf5-dev and zlib1g-dev"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev libhdf5-dev pkg-config; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev libhdf5-dev zlib1g-dev pkg-config; \
+	fi
+
+# The tests also run Debian's chromium (headless) on the ranked-list pages.
+test-deps: deps
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium (headless browser for the ranked-list page tests)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
 build: deps
@@ -37,7 +46,7 @@ docs:
 	$(SWIFT) package generate-documentation --target TripIndex --warnings-as-errors \
 	  --output-path .build/docs
 
-test: deps lint
+test: test-deps lint
 	$(SWIFT) test
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
@@ -79,14 +88,20 @@ demo: release
 	$(TOOL) build datasets/optdigits --store $(DEMO)/digits.lmdb
 	@echo "== the 5 nearest digits of the first three digits of the set (each finds itself first)"
 	$(TOOL) query datasets/probes/digits-first3.vec -k 5 --store $(DEMO)/digits.lmdb
+	@echo "== every digit ranked against the others (retrieval protocol), ranked lists drawn as 8x8 pictures"
+	$(TOOL) eval --query datasets/optdigits --protocol retrieval --image-shape 8x8 --report $(DEMO)/digits-eval
 	@echo "== synthetic re-ID: gallery of the shipped set (Market-1501 names give pid and camera)"
 	$(TOOL) build datasets/synth-reid/gallery --store $(DEMO)/synth-gallery.lmdb
 	@echo "== the 5 nearest gallery images of one query image (pid 201, camera 1), raw features"
 	$(TOOL) query datasets/synth-reid/query/0201_c1s1_002017_00.fvecs -k 5 --store $(DEMO)/synth-gallery.lmdb
+	@echo "== the re-ID set's queries against that gallery store (Market-1501 protocol), ranked lists as labelled tiles"
+	$(TOOL) eval --query datasets/synth-reid/query --gallery-store $(DEMO)/synth-gallery.lmdb --report $(DEMO)/synth-eval
 	@echo "== benchmark on the shipped re-ID set: triplet (batch-hard, soft margin) vs softmax surrogate vs joint vs raw"
 	@echo "   features, same trunk and budget, 3 seeds each, exact and LSH search (about 20 s)"
 	$(TOOL) benchmark datasets/synth-reid --report $(DEMO)/benchmark
 	@echo "== report and plots: $(DEMO)/benchmark/report.md, cmc.svg, rank1-vs-qps.svg, map-vs-qps.svg"
+	@echo "== ranked lists (open in a browser, offline): $(DEMO)/digits-eval/ranklists.html,"
+	@echo "   $(DEMO)/synth-eval/ranklists.html, $(DEMO)/benchmark/ranklists.html (triplet vs surrogate vs joint)"
 
 # package-benchmark suites (a separate package; see "Benchmarks" in README.md).
 bench: deps

@@ -271,7 +271,13 @@ public struct RankedListPage: Sendable {
     source: String?, lazy: Bool, to page: inout String
   ) {
     page += "<figure class=\"item \(classes)\"\(attributes)>"
+    var caption = caption
     if let source {
+      // A picture does not say whose it is: the caption does.
+      if let pid = labels.pid {
+        caption += labels.camera == nil ? " · label \(pid)" : " · pid \(pid)"
+      }
+      if let camera = labels.camera { caption += " · camera \(camera)" }
       // Later rows name their picture in data-src: the script sets src as the row nears the
       // viewport (thousands of src attributes would cost seconds of parsing).
       page += lazy ? "<img loading=\"lazy\" data-src=\"" : "<img src=\""
