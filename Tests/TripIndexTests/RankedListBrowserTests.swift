@@ -279,4 +279,44 @@ import TripIndex
     #expect(differences.count > 3)
     #expect(zip(differences, differences.dropFirst()).allSatisfy { $0 >= $1 - 2e-6 })
   }
+
+  @Test(
+    "names from labels.csv are data: --copy-images writes only inside the report, the page escapes them"
+  )
+  func hostileNames() throws {
+    let directory = TemporaryDirectory()
+    let names = ["../x", "a/b", "<img src=x onerror=alert(1)>", "q\"'&", "x"]
+    var labels = "name,pid,camera\n"
+    var rows = ""
+    for (item, name) in names.enumerated() {
+      labels += "\"\(name.replacingOccurrences(of: "\"", with: "\"\""))\",\(item % 2),\n"
+      rows += "\(item) \(item * item) 1\n"
+    }
+    directory.write(rows, to: "set/items.vec")
+    directory.write(labels, to: "set/labels.csv")
+    // Pictures whose stems the hostile names might reach: none may be written anywhere new.
+    directory.write("jpeg", to: "pictures/x.jpg")
+    directory.write("jpeg", to: "pictures/b.jpg")
+    directory.write("jpeg", to: "x.jpg")
+    let before = try FileManager.default.subpathsOfDirectory(atPath: directory.path).sorted()
+    let outcome = try TripIndexExecutable.run([
+      "eval", "--query", directory.file("set"), "--protocol", "retrieval", "--images",
+      directory.file("pictures"), "--copy-images", "--report", directory.file("out/report"),
+      "--quiet",
+    ])
+    #expect(outcome.status == 0, "\(outcome.stderr)")
+    let after = try FileManager.default.subpathsOfDirectory(atPath: directory.path).sorted()
+    let added = Set(after).subtracting(before)
+    #expect(added.allSatisfy { $0 == "out" || $0.hasPrefix("out/report") }, "\(added)")
+    let html = try String(
+      contentsOfFile: directory.file("out/report/ranklists.html"), encoding: .utf8)
+    #expect(!html.contains("<img src=x"))
+    let dom = RankedListDOM(
+      try Chromium.dumpDOM("file://" + directory.file("out/report/ranklists.html")))
+    #expect(Set(dom.rows.map { $0.attributes["data-query"] ?? "" }) == Set(names))
+    // Only the item named x has a picture: it is copied, by position, into images/.
+    let copies = try FileManager.default.contentsOfDirectory(
+      atPath: directory.file("out/report/images"))
+    #expect(copies.sorted() == ["g4.jpg", "q4.jpg"])
+  }
 }
