@@ -23,6 +23,13 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
     .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    // The HTTP server (`serve`, the TripIndexServer module only): the core depends on none of these.
+    .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     // Documentation only (`make docs`): the DocC plugin adds no code to the products.
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
@@ -62,12 +69,25 @@ let package = Package(
         "HDF5", "LMDB", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation",
         "Embedding", "LSHIndex", "RankedLists",
       ]),
+    .target(
+      name: "TripIndexServer",
+      dependencies: [
+        "Plumbing", "TripIndex", "VectorMath", "VectorStore",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]),
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
         "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TripIndex",
-        "VectorIO", "VectorMath", "VectorStore",
+        "TripIndexServer", "VectorIO", "VectorMath", "VectorStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(
       name: "TripIndexFuzz",

@@ -113,24 +113,7 @@ extension PictureSource {
     var common = 0
     while common < min(from.count, to.count - 1) && from[common] == to[common] { common += 1 }
     let up = Array(repeating: "..", count: from.count - common)
-    return (up + to[common...].map(percentEncoded)).joined(separator: "/")
-  }
-
-  /// A path segment with every byte but RFC 3986's unreserved characters percent-encoded.
-  static func percentEncoded(_ segment: String) -> String {
-    let hex = Array("0123456789ABCDEF".utf8)
-    var bytes: [UInt8] = []
-    for byte in segment.utf8 {
-      switch byte {
-      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-        UInt8(ascii: "_"), UInt8(ascii: "~"):
-        bytes.append(byte)
-      default:
-        bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-      }
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    return (up + to[common...].map(PercentEncoding.encode)).joined(separator: "/")
   }
 }
 

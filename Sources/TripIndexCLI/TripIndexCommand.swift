@@ -17,7 +17,7 @@ struct TripIndexCommand: ParsableCommand {
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
       BenchmarkCommand.self, IndexCommand.self, TuneCommand.self, InfoCommand.self,
       DeleteCommand.self, CheckCommand.self, CompactCommand.self, ExportCommand.self,
-      ExportModelCommand.self, ANNBenchCommand.self,
+      ExportModelCommand.self, ANNBenchCommand.self, ServeCommand.self,
       DatasetsCommand.self,
     ])
 

@@ -10,24 +10,15 @@ public enum Query {
   /// The dataset read from an HDF5 probe file when none is named: ann-benchmarks' queries.
   public static let defaultDataset = "test"
 
-  /// What to search.
-  public struct Options: Sendable {
-    /// A folder of probes, or a `.vec`, `.fvecs`, `.npy` or HDF5 file with one or many, read
-    /// as `build` reads it: names from files and `labels.csv`, labels from `labels.csv` or
-    /// Market-1501 and MSMT17 names.
-    public var probePath: String
-    /// The dataset read from an HDF5 probe file (`nil`: ``Query/defaultDataset``).
-    public var dataset: String?
-    /// The store's directory.
-    public var storePath: String
+  /// How to search, whatever the probes come from (files for the command, requests for a
+  /// server).
+  public struct SearchOptions: Sendable {
     /// Neighbours per probe.
     public var k: Int
     /// Search exhaustively even when the store has an LSH index.
     public var exact: Bool
     /// Worker threads (all cores by default).
     public var threads: Int = Parallel.processorCount
-    /// The model to embed probes with; by default the one the store was built with.
-    public var modelPath: String?
     /// LSH: probes per table (`nil`: the index's setting).
     public var probesPerTable: Int?
     /// LSH: the most table entries examined per probe (`nil`: the index's setting; 0: no limit).
@@ -36,9 +27,6 @@ public enum Query {
     public var forceIndex = false
     /// Only items passing this filter are returned (applied inside the search).
     public var filter: ItemFilter?
-    /// A labels.csv with one row per probe, in probe order, for the exclusions below (instead
-    /// of the labels read with the probes).
-    public var probeLabelsPath: String?
     /// Leave out the items of each probe's own camera (all of them).
     public var excludeSameCamera = false
     /// Leave out the items of each probe's own pid.
@@ -52,8 +40,56 @@ public enum Query {
     /// Market-1501's −1.
     public var junkPID: Int32?? = nil
 
+    /// Creates options.
+    ///
+    /// - Parameters:
+    ///   - k: neighbours per probe.
+    ///   - exact: search exhaustively even when the store has an LSH index.
+    public init(k: Int = 20, exact: Bool = false) {
+      self.k = k
+      self.exact = exact
+    }
+
     /// Whether any per-probe exclusion is asked for.
     var excludesPerProbe: Bool { excludeSameCamera || excludeSamePID || excludeSamePIDCamera }
+
+    /// Refuses settings out of range.
+    ///
+    /// - Throws: ``TripIndexError`` naming the option.
+    func validate() throws {
+      guard k > 0 else { throw TripIndexError("\(option("k")) must be at least 1, not \(k)") }
+      guard threads > 0 else {
+        throw TripIndexError("\(option("threads")) must be at least 1, not \(threads)")
+      }
+      if let probes = probesPerTable, probes < 1 {
+        throw TripIndexError("\(option("probes")) must be at least 1, not \(probes)")
+      }
+      if let budget = candidateBudget, budget < 0 {
+        throw TripIndexError(
+          "\(option("budget")) cannot be negative (0 means no limit), not \(budget)")
+      }
+    }
+  }
+
+  /// What to search: the probes' file, the store, and how to search (its settings read and
+  /// set through this value, `options.k`).
+  @dynamicMemberLookup
+  public struct Options: Sendable {
+    /// A folder of probes, or a `.vec`, `.fvecs`, `.npy` or HDF5 file with one or many, read
+    /// as `build` reads it: names from files and `labels.csv`, labels from `labels.csv` or
+    /// Market-1501 and MSMT17 names.
+    public var probePath: String
+    /// The dataset read from an HDF5 probe file (`nil`: ``Query/defaultDataset``).
+    public var dataset: String?
+    /// The store's directory.
+    public var storePath: String
+    /// The model to embed probes with; by default the one the store was built with.
+    public var modelPath: String?
+    /// A labels.csv with one row per probe, in probe order, for the exclusions (instead of the
+    /// labels read with the probes).
+    public var probeLabelsPath: String?
+    /// How to search.
+    public var search: SearchOptions
 
     /// Creates options.
     ///
@@ -67,8 +103,18 @@ public enum Query {
     ) {
       self.probePath = probePath
       self.storePath = storePath
-      self.k = k
-      self.exact = exact
+      search = SearchOptions(k: k, exact: exact)
+    }
+
+    /// A search setting.
+    public subscript<Value>(dynamicMember path: WritableKeyPath<SearchOptions, Value>) -> Value {
+      get { search[keyPath: path] }
+      set { search[keyPath: path] = newValue }
+    }
+
+    /// A property of the search settings.
+    subscript<Value>(dynamicMember path: KeyPath<SearchOptions, Value>) -> Value {
+      search[keyPath: path]
     }
   }
 
@@ -113,197 +159,31 @@ public enum Query {
     public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
   }
 
-  /// Runs a query.
+  /// Runs a query: opens the store, reads and prepares the probes, searches.
   ///
   /// - Parameter options: what to search.
   /// - Returns: the neighbours of every probe.
   /// - Throws: `VectorIOError` for a bad probe file (dimension, values), `VectorStoreError`,
   ///   or ``TripIndexError`` for a bad `k`.
   public static func run(_ options: Options) throws -> Result {
-    guard options.k > 0 else {
-      throw TripIndexError("\(option("k")) must be at least 1, not \(options.k)")
-    }
-    guard options.threads > 0 else {
-      throw TripIndexError("\(option("threads")) must be at least 1, not \(options.threads)")
-    }
-    if let probes = options.probesPerTable, probes < 1 {
-      throw TripIndexError("\(option("probes")) must be at least 1, not \(probes)")
-    }
-    if let budget = options.candidateBudget, budget < 0 {
-      throw TripIndexError(
-        "\(option("budget")) cannot be negative (0 means no limit), not \(budget)")
-    }
-    let started = Progress.now()
-    let store = try VectorStore.open(path: options.storePath, readOnly: true)
-    let model = try StoreModel.load(for: store, override: options.modelPath)
-    var index = options.exact ? nil : try LSHIndex.open(store)
-    // An index measured slower than exact search on this store is not used unless asked for.
-    var slowIndexNote: String?
-    var methodReason: String?
-    let asksForIndex =
-      options.forceIndex || options.probesPerTable != nil || options.candidateBudget != nil
-    let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
-    if index != nil, !asksForIndex, let speed = recordedSpeed, speed.lsh >= speed.exact {
-      index = nil
-      methodReason = "index-slower-than-exact"
-      slowIndexNote =
-        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search on this store; \(option("lsh")) uses it anyway)"
-    }
+    try options.search.validate()
     if let dataset = options.dataset, VectorFileFormat(path: options.probePath) != .hdf5 {
       throw TripIndexError(
         "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
       )
     }
-    let recordedJunk = try PIDConventions.recorded(in: store)?.junk ?? -1
+    let started = Progress.now()
+    let session = try SearchSession(
+      storePath: options.storePath, modelPath: options.modelPath, readOnly: true,
+      usesIndex: !options.exact)
     let read = try readProbes(
-      options.probePath, for: store, model: model, dataset: options.dataset)
-    let probes = read.vectors
+      options.probePath, for: session.store, model: session.model, dataset: options.dataset)
     let probeLabels = try readProbeLabels(options, read: read)
     let loaded = Progress.now()
-    return try store.read { snapshot in
-      var index = index
-      let k = min(options.k, max(snapshot.count, 1))
-      var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
-      var candidates: [Int]?
-      var exactDistances: [Int]?
-      var bucketsRead: [Int]?
-      var method = slowIndexNote ?? "exact"
-      // Filters: one mask of the passing items, narrowed per group of probes that share the
-      // camera and pid their exclusions remove.
-      let filtering = options.filter != nil || options.excludesPerProbe || options.excludeJunk
-      let selection =
-        filtering
-        ? try ItemFilter.Selection(
-          snapshot: snapshot, filter: options.filter,
-          groups: options.excludesPerProbe || options.excludeJunk) : nil
-      // A probe's own camera or pid holds its nearest items on re-ID data, so what passes lies
-      // far beyond the probe's buckets (LSH recall@10 fell to 0.004 on camera-shifted
-      // embeddings): the exclusions search exactly unless the index is asked for.
-      if index != nil, !asksForIndex, options.excludesPerProbe {
-        index = nil
-        methodReason = "exclusions-search-exactly"
-        method =
-          "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; \(option("lsh")) uses it anyway)"
-      }
-      // A filter passing a fraction f costs LSH search about 1/f of its unfiltered time (it reads
-      // that much farther); where that exceeds exact search's recorded time, search exactly.
-      if index != nil, !asksForIndex, let selection, let speed = recordedSpeed,
-        selection.mask.count > LSHSearcher.directFilterLimit, snapshot.count > 0
-      {
-        let fraction = Double(selection.mask.count) / Double(snapshot.count)
-        let predicted = speed.lsh / fraction
-        if predicted >= speed.exact {
-          index = nil
-          methodReason = "filter-slower-than-exact"
-          method =
-            "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search; \(option("lsh")) uses it anyway)"
-        }
-      }
-      let junk = options.excludeJunk ? options.junkPID ?? recordedJunk : nil
-      var groups: [(mask: IDMask?, rows: [Int])] = [
-        (selection.map { $0.excluding(junk: junk) }, Array(0..<probes.rows))
-      ]
-      if let selection, let probeLabels {
-        var rowsByKey: [ProbeExclusion: [Int]] = [:]
-        var keys: [ProbeExclusion] = []
-        for (row, labels) in probeLabels.enumerated() {
-          var key = ProbeExclusion(
-            camera: options.excludeSameCamera ? labels.camera : nil,
-            pid: options.excludeSamePID ? labels.pid : nil)
-          if options.excludeSamePIDCamera, let pid = labels.pid, let camera = labels.camera {
-            key.pidCamera = ItemFilter.Selection.PIDCamera(pid: pid, camera: camera)
-          }
-          if rowsByKey[key] == nil { keys.append(key) }
-          rowsByKey[key, default: []].append(row)
-        }
-        groups = keys.map { key in
-          (
-            selection.excluding(
-              camera: key.camera, pid: key.pid, pidCamera: key.pidCamera, junk: junk),
-            rowsByKey[key] ?? []
-          )
-        }
-      }
-      /// The probes of one group, as a matrix.
-      func probeRows(_ rows: [Int]) -> Matrix {
-        rows.count == probes.rows
-          ? probes
-          : Matrix(
-            rows: rows.count, columns: probes.columns, values: rows.flatMap { probes.row($0) })
-      }
-      var prepared = Progress.now()
-      if snapshot.count > 0, let index {
-        var allCandidates = [Int](repeating: 0, count: probes.rows)
-        var allDistances = [Int](repeating: 0, count: probes.rows)
-        var allBuckets = [Int](repeating: 0, count: probes.rows)
-        // The searcher's configuration is the one of this snapshot's index (another process may
-        // have rebuilt it since it was opened).
-        var configuration = index.configuration
-        try index.withSearcher(in: snapshot) { searcher in
-          configuration = searcher.model.configuration
-          prepared = Progress.now()
-          for group in groups {
-            let results = try searcher.search(
-              probeRows(group.rows), k: k, probesPerTable: options.probesPerTable,
-              candidateBudget: options.candidateBudget,
-              threads: options.threads, allowed: group.mask)
-            for (position, row) in group.rows.enumerated() {
-              found[row] = results[position].neighbors
-              allCandidates[row] = results[position].candidates
-              allDistances[row] = results[position].exactDistances
-              allBuckets[row] = results[position].bucketsRead
-            }
-          }
-        }
-        candidates = allCandidates
-        exactDistances = allDistances
-        bucketsRead = allBuckets
-        if let probes = options.probesPerTable { configuration.probes = probes }
-        if let budget = options.candidateBudget { configuration.candidateBudget = budget }
-        method = "lsh " + configuration.summary
-      } else if snapshot.count > 0 {
-        var search = snapshot.exactSearch
-        search.threads = max(1, options.threads)
-        for group in groups {
-          let results = search.search(probeRows(group.rows), k: k, allowed: group.mask)
-          for (position, row) in group.rows.enumerated() { found[row] = results[position] }
-        }
-      }
-      let searched = Progress.now()
-      let resolved = try found.map { neighbors in
-        try neighbors.map { neighbor in
-          guard let item = try snapshot.item(id: neighbor.id) else {
-            throw VectorStoreError(
-              .notAStore, path: store.path, "item \(neighbor.id) has a vector but no record")
-          }
-          return Match(item: item, distance: neighbor.distance)
-        }
-      }
-      var result = Result(
-        metric: store.metric, storeCount: snapshot.count, neighbors: resolved, method: method,
-        candidates: candidates)
-      result.probeNames = read.names
-      // Set only where the index was put aside, so never with an LSH search.
-      result.methodReason = methodReason
-      result.exactDistances = exactDistances
-      result.bucketsRead = bucketsRead
-      if selection != nil {
-        var passing = [Int](repeating: 0, count: probes.rows)
-        for group in groups {
-          for row in group.rows { passing[row] = group.mask?.count ?? snapshot.count }
-        }
-        result.passing = passing
-      }
-      result.timing = (loaded - started, prepared - loaded, searched - prepared)
-      return result
-    }
-  }
-
-  /// The camera and pid a group of probes excludes.
-  private struct ProbeExclusion: Hashable {
-    var camera: Int32?
-    var pid: Int32?
-    var pidCamera: ItemFilter.Selection.PIDCamera?
+    var result = try session.search(
+      read.vectors, names: read.names, labels: probeLabels, options: options.search)
+    result.timing.load = loaded - started
+    return result
   }
 
   /// The probes' labels when an exclusion needs them: those read with the probes (from
@@ -393,38 +273,50 @@ extension Query.Result {
   ///
   /// - Parameter output: where to write.
   public func writeJSONLines(to output: inout OutputBuffer) {
-    for (row, matches) in neighbors.enumerated() {
-      output.write("{\"probe\": ")
-      if let name = probeName(row) { output.writeJSONString(name) } else { output.write("null") }
-      output.write(", \"row\": \(row), \"method\": ")
-      output.writeJSONString(methodKind)
-      output.write(", \"method_reason\": ")
-      if let methodReason { output.writeJSONString(methodReason) } else { output.write("null") }
-      output.write(", \"neighbors\": [")
-      for (index, match) in matches.enumerated() {
-        output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
-        output.write(String(match.item.id))
-        output.write(", \"name\": ")
-        output.writeJSONString(match.item.name)
-        let labels = match.item.labels
-        output.write(", \"pid\": \(labels.pid.map(String.init) ?? "null")")
-        output.write(", \"camera\": \(labels.camera.map(String.init) ?? "null")")
-        output.write(", \"group\": \(labels.group.map(String.init) ?? "null")")
-        output.write(", \"distance\": ")
-        output.writeJSONNumber(match.distance)
-        output.write("}")
-      }
-      output.write("]")
-      if let passing { output.write(", \"passing\": \(passing[row])") }
-      if let candidates {
-        output.write(", \"candidates\": \(candidates[row]), \"codes_scanned\": \(candidates[row])")
-      }
-      if let bucketsRead { output.write(", \"buckets_read\": \(bucketsRead[row])") }
-      if let exactDistances {
-        output.write(", \"exact_distances\": \(exactDistances[row])")
-      }
-      output.write("}\n")
+    for row in neighbors.indices {
+      writeJSONObject(row: row, to: &output)
+      output.write("\n")
     }
+  }
+
+  /// One probe's JSON object, as a line of ``writeJSONLines(to:)`` holds it (without the line
+  /// break): the one encoder of results for every front end.
+  ///
+  /// - Parameters:
+  ///   - row: the probe.
+  ///   - output: where to write.
+  public func writeJSONObject(row: Int, to output: inout OutputBuffer) {
+    let matches = neighbors[row]
+    output.write("{\"probe\": ")
+    if let name = probeName(row) { output.writeJSONString(name) } else { output.write("null") }
+    output.write(", \"row\": \(row), \"method\": ")
+    output.writeJSONString(methodKind)
+    output.write(", \"method_reason\": ")
+    if let methodReason { output.writeJSONString(methodReason) } else { output.write("null") }
+    output.write(", \"neighbors\": [")
+    for (index, match) in matches.enumerated() {
+      output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
+      output.write(String(match.item.id))
+      output.write(", \"name\": ")
+      output.writeJSONString(match.item.name)
+      let labels = match.item.labels
+      output.write(", \"pid\": \(labels.pid.map(String.init) ?? "null")")
+      output.write(", \"camera\": \(labels.camera.map(String.init) ?? "null")")
+      output.write(", \"group\": \(labels.group.map(String.init) ?? "null")")
+      output.write(", \"distance\": ")
+      output.writeJSONNumber(match.distance)
+      output.write("}")
+    }
+    output.write("]")
+    if let passing { output.write(", \"passing\": \(passing[row])") }
+    if let candidates {
+      output.write(", \"candidates\": \(candidates[row]), \"codes_scanned\": \(candidates[row])")
+    }
+    if let bucketsRead { output.write(", \"buckets_read\": \(bucketsRead[row])") }
+    if let exactDistances {
+      output.write(", \"exact_distances\": \(exactDistances[row])")
+    }
+    output.write("}")
   }
 
   /// A readable table per probe.

@@ -72,8 +72,6 @@ public struct StoreInfo: Sendable {
   /// - Throws: `VectorStoreError` or `LSHError` for an unreadable store or index.
   public static func read(storePath: String) throws -> StoreInfo {
     let store = try VectorStore.open(path: storePath, readOnly: true)
-    var status = stat()
-    let bytes = stat(storePath + "/data.mdb", &status) == 0 ? Int(status.st_size) : 0
     // A damaged index is described, not fatal: `index` can still replace it.
     var index: LSHIndex?
     var indexProblem: String?
@@ -83,6 +81,23 @@ public struct StoreInfo: Sendable {
       indexProblem = error.message
     }
     defer { if index != nil { store.detachIndex(named: LSHIndex.name) } }
+    return try describe(store, index: index, indexProblem: indexProblem)
+  }
+
+  /// Describes an open store and its open index (a server's, which keeps both open).
+  ///
+  /// - Parameters:
+  ///   - store: the store.
+  ///   - index: its LSH index, or `nil`.
+  ///   - indexProblem: why the recorded index could not be opened, or `nil`.
+  /// - Returns: the description.
+  /// - Throws: `VectorStoreError` for an unreadable store.
+  static func describe(_ store: VectorStore, index: LSHIndex?, indexProblem: String?) throws
+    -> StoreInfo
+  {
+    let storePath = store.path
+    var status = stat()
+    let bytes = stat(storePath + "/data.mdb", &status) == 0 ? Int(status.st_size) : 0
     let sizes = try store.databaseStatistics() + (index?.databaseStatistics() ?? [])
     var model: ModelInfo?
     if let fingerprint = try store.metadata(StoreModel.fingerprintKey),
