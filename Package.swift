@@ -122,6 +122,15 @@ let package = Package(
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Plumbing", "TestSupport"]),
     .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
     .testTarget(
+      name: "TripIndexServerTests",
+      dependencies: [
+        "TestSupport", "TripIndex", "TripIndexServer", "VectorMath", "VectorStore",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ]),
+    .testTarget(
       name: "RankedListsTests",
       dependencies: ["Evaluation", "Plumbing", "RankedLists", "TestSupport", "VectorMath"]),
     .testTarget(

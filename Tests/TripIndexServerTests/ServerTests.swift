@@ -1,0 +1,342 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import TestSupport
+import Testing
+import TripIndex
+import TripIndexServer
+import VectorMath
+import VectorStore
+
+/// `serve` over real HTTP on a loopback port (HummingbirdTesting's live setup) and as the built
+/// binary: answers equal `query --json`, every bad request is refused with its status and field
+/// and changes nothing, access rules, writes, and a graceful stop under load.
+@Suite struct ServerTests {
+  /// A labelled store with an LSH index, and a probe file.
+  private struct Fixture {
+    let directory = TemporaryDirectory()
+    let store: String
+    let probes: Matrix
+
+    init() throws {
+      let base = Fixtures.clusteredMatrix(rows: 600, columns: 16, clusters: 12, seed: 5)
+      directory.write(Fixtures.fvecsBytes(base), to: "base/items.fvecs")
+      var labels = "name,pid,camera\n"
+      for row in 0..<base.rows { labels += "item-\(row),\(row % 12),\(row % 3 + 1)\n" }
+      directory.write(labels, to: "base/labels.csv")
+      probes = Fixtures.clusteredMatrix(rows: 4, columns: 16, clusters: 12, seed: 6)
+      directory.write(Fixtures.fvecsBytes(probes), to: "probes.fvecs")
+      store = directory.file("store")
+      let built = try TripIndexExecutable.run([
+        "build", directory.file("base"), "--store", store, "--index", "lsh", "--quiet",
+      ])
+      guard built.status == 0 else { throw Failure(built.stderr) }
+    }
+
+    func configuration() -> ServerConfiguration {
+      var configuration = ServerConfiguration(storePath: store)
+      configuration.port = 0
+      return configuration
+    }
+
+    /// `query --json` for the probe file, one parsed object per probe.
+    func queryLines(_ extra: [String]) throws -> [NSDictionary] {
+      let outcome = try TripIndexExecutable.run(
+        ["query", directory.file("probes.fvecs"), "--store", store, "-k", "5", "--json"] + extra)
+      guard outcome.status == 0 else { throw Failure(outcome.stderr) }
+      return try outcome.stdout.split(separator: "\n").map { line in
+        try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? NSDictionary)
+      }
+    }
+  }
+
+  struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+  }
+
+  private func withServer<T: Sendable>(
+    _ configuration: ServerConfiguration,
+    _ test: @Sendable (any TestClientProtocol) async throws -> T
+  ) async throws -> T {
+    var logger = Logger(label: "tripindex-test")
+    logger.logLevel = .warning
+    let server = try TripIndexServer(configuration: configuration, logger: logger)
+    return try await server.application().test(.live, test)
+  }
+
+  private static func json(_ text: String) throws -> NSDictionary {
+    try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+  }
+
+  private static func json(_ response: TestResponse) throws -> NSDictionary {
+    try json(String(buffer: response.body))
+  }
+
+  /// A response's status and its JSON error's field.
+  private static func refusal(_ response: TestResponse) throws -> (HTTPResponse.Status, String?) {
+    let error = try json(response)["error"] as? NSDictionary
+    return (response.status, error?["field"] as? String)
+  }
+
+  private static func body(_ object: Any) throws -> ByteBuffer {
+    ByteBuffer(data: try JSONSerialization.data(withJSONObject: object))
+  }
+
+  private static func vectors(_ matrix: Matrix) -> [[Double]] {
+    (0..<matrix.rows).map { row in matrix.row(row).map(Double.init) }
+  }
+
+  @Test("POST /query answers what query --json prints, for exact and LSH search")
+  func queryEqualsCommand() async throws {
+    let fixture = try Fixture()
+    let names = (0..<4).map { "probes#\($0)" }
+    for (field, flag) in [("exact", "--exact"), ("lsh", "--lsh")] {
+      let expected = try fixture.queryLines([flag])
+      let request = try Self.body([
+        "vectors": Self.vectors(fixture.probes), "k": 5, field: true, "names": names,
+      ])
+      let (status, text) = try await withServer(fixture.configuration()) { client in
+        try await client.execute(uri: "/query", method: .post, body: request) { response in
+          (response.status, String(buffer: response.body))
+        }
+      }
+      #expect(status == .ok)
+      let results = try #require(Self.json(text)["results"] as? [NSDictionary])
+      #expect(results == expected, "\(field)")
+      #expect(results.first?["method"] as? String == field)
+    }
+    // One vector, default k = 10, unnamed.
+    let request = try Self.body(["vector": Self.vectors(fixture.probes)[0], "exact": true])
+    let text = try await withServer(fixture.configuration()) { client in
+      try await client.execute(uri: "/query", method: .post, body: request) {
+        String(buffer: $0.body)
+      }
+    }
+    let single = try #require(Self.json(text)["results"] as? [NSDictionary])
+    #expect(single.count == 1 && (single[0]["neighbors"] as? [Any])?.count == 10)
+    #expect(single[0]["probe"] is NSNull)
+  }
+
+  @Test("every bad request gets its status and a JSON error naming the field; nothing is written")
+  func badRequests() async throws {
+    let fixture = try Fixture()
+    var configuration = fixture.configuration()
+    configuration.maximumVectors = 3
+    configuration.maximumBodyBytes = 4_096
+    configuration.maximumResults = 50
+    let good = Self.vectors(fixture.probes)[0]
+    let cases: [(String, HTTPRequest.Method, String, HTTPResponse.Status, String)] = [
+      ("/query", .post, "{", .badRequest, "body"),
+      ("/query", .post, "[1, 2]", .badRequest, "body"),
+      ("/query", .post, #"{"vector": [1, 2]}"#, .unprocessableContent, "vector"),
+      ("/query", .post, #"{"vectors": [[1, 2], [1]]}"#, .unprocessableContent, "vectors[1]"),
+      ("/query", .post, #"{"vector": [1, "x"]}"#, .unprocessableContent, "vector"),
+      ("/query", .post, #"{"vector": [1e39, 1]}"#, .unprocessableContent, "vector"),
+      ("/query", .post, #"{"k": 3}"#, .unprocessableContent, "vector"),
+      ("/query", .post, "{\"vector\": \(good), \"k\": 0}", .unprocessableContent, "k"),
+      ("/query", .post, "{\"vector\": \(good), \"k\": 10001}", .unprocessableContent, "k"),
+      ("/query", .post, "{\"vector\": \(good), \"kk\": 3}", .badRequest, "kk"),
+      (
+        "/query", .post, "{\"vectors\": [\(good), \(good), \(good), \(good)]}", .contentTooLarge,
+        "vectors"
+      ),
+      ("/query", .post, "{\"vectors\": [\(good), \(good)], \"k\": 30}", .contentTooLarge, "k"),
+      (
+        "/query", .post,
+        "{\"vector\": \(good), \"pad\": \"\(String(repeating: "x", count: 5000))\"}",
+        .contentTooLarge, "body"
+      ),
+      (
+        "/query", .post, "{\"vector\": \(good), \"where\": \"pid ==\"}", .unprocessableContent,
+        "where"
+      ),
+      (
+        "/query", .post, "{\"vector\": \(good), \"exclude_same_camera\": true}",
+        .unprocessableContent, "probe_labels"
+      ),
+      ("/query", .post, "{\"vector\": \(good), \"exact\": 1}", .unprocessableContent, "exact"),
+      ("/items/new", .put, "{", .badRequest, "body"),
+      ("/items/new", .put, #"{"vector": [1, 2]}"#, .unprocessableContent, "vector"),
+      ("/items/new", .put, #"{"pid": 2}"#, .unprocessableContent, "vector"),
+      ("/items/new", .put, "{\"vector\": \(good), \"pid\": \"a\"}", .unprocessableContent, "pid"),
+      ("/items/new", .put, "{\"vector\": \(good), \"colour\": 1}", .badRequest, "colour"),
+      ("/items/%zz", .put, "{\"vector\": \(good)}", .badRequest, "name"),
+      (
+        "/items/\(String(repeating: "n", count: 600))", .put, "{\"vector\": \(good)}",
+        .unprocessableContent, "name"
+      ),
+      ("/items/nobody", .delete, "", .notFound, "name"),
+    ]
+    let before = try await withServer(configuration) { client in
+      try await client.execute(uri: "/info", method: .get) { String(buffer: $0.body) }
+    }
+    for (uri, method, text, status, field) in cases {
+      let (got, answer) = try await withServer(configuration) { client in
+        try await client.execute(
+          uri: uri, method: method, body: text.isEmpty ? nil : ByteBuffer(string: text)
+        ) { response in (response.status, String(buffer: response.body)) }
+      }
+      let error = try Self.json(answer)["error"] as? NSDictionary
+      #expect(got == status, "\(method) \(uri) \(text.prefix(60))")
+      #expect(error?["field"] as? String == field, "\(method) \(uri) \(text.prefix(60))")
+      #expect(error?["status"] as? Int == Int(status.code))
+      #expect((error?["message"] as? String)?.isEmpty == false)
+    }
+    let after = try await withServer(configuration) { client in
+      try await client.execute(uri: "/info", method: .get) { String(buffer: $0.body) }
+    }
+    #expect(before == after)
+  }
+
+  @Test(
+    "with a token every route but /health needs it; read-only refuses writes; nothing is written")
+  func access() async throws {
+    let fixture = try Fixture()
+    var configuration = fixture.configuration()
+    configuration.token = "s3cret"
+    let item = try Self.body(["vector": Self.vectors(fixture.probes)[0]])
+    try await withServer(configuration) { client in
+      #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+      for headers: HTTPFields in [
+        [:], [.authorization: "Bearer wrong"], [.authorization: "s3cret"],
+      ] {
+        let info = try Self.refusal(
+          try await client.execute(uri: "/info", method: .get, headers: headers))
+        #expect(info.0 == .unauthorized && info.1 == "Authorization")
+        let put = try await client.execute(
+          uri: "/items/sneaky", method: .put, headers: headers, body: item)
+        #expect(put.status == .unauthorized)
+      }
+      let authorized: HTTPFields = [.authorization: "Bearer s3cret"]
+      let info = try await client.execute(uri: "/info", method: .get, headers: authorized)
+      let count = try Self.json(info)["count"] as? Int
+      #expect(info.status == .ok && count == 600)
+    }
+    var readOnly = fixture.configuration()
+    readOnly.readOnly = true
+    try await withServer(readOnly) { client in
+      #expect(
+        try await client.execute(uri: "/items/sneaky", method: .put, body: item).status
+          == .forbidden)
+      #expect(try await client.execute(uri: "/items/item-1", method: .delete).status == .forbidden)
+      let query = try await client.execute(uri: "/query", method: .post, body: item)
+      #expect(query.status == .ok)
+      let count = try Self.json(try await client.execute(uri: "/info", method: .get))["count"]
+      #expect(count as? Int == 600)
+    }
+  }
+
+  @Test(
+    "PUT adds, updates or leaves an item by its percent-encoded name; DELETE removes it; the index follows"
+  )
+  func writes() async throws {
+    let fixture = try Fixture()
+    let vector = Self.vectors(fixture.probes)[2]
+    try await withServer(fixture.configuration()) { client in
+      let path = "/items/a%2Fb%20%C3%A9"
+      var put = try await client.execute(
+        uri: path, method: .put, body: try Self.body(["vector": vector, "pid": 77, "camera": 2]))
+      var answer = try Self.json(put)
+      #expect(put.status == .ok && answer["status"] as? String == "added")
+      #expect(answer["name"] as? String == "a/b é")
+      put = try await client.execute(
+        uri: path, method: .put, body: try Self.body(["vector": vector, "pid": 77, "camera": 2]))
+      answer = try Self.json(put)
+      #expect(answer["status"] as? String == "unchanged")
+      for search in ["exact", "lsh"] {
+        let response = try await client.execute(
+          uri: "/query", method: .post,
+          body: try Self.body(["vector": vector, "k": 1, search: true]))
+        let found = try #require(Self.json(response)["results"] as? [NSDictionary])
+        let first = (found.first?["neighbors"] as? [NSDictionary])?.first
+        #expect(first?["name"] as? String == "a/b é" && first?["pid"] as? Int == 77, "\(search)")
+      }
+      let shifted = vector.map { $0 + 1 }
+      put = try await client.execute(
+        uri: path, method: .put, body: try Self.body(["vector": shifted]))
+      answer = try Self.json(put)
+      #expect(answer["status"] as? String == "updated")
+      #expect(try await client.execute(uri: path, method: .delete).status == .ok)
+      #expect(try await client.execute(uri: path, method: .delete).status == .notFound)
+      let count = try Self.json(try await client.execute(uri: "/info", method: .get))["count"]
+      #expect(count as? Int == 600)
+      let metrics = try await client.execute(uri: "/metrics", method: .get)
+      let text = String(buffer: metrics.body)
+      #expect(
+        text.contains(
+          #"tripindex_http_requests_total{method="PUT",route="/items/{name}",status="200"} 3"#))
+      #expect(text.contains("tripindex_store_items 600"))
+      #expect(text.contains("tripindex_http_request_duration_seconds_bucket"))
+    }
+    let check = try TripIndexExecutable.run(["check", "--store", fixture.store])
+    #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+  }
+
+  @Test(
+    "the built binary under queries and writes: SIGTERM finishes what is in flight and exits 0; check passes and every acknowledged write is there"
+  )
+  func binaryStopsGracefully() async throws {
+    let fixture = try Fixture()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try TripIndexExecutable.path)
+    process.arguments = ["serve", "--store", fixture.store, "--port", "0", "--quiet"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // The first line says where it listens.
+    var line = Data()
+    while !line.contains(UInt8(ascii: "\n")) {
+      let byte = output.fileHandleForReading.readData(ofLength: 1)
+      guard !byte.isEmpty else { break }
+      line += byte
+    }
+    let text = String(decoding: line, as: UTF8.self)
+    let port = try #require(
+      text.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "\(text)")
+    let vectors = Self.vectors(fixture.probes)
+    let query = try Self.body(["vectors": vectors, "k": 5])
+    let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+      for worker in 0..<3 {
+        group.addTask {
+          let client = TestClient(host: "127.0.0.1", port: port)
+          client.connect()
+          var written: [String] = []
+          for round in 0..<100_000 {
+            let request: TestClient.Request
+            if worker == 0 {
+              request = TestClient.Request(
+                "/items/w-\(round)", method: .put,
+                body: try Self.body(["vector": vectors[round % 4].map { $0 + Double(round) }]))
+            } else {
+              request = TestClient.Request("/query", method: .post, body: query)
+            }
+            guard let response = try? await client.execute(request) else { break }
+            if response.head.status != .ok { break }
+            if worker == 0 { written.append("w-\(round)") }
+          }
+          try? await client.shutdown()
+          return written
+        }
+      }
+      try await Task.sleep(for: .milliseconds(1500))
+      kill(process.processIdentifier, SIGTERM)
+      var all: [String] = []
+      for try await written in group { all += written }
+      return all
+    }
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+    #expect(!acknowledged.isEmpty)
+    let check = try TripIndexExecutable.run(["check", "--store", fixture.store])
+    #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+    let session = try SearchSession(storePath: fixture.store, readOnly: true, usesIndex: false)
+    let missing = try session.store.read { snapshot in
+      try acknowledged.filter { try snapshot.id(named: $0) == nil }
+    }
+    #expect(missing.isEmpty, "acknowledged but not stored: \(missing.prefix(5))")
+  }
+}
