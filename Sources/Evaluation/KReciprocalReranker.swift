@@ -44,10 +44,14 @@ public struct RerankingParameters: Sendable, Equatable {
   }
 
   /// A problem with the settings, or `nil`.
-  public var problem: String? {
-    if k1 < 1 { return "k1 must be at least 1, not \(k1)" }
-    if k2 < 1 { return "k2 must be at least 1, not \(k2)" }
-    if !(0...1).contains(lambda) { return "lambda must be in [0, 1], not \(lambda)" }
+  public var problem: String? { invalidSetting.map { "\($0.name) \($0.requirement)" } }
+
+  /// The first setting out of range, by name (`k1`, `k2`, `lambda`), with what it must be, so
+  /// that a front end can name it its own way; `nil` when all are valid.
+  public var invalidSetting: (name: String, requirement: String)? {
+    if k1 < 1 { return ("k1", "must be at least 1, not \(k1)") }
+    if k2 < 1 { return ("k2", "must be at least 1, not \(k2)") }
+    if !(0...1).contains(lambda) { return ("lambda", "must be in [0, 1], not \(lambda)") }
     return nil
   }
 

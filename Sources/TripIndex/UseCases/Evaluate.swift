@@ -100,7 +100,9 @@ public enum Evaluate {
     guard options.repeats > 0 else {
       throw TripIndexError("\(option("repeats")) must be at least 1, not \(options.repeats)")
     }
-    if let problem = options.rerank?.problem { throw TripIndexError("--" + problem) }
+    if let invalid = options.rerank?.invalidSetting {
+      throw TripIndexError("\(option(invalid.name)) \(invalid.requirement)")
+    }
     try options.rankedList.check()
     if options.galleryPath != nil && options.galleryStorePath != nil {
       throw TripIndexError(

@@ -90,7 +90,7 @@ public struct ModelDescription: Sendable {
     ]
     if let classifier = model.classifier {
       lines.append(
-        "softmax head kept: \(TextFormatting.grouped(classifier.classes)) classes (training pids \(classifier.pids.first ?? 0)…\(classifier.pids.last ?? 0)) on the \(classifier.inputs)-d embedding; export-model --pytorch --head writes it"
+        "softmax head kept: \(TextFormatting.grouped(classifier.classes)) classes (training pids \(classifier.pids.first ?? 0)…\(classifier.pids.last ?? 0)) on the \(classifier.inputs)-d embedding; \(command("export-model MODEL \(option("pytorch")) \(option("head"))")) writes it"
       )
     } else if loss.usesSoftmaxHead {
       lines.append("softmax head: not kept (a model file from before format 2)")

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// Rules the core's source keeps, checked by reading it: the use cases name no command-line
+/// flag (front ends word options their own way, through `Wording`) and import nothing of a
+/// front end's.
+@Suite struct SourceRulesTests {
+  private static let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+      "Sources/TripIndex")
+
+  /// Every Swift file of the core, with its lines.
+  private static func sources() throws -> [(path: String, lines: [Substring])] {
+    let enumerator = try #require(FileManager.default.enumerator(atPath: core.path))
+    return try enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }.sorted()
+      .map { file in
+        let text = try String(contentsOf: core.appendingPathComponent(file), encoding: .utf8)
+        return (file, text.split(separator: "\n", omittingEmptySubsequences: false))
+      }
+  }
+
+  /// The string literals of a line of code (comments dropped), roughly: text between quotes.
+  static func literals(_ line: Substring) -> [Substring] {
+    let trimmed = line.drop { $0 == " " }
+    if trimmed.hasPrefix("//") { return [] }
+    var literals: [Substring] = []
+    var start: Substring.Index?
+    var index = line.startIndex
+    while index < line.endIndex {
+      let character = line[index]
+      if start == nil, character == "/", line[index...].hasPrefix("//") { break }
+      if character == "\\" {
+        index = line.index(after: index)
+      } else if character == "\"" {
+        if let open = start {
+          literals.append(line[line.index(after: open)..<index])
+          start = nil
+        } else {
+          start = index
+        }
+      }
+      if index < line.endIndex { index = line.index(after: index) }
+    }
+    return literals
+  }
+
+  @Test("the core's string literals spell no command-line flag")
+  func noFlagSpellings() throws {
+    #expect(Self.literals(#"  throw E("--" + x) // "--y""#) == ["--"])
+    var found: [String] = []
+    for (path, lines) in try Self.sources() {
+      for (number, line) in lines.enumerated() {
+        for literal in Self.literals(line) where literal.contains("--") {
+          found.append("\(path):\(number + 1): \(literal.prefix(80))")
+        }
+      }
+    }
+    #expect(found.isEmpty, "flags spelled in Sources/TripIndex: \(found)")
+  }
+
+  @Test("the core imports no front end's packages")
+  func noFrontEndImports() throws {
+    let frontEnd = [
+      "ArgumentParser", "Hummingbird", "NIOCore", "NIOPosix", "TripIndexCLI",
+      "TripIndexServer", "Logging", "Metrics", "Prometheus", "ServiceLifecycle",
+    ]
+    for (path, lines) in try Self.sources() {
+      for line in lines where line.hasPrefix("import ") {
+        let module = String(line.dropFirst("import ".count))
+        #expect(!frontEnd.contains(module), "\(path) imports \(module)")
+      }
+    }
+  }
+}
