@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 extension JSONValue {
   /// A JSON syntax error.
   public struct ParseError: Error, Sendable, CustomStringConvertible {
@@ -9,25 +7,19 @@ extension JSONValue {
     public var description: String { message }
   }
 
-  /// Parses JSON text (RFC 8259) with FoundationEssentials' `JSONDecoder`. Whole numbers that fit
-  /// an `Int` become ``integer(_:)``; objects keep every member (their order is not kept).
+  /// Parses JSON text (RFC 8259, strictly). Whole numbers that fit an `Int` become
+  /// ``integer(_:)``, others ``number(_:)``; objects keep their members in order, and a member
+  /// named twice is an error.
   ///
   /// - Parameter text: the JSON text.
   /// - Returns: the value.
-  /// - Throws: ``ParseError`` with the decoder's account of what is wrong.
+  /// - Throws: ``ParseError`` saying what is wrong and at which byte.
   public static func parse(_ text: String) throws(ParseError) -> JSONValue {
-    do {
-      return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    } catch let error as DecodingError {
-      switch error {
-      case .dataCorrupted(let context):
-        let cause = (context.underlyingError.map { "\($0)" }).map { ": \($0)" } ?? ""
-        throw ParseError(message: context.debugDescription + cause)
-      default:
-        throw ParseError(message: "\(error)")
-      }
-    } catch {
-      throw ParseError(message: "\(error)")
+    var bytes = Array(text.utf8)
+    bytes.append(0)
+    return try bytes.withUnsafeBufferPointer { buffer throws(ParseError) in
+      var parser = JSONParser(nulTerminated: buffer)
+      return try parser.parseDocument()
     }
   }
 
@@ -71,44 +63,5 @@ extension JSONValue {
   public var arrayValue: [JSONValue]? {
     if case .array(let values) = self { return values }
     return nil
-  }
-}
-
-extension JSONValue: Decodable {
-  /// Decodes any JSON value.
-  public init(from decoder: any Decoder) throws {
-    if var elements = try? decoder.unkeyedContainer() {
-      var values: [JSONValue] = []
-      while !elements.isAtEnd { values.append(try elements.decode(JSONValue.self)) }
-      self = .array(values)
-      return
-    }
-    if let members = try? decoder.container(keyedBy: MemberKey.self) {
-      self = .object(
-        try members.allKeys.sorted { $0.stringValue < $1.stringValue }.map { key in
-          (key.stringValue, try members.decode(JSONValue.self, forKey: key))
-        })
-      return
-    }
-    let single = try decoder.singleValueContainer()
-    if single.decodeNil() {
-      self = .null
-    } else if let value = try? single.decode(Bool.self) {
-      self = .bool(value)
-    } else if let value = try? single.decode(Int.self) {
-      self = .integer(value)
-    } else if let value = try? single.decode(Double.self) {
-      self = .number(value)
-    } else {
-      self = .string(try single.decode(String.self))
-    }
-  }
-
-  /// An object member's name.
-  private struct MemberKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
   }
 }

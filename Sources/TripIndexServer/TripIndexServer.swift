@@ -11,9 +11,10 @@ import VectorStore
 /// `tripindex serve`: a store and its index behind an HTTP API.
 ///
 /// Routes: `POST /query`, `PUT /items/{name}`, `DELETE /items/{name}`, `GET /info`,
-/// `GET /health`, `GET /metrics`. Searches and writes run on a thread pool, off the event
-/// loops; each search is one read transaction and each write one write transaction that also
-/// updates the index, so readers never block the writer and see whole transactions only.
+/// `GET /health`, `GET /metrics`. Searches run in each request's task, off the event loops
+/// (they compute and never wait on a lock); writes, which wait for LMDB's writer lock, run on a
+/// thread pool. Each search is one read transaction and each write one write transaction that
+/// also updates the index, so readers never block the writer and see whole transactions only.
 public struct TripIndexServer: Sendable {
   /// The settings.
   public let configuration: ServerConfiguration
@@ -75,11 +76,18 @@ public struct TripIndexServer: Sendable {
       logger: logger)
   }
 
-  /// Runs work that blocks (LMDB, BLAS) on the thread pool, never on an event loop; errors
-  /// that are not the request's fault are logged and become 500.
+  /// Runs work that may wait (a write waits for LMDB's writer lock) on the thread pool, never
+  /// on an event loop or the concurrency pool; errors as ``computing(_:)``.
   private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await computing { try await NIOThreadPool.singleton.runIfActive(work) }
+  }
+
+  /// Runs work in the request's task: searches, which compute without waiting on locks (reads
+  /// of the memory map, BLAS), off the event loops and without a hop to another thread. Errors
+  /// that are not the request's fault are logged and become 500.
+  private func computing<T: Sendable>(_ work: () async throws -> T) async throws -> T {
     do {
-      return try await NIOThreadPool.singleton.runIfActive(work)
+      return try await work()
     } catch let error as APIError {
       throw error
     } catch let error as TripIndexError {
@@ -108,7 +116,7 @@ public struct TripIndexServer: Sendable {
   private func query(_ request: Request) async throws -> Response {
     let parsed = try QueryRequest(body: try await body(request), configuration: configuration)
     let session = self.session
-    let text = try await blocking {
+    let text = try await computing {
       let names = parsed.names.isEmpty ? (0..<parsed.vectors.rows).map { "#\($0)" } : parsed.names
       let prepared: Matrix
       do {

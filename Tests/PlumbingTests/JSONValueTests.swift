@@ -1,3 +1,4 @@
+import Foundation
 import Plumbing
 import Testing
 import VectorMath
@@ -51,7 +52,15 @@ import VectorMath
 
   @Test(
     "malformed JSON is a ParseError, not a crash",
-    arguments: ["", "{", "[1, 2", "{\"a\" 1}", "nul", "\"open", "1 2", "{\"a\": }", "[,]"])
+    arguments: [
+      "", "{", "[1, 2", "{\"a\" 1}", "nul", "\"open", "1 2", "{\"a\": }", "[,]", "[1,]",
+      "{\"a\": 1,}",
+      "01", "-", "1.", ".5", "+1", "1e", "1e+", "--1", "0x10", "1e400", "-1e400", "\"\u{1}\"",
+      "\"\\x\"",
+      "\"\\u12\"", "\"\\uD800\"", "\"\\uDC00\"", "\"\\uD800\\u0041\"", "{\"a\": 1, \"a\": 2}",
+      "tru",
+      "nulll", "[1 2]", "{1: 2}", "\u{FEFF}1", "NaN", "Infinity",
+    ])
   func malformed(text: String) {
     #expect(throws: JSONValue.ParseError.self) { _ = try JSONValue.parse(text) }
   }
@@ -63,5 +72,40 @@ import VectorMath
     #expect(try JSONValue.parse("18446744073709551616").doubleValue == 18_446_744_073_709_551_616)
     let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
     #expect(try JSONValue.parse(deep).arrayValue?.count == 1)
+  }
+
+  @Test("escapes, surrogate pairs, member order, and the nesting limit")
+  func strictDetails() throws {
+    #expect(
+      try JSONValue.parse(#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00\u0000""#)
+        == .string("a\"b\\c/d\u{8}\u{C}\n\r\té😀\u{0}"))
+    let object = try JSONValue.parse(#" { "z" : 1 , "a" : [ ] , "m" : { } } "#)
+    guard case .object(let members) = object else {
+      Issue.record("not an object: \(object)")
+      return
+    }
+    #expect(members.map(\.0) == ["z", "a", "m"])
+    let deepest = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+    #expect(throws: Never.self) { _ = try JSONValue.parse(deepest) }
+    let tooDeep = String(repeating: "[", count: 513) + String(repeating: "]", count: 513)
+    #expect(throws: JSONValue.ParseError.self) { _ = try JSONValue.parse(tooDeep) }
+    #expect(try JSONValue.parse("-0") == .integer(0))
+    #expect(try JSONValue.parse("1e2") == .number(100))
+    #expect(try JSONValue.parse("9223372036854775807") == .integer(Int.max))
+    #expect(try JSONValue.parse("-9223372036854775808") == .integer(Int.min))
+  }
+
+  @Test(
+    "numbers read as Foundation's JSONSerialization reads them",
+    arguments: [
+      "0", "-0.0", "3.14159265358979", "1e-7", "2.5E+10", "-123456789012345678", "0.1",
+      "1.7976931348623157e308",
+      "4.9e-324", "123456789.123456789", "1E2", "100000000000000000000000",
+    ])
+  func numbersAsFoundation(text: String) throws {
+    let foundation = try #require(
+      JSONSerialization.jsonObject(with: Data(("[" + text + "]").utf8)) as? [NSNumber]
+    ).first?.doubleValue
+    #expect(try JSONValue.parse(text).doubleValue == foundation)
   }
 }
