@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Synchronization
 import TestSupport
 import Testing
 import TripIndex
@@ -299,6 +300,8 @@ import VectorStore
       text.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "\(text)")
     let vectors = Self.vectors(fixture.probes)
     let query = try Self.body(["vectors": vectors, "k": 5])
+    // SIGTERM goes once both kinds of request have been answered a few times (or after 60 s).
+    let answered = AnsweredCounts()
     let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
       for worker in 0..<3 {
         group.addTask {
@@ -317,12 +320,20 @@ import VectorStore
             guard let response = try? await client.execute(request) else { break }
             if response.head.status != .ok { break }
             if worker == 0 { written.append("w-\(round)") }
+            answered.counts.withLock {
+              if worker == 0 { $0.writes += 1 } else { $0.queries += 1 }
+            }
           }
           try? await client.shutdown()
           return written
         }
       }
-      try await Task.sleep(for: .milliseconds(1500))
+      let started = ContinuousClock.now
+      while started.duration(to: .now) < .seconds(60) {
+        try await Task.sleep(for: .milliseconds(100))
+        let counts = answered.counts.withLock { $0 }
+        if counts.writes >= 20 && counts.queries >= 20 { break }
+      }
       kill(process.processIdentifier, SIGTERM)
       var all: [String] = []
       for try await written in group { all += written }
@@ -339,4 +350,9 @@ import VectorStore
     }
     #expect(missing.isEmpty, "acknowledged but not stored: \(missing.prefix(5))")
   }
+}
+
+/// Requests answered so far, by kind, shared by the load tasks.
+private final class AnsweredCounts: Sendable {
+  let counts = Mutex((writes: 0, queries: 0))
 }
