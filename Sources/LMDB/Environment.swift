@@ -212,6 +212,13 @@ public final class Environment: @unchecked Sendable {
     return info.me_mapsize
   }
 
+  /// The address the map starts at in this process (it may move when the map is grown).
+  public var mapAddress: UInt {
+    var info = MDB_envinfo()
+    mdb_env_info(handle, &info)
+    return UInt(bitPattern: info.me_mapaddr)
+  }
+
   /// The database page size in bytes.
   public var pageSizeBytes: Int {
     var stat = MDB_stat()

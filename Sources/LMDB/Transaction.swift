@@ -30,6 +30,10 @@ public struct Transaction {
   let handle: OpaquePointer
   /// Whether this is a read-only transaction.
   public let isReadOnly: Bool
+
+  /// The transaction's id: for a read-only transaction, the id of the committed write
+  /// transaction whose snapshot it sees, so two read transactions with one id see the same data.
+  public var snapshotID: Int { Int(mdb_txn_id(handle)) }
   let state: TransactionState
 
   init(handle: OpaquePointer, isReadOnly: Bool, state: TransactionState) {

@@ -123,7 +123,22 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Returns: microseconds per query with the index and with exact search.
   /// - Throws: ``VectorStoreError``.
   public static func recordedSpeed(of store: VectorStore) throws -> (lsh: Double, exact: Double)? {
-    guard let text = try store.metadata(speedKey) else { return nil }
+    parsedSpeed(try store.metadata(speedKey))
+  }
+
+  /// The recorded speeds as a snapshot sees them (no transaction of its own).
+  ///
+  /// - Parameter snapshot: the snapshot.
+  /// - Returns: microseconds per query of LSH and of exact search, or `nil`.
+  /// - Throws: `VectorStoreError`.
+  public static func recordedSpeed(in snapshot: StoreSnapshot) throws -> (
+    lsh: Double, exact: Double
+  )? {
+    parsedSpeed(try snapshot.metadata(speedKey))
+  }
+
+  private static func parsedSpeed(_ text: String?) -> (lsh: Double, exact: Double)? {
+    guard let text else { return nil }
     let parts = text.split(separator: " ").compactMap { Double($0) }
     guard parts.count == 2, parts.allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }
     return (parts[0], parts[1])

@@ -22,63 +22,24 @@ public struct StoreSnapshot {
   init(store: VectorStore, transaction: Transaction) throws {
     self.store = store
     self.transaction = transaction
-    let (count, nextID) = try transaction.counters(in: store.meta, path: store.path)
-    (self.count, self.nextID) = (count, nextID)
-    itemHeaderBytes = try transaction.itemHeaderBytes(in: store.meta)
-    let copies = AlignedCopies()
-    self.copies = copies
-    let path = store.path
-    let blockRows = store.blockRows
-    var deletedMaps: [UInt64: UnsafePointer<UInt8>] = [:]
-    let bitmapBytes = store.bitmapBytes
-    try transaction.withCursor(in: store.deleted) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        guard let key = BigEndianKey(bytes: current.key), key.value % UInt64(blockRows) == 0,
-          key.value < nextID, current.value.count == bitmapBytes,
-          let bitmap = current.value.baseAddress
-        else {
-          throw VectorStoreError.damaged(
-            path: path,
-            "a deleted-rows bitmap (database 'deleted') has a bad key or \(current.value.count) bytes instead of \(bitmapBytes)"
-          )
-        }
-        deletedMaps[key.value] = bitmap.assumingMemoryBound(to: UInt8.self)
-        entry = try cursor.next()
-      }
+    // A read transaction that sees the same committed snapshot as an earlier one, at the same
+    // map address, sees the same pages: its layout is reused instead of walked again (a walk
+    // touches every block's entry, which a server's single-probe searches would pay each time).
+    let key =
+      transaction.isReadOnly
+      ? SnapshotLayout.Key(
+        snapshotID: transaction.snapshotID, mapAddress: store.environment.mapAddress)
+      : nil
+    let layout: SnapshotLayout
+    if let key, let cached = store.snapshotLayouts.withLock({ $0 }), cached.key == key {
+      layout = cached
+    } else {
+      layout = try SnapshotLayout(store: store, transaction: transaction, key: key)
+      if key != nil { store.snapshotLayouts.withLock { $0 = layout } }
     }
-    let rowBytes = store.dimension * MemoryLayout<Float>.size
-    var blocks: [VectorBlock] = []
-    try transaction.withCursor(in: store.vectors) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
-        let firstID = UInt64(blocks.count * blockRows)
-        // Every block but the last holds `blockRows` rows; the last ends at `nextID`.
-        let expectedRows = StoreSchema.rows(
-          inBlockStarting: firstID, nextID: nextID, blockRows: blockRows)
-        guard let key = BigEndianKey(bytes: current.key), key.value == firstID,
-          current.value.count == expectedRows * rowBytes, expectedRows > 0
-        else {
-          throw VectorStoreError.damaged(
-            path: path,
-            "vector block \(blocks.count) (database 'vectors', first id \(firstID)) holds \(current.value.count) bytes; \(expectedRows) rows of dimension \(store.dimension) need \(expectedRows * rowBytes)"
-          )
-        }
-        blocks.append(
-          VectorBlock(
-            firstID: key.value, rowCount: expectedRows,
-            values: copies.floats(current.value), deleted: deletedMaps[key.value]))
-        entry = try cursor.next()
-      }
-    }
-    let expectedBlocks = Int((nextID + UInt64(blockRows) - 1) / UInt64(blockRows))
-    guard blocks.count == expectedBlocks else {
-      throw VectorStoreError.damaged(
-        path: path,
-        "database 'vectors' holds \(blocks.count) blocks; the \(nextID) assigned ids need \(expectedBlocks)"
-      )
-    }
-    self.blocks = blocks
+    (count, nextID, itemHeaderBytes) = (layout.count, layout.nextID, layout.itemHeaderBytes)
+    copies = layout.copies
+    blocks = layout.blocks
   }
 
   /// The name and labels of a live item.
@@ -184,4 +145,86 @@ extension StoreSnapshot: VectorSource {
   public var blockRows: Int { store.blockRows }
   /// The id the next new item will get.
   public var idLimit: UInt64 { nextID }
+}
+
+/// Where a snapshot's vector blocks and deletion bitmaps are in the map, with its counters:
+/// found by walking the `vectors` and `deleted` databases, checked as it goes, and kept by the
+/// store for the next read transaction that sees the same committed snapshot (same LMDB
+/// transaction id, same map address), whose pages are then the same.
+///
+/// Immutable once made; its pointers are valid only inside transactions with its key.
+final class SnapshotLayout: @unchecked Sendable {
+  /// The snapshot a layout describes.
+  struct Key: Equatable {
+    var snapshotID: Int
+    var mapAddress: UInt
+  }
+
+  let key: Key?
+  let count: Int
+  let nextID: UInt64
+  let itemHeaderBytes: Int
+  let blocks: [VectorBlock]
+  let copies: AlignedCopies
+
+  init(store: VectorStore, transaction: Transaction, key: Key?) throws {
+    self.key = key
+    let (count, nextID) = try transaction.counters(in: store.meta, path: store.path)
+    (self.count, self.nextID) = (count, nextID)
+    itemHeaderBytes = try transaction.itemHeaderBytes(in: store.meta)
+    let copies = AlignedCopies()
+    self.copies = copies
+    let path = store.path
+    let blockRows = store.blockRows
+    var deletedMaps: [UInt64: UnsafePointer<UInt8>] = [:]
+    let bitmapBytes = store.bitmapBytes
+    try transaction.withCursor(in: store.deleted) { cursor in
+      var entry = try cursor.first()
+      while let current = entry {
+        guard let key = BigEndianKey(bytes: current.key), key.value % UInt64(blockRows) == 0,
+          key.value < nextID, current.value.count == bitmapBytes,
+          let bitmap = current.value.baseAddress
+        else {
+          throw VectorStoreError.damaged(
+            path: path,
+            "a deleted-rows bitmap (database 'deleted') has a bad key or \(current.value.count) bytes instead of \(bitmapBytes)"
+          )
+        }
+        deletedMaps[key.value] = bitmap.assumingMemoryBound(to: UInt8.self)
+        entry = try cursor.next()
+      }
+    }
+    let rowBytes = store.dimension * MemoryLayout<Float>.size
+    var blocks: [VectorBlock] = []
+    try transaction.withCursor(in: store.vectors) { cursor in
+      var entry = try cursor.first()
+      while let current = entry {
+        let firstID = UInt64(blocks.count * blockRows)
+        // Every block but the last holds `blockRows` rows; the last ends at `nextID`.
+        let expectedRows = StoreSchema.rows(
+          inBlockStarting: firstID, nextID: nextID, blockRows: blockRows)
+        guard let key = BigEndianKey(bytes: current.key), key.value == firstID,
+          current.value.count == expectedRows * rowBytes, expectedRows > 0
+        else {
+          throw VectorStoreError.damaged(
+            path: path,
+            "vector block \(blocks.count) (database 'vectors', first id \(firstID)) holds \(current.value.count) bytes; \(expectedRows) rows of dimension \(store.dimension) need \(expectedRows * rowBytes)"
+          )
+        }
+        blocks.append(
+          VectorBlock(
+            firstID: key.value, rowCount: expectedRows,
+            values: copies.floats(current.value), deleted: deletedMaps[key.value]))
+        entry = try cursor.next()
+      }
+    }
+    let expectedBlocks = Int((nextID + UInt64(blockRows) - 1) / UInt64(blockRows))
+    guard blocks.count == expectedBlocks else {
+      throw VectorStoreError.damaged(
+        path: path,
+        "database 'vectors' holds \(blocks.count) blocks; the \(nextID) assigned ids need \(expectedBlocks)"
+      )
+    }
+    self.blocks = blocks
+  }
 }

@@ -34,6 +34,8 @@ public final class VectorStore: @unchecked Sendable {
   package let environment: Environment
   private let hooks = Mutex<[StoreIndexHook]>([])
   private let indexOpeners = Mutex<[String: @Sendable (VectorStore) throws -> Void]>([:])
+  /// The layout of the last committed snapshot a read transaction saw (see `SnapshotLayout`).
+  let snapshotLayouts = Mutex<SnapshotLayout?>(nil)
 
   /// The metadata key listing the store's indexes (comma-separated names).
   public static let indexesKey = "indexes"

@@ -28,6 +28,45 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   }
 
   @Test(
+    "reads that see one committed snapshot share its block layout; every write, deletion and map growth is seen by the next read"
+  )
+  func snapshotLayoutFollowsWrites() throws {
+    let directory = TemporaryDirectory()
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 8, metric: .l2)
+    let first = Fixtures.randomMatrix(rows: store.blockRows + 3, columns: 8, seed: 2)
+    _ = try upsert(store, (0..<first.rows).map { "a\($0)" }, first)
+    let before = try store.read { snapshot in (snapshot.count, snapshot.blocks.map(\.values)) }
+    let again = try store.read { snapshot in (snapshot.count, snapshot.blocks.map(\.values)) }
+    #expect(before.0 == again.0 && before.1 == again.1)
+    // A write into the last block and a new one: the next read sees both, with the new values.
+    let second = Fixtures.randomMatrix(rows: store.blockRows, columns: 8, seed: 3)
+    _ = try upsert(store, (0..<second.rows).map { "b\($0)" }, second)
+    try store.read { snapshot in
+      #expect(snapshot.count == first.rows + second.rows)
+      #expect(snapshot.blocks.count == 3)
+      let id = try #require(try snapshot.id(named: "b0"))
+      #expect(Array(try #require(snapshot.vector(id: id))) == second.row(0))
+    }
+    // A deletion changes the bitmap the layout points to.
+    try store.write { writer in _ = try writer.delete(name: "a1") }
+    try store.read { snapshot in
+      #expect(snapshot.count == first.rows + second.rows - 1)
+      #expect(snapshot.vector(id: 1) == nil)
+    }
+    // Enough data to grow the map several times over: the layout is found again each time.
+    let big = Fixtures.randomMatrix(rows: 40 * store.blockRows, columns: 8, seed: 4)
+    for round in 0..<4 {
+      _ = try upsert(store, (0..<big.rows).map { "c\(round)-\($0)" }, big)
+      try store.read { snapshot in
+        let id = try #require(try snapshot.id(named: "c\(round)-7"))
+        #expect(Array(try #require(snapshot.vector(id: id))) == big.row(7))
+        #expect(snapshot.count == first.rows + second.rows - 1 + (round + 1) * big.rows)
+      }
+    }
+  }
+
+  @Test(
     "inserted vectors and labels read back exactly, across many blocks", arguments: [3, 64, 700])
   func insertAndRead(dimension: Int) throws {
     let directory = TemporaryDirectory()

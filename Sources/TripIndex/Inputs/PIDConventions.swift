@@ -145,9 +145,18 @@ extension PIDConventions {
   /// - Parameter store: the store.
   /// - Throws: `VectorStoreError`.
   public static func recorded(in store: VectorStore) throws -> PIDConventions? {
-    guard let distractor = try store.metadata(distractorKey),
-      let junk = try store.metadata(junkKey)
-    else { return nil }
+    try recorded(store.metadata)
+  }
+
+  /// The conventions recorded in a store, as a snapshot sees them.
+  static func recorded(in snapshot: StoreSnapshot) throws -> PIDConventions? {
+    try recorded(snapshot.metadata)
+  }
+
+  private static func recorded(_ metadata: (String) throws -> String?) throws -> PIDConventions? {
+    guard let distractor = try metadata(distractorKey), let junk = try metadata(junkKey) else {
+      return nil
+    }
     return PIDConventions(distractor: Int32(distractor), junk: Int32(junk))
   }
 

@@ -96,9 +96,9 @@ public final class SearchSession: Sendable {
   ) throws -> Query.Result {
     try options.validate()
     let started = Progress.now()
-    let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
-    let recordedJunk = try PIDConventions.recorded(in: store)?.junk ?? -1
     return try store.read { snapshot in
+      let recordedSpeed = try LSHIndex.recordedSpeed(in: snapshot)
+      let recordedJunk = try PIDConventions.recorded(in: snapshot)?.junk ?? -1
       var plan = SearchPlan(
         index: options.exact ? nil : index, options: options, recordedSpeed: recordedSpeed)
       let selection = try plan.selection(in: snapshot)
