@@ -165,13 +165,7 @@ public struct KReciprocalReranker: Sendable {
     queries: Matrix, gallery: Matrix, metric: DistanceMetric, parameters: RerankingParameters,
     threads: Int = Parallel.processorCount, progress: (String) -> Void = { _ in }
   ) {
-    precondition(parameters.problem == nil, parameters.problem ?? "")
-    precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
-    precondition(queries.rows + gallery.rows <= Self.maximumItems, "more items than maximumItems")
-    let items = ItemVectors(
-      queries: queries, gallery: gallery, metric: metric,
-      squaresSquared: metric == .l2 && parameters.distance == .squared)
-    let width = min(parameters.neighbourCount, items.count)
+    let (items, width) = Self.items(queries, gallery, metric: metric, parameters: parameters)
     progress(
       "re-ranking: nearest \(width) of \(items.count) items for each (\(parameters.k1)-reciprocal sets)"
     )
@@ -201,20 +195,28 @@ public struct KReciprocalReranker: Sendable {
     galleryCandidates: [[Int]], threads: Int = Parallel.processorCount,
     progress: (String) -> Void = { _ in }
   ) {
-    precondition(parameters.problem == nil, parameters.problem ?? "")
-    precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
-    precondition(queries.rows + gallery.rows <= Self.maximumItems, "more items than maximumItems")
-    let items = ItemVectors(
-      queries: queries, gallery: gallery, metric: metric,
-      squaresSquared: metric == .l2 && parameters.distance == .squared)
+    let (items, width) = Self.items(queries, gallery, metric: metric, parameters: parameters)
     precondition(galleryCandidates.count == items.count, "one candidate list per item")
-    let width = min(parameters.neighbourCount, items.count)
     progress("re-ranking: nearest \(width) items for each, from the index's candidates")
     let (neighbours, maxima) = items.nearestNeighbours(
       count: width, galleryCandidates: galleryCandidates, threads: threads)
     self.init(
       items: items, neighbours: neighbours, width: width, maxima: maxima, parameters: parameters,
       threads: threads, progress: progress)
+  }
+
+  /// The items both initialisers re-rank (settings and shapes checked) and how many neighbours
+  /// each keeps.
+  private static func items(
+    _ queries: Matrix, _ gallery: Matrix, metric: DistanceMetric, parameters: RerankingParameters
+  ) -> (ItemVectors, width: Int) {
+    precondition(parameters.problem == nil, parameters.problem ?? "")
+    precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
+    precondition(queries.rows + gallery.rows <= maximumItems, "more items than maximumItems")
+    let items = ItemVectors(
+      queries: queries, gallery: gallery, metric: metric,
+      squaresSquared: metric == .l2 && parameters.distance == .squared)
+    return (items, min(parameters.neighbourCount, items.count))
   }
 
   /// The encodings from neighbour lists and row maxima.
