@@ -1,0 +1,276 @@
+import CKernels
+import LMDB
+import Plumbing
+import VectorMath
+import VectorStore
+
+/// Opening, building, rebuilding and dropping an index.
+extension LSHIndex {
+  /// Opens the index of a store and attaches it, or returns `nil` when the store has none.
+  ///
+  /// Call it before any read transaction that will search with it begins: LMDB makes the
+  /// databases it opens visible only to transactions that start afterwards.
+  ///
+  /// - Parameter store: the store.
+  /// - Returns: the index, or `nil`.
+  /// - Throws: ``LSHError`` for a damaged or outdated index, ``VectorStoreError`` for LMDB
+  ///   failures.
+  public static func open(_ store: VectorStore) throws -> LSHIndex? {
+    // A transaction that finds the index rebuilt, created or dropped by another process
+    // reopens it through this and runs again (see ``StoreIndexHook``).
+    store.registerIndexOpener(named: name) { store in _ = try LSHIndex.open(store) }
+    let recorded =
+      try store.metadata(VectorStore.indexesKey)?.split(separator: ",").map(String.init) ?? []
+    guard recorded.contains(name) else {
+      store.detachIndex(named: name)
+      return nil
+    }
+    let environment = store.environment
+    guard let parameters = try? environment.database(named: parametersName) else {
+      throw LSHError(
+        .needsRebuild, "store \(store.path): its LSH index parameters are missing"
+      )
+    }
+    let loaded: Result<(ItemEncoder, Version), LSHError> = try environment.read { txn in
+      guard let configText = try txn.value(forKey: "config", in: parameters),
+        let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
+        let configuration = try? LSHConfiguration(json: json)?.validated(
+          forDimension: store.dimension)
+      else {
+        return .failure(
+          LSHError(
+            .needsRebuild, "store \(store.path): its LSH index parameters are damaged"
+          ))
+      }
+      guard json["format"]?.intValue == format else {
+        return .failure(
+          LSHError(
+            .needsRebuild,
+            "store \(store.path): its LSH index was built by an earlier version (table format \(json["format"]?.intValue ?? 1); this one reads \(format))"
+          ))
+      }
+      if let recorded = try txn.value(forKey: checksumKey, in: parameters),
+        try recorded.count != 4
+          || recorded.loadUnaligned(as: UInt32.self).littleEndian
+            != parametersChecksum(txn, parameters)
+      {
+        return .failure(
+          LSHError(
+            .needsRebuild,
+            "store \(store.path): its LSH index parameters fail their checksum (damaged)"
+          ))
+      }
+      func floats(_ key: String) throws -> [Float] {
+        guard let bytes = try txn.value(forKey: key, in: parameters) else { return [] }
+        return LittleEndianFloats.values(in: bytes)
+      }
+      let mean = try floats("mean")
+      let basis = try floats("basis")
+      let variances = try floats("variances")
+      let hasherParameters = try floats("hasher")
+      guard mean.count == store.dimension,
+        basis.count == store.dimension * configuration.sketchDimensions,
+        variances.count == configuration.sketchDimensions,
+        hasherParameters.count
+          == BucketHasher.parameterCount(
+            family: configuration.family, tables: configuration.tables,
+            hashesPerTable: configuration.hashesPerTable,
+            dimensions: configuration.hashDimensions),
+        (mean + basis + variances + hasherParameters).allSatisfy({ $0.isFinite }),
+        let coder = CompactCoder(parameters: try floats("coder")),
+        coder.dimensions == configuration.sketchDimensions
+      else {
+        return .failure(
+          LSHError(
+            .needsRebuild, "store \(store.path): its LSH index parameters are damaged"
+          ))
+      }
+      let transform = DataTransform(
+        inputDimension: store.dimension, outputDimension: configuration.sketchDimensions,
+        mean: mean, basis: basis, variances: variances)
+      let hasher = BucketHasher(
+        family: configuration.family, tables: configuration.tables,
+        hashesPerTable: configuration.hashesPerTable,
+        dimensions: configuration.hashDimensions,
+        bucketWidth: Float(configuration.bucketWidth ?? 1),
+        parameters: hasherParameters)
+      let model = LSHModel(
+        configuration: configuration, transform: transform, hasher: hasher, metric: store.metric)
+      return .success(
+        (ItemEncoder(model: model, coder: coder), try storedVersion(txn, parameters)))
+    }
+    let (encoder, version) = try loaded.get()
+    let index = LSHIndex(
+      store: store, encoder: encoder, parametersDatabase: parameters,
+      tableDatabases: try (0..<encoder.model.configuration.tables).map {
+        try environment.database(named: tableName($0), flags: tableFlags)
+      }, version: version)
+    store.attach(index)
+    return index
+  }
+
+  /// Builds (or rebuilds) the index of a store in one write transaction and attaches it.
+  ///
+  /// - Parameters:
+  ///   - store: the store (opened for writing).
+  ///   - configuration: the parameters; a missing p-stable width is estimated from the data.
+  ///   - sampleSize: vectors used to learn the centring, principal components and code ranges.
+  /// - Returns: the index.
+  /// - Throws: ``LSHError`` for bad parameters or a store of fewer than 2 items;
+  ///   ``VectorStoreError``.
+  @discardableResult
+  public static func build(
+    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = 20_000
+  ) throws -> LSHIndex {
+    let encoder = try store.read { snapshot in
+      try fitEncoder(
+        configuration, over: snapshot, sampleSize: sampleSize, describedAs: "store \(store.path)")
+    }
+    return try build(on: store, encoder: encoder)
+  }
+
+  /// Builds (or rebuilds) the index of a store with fitted parameters (what ``LSHTuner``
+  /// measured) in one write transaction and attaches it.
+  ///
+  /// - Parameters:
+  ///   - store: the store (opened for writing).
+  ///   - encoder: the projection, hash functions and compact codes.
+  /// - Returns: the index.
+  /// - Throws: ``VectorStoreError``.
+  @discardableResult
+  public static func build(on store: VectorStore, encoder: ItemEncoder) throws -> LSHIndex {
+    let rebuild = try prepareRebuild(of: store, encoder: encoder)
+    do {
+      try store.write { writer in try rebuild.apply(in: writer) }
+    } catch {
+      rebuild.discard()
+      throw error
+    }
+    guard let index = rebuild.attach() else {
+      throw LSHError("store \(store.path): no index was built")
+    }
+    return index
+  }
+
+  /// A rebuild (or a drop) of a store's index prepared outside any transaction, to be applied
+  /// inside one write transaction of the caller's (``apply(in:)``), with other changes.
+  public struct Rebuild {
+    let store: VectorStore
+    /// The new index; `nil` for a drop.
+    let index: LSHIndex?
+    /// Every index database present before, emptied when applied.
+    let existing: [Database]
+    /// The databases prepared for the new index that did not exist before.
+    let created: [Database]
+
+    /// Deletes the databases prepared for a rebuild whose transaction failed, so that a failed
+    /// rebuild leaves nothing behind (the former index, if any, is untouched).
+    public func discard() {
+      try? store.environment.deleteDatabases(created)
+    }
+
+    /// Empties the former index databases, then writes the new index (or records none).
+    ///
+    /// - Parameter writer: a write transaction of the store.
+    /// - Throws: ``VectorStoreError``.
+    public func apply(in writer: StoreWriter) throws {
+      for database in existing { try writer.transaction.removeAll(in: database) }
+      try writer.setMetadata(speedKey, nil)
+      if let index {
+        try index.writeParameters(in: writer)
+        try index.indexEverything(in: writer)
+        try writer.setIndexNames([name])
+      } else {
+        try writer.setIndexNames([])
+      }
+    }
+
+    /// Attaches the new index to the store (detaches the old one for a drop), after the
+    /// transaction committed.
+    ///
+    /// - Returns: the index, or `nil` for a drop.
+    @discardableResult
+    public func attach() -> LSHIndex? {
+      guard let index else {
+        store.detachIndex(named: name)
+        return nil
+      }
+      store.attach(index)
+      return index
+    }
+  }
+
+  /// Prepares rebuilding a store's index with an encoder (or dropping it, for `nil`): opens the
+  /// databases it needs (which LMDB requires before a write transaction starts) and deletes
+  /// tables of an earlier format.
+  ///
+  /// - Parameters:
+  ///   - store: the store (opened for writing).
+  ///   - encoder: the projection, hashes and codes, or `nil` to drop the index.
+  /// - Returns: the rebuild, to apply inside a write transaction.
+  /// - Throws: ``VectorStoreError``.
+  public static func prepareRebuild(of store: VectorStore, encoder: ItemEncoder?) throws
+    -> Rebuild
+  {
+    let environment = store.environment
+    if encoder != nil { try deleteFormerTables(of: store) }
+    // Every handle must exist before the write transaction starts: LMDB transactions only know
+    // the databases opened before they began.
+    let existing = try existingDatabases(environment)
+    guard let encoder else {
+      return Rebuild(store: store, index: nil, existing: existing, created: [])
+    }
+    let parameters = try environment.database(named: parametersName, flags: .create)
+    let tables = try (0..<encoder.model.configuration.tables).map {
+      try environment.database(named: tableName($0), flags: tableFlags.union(.create))
+    }
+    let index = LSHIndex(
+      store: store, encoder: encoder, parametersDatabase: parameters, tableDatabases: tables,
+      version: Version(
+        generation: UInt64.random(in: 1...UInt64.max),
+        checksum: parametersChecksum(of: parameterValues(of: encoder))))
+    let before = Set(existing.map(\.name))
+    return Rebuild(
+      store: store, index: index, existing: existing,
+      created: ([parameters] + tables).filter { !before.contains($0.name) })
+  }
+
+  /// Removes a store's index (parameters and tables, whatever their state) in one transaction.
+  /// Needs nothing of the index itself, so a damaged index can always be dropped.
+  ///
+  /// - Parameter store: the store.
+  /// - Throws: ``VectorStoreError``.
+  public static func drop(from store: VectorStore) throws {
+    let rebuild = try prepareRebuild(of: store, encoder: nil)
+    try store.write { writer in try rebuild.apply(in: writer) }
+    rebuild.attach()
+  }
+
+  /// Deletes tables of an earlier format (keys compared byte by byte), with the rest of that
+  /// index, in one transaction, so that tables of this format can take their names.
+  private static func deleteFormerTables(of store: VectorStore) throws {
+    let environment = store.environment
+    let tables = try existingDatabases(environment).filter { $0.name.hasPrefix("lsh.table.") }
+    let former = try tables.filter { !(try environment.storedFlags(of: $0).contains(.integerKey)) }
+    guard !former.isEmpty else { return }
+    try drop(from: store)
+    try environment.deleteDatabases(former)
+  }
+
+  /// The index databases present in an environment (from any earlier index).
+  private static func existingDatabases(_ environment: Environment) throws -> [Database] {
+    var databases: [Database] = []
+    for name in [parametersName, formerSketchName] {
+      if let database = try? environment.database(named: name) { databases.append(database) }
+    }
+    var table = 0
+    while let database =
+      (try? environment.database(named: tableName(table), flags: tableFlags))
+      ?? (try? environment.database(named: tableName(table), flags: formerTableFlags))
+    {
+      databases.append(database)
+      table += 1
+    }
+    return databases
+  }
+}
