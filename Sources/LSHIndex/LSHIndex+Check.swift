@@ -33,8 +33,8 @@ extension LSHIndex {
   }
 
   private func checkTables(in snapshot: StoreSnapshot) throws -> [StoreDamage] {
-    let (ids, codes, entries) = Self.encodeAll(
-      encoder, blocks: snapshot.blocks, dimension: store.dimension)
+    let encoded = BulkEncoding(snapshot, encoder: encoder, codes: true, projections: false)
+    let (ids, codes, entries) = (encoded.ids, encoded.codes, encoded.entries)
     let tables = configuration.tables
     let entryBytes = encoder.coder.entryBytes
     var damage: [StoreDamage] = []

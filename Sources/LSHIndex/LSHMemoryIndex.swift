@@ -36,10 +36,10 @@ public struct LSHMemoryIndex: @unchecked Sendable {
   ) throws -> LSHMemoryIndex {
     let encoder = try LSHIndex.fitEncoder(
       configuration, over: source, sampleSize: sampleSize, describedAs: "the vectors in memory")
-    let encoded = LSHTuner.encodeItems(source, encoder: encoder, excluding: [])
+    let encoded = BulkEncoding(source, encoder: encoder, codes: false, projections: true)
     return LSHMemoryIndex(
       encoder: encoder,
-      tables: encoded.tables(
+      tables: encoded.memoryTables(
         hasher: encoder.model.hasher, configuration: encoder.model.configuration))
   }
 

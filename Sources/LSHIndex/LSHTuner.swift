@@ -186,7 +186,8 @@ public enum LSHTuner {
       let (sampleA, sampleB, heldOut) = try samples(
         snapshot, size: sampleSize, k: k, queries: queries)
       progress("encoding \(snapshot.count - heldOut.count) items")
-      let encoded = encodeItems(snapshot, encoder: baseEncoder, excluding: heldOut)
+      let encoded = BulkEncoding(
+        snapshot, encoder: baseEncoder, excluding: heldOut, codes: false, projections: true)
       var exact = ExactSearch(
         dimension: store.dimension, metric: store.metric, blocks: snapshot.blocks)
       exact.threads = 1
@@ -217,7 +218,7 @@ public enum LSHTuner {
                 family: valid.family, tables: valid.tables, hashesPerTable: valid.hashesPerTable,
                 dimensions: valid.hashDimensions, bucketWidth: Float(valid.bucketWidth ?? 1),
                 seed: valid.seed)
-              let memory = encoded.tables(hasher: hasher, configuration: valid)
+              let memory = encoded.memoryTables(hasher: hasher, configuration: valid)
               for tables in grid.tables.sorted() {
                 var setting = valid
                 setting.tables = tables
@@ -259,7 +260,7 @@ public enum LSHTuner {
       let affordable = hopeful.filter(isAffordable)
       func searcher(_ encoder: ItemEncoder) -> LSHSearcher {
         // Tables are rebuilt for the few finalists rather than kept for every setting.
-        let memory = encoded.tables(
+        let memory = encoded.memoryTables(
           hasher: encoder.model.hasher, configuration: encoder.model.configuration)
         return LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory))
       }
@@ -394,81 +395,6 @@ public enum LSHTuner {
     return (sample(0..<half), sample(half..<(2 * half)), excludedSet)
   }
 
-  /// Every searched item's projection and entry, computed once for all settings.
-  struct EncodedItems {
-    let projections: [Float]
-    let entries: [UInt8]
-    let count: Int
-    let width: Int
-    let entryBytes: Int
-
-    /// Tables of a hasher over these items, in memory.
-    func tables(hasher: BucketHasher, configuration: LSHConfiguration) -> MemoryTables {
-      let tables = hasher.tables
-      var codes = [UInt64](repeating: 0, count: count * tables)
-      let hashDimensions = configuration.hashDimensions
-      projections.withUnsafeBufferPointer { projections in
-        codes.withUnsafeMutableBufferPointer { codes in
-          let shared = UncheckedSendable(codes)
-          Parallel.forEachChunk(of: count, count: Parallel.processorCount) { _, range in
-            var row = [UInt64](repeating: 0, count: tables)
-            for item in range {
-              row.withUnsafeMutableBufferPointer { row in
-                hasher.codes(
-                  UnsafeBufferPointer(
-                    rebasing: projections[(item * width)..<(item * width + hashDimensions)]),
-                  into: row)
-              }
-              for table in 0..<tables { shared.value[item * tables + table] = row[table] }
-            }
-          }
-        }
-      }
-      return MemoryTables(
-        tables: tables, entryBytes: entryBytes, items: count, codes: codes, itemEntries: entries)
-    }
-  }
-
-  static func encodeItems(
-    _ source: some VectorSource, encoder: ItemEncoder, excluding heldOut: Set<UInt64>
-  ) -> EncodedItems {
-    var ids: [UInt64] = []
-    for block in source.blocks {
-      for row in 0..<block.rowCount where !block.isDeleted(row) {
-        let id = block.firstID + UInt64(row)
-        if !heldOut.contains(id) { ids.append(id) }
-      }
-    }
-    let width = encoder.model.configuration.sketchDimensions
-    let entryBytes = encoder.coder.entryBytes
-    var projections = [Float](repeating: 0, count: ids.count * width)
-    var entries = [UInt8](repeating: 0, count: ids.count * entryBytes)
-    projections.withUnsafeMutableBufferPointer { projections in
-      entries.withUnsafeMutableBytes { entries in
-        let shared = UncheckedSendable((projections, entries))
-        Parallel.forEachChunk(of: ids.count, count: Parallel.processorCount) { _, range in
-          let (projections, entries) = shared.value
-          var scratch = encoder.makeScratch()
-          for item in range {
-            guard let vector = source.vector(id: ids[item]) else { continue }
-            encoder.encode(vector, id: ids[item], into: &scratch)
-            for column in 0..<width {
-              projections[item * width + column] = scratch.projection[column]
-            }
-            scratch.entry.withUnsafeBytes {
-              UnsafeMutableRawBufferPointer(
-                rebasing: entries[(item * entryBytes)..<((item + 1) * entryBytes)]
-              ).copyMemory(from: $0)
-            }
-          }
-        }
-      }
-    }
-    return EncodedItems(
-      projections: projections, entries: entries, count: ids.count, width: width,
-      entryBytes: entryBytes)
-  }
-
   /// Timed runs of the decisive measurements (finalists, exact search, the built index): the
   /// fastest run counts, as ann-benchmarks does, so a run that was preempted (other processes,
   /// parallel tests) cannot decide between LSH and exact search.
@@ -530,5 +456,33 @@ public enum LSHTuner {
       recallStandardError: (variance / queries).squareRoot(),
       microsecondsPerQuery: seconds * 1e6 / queries, candidates: Double(candidates) / queries,
       exactDistances: Double(exact) / queries)
+  }
+}
+
+extension BulkEncoding {
+  /// Tables of a hasher over these items, in memory.
+  func memoryTables(hasher: BucketHasher, configuration: LSHConfiguration) -> MemoryTables {
+    let tables = hasher.tables
+    var codes = [UInt64](repeating: 0, count: count * tables)
+    let hashDimensions = configuration.hashDimensions
+    projections.withUnsafeBufferPointer { projections in
+      codes.withUnsafeMutableBufferPointer { codes in
+        let shared = UncheckedSendable(codes)
+        Parallel.forEachChunk(of: count, count: Parallel.processorCount) { _, range in
+          var row = [UInt64](repeating: 0, count: tables)
+          for item in range {
+            row.withUnsafeMutableBufferPointer { row in
+              hasher.codes(
+                UnsafeBufferPointer(
+                  rebasing: projections[(item * width)..<(item * width + hashDimensions)]),
+                into: row)
+            }
+            for table in 0..<tables { shared.value[item * tables + table] = row[table] }
+          }
+        }
+      }
+    }
+    return MemoryTables(
+      tables: tables, entryBytes: entryBytes, items: count, codes: codes, itemEntries: entries)
   }
 }

@@ -226,8 +226,9 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         family: .pstable, tables: 6, hashesPerTable: 5, probes: 3, candidateBudget: 0))
     let probes = freshProbes(60, after: 4000)
     try store.read { snapshot in
-      let encoded = LSHTuner.encodeItems(snapshot, encoder: index.encoder, excluding: [])
-      let memory = encoded.tables(hasher: index.model.hasher, configuration: index.configuration)
+      let encoded = BulkEncoding(snapshot, encoder: index.encoder, codes: false, projections: true)
+      let memory = encoded.memoryTables(
+        hasher: index.model.hasher, configuration: index.configuration)
       let inMemory = try LSHSearcher(
         encoder: index.encoder, source: snapshot, tables: .memory(memory)
       ).search(probes, k: 10)
@@ -275,8 +276,10 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let index = try LSHIndex.build(on: store, configuration: configuration)
       let tables = index.configuration.tables
       try store.read { snapshot in
-        let encoded = LSHTuner.encodeItems(snapshot, encoder: index.encoder, excluding: [])
-        let memory = encoded.tables(hasher: index.model.hasher, configuration: index.configuration)
+        let encoded = BulkEncoding(
+          snapshot, encoder: index.encoder, codes: false, projections: true)
+        let memory = encoded.memoryTables(
+          hasher: index.model.hasher, configuration: index.configuration)
         var inMemory = memory.reader()
         let coder = index.encoder.coder
         func ids(_ page: UnsafeRawBufferPointer) -> [UInt64] {
