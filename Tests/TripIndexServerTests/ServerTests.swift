@@ -302,30 +302,50 @@ import VectorStore
     let query = try Self.body(["vectors": vectors, "k": 5])
     // SIGTERM goes once both kinds of request have been answered a few times (or after 60 s).
     let answered = AnsweredCounts()
-    let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+    // Each worker keeps going (reconnecting after a failure) until the server is told to stop;
+    // what failed before that is reported.
+    let (acknowledged, failures) = try await withThrowingTaskGroup(
+      of: (written: [String], failures: [String]).self
+    ) { group in
       for worker in 0..<3 {
         group.addTask {
-          let client = TestClient(host: "127.0.0.1", port: port)
+          var client = TestClient(host: "127.0.0.1", port: port)
           client.connect()
           var written: [String] = []
-          for round in 0..<100_000 {
+          var failures: [String] = []
+          var round = 0
+          while !answered.stopping.withLock({ $0 }) && failures.count < 20 {
+            round += 1
             let request: TestClient.Request
             if worker == 0 {
               request = TestClient.Request(
-                "/items/w-\(round)", method: .put,
+                "/items/w-\(round)", method: .put, authority: "localhost",
                 body: try Self.body(["vector": vectors[round % 4].map { $0 + Double(round) }]))
             } else {
-              request = TestClient.Request("/query", method: .post, body: query)
+              request = TestClient.Request(
+                "/query", method: .post, authority: "localhost", body: query)
             }
-            guard let response = try? await client.execute(request) else { break }
-            if response.head.status != .ok { break }
-            if worker == 0 { written.append("w-\(round)") }
-            answered.counts.withLock {
-              if worker == 0 { $0.writes += 1 } else { $0.queries += 1 }
+            do {
+              let response = try await client.execute(request)
+              guard response.head.status == .ok else {
+                failures.append("\(request.head.path ?? ""): status \(response.head.status)")
+                continue
+              }
+              if worker == 0 { written.append("w-\(round)") }
+              answered.counts.withLock {
+                if worker == 0 { $0.writes += 1 } else { $0.queries += 1 }
+              }
+            } catch {
+              if answered.stopping.withLock({ $0 }) { break }
+              failures.append("\(request.head.path ?? ""): \(error)")
+              try? await client.shutdown()
+              try await Task.sleep(for: .milliseconds(50))
+              client = TestClient(host: "127.0.0.1", port: port)
+              client.connect()
             }
           }
           try? await client.shutdown()
-          return written
+          return (written, failures)
         }
       }
       let started = ContinuousClock.now
@@ -334,14 +354,20 @@ import VectorStore
         let counts = answered.counts.withLock { $0 }
         if counts.writes >= 20 && counts.queries >= 20 { break }
       }
+      answered.stopping.withLock { $0 = true }
       kill(process.processIdentifier, SIGTERM)
       var all: [String] = []
-      for try await written in group { all += written }
-      return all
+      var failures: [String] = []
+      for try await outcome in group {
+        all += outcome.written
+        failures += outcome.failures
+      }
+      return (all, failures)
     }
     process.waitUntilExit()
     #expect(process.terminationReason == .exit && process.terminationStatus == 0)
-    #expect(!acknowledged.isEmpty)
+    #expect(
+      !acknowledged.isEmpty && failures.isEmpty, "failed before the stop: \(failures.prefix(5))")
     let check = try TripIndexExecutable.run(["check", "--store", fixture.store])
     #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
     let session = try SearchSession(storePath: fixture.store, readOnly: true, usesIndex: false)
@@ -355,4 +381,6 @@ import VectorStore
 /// Requests answered so far, by kind, shared by the load tasks.
 private final class AnsweredCounts: Sendable {
   let counts = Mutex((writes: 0, queries: 0))
+  /// Set just before SIGTERM: failures after it are the stop, not faults.
+  let stopping = Mutex(false)
 }
