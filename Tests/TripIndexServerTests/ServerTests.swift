@@ -279,7 +279,7 @@ import VectorStore
   @Test(
     "the built binary under queries and writes: SIGTERM finishes what is in flight and exits 0; check passes and every acknowledged write is there"
   )
-  func binaryStopsGracefully() async throws {
+  func binaryStopsGracefully() throws {
     let fixture = try Fixture()
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try TripIndexExecutable.path)
@@ -299,71 +299,63 @@ import VectorStore
     let port = try #require(
       text.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }, "\(text)")
     let vectors = Self.vectors(fixture.probes)
-    let query = try Self.body(["vectors": vectors, "k": 5])
-    // SIGTERM goes once both kinds of request have been answered a few times (or after 60 s).
+    let query = Array(try JSONSerialization.data(withJSONObject: ["vectors": vectors, "k": 5]))
+    // Plain threads with blocking sockets (Parallel.forEachChunk): parallel tests cannot starve
+    // them as they can the concurrency pool. Chunk 0 writes, 1 and 2 query, 3 sends SIGTERM once
+    // both kinds of request have been answered a few times (or after 60 s).
     let answered = AnsweredCounts()
-    // Each worker keeps going (reconnecting after a failure) until the server is told to stop;
-    // what failed before that is reported.
-    let (acknowledged, failures) = try await withThrowingTaskGroup(
-      of: (written: [String], failures: [String]).self
-    ) { group in
-      for worker in 0..<3 {
-        group.addTask {
-          var client = TestClient(host: "127.0.0.1", port: port)
-          client.connect()
-          var written: [String] = []
-          var failures: [String] = []
-          var round = 0
-          while !answered.stopping.withLock({ $0 }) && failures.count < 20 {
-            round += 1
-            let request: TestClient.Request
-            if worker == 0 {
-              request = TestClient.Request(
-                "/items/w-\(round)", method: .put, authority: "localhost",
-                body: try Self.body(["vector": vectors[round % 4].map { $0 + Double(round) }]))
-            } else {
-              request = TestClient.Request(
-                "/query", method: .post, authority: "localhost", body: query)
-            }
-            do {
-              let response = try await client.execute(request)
-              guard response.head.status == .ok else {
-                failures.append("\(request.head.path ?? ""): status \(response.head.status)")
-                continue
-              }
-              if worker == 0 { written.append("w-\(round)") }
-              answered.counts.withLock {
-                if worker == 0 { $0.writes += 1 } else { $0.queries += 1 }
-              }
-            } catch {
-              if answered.stopping.withLock({ $0 }) { break }
-              failures.append("\(request.head.path ?? ""): \(error)")
-              try? await client.shutdown()
-              try await Task.sleep(for: .milliseconds(50))
-              client = TestClient(host: "127.0.0.1", port: port)
-              client.connect()
-            }
+    let outcomes = Mutex([(written: [String], failures: [String])]())
+    let pid = process.processIdentifier
+    Parallel.forEachChunk(of: 4, count: 4) { worker, _ in
+      if worker == 3 {
+        let started = ContinuousClock.now
+        while started.duration(to: .now) < .seconds(60) {
+          usleep(50_000)
+          let counts = answered.counts.withLock { $0 }
+          if counts.writes >= 20 && counts.queries >= 20 { break }
+        }
+        answered.stopping.withLock { $0 = true }
+        kill(pid, SIGTERM)
+        return
+      }
+      var written: [String] = []
+      var failures: [String] = []
+      var client = try? BlockingHTTPClient(port: port)
+      var round = 0
+      while !answered.stopping.withLock({ $0 }) && failures.count < 20 {
+        round += 1
+        do {
+          let connection = try client ?? BlockingHTTPClient(port: port)
+          client = connection
+          let (path, method, body): (String, String, [UInt8]) =
+            worker == 0
+            ? (
+              "/items/w-\(round)", "PUT",
+              Array(
+                try JSONSerialization.data(withJSONObject: [
+                  "vector": vectors[round % 4].map { $0 + Double(round) }
+                ]))
+            ) : ("/query", "POST", query)
+          let response = try connection.request(method, path, body: body)
+          guard response.status == 200 else {
+            failures.append("\(method) \(path): status \(response.status)")
+            continue
           }
-          try? await client.shutdown()
-          return (written, failures)
+          if worker == 0 { written.append("w-\(round)") }
+          answered.counts.withLock {
+            if worker == 0 { $0.writes += 1 } else { $0.queries += 1 }
+          }
+        } catch {
+          if answered.stopping.withLock({ $0 }) { break }
+          failures.append("\(error)")
+          client = nil
+          usleep(50_000)
         }
       }
-      let started = ContinuousClock.now
-      while started.duration(to: .now) < .seconds(60) {
-        try await Task.sleep(for: .milliseconds(100))
-        let counts = answered.counts.withLock { $0 }
-        if counts.writes >= 20 && counts.queries >= 20 { break }
-      }
-      answered.stopping.withLock { $0 = true }
-      kill(process.processIdentifier, SIGTERM)
-      var all: [String] = []
-      var failures: [String] = []
-      for try await outcome in group {
-        all += outcome.written
-        failures += outcome.failures
-      }
-      return (all, failures)
+      outcomes.withLock { $0.append((written, failures)) }
     }
+    let acknowledged = outcomes.withLock { $0.flatMap(\.written) }
+    let failures = outcomes.withLock { $0.flatMap(\.failures) }
     process.waitUntilExit()
     #expect(process.terminationReason == .exit && process.terminationStatus == 0)
     #expect(
