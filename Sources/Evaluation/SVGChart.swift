@@ -107,7 +107,7 @@ public struct SVGChart: Sendable {
       <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
       viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
       <rect x="0" y="0" width="\(Int(width))" height="\(Int(height))" fill="white"/>
-      <text x="\(number(left + plotWidth / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(escape(title))</text>
+      <text x="\(number(left + plotWidth / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(MarkupText.escaped(title))</text>
 
       """
     // Grid and ticks.
@@ -136,9 +136,9 @@ public struct SVGChart: Sendable {
     svg +=
       "<line x1=\"\(number(left))\" y1=\"\(number(top))\" x2=\"\(number(left))\" y2=\"\(number(top + plotHeight))\" stroke=\"black\"/>\n"
     svg +=
-      "<text x=\"\(number(left + plotWidth / 2))\" y=\"\(number(height - 18))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+      "<text x=\"\(number(left + plotWidth / 2))\" y=\"\(number(height - 18))\" text-anchor=\"middle\">\(MarkupText.escaped(xLabel))</text>\n"
     svg +=
-      "<text x=\"18\" y=\"\(number(top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(number(top + plotHeight / 2)))\">\(escape(yLabel))</text>\n"
+      "<text x=\"18\" y=\"\(number(top + plotHeight / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(number(top + plotHeight / 2)))\">\(MarkupText.escaped(yLabel))</text>\n"
     // Series and legend.
     for (index, line) in series.enumerated() {
       let colour = Self.palette[(line.colourSlot ?? index) % Self.palette.count]
@@ -166,24 +166,10 @@ public struct SVGChart: Sendable {
         ? "<circle cx=\"\(number(legendX + 12))\" cy=\"\(number(legendY))\" r=\"\(radius)\" fill=\"\(colour)\"/>\n"
         : "<line x1=\"\(number(legendX))\" y1=\"\(number(legendY))\" x2=\"\(number(legendX + 24))\" y2=\"\(number(legendY))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>\n"
       svg +=
-        "<text x=\"\(number(legendX + 30))\" y=\"\(number(legendY + 4))\">\(escape(line.name))</text>\n"
+        "<text x=\"\(number(legendX + 30))\" y=\"\(number(legendY + 4))\">\(MarkupText.escaped(line.name))</text>\n"
     }
     svg += "</svg>\n"
     return svg
-  }
-
-  private func escape(_ text: String) -> String {
-    var result = ""
-    for character in text {
-      switch character {
-      case "&": result += "&amp;"
-      case "<": result += "&lt;"
-      case ">": result += "&gt;"
-      case "\"": result += "&quot;"
-      default: result.append(character)
-      }
-    }
-    return result
   }
 
   /// About five round tick values covering [low, high].

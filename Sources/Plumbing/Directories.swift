@@ -23,6 +23,23 @@ public enum Directories {
     return names
   }
 
+  /// A path made absolute, and free of `.`, `..` and symbolic links where it exists (a path
+  /// that does not exist is joined to the working directory as it is).
+  ///
+  /// - Parameter path: a path.
+  /// - Returns: the absolute path.
+  public static func absolutePath(_ path: String) -> String {
+    if let resolved = realpath(path, nil) {
+      defer { free(resolved) }
+      return String(cString: resolved)
+    }
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      + "/" + path
+  }
+
   /// Whether `path` is a folder (following symbolic links).
   ///
   /// - Parameter path: a path.

@@ -2,12 +2,6 @@ import Evaluation
 import Plumbing
 import VectorMath
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// Where a ranked-list page's pictures come from.
 public enum PictureSource: Sendable {
   /// None: every item is a labelled tile.
@@ -61,13 +55,13 @@ extension PictureSource {
           ("g", index, try images.picture(of: items.galleryNames[index]))
         }
       if copy { try Directories.create(folder + "/images") }
-      let base = copy ? "" : Self.absolute(folder)
+      let base = copy ? "" : Directories.absolutePath(folder)
       for (role, index, path) in found {
         guard let path else {
           links.missing += 1
           continue
         }
-        var link = Self.relativeLink(from: base, to: Self.absolute(path))
+        var link = Self.relativeLink(from: base, to: Directories.absolutePath(path))
         if copy {
           let suffix = path.lastIndex(of: ".").map { path[$0...].lowercased() } ?? ""
           link = "images/\(role)\(index)\(suffix)"
@@ -93,19 +87,6 @@ extension PictureSource {
     return links
   }
 
-  /// A path made absolute and free of `.`, `..` and symbolic links where it exists.
-  static func absolute(_ path: String) -> String {
-    if let resolved = realpath(path, nil) {
-      defer { free(resolved) }
-      return String(cString: resolved)
-    }
-    if path.hasPrefix("/") { return path }
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buffer, buffer.count) != nil else { return path }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-      + "/" + path
-  }
-
   /// The relative URL from a folder to a file (both absolute), each segment percent-encoded.
   static func relativeLink(from folder: String, to file: String) -> String {
     let from = folder.split(separator: "/").map(String.init)
@@ -128,9 +109,10 @@ extension RankedListPage {
   @discardableResult
   public func write(to folder: String, pictures: PictureSource) throws -> PictureLinks {
     try Directories.create(folder)
+    let queries = shownQueries
     let links = try pictures.links(
-      queries: shownQueries, gallery: shownGalleryItems, items: items, in: folder)
-    try TextFile.write(html(pictures: links), to: folder + "/ranklists.html")
+      queries: queries, gallery: galleryItems(listedFor: queries), items: items, in: folder)
+    try TextFile.write(html(pictures: links, queries: queries), to: folder + "/ranklists.html")
     return links
   }
 }

@@ -92,10 +92,18 @@ public struct RankedListPage: Sendable {
     return queryLimit.map { Array(sorted.prefix(max(0, $0))) } ?? sorted
   }
 
+  /// How many queries the page shows.
+  public var shownQueryCount: Int {
+    min(items.queryNames.count, queryLimit.map { max(0, $0) } ?? .max)
+  }
+
   /// The gallery items some shown row lists.
-  public var shownGalleryItems: Set<Int> {
+  public var shownGalleryItems: Set<Int> { galleryItems(listedFor: shownQueries) }
+
+  /// The gallery items some row of these queries lists.
+  func galleryItems(listedFor queries: [Int]) -> Set<Int> {
     var shown = Set<Int>()
-    for query in shownQueries {
+    for query in queries {
       for method in methods {
         let outcome = method.outcomes[query]
         for item in outcome.top + outcome.removed { shown.insert(item.galleryIndex) }
@@ -135,29 +143,36 @@ public struct RankedListPage: Sendable {
   /// - Parameter pictures: where each item's picture is (items without one get a tile).
   /// - Returns: the HTML text.
   public func html(pictures: PictureLinks) -> String {
+    html(pictures: pictures, queries: shownQueries)
+  }
+
+  /// The page for queries already put in order (``shownQueries``).
+  func html(pictures: PictureLinks, queries: [Int]) -> String {
     var page = ""
     page.reserveCapacity(4096 + items.queryNames.count * methods.count * 2500)
     page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    page += "<title>\(Self.escaped(title)) — ranked lists</title>\n<style>\(Self.style)</style>\n"
-    page += "</head>\n<body>\n<header>\n<h1>\(Self.escaped(title))</h1>\n<ul class=\"details\">\n"
+    page +=
+      "<title>\(MarkupText.escaped(title)) — ranked lists</title>\n<style>\(Self.style)</style>\n"
+    page +=
+      "</head>\n<body>\n<header>\n<h1>\(MarkupText.escaped(title))</h1>\n<ul class=\"details\">\n"
     for (key, value) in details {
-      page += "<li><b>\(Self.escaped(key))</b>: \(Self.escaped(value))</li>\n"
+      page += "<li><b>\(MarkupText.escaped(key))</b>: \(MarkupText.escaped(value))</li>\n"
     }
     page += "</ul>\n<table class=\"metrics\">\n<tr>"
-    for cell in table.header { page += "<th>\(Self.escaped(cell))</th>" }
+    for cell in table.header { page += "<th>\(MarkupText.escaped(cell))</th>" }
     page += "</tr>\n"
     for row in table.rows {
-      page += "<tr>" + row.map { "<td>\(Self.escaped($0))</td>" }.joined() + "</tr>\n"
+      page += "<tr>" + row.map { "<td>\(MarkupText.escaped($0))</td>" }.joined() + "</tr>\n"
     }
     page += "</table>\n"
     for chart in charts {
       page +=
-        "<img class=\"chart\" src=\"\(Self.escaped(chart))\" alt=\"\(Self.escaped(chart))\">\n"
+        "<img class=\"chart\" src=\"\(MarkupText.escaped(chart))\" alt=\"\(MarkupText.escaped(chart))\">\n"
     }
     page += controls
     page += "</header>\n<main id=\"queries\" data-default-sort=\"\(defaultSort)\">\n"
     var rowNumber = 0
-    for (position, query) in shownQueries.enumerated() {
+    for (position, query) in queries.enumerated() {
       appendGroup(query: query, position: position, rowNumber: &rowNumber, pictures, to: &page)
     }
     page += "</main>\n<script>\(Self.script)</script>\n</body>\n</html>\n"
@@ -183,7 +198,7 @@ public struct RankedListPage: Sendable {
         ), at: 0)
     }
     for (key, label) in sorts {
-      text += "<button data-sort=\"\(key)\">\(Self.escaped(label))</button>\n"
+      text += "<button data-sort=\"\(key)\">\(MarkupText.escaped(label))</button>\n"
     }
     text += "<span>show</span>\n<button data-filter=\"\">every query</button>\n"
     text += "<button data-filter=\"rank1-miss\">rank-1 misses</button>\n"
@@ -209,7 +224,7 @@ public struct RankedListPage: Sendable {
     {
       difference = TextFormatting.fixed(abs(a - b), 6)
     }
-    let name = Self.escaped(items.queryNames[query])
+    let name = MarkupText.escaped(items.queryNames[query])
     page += "<section class=\"query\" data-index=\"\(position)\" data-query=\"\(name)\""
     page += " data-sort-ap=\"\(Self.apText(primary))\""
     page += " data-sort-first-match=\"\(primary.firstMatchRank.map(String.init) ?? "")\""
@@ -219,11 +234,11 @@ public struct RankedListPage: Sendable {
       let lazy = rowNumber >= eagerRows
       rowNumber += 1
       page +=
-        "<div class=\"row\" data-method=\"\(Self.escaped(method.name))\" data-query=\"\(name)\""
+        "<div class=\"row\" data-method=\"\(MarkupText.escaped(method.name))\" data-query=\"\(name)\""
       page += " data-ap=\"\(Self.apText(outcome))\""
       page += " data-first-match=\"\(outcome.firstMatchRank.map(String.init) ?? "")\""
       page +=
-        " data-valid=\"\(outcome.isValid)\">\n<div class=\"head\"><b>\(Self.escaped(method.name))</b><br>"
+        " data-valid=\"\(outcome.isValid)\">\n<div class=\"head\"><b>\(MarkupText.escaped(method.name))</b><br>"
       if let ap = outcome.averagePrecision, let first = outcome.firstMatchRank {
         page += "AP \(TextFormatting.fixed(ap, 3))<br>first match \(first)"
       } else {
@@ -256,7 +271,7 @@ public struct RankedListPage: Sendable {
       attributes += " data-rank=\"\(rank)\""
       caption = "\(rank) · "
     }
-    attributes += " data-name=\"\(Self.escaped(name))\""
+    attributes += " data-name=\"\(MarkupText.escaped(name))\""
     attributes += " data-distance=\"\(TextFormatting.scientific(Double(item.distance), 8))\""
     attributes += " data-outcome=\"\(item.outcome.rawValue)\""
     caption += Self.shortDistance(item.distance) + " · " + name
@@ -282,7 +297,7 @@ public struct RankedListPage: Sendable {
       // viewport (thousands of src attributes would cost seconds of parsing).
       page += lazy ? "<img loading=\"lazy\" data-src=\"" : "<img src=\""
       // The caption names the item: the picture's alt text stays empty.
-      page += Self.escaped(source) + "\" alt=\"\">"
+      page += MarkupText.escaped(source) + "\" alt=\"\">"
     } else {
       var tile: [String] = []
       if let pid = labels.pid { tile.append(labels.camera == nil ? "label \(pid)" : "pid \(pid)") }
@@ -290,7 +305,7 @@ public struct RankedListPage: Sendable {
       if tile.isEmpty { tile.append("no label") }
       page += "<div class=\"tile\">" + tile.joined(separator: "<br>") + "</div>"
     }
-    page += "<figcaption>\(Self.escaped(caption))</figcaption></figure>\n"
+    page += "<figcaption>\(MarkupText.escaped(caption))</figcaption></figure>\n"
   }
 
   private static func apText(_ outcome: QueryOutcome) -> String {
@@ -304,31 +319,6 @@ public struct RankedListPage: Sendable {
     if value < 0.01 { return TextFormatting.scientific(Double(distance), 2) }
     let decimals = value >= 1000 ? 0 : value >= 100 ? 1 : value >= 10 ? 2 : value >= 1 ? 3 : 4
     return TextFormatting.fixed(Double(distance), decimals)
-  }
-
-  /// Text as HTML: `&`, `<`, `>`, `"` and `'` escaped (safe in content and quoted attributes).
-  ///
-  /// - Parameter text: any text.
-  /// - Returns: the escaped text.
-  public static func escaped(_ text: String) -> String {
-    guard
-      text.utf8.contains(where: {
-        $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27
-      })
-    else { return text }
-    var result = ""
-    result.reserveCapacity(text.utf8.count + 16)
-    for character in text.unicodeScalars {
-      switch character {
-      case "&": result += "&amp;"
-      case "<": result += "&lt;"
-      case ">": result += "&gt;"
-      case "\"": result += "&quot;"
-      case "'": result += "&#39;"
-      default: result.unicodeScalars.append(character)
-      }
-    }
-    return result
   }
 
   private static let style = """

@@ -121,10 +121,10 @@ struct QueryRequest {
     var labels: [ItemLabels] = []
     for (index, item) in items.enumerated() {
       let field = "probe_labels[\(index)]"
-      guard case .object = item else {
+      guard case .object(let members) = item else {
         throw APIError(.unprocessableContent, field: field, "must be {\"pid\": P, \"camera\": C}")
       }
-      var labelFields = try RequestFields(body: item.serialized())
+      var labelFields = RequestFields(members: members)
       let pid = try labelFields.label("pid")
       let camera = try labelFields.label("camera")
       try labelFields.checkAllRead(expected: "pid, camera")

@@ -23,8 +23,13 @@ struct RequestFields {
     guard case .object(let members) = value else {
       throw APIError(.badRequest, field: "body", "must be a JSON object")
     }
-    self.members = members
+    self.init(members: members)
   }
+
+  /// The members of an object nested in a body (say one of `probe_labels`).
+  ///
+  /// - Parameter members: the object's members.
+  init(members: [(String, JSONValue)]) { self.members = members }
 
   /// The raw value of a field, marking it read.
   mutating func value(_ field: String) -> JSONValue? {

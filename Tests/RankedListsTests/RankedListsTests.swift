@@ -113,6 +113,7 @@ import VectorMath
     var limited = page()
     limited.queryLimit = 2
     #expect(limited.shownQueries == [2, 0])
+    #expect(limited.shownQueryCount == 2 && page().shownQueryCount == 3)
     #expect(limited.shownGalleryItems == [0, 1, 3])
   }
 

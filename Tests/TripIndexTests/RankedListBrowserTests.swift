@@ -3,6 +3,7 @@ import RankedLists
 import TestSupport
 import Testing
 import TripIndex
+import VectorMath
 
 /// The ranked-list pages in a real browser (Debian's chromium, headless): what the DOM holds
 /// after load equals what `eval --json --per-query` reports, the URL re-sorts and filters, the
@@ -19,12 +20,8 @@ import TripIndex
     options.cameraDistortion = 2.5
     _ = try SyntheticReID.generate(options)
     // A query whose identity is not in the gallery: skipped by the metrics, listed last.
-    let vector = (0..<12).map { Float($0) / 4 }
-    var bytes = withUnsafeBytes(of: Int32(12).littleEndian) { Array($0) }
-    for value in vector {
-      bytes += withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
-    }
-    directory.write(bytes, to: "set/query/0999_c1s1_999999_00.fvecs")
+    let vector = Matrix(rows: 1, columns: 12, values: (0..<12).map { Float($0) / 4 })
+    directory.write(Fixtures.fvecsBytes(vector), to: "set/query/0999_c1s1_999999_00.fvecs")
     return directory.file("set")
   }
 

@@ -21,7 +21,7 @@ public enum StoreModel {
   /// Records `model` (read from `path`) as the store's model, inside a write transaction.
   static func record(_ model: EmbeddingModel, path: String, in writer: StoreWriter) throws {
     try writer.setMetadata(fingerprintKey, model.fingerprint)
-    try writer.setMetadata(pathKey, absolutePath(path))
+    try writer.setMetadata(pathKey, Directories.absolutePath(path))
   }
 
   /// The model a store was built with, loaded and checked, or `nil` for a store of raw vectors.
@@ -78,11 +78,5 @@ public enum StoreModel {
       )
     }
     return model.embed(vectors)
-  }
-
-  static func absolutePath(_ path: String) -> String {
-    guard let resolved = realpath(path, nil) else { return path }
-    defer { free(resolved) }
-    return String(cString: resolved)
   }
 }

@@ -26,7 +26,7 @@ enum ReportOutput {
     var report = report
     if let page {
       progress.update(
-        "writing the ranked lists of \(TextFormatting.grouped(page.shownQueries.count)) queries",
+        "writing the ranked lists of \(TextFormatting.grouped(page.shownQueryCount)) queries",
         force: true)
       let links = try page.write(to: folder, pictures: pictures)
       if case .folder(let images, _) = pictures {
