@@ -5,3 +5,12 @@ extension Duration {
     return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
   }
 }
+
+/// Seconds on a monotonic clock since the process first asked: for timing spans
+/// (`let started = MonotonicClock.now()`, later `MonotonicClock.now() - started`).
+public enum MonotonicClock {
+  private static let origin = ContinuousClock.now
+
+  /// Seconds since the first call in this process.
+  public static func now() -> Double { origin.duration(to: ContinuousClock.now).inSeconds }
+}

@@ -32,7 +32,7 @@ import VectorMath
     options.tuneSample = 100
     options.storePath = directory.file("store")
     options.neighborsFolder = directory.file("returned")
-    let report = try ANNBench.run(options, progress: Progress(quiet: true))
+    let report = try ANNBench.run(options, progress: SilentProgress())
     #expect(report.metric == (metric == "angular" ? .cosine : .l2))
     #expect(report.trainRows == 600 && report.queries == 30 && report.dimension == 8)
     #expect(report.rows.first?.name == "exact")
@@ -87,13 +87,13 @@ import VectorMath
     options.storePath = directory.file("store")
     _ = try Build.run(
       Build.Options(input: Self.fixture("ann-euclidean.hdf5"), storePath: directory.file("store")),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
     #expect(throws: TripIndexError.self) {
-      try ANNBench.run(options, progress: Progress(quiet: true))
+      try ANNBench.run(options, progress: SilentProgress())
     }
     let layouts = ANNBench.Options(path: Self.fixture("layouts.hdf5"))
     do {
-      _ = try ANNBench.run(layouts, progress: Progress(quiet: true))
+      _ = try ANNBench.run(layouts, progress: SilentProgress())
       Issue.record("layouts.hdf5 ran")
     } catch {
       #expect("\(error)".contains("distance attribute"), "\(error)")
@@ -106,7 +106,7 @@ import VectorMath
     let store = directory.file("s.lmdb")
     let path = Self.fixture("annbench-angular.hdf5")
     let report = try Build.run(
-      Build.Options(input: path, storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: path, storePath: store), progress: SilentProgress())
     #expect(report.vectors == 600 && report.metric == .cosine)
     let result = try Query.run(Query.Options(probePath: path, storePath: store, k: 10, exact: true))
     #expect(result.neighbors.count == 30)
@@ -118,13 +118,13 @@ import VectorMath
 
     var testOnly = Build.Options(input: path, storePath: directory.file("t.lmdb"), metric: .l2)
     testOnly.dataset = "test"
-    #expect(try Build.run(testOnly, progress: Progress(quiet: true)).vectors == 30)
+    #expect(try Build.run(testOnly, progress: SilentProgress()).vectors == 30)
 
     directory.write(
       Fixtures.fvecsBytes(Fixtures.randomMatrix(rows: 3, columns: 8, seed: 1)), to: "in/x.fvecs")
     var wrong = Build.Options(input: directory.file("in"), storePath: directory.file("u.lmdb"))
     wrong.dataset = "train"
-    #expect(throws: TripIndexError.self) { try Build.run(wrong, progress: Progress(quiet: true)) }
+    #expect(throws: TripIndexError.self) { try Build.run(wrong, progress: SilentProgress()) }
   }
 
   @Test(

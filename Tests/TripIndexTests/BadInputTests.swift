@@ -85,7 +85,7 @@ import TripIndex
     let store = directory.file("s.lmdb")
     _ = try Build.run(
       Build.Options(input: directory.file("seed"), storePath: store),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
     return (store, try Data(contentsOf: URL(fileURLWithPath: store + "/data.mdb")))
   }
 

@@ -14,7 +14,7 @@ import VectorStore
   ) throws -> Build.Report {
     try Build.run(
       Build.Options(input: input, storePath: store, metric: metric, batchRows: batch),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
   }
 
   private func items(_ storePath: String) throws -> [String: (labels: ItemLabels, vector: [Float])]
@@ -173,7 +173,7 @@ import VectorStore
     var embedded = Build.Options(
       input: directory.file("huge"), storePath: directory.file("m.lmdb"), batchRows: 100)
     embedded.modelPath = modelPath
-    #expect { try Build.run(embedded, progress: Progress(quiet: true)) } throws: { error in
+    #expect { try Build.run(embedded, progress: SilentProgress()) } throws: { error in
       "\(error)".contains("rows.vec, line 1101") && "\(error)".contains("after the model")
     }
     #expect(!FileManager.default.fileExists(atPath: directory.file("m.lmdb")))

@@ -59,7 +59,7 @@ import VectorStore
     // Building again finishes the job: the committed part is unchanged, the rest is added.
     let resumed = try Build.run(
       Build.Options(input: directory.file("in"), storePath: store, batchRows: 50_000),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
     #expect(resumed.unchanged == count && resumed.added == rows - count)
   }
 }

@@ -26,7 +26,7 @@ import TripIndex
     workedExample(directory)
     let report = try Evaluate.run(
       Evaluate.Options(queryPath: directory.file("query"), galleryPath: directory.file("gallery")),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
     let metrics = try #require(report.entries.first?.metrics)
     // q0: g0 removed; kept g2 g1 g4 g5 g3 → hits 0,1,0,1,0 → CMC@1 0, AP 0.5, INP 0.5.
     #expect(metrics.validQueries == 1 && metrics.skippedQueries == 1)
@@ -101,13 +101,13 @@ import TripIndex
       try Evaluate.run(
         Evaluate.Options(
           queryPath: directory.file("query"), galleryPath: directory.file("gallery")),
-        progress: Progress(quiet: true))
+        progress: SilentProgress())
     } throws: { error in
       "\(error)".contains("gallery item 'plain'") && "\(error)".contains("has no pid")
     }
     var retrieval = Evaluate.Options(queryPath: directory.file("query"), galleryPath: nil)
     retrieval.protocolChoice = .market1501
-    #expect { try Evaluate.run(retrieval, progress: Progress(quiet: true)) } throws: {
+    #expect { try Evaluate.run(retrieval, progress: SilentProgress()) } throws: {
       "\($0)".contains("gallery is required")
     }
   }

@@ -39,15 +39,15 @@ import VectorStore
     directory.write(labels, to: "in/labels.csv")
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store), progress: SilentProgress())
     _ = try Deletion.run(storePath: store, items: ["item7"], byID: false)
     var options = Export.Options(storePath: store, outputDirectory: directory.file("out"))
     options.format = format
-    let report = try Export.run(options, progress: Progress(quiet: true))
+    let report = try Export.run(options, progress: SilentProgress())
     #expect(report.items == 49)
     let copy = directory.file("copy.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("out"), storePath: copy), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("out"), storePath: copy), progress: SilentProgress())
     let original = try Self.contents(of: store)
     let rebuilt = try Self.contents(of: copy)
     #expect(original.count == 49 && rebuilt.count == 49)
@@ -68,7 +68,7 @@ import VectorStore
     directory.write("1 2\n", to: "in/a.vec")
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store), progress: SilentProgress())
     directory.write("x", to: "full/keep.txt")
     let full = try TripIndexExecutable.run([
       "export", "--store", store, "--out", directory.file("full"),

@@ -133,7 +133,7 @@ import VectorStore
     let store = directory.file(lsh ? "lsh.lmdb" : "exact.lmdb")
     var options = Build.Options(input: directory.file("in"), storePath: store)
     if lsh { options.index = LSHChoices() }
-    _ = try Build.run(options, progress: Progress(quiet: true))
+    _ = try Build.run(options, progress: SilentProgress())
     return (store, base)
   }
 
@@ -254,7 +254,7 @@ import VectorStore
     directory.write("0 0\n1 1\n", to: "in/pts.vec")
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store), progress: SilentProgress())
     // In a folder of its own: a labels.csv beside the probe file would label the probes.
     let probe = directory.write("0 0\n1 0\n", to: "probes/p.vec")
     let paths = [

@@ -38,7 +38,7 @@ import VectorStore
       train.training.iterations = 600
       train.training.learningRate = 3e-3
       train.training.validationInterval = 200
-      report = try Train.run(train, progress: Progress(quiet: true))
+      report = try Train.run(train, progress: SilentProgress())
     }
 
     static let shared = Result { try Fixture() }
@@ -57,10 +57,10 @@ import VectorStore
     let set = fixture.directory.file("set")
     var raw = Evaluate.Options(queryPath: set + "/query", galleryPath: set + "/gallery")
     let rawMetrics = try #require(
-      Evaluate.run(raw, progress: Progress(quiet: true)).entries.first?.metrics)
+      Evaluate.run(raw, progress: SilentProgress()).entries.first?.metrics)
     raw.modelPath = fixture.modelPath
     let learned = try #require(
-      Evaluate.run(raw, progress: Progress(quiet: true)).entries.first?.metrics)
+      Evaluate.run(raw, progress: SilentProgress()).entries.first?.metrics)
     #expect(learned.mAP > rawMetrics.mAP + 0.1, "raw mAP \(rawMetrics.mAP), learned \(learned.mAP)")
     #expect(learned.cmc[0] > rawMetrics.cmc[0])
   }
@@ -98,15 +98,15 @@ import VectorStore
     var build = Build.Options(input: set + "/gallery", storePath: store)
     build.modelPath = fixture.modelPath
     build.index = LSHChoices()
-    _ = try Build.run(build, progress: Progress(quiet: true))
+    _ = try Build.run(build, progress: SilentProgress())
     var folder = Evaluate.Options(queryPath: set + "/query", galleryPath: set + "/gallery")
     folder.modelPath = fixture.modelPath
     folder.rerank = RerankingParameters()
     var stored = Evaluate.Options(queryPath: set + "/query", galleryPath: nil)
     stored.galleryStorePath = store
     stored.rerank = RerankingParameters()
-    let fromFolder = try Evaluate.run(folder, progress: Progress(quiet: true)).entries
-    let fromStore = try Evaluate.run(stored, progress: Progress(quiet: true)).entries
+    let fromFolder = try Evaluate.run(folder, progress: SilentProgress()).entries
+    let fromStore = try Evaluate.run(stored, progress: SilentProgress()).entries
     #expect(fromFolder.map(\.name) == ["exact", "exact+rerank"])
     #expect(fromStore.map(\.name) == fromFolder.map(\.name))
     for (a, b) in zip(fromFolder, fromStore) {
@@ -128,7 +128,7 @@ import VectorStore
     // With --index lsh the store's own index is searched.
     stored.lsh = LSHChoices()
     stored.rerank = nil
-    let indexed = try Evaluate.run(stored, progress: Progress(quiet: true))
+    let indexed = try Evaluate.run(stored, progress: SilentProgress())
     #expect(indexed.entries.map(\.name) == ["exact", "exact top-50", "lsh top-50"])
     #expect(abs(indexed.entries[0].metrics.mAP - fromFolder[0].metrics.mAP) < 1e-6)
   }
@@ -148,7 +148,7 @@ import VectorStore
     let set = fixture.directory.file("set")
     let store = fixture.directory.file("plain-\(UUID().uuidString).lmdb")
     _ = try Build.run(
-      Build.Options(input: set + "/gallery", storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: set + "/gallery", storePath: store), progress: SilentProgress())
     let substitutions = ["GALLERY": set + "/gallery", "STORE": store]
     let outcome = try TripIndexExecutable.run(
       ["eval", "--query", set + "/query", "--protocol", "retrieval"]
@@ -163,13 +163,13 @@ import VectorStore
     let store = fixture.directory.file("embedded-\(UUID().uuidString).lmdb")
     var build = Build.Options(input: fixture.directory.file("set/gallery"), storePath: store)
     build.modelPath = fixture.modelPath
-    let report = try Build.run(build, progress: Progress(quiet: true))
+    let report = try Build.run(build, progress: SilentProgress())
     #expect(report.dimension == 16)
     let opened = try VectorStore.open(path: store, readOnly: true)
     #expect(try opened.metadata(StoreModel.fingerprintKey) == fixture.report.model.fingerprint)
     // The stored vectors are the model's embeddings of the files.
     let gallery = try LabelledVectors.load(
-      fixture.directory.file("set/gallery"), progress: Progress(quiet: true))
+      fixture.directory.file("set/gallery"), progress: SilentProgress())
     let embedded = fixture.report.model.embed(gallery.vectors)
     try opened.read { snapshot in
       let id = try #require(try snapshot.id(named: gallery.names[3]))
@@ -201,11 +201,11 @@ import VectorStore
     let store = directory.file("s.lmdb")
     var build = Build.Options(input: fixture.directory.file("set/gallery"), storePath: store)
     build.modelPath = modelCopy
-    _ = try Build.run(build, progress: Progress(quiet: true))
+    _ = try Build.run(build, progress: SilentProgress())
     // Without --model, a second build embeds with the store's recorded model: the same
     // embeddings, so every item is unchanged.
     build.modelPath = nil
-    let again = try Build.run(build, progress: Progress(quiet: true))
+    let again = try Build.run(build, progress: SilentProgress())
     #expect(again.added == 0 && again.unchanged == again.vectors && again.vectors > 0)
     let probe = directory.write(
       Array(repeating: "0.5", count: 48).joined(separator: " ") + "\n", to: "probe.vec")
@@ -236,7 +236,7 @@ import VectorStore
     let report = try Embed.run(
       input: fixture.directory.file("set/gallery"), modelPath: fixture.modelPath,
       output: directory.file("g.npy"),
-      labelsOutput: directory.file("labels.csv"), progress: Progress(quiet: true))
+      labelsOutput: directory.file("labels.csv"), progress: SilentProgress())
     let read = try VectorFileReader.readAll(path: directory.file("g.npy"))
     #expect(read.dimension == 16 && read.values.count == report.rows * 16)
     let labels = try LabelsFile(path: directory.file("labels.csv"))
@@ -245,7 +245,7 @@ import VectorStore
     // Building the embedded file with its labels gives the same names as the folder.
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.path, storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: directory.path, storePath: store), progress: SilentProgress())
     #expect(try VectorStore.open(path: store).count() == report.rows)
   }
 

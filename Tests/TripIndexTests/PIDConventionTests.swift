@@ -87,7 +87,7 @@ import VectorMath
   func training() throws {
     let directory = TemporaryDirectory()
     reIDSet(directory)
-    let data = try LabelledVectors.load(directory.file("g"), progress: Progress(quiet: true))
+    let data = try LabelledVectors.load(directory.file("g"), progress: SilentProgress())
     var options = TrainingOptions()
     options.hiddenSizes = []
     options.outputDimension = 4
@@ -95,11 +95,11 @@ import VectorMath
     options.identitiesPerBatch = 2
     options.samplesPerIdentity = 2
     let market = try Train.fit(
-      data, training: options, validationFraction: 0, progress: Progress(quiet: true))
+      data, training: options, validationFraction: 0, progress: SilentProgress())
     #expect(market.excluded == 3 && market.training.identities.count == 9)
     let torchreid = try Train.fit(
       data, training: options, validationFraction: 0,
-      pidConventions: PIDConventions(distractor: nil, junk: -1), progress: Progress(quiet: true))
+      pidConventions: PIDConventions(distractor: nil, junk: -1), progress: SilentProgress())
     #expect(torchreid.excluded == 0 && torchreid.training.identities.count == 12)
   }
 }

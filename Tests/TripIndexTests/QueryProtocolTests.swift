@@ -18,7 +18,7 @@ import VectorStore
     let store = directory.file("gallery.lmdb")
     _ = try Build.run(
       Build.Options(input: root + "/datasets/synth-reid/gallery", storePath: store),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
     // The gallery in id order, as the reference sees it.
     var names: [String] = []
     var labels: [ItemLabels] = []
@@ -33,7 +33,7 @@ import VectorStore
       }
     }
     let queries = try LabelledVectors.load(
-      root + "/datasets/synth-reid/query", progress: Progress(quiet: true))
+      root + "/datasets/synth-reid/query", progress: SilentProgress())
     for (arguments, junk) in [
       (["--protocol", "market1501"], true), (["--exclude-same-pid-camera"], false),
     ] {

@@ -17,7 +17,7 @@ import VectorMath
     let store = directory.file("s.lmdb")
     _ = try Build.run(
       Build.Options(input: directory.file("in"), storePath: store, metric: metric),
-      progress: Progress(quiet: true))
+      progress: SilentProgress())
     let probes = Fixtures.clusteredMatrix(rows: probeCount, columns: 16, clusters: 20, seed: 12)
     let probePath = directory.write(Fixtures.vecText(probes), to: "probes.vec")
     let result = try Query.run(Query.Options(probePath: probePath, storePath: store, k: 10))
@@ -41,7 +41,7 @@ import VectorMath
     directory.write("5 5\n", to: "in/far.vec")
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store), progress: SilentProgress())
     directory.write("0 0\n1 0.1\n", to: "probes.vec")
     let outcome = try TripIndexExecutable.run([
       "query", directory.file("probes.vec"), "-k", "2", "--store", store, "--json",
@@ -75,7 +75,7 @@ import VectorMath
     directory.write("0 0\n3 4\n", to: "in/pts.vec")
     let store = directory.file("s.lmdb")
     _ = try Build.run(
-      Build.Options(input: directory.file("in"), storePath: store), progress: Progress(quiet: true))
+      Build.Options(input: directory.file("in"), storePath: store), progress: SilentProgress())
     directory.write("0 0\n", to: "p.vec")
     let outcome = try TripIndexExecutable.run(["query", directory.file("p.vec"), "--store", store])
     #expect(outcome.status == 0)

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// Rules the core's source keeps, checked by reading it: the use cases name no command-line
-/// flag (front ends word options their own way, through `Wording`) and import nothing of a
-/// front end's.
+/// flag (front ends word options their own way, through `Wording`), write nothing to a terminal
+/// themselves (``ProgressReporting`` does) and import nothing of a front end's.
 @Suite struct SourceRulesTests {
   private static let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
@@ -56,6 +56,20 @@ import Testing
       }
     }
     #expect(found.isEmpty, "flags spelled in Sources/TripIndex: \(found)")
+  }
+
+  @Test(
+    "the use cases write to no terminal: progress, warnings and logs go through ProgressReporting")
+  func noTerminalWrites() throws {
+    var found: [String] = []
+    for (path, lines) in try Self.sources() where !path.hasPrefix("Terminal/") {
+      for (number, line) in lines.enumerated()
+      where line.contains("StandardStream.") || line.contains("print(") {
+        let code = line.drop { $0 == " " }
+        if !code.hasPrefix("//") { found.append("\(path):\(number + 1)") }
+      }
+    }
+    #expect(found.isEmpty, "direct terminal output in Sources/TripIndex: \(found)")
   }
 
   @Test("the core imports no front end's packages")

@@ -71,7 +71,7 @@ import VectorMath
   func indexRepair() throws {
     let directory = TemporaryDirectory()
     let store = try pristineStore(directory)
-    let quiet = Progress(quiet: true)
+    let quiet = SilentProgress()
     #expect(try StoreCheck.run(storePath: store, repair: false, progress: quiet).isSound)
     // Remove one entry of table 2 and give table 0's first bucket a stray entry.
     do {

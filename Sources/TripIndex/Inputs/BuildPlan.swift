@@ -77,7 +77,8 @@ struct BuildPlan {
   /// - Throws: `VectorIOError` naming the bad file and row, or ``TripIndexError`` for problems
   ///   across files (mixed dimensions, duplicate names, no vectors at all).
   init(
-    scan: FolderScan, storing: StoredForm?, expectedDimension: (Int, String)?, progress: Progress,
+    scan: FolderScan, storing: StoredForm?, expectedDimension: (Int, String)?,
+    progress: any ProgressReporting,
     keepingVectors: Bool = false, dataset: String = BuildPlan.defaultDataset
   ) throws {
     guard !scan.vectorFiles.isEmpty else {

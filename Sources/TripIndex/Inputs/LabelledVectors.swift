@@ -42,7 +42,8 @@ public struct LabelledVectors: Sendable {
   ///   - progress: status output (the plan's warnings go there).
   /// - Returns: the items.
   /// - Throws: `VectorIOError` or ``TripIndexError`` as `build` does.
-  public static func load(_ path: String, progress: Progress) throws -> LabelledVectors {
+  public static func load(_ path: String, progress: any ProgressReporting) throws -> LabelledVectors
+  {
     let (items, warnings) = try load(
       path, storing: nil, expectedDimension: nil, progress: progress)
     for warning in warnings { progress.warn(warning) }
@@ -62,7 +63,7 @@ public struct LabelledVectors: Sendable {
   /// - Throws: `VectorIOError` naming the file and row, or ``TripIndexError``.
   static func load(
     _ path: String, storing: StoredForm?, expectedDimension: (Int, String)?,
-    dataset: String = BuildPlan.defaultDataset, progress: Progress
+    dataset: String = BuildPlan.defaultDataset, progress: any ProgressReporting
   ) throws -> (items: LabelledVectors, warnings: [String]) {
     let plan = try BuildPlan(
       scan: try FolderScan(root: path), storing: storing, expectedDimension: expectedDimension,

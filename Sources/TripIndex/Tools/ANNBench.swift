@@ -83,7 +83,7 @@ public enum ANNBench {
   ///
   /// - Throws: `VectorIOError` for a bad file (named dataset and row), ``TripIndexError`` for
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
-  public static func run(_ options: Options, progress: Progress) throws -> Report {
+  public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     guard options.k > 0 else {
       throw TripIndexError("\(option("k")) must be at least 1, not \(options.k)")
     }
@@ -117,12 +117,12 @@ public enum ANNBench {
     }
 
     progress.update("building the store from \(options.path) (train)", force: true)
-    let buildStarted = Progress.now()
+    let buildStarted = MonotonicClock.now()
     var buildOptions = Build.Options(input: options.path, storePath: storePath, metric: metric)
     buildOptions.dataset = "train"
     buildOptions.batchRows = 8192
     let built = try Build.run(buildOptions, progress: progress)
-    let buildSeconds = Progress.now() - buildStarted
+    let buildSeconds = MonotonicClock.now() - buildStarted
     guard built.dimension == queries.dimension else {
       throw TripIndexError(
         "\(options.path): test has dimension \(queries.dimension) but train \(built.dimension)")
@@ -177,11 +177,11 @@ public enum ANNBench {
         "train is small: tuning samples \(tuneSample) queries, not \(options.tuneSample)")
     }
     for target in options.recallTargets {
-      let tuneStarted = Progress.now()
+      let tuneStarted = MonotonicClock.now()
       let outcome = try Tune.run(
         storePath: storePath, target: target, k: options.k, sampleSize: tuneSample,
         families: nil, progress: progress)
-      var tuneSeconds = Progress.now() - tuneStarted
+      var tuneSeconds = MonotonicClock.now() - tuneStarted
       report.verdicts.append(outcome.verdict)
       // When exact search beat every setting, the one tune chose (or, when none held the target
       // on both samples, the fastest that reached it on one) is still built and measured, so the
@@ -194,9 +194,9 @@ public enum ANNBench {
         else { continue }
         progress.update(
           "building \(fastest.summary) to measure it beside exact search", force: true)
-        let indexStarted = Progress.now()
+        let indexStarted = MonotonicClock.now()
         _ = try Index.run(storePath: storePath, configuration: fastest)
-        tuneSeconds += Progress.now() - indexStarted
+        tuneSeconds += MonotonicClock.now() - indexStarted
         note = " (slower than exact; tune chose exact)"
       }
       let (configuration, indexBytes) = try indexSetting(storePath: storePath)

@@ -142,7 +142,7 @@ public enum Benchmark {
   /// - Returns: the report and charts.
   /// - Throws: ``TripIndexError`` for a missing folder or labels, `VectorIOError`,
   ///   `TrainingError`, `LSHError`.
-  public static func run(_ options: Options, progress: Progress) throws -> Result {
+  public static func run(_ options: Options, progress: any ProgressReporting) throws -> Result {
     guard !options.seeds.isEmpty else {
       throw TripIndexError("\(option("seeds")) must be at least 1")
     }
@@ -254,11 +254,11 @@ public enum Benchmark {
     for seed in options.seeds {
       for method in [Method.triplet, .surrogate, .joint] {
         progress.update("training \(method.rawValue), seed \(seed)", force: true)
-        let started = Progress.now()
+        let started = MonotonicClock.now()
         let fitted = try Train.fit(
           training, training: trainingOptions(for: method, options: options, seed: seed),
           validationFraction: 0.1, pidConventions: options.pidConventions, progress: progress)
-        let seconds = Progress.now() - started
+        let seconds = MonotonicClock.now() - started
         let model = fitted.result.model
         architectures[method] =
           "\(model.architecture.summary), \(model.training.loss.kind.rawValue), lr \(model.training.learningRate), weight decay \(model.training.weightDecay)"

@@ -77,7 +77,7 @@ struct SearchComparison: Sendable {
   static func run(
     queries: Matrix, gallery: Matrix, metric: DistanceMetric, depth: Int,
     configuration: LSHConfiguration, threads: Int, probeSweep: [Int] = [],
-    neighbourDepth: Int? = nil, progress: Progress
+    neighbourDepth: Int? = nil, progress: any ProgressReporting
   ) throws -> SearchComparison {
     precondition(queries.columns == gallery.columns, "query and gallery dimensions differ")
     return try gallery.withVectorSource(metric: metric) { source in
@@ -115,7 +115,7 @@ struct SearchComparison: Sendable {
   static func compare(
     queries: Matrix, store: VectorStore, index: LSHIndex, rowOfID: [UInt64: Int], depth: Int,
     threads: Int, probeSweep: [Int] = [], neighbours: (depth: Int, gallery: Matrix)? = nil,
-    progress: Progress
+    progress: any ProgressReporting
   ) throws -> SearchComparison {
     try store.read { snapshot in
       try index.withSearcher(in: snapshot) { searcher in
@@ -138,7 +138,7 @@ struct SearchComparison: Sendable {
   private static func compare(
     queries: Matrix, source: some VectorSource, searcher: borrowing LSHSearcher,
     configuration: LSHConfiguration, rowOf: (UInt64) -> Int?, depth: Int, threads: Int,
-    probeSweep: [Int], neighbours: (depth: Int, gallery: Matrix)?, progress: Progress
+    probeSweep: [Int], neighbours: (depth: Int, gallery: Matrix)?, progress: any ProgressReporting
   ) throws -> SearchComparison {
     let depth = min(depth, source.count)
     progress.update(
@@ -147,23 +147,23 @@ struct SearchComparison: Sendable {
     func rows(_ neighbors: [Neighbor]) -> [Int] { neighbors.compactMap { rowOf($0.id) } }
     var exactSearch = source.exactSearch
     exactSearch.threads = max(1, threads)
-    let exactStarted = Progress.now()
+    let exactStarted = MonotonicClock.now()
     let exact = exactSearch.search(queries, k: depth)
-    let exactSeconds = Progress.now() - exactStarted
-    let approximateStarted = Progress.now()
+    let exactSeconds = MonotonicClock.now() - exactStarted
+    let approximateStarted = MonotonicClock.now()
     let results = try searcher.search(queries, k: depth, threads: max(1, threads))
-    let approximateSeconds = Progress.now() - approximateStarted
+    let approximateSeconds = MonotonicClock.now() - approximateStarted
     let count = Double(max(results.count, 1))
     func meanCandidates(_ results: [LSHSearchResult]) -> Double {
       Double(results.reduce(0) { $0 + $1.candidates }) / count
     }
     let sweep = try probeSweep.map { probes in
-      let started = Progress.now()
+      let started = MonotonicClock.now()
       let found = try searcher.search(
         queries, k: depth, probesPerTable: probes, threads: max(1, threads))
       return SweepPoint(
         probes: probes, rankings: found.map { rows($0.neighbors) },
-        seconds: Progress.now() - started, meanCandidates: meanCandidates(found))
+        seconds: MonotonicClock.now() - started, meanCandidates: meanCandidates(found))
     }
     var galleryCandidates: [[Int]]?
     if let neighbours {

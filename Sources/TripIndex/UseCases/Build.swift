@@ -108,7 +108,8 @@ public enum Build {
   /// - Returns: what was done.
   /// - Throws: `VectorIOError` (file, line or record named), `VectorStoreError`, or
   ///   ``TripIndexError``; in every case the store is left as it was.
-  public static func run(_ options: Options, progress: Progress) throws -> Report {
+  public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
+    let started = MonotonicClock.now()
     guard options.batchRows > 0 else {
       throw TripIndexError("\(option("batch")) must be positive, not \(options.batchRows)")
     }
@@ -211,7 +212,7 @@ public enum Build {
       report.unchanged += summary.unchanged
       report.vectors += batch.count
       batch.removeAll()
-      let rate = Double(report.vectors) / max(progress.elapsedSeconds, 1e-9)
+      let rate = Double(report.vectors) / max(MonotonicClock.now() - started, 1e-9)
       progress.update(
         "writing \(TextFormatting.grouped(report.vectors))/\(TextFormatting.grouped(plan.totalRows)) vectors (\(TextFormatting.grouped(Int(rate)))/s)"
       )
@@ -275,7 +276,7 @@ public enum Build {
     }
     progress.finish()
     report.storeCount = try store.count()
-    report.seconds = progress.elapsedSeconds
+    report.seconds = MonotonicClock.now() - started
     return report
   }
 

@@ -43,7 +43,7 @@ public enum Compact {
   /// - Returns: the sizes before and after.
   /// - Throws: ``TripIndexError`` when the output exists and is not empty, `VectorStoreError`.
   public static func run(storePath: String, outputPath: String) throws -> Report {
-    let started = Progress.now()
+    let started = MonotonicClock.now()
     let store = try VectorStore.open(path: storePath, readOnly: true)
     if access(outputPath, F_OK) == 0 && Directories.entries(in: outputPath)?.isEmpty != true {
       throw TripIndexError(
@@ -58,7 +58,7 @@ public enum Compact {
     return Report(
       storePath: storePath, outputPath: outputPath, bytesBefore: fileBytes(storePath),
       bytesAfter: fileBytes(outputPath), items: try copy.count(),
-      seconds: Progress.now() - started)
+      seconds: MonotonicClock.now() - started)
   }
 
   private static func fileBytes(_ directory: String) -> Int {

@@ -35,7 +35,8 @@ public enum Embed {
   /// - Returns: what was written.
   /// - Throws: `VectorIOError` for bad input or output, ``TripIndexError``.
   public static func run(
-    input: String, modelPath: String, output: String, labelsOutput: String?, progress: Progress
+    input: String, modelPath: String, output: String, labelsOutput: String?,
+    progress: any ProgressReporting
   ) throws -> Report {
     let model = try EmbeddingModel.read(from: modelPath)
     let items = try LabelledVectors.load(input, progress: progress)

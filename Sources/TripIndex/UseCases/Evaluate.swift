@@ -90,7 +90,9 @@ public enum Evaluate {
   /// - Returns: a report with one entry per search method.
   /// - Throws: `VectorIOError` or ``TripIndexError`` for bad input (missing labels, mismatched
   ///   dimensions, bad options).
-  public static func run(_ options: Options, progress: Progress) throws -> EvaluationReport {
+  public static func run(_ options: Options, progress: any ProgressReporting) throws
+    -> EvaluationReport
+  {
     guard options.threads > 0 else {
       throw TripIndexError("\(option("threads")) must be at least 1, not \(options.threads)")
     }
@@ -314,18 +316,18 @@ public enum Evaluate {
     prefix: String = "", queries: Matrix, gallery: Matrix, metric: DistanceMetric,
     labels: (queries: LabelSet, gallery: LabelSet), evaluationProtocol: EvaluationProtocol,
     maxRank: Int, threads: Int, lsh: IndexSource?, probeSweep: [Int] = [],
-    rerank: RerankingParameters? = nil, listDepth: Int = 0, progress: Progress
+    rerank: RerankingParameters? = nil, listDepth: Int = 0, progress: any ProgressReporting
   ) throws -> SearchEvaluation {
     let maxRank = min(maxRank, max(1, gallery.rows))
     var unlisted = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
     unlisted.threads = threads
     var evaluator = unlisted
     evaluator.listDepth = listDepth
-    let started = Progress.now()
+    let started = MonotonicClock.now()
     let full = evaluator.evaluate(
       queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
       gallery: labels.gallery)
-    let seconds = Progress.now() - started
+    let seconds = MonotonicClock.now() - started
     // Re-ranking: its queries/s count building the encodings too.
     var reranked: (metrics: EvaluationMetrics, seconds: Double)?
     if rerank != nil, queries.rows + gallery.rows > KReciprocalReranker.maximumItems {
@@ -334,7 +336,7 @@ public enum Evaluate {
       )
     }
     if let rerank {
-      let rerankStarted = Progress.now()
+      let rerankStarted = MonotonicClock.now()
       let reranker = KReciprocalReranker(
         queries: queries, gallery: gallery, metric: metric, parameters: rerank, threads: threads,
         progress: { progress.update($0, force: true) })
@@ -342,7 +344,7 @@ public enum Evaluate {
       let metrics = evaluator.evaluate(
         queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
         gallery: labels.gallery, reranker: reranker)
-      reranked = (metrics, Progress.now() - rerankStarted)
+      reranked = (metrics, MonotonicClock.now() - rerankStarted)
     }
     guard let lsh else {
       var entries = [
@@ -369,7 +371,7 @@ public enum Evaluate {
     let comparison: SearchComparison
     // Re-ranking from the index: every item's nearest gallery items come from the index too.
     let neighbourDepth = rerank.map { $0.neighbourCount }
-    let rerankStarted = Progress.now()
+    let rerankStarted = MonotonicClock.now()
     switch lsh {
     case .temporary(let configuration):
       comparison = try SearchComparison.run(
@@ -443,7 +445,7 @@ public enum Evaluate {
         rerankedDistances[query] = sorted.map(\.1)
       }
       // Its search time: the LSH searches of every item, the encodings and the re-ranking.
-      let seconds = Progress.now() - rerankStarted
+      let seconds = MonotonicClock.now() - rerankStarted
       entries.append(
         EvaluationReport.Entry(
           name: prefix + "lsh+rerank top-\(searchedDepth)",

@@ -55,7 +55,7 @@ public enum Export {
   /// - Throws: `VectorStoreError` for an unreadable store, `VectorIOError` for a folder that
   ///   exists with files in it or a write that fails (the folder is then removed), or
   ///   ``TripIndexError`` for an unsupported format.
-  public static func run(_ options: Options, progress: Progress) throws -> Report {
+  public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     let extensionName: String
     switch options.format {
     case .npy: extensionName = "npy"

@@ -65,7 +65,7 @@ public enum Index {
   /// - Returns: what was done.
   /// - Throws: `LSHError` for bad settings, `VectorStoreError`.
   public static func run(storePath: String, configuration: LSHConfiguration?) throws -> Report {
-    let started = Progress.now()
+    let started = MonotonicClock.now()
     // Building and dropping read nothing of an existing index, so a damaged one can always be
     // replaced or dropped.
     let store = try VectorStore.open(path: storePath)
@@ -73,10 +73,10 @@ public enum Index {
       try LSHIndex.drop(from: store)
       return Report(
         storePath: storePath, configuration: nil, items: try store.count(),
-        seconds: Progress.now() - started)
+        seconds: MonotonicClock.now() - started)
     }
     let index = try LSHIndex.build(on: store, configuration: configuration)
-    let seconds = Progress.now() - started
+    let seconds = MonotonicClock.now() - started
     let speed = try LSHTuner.speed(of: index)
     try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
     return Report(

@@ -172,14 +172,14 @@ public enum Query {
         "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
       )
     }
-    let started = Progress.now()
+    let started = MonotonicClock.now()
     let session = try SearchSession(
       storePath: options.storePath, modelPath: options.modelPath, readOnly: true,
       usesIndex: !options.exact)
     let read = try readProbes(
       options.probePath, for: session.store, model: session.model, dataset: options.dataset)
     let probeLabels = try readProbeLabels(options, read: read)
-    let loaded = Progress.now()
+    let loaded = MonotonicClock.now()
     var result = try session.search(
       read.vectors, names: read.names, labels: probeLabels, options: options.search)
     result.timing.load = loaded - started
@@ -242,7 +242,7 @@ public enum Query {
       expectedDimension: (
         model?.architecture.inputDimension ?? store.dimension,
         model == nil ? "store \(store.path)" : "the store's model (its input)"
-      ), dataset: dataset ?? defaultDataset, progress: Progress(quiet: true)
+      ), dataset: dataset ?? defaultDataset, progress: SilentProgress()
     ).items
     probes.vectors = try StoreModel.embed(probes.vectors, with: model, source: path)
     // The rows were checked as stored, so every embedding has a direction here.

@@ -21,7 +21,7 @@ enum ReportOutput {
   /// - Throws: `RankedListError` or `FileSystemError`.
   static func write(
     _ report: EvaluationReport, extraCharts: [(String, SVGChart)] = [], page: RankedListPage?,
-    pictures: PictureSource, to folder: String, progress: Progress
+    pictures: PictureSource, to folder: String, progress: any ProgressReporting
   ) throws -> EvaluationReport {
     var report = report
     if let page {

@@ -95,7 +95,7 @@ public final class SearchSession: Sendable {
     _ probes: Matrix, names: [String] = [], labels: [ItemLabels]?, options: Query.SearchOptions
   ) throws -> Query.Result {
     try options.validate()
-    let started = Progress.now()
+    let started = MonotonicClock.now()
     return try store.read { snapshot in
       let recordedSpeed = try LSHIndex.recordedSpeed(in: snapshot)
       let recordedJunk = try PIDConventions.recorded(in: snapshot)?.junk ?? -1
@@ -109,11 +109,11 @@ public final class SearchSession: Sendable {
       var result = Query.Result(
         metric: store.metric, storeCount: snapshot.count, neighbors: [], method: plan.method,
         candidates: nil)
-      let prepared = Progress.now()
+      let prepared = MonotonicClock.now()
       let found = try plan.run(
         probes, groups: groups, in: snapshot, k: min(options.k, max(snapshot.count, 1)),
         into: &result)
-      let searched = Progress.now()
+      let searched = MonotonicClock.now()
       result.neighbors = try found.map { neighbors in
         try neighbors.map { neighbor in
           guard let item = try snapshot.item(id: neighbor.id) else {

@@ -39,8 +39,10 @@ public enum StoreCheck {
   /// - Returns: the report.
   /// - Throws: `VectorStoreError` when the store cannot be opened at all (its message says
   ///   why: a truncated file, damaged metadata), or LMDB fails.
-  public static func run(storePath: String, repair: Bool, progress: Progress) throws -> Report {
-    let started = Progress.now()
+  public static func run(storePath: String, repair: Bool, progress: any ProgressReporting) throws
+    -> Report
+  {
+    let started = MonotonicClock.now()
     let store = try VectorStore.open(path: storePath, readOnly: !repair)
     var report = Report(storePath: storePath)
     progress.update("checking \(storePath)", force: true)
@@ -56,7 +58,7 @@ public enum StoreCheck {
     progress.finish()
     // An attached index holds its store: let go, so the store closes with this call.
     store.detachIndex(named: LSHIndex.name)
-    report.seconds = Progress.now() - started
+    report.seconds = MonotonicClock.now() - started
     return report
   }
 

@@ -25,7 +25,7 @@ struct StoredGallery {
   ///   - modelOverride: a model to use instead of the recorded one (same fingerprint).
   ///   - progress: status output.
   /// - Throws: `VectorStoreError` or ``TripIndexError``.
-  init(path: String, modelOverride: String?, progress: Progress) throws {
+  init(path: String, modelOverride: String?, progress: any ProgressReporting) throws {
     progress.update("reading the gallery from store \(path)", force: true)
     store = try VectorStore.open(path: path, readOnly: true)
     model = try StoreModel.load(for: store, override: modelOverride)

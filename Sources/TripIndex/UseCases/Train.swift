@@ -79,7 +79,7 @@ public enum Train {
   /// - Returns: what was done.
   /// - Throws: `VectorIOError` or ``TripIndexError`` for bad input, `TrainingError` when
   ///   training cannot proceed.
-  public static func run(_ options: Options, progress: Progress) throws -> Report {
+  public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     guard (0..<1).contains(options.validationFraction) else {
       throw TripIndexError(
         "\(option("validation")) must be in [0, 1), not \(options.validationFraction)")
@@ -90,7 +90,7 @@ public enum Train {
         "\(option("embedFrom")) after folds the neck into the output layer, which \(option("normalize")) would follow; use one of them"
       )
     }
-    let started = Progress.now()
+    let started = MonotonicClock.now()
     let data = try LabelledVectors.load(options.input, progress: progress)
     let fitted = try fit(
       data, training: options.training, validationFraction: options.validationFraction,
@@ -107,7 +107,7 @@ public enum Train {
       validationIdentities: validation.map { Set($0.pids).count } ?? 0,
       validationSamples: validation?.pids.count ?? 0,
       excluded: excluded, validationHistory: result.validationHistory,
-      seconds: Progress.now() - started)
+      seconds: MonotonicClock.now() - started)
   }
 
   /// What ``fit(_:training:validationFraction:progress:)`` trained on and produced.
@@ -135,7 +135,7 @@ public enum Train {
   public static func fit(
     _ data: LabelledVectors, training: TrainingOptions, validationFraction: Double,
     pidConventions: PIDConventions = .market1501, log: TrainingLog = .terminal,
-    progress: Progress
+    progress: any ProgressReporting
   ) throws -> Fitted {
     var training = training
     if case .every(let iterations) = log { training.progressInterval = iterations }
@@ -181,7 +181,7 @@ public enum Train {
         case .terminal:
           progress.line(line)
         case .every:
-          StandardStream.error.write(line + "\n")
+          progress.log(line + "\n")
         case .json:
           var json = OutputBuffer(stream: nil)
           json.write("{\"iteration\": \(iteration), \"iterations\": \(iterations), \"loss\": ")
@@ -191,7 +191,7 @@ public enum Train {
           json.write(", \"learning_rate\": \(rate), \"validation_map\": ")
           if let score { json.writeJSONNumber(Float(score)) } else { json.write("null") }
           json.write("}\n")
-          StandardStream.error.write(json.text)
+          progress.log(json.text)
         }
       }
     }

@@ -47,7 +47,7 @@ public enum Tune {
   /// - Throws: `LSHError`, `VectorStoreError`, `VectorIOError` for a bad queries file.
   public static func run(
     storePath: String, target: Double, k: Int, sampleSize: Int, families: [HashFamily]?,
-    queriesPath: String? = nil, progress: Progress
+    queriesPath: String? = nil, progress: any ProgressReporting
   ) throws -> Outcome {
     let store = try VectorStore.open(path: storePath)
     var grid = LSHTuner.Grid(metric: store.metric)

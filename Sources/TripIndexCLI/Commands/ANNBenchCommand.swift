@@ -75,7 +75,7 @@ struct ANNBenchCommand: ParsableCommand {
       }
       return value
     }
-    let report = try ANNBench.run(options, progress: Progress(quiet: quiet))
+    let report = try ANNBench.run(options, progress: TerminalProgress(quiet: quiet))
     if let svg { try TextFile.write(report.chart.svg, to: svg) }
     StandardStream.output.write(json ? report.json.serialized() + "\n" : report.table + "\n")
   }

@@ -138,7 +138,7 @@ struct BenchmarkCommand: ParsableCommand {
     options.modelDirectory = report.map { $0 + "/models" }
     options.reportFolder = report
     options.rankedList = try rankedList.choices
-    let result = try Benchmark.run(options, progress: Progress(quiet: quiet))
+    let result = try Benchmark.run(options, progress: TerminalProgress(quiet: quiet))
     printReport(result.report, json: json)
   }
 }

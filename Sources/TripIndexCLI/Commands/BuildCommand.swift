@@ -59,7 +59,7 @@ struct BuildCommand: ParsableCommand {
       guard index == "lsh" else { throw ValidationError("--index takes 'lsh' (got '\(index)')") }
       options.index = lsh.choices
     }
-    let report = try Build.run(options, progress: Progress(quiet: quiet))
+    let report = try Build.run(options, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write((json ? report.json : report.summary) + "\n")
   }
 }

@@ -30,7 +30,7 @@ struct CheckCommand: ParsableCommand {
 
   func run() throws {
     let report = try StoreCheck.run(
-      storePath: storeOption.store, repair: repair, progress: Progress(quiet: quiet))
+      storePath: storeOption.store, repair: repair, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write((json ? report.json : report.text) + "\n")
     if !report.isSound { throw ExitCode(1) }
   }

@@ -23,7 +23,7 @@ struct EmbedCommand: ParsableCommand {
   func run() throws {
     let report = try Embed.run(
       input: input, modelPath: model, output: out, labelsOutput: labels,
-      progress: Progress(quiet: quiet))
+      progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(report.summary + "\n")
   }
 }

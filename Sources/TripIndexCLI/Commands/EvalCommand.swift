@@ -161,7 +161,7 @@ struct EvalCommand: ParsableCommand {
     options.reportFolder = report
     options.rankedList = try rankedList.choices
     options.listsQueries = perQuery
-    let result = try Evaluate.run(options, progress: Progress(quiet: quiet))
+    let result = try Evaluate.run(options, progress: TerminalProgress(quiet: quiet))
     printReport(result, json: json)
   }
 }

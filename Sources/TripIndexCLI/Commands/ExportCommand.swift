@@ -30,7 +30,7 @@ struct ExportCommand: ParsableCommand {
   func run() throws {
     var options = Export.Options(storePath: storeOption.store, outputDirectory: out)
     options.format = format
-    let report = try Export.run(options, progress: Progress(quiet: quiet))
+    let report = try Export.run(options, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(report.summary + "\n")
   }
 }

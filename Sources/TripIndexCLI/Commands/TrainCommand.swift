@@ -156,7 +156,7 @@ struct TrainCommand: ParsableCommand {
     options.training.seed = seed
     options.training.keepBest = !keepLast
     options.validationFraction = validation
-    let report = try Train.run(options, progress: Progress(quiet: quiet))
+    let report = try Train.run(options, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(report.summary + "\n")
   }
 }

@@ -1,5 +1,6 @@
 import Plumbing
 import Synchronization
+import TripIndex
 
 #if canImport(Glibc)
   import Glibc
@@ -7,38 +8,36 @@ import Synchronization
   import Darwin
 #endif
 
-/// Reports progress of long work on one self-overwriting stderr line.
+/// Reports progress of long work on one self-overwriting stderr line: the command-line tool's
+/// ``ProgressReporting``.
 ///
-/// Silent when asked to be quiet or when stderr is not a terminal, so logs and pipes stay clean.
-public final class Progress: Sendable {
-  /// Whether anything is shown.
-  public let isEnabled: Bool
+/// Silent when asked to be quiet or when stderr is not a terminal, so logs and pipes stay clean;
+/// warnings are written in any case.
+final class TerminalProgress: ProgressReporting {
+  /// Whether the status line is shown.
+  let isEnabled: Bool
   /// What the status line last showed; workers may report at once, so it sits behind a lock.
   private struct Line {
     var lastUpdate: Double = 0
     var length = 0
   }
   private let status = Mutex(Line())
-  private let start = Progress.now()
 
   /// Creates a reporter.
   ///
   /// - Parameter quiet: suppress all output.
-  public init(quiet: Bool) {
+  init(quiet: Bool) {
     isEnabled = !quiet && StandardStream.error.isTerminal
   }
-
-  /// Seconds since the reporter was created.
-  public var elapsedSeconds: Double { Progress.now() - start }
 
   /// Shows `message`, at most ten times a second unless `force`.
   ///
   /// - Parameters:
   ///   - message: one line of status.
   ///   - force: show it even if the last update was very recent.
-  public func update(_ message: @autoclosure () -> String, force: Bool = false) {
+  func update(_ message: @autoclosure () -> String, force: Bool) {
     guard isEnabled else { return }
-    let now = Progress.now()
+    let now = MonotonicClock.now()
     status.withLock { line in
       guard force || now - line.lastUpdate >= 0.1 else { return }
       line.lastUpdate = now
@@ -50,7 +49,7 @@ public final class Progress: Sendable {
   }
 
   /// Clears the status line.
-  public func finish() {
+  func finish() {
     guard isEnabled else { return }
     status.withLock { line in
       guard line.length > 0 else { return }
@@ -62,7 +61,7 @@ public final class Progress: Sendable {
   /// Prints a finished status line on stderr (one that stays), when progress is shown.
   ///
   /// - Parameter message: the line.
-  public func line(_ message: String) {
+  func line(_ message: String) {
     guard isEnabled else { return }
     finish()
     StandardStream.error.write(message + "\n")
@@ -71,15 +70,14 @@ public final class Progress: Sendable {
   /// Prints a warning line on stderr (always, even when quiet: warnings are not progress).
   ///
   /// - Parameter message: the warning.
-  public func warn(_ message: String) {
+  func warn(_ message: String) {
     finish()
     StandardStream.error.write("warning: \(message)\n")
   }
 
-  /// Seconds on a monotonic clock (`ContinuousClock`) since the first call, for timing spans.
-  static func now() -> Double {
-    clockStart.duration(to: ContinuousClock.now).inSeconds
+  /// Writes `text` to stderr (after clearing the status line), quiet or not.
+  func log(_ text: String) {
+    finish()
+    StandardStream.error.write(text)
   }
-
-  private static let clockStart = ContinuousClock.now
 }
