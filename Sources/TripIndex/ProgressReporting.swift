@@ -12,8 +12,9 @@ public protocol ProgressReporting: Sendable {
   func finish()
   /// A line of its own that stays (shown only where updates are).
   func line(_ message: String)
-  /// A warning: shown wherever the reporter shows anything, updates or not.
-  func warn(_ message: String)
+  /// A warning: shown wherever the reporter shows anything, updates or not (worded by the
+  /// front end).
+  func warn(_ message: UserText)
   /// Text the user asked to be logged as work goes (a training log), written as it is
   /// (`text` ends with its own newline), whether or not updates are shown.
   func log(_ text: String)
@@ -26,12 +27,12 @@ extension ProgressReporting {
 
 /// Reports no progress; warnings go to a closure (dropped by default).
 public struct SilentProgress: ProgressReporting {
-  private let onWarning: @Sendable (String) -> Void
+  private let onWarning: @Sendable (UserText) -> Void
 
   /// A reporter that shows nothing.
   ///
   /// - Parameter onWarning: receives each warning (a server logs them).
-  public init(onWarning: @escaping @Sendable (String) -> Void = { _ in }) {
+  public init(onWarning: @escaping @Sendable (UserText) -> Void = { _ in }) {
     self.onWarning = onWarning
   }
 
@@ -44,7 +45,7 @@ public struct SilentProgress: ProgressReporting {
   /// Does nothing.
   public func line(_ message: String) {}
   /// Hands the warning to `onWarning`.
-  public func warn(_ message: String) { onWarning(message) }
+  public func warn(_ message: UserText) { onWarning(message) }
   /// Does nothing.
   public func log(_ text: String) {}
 }

@@ -33,10 +33,11 @@ enum ErrorAdvice {
     return kebab
   }
 
-  /// Sets how the use cases name options and commands, and the advice the LMDB layer prints
-  /// when it meets a damaged page.
+  /// How this tool words the use cases' parameters and commands: flags, and command lines.
+  static let wording = Wording(parameter: { flag($0.rawValue) }, command: { "`tripindex \($0)`" })
+
+  /// Sets the advice the LMDB layer prints when it meets a damaged page.
   static func install() {
-    Wording.set(option: { flag($0) }, command: { "`tripindex \($0)`" })
     Environment.damagedPageAdvice.withLock { advice in
       advice = { directory in " (`tripindex check --store \(directory)` reports the same)" }
     }
@@ -46,6 +47,8 @@ enum ErrorAdvice {
   /// unchanged when there is nothing to add.
   static func advised(_ error: any Error) -> any Error {
     switch error {
+    case let error as TripIndexError:
+      return Advised(error.worded(wording))
     case let error as VectorStoreError:
       switch error.kind {
       case .missing:

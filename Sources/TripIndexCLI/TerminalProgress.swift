@@ -70,9 +70,9 @@ final class TerminalProgress: ProgressReporting {
   /// Prints a warning line on stderr (always, even when quiet: warnings are not progress).
   ///
   /// - Parameter message: the warning.
-  func warn(_ message: String) {
+  func warn(_ message: UserText) {
     finish()
-    StandardStream.error.write("warning: \(message)\n")
+    StandardStream.error.write("warning: \(message.worded(ErrorAdvice.wording))\n")
   }
 
   /// Writes `text` to stderr (after clearing the status line), quiet or not.

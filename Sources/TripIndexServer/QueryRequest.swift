@@ -113,6 +113,12 @@ struct QueryRequest {
       }
       return nil
     }
+    guard excludes else {
+      // As `query --probe-labels` without an exclusion: labels nothing reads are a mistake.
+      throw APIError(
+        .unprocessableContent, field: "probe_labels",
+        "is read for exclude_same_camera, exclude_same_pid or exclude_same_pid_camera; add one")
+    }
     guard case .array(let items) = value, items.count == count else {
       throw APIError(
         .unprocessableContent, field: "probe_labels",

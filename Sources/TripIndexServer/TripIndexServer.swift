@@ -91,7 +91,9 @@ public struct TripIndexServer: Sendable {
     } catch let error as APIError {
       throw error
     } catch let error as TripIndexError {
-      throw APIError(.unprocessableContent, field: nil, error.message)
+      // The core names its parameters by type; here they read as the request's JSON fields.
+      throw APIError(
+        .unprocessableContent, field: error.parameter?.snakeCase, error.worded(.jsonFields))
     } catch let error as VectorStoreError where error.kind == .invalidItem {
       throw APIError(.unprocessableContent, field: "name", error.description)
     } catch {
@@ -122,7 +124,8 @@ public struct TripIndexServer: Sendable {
       do {
         prepared = try session.prepare(parsed.vectors, names: names)
       } catch let error as TripIndexError {
-        throw APIError(.unprocessableContent, field: parsed.vectorField, error.message)
+        throw APIError(
+          .unprocessableContent, field: parsed.vectorField, error.worded(.jsonFields))
       }
       let result = try session.search(
         prepared, names: parsed.names, labels: parsed.labels, options: parsed.options)

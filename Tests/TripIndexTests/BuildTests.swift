@@ -56,7 +56,7 @@ import VectorStore
     let store = directory.file("s.lmdb")
     let report = try build(directory.file("in"), store: store, batch: 4)
     #expect(report.added == 9 && report.files == 5 && report.dimension == 4)
-    #expect(report.warnings.contains { $0.contains("README.txt") })
+    #expect(report.warnings.contains { $0.description.contains("README.txt") })
     let stored = try items(store)
     #expect(stored.count == 9)
     #expect(stored["0007_c2s1_000100_00"]?.labels == ItemLabels(pid: 7, camera: 2))
@@ -208,7 +208,8 @@ import VectorStore
       try items(store)["0004_000_01_0303morning_0015_0"]?.labels == ItemLabels(pid: 4, camera: 1))
     #expect(
       report.warnings.contains {
-        $0.contains("1 file(s) have no pid or camera") && $0.contains("'holiday-photo'")
+        $0.description.contains("1 file(s) have no pid or camera")
+          && $0.description.contains("'holiday-photo'")
       }, "\(report.warnings)")
   }
 }

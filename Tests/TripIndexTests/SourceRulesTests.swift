@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Rules the core's source keeps, checked by reading it: the use cases name no command-line
-/// flag (front ends word options their own way, through `Wording`), write nothing to a terminal
+/// flag (front ends word options their own way: `UserText` names them by `Parameter`), write nothing to a terminal
 /// themselves (``ProgressReporting`` does) and import nothing of a front end's.
 @Suite struct SourceRulesTests {
   private static let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -106,7 +106,7 @@ import VectorMath
         "0 live items missing, 1 entries") == true)
     let repaired = try StoreCheck.run(storePath: store, repair: true, progress: quiet)
     #expect(repaired.isSound, "\(repaired.remaining)")
-    #expect(repaired.repaired.contains { $0.contains("every table rebuilt") })
+    #expect(repaired.repaired.contains { $0.description.contains("every table rebuilt") })
     // Damaged parameters: the checksum catches them, and the repair drops the index.
     do {
       let environment = try Environment.open(path: store)
@@ -124,7 +124,7 @@ import VectorMath
     #expect(query.stderr.contains("fail their checksum"), "\(query.stderr)")
     let dropped = try StoreCheck.run(storePath: store, repair: true, progress: quiet)
     #expect(dropped.found.contains { $0.database == "lsh.params" })
-    #expect(dropped.repaired.contains { $0.contains("dropped") })
+    #expect(dropped.repaired.contains { $0.description.contains("dropped") })
     #expect(dropped.isSound, "\(dropped.remaining)")
     let exact = try TripIndexExecutable.run([
       "query", directory.file("probe.vec"), "--store", store,

@@ -62,7 +62,7 @@ public struct ANNBenchmarksFile {
       guard let metric = try ANNBenchmarksFile(path: path).metric() else { continue }
       if let found, found.metric != metric {
         throw TripIndexError(
-          "\(found.path) declares the \(found.metric.rawValue) metric and \(path) \(metric.rawValue); one store has one metric (give \(option("metric")))"
+          "\(found.path) declares the \(found.metric.rawValue) metric and \(path) \(metric.rawValue); one store has one metric (give \(option: .metric))"
         )
       }
       found = found ?? (metric, path)

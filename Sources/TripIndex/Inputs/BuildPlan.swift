@@ -33,7 +33,7 @@ struct BuildPlan {
   /// The total number of vectors.
   let totalRows: Int
   /// Non-fatal findings to tell the user.
-  let warnings: [String]
+  let warnings: [UserText]
   /// Every vector, row-major in file order, when the plan was made with `keepingVectors`.
   let vectors: [Float]
 
@@ -130,11 +130,12 @@ struct BuildPlan {
     self.vectors = kept
     let (named, warnings) = try Self.assignNames(files, scan: scan)
     self.files = named
-    self.warnings = scan.warnings + warnings
+    self.warnings = scan.warnings.map { UserText(verbatim: $0) } + warnings
   }
 
   /// Chooses each file's naming and checks that every name is unique.
-  private static func assignNames(_ files: [File], scan: FolderScan) throws -> ([File], [String]) {
+  private static func assignNames(_ files: [File], scan: FolderScan) throws -> ([File], [UserText])
+  {
     var named: [File] = []
     // Names compared as the store compares them: by their bytes.
     var explicitNames: [ItemNameKey: (name: String, path: String)] = [:]  // → file that produced it
@@ -206,7 +207,7 @@ struct BuildPlan {
         )
       }
     }
-    var warnings: [String] = []
+    var warnings: [UserText] = []
     for (_, labelsFile) in scan.labelsByDirectory.sorted(by: { $0.key < $1.key })
     where !positionalFiles.contains(labelsFile.path) {
       let unused = labelsFile.entries.filter { entry in

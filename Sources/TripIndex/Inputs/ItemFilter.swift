@@ -226,8 +226,8 @@ private struct FilterParser {
     case .symbol(let symbol): found = "'\(symbol)'"
     }
     return TripIndexError(
-      "\(option("where")): expected \(expected) at column \(location), found \(found)\n  \(text)\n  "
-        + String(repeating: " ", count: max(0, location - 1)) + "^")
+      "\(option: .where): expected \(expected) at column \(location), found \(found)\n  \(text)\n  \(String(repeating: " ", count: max(0, location - 1)))^"
+    )
   }
 
   mutating func advance() throws {
@@ -331,7 +331,7 @@ private struct FilterParser {
     nesting += 1
     guard nesting <= ItemFilter.maximumNesting else {
       throw TripIndexError(
-        "\(option("where")): the expression nests parentheses and 'not' more than \(ItemFilter.maximumNesting) levels deep at column \(column); write it with fewer levels\n  \(text.prefix(200))\(text.count > 200 ? "…" : "")"
+        "\(option: .where): the expression nests parentheses and 'not' more than \(ItemFilter.maximumNesting) levels deep at column \(column); write it with fewer levels\n  \(text.prefix(200))\(text.count > 200 ? "…" : "")"
       )
     }
   }

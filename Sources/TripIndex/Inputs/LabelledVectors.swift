@@ -64,7 +64,7 @@ public struct LabelledVectors: Sendable {
   static func load(
     _ path: String, storing: StoredForm?, expectedDimension: (Int, String)?,
     dataset: String = BuildPlan.defaultDataset, progress: any ProgressReporting
-  ) throws -> (items: LabelledVectors, warnings: [String]) {
+  ) throws -> (items: LabelledVectors, warnings: [UserText]) {
     let plan = try BuildPlan(
       scan: try FolderScan(root: path), storing: storing, expectedDimension: expectedDimension,
       progress: progress, keepingVectors: true, dataset: dataset)

@@ -67,25 +67,25 @@ public struct PIDConventions: Sendable, Equatable {
   ///   - role: what they are, plural.
   ///   - outcome: what happens to the items taken out ("are skipped").
   /// - Returns: the warnings, one line each.
-  func warnings(pids: [Int32], role: String, outcome: String) -> [String] {
-    var lines: [String] = []
+  func warnings(pids: [Int32], role: String, outcome: String) -> [UserText] {
+    var lines: [UserText] = []
     for (value, kind, name) in [
-      (distractor, "distractors", "distractorPid"), (junk, "junk", "junkPid"),
+      (distractor, "distractors", Parameter.distractorPid), (junk, "junk", Parameter.junkPid),
     ] {
       guard let value else { continue }
       let count = pids.reduce(0) { $0 + ($1 == value ? 1 : 0) }
       guard count > 0 else { continue }
-      let hint =
+      let hint: UserText =
         value == 0
-        ? "; if pid 0 is a real identity (torchreid numbers identities from 0, MSMT17 from 0000), give \(option(name)) none"
+        ? "; if pid 0 is a real identity (torchreid numbers identities from 0, MSMT17 from 0000), give \(option: name) none"
         : ""
       lines.append(
-        "\(count) \(role) have pid \(value), which \(option(name)) \(value) makes \(kind): they \(outcome)\(hint)"
+        "\(count) \(role) have pid \(value), which \(option: name) \(value) makes \(kind): they \(outcome)\(hint)"
       )
     }
     if distractor != 0, junk != 0, pids.contains(0) {
       lines.append(
-        "\(role) include pid 0, counted as an identity (\(option("distractorPid")) is \(distractor.map(String.init) ?? "none"))"
+        "\(role) include pid 0, counted as an identity (\(option: .distractorPid) is \(distractor.map(String.init) ?? "none"))"
       )
     }
     return lines
@@ -114,17 +114,18 @@ public struct PIDConventionChoice: Sendable, Equatable {
   ///   - storePath: the store, for the warning.
   /// - Returns: the conventions and the warnings.
   public func resolved(recorded: PIDConventions?, storePath: String = "") -> (
-    PIDConventions, [String]
+    PIDConventions, [UserText]
   ) {
     let fallback = recorded ?? .market1501
-    var warnings: [String] = []
+    var warnings: [UserText] = []
     func text(_ pid: Int32?) -> String { pid.map(String.init) ?? "none" }
     for (given, stored, name) in [
-      (distractor, recorded?.distractor, "distractorPid"), (junk, recorded?.junk, "junkPid"),
+      (distractor, recorded?.distractor, Parameter.distractorPid),
+      (junk, recorded?.junk, Parameter.junkPid),
     ] {
       if let given, recorded != nil, given != stored {
         warnings.append(
-          "\(option(name)) \(text(given)) differs from the \(text(stored)) store \(storePath) records; \(text(given)) applies"
+          "\(option: name) \(text(given)) differs from the \(text(stored)) store \(storePath) records; \(text(given)) applies"
         )
       }
     }

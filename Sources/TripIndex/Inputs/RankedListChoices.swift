@@ -24,19 +24,19 @@ public struct RankedListChoices: Sendable {
   /// - Throws: ``TripIndexError`` naming the options.
   func check() throws {
     guard depth >= 1 else {
-      throw TripIndexError("\(option("ranklistK")) must be at least 1, not \(depth)")
+      throw TripIndexError("\(option: .ranklistK) must be at least 1, not \(depth)")
     }
     if let limit = queryLimit, limit < 1 {
-      throw TripIndexError("\(option("ranklistQueries")) must be at least 1, not \(limit)")
+      throw TripIndexError("\(option: .ranklistQueries) must be at least 1, not \(limit)")
     }
     if copyImages && imagesPath == nil {
       throw TripIndexError(
-        "\(option("copyImages")) copies the pictures \(option("images")) finds; give \(option("images"))"
+        "\(option: .copyImages) copies the pictures \(option: .images) finds; give \(option: .images)"
       )
     }
     if imagesPath != nil && imageShape != nil {
       throw TripIndexError(
-        "\(option("images")) and \(option("imageShape")) both say where pictures come from; give one"
+        "\(option: .images) and \(option: .imageShape) both say where pictures come from; give one"
       )
     }
   }
@@ -61,14 +61,14 @@ public struct RankedListChoices: Sendable {
     guard let imageShape else { return .tiles }
     guard let gallery else {
       throw TripIndexError(
-        "\(option("imageShape")) draws the vectors themselves, but \(galleryNote); give \(option("images")) instead"
+        "\(option: .imageShape) draws the vectors themselves, but \(galleryNote); give \(option: .images) instead"
       )
     }
     do {
       try imageShape.check(dimension: queries.columns)
       try imageShape.check(dimension: gallery.columns)
     } catch {
-      throw TripIndexError("\(option("imageShape")) \(imageShape): \(error)")
+      throw TripIndexError("\(option: .imageShape) \(imageShape): \(error)")
     }
     return .rendered(
       PictureRenderer(shape: imageShape, fittedTo: [queries, gallery]), queries: queries,

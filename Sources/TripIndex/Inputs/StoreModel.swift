@@ -39,7 +39,7 @@ public enum StoreModel {
     guard let fingerprint, let recordedPath else {
       if let override {
         throw TripIndexError(
-          "store \(store.path) holds raw vectors (it was built without \(option("model"))), so \(option("model")) \(override) cannot apply"
+          "store \(store.path) holds raw vectors (it was built without \(option: .model)), so \(option: .model) \(override) cannot apply"
         )
       }
       return nil
@@ -47,7 +47,7 @@ public enum StoreModel {
     let path = override ?? recordedPath
     guard access(path, F_OK) == 0 else {
       throw TripIndexError(
-        "store \(store.path) was built with the model \(recordedPath), which is missing; restore it or pass the same model with \(option("model"))"
+        "store \(store.path) was built with the model \(recordedPath), which is missing; restore it or pass the same model with \(option: .model)"
       )
     }
     let model = try EmbeddingModel.read(from: path)

@@ -85,26 +85,26 @@ public enum ANNBench {
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     guard options.k > 0 else {
-      throw TripIndexError("\(option("k")) must be at least 1, not \(options.k)")
+      throw TripIndexError("\(option: .k) must be at least 1, not \(options.k)")
     }
     guard !options.recallTargets.isEmpty, options.recallTargets.allSatisfy({ $0 > 0 && $0 <= 1 })
     else {
       throw TripIndexError(
-        "\(option("recall")) takes targets in (0, 1], e.g. \(option("recall")) 0.5 0.9 0.99")
+        "\(option: .recall) takes targets in (0, 1], e.g. \(option: .recall) 0.5 0.9 0.99")
     }
     guard options.probeMultipliers.allSatisfy({ $0 > 0 }) else {
-      throw TripIndexError("\(option("probeMultipliers")) must be positive")
+      throw TripIndexError("\(option: .probeMultipliers) must be positive")
     }
     let file = try ANNBenchmarksFile(path: options.path)
     guard let metric = try options.metric ?? file.metric() else {
       throw TripIndexError(
-        "\(options.path) has no distance attribute (euclidean or angular); give \(option("metric"))"
+        "\(options.path) has no distance attribute (euclidean or angular); give \(option: .metric)"
       )
     }
     var queries = try VectorFileReader.readAll(path: options.path, dataset: "test")
     let testRows = queries.values.count / queries.dimension
     let queryCount = min(testRows, options.queryLimit ?? testRows)
-    guard queryCount > 0 else { throw TripIndexError("\(option("queries")) must be at least 1") }
+    guard queryCount > 0 else { throw TripIndexError("\(option: .queries) must be at least 1") }
     queries.values.removeSubrange((queryCount * queries.dimension)...)
 
     let temporary = options.storePath == nil ? try Directories.temporary(prefix: "annbench") : nil
@@ -112,7 +112,7 @@ public enum ANNBench {
     let storePath = options.storePath ?? (temporary ?? "") + "/store"
     if VectorStore.exists(at: storePath) {
       throw TripIndexError(
-        "\(storePath) already holds a store; annbench builds a new one (choose another \(option("store")))"
+        "\(storePath) already holds a store; annbench builds a new one (choose another \(option: .store))"
       )
     }
 

@@ -144,18 +144,18 @@ public enum Benchmark {
   ///   `TrainingError`, `LSHError`.
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Result {
     guard !options.seeds.isEmpty else {
-      throw TripIndexError("\(option("seeds")) must be at least 1")
+      throw TripIndexError("\(option: .seeds) must be at least 1")
     }
     guard options.iterations > 0 else {
-      throw TripIndexError("\(option("iterations")) must be at least 1, not \(options.iterations)")
+      throw TripIndexError("\(option: .iterations) must be at least 1, not \(options.iterations)")
     }
     guard options.maxRank > 0 else {
-      throw TripIndexError("\(option("maxRank")) must be at least 1, not \(options.maxRank)")
+      throw TripIndexError("\(option: .maxRank) must be at least 1, not \(options.maxRank)")
     }
     let folders = try options.setPaths.map { name, path, given in
       guard given || Directories.isDirectory(path) else {
         throw TripIndexError(
-          "\(options.directory) has no \(name)/ folder; benchmark needs train/, query/ and gallery/, or \(option("train")), \(option("query")) and \(option("gallery")) (see \(command("datasets synth-reid")))"
+          "\(options.directory) has no \(name)/ folder; benchmark needs train/, query/ and gallery/, or \(option: .train), \(option: .query) and \(option: .gallery) (see \(command: "datasets synth-reid"))"
         )
       }
       return try LabelledVectors.load(path, progress: progress)

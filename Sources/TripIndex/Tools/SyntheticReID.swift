@@ -86,7 +86,7 @@ public enum SyntheticReID {
     }
     guard options.cameraDistortion >= 0, options.cameraDistortion.isFinite else {
       throw TripIndexError(
-        "\(option("cameraDistortion")) must be a non-negative number, not \(options.cameraDistortion)"
+        "\(option: .cameraDistortion) must be a non-negative number, not \(options.cameraDistortion)"
       )
     }
     guard options.trainIdentities + options.testIdentities <= 9999 else {

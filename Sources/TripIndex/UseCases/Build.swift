@@ -72,7 +72,7 @@ public enum Build {
     /// Wall-clock seconds.
     public var seconds = 0.0
     /// Non-fatal findings.
-    public var warnings: [String] = []
+    public var warnings: [UserText] = []
     /// The LSH index built or kept, if one was asked for.
     public var index: LSHConfiguration?
     /// What a freshly built index measured against exact search (µs per query, one thread), as
@@ -80,12 +80,13 @@ public enum Build {
     public var indexSpeed: (lsh: Double, exact: Double)?
 
     /// The one-line summary.
-    public var summary: String {
-      "\(storePath): added \(TextFormatting.grouped(added)), updated \(TextFormatting.grouped(updated)), unchanged \(TextFormatting.grouped(unchanged)) "
+    public var summary: UserText {
+      let counts =
+        "\(storePath): added \(TextFormatting.grouped(added)), updated \(TextFormatting.grouped(updated)), unchanged \(TextFormatting.grouped(unchanged)) "
         + "from \(TextFormatting.grouped(vectors)) vectors in \(TextFormatting.grouped(files)) file(s); dimension \(dimension), \(metric.rawValue), "
         + "\(TextFormatting.grouped(storeCount)) items in the store"
         + (index.map { "; LSH index \($0.summary)" } ?? "") + "; \(TextFormatting.seconds(seconds))"
-        + Index.speedNote(indexSpeed)
+      return UserText(verbatim: counts) + Index.speedNote(indexSpeed)
     }
 
     /// The summary as one JSON object.
@@ -111,7 +112,7 @@ public enum Build {
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     let started = MonotonicClock.now()
     guard options.batchRows > 0 else {
-      throw TripIndexError("\(option("batch")) must be positive, not \(options.batchRows)")
+      throw TripIndexError("\(option: .batch) must be positive, not \(options.batchRows)")
     }
     var model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     var modelPath = options.modelPath
@@ -130,7 +131,7 @@ public enum Build {
       if let metric = options.metric, metric != store.metric {
         throw VectorStoreError(
           .metricMismatch, path: options.storePath,
-          "uses the \(store.metric.rawValue) metric, but \(option("metric")) \(metric.rawValue) was given; a store's metric is fixed when it is created"
+          "uses the \(store.metric.rawValue) metric, but the \(metric.rawValue) metric was given; a store's metric is fixed when it is created"
         )
       }
       try checkModel(model, path: modelPath, against: store)
@@ -140,7 +141,7 @@ public enum Build {
     let hdf5Files = scan.vectorFiles.filter { VectorFileFormat(path: $0) == .hdf5 }
     if let dataset = options.dataset, hdf5Files.isEmpty {
       throw TripIndexError(
-        "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.input) holds no .hdf5 or .h5 file"
+        "\(option: .dataset) \(dataset) names a dataset of an HDF5 file, and \(options.input) holds no .hdf5 or .h5 file"
       )
     }
     let declared = try ANNBenchmarksFile.declaredMetric(of: hdf5Files)
@@ -165,7 +166,7 @@ public enum Build {
       let itemsAfter = try (existing?.count() ?? 0) + plan.totalRows
       guard itemsAfter >= 2 else {
         throw TripIndexError(
-          "an LSH index needs at least 2 items, and the store would hold \(itemsAfter); nothing was written (build without \(option("index")), or add more vectors)"
+          "an LSH index needs at least 2 items, and the store would hold \(itemsAfter); nothing was written (build without \(option: .index), or add more vectors)"
         )
       }
     }
@@ -267,7 +268,7 @@ public enum Build {
           report.indexSpeed = speed
         } catch {
           throw TripIndexError(
-            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with \(command("index \(option("store")) \(options.storePath)"))"
+            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with \(command: "index \(option: .store) \(options.storePath)")"
           )
         }
       } else {
@@ -291,12 +292,12 @@ public enum Build {
     case (let model?, let recorded?):
       guard model.fingerprint == recorded else {
         throw TripIndexError(
-          "store \(store.path) holds embeddings of another model (fingerprint \(recorded)); \(option("model")) \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
+          "store \(store.path) holds embeddings of another model (fingerprint \(recorded)); \(option: .model) \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
         )
       }
     case (nil, _?):
       throw TripIndexError(
-        "store \(store.path) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with \(option("model")) to add to it"
+        "store \(store.path) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with \(option: .model) to add to it"
       )
     case (_?, nil):
       guard try store.count() == 0 else {

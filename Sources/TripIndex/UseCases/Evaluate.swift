@@ -94,26 +94,27 @@ public enum Evaluate {
     -> EvaluationReport
   {
     guard options.threads > 0 else {
-      throw TripIndexError("\(option("threads")) must be at least 1, not \(options.threads)")
+      throw TripIndexError("\(option: .threads) must be at least 1, not \(options.threads)")
     }
     guard options.maxRank > 0 else {
-      throw TripIndexError("\(option("maxRank")) must be at least 1, not \(options.maxRank)")
+      throw TripIndexError("\(option: .maxRank) must be at least 1, not \(options.maxRank)")
     }
     guard options.repeats > 0 else {
-      throw TripIndexError("\(option("repeats")) must be at least 1, not \(options.repeats)")
+      throw TripIndexError("\(option: .repeats) must be at least 1, not \(options.repeats)")
     }
     if let invalid = options.rerank?.invalidSetting {
-      throw TripIndexError("\(option(invalid.name)) \(invalid.requirement)")
+      throw TripIndexError(
+        "\(option: Parameter(rawValue: invalid.name) ?? .rerank) \(invalid.requirement)")
     }
     try options.rankedList.check()
     if options.galleryPath != nil && options.galleryStorePath != nil {
       throw TripIndexError(
-        "\(option("gallery")) and \(option("galleryStore")) both name a gallery; give one")
+        "\(option: .gallery) and \(option: .galleryStore) both name a gallery; give one")
     }
     let hasGallery = options.galleryPath != nil || options.galleryStorePath != nil
     if options.rerank != nil && !hasGallery {
       throw TripIndexError(
-        "\(option("rerank")) re-ranks a gallery for the queries; give \(option("gallery"))")
+        "\(option: .rerank) re-ranks a gallery for the queries; give \(option: .gallery)")
     }
     // A stored gallery: its vectors are already embedded with its model, which embeds the queries.
     let stored = try options.galleryStorePath.map { path in
@@ -124,7 +125,7 @@ public enum Evaluate {
       ?? options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     if let stored, let chosen = options.metric, chosen != stored.store.metric {
       throw TripIndexError(
-        "\(option("metric")) \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
+        "\(option: .metric) \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
       )
     }
     let metric = stored?.store.metric ?? options.metric ?? model?.metric ?? .l2
@@ -138,7 +139,7 @@ public enum Evaluate {
     let excludeSelf = !hasGallery
     if excludeSelf && options.protocolChoice != .retrieval {
       throw TripIndexError(
-        "\(option("gallery")) is required for the \(options.protocolChoice.rawValue) protocol (only retrieval can rank the queries against themselves)"
+        "\(option: .gallery) is required for the \(options.protocolChoice.rawValue) protocol (only retrieval can rank the queries against themselves)"
       )
     }
     var gallery = stored?.items ?? queries
@@ -214,7 +215,7 @@ public enum Evaluate {
     if let stored, options.lsh != nil {
       guard let index = try LSHIndex.open(stored.store) else {
         throw TripIndexError(
-          "store \(stored.store.path) has no LSH index; build one with \(command("index \(option("store")) \(stored.store.path)")) or evaluate exact search only"
+          "store \(stored.store.path) has no LSH index; build one with \(command: "index \(option: .store) \(stored.store.path)") or evaluate exact search only"
         )
       }
       indexSource = .stored(stored.store, index, rowOfID: stored.rowOfID)

@@ -61,7 +61,7 @@ public enum Export {
     case .npy: extensionName = "npy"
     case .fvecs: extensionName = "fvecs"
     default:
-      throw TripIndexError("\(option("format")) takes npy or fvecs (text .vec would round values)")
+      throw TripIndexError("\(option: .format) takes npy or fvecs (text .vec would round values)")
     }
     let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let folder = options.outputDirectory

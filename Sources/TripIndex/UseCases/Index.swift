@@ -20,16 +20,17 @@ public enum Index {
     public var speed: (lsh: Double, exact: Double)?
 
     /// A one-line summary.
-    public var summary: String {
+    public var summary: UserText {
       guard let configuration else { return "\(storePath): LSH index dropped" }
-      return
+      let text =
         "\(storePath): LSH index \(configuration.summary) over \(TextFormatting.grouped(items)) items "
         + "(hashes on \(configuration.hashDimensions) principal components, \(configuration.sketchDimensions)-byte codes); "
-        + TextFormatting.seconds(seconds) + speedNote
+        + TextFormatting.seconds(seconds)
+      return UserText(verbatim: text) + speedNote
     }
 
     /// What the speed check found, with advice when the index is slower than exact search.
-    var speedNote: String { Index.speedNote(speed) }
+    var speedNote: UserText { Index.speedNote(speed) }
   }
 
   /// What a speed check of a freshly built index found (``LSHTuner/speed(of:queries:)``), with
@@ -37,13 +38,13 @@ public enum Index {
   ///
   /// - Parameter speed: microseconds per query with the index and with exact search.
   /// - Returns: the note, starting with "; ".
-  static func speedNote(_ speed: (lsh: Double, exact: Double)?) -> String {
+  static func speedNote(_ speed: (lsh: Double, exact: Double)?) -> UserText {
     guard let speed, speed.exact > 0 else { return "" }
-    let times =
+    let times: UserText =
       "; \(TextFormatting.fixed(speed.lsh, 1)) µs/query on one thread, exact search \(TextFormatting.fixed(speed.exact, 1)) µs/query"
     guard speed.lsh >= speed.exact else { return times }
     return times
-      + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given \(option("lsh")) (or \(option("probes"))/\(option("budget"))); \(command("tune")) finds a faster setting or chooses exact search"
+      + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given \(option: .lsh) (or \(option: .probes)/\(option: .budget)); \(command: "tune") finds a faster setting or chooses exact search"
   }
 
   /// Opens a store for writing with its index (if any) attached, so changes keep it in step.

@@ -74,31 +74,34 @@ public struct ModelDescription: Sendable {
   public var json: String { JSONValue.object(fields).serialized() }
 
   /// The description for people, one fact per line.
-  public var text: String {
+  public var text: UserText {
     let architecture = model.architecture
     let loss = model.training.loss
     let training = model.training
-    var lines = [
+    let lossLine =
+      "loss: \(loss.kind.rawValue), margin \(loss.margin), \(loss.distance.rawValue)"
+      + (loss.usesSoftmaxHead
+        ? "; \(loss.kind == .softmax ? "" : "softmax head weight \(loss.softmaxWeight), ")label smoothing \(loss.labelSmoothing), \(loss.softmaxClasses == 0 ? "full" : "\(loss.softmaxClasses) sampled") classes"
+        : "") + (loss.neck.map { "; BNNeck, embedding taken \($0)" } ?? "")
+    var lines: [UserText] = [
       "\(path): model \(model.fingerprint), \(model.metric.rawValue) embeddings",
       "layers: \(architecture.summary); inputs standardised per dimension",
-      "loss: \(loss.kind.rawValue), margin \(loss.margin), \(loss.distance.rawValue)"
-        + (loss.usesSoftmaxHead
-          ? "; \(loss.kind == .softmax ? "" : "softmax head weight \(loss.softmaxWeight), ")label smoothing \(loss.labelSmoothing), \(loss.softmaxClasses == 0 ? "full" : "\(loss.softmaxClasses) sampled") classes"
-          : "") + (loss.neck.map { "; BNNeck, embedding taken \($0)" } ?? ""),
+      UserText(verbatim: lossLine),
       "trained: \(TextFormatting.grouped(training.iterations)) iterations (weights of iteration \(TextFormatting.grouped(training.keptIteration)) kept), \(training.identitiesPerBatch) identities × \(training.samplesPerIdentity) samples per batch, lr \(TextFormatting.scientific(training.learningRate, 2)), weight decay \(TextFormatting.scientific(training.weightDecay, 2)), seed \(training.seed)",
       "training set: \(TextFormatting.grouped(training.identities)) identities, \(TextFormatting.grouped(training.samples)) samples (data fingerprint \(training.dataFingerprint))",
     ]
     if let classifier = model.classifier {
       lines.append(
-        "softmax head kept: \(TextFormatting.grouped(classifier.classes)) classes (training pids \(classifier.pids.first ?? 0)…\(classifier.pids.last ?? 0)) on the \(classifier.inputs)-d embedding; \(command("export-model MODEL \(option("pytorch")) \(option("head"))")) writes it"
+        "softmax head kept: \(TextFormatting.grouped(classifier.classes)) classes (training pids \(classifier.pids.first ?? 0)…\(classifier.pids.last ?? 0)) on the \(classifier.inputs)-d embedding; \(command: "export-model MODEL \(option: .pytorch) \(option: .head)") writes it"
       )
     } else if loss.usesSoftmaxHead {
       lines.append("softmax head: not kept (a model file from before format 2)")
     }
     lines.append(
-      training.validationScore.map {
-        "validation: mAP \(TextFormatting.fixed($0 * 100, 1))% on held-out identities"
-      } ?? "validation: none")
-    return lines.joined(separator: "\n")
+      UserText(
+        verbatim: training.validationScore.map {
+          "validation: mAP \(TextFormatting.fixed($0 * 100, 1))% on held-out identities"
+        } ?? "validation: none"))
+    return UserText.joined(lines, separator: "\n")
   }
 }

@@ -57,16 +57,16 @@ public enum Query {
     ///
     /// - Throws: ``TripIndexError`` naming the option.
     func validate() throws {
-      guard k > 0 else { throw TripIndexError("\(option("k")) must be at least 1, not \(k)") }
+      guard k > 0 else { throw TripIndexError("\(option: .k) must be at least 1, not \(k)") }
       guard threads > 0 else {
-        throw TripIndexError("\(option("threads")) must be at least 1, not \(threads)")
+        throw TripIndexError("\(option: .threads) must be at least 1, not \(threads)")
       }
       if let probes = probesPerTable, probes < 1 {
-        throw TripIndexError("\(option("probes")) must be at least 1, not \(probes)")
+        throw TripIndexError("\(option: .probes) must be at least 1, not \(probes)")
       }
       if let budget = candidateBudget, budget < 0 {
         throw TripIndexError(
-          "\(option("budget")) cannot be negative (0 means no limit), not \(budget)")
+          "\(option: .budget) cannot be negative (0 means no limit), not \(budget)")
       }
     }
   }
@@ -138,7 +138,7 @@ public enum Query {
     public var probeNames: [String] = []
     /// How the search was done, in words ("exact", or the LSH settings, with the reason when
     /// the index was not used).
-    public var method: String
+    public var method: UserText
     /// `exact` or `lsh` (LSH searches count their candidates).
     public var methodKind: String { candidates == nil ? "exact" : "lsh" }
     /// Why the search was exact although the store has an index, as a short code
@@ -169,7 +169,7 @@ public enum Query {
     try options.search.validate()
     if let dataset = options.dataset, VectorFileFormat(path: options.probePath) != .hdf5 {
       throw TripIndexError(
-        "\(option("dataset")) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
+        "\(option: .dataset) \(dataset) names a dataset of an HDF5 file, and \(options.probePath) is not one"
       )
     }
     let started = MonotonicClock.now()
@@ -197,7 +197,7 @@ public enum Query {
     guard options.excludesPerProbe else {
       if options.probeLabelsPath != nil {
         throw TripIndexError(
-          "\(option("probeLabels")) is read for \(option("excludeSameCamera")), \(option("excludeSamePid")) or \(option("excludeSamePidCamera")); add one"
+          "\(option: .probeLabels) is read for \(option: .excludeSameCamera), \(option: .excludeSamePid) or \(option: .excludeSamePidCamera); add one"
         )
       }
       return nil
@@ -220,7 +220,7 @@ public enum Query {
       let needsPID = options.excludeSamePID || options.excludeSamePIDCamera
       if (needsCamera && label.camera == nil) || (needsPID && label.pid == nil) {
         throw TripIndexError(
-          "\(place) '\(names[index])' has no \(needsPID && label.pid == nil ? "pid" : "camera"), which the exclusion needs: give its labels in a labels.csv beside the probes (or \(option("probeLabels"))), or use Market-1501 or MSMT17 names"
+          "\(place) '\(names[index])' has no \(needsPID && label.pid == nil ? "pid" : "camera"), which the exclusion needs: give its labels in a labels.csv beside the probes (or \(option: .probeLabels)), or use Market-1501 or MSMT17 names"
         )
       }
     }
@@ -321,14 +321,17 @@ extension Query.Result {
 
   /// A readable table per probe.
   ///
-  /// - Parameter output: where to write.
-  public func writeTables(to output: inout OutputBuffer) {
+  /// - Parameters:
+  ///   - output: where to write.
+  ///   - wording: how the front end words parameters (the method says which one forces the
+  ///     index).
+  public func writeTables(to output: inout OutputBuffer, wording: Wording) {
     let metricName = metric == .l2 ? "squared L2" : "1 − cos"
     for (probe, matches) in neighbors.enumerated() {
       if probe > 0 { output.write("\n") }
       let title = probeName(probe).map { "probe \($0) (row \(probe))" } ?? "probe \(probe)"
       output.write(
-        "\(title): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method), \(metricName)"
+        "\(title): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method.worded(wording)), \(metricName)"
           + (passing.map { ", \(TextFormatting.grouped($0[probe])) items pass" } ?? "")
           + (candidates.map { ", \(TextFormatting.grouped($0[probe])) candidates" } ?? "") + ")\n"
       )

@@ -225,7 +225,7 @@ private struct SearchPlan {
   let options: Query.SearchOptions
   let recordedSpeed: (lsh: Double, exact: Double)?
   /// The method in words.
-  var method = "exact"
+  var method: UserText = "exact"
   /// Why the index was put aside, as a short code, or `nil`.
   var reason: String?
 
@@ -244,7 +244,7 @@ private struct SearchPlan {
       self.index = nil
       reason = "index-slower-than-exact"
       method =
-        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search on this store; \(option("lsh")) uses it anyway)"
+        "exact (the LSH index measured \(TextFormatting.fixed(speed.lsh, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search on this store; \(option: .lsh) uses it anyway)"
     }
     // A probe's own camera or pid holds its nearest items on re-ID data, so what passes lies
     // far beyond the probe's buckets (LSH recall@10 fell to 0.004 on camera-shifted
@@ -253,7 +253,7 @@ private struct SearchPlan {
       self.index = nil
       reason = "exclusions-search-exactly"
       method =
-        "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; \(option("lsh")) uses it anyway)"
+        "exact (a probe's own camera or pid holds its nearest items, so the LSH index would miss what passes; \(option: .lsh) uses it anyway)"
     }
   }
 
@@ -278,7 +278,7 @@ private struct SearchPlan {
       index = nil
       reason = "filter-slower-than-exact"
       method =
-        "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search; \(option("lsh")) uses it anyway)"
+        "exact (with a filter passing \(TextFormatting.fixed(100 * fraction, 1))% of the items the LSH index would take about \(TextFormatting.fixed(predicted, 1)) µs/query against \(TextFormatting.fixed(speed.exact, 1)) µs for exact search; \(option: .lsh) uses it anyway)"
     }
   }
 
@@ -331,7 +331,7 @@ private struct SearchPlan {
     result.bucketsRead = buckets
     if let probes = options.probesPerTable { configuration.probes = probes }
     if let budget = options.candidateBudget { configuration.candidateBudget = budget }
-    method = "lsh " + configuration.summary
+    method = "lsh \(configuration.summary)"
     result.method = method
     return found
   }

@@ -18,7 +18,7 @@ public enum StoreCheck {
     /// The problems found (before any repair).
     public var found: [StoreDamage] = []
     /// What the repair rebuilt, one line each (empty without `repair`).
-    public var repaired: [String] = []
+    public var repaired: [UserText] = []
     /// The problems left after the repair (the same as `found` without one).
     public var remaining: [StoreDamage] = []
     /// Whether the store has checksums (a schema-1 store checked read-only has none).
@@ -95,23 +95,23 @@ public enum StoreCheck {
 
   /// Rebuilds names, count, checksum records and the LSH index in one transaction.
   private static func repairDerived(_ store: VectorStore, damage: [StoreDamage]) throws
-    -> [String]
+    -> [UserText]
   {
     let indexDamaged = damage.contains { $0.database.hasPrefix("lsh.") }
     var rebuild: LSHIndex.Rebuild?
-    var indexLine: String?
+    var indexLine: UserText?
     if indexDamaged {
       // The parameters are kept when they load; otherwise the index is dropped.
       let encoder = (try? LSHIndex.open(store))??.encoder
       rebuild = try LSHIndex.prepareRebuild(of: store, encoder: encoder)
       indexLine =
         encoder == nil
-        ? "LSH index: dropped (its parameters are damaged); build a new one with \(command("index")) or \(command("tune"))"
+        ? "LSH index: dropped (its parameters are damaged); build a new one with \(command: "index") or \(command: "tune")"
         : "LSH index: every table rebuilt from the vectors"
     }
     do {
       return try store.write { writer in
-        var lines = try writer.rebuildDerived()
+        var lines = try writer.rebuildDerived().map { UserText(verbatim: $0) }
         if let rebuild, let indexLine {
           try rebuild.apply(in: writer)
           lines.append(indexLine)
@@ -133,19 +133,20 @@ public enum StoreCheck {
 
 extension StoreCheck.Report {
   /// The findings as text: one line per problem, then the verdict.
-  public var text: String {
-    var lines: [String] = []
+  public var text: UserText {
+    var lines: [UserText] = []
     let read = entriesRead.map { "\($0.database) \(TextFormatting.grouped($0.entries))" }
     lines.append("\(storePath): read \(read.joined(separator: ", ")) entries")
     if !hasChecksums {
       lines.append(
-        "note: this store predates checksums (schema 1); any write, or `check \(option("repair"))`, adds them"
+        "note: this store predates checksums (schema 1); any write, or `check \(option: .repair)`, adds them"
       )
     }
     for damage in found {
       lines.append(
-        "damaged: \(damage)\(damage.isDerived ? " (derived: \(option("repair")) rebuilds it)" : "")"
-      )
+        "damaged: \(damage)"
+          + (damage.isDerived
+            ? " (derived: \(option: .repair) rebuilds it)" : UserText(verbatim: "")))
     }
     for line in repaired { lines.append("repaired: \(line)") }
     if remaining.isEmpty {
@@ -153,15 +154,18 @@ extension StoreCheck.Report {
         found.isEmpty ? "the store is sound" : "the store is sound after the repair")
     } else {
       let derived = remaining.filter(\.isDerived).count
-      lines.append(
-        "\(remaining.count) problem(s) remain"
-          + (derived > 0 && repaired.isEmpty
-            ? "; \(derived) can be rebuilt with \(option("repair"))" : "")
-          + (remaining.contains { !$0.isDerived }
-            ? "; damage to vectors or item records cannot be derived: restore the store from a copy, or run \(command("build")) again on the source files (it rewrites vectors and labels that differ)"
-            : ""))
+      var line: UserText = "\(remaining.count) problem(s) remain"
+      if derived > 0 && repaired.isEmpty {
+        line = line + "; \(derived) can be rebuilt with \(option: .repair)"
+      }
+      if remaining.contains(where: { !$0.isDerived }) {
+        line =
+          line
+          + "; damage to vectors or item records cannot be derived: restore the store from a copy, or run \(command: "build") again on the source files (it rewrites vectors and labels that differ)"
+      }
+      lines.append(line)
     }
-    return lines.joined(separator: "\n")
+    return UserText.joined(lines, separator: "\n")
   }
 
   /// The report as one JSON object.
@@ -193,7 +197,7 @@ extension StoreCheck.Report {
     out.write(", \"repaired\": [")
     for (index, line) in repaired.enumerated() {
       if index > 0 { out.write(", ") }
-      out.writeJSONString(line)
+      out.writeJSONString(line.description)
     }
     out.write("], \"seconds\": \(seconds)}")
     return out.text

@@ -130,22 +130,23 @@ public struct StoreInfo: Sendable {
   }
 
   /// The description for people: a summary table, then the databases, index and model.
-  public var text: String {
-    var lines = [
-      TextTable.render(
-        header: ["store", "items", "deleted", "dimension", "metric", "data file"],
-        rows: [
-          [
-            storePath, TextFormatting.grouped(count),
-            TextFormatting.grouped(Int(assignedIDs) - count), String(dimension),
-            metric.rawValue, Self.mebibytes(dataBytes),
+  public var text: UserText {
+    var lines: [UserText] = [
+      UserText(
+        verbatim: TextTable.render(
+          header: ["store", "items", "deleted", "dimension", "metric", "data file"],
+          rows: [
+            [
+              storePath, TextFormatting.grouped(count),
+              TextFormatting.grouped(Int(assignedIDs) - count), String(dimension),
+              metric.rawValue, Self.mebibytes(dataBytes),
+            ]
           ]
-        ]
-      ).trimmingTrailingNewline(),
+        ).trimmingTrailingNewline()),
       "",
       "schema \(schemaVersion)"
         + (schemaVersion >= 3
-          ? " (block checksums; \(command("check")) verifies them)"
+          ? " (block checksums; \(command: "check") verifies them)"
           : schemaVersion == 2
             ? " (block checksums, no groups in item records: opening it for writing adds them)"
             : " (no checksums or groups yet: opening it for writing adds them)"),
@@ -156,7 +157,7 @@ public struct StoreInfo: Sendable {
         line +=
           "; measured \(TextFormatting.fixed(measured.lsh, 1)) µs/query against \(TextFormatting.fixed(measured.exact, 1)) µs for exact search"
       }
-      lines.append(line)
+      lines.append(UserText(verbatim: line))
     } else if let indexProblem {
       lines.append("index: cannot be used: \(indexProblem)")
     } else {
@@ -165,21 +166,23 @@ public struct StoreInfo: Sendable {
     if let tuneVerdict { lines.append("last tune: \(tuneVerdict)") }
     if let model {
       lines.append(
-        "model: \(model.path) (fingerprint \(model.fingerprint))"
-          + (model.description.map { ", \($0)" } ?? ", not readable there now"))
+        UserText(
+          verbatim: "model: \(model.path) (fingerprint \(model.fingerprint))"
+            + (model.description.map { ", \($0)" } ?? ", not readable there now")))
     } else {
       lines.append("model: none (raw vectors)")
     }
     lines.append("")
     lines.append(
-      TextTable.render(
-        header: ["database", "entries", "size"],
-        rows: databases.map {
-          [$0.name, TextFormatting.grouped($0.entries), Self.mebibytes($0.bytes)]
-        },
-        rightAligned: [false, true, true]
-      ).trimmingTrailingNewline())
-    return lines.joined(separator: "\n")
+      UserText(
+        verbatim: TextTable.render(
+          header: ["database", "entries", "size"],
+          rows: databases.map {
+            [$0.name, TextFormatting.grouped($0.entries), Self.mebibytes($0.bytes)]
+          },
+          rightAligned: [false, true, true]
+        ).trimmingTrailingNewline()))
+    return UserText.joined(lines, separator: "\n")
   }
 
   /// The description as one JSON object.

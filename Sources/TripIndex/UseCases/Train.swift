@@ -82,12 +82,12 @@ public enum Train {
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     guard (0..<1).contains(options.validationFraction) else {
       throw TripIndexError(
-        "\(option("validation")) must be in [0, 1), not \(options.validationFraction)")
+        "\(option: .validation) must be in [0, 1), not \(options.validationFraction)")
     }
     try checkSoftmaxHead(options.training.loss)
     if options.training.loss.neck == .after && options.training.normalizeOutput {
       throw TripIndexError(
-        "\(option("embedFrom")) after folds the neck into the output layer, which \(option("normalize")) would follow; use one of them"
+        "\(option: .embedFrom) after folds the neck into the output layer, which \(option: .normalize) would follow; use one of them"
       )
     }
     let started = MonotonicClock.now()
@@ -172,7 +172,7 @@ public enum Train {
       event in
       switch event {
       case .warning(let message):
-        progress.warn(message)
+        progress.warn(UserText(verbatim: message))
       case .progress(let iteration, let loss, let active, let rate, let score):
         var line =
           "iteration \(iteration)/\(iterations): loss \(TextFormatting.fixed(loss, 4)), active \(TextFormatting.fixed(active * 100, 0))%, lr \(TextFormatting.scientific(rate, 2))"
@@ -205,7 +205,7 @@ public enum Train {
   /// - Returns: the widths.
   /// - Throws: ``TripIndexError`` for anything else.
   public static func parseLayers(_ text: String) throws -> [Int] {
-    try parsePositiveIntegers(text, option: "\(option("layers"))", example: "256,64")
+    try parsePositiveIntegers(text, option: "\(option: .layers)", example: "256,64")
   }
 
   /// Parses a comma-separated list of positive integers given to a command-line option.
@@ -216,7 +216,8 @@ public enum Train {
   ///   - example: a valid value, for the error message.
   /// - Returns: the integers.
   /// - Throws: ``TripIndexError`` naming the option for anything else.
-  public static func parsePositiveIntegers(_ text: String, option: String, example: String) throws
+  public static func parsePositiveIntegers(_ text: String, option: UserText, example: String)
+    throws
     -> [Int]
   {
     let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
@@ -242,7 +243,7 @@ public enum Train {
     if text == "soft" { return .soft }
     guard let value = Double(text), value >= 0, value.isFinite else {
       throw TripIndexError(
-        "\(option("margin")) must be a non-negative number or 'soft' (got '\(text)')")
+        "\(option: .margin) must be a non-negative number or 'soft' (got '\(text)')")
     }
     return .hinge(value)
   }
@@ -275,30 +276,30 @@ public enum Train {
   public static func checkSoftmaxHead(_ loss: LossConfiguration) throws {
     guard loss.softmaxWeight >= 0, loss.softmaxWeight.isFinite else {
       throw TripIndexError(
-        "\(option("softmaxWeight")) must be a non-negative number, not \(loss.softmaxWeight)")
+        "\(option: .softmaxWeight) must be a non-negative number, not \(loss.softmaxWeight)")
     }
     guard (0..<1).contains(loss.labelSmoothing) else {
       throw TripIndexError(
-        "\(option("labelSmoothing")) must be in [0, 1), not \(loss.labelSmoothing)")
+        "\(option: .labelSmoothing) must be in [0, 1), not \(loss.labelSmoothing)")
     }
     guard loss.softmaxClasses >= 0 else {
       throw TripIndexError(
-        "\(option("softmaxClasses")) must be 0 (all classes) or a positive count, not \(loss.softmaxClasses)"
+        "\(option: .softmaxClasses) must be 0 (all classes) or a positive count, not \(loss.softmaxClasses)"
       )
     }
     if loss.softmaxClasses > 0 && !loss.usesSoftmaxHead {
       throw TripIndexError(
-        "\(option("softmaxClasses")) needs a softmax head (\(option("loss")) softmax, or \(option("softmaxWeight")) above 0)"
+        "\(option: .softmaxClasses) needs a softmax head (\(option: .loss) softmax, or \(option: .softmaxWeight) above 0)"
       )
     }
     if loss.neck != nil && !loss.usesSoftmaxHead {
       throw TripIndexError(
-        "\(option("bnneck")) sits in front of a softmax head (\(option("loss")) softmax, or \(option("softmaxWeight")) above 0)"
+        "\(option: .bnneck) sits in front of a softmax head (\(option: .loss) softmax, or \(option: .softmaxWeight) above 0)"
       )
     }
     if loss.kind == .softmax && loss.softmaxWeight > 0 {
       throw TripIndexError(
-        "\(option("softmaxWeight")) adds a softmax head to a metric loss; \(option("loss")) softmax is the head alone"
+        "\(option: .softmaxWeight) adds a softmax head to a metric loss; \(option: .loss) softmax is the head alone"
       )
     }
   }
@@ -313,7 +314,7 @@ public enum Train {
   public static func neckPosition(bnneck: Bool, embedFrom: NeckPosition?) throws -> NeckPosition? {
     guard bnneck else {
       if embedFrom != nil {
-        throw TripIndexError("\(option("embedFrom")) needs \(option("bnneck"))")
+        throw TripIndexError("\(option: .embedFrom) needs \(option: .bnneck)")
       }
       return nil
     }

@@ -60,6 +60,7 @@ struct BuildCommand: ParsableCommand {
       options.index = lsh.choices
     }
     let report = try Build.run(options, progress: TerminalProgress(quiet: quiet))
-    StandardStream.output.write((json ? report.json : report.summary) + "\n")
+    StandardStream.output.write(
+      (json ? report.json : report.summary.worded(ErrorAdvice.wording)) + "\n")
   }
 }

@@ -33,6 +33,6 @@ struct IndexCommand: ParsableCommand {
     let report = try Index.run(
       storePath: storeOption.store,
       configuration: drop ? nil : lsh.configuration(metric: metric))
-    StandardStream.output.write(report.summary + "\n")
+    StandardStream.output.write(report.summary.worded(ErrorAdvice.wording) + "\n")
   }
 }

@@ -48,10 +48,11 @@ struct InfoCommand: ParsableCommand {
     }
     if let model {
       let description = try ModelDescription(path: model)
-      StandardStream.output.write((json ? description.json : description.text) + "\n")
+      StandardStream.output.write(
+        (json ? description.json : description.text.worded(ErrorAdvice.wording)) + "\n")
       return
     }
     let info = try StoreInfo.read(storePath: storeOption.store)
-    StandardStream.output.write((json ? info.json : info.text) + "\n")
+    StandardStream.output.write((json ? info.json : info.text.worded(ErrorAdvice.wording)) + "\n")
   }
 }
