@@ -73,6 +73,11 @@ let package = Package(
         "Embedding", "LSHIndex", "RankedLists",
       ]),
     .target(
+      name: "TripIndexTools",
+      dependencies: [
+        "Evaluation", "LSHIndex", "Plumbing", "TripIndex", "VectorIO", "VectorMath", "VectorStore",
+      ]),
+    .target(
       name: "TripIndexServer",
       dependencies: [
         "Plumbing", "TripIndex", "VectorMath", "VectorStore",
@@ -88,7 +93,7 @@ let package = Package(
       name: "TripIndexCLI",
       dependencies: [
         "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TripIndex",
-        "TripIndexServer", "VectorIO", "VectorMath", "VectorStore",
+        "TripIndexServer", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -140,7 +145,7 @@ let package = Package(
       name: "TripIndexTests",
       dependencies: [
         "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TestSupport",
-        "TripIndex", "TripIndexCLI", "VectorIO", "VectorMath", "VectorStore",
+        "TripIndex", "TripIndexCLI", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
       ]),
   ]
 )

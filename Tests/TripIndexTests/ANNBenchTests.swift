@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import TripIndex
+import TripIndexTools
 import VectorIO
 import VectorMath
 

@@ -6,6 +6,7 @@ import Plumbing
 import TestSupport
 import Testing
 import TripIndex
+import TripIndexTools
 import VectorIO
 import VectorMath
 import VectorStore

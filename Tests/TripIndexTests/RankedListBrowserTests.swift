@@ -3,6 +3,7 @@ import RankedLists
 import TestSupport
 import Testing
 import TripIndex
+import TripIndexTools
 import VectorMath
 
 /// The ranked-list pages in a real browser (Debian's chromium, headless): what the DOM holds

@@ -3,6 +3,7 @@ import LSHIndex
 import TestSupport
 import Testing
 import TripIndex
+import TripIndexTools
 import VectorMath
 
 @Suite struct SyntheticReIDTests {

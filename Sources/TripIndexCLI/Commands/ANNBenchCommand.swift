@@ -1,6 +1,7 @@
 import ArgumentParser
 import Plumbing
 import TripIndex
+import TripIndexTools
 import VectorMath
 
 struct ANNBenchCommand: ParsableCommand {

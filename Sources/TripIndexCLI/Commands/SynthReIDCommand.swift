@@ -1,5 +1,6 @@
 import ArgumentParser
 import TripIndex
+import TripIndexTools
 
 struct SynthReIDCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

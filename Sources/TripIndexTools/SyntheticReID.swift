@@ -1,5 +1,6 @@
 import LSHIndex
 import Plumbing
+import TripIndex
 import VectorIO
 import VectorMath
 

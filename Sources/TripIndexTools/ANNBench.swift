@@ -1,6 +1,7 @@
 import Evaluation
 import LSHIndex
 import Plumbing
+import TripIndex
 import VectorIO
 import VectorMath
 import VectorStore
