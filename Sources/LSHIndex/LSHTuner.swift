@@ -151,161 +151,35 @@ public enum LSHTuner {
   ) throws -> Report {
     let clock = ContinuousClock()
     let started = clock.now
-    guard target > 0 && target <= 1 else {
-      throw LSHError(.invalidSetting("target"), "must be in (0, 1], not \(target)")
-    }
-    guard k >= 1 else { throw LSHError(.invalidSetting("k"), "must be at least 1") }
-    guard sampleSize >= 20 else {
-      throw LSHError(.invalidSetting("sampleSize"), "must be at least 20, not \(sampleSize)")
-    }
-    let count = try store.count()
-    let heldOutCount = queries == nil ? 2 * sampleSize : 0
-    guard count >= heldOutCount + 10 * k + 100 else {
-      throw LSHError(
-        .tooFewItems,
-        "store \(store.path) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
-      )
-    }
-    if let queries, queries.rows < 40 {
-      throw LSHError(.tooFewItems, "tuning needs at least 40 queries, not \(queries.rows)")
-    }
-    let training = try LSHIndex.sampleVectors(store, limit: 20_000)
-    let baseConfiguration = try base.validated(forDimension: store.dimension)
-    let baseEncoder = try LSHIndex.fitEncoder(
-      baseConfiguration, sample: training, metric: store.metric,
-      describedAs: "store \(store.path)")
-    let projectedTraining = baseEncoder.model.transform.project(training)
-    var widths: [Int: Double] = [:]
-    func widthBase(_ dimensions: Int) -> Double {
-      if let width = widths[dimensions] { return width }
-      let width = Double(LSHIndex.estimateWidth(projectedTraining, dimensions: dimensions))
-      widths[dimensions] = width
-      return width
-    }
+    try checkRequest(
+      store: store, target: target, k: k, sampleSize: sampleSize, queries: queries)
+    let fitted = try BaseFit(store: store, base: base)
     return try store.read { snapshot in
       let (sampleA, sampleB, heldOut) = try samples(
         snapshot, size: sampleSize, k: k, queries: queries)
       progress("encoding \(snapshot.count - heldOut.count) items")
-      let encoded = BulkEncoding(
-        snapshot, encoder: baseEncoder, excluding: heldOut, codes: false, projections: true)
-      var exact = ExactSearch(
-        dimension: store.dimension, metric: store.metric, blocks: snapshot.blocks)
-      exact.threads = 1
-      let exactSeconds = fastest(of: decisiveRuns) { exact.search(sampleA.queries, k: k + 1) }
-        .seconds
-      let exactMicroseconds = exactSeconds * 1e6 / Double(sampleA.queries.rows)
-      let quick = sampleA.prefix(max(40, sampleA.queries.rows / 4))
-      var measurements: [Measurement] = []
-      var encoders: [String: ItemEncoder] = [:]
-      let largestL = grid.tables.max() ?? baseConfiguration.tables
-      for family in grid.families {
-        for hashDimensions in Set(
-          grid.hashDimensions.map { min($0, baseConfiguration.sketchDimensions) }
-        ).sorted() {
-          for hashes in grid.hashesPerTable[family] ?? [] {
-            for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
-              var configuration = baseConfiguration
-              configuration.family = family
-              configuration.hashesPerTable = hashes
-              configuration.hashDimensions = hashDimensions
-              configuration.tables = largestL
-              configuration.bucketWidth =
-                family == .pstable ? widthBase(hashDimensions) * multiplier : nil
-              guard let valid = try? configuration.validated(forDimension: store.dimension),
-                valid.hashDimensions == hashDimensions
-              else { continue }
-              let hasher = BucketHasher(
-                family: valid.family, tables: valid.tables, hashesPerTable: valid.hashesPerTable,
-                dimensions: valid.hashDimensions, bucketWidth: Float(valid.bucketWidth ?? 1),
-                seed: valid.seed)
-              let memory = encoded.memoryTables(hasher: hasher, configuration: valid)
-              for tables in grid.tables.sorted() {
-                var setting = valid
-                setting.tables = tables
-                let model = LSHModel(
-                  configuration: setting, transform: baseEncoder.model.transform,
-                  hasher: hasher.prefix(tables: tables), metric: store.metric)
-                for probes in grid.probes.sorted() {
-                  setting.probes = probes
-                  setting.candidateBudget = 0
-                  let encoder = ItemEncoder(
-                    model: LSHModel(
-                      configuration: setting, transform: model.transform, hasher: model.hasher,
-                      metric: store.metric), coder: baseEncoder.coder)
-                  let searcher = LSHSearcher(
-                    encoder: encoder, source: snapshot, tables: .memory(memory))
-                  let measurement = try measure(searcher, setting: setting, sample: quick, k: k)
-                  measurements.append(measurement)
-                  encoders[setting.summary] = encoder
-                  // More probes only cost more once the target is comfortably passed.
-                  if measurement.recallLowerBound >= target { break }
-                }
-              }
-              progress("\(valid.summary): \(grid.tables.count) table counts measured")
-            }
-          }
-        }
-      }
-      // Successive halving: the settings that came near the target, fastest first, on all of A;
-      // the first whose lower bound reaches the target must then reach it on B too.
-      let hopeful = measurements.filter { $0.recall >= target - 0.02 }
-        .sorted { $0.microsecondsPerQuery < $1.microsecondsPerQuery }
-      var finalists: [Measurement] = []
-      var fastestReaching: Measurement?
-      var heldOutRecall: Double?
-      // Only settings that could still beat exact search are worth the full samples (at most 12).
-      func isAffordable(_ measurement: Measurement) -> Bool {
-        measurement.microsecondsPerQuery * minimumSpeedup <= exactMicroseconds
-      }
-      let affordable = hopeful.filter(isAffordable)
-      func searcher(_ encoder: ItemEncoder) -> LSHSearcher {
-        // Tables are rebuilt for the few finalists rather than kept for every setting.
-        let memory = encoded.memoryTables(
-          hasher: encoder.model.hasher, configuration: encoder.model.configuration)
-        return LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory))
-      }
-      // Finalists on all of A (400 queries time far more steadily than the quarter sample);
-      // those whose lower bound reaches the target, fastest on A first, are checked on B.
-      // When no affordable setting holds the bound (or none is affordable: the quarter-sample
-      // timings are noisy on a busy machine), the slower hopeful ones follow, so that the
-      // verdict can still name the fastest setting that reaches the target; whether it is built
-      // still depends on its speed against exact search.
-      var passing: [Measurement] = []
-      let slower = hopeful.filter { !isAffordable($0) }.prefix(4)
-      for candidate in (affordable.prefix(12) + slower) {
-        if !passing.isEmpty && !isAffordable(candidate) { break }
-        guard let encoder = encoders[candidate.configuration.summary] else { continue }
-        let full = try measure(
-          searcher(encoder), setting: candidate.configuration, sample: sampleA, k: k,
-          runs: decisiveRuns)
-        finalists.append(full)
-        if full.recallLowerBound >= target { passing.append(full) }
-        if passing.count >= 4 { break }
-      }
-      for full in passing.sorted(by: { $0.microsecondsPerQuery < $1.microsecondsPerQuery }) {
-        let summary = full.configuration.summary
-        guard let encoder = encoders[summary] else { continue }
-        let check = try measure(
-          searcher(encoder), setting: full.configuration, sample: sampleB, k: k)
-        progress(
-          "\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B"
-        )
-        guard check.recall >= target else { continue }
-        fastestReaching = full
-        heldOutRecall = check.recall
-        break
-      }
-      let chosen = fastestReaching.flatMap {
-        $0.microsecondsPerQuery * minimumSpeedup <= exactMicroseconds ? $0 : nil
+      let run = Run(
+        snapshot: snapshot, fitted: fitted, target: target, k: k,
+        encoded: BulkEncoding(
+          snapshot, encoder: fitted.encoder, excluding: heldOut, codes: false, projections: true),
+        exactMicroseconds: exactMicroseconds(in: snapshot, sample: sampleA, k: k))
+      let (measurements, encoders) = try run.screen(
+        grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)
+      let (finalists, passing) = try run.finalists(
+        of: measurements, encoders: encoders, on: sampleA)
+      let confirmed = try run.confirm(
+        passing, encoders: encoders, on: sampleB, progress: progress)
+      let chosen = confirmed.flatMap {
+        $0.measurement.microsecondsPerQuery * minimumSpeedup <= run.exactMicroseconds
+          ? $0.measurement : nil
       }
       return Report(
         measurements: measurements, finalists: finalists, chosen: chosen,
-        fastestReaching: fastestReaching, heldOutRecall: heldOutRecall,
-        encoder: fastestReaching.flatMap { encoders[$0.configuration.summary] }, target: target,
-        k: k,
-        sampleSize: sampleA.queries.rows,
+        fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,
+        encoder: confirmed.flatMap { encoders[$0.measurement.configuration.summary] },
+        target: target, k: k, sampleSize: sampleA.queries.rows,
         queriesSource: queries == nil ? "items held out of the index" : "the given queries",
-        exactMicrosecondsPerQuery: exactMicroseconds,
+        exactMicrosecondsPerQuery: run.exactMicroseconds,
         seconds: (clock.now - started).inSeconds, check: sampleB)
     }
   }

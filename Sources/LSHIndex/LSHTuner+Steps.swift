@@ -1,0 +1,211 @@
+import Plumbing
+import VectorMath
+import VectorStore
+
+/// The steps of ``LSHTuner/tune(store:target:k:sampleSize:queries:grid:base:progress:)``, in
+/// order: check the request, fit the projection every setting shares, time exact search, screen
+/// the grid on a quarter of sample A, measure the finalists on all of A, confirm on sample B.
+extension LSHTuner {
+  /// Refuses a request tuning cannot answer.
+  static func checkRequest(
+    store: VectorStore, target: Double, k: Int, sampleSize: Int, queries: Matrix?
+  ) throws {
+    guard target > 0 && target <= 1 else {
+      throw LSHError(.invalidSetting("target"), "must be in (0, 1], not \\(target)")
+    }
+    guard k >= 1 else { throw LSHError(.invalidSetting("k"), "must be at least 1") }
+    guard sampleSize >= 20 else {
+      throw LSHError(.invalidSetting("sampleSize"), "must be at least 20, not \\(sampleSize)")
+    }
+    let count = try store.count()
+    let heldOutCount = queries == nil ? 2 * sampleSize : 0
+    guard count >= heldOutCount + 10 * k + 100 else {
+      throw LSHError(
+        .tooFewItems,
+        "store \\(store.path) holds \\(count) items; tuning needs at least \\(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
+      )
+    }
+    if let queries, queries.rows < 40 {
+      throw LSHError(.tooFewItems, "tuning needs at least 40 queries, not \\(queries.rows)")
+    }
+  }
+
+  /// What every setting shares: the base settings, the projection and codes fitted once on a
+  /// sample of the store, and the sample's projection (for p-stable bucket widths).
+  struct BaseFit {
+    let configuration: LSHConfiguration
+    let encoder: ItemEncoder
+    let projectedSample: Matrix
+    let metric: DistanceMetric
+    let dimension: Int
+
+    init(store: VectorStore, base: LSHConfiguration) throws {
+      let sample = try LSHIndex.sampleVectors(store, limit: 20_000)
+      configuration = try base.validated(forDimension: store.dimension)
+      encoder = try LSHIndex.fitEncoder(
+        configuration, sample: sample, metric: store.metric, describedAs: "store \\(store.path)")
+      projectedSample = encoder.model.transform.project(sample)
+      metric = store.metric
+      dimension = store.dimension
+    }
+  }
+
+  /// Exact search's single-threaded microseconds per query on a sample (best of
+  /// ``decisiveRuns``).
+  static func exactMicroseconds(in snapshot: StoreSnapshot, sample: Sample, k: Int) -> Double {
+    var exact = ExactSearch(
+      dimension: snapshot.store.dimension, metric: snapshot.store.metric, blocks: snapshot.blocks)
+    exact.threads = 1
+    let seconds = fastest(of: decisiveRuns) { exact.search(sample.queries, k: k + 1) }.seconds
+    return seconds * 1e6 / Double(sample.queries.rows)
+  }
+
+  /// One tuning run over a snapshot: the shared fit, the encoded items, exact search's time.
+  struct Run {
+    let snapshot: StoreSnapshot
+    let fitted: BaseFit
+    let target: Double
+    let k: Int
+    let encoded: BulkEncoding
+    let exactMicroseconds: Double
+
+    /// Whether a setting could still beat exact search by ``LSHTuner/minimumSpeedup``.
+    func isAffordable(_ measurement: Measurement) -> Bool {
+      measurement.microsecondsPerQuery * minimumSpeedup <= exactMicroseconds
+    }
+
+    /// A searcher for an encoder over tables built in memory (for the few settings measured
+    /// again, rather than keeping every setting's tables).
+    func searcher(_ encoder: ItemEncoder) -> LSHSearcher {
+      let memory = encoded.memoryTables(
+        hasher: encoder.model.hasher, configuration: encoder.model.configuration)
+      return LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory))
+    }
+
+    /// Every setting of the grid on a quick sample: one table build per hash draw (the
+    /// largest L; smaller L use its first tables), probes raised until the recall's lower
+    /// bound passes the target.
+    ///
+    /// - Returns: the measurements in the order tried, and each setting's encoder by summary.
+    func screen(_ grid: Grid, on quick: Sample, progress: (String) -> Void) throws -> (
+      [Measurement], [String: ItemEncoder]
+    ) {
+      var measurements: [Measurement] = []
+      var encoders: [String: ItemEncoder] = [:]
+      var widths: [Int: Double] = [:]
+      func widthBase(_ dimensions: Int) -> Double {
+        if let width = widths[dimensions] { return width }
+        let width = Double(
+          LSHIndex.estimateWidth(fitted.projectedSample, dimensions: dimensions))
+        widths[dimensions] = width
+        return width
+      }
+      let base = fitted.configuration
+      let largestL = grid.tables.max() ?? base.tables
+      for family in grid.families {
+        for hashDimensions in Set(grid.hashDimensions.map { min($0, base.sketchDimensions) })
+          .sorted()
+        {
+          for hashes in grid.hashesPerTable[family] ?? [] {
+            for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
+              var configuration = base
+              configuration.family = family
+              configuration.hashesPerTable = hashes
+              configuration.hashDimensions = hashDimensions
+              configuration.tables = largestL
+              configuration.bucketWidth =
+                family == .pstable ? widthBase(hashDimensions) * multiplier : nil
+              guard let valid = try? configuration.validated(forDimension: fitted.dimension),
+                valid.hashDimensions == hashDimensions
+              else { continue }
+              try screenDraw(
+                valid, tables: grid.tables.sorted(), probes: grid.probes.sorted(), on: quick,
+                into: &measurements, encoders: &encoders)
+              progress("\\(valid.summary): \\(grid.tables.count) table counts measured")
+            }
+          }
+        }
+      }
+      return (measurements, encoders)
+    }
+
+    /// One hash draw (`draw` with its largest L) at every L and T of the grid.
+    private func screenDraw(
+      _ draw: LSHConfiguration, tables: [Int], probes: [Int], on quick: Sample,
+      into measurements: inout [Measurement], encoders: inout [String: ItemEncoder]
+    ) throws {
+      let hasher = BucketHasher(
+        family: draw.family, tables: draw.tables, hashesPerTable: draw.hashesPerTable,
+        dimensions: draw.hashDimensions, bucketWidth: Float(draw.bucketWidth ?? 1),
+        seed: draw.seed)
+      let memory = encoded.memoryTables(hasher: hasher, configuration: draw)
+      for tableCount in tables {
+        var setting = draw
+        setting.tables = tableCount
+        let prefix = hasher.prefix(tables: tableCount)
+        for probeCount in probes {
+          setting.probes = probeCount
+          setting.candidateBudget = 0
+          let encoder = ItemEncoder(
+            model: LSHModel(
+              configuration: setting, transform: fitted.encoder.model.transform, hasher: prefix,
+              metric: fitted.metric), coder: fitted.encoder.coder)
+          let measurement = try measure(
+            LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory)),
+            setting: setting, sample: quick, k: k)
+          measurements.append(measurement)
+          encoders[setting.summary] = encoder
+          // More probes only cost more once the target is comfortably passed.
+          if measurement.recallLowerBound >= target { break }
+        }
+      }
+    }
+
+    /// The settings that came near the target on the quick sample, measured on all of sample A
+    /// (400 queries time far more steadily than the quarter sample), fastest first: up to 12
+    /// that could beat exact search, then (while none holds the recall's lower bound) up to 4
+    /// slower ones, so that the verdict can still name the fastest setting that reaches the
+    /// target; at most 4 that hold the bound.
+    ///
+    /// - Returns: every finalist measured, and those whose lower bound reached the target.
+    func finalists(
+      of measurements: [Measurement], encoders: [String: ItemEncoder], on sampleA: Sample
+    ) throws -> (all: [Measurement], passing: [Measurement]) {
+      let hopeful = measurements.filter { $0.recall >= target - 0.02 }
+        .sorted { $0.microsecondsPerQuery < $1.microsecondsPerQuery }
+      var finalists: [Measurement] = []
+      var passing: [Measurement] = []
+      let slower = hopeful.filter { !isAffordable($0) }.prefix(4)
+      for candidate in (hopeful.filter(isAffordable).prefix(12) + slower) {
+        if !passing.isEmpty && !isAffordable(candidate) { break }
+        guard let encoder = encoders[candidate.configuration.summary] else { continue }
+        let full = try measure(
+          searcher(encoder), setting: candidate.configuration, sample: sampleA, k: k,
+          runs: decisiveRuns)
+        finalists.append(full)
+        if full.recallLowerBound >= target { passing.append(full) }
+        if passing.count >= 4 { break }
+      }
+      return (finalists, passing)
+    }
+
+    /// The fastest passing finalist whose recall on sample B (no part in choosing) also
+    /// reaches the target, with that recall; `nil` when none does.
+    func confirm(
+      _ passing: [Measurement], encoders: [String: ItemEncoder], on sampleB: Sample,
+      progress: (String) -> Void
+    ) throws -> (measurement: Measurement, heldOutRecall: Double)? {
+      for full in passing.sorted(by: { $0.microsecondsPerQuery < $1.microsecondsPerQuery }) {
+        let summary = full.configuration.summary
+        guard let encoder = encoders[summary] else { continue }
+        let check = try measure(
+          searcher(encoder), setting: full.configuration, sample: sampleB, k: k)
+        progress(
+          "\\(summary): recall \\(TextFormatting.fixed(full.recall, 3)) on A, \\(TextFormatting.fixed(check.recall, 3)) on B"
+        )
+        if check.recall >= target { return (full, check.recall) }
+      }
+      return nil
+    }
+  }
+}
