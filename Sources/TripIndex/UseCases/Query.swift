@@ -256,7 +256,7 @@ public enum Query {
 
 extension Query.Result {
   /// The name of probe `row` (`nil` when none was read, as for a result made in code).
-  func probeName(_ row: Int) -> String? { row < probeNames.count ? probeNames[row] : nil }
+  public func probeName(_ row: Int) -> String? { row < probeNames.count ? probeNames[row] : nil }
 
   /// JSON lines: one object per probe, in input order, keys in snake_case:
   ///
@@ -317,36 +317,5 @@ extension Query.Result {
       output.write(", \"exact_distances\": \(exactDistances[row])")
     }
     output.write("}")
-  }
-
-  /// A readable table per probe.
-  ///
-  /// - Parameters:
-  ///   - output: where to write.
-  ///   - wording: how the front end words parameters (the method says which one forces the
-  ///     index).
-  public func writeTables(to output: inout OutputBuffer, wording: Wording) {
-    let metricName = metric == .l2 ? "squared L2" : "1 − cos"
-    for (probe, matches) in neighbors.enumerated() {
-      if probe > 0 { output.write("\n") }
-      let title = probeName(probe).map { "probe \($0) (row \(probe))" } ?? "probe \(probe)"
-      output.write(
-        "\(title): \(matches.count) nearest of \(TextFormatting.grouped(storeCount)) items (\(method.worded(wording)), \(metricName)"
-          + (passing.map { ", \(TextFormatting.grouped($0[probe])) items pass" } ?? "")
-          + (candidates.map { ", \(TextFormatting.grouped($0[probe])) candidates" } ?? "") + ")\n"
-      )
-      let rows = matches.enumerated().map { rank, match in
-        [
-          String(rank + 1), String(match.distance), String(match.item.id),
-          match.item.labels.pid.map(String.init) ?? "-",
-          match.item.labels.camera.map(String.init) ?? "-",
-          match.item.name,
-        ]
-      }
-      output.write(
-        TextTable.render(
-          header: ["rank", "distance", "id", "pid", "camera", "name"], rows: rows,
-          rightAligned: [true, true, true, true, true, false]))
-    }
   }
 }

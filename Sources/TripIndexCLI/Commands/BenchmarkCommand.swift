@@ -124,13 +124,13 @@ struct BenchmarkCommand: ParsableCommand {
     options.queryPath = query
     options.galleryPath = gallery
     options.pidConventions = try pids.conventions
-    let sizes = try Train.parseLayers(layers)
+    let sizes = try OptionParsing.parseLayers(layers)
     options.hiddenSizes = Array(sizes.dropLast())
     options.outputDimension = sizes[sizes.count - 1]
     options.iterations = iterations
     options.seeds = (1...seeds).map { UInt64($0) }
     options.maxRank = maxRank
-    options.probeSweep = try Train.parsePositiveIntegers(
+    options.probeSweep = try OptionParsing.parsePositiveIntegers(
       probeSweep, option: "--probe-sweep", example: "1,2,4,8")
     if let threads { options.threads = threads }
     options.lsh = lsh.choices

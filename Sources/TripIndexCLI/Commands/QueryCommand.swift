@@ -128,7 +128,7 @@ struct QueryCommand: ParsableCommand {
     if json {
       result.writeJSONLines(to: &output)
     } else {
-      result.writeTables(to: &output, wording: ErrorAdvice.wording)
+      result.writeTables(to: &output)
     }
     output.flush()
     if timing {

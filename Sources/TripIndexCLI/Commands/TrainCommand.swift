@@ -136,13 +136,13 @@ struct TrainCommand: ParsableCommand {
     } else if let logEvery {
       options.log = .every(iterations: logEvery)
     }
-    let sizes = try Train.parseLayers(layers)
+    let sizes = try OptionParsing.parseLayers(layers)
     options.training.hiddenSizes = Array(sizes.dropLast())
     options.training.outputDimension = sizes[sizes.count - 1]
     options.training.batchNorm = batchNorm
     options.training.normalizeOutput = normalize
     options.training.loss = LossConfiguration(
-      kind: loss, margin: try Train.parseMargin(margin, for: loss), distance: distance)
+      kind: loss, margin: try OptionParsing.parseMargin(margin, for: loss), distance: distance)
     options.training.loss.softmaxWeight = softmaxWeight
     options.training.loss.labelSmoothing = labelSmoothing
     options.training.loss.softmaxClasses = softmaxClasses
