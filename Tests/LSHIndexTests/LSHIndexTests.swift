@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 import TestSupport
 import Testing
 import VectorIO
@@ -380,6 +381,63 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     // Dropping needs nothing of the damaged index.
     try LSHIndex.drop(from: store)
     #expect(try LSHIndex.open(store) == nil)
+  }
+
+  @Test(
+    "a format-1 index (tables of ids without integer keys, sketches apart) is refused, then rebuilt in place: old databases gone, answers as a fresh build"
+  )
+  func formatOneStoreRebuilt() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 1500, metric: .l2, seed: 11)
+    let (fresh, _) = try clusteredStore(directory, rows: 1500, metric: .l2, seed: 11)
+    let configuration = LSHConfiguration(family: .pstable, tables: 3, hashesPerTable: 5, seed: 8)
+    // The databases format 1 wrote: parameters without a format, each table's bucket codes
+    // (big-endian) with sorted fixed-size ids, and the sketches in a database of their own.
+    var json = configuration.json
+    if case .object(let fields) = json { json = .object(fields.filter { $0.0 != "format" }) }
+    let environment = store.environment
+    let parameters = try environment.database(named: "lsh.params", flags: .create)
+    let tables = try (0..<3).map {
+      try environment.database(
+        named: "lsh.table.\($0)", flags: [.duplicateSort, .duplicateFixed, .create])
+    }
+    let sketches = try environment.database(named: "lsh.sketch", flags: .create)
+    try store.write { writer in
+      try writer.transaction.put(json.serialized(), forKey: "config", in: parameters)
+      for (table, database) in tables.enumerated() {
+        for id in UInt64(0)..<200 {
+          try writer.transaction.put(
+            Array(withUnsafeBytes(of: id.bigEndian) { Array($0) }),
+            forKey: BigEndianKey(UInt64(table * 7) + id % 13), in: database)
+        }
+      }
+      for id in UInt64(0)..<200 {
+        try writer.transaction.put(
+          [UInt8](repeating: 1, count: 16), forKey: BigEndianKey(id), in: sketches)
+      }
+      try writer.setIndexNames([LSHIndex.name])
+    }
+    #expect(try environment.storedFlags(of: tables[0]) == [.duplicateSort, .duplicateFixed])
+    #expect {
+      _ = try LSHIndex.open(store)
+    } throws: { ($0 as? LSHError)?.kind == .needsRebuild && "\($0)".contains("table format 1") }
+    #expect(try LSHIndex.check(store).first?.isDerived == true)
+
+    let rebuilt = try LSHIndex.build(on: store, configuration: configuration)
+    let rebuiltTable = try environment.database(
+      named: "lsh.table.0", flags: [.duplicateSort, .duplicateFixed, .integerKey])
+    #expect(try environment.storedFlags(of: rebuiltTable).contains(.integerKey))
+    #expect(try store.read { try $0.transaction.entryCount(in: sketches) } == 0)
+    #expect(try LSHIndex.check(store).isEmpty)
+    let freshIndex = try LSHIndex.build(on: fresh, configuration: configuration)
+    let probes = Fixtures.clusteredMatrix(rows: 30, columns: 24, clusters: 60, seed: 4)
+    let answers = try store.read {
+      try rebuilt.withSearcher(in: $0) { try $0.search(probes, k: 6) }.map(\.neighbors)
+    }
+    let expected = try fresh.read {
+      try freshIndex.withSearcher(in: $0) { try $0.search(probes, k: 6) }.map(\.neighbors)
+    }
+    #expect(answers == expected)
   }
 
   @Test("inserts, updates and deletes keep the tables exactly in step with the vectors")
