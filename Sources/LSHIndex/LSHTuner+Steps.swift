@@ -11,22 +11,22 @@ extension LSHTuner {
     store: VectorStore, target: Double, k: Int, sampleSize: Int, queries: Matrix?
   ) throws {
     guard target > 0 && target <= 1 else {
-      throw LSHError(.invalidSetting("target"), "must be in (0, 1], not \\(target)")
+      throw LSHError(.invalidSetting("target"), "must be in (0, 1], not \(target)")
     }
     guard k >= 1 else { throw LSHError(.invalidSetting("k"), "must be at least 1") }
     guard sampleSize >= 20 else {
-      throw LSHError(.invalidSetting("sampleSize"), "must be at least 20, not \\(sampleSize)")
+      throw LSHError(.invalidSetting("sampleSize"), "must be at least 20, not \(sampleSize)")
     }
     let count = try store.count()
     let heldOutCount = queries == nil ? 2 * sampleSize : 0
     guard count >= heldOutCount + 10 * k + 100 else {
       throw LSHError(
         .tooFewItems,
-        "store \\(store.path) holds \\(count) items; tuning needs at least \\(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
+        "store \(store.path) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
       )
     }
     if let queries, queries.rows < 40 {
-      throw LSHError(.tooFewItems, "tuning needs at least 40 queries, not \\(queries.rows)")
+      throw LSHError(.tooFewItems, "tuning needs at least 40 queries, not \(queries.rows)")
     }
   }
 
@@ -43,7 +43,7 @@ extension LSHTuner {
       let sample = try LSHIndex.sampleVectors(store, limit: 20_000)
       configuration = try base.validated(forDimension: store.dimension)
       encoder = try LSHIndex.fitEncoder(
-        configuration, sample: sample, metric: store.metric, describedAs: "store \\(store.path)")
+        configuration, sample: sample, metric: store.metric, describedAs: "store \(store.path)")
       projectedSample = encoder.model.transform.project(sample)
       metric = store.metric
       dimension = store.dimension
@@ -121,7 +121,7 @@ extension LSHTuner {
               try screenDraw(
                 valid, tables: grid.tables.sorted(), probes: grid.probes.sorted(), on: quick,
                 into: &measurements, encoders: &encoders)
-              progress("\\(valid.summary): \\(grid.tables.count) table counts measured")
+              progress("\(valid.summary): \(grid.tables.count) table counts measured")
             }
           }
         }
@@ -201,7 +201,7 @@ extension LSHTuner {
         let check = try measure(
           searcher(encoder), setting: full.configuration, sample: sampleB, k: k)
         progress(
-          "\\(summary): recall \\(TextFormatting.fixed(full.recall, 3)) on A, \\(TextFormatting.fixed(check.recall, 3)) on B"
+          "\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B"
         )
         if check.recall >= target { return (full, check.recall) }
       }

@@ -57,11 +57,19 @@ import VectorStore
       store: store, target: 0.85, k: 10, sampleSize: 100, queries: queries, grid: Self.smallGrid())
     #expect(report.sampleSize == 100 && report.queriesSource == "the given queries")
     #expect(report.check.excluded.allSatisfy { $0 == nil })
-    #expect(throws: LSHError.self) {
+    #expect {
       try LSHTuner.tune(
         store: store, target: 0.9, k: 10, sampleSize: 100,
         queries: Matrix(rows: 10, columns: 24, values: Array(repeating: 0, count: 240)),
         grid: Self.smallGrid())
-    }
+    } throws: { "\($0)" == "tuning needs at least 40 queries, not 10" }
+    var lines: [String] = []
+    _ = try LSHTuner.tune(
+      store: store, target: 0.85, k: 10, sampleSize: 100, queries: queries,
+      grid: Self.smallGrid()
+    ) { lines.append($0) }
+    // Status lines name the setting measured, never a template.
+    #expect(lines.contains { $0.hasPrefix("pstable L") && $0.hasSuffix("table counts measured") })
+    #expect(!lines.contains { $0.contains("\\(") })
   }
 }

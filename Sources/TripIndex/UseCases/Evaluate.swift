@@ -320,156 +320,25 @@ public enum Evaluate {
     rerank: RerankingParameters? = nil, listDepth: Int = 0, progress: any ProgressReporting
   ) throws -> SearchEvaluation {
     let maxRank = min(maxRank, max(1, gallery.rows))
-    var unlisted = Evaluator(evaluationProtocol: evaluationProtocol, maxRank: maxRank)
-    unlisted.threads = threads
-    var evaluator = unlisted
-    evaluator.listDepth = listDepth
-    let started = MonotonicClock.now()
-    let full = evaluator.evaluate(
-      queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
-      gallery: labels.gallery)
-    let seconds = MonotonicClock.now() - started
-    // Re-ranking: its queries/s count building the encodings too.
-    var reranked: (metrics: EvaluationMetrics, seconds: Double)?
-    if rerank != nil, queries.rows + gallery.rows > KReciprocalReranker.maximumItems {
-      throw TripIndexError(
-        "re-ranking numbers queries and gallery items with 32-bit integers: at most \(TextFormatting.grouped(KReciprocalReranker.maximumItems)) together, not \(TextFormatting.grouped(queries.rows + gallery.rows))"
-      )
-    }
-    if let rerank {
-      let rerankStarted = MonotonicClock.now()
-      let reranker = KReciprocalReranker(
-        queries: queries, gallery: gallery, metric: metric, parameters: rerank, threads: threads,
-        progress: { progress.update($0, force: true) })
-      progress.update("re-ranking: scoring", force: true)
-      let metrics = evaluator.evaluate(
-        queryVectors: queries, galleryVectors: gallery, metric: metric, queries: labels.queries,
-        gallery: labels.gallery, reranker: reranker)
-      reranked = (metrics, MonotonicClock.now() - rerankStarted)
-    }
+    let scoring = SearchScoring(
+      prefix: prefix, queries: queries, gallery: gallery, metric: metric, labels: labels,
+      evaluationProtocol: evaluationProtocol, maxRank: maxRank, threads: threads,
+      listDepth: listDepth, progress: progress)
+    let exact = try scoring.exact(rerank: rerank)
     guard let lsh else {
-      var entries = [
-        EvaluationReport.Entry(
-          name: prefix + "exact", metrics: full,
-          extras: [("queries/s", Double(queries.rows) / max(seconds, 1e-9))])
-      ]
-      if let reranked {
-        entries.append(
-          EvaluationReport.Entry(
-            name: prefix + "exact+rerank", metrics: reranked.metrics,
-            extras: [("queries/s", Double(queries.rows) / max(reranked.seconds, 1e-9))]))
-      }
-      return SearchEvaluation(entries: entries, lsh: nil, sweep: [])
+      return SearchEvaluation(entries: scoring.exactEntries(exact), lsh: nil, sweep: [])
     }
-    // Ranking the queries against themselves: one more item, as each query finds itself.
-    let excludesSelf: Bool
-    if case .retrieval(excludeSelf: true) = evaluationProtocol {
-      excludesSelf = true
-    } else {
-      excludesSelf = false
-    }
-    let depth = maxRank + (excludesSelf ? 1 : 0)
-    let comparison: SearchComparison
-    // Re-ranking from the index: every item's nearest gallery items come from the index too.
-    let neighbourDepth = rerank.map { $0.neighbourCount }
     let rerankStarted = MonotonicClock.now()
-    switch lsh {
-    case .temporary(let configuration):
-      comparison = try SearchComparison.run(
-        queries: queries, gallery: gallery, metric: metric, depth: depth,
-        configuration: configuration, threads: threads, probeSweep: probeSweep,
-        neighbourDepth: neighbourDepth, progress: progress)
-    case .stored(let store, let index, let rowOfID):
-      comparison = try SearchComparison.compare(
-        queries: queries, store: store, index: index, rowOfID: rowOfID, depth: depth,
-        threads: threads, probeSweep: probeSweep,
-        neighbours: neighbourDepth.map { ($0, gallery) }, progress: progress)
-    }
-    let searchedDepth = comparison.depth
-    let recallName = "ANN recall@\(searchedDepth)"
-    let exactExtras = [
-      ("search q/s", comparison.exactQueriesPerSecond), (recallName, 1.0),
-      ("candidates/q", Double(gallery.rows)),
-    ]
-    // Exact top-D has the full ranking's CMC up to D (near-ties aside): not charted twice.
-    var truncated = EvaluationReport.Entry(
-      name: prefix + "exact top-\(searchedDepth)",
-      metrics: unlisted.evaluate(
-        rankings: comparison.exact, queries: labels.queries, gallery: labels.gallery),
-      extras: exactExtras)
-    truncated.charted = false
-    var entries = [
-      EvaluationReport.Entry(name: prefix + "exact", metrics: full, extras: exactExtras)
-    ]
-    if let reranked {
-      entries.append(
-        EvaluationReport.Entry(
-          name: prefix + "exact+rerank", metrics: reranked.metrics,
-          extras: [
-            ("search q/s", Double(queries.rows) / max(reranked.seconds, 1e-9)), (recallName, 1.0),
-            ("candidates/q", Double(gallery.rows)),
-          ]))
-    }
-    entries += [
-      truncated,
-      EvaluationReport.Entry(
-        name: prefix + "lsh top-\(searchedDepth)",
-        metrics: evaluator.evaluate(
-          rankings: comparison.approximate,
-          distances: listDepth > 0
-            ? distances(
-              of: comparison.approximate, queries: queries, gallery: gallery, metric: metric)
-            : nil,
-          queries: labels.queries, gallery: labels.gallery),
-        extras: [
-          ("search q/s", comparison.approximateQueriesPerSecond),
-          (recallName, comparison.annRecall(at: searchedDepth)),
-          ("candidates/q", comparison.meanCandidates),
-        ]),
-    ]
+    let comparison = try scoring.compare(
+      with: lsh, probeSweep: probeSweep, neighbourDepth: rerank.map { $0.neighbourCount })
+    var entries = scoring.entries(exact: exact, comparison: comparison)
     if let rerank, let candidates = comparison.galleryCandidates {
-      // lsh+rerank: the index's top D of each query, re-ranked by the distances re-ranking from
-      // the index's neighbour lists gives (the rest of the gallery after them, in gallery order).
-      let reranker = KReciprocalReranker(
-        queries: queries, gallery: gallery, metric: metric, parameters: rerank,
-        galleryCandidates: candidates, threads: threads,
-        progress: { progress.update($0, force: true) })
-      var scratch = KReciprocalReranker.Scratch(galleryCount: gallery.rows)
-      var rerankedDistances = distances(
-        of: comparison.approximate, queries: queries, gallery: gallery, metric: metric)
-      var reranked: [[Int]] = []
-      for (query, ranking) in comparison.approximate.enumerated() {
-        reranker.rerank(
-          query: query, items: ranking, distances: &rerankedDistances[query], scratch: &scratch)
-        let sorted = zip(ranking, rerankedDistances[query]).sorted { ($0.1, $0.0) < ($1.1, $1.0) }
-        reranked.append(sorted.map(\.0))
-        rerankedDistances[query] = sorted.map(\.1)
-      }
-      // Its search time: the LSH searches of every item, the encodings and the re-ranking.
-      let seconds = MonotonicClock.now() - rerankStarted
       entries.append(
-        EvaluationReport.Entry(
-          name: prefix + "lsh+rerank top-\(searchedDepth)",
-          metrics: evaluator.evaluate(
-            rankings: reranked, distances: rerankedDistances, queries: labels.queries,
-            gallery: labels.gallery),
-          extras: [
-            ("search q/s", Double(queries.rows) / max(seconds, 1e-9)),
-            (recallName, comparison.annRecall(at: searchedDepth)),
-            ("candidates/q", comparison.meanCandidates),
-          ]))
+        scoring.lshRerankEntry(
+          comparison, parameters: rerank, candidates: candidates, started: rerankStarted))
     }
-    let sweep = comparison.sweep.map { point in
-      SearchEvaluation.SweepPoint(
-        probes: point.probes,
-        metrics: unlisted.evaluate(
-          rankings: point.rankings, queries: labels.queries, gallery: labels.gallery),
-        queriesPerSecond: Double(point.rankings.count) / max(point.seconds, 1e-9),
-        annRecall: ANNRecall.recall(
-          approximate: point.rankings, exact: comparison.exact, k: searchedDepth),
-        meanCandidates: point.meanCandidates)
-    }
-    return SearchEvaluation(entries: entries, lsh: comparison.configuration, sweep: sweep)
+    return SearchEvaluation(
+      entries: entries, lsh: comparison.configuration, sweep: scoring.sweep(comparison))
   }
 
   /// Each listed item's distance to its query, by the metric: rankings hold only indices.
