@@ -85,160 +85,51 @@ public enum ANNBench {
   /// - Throws: `VectorIOError` for a bad file (named dataset and row), ``TripIndexError`` for
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
-    guard options.k > 0 else {
-      throw TripIndexError("\(option: .k) must be at least 1, not \(options.k)")
-    }
-    guard !options.recallTargets.isEmpty, options.recallTargets.allSatisfy({ $0 > 0 && $0 <= 1 })
-    else {
-      throw TripIndexError(
-        "\(option: .recall) takes targets in (0, 1], e.g. \(option: .recall) 0.5 0.9 0.99")
-    }
-    guard options.probeMultipliers.allSatisfy({ $0 > 0 }) else {
-      throw TripIndexError("\(option: .probeMultipliers) must be positive")
-    }
+    try check(options)
     let file = try ANNBenchmarksFile(path: options.path)
     guard let metric = try options.metric ?? file.metric() else {
       throw TripIndexError(
         "\(options.path) has no distance attribute (euclidean or angular); give \(option: .metric)"
       )
     }
-    var queries = try VectorFileReader.readAll(path: options.path, dataset: "test")
-    let testRows = queries.values.count / queries.dimension
-    let queryCount = min(testRows, options.queryLimit ?? testRows)
-    guard queryCount > 0 else { throw TripIndexError("\(option: .queries) must be at least 1") }
-    queries.values.removeSubrange((queryCount * queries.dimension)...)
-
+    let probes = try testVectors(options)
     let temporary = options.storePath == nil ? try Directories.temporary(prefix: "annbench") : nil
     defer { if let temporary { try? Directories.removeTree(temporary) } }
     let storePath = options.storePath ?? (temporary ?? "") + "/store"
-    if VectorStore.exists(at: storePath) {
-      throw TripIndexError(
-        "\(storePath) already holds a store; annbench builds a new one (choose another \(option: .store))"
-      )
-    }
-
-    progress.update("building the store from \(options.path) (train)", force: true)
-    let buildStarted = MonotonicClock.now()
-    var buildOptions = Build.Options(input: options.path, storePath: storePath, metric: metric)
-    buildOptions.dataset = "train"
-    buildOptions.batchRows = 8192
-    let built = try Build.run(buildOptions, progress: progress)
-    let buildSeconds = MonotonicClock.now() - buildStarted
-    guard built.dimension == queries.dimension else {
-      throw TripIndexError(
-        "\(options.path): test has dimension \(queries.dimension) but train \(built.dimension)")
-    }
-    let truth = try file.groundTruth(queries: queryCount, k: options.k, trainRows: built.vectors)
+    let (built, buildSeconds) = try buildStore(
+      storePath, options: options, metric: metric, dimension: probes.columns, progress: progress)
+    let session = Session(
+      storePath: storePath, k: options.k,
+      scoring: try Scoring(
+        probes: probes, metric: metric,
+        truth: file.groundTruth(queries: probes.rows, k: options.k, trainRows: built.vectors),
+        storePath: storePath))
     var report = Report(
       path: options.path, distance: file.distance, metric: metric, trainRows: built.vectors,
-      queries: queryCount, dimension: queries.dimension, k: options.k,
+      queries: probes.rows, dimension: probes.columns, k: options.k,
       buildSeconds: buildSeconds, rows: [], verdicts: [])
-    let probes = Matrix(rows: queryCount, columns: queries.dimension, values: queries.values)
-    var prepared = probes
-    if metric.normalizesVectors, let zero = prepared.normalizeRows() {
-      throw TripIndexError("test vector \(zero) is all zeros, which has no direction for cosine")
-    }
-    // A store built from one file in one go numbers its items in row order; read it once.
-    var rowOfID: [UInt64: Int] = [:]
-    try VectorStore.open(path: storePath, readOnly: true).read { snapshot in
-      rowOfID.reserveCapacity(snapshot.count)
-      try snapshot.forEachItem { item, _ in rowOfID[item.id] = rowOfID.count }
-    }
-    let scoring = Scoring(probes: probes, prepared: prepared, truth: truth, rowOfID: rowOfID)
-
     var returned: [(name: String, rows: [[Int]])] = []
-    let exact = try measure(storePath: storePath, scoring: scoring, k: options.k) {
-      snapshot, _, prepared in
-      var search = snapshot.exactSearch
-      search.threads = 1
-      let clock = ContinuousClock()
-      return (0..<prepared.rows).map { query in
-        let one = Matrix(rows: 1, columns: prepared.columns, values: Array(prepared.row(query)))
-        let started = clock.now
-        let found = search.search(one, k: options.k)[0]
-        return (found, started.duration(to: clock.now).inSeconds)
-      }
-    }
+    let exact = try session.measureExact()
     report.rows.append(
       Row(
         name: "exact", method: "exact (brute force)", target: nil, recall: exact.recall,
         strictRecall: exact.strict, queriesPerSecond: exact.qps, p50Milliseconds: exact.p50,
         p99Milliseconds: exact.p99, indexBytes: 0, tuneSeconds: nil))
     returned.append(("exact", exact.returned))
-    // Tuning holds two samples out of train and needs 10k + 100 items besides.
-    let largestSample = (built.vectors - 10 * options.k - 100) / 2
-    guard largestSample >= 20 else {
-      throw TripIndexError(
-        "\(options.path): train holds \(built.vectors) vectors; tuning the index for k = \(options.k) needs at least \(40 + 10 * options.k + 100)"
-      )
-    }
-    let tuneSample = min(options.tuneSample, largestSample)
-    if tuneSample < options.tuneSample {
-      progress.warn(
-        "train is small: tuning samples \(tuneSample) queries, not \(options.tuneSample)")
-    }
+    let tuneSample = try tuneSampleSize(options, trainRows: built.vectors, progress: progress)
     for target in options.recallTargets {
-      let tuneStarted = MonotonicClock.now()
-      let outcome = try Tune.run(
-        storePath: storePath, target: target, k: options.k, sampleSize: tuneSample,
-        families: nil, progress: progress)
-      var tuneSeconds = MonotonicClock.now() - tuneStarted
-      report.verdicts.append(outcome.verdict)
-      // When exact search beat every setting, the one tune chose (or, when none held the target
-      // on both samples, the fastest that reached it on one) is still built and measured, so the
-      // curve shows how far behind it is.
-      var note = ""
-      if outcome.exact {
-        guard
-          let fastest = outcome.report.chosen?.configuration
-            ?? outcome.report.fastestReaching?.configuration
-        else { continue }
-        progress.update(
-          "building \(fastest.summary) to measure it beside exact search", force: true)
-        let indexStarted = MonotonicClock.now()
-        _ = try Index.run(storePath: storePath, configuration: fastest)
-        tuneSeconds += MonotonicClock.now() - indexStarted
-        note = " (slower than exact; tune chose exact)"
-      }
-      let (configuration, indexBytes) = try indexSetting(storePath: storePath)
-      var probeCounts: [Int] = []
-      for multiplier in options.probeMultipliers {
-        let count = max(1, Int((Double(configuration.probes) * multiplier).rounded()))
-        if !probeCounts.contains(count) { probeCounts.append(count) }
-      }
-      for count in probeCounts {
-        progress.update("target \(target): searching test with T\(count)", force: true)
-        let found = try measure(storePath: storePath, scoring: scoring, k: options.k) {
-          snapshot, index, prepared in
-          guard let index else { throw TripIndexError("\(storePath): the tuned index is missing") }
-          let results = try index.withSearcher(in: snapshot) {
-            try $0.search(
-              prepared, k: options.k, probesPerTable: count, threads: 1, measuringLatency: true)
-          }
-          return results.map { ($0.neighbors, $0.seconds) }
-        }
-        var setting = configuration
-        setting.probes = count
-        let name = "lsh-r\(target)-T\(count)"
-        report.rows.append(
-          Row(
-            name: name, method: "lsh " + setting.summary + note, target: target,
-            recall: found.recall,
-            strictRecall: found.strict, queriesPerSecond: found.qps, p50Milliseconds: found.p50,
-            p99Milliseconds: found.p99, indexBytes: indexBytes, tuneSeconds: tuneSeconds))
-        returned.append((name, found.returned))
+      let tuned = try session.tune(for: target, sample: tuneSample, progress: progress)
+      report.verdicts.append(tuned.verdict)
+      guard let setting = tuned.setting else { continue }
+      for (row, rows) in try session.measureProbes(
+        of: setting, target: target, multipliers: options.probeMultipliers, progress: progress)
+      {
+        report.rows.append(row)
+        returned.append((row.name, rows))
       }
     }
     if let folder = options.neighborsFolder {
-      try Directories.create(folder)
-      for (name, rows) in returned {
-        let writer = try VectorFileWriter(
-          path: folder + "/" + name + ".npy", dimension: options.k, npyElementType: .int64)
-        for row in rows {
-          try writer.write(row.map(Float.init) + Array(repeating: -1, count: options.k - row.count))
-        }
-        try writer.finish()
-      }
+      try writeNeighbors(returned, to: folder, k: options.k)
     }
     progress.finish()
     return report
@@ -258,7 +149,7 @@ extension ANNBench {
   }
 
   /// The tuned index's setting and its size in bytes.
-  private static func indexSetting(storePath: String) throws -> (LSHConfiguration, Int) {
+  static func indexSetting(storePath: String) throws -> (LSHConfiguration, Int) {
     let store = try VectorStore.open(path: storePath, readOnly: true)
     guard let index = try LSHIndex.open(store) else {
       throw TripIndexError("\(storePath): tune chose an index but the store has none")
@@ -267,20 +158,9 @@ extension ANNBench {
     return (index.configuration, bytes)
   }
 
-  /// What every setting's results are scored with, prepared once per run.
-  struct Scoring {
-    /// The test vectors as read, and prepared for the store's metric (unit length for cosine).
-    var probes: Matrix
-    var prepared: Matrix
-    /// The file's true neighbours and distances.
-    var truth: ANNBenchmarksFile.GroundTruth
-    /// Each stored id's train row.
-    var rowOfID: [UInt64: Int]
-  }
-
   /// Opens the store and its index, if it has one, runs `search` (which returns each probe's
   /// neighbours and the seconds its search took) on the prepared probes and scores the result.
-  private static func measure(
+  static func measure(
     storePath: String, scoring: Scoring, k: Int,
     _ search: (StoreSnapshot, LSHIndex?, Matrix) throws -> [(
       neighbors: [Neighbor], seconds: Double
