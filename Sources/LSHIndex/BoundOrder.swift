@@ -35,6 +35,11 @@ enum BoundOrder {
       count -= 1
       storage[0] = storage[count]
       siftDown(0)
+      // The root's children are the next candidates but one: load theirs ahead of the visit.
+      if count > 2 {
+        prefetch(storage[1].id)
+        prefetch(storage[2].id)
+      }
     }
   }
 }
