@@ -1,5 +1,19 @@
 /// Number formatting for tables and reports, without Foundation.
 public enum TextFormatting {
+  /// A camel-case name as lower-case words joined by `separator`: `probeLabels` with "_" →
+  /// `probe_labels`, with "-" → `probe-labels`.
+  public static func splittingCamelCase(_ name: String, separator: String) -> String {
+    var text = ""
+    for character in name {
+      if character.isUppercase {
+        text += separator + character.lowercased()
+      } else {
+        text.append(character)
+      }
+    }
+    return text
+  }
+
   /// A number with a fixed count of decimals, rounded half away from zero: `fixed(0.12345, 3)` →
   /// `"0.123"`.
   ///

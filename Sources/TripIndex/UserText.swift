@@ -1,3 +1,5 @@
+import Plumbing
+
 /// A parameter of a use case, as its messages name it; each front end words it its own way
 /// (``Wording``): the command-line tool as its flag (`--probe-labels`), the HTTP API as its JSON
 /// field (`probe_labels`).
@@ -12,17 +14,7 @@ public enum Parameter: String, Sendable, CaseIterable {
   case `where`
 
   /// The name in snake case (`probeLabels` → `probe_labels`), as JSON fields are named.
-  public var snakeCase: String {
-    var text = ""
-    for character in rawValue {
-      if character.isUppercase {
-        text += "_" + character.lowercased()
-      } else {
-        text.append(character)
-      }
-    }
-    return text
-  }
+  public var snakeCase: String { TextFormatting.splittingCamelCase(rawValue, separator: "_") }
 }
 
 /// How a front end words parameters and commands in ``UserText``.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import LMDB
 import LSHIndex
+import Plumbing
 import TripIndex
 import VectorStore
 
@@ -21,16 +22,7 @@ enum ErrorAdvice {
 
   /// An option as a flag: `embedFrom` → `--embed-from`, `k` → `-k`.
   static func flag(_ option: String) -> String {
-    if let flag = optionFlags[option] { return flag }
-    var kebab = "--"
-    for character in option {
-      if character.isUppercase {
-        kebab += "-" + character.lowercased()
-      } else {
-        kebab.append(character)
-      }
-    }
-    return kebab
+    optionFlags[option] ?? "--" + TextFormatting.splittingCamelCase(option, separator: "-")
   }
 
   /// How this tool words the use cases' parameters and commands: flags, and command lines.
