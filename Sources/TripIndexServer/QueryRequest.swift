@@ -24,6 +24,11 @@ struct QueryRequest {
   static let fields =
     "vector or vectors, k, exact, lsh, probes, budget, where, exclude_same_camera, exclude_same_pid, exclude_same_pid_camera, exclude_junk, junk_pid, probe_labels, names"
 
+  /// The fields of ``fields``, one by one.
+  static let fieldNames = Set(
+    fields.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
+  ).subtracting(["or"])
+
   /// Reads a body.
   ///
   /// - Parameters:

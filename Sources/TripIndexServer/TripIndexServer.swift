@@ -91,9 +91,12 @@ public struct TripIndexServer: Sendable {
     } catch let error as APIError {
       throw error
     } catch let error as TripIndexError {
-      // The core names its parameters by type; here they read as the request's JSON fields.
-      throw APIError(
-        .unprocessableContent, field: error.parameter?.snakeCase, error.worded(.jsonFields))
+      // The core names its parameters by type; here they read as the request's JSON fields,
+      // and the error's field is the parameter named when a request can carry it.
+      let field = error.parameter.map(\.snakeCase).flatMap {
+        QueryRequest.fieldNames.contains($0) ? $0 : nil
+      }
+      throw APIError(.unprocessableContent, field: field, error.worded(.jsonFields))
     } catch let error as VectorStoreError where error.kind == .invalidItem {
       throw APIError(.unprocessableContent, field: "name", error.description)
     } catch {
