@@ -177,8 +177,8 @@ public struct LSHSearcher: ~Copyable {
     let coder = encoder.coder
     let entryBytes = coder.entryBytes
     let residualNorm = encoder.project(probe, into: &scratch.encoder)
-    let epoch = scratch.nextEpoch()
-    let stamps = scratch.stamps
+    let seen = scratch.seen
+    seen.removeAll()
     let pageBounds = scratch.pageBounds
     let kept = scratch.kept
     var top = TopK(k: k)
@@ -294,8 +294,8 @@ public struct LSHSearcher: ~Copyable {
       }
       for position in 0..<survivors where pageBounds[position] < threshold() {
         let id = coder.id(in: page, at: Int(kept[position]))
-        guard id < UInt64(idLimit), stamps[Int(id)] != epoch else { continue }
-        stamps[Int(id)] = epoch
+        guard id < UInt64(idLimit), !seen.contains(Int(id)) else { continue }
+        seen.insert(Int(id))
         meet(id)
         if let vector = vector(id) {
           top.insert(id: id, distance: Vectors.squaredL2(probe, vector))
@@ -340,8 +340,8 @@ public struct LSHSearcher: ~Copyable {
         scratch.reserveQueued(queuedCount + count)
         for position in 0..<count {
           let id = coder.id(in: page, at: Int(kept[position]))
-          guard id < UInt64(idLimit), stamps[Int(id)] != epoch else { continue }
-          stamps[Int(id)] = epoch
+          guard id < UInt64(idLimit), !seen.contains(Int(id)) else { continue }
+          seen.insert(Int(id))
           meet(id)
           scratch.queued[queuedCount] = (pageBounds[position], id)
           queuedCount += 1
@@ -407,7 +407,7 @@ public struct LSHSearcher: ~Copyable {
       for block in blocks {
         for row in 0..<block.rowCount where !block.isDeleted(row) {
           let id = block.firstID + UInt64(row)
-          if id < UInt64(idLimit) && stamps[Int(id)] == epoch { continue }
+          if id < UInt64(idLimit) && seen.contains(Int(id)) { continue }
           if let allowed, !allowed.contains(id) { continue }
           top.insert(
             id: id,

@@ -339,6 +339,28 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     }
   }
 
+  @Test("the set of ids a query met: members across words, emptied after each query, any size")
+  func seenIDs() {
+    let seen = SeenIDs(capacity: 100_000)
+    var expected = Set<Int>()
+    var generator = SystemRandomNumberGenerator()
+    for round in 0..<3 {
+      // More words than the first list of touched words holds (256), so it grows.
+      for _ in 0..<(round == 1 ? 20_000 : 300) {
+        let id = Int.random(in: 0..<100_000, using: &generator)
+        seen.insert(id)
+        expected.insert(id)
+      }
+      for id in [0, 63, 64, 99_999] + Array(expected.prefix(50)) {
+        #expect(seen.contains(id) == expected.contains(id), "\(id)")
+      }
+      #expect((0..<100_000).filter(seen.contains) == expected.sorted())
+      seen.removeAll()
+      expected.removeAll()
+      #expect(!(0..<100_000).contains(where: seen.contains))
+    }
+  }
+
   @Test("a reopened store answers identically, and one seed gives one index")
   func deterministicAndPersistent() throws {
     let directory = TemporaryDirectory()
