@@ -82,6 +82,17 @@ public struct BucketHasher: Sendable, Equatable {
     }
   }
 
+  /// Draws the hash functions a (validated) configuration names: its family, L, K, m, bucket
+  /// width (1 when unset) and seed.
+  ///
+  /// - Parameter configuration: the settings.
+  public init(drawing configuration: LSHConfiguration) {
+    self.init(
+      family: configuration.family, tables: configuration.tables,
+      hashesPerTable: configuration.hashesPerTable, dimensions: configuration.hashDimensions,
+      bucketWidth: Float(configuration.bucketWidth ?? 1), seed: configuration.seed)
+  }
+
   /// Wraps stored parameters.
   public init(
     family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int, bucketWidth: Float,

@@ -51,10 +51,7 @@ extension LSHIndex {
       resolved.bucketWidth = Double(
         Self.estimateWidth(transform.project(sample), dimensions: resolved.hashDimensions))
     }
-    let hasher = BucketHasher(
-      family: resolved.family, tables: resolved.tables, hashesPerTable: resolved.hashesPerTable,
-      dimensions: resolved.hashDimensions, bucketWidth: Float(resolved.bucketWidth ?? 1),
-      seed: resolved.seed)
+    let hasher = BucketHasher(drawing: resolved)
     let model = LSHModel(
       configuration: resolved, transform: transform, hasher: hasher, metric: metric)
     return ItemEncoder(model: model, coder: fitCoder(model: model, sample: sample))

@@ -294,8 +294,7 @@ public struct LSHSearcher: ~Copyable {
       }
       for position in 0..<survivors where pageBounds[position] < threshold() {
         let id = coder.id(in: page, at: Int(kept[position]))
-        guard id < UInt64(idLimit), !seen.contains(Int(id)) else { continue }
-        seen.insert(Int(id))
+        guard id < UInt64(idLimit), seen.insert(Int(id)) else { continue }
         meet(id)
         if let vector = vector(id) {
           top.insert(id: id, distance: Vectors.squaredL2(probe, vector))
@@ -340,8 +339,7 @@ public struct LSHSearcher: ~Copyable {
         scratch.reserveQueued(queuedCount + count)
         for position in 0..<count {
           let id = coder.id(in: page, at: Int(kept[position]))
-          guard id < UInt64(idLimit), !seen.contains(Int(id)) else { continue }
-          seen.insert(Int(id))
+          guard id < UInt64(idLimit), seen.insert(Int(id)) else { continue }
           meet(id)
           scratch.queued[queuedCount] = (pageBounds[position], id)
           queuedCount += 1

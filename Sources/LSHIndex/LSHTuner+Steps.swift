@@ -36,8 +36,6 @@ extension LSHTuner {
     let configuration: LSHConfiguration
     let encoder: ItemEncoder
     let projectedSample: Matrix
-    let metric: DistanceMetric
-    let dimension: Int
 
     init(store: VectorStore, base: LSHConfiguration) throws {
       let sample = try LSHIndex.sampleVectors(store, limit: 20_000)
@@ -45,8 +43,6 @@ extension LSHTuner {
       encoder = try LSHIndex.fitEncoder(
         configuration, sample: sample, metric: store.metric, describedAs: "store \(store.path)")
       projectedSample = encoder.model.transform.project(sample)
-      metric = store.metric
-      dimension = store.dimension
     }
   }
 
@@ -115,7 +111,9 @@ extension LSHTuner {
               configuration.tables = largestL
               configuration.bucketWidth =
                 family == .pstable ? widthBase(hashDimensions) * multiplier : nil
-              guard let valid = try? configuration.validated(forDimension: fitted.dimension),
+              guard
+                let valid = try? configuration.validated(
+                  forDimension: snapshot.store.dimension),
                 valid.hashDimensions == hashDimensions
               else { continue }
               try screenDraw(
@@ -134,10 +132,7 @@ extension LSHTuner {
       _ draw: LSHConfiguration, tables: [Int], probes: [Int], on quick: Sample,
       into measurements: inout [Measurement], encoders: inout [String: ItemEncoder]
     ) throws {
-      let hasher = BucketHasher(
-        family: draw.family, tables: draw.tables, hashesPerTable: draw.hashesPerTable,
-        dimensions: draw.hashDimensions, bucketWidth: Float(draw.bucketWidth ?? 1),
-        seed: draw.seed)
+      let hasher = BucketHasher(drawing: draw)
       let memory = encoded.memoryTables(hasher: hasher, configuration: draw)
       for tableCount in tables {
         var setting = draw
@@ -149,7 +144,7 @@ extension LSHTuner {
           let encoder = ItemEncoder(
             model: LSHModel(
               configuration: setting, transform: fitted.encoder.model.transform, hasher: prefix,
-              metric: fitted.metric), coder: fitted.encoder.coder)
+              metric: snapshot.store.metric), coder: fitted.encoder.coder)
           let measurement = try measure(
             LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory)),
             setting: setting, sample: quick, k: k)

@@ -169,10 +169,7 @@ public enum LSHTuner {
         of: measurements, encoders: encoders, on: sampleA)
       let confirmed = try run.confirm(
         passing, encoders: encoders, on: sampleB, progress: progress)
-      let chosen = confirmed.flatMap {
-        $0.measurement.microsecondsPerQuery * minimumSpeedup <= run.exactMicroseconds
-          ? $0.measurement : nil
-      }
+      let chosen = confirmed.flatMap { run.isAffordable($0.measurement) ? $0.measurement : nil }
       return Report(
         measurements: measurements, finalists: finalists, chosen: chosen,
         fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,

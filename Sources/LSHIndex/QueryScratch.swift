@@ -39,13 +39,7 @@ final class QueryScratch {
 
   /// Makes room for `count` queued candidates.
   func reserveQueued(_ count: Int) {
-    guard count > queued.count else { return }
-    let larger = UnsafeMutableBufferPointer<(bound: Float, id: UInt64)>.allocate(
-      capacity: max(count, 2 * queued.count))
-    larger.initialize(repeating: (0, 0))
-    _ = larger.update(fromContentsOf: queued)
-    queued.deallocate()
-    queued = larger
+    if count > queued.count { queued.grow(toAtLeast: count, filling: (0, 0)) }
   }
 
   deinit {
@@ -81,15 +75,22 @@ final class SeenIDs {
   func contains(_ id: Int) -> Bool { words[id >> 6] & (1 << UInt64(id & 63)) != 0 }
 
   /// Adds `id` (below the capacity).
+  ///
+  /// - Returns: whether it was not in the set yet.
   @inline(__always)
-  func insert(_ id: Int) {
+  @discardableResult
+  func insert(_ id: Int) -> Bool {
     let index = id >> 6
-    if words[index] == 0 {
-      if touchedCount == touched.count { growTouched() }
+    let bit: UInt64 = 1 << UInt64(id & 63)
+    let word = words[index]
+    if word & bit != 0 { return false }
+    if word == 0 {
+      if touchedCount == touched.count { touched.grow(toAtLeast: touchedCount + 1, filling: 0) }
       touched[touchedCount] = index
       touchedCount += 1
     }
-    words[index] |= 1 << UInt64(id & 63)
+    words[index] = word | bit
+    return true
   }
 
   /// Empties the set.
@@ -97,12 +98,16 @@ final class SeenIDs {
     for position in 0..<touchedCount { words[touched[position]] = 0 }
     touchedCount = 0
   }
+}
 
-  private func growTouched() {
-    let larger = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2 * touched.count)
-    larger.initialize(repeating: 0)
-    _ = larger.update(fromContentsOf: touched)
-    touched.deallocate()
-    touched = larger
+extension UnsafeMutableBufferPointer {
+  /// Replaces the buffer with a larger one (at least `count` elements, at least twice as many
+  /// as before) that starts with its elements, the rest set to `value`; frees the old one.
+  mutating func grow(toAtLeast count: Int, filling value: Element) {
+    let larger = UnsafeMutableBufferPointer.allocate(capacity: Swift.max(count, 2 * self.count))
+    larger.initialize(repeating: value)
+    _ = larger.update(fromContentsOf: self)
+    deallocate()
+    self = larger
   }
 }

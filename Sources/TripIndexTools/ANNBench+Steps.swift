@@ -147,13 +147,21 @@ extension ANNBench {
       }
     }
 
-    /// What tuning for one target left in the store.
+    /// The index tuning for one target left in the store: its settings and size, the seconds
+    /// tuning (and building) took, and a note when tune chose exact search.
+    struct TunedIndex {
+      var configuration: LSHConfiguration
+      var bytes: Int
+      var seconds: Double
+      var note: String
+    }
+
+    /// What tuning for one target gave.
     struct Tuned {
       /// Tune's verdict.
       var verdict: String
-      /// The index built, its size, the seconds tuning (and building) took, and a note when
-      /// tune chose exact search; `nil` when there is nothing to measure.
-      var setting: (configuration: LSHConfiguration, bytes: Int, seconds: Double, note: String)?
+      /// The index to measure; `nil` when there is nothing to measure.
+      var index: TunedIndex?
     }
 
     /// Tunes the store for a target. When exact search beat every setting, the one tune chose
@@ -170,7 +178,7 @@ extension ANNBench {
         guard
           let fastest = outcome.report.chosen?.configuration
             ?? outcome.report.fastestReaching?.configuration
-        else { return Tuned(verdict: outcome.verdict, setting: nil) }
+        else { return Tuned(verdict: outcome.verdict, index: nil) }
         progress.update(
           "building \(fastest.summary) to measure it beside exact search", force: true)
         let indexStarted = MonotonicClock.now()
@@ -179,7 +187,9 @@ extension ANNBench {
         note = " (slower than exact; tune chose exact)"
       }
       let (configuration, bytes) = try indexSetting(storePath: storePath)
-      return Tuned(verdict: outcome.verdict, setting: (configuration, bytes, seconds, note))
+      return Tuned(
+        verdict: outcome.verdict,
+        index: TunedIndex(configuration: configuration, bytes: bytes, seconds: seconds, note: note))
     }
 
     /// The tuned index at its probe count times each multiplier (distinct counts), one probe at
@@ -187,7 +197,7 @@ extension ANNBench {
     ///
     /// - Returns: per probe count, its row and the train rows it returned.
     func measureProbes(
-      of setting: (configuration: LSHConfiguration, bytes: Int, seconds: Double, note: String),
+      of setting: TunedIndex,
       target: Double, multipliers: [Double], progress: any ProgressReporting
     ) throws -> [(Row, [[Int]])] {
       var probeCounts: [Int] = []

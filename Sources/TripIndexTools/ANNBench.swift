@@ -120,7 +120,7 @@ public enum ANNBench {
     for target in options.recallTargets {
       let tuned = try session.tune(for: target, sample: tuneSample, progress: progress)
       report.verdicts.append(tuned.verdict)
-      guard let setting = tuned.setting else { continue }
+      guard let setting = tuned.index else { continue }
       for (row, rows) in try session.measureProbes(
         of: setting, target: target, multipliers: options.probeMultipliers, progress: progress)
       {

@@ -84,13 +84,13 @@ struct SearchScoring {
     var entries = [
       EvaluationReport.Entry(
         name: prefix + "exact", metrics: exact.metrics,
-        extras: [("queries/s", Double(queries.rows) / max(exact.seconds, 1e-9))])
+        extras: [("queries/s", queriesPerSecond(exact.seconds))])
     ]
     if let reranked = exact.reranked {
       entries.append(
         EvaluationReport.Entry(
           name: prefix + "exact+rerank", metrics: reranked.metrics,
-          extras: [("queries/s", Double(queries.rows) / max(reranked.seconds, 1e-9))]))
+          extras: [("queries/s", queriesPerSecond(reranked.seconds))]))
     }
     return entries
   }
@@ -127,11 +127,8 @@ struct SearchScoring {
   /// `lsh top-D`.
   func entries(exact: Exact, comparison: SearchComparison) -> [EvaluationReport.Entry] {
     let searchedDepth = comparison.depth
-    let recallName = "ANN recall@\(searchedDepth)"
-    let exactExtras = [
-      ("search q/s", comparison.exactQueriesPerSecond), (recallName, 1.0),
-      ("candidates/q", Double(gallery.rows)),
-    ]
+    let exactExtras = searchExtras(
+      comparison, queriesPerSecond: comparison.exactQueriesPerSecond, exact: true)
     var truncated = EvaluationReport.Entry(
       name: prefix + "exact top-\(searchedDepth)",
       metrics: unlisted.evaluate(
@@ -145,10 +142,8 @@ struct SearchScoring {
       entries.append(
         EvaluationReport.Entry(
           name: prefix + "exact+rerank", metrics: reranked.metrics,
-          extras: [
-            ("search q/s", Double(queries.rows) / max(reranked.seconds, 1e-9)), (recallName, 1.0),
-            ("candidates/q", Double(gallery.rows)),
-          ]))
+          extras: searchExtras(
+            comparison, queriesPerSecond: queriesPerSecond(reranked.seconds), exact: true)))
     }
     entries += [
       truncated,
@@ -161,11 +156,8 @@ struct SearchScoring {
               of: comparison.approximate, queries: queries, gallery: gallery, metric: metric)
             : nil,
           queries: labels.queries, gallery: labels.gallery),
-        extras: [
-          ("search q/s", comparison.approximateQueriesPerSecond),
-          (recallName, comparison.annRecall(at: searchedDepth)),
-          ("candidates/q", comparison.meanCandidates),
-        ]),
+        extras: searchExtras(
+          comparison, queriesPerSecond: comparison.approximateQueriesPerSecond, exact: false)),
     ]
     return entries
   }
@@ -200,11 +192,7 @@ struct SearchScoring {
       metrics: evaluator.evaluate(
         rankings: reranked, distances: rerankedDistances, queries: labels.queries,
         gallery: labels.gallery),
-      extras: [
-        ("search q/s", Double(queries.rows) / max(seconds, 1e-9)),
-        ("ANN recall@\(searchedDepth)", comparison.annRecall(at: searchedDepth)),
-        ("candidates/q", comparison.meanCandidates),
-      ])
+      extras: searchExtras(comparison, queriesPerSecond: queriesPerSecond(seconds), exact: false))
   }
 
   /// The probe sweep's points, scored.
@@ -216,10 +204,25 @@ struct SearchScoring {
           rankings: point.rankings, queries: labels.queries, gallery: labels.gallery),
         queriesPerSecond: Double(point.rankings.count) / max(point.seconds, 1e-9),
         annRecall: ANNRecall.recall(
-          approximate: point.rankings, exact: comparison.exact, k: searchedDepth(comparison)),
+          approximate: point.rankings, exact: comparison.exact, k: comparison.depth),
         meanCandidates: point.meanCandidates)
     }
   }
 
-  private func searchedDepth(_ comparison: SearchComparison) -> Int { comparison.depth }
+  /// The queries per second of a search of every query that took `seconds`.
+  private func queriesPerSecond(_ seconds: Double) -> Double {
+    Double(queries.rows) / max(seconds, 1e-9)
+  }
+
+  /// The columns of an entry beside the index: its speed, its ANN recall at the depth searched
+  /// and the candidates it scored per query (exact search: recall 1, the whole gallery).
+  private func searchExtras(
+    _ comparison: SearchComparison, queriesPerSecond: Double, exact: Bool
+  ) -> [(String, Double)] {
+    [
+      ("search q/s", queriesPerSecond),
+      ("ANN recall@\(comparison.depth)", exact ? 1.0 : comparison.annRecall(at: comparison.depth)),
+      ("candidates/q", exact ? Double(gallery.rows) : comparison.meanCandidates),
+    ]
+  }
 }
