@@ -16,6 +16,7 @@ let package = Package(
     .library(name: "VectorIO", targets: ["VectorIO"]),
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
+    .library(name: "StorageBackend", targets: ["StorageBackend"]),
     .library(name: "HDF5", targets: ["HDF5"]),
     .library(name: "Plumbing", targets: ["Plumbing"]),
   ],
@@ -42,7 +43,9 @@ let package = Package(
     .systemLibrary(
       name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-    .target(name: "LMDB", dependencies: ["CLMDB"]),
+    .target(name: "StorageBackend"),
+    .target(name: "LMDB", dependencies: ["CLMDB", "StorageBackend"]),
+    .target(name: "StorageEngines", dependencies: ["LMDB", "StorageBackend"]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -53,13 +56,15 @@ let package = Package(
       dependencies: [
         "COpenBLAS", "Plumbing", .product(name: "RealModule", package: "swift-numerics"),
       ]),
-    .target(name: "VectorStore", dependencies: ["CKernels", "LMDB", "VectorMath"]),
+    .target(
+      name: "VectorStore",
+      dependencies: ["CKernels", "StorageBackend", "StorageEngines", "VectorMath"]),
     .target(name: "Evaluation", dependencies: ["Plumbing", "VectorMath"]),
     .target(name: "RankedLists", dependencies: ["CZlib", "Evaluation", "Plumbing", "VectorMath"]),
     .target(name: "CKernels"),
     .target(
       name: "LSHIndex",
-      dependencies: ["CKernels", "LMDB", "Plumbing", "VectorMath", "VectorStore"]),
+      dependencies: ["CKernels", "Plumbing", "StorageBackend", "VectorMath", "VectorStore"]),
     .target(
       name: "Embedding",
       dependencies: [
@@ -69,7 +74,7 @@ let package = Package(
     .target(
       name: "TripIndex",
       dependencies: [
-        "HDF5", "LMDB", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation",
+        "HDF5", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation",
         "Embedding", "LSHIndex", "RankedLists",
       ]),
     .target(
@@ -92,7 +97,7 @@ let package = Package(
     .executableTarget(
       name: "TripIndexCLI",
       dependencies: [
-        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TripIndex",
+        "Embedding", "Evaluation", "LSHIndex", "Plumbing", "RankedLists", "StorageBackend", "TripIndex",
         "TripIndexServer", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -107,7 +112,8 @@ let package = Package(
       name: "TestSupport",
       dependencies: ["CZlib", "Plumbing", "VectorIO", "VectorMath", "VectorStore"],
       path: "Tests/TestSupport"),
-    .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport", "VectorMath"]),
+    .testTarget(
+      name: "LMDBTests", dependencies: ["LMDB", "StorageBackend", "TestSupport", "VectorMath"]),
     .testTarget(
       name: "PlumbingTests",
       dependencies: [
@@ -124,11 +130,15 @@ let package = Package(
       dependencies: [
         "VectorMath", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
       ]),
-    .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "LMDB", "CKernels", "TestSupport"]),
+    .testTarget(
+      name: "VectorStoreTests",
+      dependencies: ["CKernels", "StorageBackend", "StorageEngines", "TestSupport", "VectorStore"]),
     .testTarget(
       name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Plumbing", "TestSupport"]),
-    .testTarget(name: "LSHIndexTests", dependencies: ["LSHIndex", "TestSupport"]),
+    .testTarget(
+      name: "LSHIndexTests",
+      dependencies: ["LSHIndex", "StorageBackend", "TestSupport", "VectorStore"]),
     .testTarget(
       name: "TripIndexServerTests",
       dependencies: [
@@ -144,8 +154,8 @@ let package = Package(
     .testTarget(
       name: "TripIndexTests",
       dependencies: [
-        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "TestSupport",
-        "TripIndex", "TripIndexCLI", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
+        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "StorageBackend",
+        "TestSupport", "TripIndex", "TripIndexCLI", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
       ]),
   ]
 )

@@ -1,4 +1,5 @@
 import CLMDB
+import StorageBackend
 
 /// A position in a database, for ordered walks and range scans. Obtained from
 /// ``Transaction/withCursor(in:_:)`` and valid only inside that closure.
@@ -6,12 +7,7 @@ import CLMDB
 /// Every move returns the ``Entry`` it lands on, or `nil` when there is none.
 public struct Cursor {
   /// One key/value pair, pointing into the memory map; valid until the transaction ends.
-  public struct Entry {
-    /// The key's bytes.
-    public let key: UnsafeRawBufferPointer
-    /// The value's bytes (2-byte aligned at least).
-    public let value: UnsafeRawBufferPointer
-  }
+  public typealias Entry = StorageEntry
 
   let handle: OpaquePointer
   let transaction: Transaction
@@ -50,9 +46,9 @@ public struct Cursor {
   /// - Parameter key: the key to find.
   /// - Returns: its (first) entry, or `nil` when absent.
   /// - Throws: ``LMDBError``.
-  public func seek(to key: some LMDBBytes) throws(LMDBError) -> Entry? {
+  public func seek(to key: some StorageBytes) throws(LMDBError) -> Entry? {
     do {
-      return try key.withLMDBBytes { bytes in try move(MDB_SET_KEY, key: bytes) }
+      return try key.withStorageBytes { bytes in try move(MDB_SET_KEY, key: bytes) }
     } catch let error as LMDBError {
       throw error
     } catch {
@@ -65,9 +61,9 @@ public struct Cursor {
   /// - Parameter key: the lower bound.
   /// - Returns: that entry, or `nil` when every key is smaller.
   /// - Throws: ``LMDBError``.
-  public func seek(atLeast key: some LMDBBytes) throws(LMDBError) -> Entry? {
+  public func seek(atLeast key: some StorageBytes) throws(LMDBError) -> Entry? {
     do {
-      return try key.withLMDBBytes { bytes in try move(MDB_SET_RANGE, key: bytes) }
+      return try key.withStorageBytes { bytes in try move(MDB_SET_RANGE, key: bytes) }
     } catch let error as LMDBError {
       throw error
     } catch {
@@ -76,7 +72,7 @@ public struct Cursor {
   }
 
   /// Returns up to a page of the current key's duplicates at once, starting at the cursor
-  /// (`MDB_GET_MULTIPLE`; ``Database/Flags/duplicateFixed`` databases only).
+  /// (`MDB_GET_MULTIPLE`; ``TableLayout/fixedSizeDuplicates`` databases only).
   ///
   /// - Returns: the packed fixed-size values, or `nil` when there are none.
   /// - Throws: ``LMDBError``.

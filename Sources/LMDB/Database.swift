@@ -1,28 +1,39 @@
 import CLMDB
+import StorageBackend
 
-/// A handle to one named database (a B-tree) inside an ``Environment``.
-public struct Database: Sendable, Hashable {
-  /// Options for a database (`mdb_dbi_open` flags).
-  public struct Flags: OptionSet, Sendable, Hashable {
-    /// The raw flag bits.
-    public let rawValue: UInt32
-    /// Creates flags from their raw bits.
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    /// `MDB_CREATE`: create the database if it does not exist.
-    public static let create = Flags(rawValue: UInt32(MDB_CREATE))
-    /// `MDB_DUPSORT`: a key may hold several sorted values.
-    public static let duplicateSort = Flags(rawValue: UInt32(MDB_DUPSORT))
-    /// `MDB_DUPFIXED`: with ``duplicateSort``, all values have one size (enables page-wise reads).
-    public static let duplicateFixed = Flags(rawValue: UInt32(MDB_DUPFIXED))
-    /// `MDB_INTEGERKEY`: keys are native-endian `UInt32`/`size_t` integers.
-    public static let integerKey = Flags(rawValue: UInt32(MDB_INTEGERKEY))
-    /// `MDB_INTEGERDUP`: with ``duplicateFixed``, values are native-endian integers.
-    public static let integerDuplicate = Flags(rawValue: UInt32(MDB_INTEGERDUP))
+/// A handle to one named database (a B-tree) inside an ``Environment``: LMDB's table.
+public typealias Database = StorageTable
+
+extension TableLayout {
+  /// The `mdb_dbi_open` flags of this layout.
+  var lmdbFlags: UInt32 {
+    var flags: Int32 = 0
+    if contains(.sortedDuplicates) { flags |= MDB_DUPSORT }
+    if contains(.fixedSizeDuplicates) { flags |= MDB_DUPFIXED }
+    if contains(.integerKeys) { flags |= MDB_INTEGERKEY }
+    if contains(.integerDuplicates) { flags |= MDB_INTEGERDUP }
+    return UInt32(flags)
   }
 
-  /// The name it was opened with.
-  public let name: String
-  let handle: MDB_dbi
-  /// Its flags, without ``Flags/create``.
-  public let flags: Flags
+  /// The layout of `mdb_dbi_flags`' answer.
+  init(lmdbFlags: UInt32) {
+    let flags = Int32(bitPattern: lmdbFlags)
+    self = []
+    if flags & MDB_DUPSORT != 0 { insert(.sortedDuplicates) }
+    if flags & MDB_DUPFIXED != 0 { insert(.fixedSizeDuplicates) }
+    if flags & MDB_INTEGERKEY != 0 { insert(.integerKeys) }
+    if flags & MDB_INTEGERDUP != 0 { insert(.integerDuplicates) }
+  }
+}
+
+extension PutOptions {
+  /// The `mdb_put` flags of these options.
+  var lmdbFlags: UInt32 {
+    var flags: Int32 = 0
+    if contains(.noOverwrite) { flags |= MDB_NOOVERWRITE }
+    if contains(.noDuplicateData) { flags |= MDB_NODUPDATA }
+    if contains(.append) { flags |= MDB_APPEND }
+    if contains(.appendDuplicate) { flags |= MDB_APPENDDUP }
+    return UInt32(flags)
+  }
 }

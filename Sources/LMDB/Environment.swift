@@ -1,4 +1,5 @@
 import CLMDB
+import StorageBackend
 import Synchronization
 
 #if canImport(Glibc)
@@ -227,7 +228,7 @@ public final class Environment: @unchecked Sendable {
   }
 
   /// The longest key LMDB accepts, in bytes (511 with the default build).
-  public var maxKeySizeBytes: Int { Int(mdb_env_get_maxkeysize(handle)) }
+  public var maximumKeyBytes: Int { Int(mdb_env_get_maxkeysize(handle)) }
 
   /// Runs `body` in a read-only transaction: a consistent snapshot that never blocks writers.
   ///
@@ -313,24 +314,30 @@ public final class Environment: @unchecked Sendable {
     return raw
   }
 
-  /// Opens a named database, creating it if `flags` has ``Database/Flags/create``.
+  /// Opens a named database (a table), creating it when `creating` is set and the environment
+  /// is writable.
   ///
   /// Handles are cached: later calls with the same name return the same handle.
   ///
   /// - Parameters:
   ///   - name: the database's name.
-  ///   - flags: how keys and values are organised; must match how it was created.
+  ///   - layout: how keys and values are organised; must match how it was created.
+  ///   - creating: create it if it does not exist.
   /// - Returns: the database handle, usable in any later transaction.
-  /// - Throws: ``LMDBError/notFound`` when it does not exist and `create` was not given.
-  public func database(named name: String, flags: Database.Flags = []) throws -> Database {
+  /// - Throws: ``LMDBError/notFound`` when it does not exist and `creating` is false.
+  public func table(named name: String, layout: TableLayout = [], creating: Bool = false) throws
+    -> Database
+  {
     if let cached = databases.withLock({ $0[name] }) { return cached }
+    let create = creating && !flags.contains(.readOnly)
     let open = { (txn: Transaction) throws -> Database in
       var dbi: MDB_dbi = 0
-      try txn.check(mdb_dbi_open(txn.handle, name, flags.rawValue, &dbi))
-      return Database(name: name, handle: dbi, flags: flags.subtracting(.create))
+      try txn.check(
+        mdb_dbi_open(txn.handle, name, layout.lmdbFlags | (create ? UInt32(MDB_CREATE) : 0), &dbi))
+      return Database(name: name, layout: layout, handle: dbi)
     }
     let database: Database
-    if flags.contains(.create) && !self.flags.contains(.readOnly) {
+    if create {
       database = try write(open)
     } else {
       // A read transaction must commit for the handle to outlive it.
@@ -347,27 +354,25 @@ public final class Environment: @unchecked Sendable {
     return database
   }
 
-  /// The flags a database was created with, as the environment stores them.
+  /// The layout a database was created with, as the environment stores it.
   ///
   /// - Parameter database: the database.
-  /// - Returns: its flags (without ``Database/Flags/create``).
+  /// - Returns: its layout.
   /// - Throws: ``LMDBError`` from `mdb_dbi_flags`.
-  public func storedFlags(of database: Database) throws -> Database.Flags {
+  public func storedLayout(of database: Database) throws -> TableLayout {
     try read { txn in
       var flags: UInt32 = 0
       try txn.check(mdb_dbi_flags(txn.handle, database.handle, &flags))
-      return Database.Flags(rawValue: flags).intersection([
-        .duplicateSort, .duplicateFixed, .integerKey, .integerDuplicate,
-      ])
+      return TableLayout(lmdbFlags: flags)
     }
   }
 
   /// Deletes databases from the environment in one write transaction (their names become free
-  /// to be created again with other flags).
+  /// to be created again with another layout).
   ///
   /// - Parameter deleted: the databases.
   /// - Throws: ``LMDBError`` from `mdb_drop`.
-  public func deleteDatabases(_ deleted: [Database]) throws {
+  public func deleteTables(_ deleted: [Database]) throws {
     guard !deleted.isEmpty else { return }
     try write { txn in
       for database in deleted { try txn.check(mdb_drop(txn.handle, database.handle, 1)) }
@@ -391,13 +396,6 @@ public final class Environment: @unchecked Sendable {
   }
 }
 
-extension Environment {
-  /// What the message about a damaged page adds after "restore it from a copy", given the
-  /// store's directory: an application sets it to point at its own checking tool. Empty by
-  /// default.
-  public static let damagedPageAdvice = Mutex<@Sendable (String) -> String>({ _ in "" })
-}
-
 /// LMDB's assertion handler: an assertion inside LMDB means a page of the data file is not what
 /// its parent page says (a damaged file; LMDB keeps no checksums). LMDB would `abort()` right
 /// after this returns, so the process says which file and what to do, and exits with status 1
@@ -409,7 +407,7 @@ private func reportDamagedPagesAndExit(
   if let environment { mdb_env_get_path(environment, &path) }
   let directory = path.map { String(cString: $0) } ?? "?"
   let detail = message.map { String(cString: $0) } ?? "?"
-  let advice = Environment.damagedPageAdvice.withLock { $0 }(directory)
+  let advice = DamagedDataAdvice.text(for: directory)
   let text =
     "Error: store \(directory): data.mdb is damaged: LMDB found a page inconsistent with the pages that point to it (\(detail)); the store cannot be read past this page: restore it from a copy\(advice)\n"
   _ = text.withCString { write(2, $0, strlen($0)) }

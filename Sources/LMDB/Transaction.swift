@@ -1,4 +1,5 @@
 import CLMDB
+import StorageBackend
 
 /// Shared, mutable facts about one transaction, seen by every copy of its ``Transaction``.
 final class TransactionState {
@@ -11,22 +12,6 @@ final class TransactionState {
 /// way to change it. Obtained from ``Environment/read(_:)`` or ``Environment/write(_:)`` and valid
 /// only inside that closure; so are the buffers it hands out, which point into the memory map.
 public struct Transaction {
-  /// Options for ``put(_:forKey:in:flags:)`` (`mdb_put` flags).
-  public struct PutFlags: OptionSet, Sendable {
-    /// The raw flag bits.
-    public let rawValue: UInt32
-    /// Creates flags from their raw bits.
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    /// `MDB_NOOVERWRITE`: fail with ``LMDBError/keyExists`` if the key exists.
-    public static let noOverwrite = PutFlags(rawValue: UInt32(MDB_NOOVERWRITE))
-    /// `MDB_NODUPDATA`: in a duplicate-sorted database, fail if the pair exists.
-    public static let noDuplicateData = PutFlags(rawValue: UInt32(MDB_NODUPDATA))
-    /// `MDB_APPEND`: the key sorts after every existing key (fast bulk loading).
-    public static let append = PutFlags(rawValue: UInt32(MDB_APPEND))
-    /// `MDB_APPENDDUP`: like ``append`` for duplicate values.
-    public static let appendDuplicate = PutFlags(rawValue: UInt32(MDB_APPENDDUP))
-  }
-
   let handle: OpaquePointer
   /// Whether this is a read-only transaction.
   public let isReadOnly: Bool
@@ -56,11 +41,11 @@ public struct Transaction {
   /// - Returns: the value's bytes inside the memory map (valid until the transaction ends; do not
   ///   write through them), or `nil` when the key is absent. LMDB aligns values to 2 bytes only.
   /// - Throws: ``LMDBError`` other than ``LMDBError/notFound``.
-  public func value(forKey key: some LMDBBytes, in database: Database) throws(LMDBError)
+  public func value(forKey key: some StorageBytes, in database: Database) throws(LMDBError)
     -> UnsafeRawBufferPointer?
   {
     var data = MDB_val()
-    let code = key.withLMDBBytes { bytes in
+    let code = key.withStorageBytes { bytes in
       var keyValue = MDB_val(
         mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
       return mdb_get(handle, database.handle, &keyValue, &data)
@@ -77,21 +62,21 @@ public struct Transaction {
   ///   - value: the bytes to store.
   ///   - key: the key (at most ``Environment/maxKeySizeBytes`` bytes).
   ///   - database: where to store it.
-  ///   - flags: put options.
-  /// - Throws: ``LMDBError``: ``LMDBError/keyExists`` with ``PutFlags/noOverwrite``,
+  ///   - options: put options.
+  /// - Throws: ``LMDBError``: ``LMDBError/keyExists`` with ``PutOptions/noOverwrite``,
   ///   ``LMDBError/badValueSize`` for an over-long key, ``LMDBError/mapFull`` when the map is full.
   public func put(
-    _ value: some LMDBBytes, forKey key: some LMDBBytes, in database: Database,
-    flags: PutFlags = []
+    _ value: some StorageBytes, forKey key: some StorageBytes, in database: Database,
+    options: PutOptions = []
   ) throws(LMDBError) {
-    let code = key.withLMDBBytes { keyBytes in
-      value.withLMDBBytes { valueBytes in
+    let code = key.withStorageBytes { keyBytes in
+      value.withStorageBytes { valueBytes in
         var keyValue = MDB_val(
           mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
         var data = MDB_val(
           mv_size: valueBytes.count,
           mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
-        return mdb_put(handle, database.handle, &keyValue, &data, flags.rawValue)
+        return mdb_put(handle, database.handle, &keyValue, &data, options.lmdbFlags)
       }
     }
     try check(code)
@@ -105,13 +90,13 @@ public struct Transaction {
   ///   - key: the key.
   ///   - database: a database without duplicates.
   ///   - fill: writes the whole value; the buffer is uninitialised and valid only inside `fill`.
-  /// - Throws: ``LMDBError`` as for ``put(_:forKey:in:flags:)``, or what `fill` throws.
+  /// - Throws: ``LMDBError`` as for ``put(_:forKey:in:options:)``, or what `fill` throws.
   public func putReserving(
-    byteCount: Int, forKey key: some LMDBBytes, in database: Database,
+    byteCount: Int, forKey key: some StorageBytes, in database: Database,
     _ fill: (UnsafeMutableRawBufferPointer) throws -> Void
   ) throws {
     var data = MDB_val(mv_size: byteCount, mv_data: nil)
-    let code = key.withLMDBBytes { keyBytes in
+    let code = key.withStorageBytes { keyBytes in
       var keyValue = MDB_val(
         mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
       return mdb_put(handle, database.handle, &keyValue, &data, UInt32(MDB_RESERVE))
@@ -128,8 +113,9 @@ public struct Transaction {
   /// - Returns: `false` when the key was absent.
   /// - Throws: ``LMDBError`` other than ``LMDBError/notFound``.
   @discardableResult
-  public func delete(forKey key: some LMDBBytes, in database: Database) throws(LMDBError) -> Bool {
-    let code = key.withLMDBBytes { keyBytes in
+  public func delete(forKey key: some StorageBytes, in database: Database) throws(LMDBError) -> Bool
+  {
+    let code = key.withStorageBytes { keyBytes in
       var keyValue = MDB_val(
         mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
       return mdb_del(handle, database.handle, &keyValue, nil)
@@ -149,10 +135,10 @@ public struct Transaction {
   /// - Throws: ``LMDBError`` other than ``LMDBError/notFound``.
   @discardableResult
   public func delete(
-    _ value: some LMDBBytes, forKey key: some LMDBBytes, in database: Database
+    _ value: some StorageBytes, forKey key: some StorageBytes, in database: Database
   ) throws(LMDBError) -> Bool {
-    let code = key.withLMDBBytes { keyBytes in
-      value.withLMDBBytes { valueBytes in
+    let code = key.withStorageBytes { keyBytes in
+      value.withStorageBytes { valueBytes in
         var keyValue = MDB_val(
           mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
         var data = MDB_val(
@@ -182,10 +168,10 @@ public struct Transaction {
   /// - Parameter database: the database.
   /// - Returns: its statistics.
   /// - Throws: ``LMDBError``.
-  public func statistics(of database: Database) throws(LMDBError) -> DatabaseStatistics {
+  public func statistics(of database: Database) throws(LMDBError) -> TableStatistics {
     var stat = MDB_stat()
     try check(mdb_stat(handle, database.handle, &stat))
-    return DatabaseStatistics(
+    return TableStatistics(
       entries: Int(stat.ms_entries),
       pages: Int(stat.ms_branch_pages) + Int(stat.ms_leaf_pages) + Int(stat.ms_overflow_pages),
       pageBytes: Int(stat.ms_psize), depth: Int(stat.ms_depth))
@@ -214,31 +200,6 @@ public struct Transaction {
     return try body(Cursor(handle: raw, transaction: self))
   }
 
-  /// Calls `body` for every entry of a database, in key order (each duplicate of a
-  /// duplicate-sorted database once).
-  ///
-  /// - Parameters:
-  ///   - database: the database.
-  ///   - body: receives each entry (valid until the transaction ends).
-  /// - Returns: the number of entries visited.
-  /// - Throws: ``LMDBError``, or what `body` throws.
-  /// - Complexity: O(entries).
-  @discardableResult
-  public func forEachEntry(in database: Database, _ body: (Cursor.Entry) throws -> Void) throws
-    -> Int
-  {
-    try withCursor(in: database) { cursor in
-      var entries = 0
-      var entry = try cursor.first()
-      while let current = entry {
-        entries += 1
-        entry = try cursor.next()
-        try body(current)
-      }
-      return entries
-    }
-  }
-
   /// Runs `body` with one cursor over each of `databases` (in order); every cursor closes when
   /// `body` returns. Cursors opened here may each be used by a different thread, one thread per
   /// cursor (read transactions only: the environment is opened with `MDB_NOTLS`).
@@ -259,18 +220,4 @@ public struct Transaction {
     }
     return try body(handles.map { Cursor(handle: $0, transaction: self) })
   }
-}
-
-/// A database's size, from `mdb_stat`.
-public struct DatabaseStatistics: Sendable, Equatable {
-  /// Key/value pairs (duplicates counted one by one).
-  public var entries: Int
-  /// Branch, leaf and overflow pages in use.
-  public var pages: Int
-  /// Bytes per page.
-  public var pageBytes: Int
-  /// The B-tree's depth.
-  public var depth: Int
-  /// Bytes in use: pages × page size.
-  public var bytes: Int { pages * pageBytes }
 }

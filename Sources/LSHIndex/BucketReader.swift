@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 import VectorMath
 
 /// Reads a bucket's entries page by page, outwards from a position: how a search sees the
@@ -18,12 +18,15 @@ public protocol BucketReader {
   mutating func nextPage(table: Int) -> UnsafeRawBufferPointer?
   /// The page before the last one returned downwards (at first: before the sought page).
   mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8) -> UnsafeRawBufferPointer?
+  /// A read that failed (a damaged table), if any: pages it would have returned were skipped.
+  var failure: (any Error)? { get }
 }
 
-/// Tables read in place from the store's memory map: two LMDB cursors per table (one walking
-/// up, one down), pages of duplicates returned zero-copy. Nothing is loaded or sorted per
-/// process: opening costs nothing beyond the cursors.
-struct MappedBuckets: BucketReader {
+/// Tables read in place from the store's engine: two cursors per table (one walking up, one
+/// down), pages of a bucket's entries returned zero-copy (from LMDB's memory map). Nothing is
+/// loaded or sorted per process: opening costs nothing beyond the cursors. Generic over the
+/// engine's cursor, so the search is specialised for it.
+struct MappedBuckets<Cursor: StorageCursor>: BucketReader {
   let up: [Cursor]
   let down: [Cursor]
   /// Bytes of one entry.
@@ -31,7 +34,7 @@ struct MappedBuckets: BucketReader {
   /// Whether the down cursor of a table has been positioned since the last seek.
   var downPositioned: [Bool]
   /// A failed read (a damaged table); the search reports it after the query.
-  var failure: LMDBError?
+  var failure: (any Error)?
 
   init(up: [Cursor], down: [Cursor], entryBytes: Int) {
     self.up = up
@@ -40,24 +43,32 @@ struct MappedBuckets: BucketReader {
     downPositioned = Array(repeating: false, count: up.count)
   }
 
+  /// Runs a read, keeping its error (the search goes on with what it has read and reports the
+  /// error once the query is done).
+  @inline(__always)
+  private mutating func reading<R>(_ read: () throws -> R?) -> R? {
+    do { return try read() } catch {
+      failure = error
+      return nil
+    }
+  }
+
   mutating func seek(table: Int, code: UInt64, firstByte: UInt8)
     -> (page: UnsafeRawBufferPointer, entries: Int)?
   {
     downPositioned[table] = false
     let cursor = up[table]
-    do throws(LMDBError) {
-      // Most buckets fit one page: the key alone finds it (integer compares only).
-      guard try cursor.seek(to: IntegerKey(code)) != nil,
-        let first = try cursor.duplicatesPage()
-      else { return nil }
-      let entries = try cursor.duplicateCount()
-      if first.count >= entries * entryBytes { return (first, entries) }
-      guard let page = position(cursor, code: code, firstByte: firstByte) else { return nil }
-      return (page, entries)
-    } catch {
-      failure = error
-      return nil
-    }
+    // Most buckets fit one page: the key alone finds it (integer compares only).
+    guard
+      let (first, entries) = reading({ () throws -> (UnsafeRawBufferPointer, Int)? in
+        guard try cursor.seek(to: IntegerKey(code)) != nil, let first = try cursor.duplicatesPage()
+        else { return nil }
+        return (first, try cursor.duplicateCount())
+      })
+    else { return nil }
+    if first.count >= entries * entryBytes { return (first, entries) }
+    guard let page = position(cursor, code: code, firstByte: firstByte) else { return nil }
+    return (page, entries)
   }
 
   /// Positions `cursor` at the first entry of bucket `code` whose first byte is at least
@@ -67,25 +78,20 @@ struct MappedBuckets: BucketReader {
   {
     var key = code
     var wanted = firstByte
-    let found: Result<Cursor.Entry?, LMDBError> = withUnsafeBytes(of: &key) { key in
-      withUnsafeBytes(of: &wanted) { value in
-        Result { () throws(LMDBError) in try cursor.seek(to: key, atLeastValue: value) }
+    return reading {
+      let found = try withUnsafeBytes(of: &key) { key in
+        try withUnsafeBytes(of: &wanted) { value in
+          try cursor.seek(to: key, atLeastValue: value)
+        }
       }
-    }
-    do throws(LMDBError) {
-      guard try found.get() != nil else { return nil }
+      guard found != nil else { return nil }
       return try cursor.duplicatesPage()
-    } catch {
-      failure = error
-      return nil
     }
   }
 
   mutating func nextPage(table: Int) -> UnsafeRawBufferPointer? {
-    do throws(LMDBError) { return try up[table].nextDuplicatesPage() } catch {
-      failure = error
-      return nil
-    }
+    let cursor = up[table]
+    return reading { try cursor.nextDuplicatesPage() }
   }
 
   mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8)
@@ -95,10 +101,8 @@ struct MappedBuckets: BucketReader {
       downPositioned[table] = true
       guard position(down[table], code: code, firstByte: firstByte) != nil else { return nil }
     }
-    do throws(LMDBError) { return try down[table].previousDuplicatesPage() } catch {
-      failure = error
-      return nil
-    }
+    let cursor = down[table]
+    return reading { try cursor.previousDuplicatesPage() }
   }
 }
 
@@ -251,6 +255,9 @@ public final class MemoryTables: @unchecked Sendable {
       downPage[table] = pageIndex
       return page(table, pageIndex).map { ($0, range.count) }
     }
+
+    /// Memory cannot fail to be read.
+    var failure: (any Error)? { nil }
 
     mutating func nextPage(table: Int) -> UnsafeRawBufferPointer? {
       upPage[table] += 1

@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 import VectorStore
 
 #if canImport(Glibc)
@@ -55,7 +55,7 @@ extension LSHIndex {
           let item = order[position]
           return (codes[item * tables + table], expectedBase + item * entryBytes)
         }
-        try snapshot.transaction.withCursor(in: tableDatabases[table]) { cursor in
+        try snapshot.transaction.withCursor(in: bucketTables[table]) { cursor in
           var entry = try cursor.first()
           while let current = entry {
             guard let code = IntegerKey(bytes: current.key)?.value else {

@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 import VectorStore
 
 extension LSHIndex {
@@ -24,7 +24,7 @@ extension LSHIndex {
     let index = try resolved(in: snapshot)
     let coder = index.encoder.coder
     var result: [StoredEntry] = []
-    try snapshot.transaction.withCursor(in: index.tableDatabases[table]) { cursor in
+    try snapshot.transaction.withCursor(in: index.bucketTables[table]) { cursor in
       var entry = try cursor.first()
       while let current = entry {
         guard let code = IntegerKey(bytes: current.key)?.value else {

@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 
@@ -25,13 +25,14 @@ extension LSHIndex {
       store.detachIndex(named: name)
       return nil
     }
-    let environment = store.environment
-    guard let parameters = try? environment.database(named: parametersName) else {
+    let engine = store.engine
+    guard let parameters = try? engine.table(named: parametersName, layout: [], creating: false)
+    else {
       throw LSHError(
         .needsRebuild, "store \(store.path): its LSH index parameters are missing"
       )
     }
-    let loaded: Result<(ItemEncoder, Version), LSHError> = try environment.read { txn in
+    let loaded: Result<(ItemEncoder, Version), LSHError> = try engine.read { txn in
       guard let configText = try txn.value(forKey: "config", in: parameters),
         let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
         let configuration = try? LSHConfiguration(json: json)?.validated(
@@ -101,9 +102,9 @@ extension LSHIndex {
     }
     let (encoder, version) = try loaded.get()
     let index = LSHIndex(
-      store: store, encoder: encoder, parametersDatabase: parameters,
-      tableDatabases: try (0..<encoder.model.configuration.tables).map {
-        try environment.database(named: tableName($0), flags: tableFlags)
+      store: store, encoder: encoder, parametersTable: parameters,
+      bucketTables: try (0..<encoder.model.configuration.tables).map {
+        try engine.table(named: tableName($0), layout: tableLayout, creating: false)
       }, version: version)
     store.attach(index)
     return index
@@ -159,14 +160,14 @@ extension LSHIndex {
     /// The new index; `nil` for a drop.
     let index: LSHIndex?
     /// Every index database present before, emptied when applied.
-    let existing: [Database]
+    let existing: [StorageTable]
     /// The databases prepared for the new index that did not exist before.
-    let created: [Database]
+    let created: [StorageTable]
 
     /// Deletes the databases prepared for a rebuild whose transaction failed, so that a failed
     /// rebuild leaves nothing behind (the former index, if any, is untouched).
     public func discard() {
-      try? store.environment.deleteDatabases(created)
+      try? store.engine.deleteTables(created)
     }
 
     /// Empties the former index databases, then writes the new index (or records none).
@@ -212,20 +213,20 @@ extension LSHIndex {
   public static func prepareRebuild(of store: VectorStore, encoder: ItemEncoder?) throws
     -> Rebuild
   {
-    let environment = store.environment
+    let engine = store.engine
     if encoder != nil { try deleteFormerTables(of: store) }
     // Every handle must exist before the write transaction starts: LMDB transactions only know
     // the databases opened before they began.
-    let existing = try existingDatabases(environment)
+    let existing = try existingTables(engine)
     guard let encoder else {
       return Rebuild(store: store, index: nil, existing: existing, created: [])
     }
-    let parameters = try environment.database(named: parametersName, flags: .create)
+    let parameters = try engine.table(named: parametersName, layout: [], creating: true)
     let tables = try (0..<encoder.model.configuration.tables).map {
-      try environment.database(named: tableName($0), flags: tableFlags.union(.create))
+      try engine.table(named: tableName($0), layout: tableLayout, creating: true)
     }
     let index = LSHIndex(
-      store: store, encoder: encoder, parametersDatabase: parameters, tableDatabases: tables,
+      store: store, encoder: encoder, parametersTable: parameters, bucketTables: tables,
       version: Version(
         generation: UInt64.random(in: 1...UInt64.max),
         checksum: parametersChecksum(of: parameterValues(of: encoder))))
@@ -249,24 +250,26 @@ extension LSHIndex {
   /// Deletes tables of an earlier format (keys compared byte by byte), with the rest of that
   /// index, in one transaction, so that tables of this format can take their names.
   private static func deleteFormerTables(of store: VectorStore) throws {
-    let environment = store.environment
-    let tables = try existingDatabases(environment).filter { $0.name.hasPrefix("lsh.table.") }
-    let former = try tables.filter { !(try environment.storedFlags(of: $0).contains(.integerKey)) }
+    let engine = store.engine
+    let tables = try existingTables(engine).filter { $0.name.hasPrefix("lsh.table.") }
+    let former = try tables.filter { !(try engine.storedLayout(of: $0).contains(.integerKeys)) }
     guard !former.isEmpty else { return }
     try drop(from: store)
-    try environment.deleteDatabases(former)
+    try engine.deleteTables(former)
   }
 
   /// The index databases present in an environment (from any earlier index).
-  private static func existingDatabases(_ environment: Environment) throws -> [Database] {
-    var databases: [Database] = []
+  private static func existingTables(_ engine: any StorageEngine) throws -> [StorageTable] {
+    var databases: [StorageTable] = []
     for name in [parametersName, formerSketchName] {
-      if let database = try? environment.database(named: name) { databases.append(database) }
+      if let database = try? engine.table(named: name, layout: [], creating: false) {
+        databases.append(database)
+      }
     }
     var table = 0
     while let database =
-      (try? environment.database(named: tableName(table), flags: tableFlags))
-      ?? (try? environment.database(named: tableName(table), flags: formerTableFlags))
+      (try? engine.table(named: tableName(table), layout: tableLayout, creating: false))
+      ?? (try? engine.table(named: tableName(table), layout: formerTableLayout, creating: false))
     {
       databases.append(database)
       table += 1

@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 
@@ -12,7 +12,9 @@ extension LSHIndex {
   static let checksummedKeys = ["config", "mean", "basis", "variances", "hasher", "coder"]
 
   /// CRC32C of the parameters as stored (each key's value length, then its bytes).
-  static func parametersChecksum(_ txn: Transaction, _ parameters: Database) throws -> UInt32 {
+  static func parametersChecksum(_ txn: some StorageReading, _ parameters: StorageTable) throws
+    -> UInt32
+  {
     try parametersChecksum(
       of: checksummedKeys.map { key in
         try txn.value(forKey: key, in: parameters) ?? UnsafeRawBufferPointer(start: nil, count: 0)
@@ -50,15 +52,15 @@ extension LSHIndex {
   func writeParameters(in writer: StoreWriter) throws {
     let txn = writer.transaction
     for (key, value) in zip(Self.checksummedKeys, Self.parameterValues(of: encoder)) {
-      try txn.put(value, forKey: key, in: parametersDatabase)
+      try txn.put(value, forKey: key, in: parametersTable)
     }
     try txn.put(
       withUnsafeBytes(of: (version.checksum ?? 0).littleEndian) { Array($0) },
       forKey: Self.checksumKey,
-      in: parametersDatabase)
+      in: parametersTable)
     try txn.put(
       withUnsafeBytes(of: (version.generation ?? 0).littleEndian) { Array($0) },
-      forKey: Self.generationKey, in: parametersDatabase)
+      forKey: Self.generationKey, in: parametersTable)
   }
 
   static func littleEndianBytes(_ values: [Float]) -> [UInt8] {

@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 

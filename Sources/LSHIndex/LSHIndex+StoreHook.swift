@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 
@@ -25,8 +25,8 @@ extension LSHIndex {
           let code = codes[item * tables + table]
           try writer.transaction.put(
             Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
-            forKey: IntegerKey(code), in: tableDatabases[table],
-            flags: previous == code ? .appendDuplicate : .append)
+            forKey: IntegerKey(code), in: bucketTables[table],
+            options: previous == code ? .appendDuplicate : .append)
           previous = code
         }
       }
@@ -43,7 +43,7 @@ extension LSHIndex {
     encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
       try writer.transaction.put(
-        scratch.entry, forKey: IntegerKey(scratch.codes[table]), in: tableDatabases[table])
+        scratch.entry, forKey: IntegerKey(scratch.codes[table]), in: bucketTables[table])
     }
   }
 
@@ -56,7 +56,7 @@ extension LSHIndex {
     encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
       _ = try writer.transaction.delete(
-        scratch.entry, forKey: IntegerKey(scratch.codes[table]), in: tableDatabases[table])
+        scratch.entry, forKey: IntegerKey(scratch.codes[table]), in: bucketTables[table])
     }
   }
 }

@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 
@@ -19,7 +19,9 @@ extension LSHIndex {
   static let generationKey = "generation"
 
   /// The version a transaction records (both parts `nil` when it records no parameters).
-  static func storedVersion(_ txn: Transaction, _ parameters: Database) throws -> Version {
+  static func storedVersion(_ txn: some StorageReading, _ parameters: StorageTable) throws
+    -> Version
+  {
     let generation = try txn.value(forKey: generationKey, in: parameters).flatMap { bytes in
       bytes.count == 8 ? UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) : nil
     }
@@ -35,7 +37,7 @@ extension LSHIndex {
   /// - Returns: `true` when its parameters are that transaction's.
   /// - Throws: ``LMDBError``.
   public func isCurrent(in writer: StoreWriter) throws -> Bool {
-    try Self.storedVersion(writer.transaction, parametersDatabase) == version
+    try Self.storedVersion(writer.transaction, parametersTable) == version
   }
 
   /// The index as `snapshot` records it: this one, or the one this process attached since
@@ -53,7 +55,7 @@ extension LSHIndex {
       throw LSHError(
         .dropped, "store \(store.path): its LSH index was dropped after this command opened it")
     }
-    let stored = try Self.storedVersion(snapshot.transaction, parametersDatabase)
+    let stored = try Self.storedVersion(snapshot.transaction, parametersTable)
     if stored == version { return self }
     if let attached = store.attachedIndex(named: Self.name) as? LSHIndex,
       attached.version == stored

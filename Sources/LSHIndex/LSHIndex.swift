@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 
@@ -31,19 +31,19 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   public var configuration: LSHConfiguration { encoder.model.configuration }
   /// The hashing and projection parameters, as searches use them.
   public var model: LSHModel { encoder.model }
-  let parametersDatabase: Database
-  let tableDatabases: [Database]
+  let parametersTable: StorageTable
+  let bucketTables: [StorageTable]
   /// Which build of the store's index this is (see ``Version``).
   let version: Version
 
   init(
-    store: VectorStore, encoder: ItemEncoder, parametersDatabase: Database,
-    tableDatabases: [Database], version: Version
+    store: VectorStore, encoder: ItemEncoder, parametersTable: StorageTable,
+    bucketTables: [StorageTable], version: Version
   ) {
     self.store = store
     self.encoder = encoder
-    self.parametersDatabase = parametersDatabase
-    self.tableDatabases = tableDatabases
+    self.parametersTable = parametersTable
+    self.bucketTables = bucketTables
     self.version = version
   }
 
@@ -52,15 +52,15 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   static let formerSketchName = "lsh.sketch"
   static func tableName(_ table: Int) -> String { "lsh.table.\(table)" }
   /// Tables: integer keys (bucket codes compare as numbers), fixed-size sorted duplicates.
-  static let tableFlags: Database.Flags = [.duplicateSort, .duplicateFixed, .integerKey]
+  static let tableLayout: TableLayout = [.sortedDuplicates, .fixedSizeDuplicates, .integerKeys]
   /// The tables of format 1.
-  static let formerTableFlags: Database.Flags = [.duplicateSort, .duplicateFixed]
+  static let formerTableLayout: TableLayout = [.sortedDuplicates, .fixedSizeDuplicates]
   /// The index's databases (parameters, then tables) with their sizes.
   ///
   /// - Returns: name and statistics per database.
   /// - Throws: ``VectorStoreError`` of kind `storage`.
-  public func databaseStatistics() throws -> [(name: String, statistics: DatabaseStatistics)] {
-    try store.statistics(of: [parametersDatabase] + tableDatabases)
+  public func databaseStatistics() throws -> [(name: String, statistics: TableStatistics)] {
+    try store.statistics(of: [parametersTable] + bucketTables)
   }
 
   /// Lends `body` a searcher over the tables in the store's memory map, inside a read snapshot:
@@ -89,6 +89,6 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
     let index = try resolved(in: snapshot)
     return LSHSearcher(
       encoder: index.encoder, source: snapshot,
-      tables: .mapped(index.tableDatabases, snapshot.transaction))
+      tables: .mapped(index.bucketTables, snapshot.transaction))
   }
 }

@@ -1,6 +1,6 @@
 import CKernels
-import LMDB
 import Plumbing
+import StorageBackend
 import VectorMath
 import VectorStore
 
@@ -40,8 +40,8 @@ public struct LSHSearchResult: Sendable {
 public struct LSHSearcher: ~Copyable {
   /// Where the tables are.
   enum Tables {
-    /// In a store's read transaction: the table databases.
-    case mapped([Database], Transaction)
+    /// In a store's read transaction: the tables.
+    case mapped([StorageTable], any StorageReading)
     /// In memory.
     case memory(MemoryTables)
   }
@@ -111,7 +111,7 @@ public struct LSHSearcher: ~Copyable {
     defer { BLAS.setThreadCount(previousThreads) }
     let tableCount = model.configuration.tables
     let failures = UncheckedSendable(
-      UnsafeMutableBufferPointer<LMDBError?>.allocate(capacity: workers))
+      UnsafeMutableBufferPointer<(any Error)?>.allocate(capacity: workers))
     failures.value.initialize(repeating: nil)
     defer { failures.value.deallocate() }
     try results.withUnsafeMutableBufferPointer { results in
@@ -134,25 +134,29 @@ public struct LSHSearcher: ~Copyable {
               }
             }
           }
-          if let mapped = reader as? MappedBuckets { failures.value[worker] = mapped.failure }
+          failures.value[worker] = reader.failure
         }
       }
       switch tables {
       case .memory(let memory):
         run { _ in memory.reader() }
-      case .mapped(let databases, let transaction):
+      case .mapped(let tables, let transaction):
         // Every cursor is opened here, on the calling thread; each worker then uses its own.
-        let perWorker = 2 * tableCount
-        let all = Array(repeating: databases, count: 2 * workers).flatMap { $0 }
-        try transaction.withCursors(in: all) { cursors in
-          let shared = UncheckedSendable(cursors)
-          run { worker in
-            let mine = shared.value[(worker * perWorker)..<((worker + 1) * perWorker)]
-            return MappedBuckets(
-              up: Array(mine.prefix(tableCount)), down: Array(mine.suffix(tableCount)),
-              entryBytes: encoder.coder.entryBytes)
+        // The transaction's own type is opened, so the bucket reads are specialised for it.
+        func runMapped(_ transaction: some StorageReading) throws {
+          let perWorker = 2 * tableCount
+          let all = Array(repeating: tables, count: 2 * workers).flatMap { $0 }
+          try transaction.withCursors(in: all) { cursors in
+            let shared = UncheckedSendable(cursors)
+            run { worker in
+              let mine = shared.value[(worker * perWorker)..<((worker + 1) * perWorker)]
+              return MappedBuckets(
+                up: Array(mine.prefix(tableCount)), down: Array(mine.suffix(tableCount)),
+                entryBytes: encoder.coder.entryBytes)
+            }
           }
         }
+        try runMapped(transaction)
       }
     }
     if let failure = failures.value.compactMap({ $0 }).first {

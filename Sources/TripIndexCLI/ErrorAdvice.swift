@@ -1,7 +1,7 @@
 import ArgumentParser
-import LMDB
 import LSHIndex
 import Plumbing
+import StorageBackend
 import TripIndex
 import VectorStore
 
@@ -28,10 +28,10 @@ enum ErrorAdvice {
   /// How this tool words the use cases' parameters and commands: flags, and command lines.
   static let wording = Wording(parameter: { flag($0.rawValue) }, command: { "`tripindex \($0)`" })
 
-  /// Sets the advice the LMDB layer prints when it meets a damaged page.
+  /// Sets the advice the storage engine prints when it meets damaged data.
   static func install() {
-    Environment.damagedPageAdvice.withLock { advice in
-      advice = { directory in " (`tripindex check --store \(directory)` reports the same)" }
+    DamagedDataAdvice.set { directory in
+      " (`tripindex check --store \(directory)` reports the same)"
     }
   }
 

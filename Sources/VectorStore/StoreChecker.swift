@@ -1,9 +1,9 @@
-import LMDB
+import StorageBackend
 import VectorMath
 
 /// One problem ``VectorStore/check()`` found.
 public struct StoreDamage: Sendable, Hashable, CustomStringConvertible {
-  /// The LMDB database it is in (`vectors`, `items`, `lsh.table.3`, …).
+  /// The table it is in (`vectors`, `items`, `lsh.table.3`, …).
   public var database: String
   /// The key or record concerned (`block 512`, `id 20276`, `name 'x'`), or empty.
   public var key: String
@@ -58,15 +58,15 @@ extension VectorStore {
   /// checked by their index.)
   ///
   /// - Returns: the report; an empty `damage` list means the store is sound.
-  /// - Throws: ``VectorStoreError`` when LMDB itself cannot read the file.
+  /// - Throws: ``VectorStoreError`` when the engine itself cannot read its data.
   /// - Complexity: O(stored bytes).
   public func check() throws -> StoreCheckReport {
     do {
-      return try environment.read { txn in
+      return try engine.read { txn in
         var checker = StoreChecker(store: self, txn: txn)
         return try checker.run()
       }
-    } catch let error as LMDBError {
+    } catch let error as any StorageFailure {
       throw VectorStoreError.storage(error, path: path, while: "checking")
     }
   }
@@ -75,14 +75,14 @@ extension VectorStore {
 /// The walk behind ``VectorStore/check()``.
 private struct StoreChecker {
   let store: VectorStore
-  let txn: Transaction
+  let txn: any StorageReading
   var report = StoreCheckReport()
   /// Rows of each vector block found, by first id.
   var blockRows: [UInt64: Int] = [:]
   /// Deleted bitmaps, by first id.
   var deletedBits: [UInt64: [UInt8]] = [:]
 
-  init(store: VectorStore, txn: Transaction) {
+  init(store: VectorStore, txn: any StorageReading) {
     self.store = store
     self.txn = txn
   }
@@ -384,7 +384,7 @@ extension StoreWriter {
         String(validating: current.value.dropFirst(headerBytes), as: UTF8.self) != nil,
         let (_, name) = StoreSchema.decodeItem(current.value, headerBytes: headerBytes),
         !name.isEmpty,
-        name.utf8.count <= store.environment.maxKeySizeBytes,
+        name.utf8.count <= store.engine.maximumKeyBytes,
         claimed.insert(ItemNameKey(name)).inserted
       else { return }
       pairs.append((name, key.value))

@@ -1,5 +1,5 @@
 import CKernels
-import LMDB
+import StorageBackend
 
 /// CRC32C checksums of the store's own data (schema 2), kept in the `checksums` database.
 ///
@@ -46,24 +46,27 @@ enum StoreChecksums {
 
   /// Records a block's checksum.
   static func record(
-    _ checksum: UInt32, kind: Kind, block: UInt64, in database: Database, txn: Transaction
-  ) throws(LMDBError) {
+    _ checksum: UInt32, kind: Kind, block: UInt64, in database: StorageTable,
+    txn: some StorageWriting
+  ) throws {
     var value: [UInt8] = []
     withUnsafeBytes(of: checksum.littleEndian) { value.append(contentsOf: $0) }
     try txn.put(value, forKey: key(kind, block: block), in: database)
   }
 
   /// Removes a block's checksum of one kind (its data is gone).
-  static func remove(kind: Kind, block: UInt64, in database: Database, txn: Transaction)
-    throws(LMDBError)
+  static func remove(kind: Kind, block: UInt64, in database: StorageTable, txn: some StorageWriting)
+    throws
   {
     _ = try txn.delete(forKey: key(kind, block: block), in: database)
   }
 
   /// The checksum recorded for a block, `nil` when none is, or `.some(nil)` when the record is
   /// not 4 bytes (itself damaged).
-  static func recorded(kind: Kind, block: UInt64, in database: Database, txn: Transaction)
-    throws(LMDBError) -> UInt32??
+  static func recorded(
+    kind: Kind, block: UInt64, in database: StorageTable, txn: some StorageReading
+  )
+    throws -> UInt32??
   {
     guard let bytes = try txn.value(forKey: key(kind, block: block), in: database) else {
       return nil
@@ -84,7 +87,7 @@ enum StoreChecksums {
 
   /// The checksum of the `items` records of ids `block ..< block + rows`.
   static func itemsChecksum(
-    block: UInt64, rows: Int, items: Database, txn: Transaction
+    block: UInt64, rows: Int, items: StorageTable, txn: some StorageReading
   ) throws -> UInt32 {
     var crc: UInt32 = 0
     let end = block + UInt64(rows)

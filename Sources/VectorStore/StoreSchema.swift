@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 import VectorMath
 
 /// The names and encodings of a store's LMDB databases (schema version 3; version 2 had no
@@ -82,9 +82,9 @@ enum StoreSchema {
   }
 }
 
-extension Transaction {
+extension StorageReading {
   /// The live-item count and the next id, checked (`0 ≤ count ≤ nextID`).
-  func counters(in meta: Database, path: String) throws -> (count: Int, nextID: UInt64) {
+  func counters(in meta: StorageTable, path: String) throws -> (count: Int, nextID: UInt64) {
     let count = try metaInteger(StoreSchema.MetaKey.count, in: meta) ?? 0
     let nextID = try metaInteger(StoreSchema.MetaKey.nextID, in: meta) ?? 0
     guard count >= 0, nextID >= 0, count <= nextID else {
@@ -97,23 +97,25 @@ extension Transaction {
 
   /// The bytes before the name in this transaction's item records (the schema may change
   /// under a reader that opened an older store when a writer upgrades it).
-  func itemHeaderBytes(in meta: Database) throws -> Int {
+  func itemHeaderBytes(in meta: StorageTable) throws -> Int {
     StoreSchema.itemHeaderBytes(
       schema: try metaInteger(StoreSchema.MetaKey.schema, in: meta) ?? StoreSchema.version)
   }
 
   /// A meta value as text.
-  func metaText(_ key: String, in meta: Database) throws(LMDBError) -> String? {
+  func metaText(_ key: String, in meta: StorageTable) throws -> String? {
     try value(forKey: key, in: meta).map { String(decoding: $0, as: UTF8.self) }
   }
 
   /// A meta value as an integer.
-  func metaInteger(_ key: String, in meta: Database) throws(LMDBError) -> Int? {
+  func metaInteger(_ key: String, in meta: StorageTable) throws -> Int? {
     try metaText(key, in: meta).flatMap { Int($0) }
   }
+}
 
+extension StorageWriting {
   /// Stores a meta value as text.
-  func setMeta(_ key: String, _ text: String, in meta: Database) throws(LMDBError) {
+  func setMeta(_ key: String, _ text: String, in meta: StorageTable) throws {
     try put(text, forKey: key, in: meta)
   }
 }

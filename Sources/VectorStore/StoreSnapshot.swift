@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 import VectorMath
 
 /// A consistent, read-only view of a store, valid inside ``VectorStore/read(_:)``.
@@ -8,7 +8,7 @@ import VectorMath
 public struct StoreSnapshot {
   /// The store.
   public unowned let store: VectorStore
-  package let transaction: Transaction
+  package let transaction: any StorageReading
   /// The number of live items.
   public let count: Int
   /// The id the next new item will get; every id below it was assigned once.
@@ -19,7 +19,7 @@ public struct StoreSnapshot {
   /// The bytes before the name in this snapshot's item records.
   let itemHeaderBytes: Int
 
-  init(store: VectorStore, transaction: Transaction) throws {
+  init(store: VectorStore, transaction: any StorageReading) throws {
     self.store = store
     self.transaction = transaction
     // A read transaction that sees the same committed snapshot as an earlier one, at the same
@@ -28,7 +28,7 @@ public struct StoreSnapshot {
     let key =
       transaction.isReadOnly
       ? SnapshotLayout.Key(
-        snapshotID: transaction.snapshotID, mapAddress: store.environment.mapAddress)
+        snapshotID: transaction.snapshotID, mapAddress: store.engine.mappingAddress)
       : nil
     let layout: SnapshotLayout
     if let key, let cached = store.snapshotLayouts.withLock({ $0 }), cached.key == key {
@@ -96,7 +96,7 @@ public struct StoreSnapshot {
 /// Reads shared by snapshots and writers.
 enum StoreRecords {
   static func item(
-    id: UInt64, store: VectorStore, transaction: Transaction, headerBytes: Int
+    id: UInt64, store: VectorStore, transaction: any StorageReading, headerBytes: Int
   ) throws -> StoredItem? {
     guard let bytes = try transaction.value(forKey: BigEndianKey(id), in: store.items) else {
       return nil
@@ -107,9 +107,10 @@ enum StoreRecords {
     return StoredItem(id: id, name: name, labels: labels)
   }
 
-  static func id(named name: String, store: VectorStore, transaction: Transaction) throws -> UInt64?
+  static func id(named name: String, store: VectorStore, transaction: any StorageReading) throws
+    -> UInt64?
   {
-    guard !name.isEmpty, name.utf8.count <= store.environment.maxKeySizeBytes else { return nil }
+    guard !name.isEmpty, name.utf8.count <= store.engine.maximumKeyBytes else { return nil }
     return try transaction.value(forKey: name, in: store.names).flatMap {
       BigEndianKey(bytes: $0)?.value
     }
@@ -167,7 +168,7 @@ final class SnapshotLayout: @unchecked Sendable {
   let blocks: [VectorBlock]
   let copies: AlignedCopies
 
-  init(store: VectorStore, transaction: Transaction, key: Key?) throws {
+  init(store: VectorStore, transaction: any StorageReading, key: Key?) throws {
     self.key = key
     let (count, nextID) = try transaction.counters(in: store.meta, path: store.path)
     (self.count, self.nextID) = (count, nextID)

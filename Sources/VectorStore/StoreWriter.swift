@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 import VectorMath
 
 /// What one ``StoreWriter/upsert(names:labels:vectors:)`` did.
@@ -22,13 +22,13 @@ public struct UpsertSummary: Hashable, Sendable {
 public final class StoreWriter {
   /// The store.
   public unowned let store: VectorStore
-  package let transaction: Transaction
+  package let transaction: any StorageWriting
 
   /// Blocks whose item records changed in this transaction; their checksums are recorded once,
   /// in ``finish()``, however many items of a block changed.
   private var changedItemBlocks = Set<UInt64>()
 
-  init(store: VectorStore, transaction: Transaction) {
+  init(store: VectorStore, transaction: any StorageWriting) {
     self.store = store
     self.transaction = transaction
   }
@@ -169,10 +169,11 @@ public final class StoreWriter {
           try blocks.set(id: id, to: vector)
           for hook in hooks { try hook.didInsert(id: id, vector: vector, in: self) }
           changedItemBlocks.insert(store.blockStart(of: id))
-          try transaction.put(BigEndianKey(id), forKey: name, in: store.names, flags: .noOverwrite)
+          try transaction.put(
+            BigEndianKey(id), forKey: name, in: store.names, options: .noOverwrite)
           try transaction.put(
             StoreSchema.encodeItem(labels: labels[index], name: name), forKey: BigEndianKey(id),
-            in: store.items, flags: .append)
+            in: store.items, options: .append)
         }
       }
     }
@@ -290,7 +291,7 @@ public final class StoreWriter {
   }
 
   /// The checksums database (present whenever the store is writable).
-  func checksumsDatabase() throws -> Database {
+  func checksumsDatabase() throws -> StorageTable {
     guard let database = store.checksums else {
       throw VectorStoreError(.readOnly, path: store.path, "was opened read-only")
     }
@@ -331,7 +332,7 @@ public final class StoreWriter {
 
   /// Checks names and values; normalises rows for the cosine metric.
   private func validate(names: [String], rows: inout Matrix) throws {
-    let maxKeyBytes = store.environment.maxKeySizeBytes
+    let maxKeyBytes = store.engine.maximumKeyBytes
     var seen = Set<ItemNameKey>()  // bytes, as LMDB compares the names
     for (index, name) in names.enumerated() {
       guard !name.isEmpty else {
@@ -369,10 +370,10 @@ public final class StoreWriter {
 /// Copies of the blocks a transaction changes, written back once each in ``flush()``.
 private struct WorkingBlocks {
   let store: VectorStore
-  let transaction: Transaction
+  let transaction: any StorageWriting
   private var blocks: [UInt64: [Float]] = [:]
 
-  init(store: VectorStore, transaction: Transaction) {
+  init(store: VectorStore, transaction: any StorageWriting) {
     self.store = store
     self.transaction = transaction
   }
@@ -417,7 +418,7 @@ private struct WorkingBlocks {
   }
 
   /// Writes every changed block back, with its checksum.
-  func flush(checksums: Database) throws {
+  func flush(checksums: StorageTable) throws {
     for (start, values) in blocks.sorted(by: { $0.key < $1.key }) {
       try values.withUnsafeBytes { source in
         try transaction.putReserving(

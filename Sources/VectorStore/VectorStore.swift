@@ -1,4 +1,5 @@
-import LMDB
+import StorageBackend
+import StorageEngines
 import Synchronization
 import VectorMath
 
@@ -8,11 +9,12 @@ import VectorMath
   import Darwin
 #endif
 
-/// The LMDB-backed store of items: a vector, a name, a pid and a camera each, under a stable id.
+/// The store of items: a vector, a name, a pid and a camera each, under a stable id.
 ///
-/// One store is one LMDB environment (a directory). Dimension and metric are fixed when it is
-/// created. Every change is one read-write transaction, so a crash leaves the old state or the
-/// new one; readers see consistent snapshots and never block the writer.
+/// One store is one storage engine's data (``StorageEngine``; today an LMDB environment, a
+/// directory). Dimension and metric are fixed when it is created. Every change is one
+/// read-write transaction, so a crash leaves the old state or the new one; readers see
+/// consistent snapshots and never block the writer.
 ///
 /// Vectors are kept in blocks of ``blockRows`` consecutive ids, so a reader can hand whole blocks
 /// to BLAS and find any id's vector in O(1), straight from the memory map. Ids are assigned in
@@ -31,7 +33,8 @@ public final class VectorStore: @unchecked Sendable {
   /// Whether the store was opened read-only.
   public let isReadOnly: Bool
 
-  package let environment: Environment
+  /// The engine holding the store's tables.
+  package let engine: any StorageEngine
   private let hooks = Mutex<[StoreIndexHook]>([])
   private let indexOpeners = Mutex<[String: @Sendable (VectorStore) throws -> Void]>([:])
   /// The layout of the last committed snapshot a read transaction saw (see `SnapshotLayout`).
@@ -39,34 +42,34 @@ public final class VectorStore: @unchecked Sendable {
 
   /// The metadata key listing the store's indexes (comma-separated names).
   public static let indexesKey = "indexes"
-  let meta: Database
-  let vectors: Database
-  let deleted: Database
-  let items: Database
-  let names: Database
+  let meta: StorageTable
+  let vectors: StorageTable
+  let deleted: StorageTable
+  let items: StorageTable
+  let names: StorageTable
   /// The block checksums; `nil` for a schema-1 store opened read-only (it has none yet).
-  let checksums: Database?
+  let checksums: StorageTable?
 
   /// Each of the store's own databases (vectors, deletion bitmaps, item records, names,
   /// checksums, metadata) with its size, in one read transaction.
   ///
   /// - Returns: name and statistics per database.
   /// - Throws: ``VectorStoreError`` of kind `storage`.
-  public func databaseStatistics() throws -> [(name: String, statistics: DatabaseStatistics)] {
+  public func databaseStatistics() throws -> [(name: String, statistics: TableStatistics)] {
     let databases = [vectors, deleted, items, names] + (checksums.map { [$0] } ?? []) + [meta]
     return try statistics(of: databases)
   }
 
-  /// Sizes of some of the environment's databases (say an index's), in one read transaction.
+  /// Sizes of some of the engine's tables (say an index's), in one read transaction.
   ///
   /// - Parameter databases: the databases.
   /// - Returns: name and statistics per database.
   /// - Throws: ``VectorStoreError`` of kind `storage`.
-  package func statistics(of databases: [Database]) throws -> [(
-    name: String, statistics: DatabaseStatistics
+  package func statistics(of databases: [StorageTable]) throws -> [(
+    name: String, statistics: TableStatistics
   )] {
     do {
-      return try environment.read { txn in
+      return try engine.read { txn in
         try databases.map { ($0.name, try txn.statistics(of: $0)) }
       }
     } catch {
@@ -93,7 +96,7 @@ public final class VectorStore: @unchecked Sendable {
     guard Self.exists(at: path) else {
       throw VectorStoreError(
         .missing, path: path,
-        "no store here (expected an LMDB directory with data.mdb)"
+        "no store here (expected \(StoreLocations.expectedContents(of: path)))"
       )
     }
     return try VectorStore(path: path, readOnly: readOnly, creating: nil)
@@ -121,7 +124,7 @@ public final class VectorStore: @unchecked Sendable {
       store = try VectorStore(path: path, readOnly: false, creating: (dimension, metric ?? .l2))
     } catch {
       // A store that could not be created (a full disk) leaves no directory behind.
-      if !existed { removeFiles(at: path) }
+      if !existed { StoreLocations.remove(at: path) }
       throw error
     }
     guard store.dimension == dimension else {
@@ -147,15 +150,8 @@ public final class VectorStore: @unchecked Sendable {
   @discardableResult
   public static func removeIfNeverWritten(_ store: VectorStore) -> Bool {
     guard (try? store.read({ $0.nextID })) == 0 else { return false }
-    removeFiles(at: store.path)
+    StoreLocations.remove(at: store.path)
     return true
-  }
-
-  /// Deletes a store's files and its directory (which must hold nothing else).
-  private static func removeFiles(at path: String) {
-    unlink(path + "/data.mdb")
-    unlink(path + "/lock.mdb")
-    rmdir(path)
   }
 
   /// Rows per vector block in a store of this dimension (about 256 KiB of floats, a power of
@@ -164,11 +160,18 @@ public final class VectorStore: @unchecked Sendable {
     StoreSchema.blockRows(forDimension: dimension)
   }
 
-  /// Whether a store (an LMDB data file) exists at `path`.
+  /// The bytes a store's data file takes on disk (0 when unknown).
+  ///
+  /// - Parameter path: the store's directory.
+  public static func dataBytes(at path: String) -> Int {
+    StoreLocations.dataBytes(at: path)
+  }
+
+  /// Whether a store exists at `path`.
   ///
   /// - Parameter path: a directory.
   public static func exists(at path: String) -> Bool {
-    access(path + "/data.mdb", F_OK) == 0
+    StoreLocations.exists(at: path)
   }
 
   private init(path: String, readOnly: Bool, creating: (dimension: Int, metric: DistanceMetric)?)
@@ -176,40 +179,25 @@ public final class VectorStore: @unchecked Sendable {
   {
     self.path = path
     self.isReadOnly = readOnly
-    try Self.checkDataFileLength(path: path)
     do {
-      environment = try Environment.open(path: path, flags: readOnly ? [.readOnly] : [])
+      engine = try StoreLocations.open(at: path, readOnly: readOnly)
     } catch {
-      if error.rawValue == EBUSY {
-        throw VectorStoreError(.storage, path: path, "is already open read-only in this process")
-      }
-      if [ENOSPC, EDQUOT, EIO].contains(error.rawValue) {
-        throw VectorStoreError.storage(error, path: path, while: "opening")
-      }
-      if error.rawValue == ENOMEM {
-        throw VectorStoreError(
-          .storage, path: path,
-          "cannot map data.mdb into memory: the process has too little address space left (is `ulimit -v` set?); the store maps its whole file, which grows as the store does"
-        )
-      }
-      throw VectorStoreError(
-        error.rawValue == ENOENT ? .missing : .notAStore, path: path, "cannot open: \(error)")
+      throw Self.openingError(error, path: path)
     }
-    let flags: Database.Flags = readOnly ? [] : [.create]
     do {
       // Creating the layout and reading it back happens in one write transaction when writable.
       let layout: (Int, DistanceMetric, Int, Int)
-      let environment = self.environment
-      let meta = try environment.database(named: StoreSchema.meta, flags: flags)
+      let engine = self.engine
+      let meta = try engine.table(named: StoreSchema.meta, layout: [], creating: !readOnly)
       self.meta = meta
       if readOnly {
-        layout = try environment.read { txn in try Self.readLayout(txn, meta: meta, path: path) }
+        layout = try engine.read { txn in try Self.readLayout(txn, meta: meta, path: path) }
       } else {
-        layout = try environment.write { txn in
+        layout = try engine.write { txn in
           if try txn.metaText(StoreSchema.MetaKey.schema, in: meta) == nil {
             guard let creating else {
               throw VectorStoreError(
-                .notAStore, path: path, "is an LMDB environment without a vector store's metadata")
+                .notAStore, path: path, "holds storage without a vector store's metadata")
             }
             try Self.initialise(
               txn, meta: meta, dimension: creating.dimension, metric: creating.metric)
@@ -219,12 +207,12 @@ public final class VectorStore: @unchecked Sendable {
       }
       let schema: Int
       (dimension, metric, blockRows, schema) = layout
-      vectors = try environment.database(named: StoreSchema.vectors, flags: flags)
-      deleted = try environment.database(named: StoreSchema.deleted, flags: flags)
-      items = try environment.database(named: StoreSchema.items, flags: flags)
-      names = try environment.database(named: StoreSchema.names, flags: flags)
+      vectors = try engine.table(named: StoreSchema.vectors, layout: [], creating: !readOnly)
+      deleted = try engine.table(named: StoreSchema.deleted, layout: [], creating: !readOnly)
+      items = try engine.table(named: StoreSchema.items, layout: [], creating: !readOnly)
+      names = try engine.table(named: StoreSchema.names, layout: [], creating: !readOnly)
       if schema != StoreSchema.versionWithoutChecksums || !readOnly {
-        checksums = try environment.database(named: StoreSchema.checksums, flags: flags)
+        checksums = try engine.table(named: StoreSchema.checksums, layout: [], creating: !readOnly)
       } else {
         checksums = nil
       }
@@ -232,37 +220,45 @@ public final class VectorStore: @unchecked Sendable {
       if schema != StoreSchema.version && !readOnly { try upgrade(from: schema) }
     } catch let error as VectorStoreError {
       throw error
-    } catch let error as LMDBError where error == .notFound {
+    } catch let error as any StorageFailure where error.kind == .notFound {
       throw VectorStoreError(
-        .notAStore, path: path, "is an LMDB environment but not a vector store of this format")
-    } catch let error as LMDBError {
+        .notAStore, path: path,
+        "holds \(error.engineName) data but not a vector store of this format")
+    } catch let error as any StorageFailure {
       throw VectorStoreError.storage(error, path: path, while: "opening")
     } catch {
       throw VectorStoreError(.storage, path: path, "cannot open: \(error)")
     }
   }
 
-  /// Refuses a data file shorter than its own meta page says (mapping it would fault).
-  private static func checkDataFileLength(path: String) throws(VectorStoreError) {
-    let header: DataFileHeader?
-    do {
-      header = try DataFileHeader.read(path: path + "/data.mdb")
-    } catch {
-      throw VectorStoreError(
-        error == .invalid ? .notAStore : .storage, path: path,
-        error == .invalid
-          ? "data.mdb is not an LMDB data file (neither meta page is valid); restore the store from a copy"
-          : "cannot read data.mdb: \(error)")
+  /// What a failed open of the engine means for the store.
+  private static func openingError(_ error: StorageOpenError, path: String) -> VectorStoreError {
+    switch error.kind {
+    case .busy:
+      return VectorStoreError(.storage, path: path, "is already open read-only in this process")
+    case .diskFull:
+      guard let failure = error.failure else {
+        return VectorStoreError(.storage, path: path, "cannot open: \(error)")
+      }
+      return VectorStoreError.storage(failure, path: path, while: "opening")
+    case .outOfMemory:
+      return VectorStoreError(
+        .storage, path: path,
+        "cannot map its data into memory: the process has too little address space left (is `ulimit -v` set?); the store maps its whole file, which grows as the store does"
+      )
+    case .damaged where error.failure == nil:
+      return VectorStoreError(.damaged, path: path, error.description)
+    case .notEngineData where error.failure == nil:
+      return VectorStoreError(.notAStore, path: path, error.description)
+    case .missing:
+      return VectorStoreError(.missing, path: path, "cannot open: \(error)")
+    default:
+      return VectorStoreError(.notAStore, path: path, "cannot open: \(error)")
     }
-    guard let header, !header.isComplete else { return }
-    throw VectorStoreError(
-      .damaged, path: path,
-      "data.mdb is shorter than its own index says (\(header.fileBytes) bytes, needs \(header.neededBytes)): the store is damaged; restore it from a copy"
-    )
   }
 
   private static func initialise(
-    _ txn: Transaction, meta: Database, dimension: Int, metric: DistanceMetric
+    _ txn: some StorageWriting, meta: StorageTable, dimension: Int, metric: DistanceMetric
   ) throws {
     try txn.setMeta(StoreSchema.MetaKey.schema, String(StoreSchema.version), in: meta)
     try txn.setMeta(StoreSchema.MetaKey.dimension, String(dimension), in: meta)
@@ -275,12 +271,13 @@ public final class VectorStore: @unchecked Sendable {
     try txn.setMeta(StoreSchema.MetaKey.createdBy, "tripindex", in: meta)
   }
 
-  private static func readLayout(_ txn: Transaction, meta: Database, path: String) throws
+  private static func readLayout(_ txn: some StorageReading, meta: StorageTable, path: String)
+    throws
     -> (Int, DistanceMetric, Int, Int)
   {
     guard let schema = try txn.metaInteger(StoreSchema.MetaKey.schema, in: meta) else {
       throw VectorStoreError(
-        .notAStore, path: path, "is an LMDB environment without a vector store's metadata")
+        .notAStore, path: path, "holds storage without a vector store's metadata")
     }
     guard (StoreSchema.versionWithoutChecksums...StoreSchema.version).contains(schema) else {
       throw VectorStoreError(
@@ -366,15 +363,15 @@ public final class VectorStore: @unchecked Sendable {
   ///   inside it. It runs again, on a newer snapshot, when it throws ``IndexReopenNeeded`` (an
   ///   index changed by another process is reopened first).
   /// - Returns: what `body` returns.
-  /// - Throws: ``VectorStoreError`` for LMDB failures; errors `body` throws pass through unchanged.
+  /// - Throws: ``VectorStoreError`` for storage failures; errors `body` throws pass through unchanged.
   public func read<R>(_ body: (StoreSnapshot) throws -> R) throws -> R {
     try reopeningStaleIndexes {
       do {
-        return try environment.read { txn in
+        return try engine.read { txn in
           let snapshot = try StoreSnapshot(store: self, transaction: txn)
           return try body(snapshot)
         }
-      } catch let error as LMDBError {
+      } catch let error as any StorageFailure {
         throw VectorStoreError.storage(error, path: path, while: "reading")
       }
     }
@@ -387,20 +384,20 @@ public final class VectorStore: @unchecked Sendable {
   ///   attached index was rebuilt by another process (it is reopened first), so it should have
   ///   no effects outside the transaction.
   /// - Returns: what `body` returns.
-  /// - Throws: ``VectorStoreError`` for LMDB failures; errors `body` throws pass through unchanged.
+  /// - Throws: ``VectorStoreError`` for storage failures; errors `body` throws pass through unchanged.
   public func write<R>(_ body: (StoreWriter) throws -> R) throws -> R {
     guard !isReadOnly else {
       throw VectorStoreError(.storage, path: path, "was opened read-only")
     }
     return try reopeningStaleIndexes {
       do {
-        return try environment.write { txn in
+        return try engine.write { txn in
           let writer = StoreWriter(store: self, transaction: txn)
           let result = try body(writer)
           try writer.finish()
           return result
         }
-      } catch let error as LMDBError {
+      } catch let error as any StorageFailure {
         throw VectorStoreError.storage(error, path: path, while: "writing")
       }
     }
@@ -458,7 +455,7 @@ public final class VectorStore: @unchecked Sendable {
   /// - Throws: ``VectorStoreError`` of kind `storage`.
   public func copyCompacted(to directory: String) throws {
     do {
-      try environment.copy(to: directory, compacting: true)
+      try engine.copyCompacted(to: directory)
     } catch {
       throw VectorStoreError.storage(error, path: path, while: "copying to \(directory)")
     }

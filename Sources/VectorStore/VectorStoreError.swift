@@ -1,4 +1,4 @@
-import LMDB
+import StorageBackend
 
 #if canImport(Glibc)
   import Glibc
@@ -27,7 +27,7 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
     case metricMismatch
     /// An item is invalid (empty or over-long name, non-finite or zero vector, …).
     case invalidItem
-    /// LMDB failed.
+    /// The storage engine failed.
     case storage
     /// The store's files are damaged (truncated, overwritten, checksums that do not match).
     case damaged
@@ -55,20 +55,21 @@ public struct VectorStoreError: Error, Sendable, CustomStringConvertible {
   /// `store PATH: message`.
   public var description: String { "store \(path): \(message)" }
 
-  static func storage(_ error: LMDBError, path: String, while action: String) -> VectorStoreError {
-    if [.corrupted, .pageNotFound, .invalid].contains(error) {
+  static func storage(_ error: any Error, path: String, while action: String) -> VectorStoreError {
+    let failure = error as? any StorageFailure
+    let engine = failure?.engineName ?? "the storage engine"
+    switch failure?.kind {
+    case .damaged:
       return VectorStoreError(
-        .damaged, path: path,
-        "LMDB found damage while \(action) (\(error))"
-      )
-    }
-    if [ENOSPC, EDQUOT, EIO, EFBIG].contains(error.rawValue) {
+        .damaged, path: path, "\(engine) found damage while \(action) (\(error))")
+    case .diskFull:
       return VectorStoreError(
         .storage, path: path,
-        "LMDB failed while \(action): \(error) (is the disk full? free space and run the command again)"
+        "\(engine) failed while \(action): \(error) (is the disk full? free space and run the command again)"
       )
+    default:
+      return VectorStoreError(.storage, path: path, "\(engine) failed while \(action): \(error)")
     }
-    return VectorStoreError(.storage, path: path, "LMDB failed while \(action): \(error)")
   }
 
   /// Damage found in the store's own data: what and where (a checker lists all of it, and a

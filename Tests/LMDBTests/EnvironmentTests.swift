@@ -1,4 +1,5 @@
 import LMDB
+import StorageBackend
 import Synchronization
 import TestSupport
 import Testing
@@ -9,7 +10,8 @@ import VectorMath
   func writeThenRead() throws {
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let database = try environment.database(named: "things", flags: .create)
+    let database = try environment.table(
+      named: "things", layout: [], creating: true)
     try environment.write { txn in
       try txn.put("one", forKey: "1", in: database)
       try txn.put("two", forKey: "2", in: database)
@@ -27,7 +29,8 @@ import VectorMath
     struct Stop: Error {}
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let database = try environment.database(named: "things", flags: .create)
+    let database = try environment.table(
+      named: "things", layout: [], creating: true)
     #expect(throws: Stop.self) {
       try environment.write { txn in
         try txn.put("value", forKey: "key", in: database)
@@ -46,7 +49,8 @@ import VectorMath
     // A small map, so the writer grows it several times while four threads keep reading.
     let environment = try Environment.open(
       path: directory.file("env"), initialMapSizeBytes: 256 << 10)
-    let database = try environment.database(named: "big", flags: .create)
+    let database = try environment.table(
+      named: "big", layout: [], creating: true)
     /// Value `index`: 64 KiB of the byte `index % 251`.
     func value(_ index: Int) -> [UInt8] { [UInt8](repeating: UInt8(index % 251), count: 64 << 10) }
     try environment.write { txn in try txn.put(value(0), forKey: BigEndianKey(0), in: database) }
@@ -105,7 +109,8 @@ import VectorMath
     let directory = TemporaryDirectory()
     let environment = try Environment.open(
       path: directory.file("env"), initialMapSizeBytes: 256 << 10)
-    let database = try environment.database(named: "big", flags: .create)
+    let database = try environment.table(
+      named: "big", layout: [], creating: true)
     let before = environment.mapSizeBytes
     let value = [UInt8](repeating: 7, count: 100_000)
     // 8 MB in one transaction, then more in further ones: far past the 256 KiB start.
@@ -132,7 +137,8 @@ import VectorMath
   func cursorOrder() throws {
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let database = try environment.database(named: "ordered", flags: .create)
+    let database = try environment.table(
+      named: "ordered", layout: [], creating: true)
     try environment.write { txn in
       for id: UInt64 in [300, 5, 70_000, 42] {
         try txn.put(Array("v\(id)".utf8), forKey: BigEndianKey(id), in: database)
@@ -160,8 +166,8 @@ import VectorMath
   func duplicatePages() throws {
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let database = try environment.database(
-      named: "buckets", flags: [.create, .duplicateSort, .duplicateFixed])
+    let database = try environment.table(
+      named: "buckets", layout: [.sortedDuplicates, .fixedSizeDuplicates], creating: true)
     try environment.write { txn in
       for id in stride(from: UInt64(0), to: 3000, by: 3) {
         try txn.put(BigEndianKey(id), forKey: "bucket", in: database)
@@ -204,19 +210,22 @@ import VectorMath
   func errors() throws {
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let database = try environment.database(named: "things", flags: .create)
+    let database = try environment.table(
+      named: "things", layout: [], creating: true)
     #expect(LMDBError.notFound.description.contains("MDB_NOTFOUND"))
     #expect(throws: LMDBError.keyExists) {
       try environment.write { txn in
         try txn.put("a", forKey: "k", in: database)
-        try txn.put("b", forKey: "k", in: database, flags: .noOverwrite)
+        try txn.put("b", forKey: "k", in: database, options: .noOverwrite)
       }
     }
-    let longKey = String(repeating: "x", count: environment.maxKeySizeBytes + 1)
+    let longKey = String(repeating: "x", count: environment.maximumKeyBytes + 1)
     #expect(throws: LMDBError.badValueSize) {
       try environment.write { txn in try txn.put("v", forKey: longKey, in: database) }
     }
-    #expect(throws: LMDBError.notFound) { try environment.database(named: "absent") }
+    #expect(throws: LMDBError.notFound) {
+      try environment.table(named: "absent", layout: [], creating: false)
+    }
     #expect(throws: LMDBError.self) {
       try Environment.open(path: directory.file("missing"), flags: .readOnly)
     }
@@ -234,9 +243,10 @@ import VectorMath
   func deletion() throws {
     let directory = TemporaryDirectory()
     let environment = try Environment.open(path: directory.file("env"))
-    let plain = try environment.database(named: "plain", flags: .create)
-    let dups = try environment.database(
-      named: "dups", flags: [.create, .duplicateSort, .duplicateFixed])
+    let plain = try environment.table(
+      named: "plain", layout: [], creating: true)
+    let dups = try environment.table(
+      named: "dups", layout: [.sortedDuplicates, .fixedSizeDuplicates], creating: true)
     let results = try environment.write { txn in
       try txn.put("v", forKey: "k", in: plain)
       try txn.put(BigEndianKey(1), forKey: "b", in: dups)

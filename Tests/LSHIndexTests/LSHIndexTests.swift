@@ -1,5 +1,5 @@
 import Foundation
-import LMDB
+import StorageBackend
 import TestSupport
 import Testing
 import VectorIO
@@ -298,22 +298,25 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
           }
           return (found.sorted(), entries)
         }
-        try snapshot.transaction.withCursors(in: index.tableDatabases + index.tableDatabases) {
-          cursors in
-          var mapped = MappedBuckets(
-            up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)),
-            entryBytes: index.encoder.coder.entryBytes)
-          for table in 0..<tables {
-            for code in memory.codes[table].prefix(150) {
-              for byte: UInt8 in [0, 90, 128, 200, 255] {
-                let a = everything(&inMemory, table: table, code: code, byte: byte)
-                let b = everything(&mapped, table: table, code: code, byte: byte)
-                #expect(a.ids == b.ids && a.entries == b.entries && a.ids.count == a.entries)
+        // The store's transaction type opened, as the searcher opens it.
+        func compareMapped(_ transaction: some StorageReading) throws {
+          try transaction.withCursors(in: index.bucketTables + index.bucketTables) { cursors in
+            var mapped = MappedBuckets(
+              up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)),
+              entryBytes: index.encoder.coder.entryBytes)
+            for table in 0..<tables {
+              for code in memory.codes[table].prefix(150) {
+                for byte: UInt8 in [0, 90, 128, 200, 255] {
+                  let a = everything(&inMemory, table: table, code: code, byte: byte)
+                  let b = everything(&mapped, table: table, code: code, byte: byte)
+                  #expect(a.ids == b.ids && a.entries == b.entries && a.ids.count == a.entries)
+                }
               }
             }
+            #expect(mapped.failure == nil)
           }
-          #expect(mapped.failure == nil)
         }
+        try compareMapped(snapshot.transaction)
       }
     }
   }
@@ -394,7 +397,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     if case .object(let fields) = json { json = .object(fields.filter { $0.0 != "format" }) }
     try store.write { writer in
       try writer.transaction.put(
-        json.serialized(), forKey: "config", in: index.parametersDatabase)
+        json.serialized(), forKey: "config", in: index.parametersTable)
     }
     store.detachIndex(named: LSHIndex.name)
     #expect {
@@ -417,13 +420,15 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     // (big-endian) with sorted fixed-size ids, and the sketches in a database of their own.
     var json = configuration.json
     if case .object(let fields) = json { json = .object(fields.filter { $0.0 != "format" }) }
-    let environment = store.environment
-    let parameters = try environment.database(named: "lsh.params", flags: .create)
+    let engine = store.engine
+    let parameters = try engine.table(
+      named: "lsh.params", layout: [], creating: true)
     let tables = try (0..<3).map {
-      try environment.database(
-        named: "lsh.table.\($0)", flags: [.duplicateSort, .duplicateFixed, .create])
+      try engine.table(
+        named: "lsh.table.\($0)", layout: [.sortedDuplicates, .fixedSizeDuplicates], creating: true)
     }
-    let sketches = try environment.database(named: "lsh.sketch", flags: .create)
+    let sketches = try engine.table(
+      named: "lsh.sketch", layout: [], creating: true)
     try store.write { writer in
       try writer.transaction.put(json.serialized(), forKey: "config", in: parameters)
       for (table, database) in tables.enumerated() {
@@ -439,16 +444,17 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       }
       try writer.setIndexNames([LSHIndex.name])
     }
-    #expect(try environment.storedFlags(of: tables[0]) == [.duplicateSort, .duplicateFixed])
+    #expect(try engine.storedLayout(of: tables[0]) == [.sortedDuplicates, .fixedSizeDuplicates])
     #expect {
       _ = try LSHIndex.open(store)
     } throws: { ($0 as? LSHError)?.kind == .needsRebuild && "\($0)".contains("table format 1") }
     #expect(try LSHIndex.check(store).first?.isDerived == true)
 
     let rebuilt = try LSHIndex.build(on: store, configuration: configuration)
-    let rebuiltTable = try environment.database(
-      named: "lsh.table.0", flags: [.duplicateSort, .duplicateFixed, .integerKey])
-    #expect(try environment.storedFlags(of: rebuiltTable).contains(.integerKey))
+    let rebuiltTable = try engine.table(
+      named: "lsh.table.0", layout: [.sortedDuplicates, .fixedSizeDuplicates, .integerKeys],
+      creating: false)
+    #expect(try engine.storedLayout(of: rebuiltTable).contains(.integerKeys))
     #expect(try store.read { try $0.transaction.entryCount(in: sketches) } == 0)
     #expect(try LSHIndex.check(store).isEmpty)
     let freshIndex = try LSHIndex.build(on: fresh, configuration: configuration)

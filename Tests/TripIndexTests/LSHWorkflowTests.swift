@@ -1,5 +1,6 @@
 import Foundation
 import LSHIndex
+import StorageBackend
 import TestSupport
 import Testing
 import TripIndex
@@ -263,8 +264,8 @@ import VectorStore
   /// Overwrites the stored LSH configuration with text that is not JSON.
   private func damageIndexConfig(_ path: String) throws {
     let store = try VectorStore.open(path: path)
-    let parameters = try store.environment.database(named: "lsh.params")
-    try store.environment.write { txn in
+    let parameters = try store.engine.table(named: "lsh.params", layout: [], creating: false)
+    try store.engine.write { txn in
       try txn.put(Array("{not json".utf8), forKey: "config", in: parameters)
     }
   }

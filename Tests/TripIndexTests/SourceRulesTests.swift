@@ -3,18 +3,21 @@ import Testing
 
 /// Rules the core's source keeps, checked by reading it: the use cases name no command-line
 /// flag (front ends word options their own way: `UserText` names them by `Parameter`), write nothing to a terminal
-/// themselves (``ProgressReporting`` does) and import nothing of a front end's.
+/// themselves (``ProgressReporting`` does) and import nothing of a front end's; and outside the
+/// storage engines, no module reaches LMDB but through the storage protocols.
 @Suite struct SourceRulesTests {
-  private static let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
-      "Sources/TripIndex")
+  private static let sourcesRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources")
 
-  /// Every Swift file of the core, with its lines.
-  private static func sources() throws -> [(path: String, lines: [Substring])] {
-    let enumerator = try #require(FileManager.default.enumerator(atPath: core.path))
+  /// Every Swift file of a module (the core, `TripIndex`, by default), with its lines.
+  private static func sources(of module: String = "TripIndex") throws -> [(
+    path: String, lines: [Substring]
+  )] {
+    let directory = sourcesRoot.appendingPathComponent(module)
+    let enumerator = try #require(FileManager.default.enumerator(atPath: directory.path))
     return try enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }.sorted()
       .map { file in
-        let text = try String(contentsOf: core.appendingPathComponent(file), encoding: .utf8)
+        let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
         return (file, text.split(separator: "\n", omittingEmptySubsequences: false))
       }
   }
@@ -84,5 +87,26 @@ import Testing
         #expect(!frontEnd.contains(module), "\(path) imports \(module)")
       }
     }
+  }
+
+  @Test(
+    "LMDB is reached only through the storage protocols outside the engines' modules (the store, its index and every use case see StorageBackend)"
+  )
+  func storageOnlyThroughTheBackendProtocol() throws {
+    // LMDB itself, the module that opens engines by location, and the fuzz target of LMDB's
+    // data-file header parser.
+    let allowed: Set<String> = ["CLMDB", "LMDB", "StorageEngines", "TripIndexFuzz"]
+    let modules = try FileManager.default.contentsOfDirectory(atPath: Self.sourcesRoot.path)
+    #expect(modules.contains("VectorStore") && modules.contains("LSHIndex"))
+    var found: [String] = []
+    for module in modules.sorted() where !allowed.contains(module) {
+      for (path, lines) in try Self.sources(of: module) {
+        for (number, line) in lines.enumerated()
+        where line == "import LMDB" || line == "import CLMDB" || line.contains("mdb_") {
+          found.append("\(module)/\(path):\(number + 1): \(line)")
+        }
+      }
+    }
+    #expect(found.isEmpty, "LMDB reached directly: \(found)")
   }
 }

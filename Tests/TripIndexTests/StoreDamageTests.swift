@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import StorageBackend
 import TestSupport
 import Testing
 import TripIndex
@@ -60,7 +61,7 @@ import VectorMath
       try handle.close()
     case .meta(let key, let value):
       let environment = try Environment.open(path: store)
-      let meta = try environment.database(named: "meta")
+      let meta = try environment.table(named: "meta", layout: [], creating: false)
       try environment.write { txn in try txn.put(value, forKey: key, in: meta) }
     }
   }
@@ -77,8 +78,9 @@ import VectorMath
     do {
       let environment = try Environment.open(path: store)
       let tables = try (0..<3).map {
-        try environment.database(
-          named: "lsh.table.\($0)", flags: [.duplicateSort, .duplicateFixed, .integerKey])
+        try environment.table(
+          named: "lsh.table.\($0)",
+          layout: [.sortedDuplicates, .fixedSizeDuplicates, .integerKeys], creating: false)
       }
       try environment.write { txn in
         try txn.withCursor(in: tables[2]) { cursor in
@@ -110,7 +112,7 @@ import VectorMath
     // Damaged parameters: the checksum catches them, and the repair drops the index.
     do {
       let environment = try Environment.open(path: store)
-      let parameters = try environment.database(named: "lsh.params")
+      let parameters = try environment.table(named: "lsh.params", layout: [], creating: false)
       try environment.write { txn in
         var mean = Array(try #require(try txn.value(forKey: "mean", in: parameters)))
         mean[0] ^= 0x01

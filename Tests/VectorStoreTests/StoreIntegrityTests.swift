@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
-import LMDB
+import StorageBackend
+import StorageEngines
 import TestSupport
 import Testing
 import VectorIO
@@ -29,11 +30,11 @@ import VectorMath
 
   /// Writes raw bytes under a key, bypassing the store (and its checksums).
   private func overwrite(
-    _ store: VectorStore, database name: String, key: some LMDBBytes,
+    _ store: VectorStore, database name: String, key: some StorageBytes,
     _ change: (inout [UInt8]) -> Void
   ) throws {
-    let database = try store.environment.database(named: name)
-    try store.environment.write { txn in
+    let database = try store.engine.table(named: name, layout: [], creating: false)
+    try store.engine.write { txn in
       var bytes = Array(try #require(try txn.value(forKey: key, in: database)))
       change(&bytes)
       try txn.put(bytes, forKey: key, in: database)
@@ -158,10 +159,10 @@ import VectorMath
     #expect(error?.kind == .damaged, "\(String(describing: error))")
   }
 
-  /// Changes a meta key of a closed store in a fresh environment.
+  /// Changes a meta key of a closed store, through its engine opened afresh.
   private func writeMeta(path: String, key: String, value: String) throws {
-    let environment = try Environment.open(path: path)
-    let meta = try environment.database(named: "meta")
+    let environment = try StoreLocations.open(at: path, readOnly: false)
+    let meta = try environment.table(named: "meta", layout: [], creating: false)
     try environment.write { txn in try txn.put(value, forKey: key, in: meta) }
   }
 
@@ -192,10 +193,10 @@ import VectorMath
   func repairDerived() throws {
     let directory = TemporaryDirectory()
     let store = try makeStore(directory)
-    let names = try store.environment.database(named: "names")
-    let meta = try store.environment.database(named: "meta")
-    let checksums = try store.environment.database(named: "checksums")
-    try store.environment.write { txn in
+    let names = try store.engine.table(named: "names", layout: [], creating: false)
+    let meta = try store.engine.table(named: "meta", layout: [], creating: false)
+    let checksums = try store.engine.table(named: "checksums", layout: [], creating: false)
+    try store.engine.write { txn in
       _ = try txn.delete(forKey: "item-5", in: names)
       try txn.put(BigEndianKey(9), forKey: "stray", in: names)
       try txn.put("42", forKey: "count", in: meta)

@@ -1,6 +1,5 @@
 import Embedding
 import Evaluation
-import LMDB
 import LSHIndex
 import Plumbing
 import RankedLists

@@ -1,4 +1,3 @@
-import LMDB
 import LSHIndex
 import Plumbing
 import VectorIO
@@ -56,13 +55,9 @@ public enum Compact {
     }
     let copy = try VectorStore.open(path: outputPath, readOnly: true)
     return Report(
-      storePath: storePath, outputPath: outputPath, bytesBefore: fileBytes(storePath),
-      bytesAfter: fileBytes(outputPath), items: try copy.count(),
+      storePath: storePath, outputPath: outputPath,
+      bytesBefore: VectorStore.dataBytes(at: storePath),
+      bytesAfter: VectorStore.dataBytes(at: outputPath), items: try copy.count(),
       seconds: MonotonicClock.now() - started)
-  }
-
-  private static func fileBytes(_ directory: String) -> Int {
-    var status = stat()
-    return stat(directory + "/data.mdb", &status) == 0 ? Int(status.st_size) : 0
   }
 }

@@ -1,5 +1,4 @@
 import Evaluation
-import LMDB
 import LSHIndex
 import Plumbing
 import VectorIO

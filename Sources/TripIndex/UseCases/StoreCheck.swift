@@ -1,4 +1,3 @@
-import LMDB
 import LSHIndex
 import Plumbing
 import VectorIO

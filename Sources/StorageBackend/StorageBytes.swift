@@ -1,36 +1,36 @@
-/// A value that LMDB can read as a key or a value: anything that can lend its bytes.
-public protocol LMDBBytes {
+/// A value an engine can take as a key or a value: anything that can lend its bytes.
+public protocol StorageBytes {
   /// Calls `body` with the value's bytes; the buffer is valid only inside `body`.
   ///
   /// - Parameter body: receives the bytes.
   /// - Returns: what `body` returns.
-  func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+  func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
 }
 
-extension String: LMDBBytes {
+extension String: StorageBytes {
   /// Lends the string's UTF-8 bytes (no terminating zero).
-  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+  public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     var copy = self
     return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
   }
 }
 
-extension Array: LMDBBytes where Element == UInt8 {
+extension Array: StorageBytes where Element == UInt8 {
   /// Lends the array's bytes.
-  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+  public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     try withUnsafeBytes(body)
   }
 }
 
-extension UnsafeRawBufferPointer: LMDBBytes {
+extension UnsafeRawBufferPointer: StorageBytes {
   /// Lends the buffer itself.
-  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+  public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     try body(self)
   }
 }
 
-/// A `UInt64` stored as 8 big-endian bytes, so that LMDB's byte order is numeric order.
-public struct BigEndianKey: LMDBBytes, Hashable, Sendable {
+/// A `UInt64` stored as 8 big-endian bytes, so that byte order is numeric order.
+public struct BigEndianKey: StorageBytes, Hashable, Sendable {
   /// The numeric value.
   public let value: UInt64
 
@@ -41,7 +41,7 @@ public struct BigEndianKey: LMDBBytes, Hashable, Sendable {
 
   /// Decodes 8 big-endian bytes.
   ///
-  /// - Parameter bytes: a key read from LMDB.
+  /// - Parameter bytes: a key read from a table.
   /// - Returns: the key, or `nil` when `bytes` is not 8 bytes long.
   public init?(bytes: UnsafeRawBufferPointer) {
     guard bytes.count == 8 else { return nil }
@@ -49,15 +49,15 @@ public struct BigEndianKey: LMDBBytes, Hashable, Sendable {
   }
 
   /// Lends the 8 big-endian bytes.
-  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+  public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     var bigEndian = value.bigEndian
     return try Swift.withUnsafeBytes(of: &bigEndian, body)
   }
 }
 
-/// A `UInt64` key in the machine's byte order, for databases opened with
-/// ``Database/Flags/integerKey`` (LMDB then compares keys as integers, not byte by byte).
-public struct IntegerKey: LMDBBytes, Hashable, Sendable {
+/// A `UInt64` key in the machine's byte order, for tables with
+/// ``TableLayout/integerKeys`` (compared as integers, not byte by byte).
+public struct IntegerKey: StorageBytes, Hashable, Sendable {
   /// The numeric value.
   public let value: UInt64
 
@@ -68,7 +68,7 @@ public struct IntegerKey: LMDBBytes, Hashable, Sendable {
 
   /// Decodes 8 bytes in the machine's order.
   ///
-  /// - Parameter bytes: a key read from LMDB.
+  /// - Parameter bytes: a key read from a table.
   /// - Returns: the key, or `nil` when `bytes` is not 8 bytes long.
   public init?(bytes: UnsafeRawBufferPointer) {
     guard bytes.count == 8 else { return nil }
@@ -76,7 +76,7 @@ public struct IntegerKey: LMDBBytes, Hashable, Sendable {
   }
 
   /// Lends the 8 bytes.
-  public func withLMDBBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+  public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     var native = value
     return try Swift.withUnsafeBytes(of: &native, body)
   }
