@@ -10,7 +10,21 @@ public struct Cursor {
   public typealias Entry = StorageEntry
 
   let handle: OpaquePointer
-  let transaction: Transaction
+  /// The transaction's shared state, unretained: a cursor lives only inside its transaction, and
+  /// a cursor without references copies as plain bytes (no reference counting when a search,
+  /// generic over the engine's cursor, copies one).
+  let state: Unmanaged<TransactionState>
+
+  init(handle: OpaquePointer, transaction: Transaction) {
+    self.handle = handle
+    state = Unmanaged.passUnretained(transaction.state)
+  }
+
+  /// Converts a return code into a thrown error, remembering a full map as the transaction does.
+  private func check(_ returnCode: Int32) throws(LMDBError) {
+    if returnCode == MDB_MAP_FULL { state.takeUnretainedValue().mapFull = true }
+    try LMDB.check(returnCode)
+  }
 
   private func move(
     _ operation: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil,
@@ -22,7 +36,7 @@ public struct Cursor {
       mv_size: value?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: value?.baseAddress))
     let code = mdb_cursor_get(handle, &keyValue, &data, operation)
     if code == MDB_NOTFOUND { return nil }
-    try transaction.check(code)
+    try check(code)
     return Entry(
       key: UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size),
       value: UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
@@ -130,7 +144,7 @@ public struct Cursor {
   /// - Throws: ``LMDBError``.
   public func duplicateCount() throws(LMDBError) -> Int {
     var count = 0
-    try transaction.check(mdb_cursor_count(handle, &count))
+    try check(mdb_cursor_count(handle, &count))
     return count
   }
 
@@ -139,6 +153,6 @@ public struct Cursor {
   /// - Parameter allDuplicates: in a duplicate-sorted database, delete every value of the key.
   /// - Throws: ``LMDBError``.
   public func deleteCurrent(allDuplicates: Bool = false) throws(LMDBError) {
-    try transaction.check(mdb_cursor_del(handle, allDuplicates ? UInt32(MDB_NODUPDATA) : 0))
+    try check(mdb_cursor_del(handle, allDuplicates ? UInt32(MDB_NODUPDATA) : 0))
   }
 }
