@@ -10,21 +10,22 @@ FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
 
 .PHONY: deps test-deps build release lint docs test stress fuzz fuzz-build demo bench compare-faiss compare-ann compare-ann-1m check-exact clean
 
-# Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5, zlib) when they are
-# missing.
+# Installs the system libraries tripindex links (LMDB, OpenBLAS, HDF5, zlib, hiredis) when
+# they are missing.
 deps:
-	@if ! pkg-config --exists lmdb openblas hdf5 zlib 2>/dev/null; then \
-	  echo "installing liblmdb-dev, libopenblas-dev, libhdf5-dev and zlib1g-dev"; \
+	@if ! pkg-config --exists lmdb openblas hdf5 zlib hiredis 2>/dev/null; then \
+	  echo "installing liblmdb-dev, libopenblas-dev, libhdf5-dev, zlib1g-dev and libhiredis-dev"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev libhdf5-dev zlib1g-dev pkg-config; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblmdb-dev libopenblas-dev libhdf5-dev zlib1g-dev libhiredis-dev pkg-config; \
 	fi
 
-# The tests also run Debian's chromium (headless) on the ranked-list pages.
+# The tests also run Debian's chromium (headless) on the ranked-list pages, and real Redis
+# servers (a local cluster: Benchmarks/scripts/redis-cluster.sh).
 test-deps: deps
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  echo "installing chromium (headless browser for the ranked-list page tests)"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then \
+	  echo "installing chromium (headless browser for the ranked-list page tests) and redis-server (the Redis Cluster tests)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server; \
 	fi
 
 build: deps

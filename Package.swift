@@ -17,6 +17,7 @@ let package = Package(
     .library(name: "VectorMath", targets: ["VectorMath"]),
     .library(name: "LMDB", targets: ["LMDB"]),
     .library(name: "StorageBackend", targets: ["StorageBackend"]),
+    .library(name: "RedisCluster", targets: ["RedisCluster"]),
     .library(name: "HDF5", targets: ["HDF5"]),
     .library(name: "Plumbing", targets: ["Plumbing"]),
   ],
@@ -43,9 +44,12 @@ let package = Package(
     .systemLibrary(
       name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+      name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
     .target(name: "StorageBackend"),
     .target(name: "LMDB", dependencies: ["CLMDB", "StorageBackend"]),
     .target(name: "StorageEngines", dependencies: ["LMDB", "StorageBackend"]),
+    .target(name: "RedisCluster", dependencies: ["CHiredis"]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -148,6 +152,7 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
       ]),
+    .testTarget(name: "RedisClusterTests", dependencies: ["RedisCluster", "TestSupport"]),
     .testTarget(
       name: "RankedListsTests",
       dependencies: ["Evaluation", "Plumbing", "RankedLists", "TestSupport", "VectorMath"]),

@@ -1,0 +1,175 @@
+import CHiredis
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// One TCP connection to one Redis node: hiredis's blocking context, with a timeout on every read
+/// and write. Commands are written in batches and their replies read in order (pipelining).
+///
+/// Not thread-safe: a client lends each connection to one thread at a time. After a failed read
+/// or write the connection is broken (``isBroken``) and must be dropped.
+final class RedisConnection: @unchecked Sendable {
+  let endpoint: RedisEndpoint
+  private let context: UnsafeMutablePointer<redisContext>
+  /// Whether a read or write failed: the stream is out of step and the connection unusable.
+  private(set) var isBroken = false
+
+  /// Connects, sets the timeout and authenticates.
+  ///
+  /// - Parameters:
+  ///   - endpoint: the node.
+  ///   - timeout: seconds allowed for connecting and for each read or write.
+  ///   - password: sent with AUTH when given (never shown in a message).
+  /// - Throws: ``RedisError`` of kind `connection`, `timeout` or `authentication`.
+  init(endpoint: RedisEndpoint, timeout: Double, password: String?) throws(RedisError) {
+    self.endpoint = endpoint
+    let limit = Self.limit(seconds: timeout)
+    guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), limit) else {
+      throw RedisError(.connection, endpoint: endpoint, "cannot allocate a connection")
+    }
+    if context.pointee.err != 0 {
+      let reason = Self.errorText(context)
+      redisFree(context)
+      throw RedisError(
+        reason.contains("timed out") ? .timeout : .connection, endpoint: endpoint,
+        "cannot connect: \(reason) (is a Redis node listening there? check the host and port in the store's address)"
+      )
+    }
+    self.context = context
+    redisSetTimeout(context, limit)
+    _ = redisEnableKeepAlive(context)
+    if let password {
+      let reply = try run([RedisCommand("AUTH", password, keyIndex: nil)])[0]
+      if let text = reply.errorText {
+        throw RedisError(
+          .authentication, endpoint: endpoint,
+          "the password was refused (\(Self.firstLine(text))); check TRIPINDEX_REDIS_PASSWORD or the password in the store's address"
+        )
+      }
+    }
+  }
+
+  deinit { redisFree(context) }
+
+  /// Sends commands and reads their replies, in order.
+  ///
+  /// - Parameter commands: the commands.
+  /// - Returns: one reply per command (error replies included).
+  /// - Throws: ``RedisError`` of kind `connection` or `timeout`; the connection is then broken.
+  func run(_ commands: [RedisCommand]) throws(RedisError) -> [RedisReply] {
+    try write(commands)
+    return try readReplies(commands.count)
+  }
+
+  /// Sends commands without waiting for their replies (so that several nodes work at once).
+  func write(_ commands: [RedisCommand]) throws(RedisError) {
+    for command in commands { try append(command) }
+    var done: Int32 = 0
+    while done == 0 {
+      if redisBufferWrite(context, &done) != REDIS_OK { throw failure("writing") }
+    }
+  }
+
+  /// Reads the replies of `count` commands written earlier.
+  func readReplies(_ count: Int) throws(RedisError) -> [RedisReply] {
+    var replies: [RedisReply] = []
+    replies.reserveCapacity(count)
+    for _ in 0..<count {
+      var raw: UnsafeMutableRawPointer?
+      guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure("reading") }
+      let reply = raw.assumingMemoryBound(to: redisReply.self)
+      replies.append(Self.convert(reply))
+      freeReplyObject(raw)
+    }
+    return replies
+  }
+
+  /// Queues one command in hiredis's output buffer.
+  private func append(_ command: RedisCommand) throws(RedisError) {
+    let arguments = command.arguments
+    let code = withPointers(arguments) { pointers, lengths in
+      redisAppendCommandArgv(context, Int32(arguments.count), pointers, lengths)
+    }
+    if code != REDIS_OK { throw failure("queueing \(command.name)") }
+  }
+
+  /// Calls `body` with C pointers to every argument's bytes and their lengths.
+  private func withPointers<R>(
+    _ arguments: [[UInt8]],
+    _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+  ) -> R {
+    let total = arguments.reduce(0) { $0 + $1.count }
+    let storage = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, total))
+    let pointers = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(
+      capacity: max(1, arguments.count))
+    let lengths = UnsafeMutablePointer<Int>.allocate(capacity: max(1, arguments.count))
+    defer {
+      storage.deallocate()
+      pointers.deallocate()
+      lengths.deallocate()
+    }
+    var offset = 0
+    for (index, argument) in arguments.enumerated() {
+      argument.withUnsafeBytes { bytes in
+        if let base = bytes.baseAddress {
+          UnsafeMutableRawPointer(storage + offset).copyMemory(from: base, byteCount: bytes.count)
+        }
+      }
+      (pointers + index).initialize(to: UnsafePointer(storage + offset))
+      (lengths + index).initialize(to: argument.count)
+      offset += argument.count
+    }
+    return body(pointers, lengths)
+  }
+
+  /// The error of a failed read or write; the connection is broken from now on.
+  private func failure(_ action: String) -> RedisError {
+    isBroken = true
+    let reason = Self.errorText(context)
+    let timedOut =
+      reason.contains("temporarily unavailable") || reason.contains("timed out")
+      || reason.contains("would block")
+    return RedisError(
+      timedOut ? .timeout : .connection, endpoint: endpoint,
+      timedOut ? "no answer in time while \(action)" : "connection lost while \(action): \(reason)")
+  }
+
+  private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+    withUnsafeBytes(of: context.pointee.errstr) { bytes in
+      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+
+  /// A reply tree copied into Swift values.
+  private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+    let value = reply.pointee
+    func bytes() -> [UInt8] {
+      guard let text = value.str else { return [] }
+      return Array(UnsafeRawBufferPointer(start: text, count: Int(value.len)))
+    }
+    switch value.type {
+    case REDIS_REPLY_STRING: return .bytes(bytes())
+    case REDIS_REPLY_STATUS: return .status(String(decoding: bytes(), as: UTF8.self))
+    case REDIS_REPLY_ERROR: return .error(String(decoding: bytes(), as: UTF8.self))
+    case REDIS_REPLY_INTEGER: return .integer(Int64(value.integer))
+    case REDIS_REPLY_ARRAY:
+      return .array(
+        (0..<Int(value.elements)).compactMap { index in value.element[index].map { convert($0) } })
+    default: return .null
+    }
+  }
+
+  /// A number of seconds as a `timeval`.
+  private static func limit(seconds: Double) -> timeval {
+    let whole = max(0, seconds.rounded(.down))
+    return timeval(tv_sec: Int(whole), tv_usec: Int(((seconds - whole) * 1_000_000).rounded()))
+  }
+
+  /// The first line of a server's message.
+  static func firstLine(_ text: String) -> String {
+    String(text.split(separator: "\n").first ?? "")
+  }
+}
