@@ -96,6 +96,13 @@ case "$command" in
       done
       replicas=$(redis-cli -p "$base" ${REDISCLI_AUTH:+--no-auth-warning} cluster nodes 2>/dev/null | grep -c ' slave ' || true)
       [ "$replicas" -ge 3 ] || formed=0
+      # ... and every replica has synced with its master.
+      for offset in 0 1 2 3 4 5; do
+        info=$(redis-cli -p $((base + offset)) ${REDISCLI_AUTH:+--no-auth-warning} info replication 2>/dev/null | tr -d '\r')
+        if echo "$info" | grep -q '^role:slave'; then
+          echo "$info" | grep -q '^master_link_status:up' || formed=0
+        fi
+      done
       [ $formed = 1 ] && break
       sleep 0.1
     done

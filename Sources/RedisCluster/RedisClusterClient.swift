@@ -186,11 +186,23 @@ public final class RedisClusterClient: Sendable {
   /// Runs commands as one transaction (`MULTI` … `EXEC`) on the node serving their slot: all
   /// of them or none. Every command's key must be in one slot (give them one hash tag).
   ///
-  /// - Parameter commands: the commands.
+  /// A transaction that did not run (the slot moved or is migrating, the cluster is failing
+  /// over, the master cannot be reached before anything is sent) is sent again, with the map
+  /// learnt again, until ``retryLimit``. With `replicas`, `WAIT` follows `EXEC` on the same
+  /// connection, and the transaction counts as done only when that many replicas have it.
+  ///
+  /// - Parameters:
+  ///   - commands: the commands.
+  ///   - replicas: replicas that must acknowledge the transaction (0: the master's word is enough).
+  ///   - replicationTimeout: seconds to wait for them.
   /// - Returns: the commands' replies.
-  /// - Throws: ``RedisError``: `reply` when a command was refused (then none ran); a connection
-  ///   failure after the transaction was sent (it may or may not have run) at once.
-  public func transaction(_ commands: [RedisCommand]) throws(RedisError) -> [RedisReply] {
+  /// - Throws: ``RedisError``: `reply` when a command was refused (then none ran); `replication`
+  ///   when fewer replicas acknowledged it in time (it ran on the master); `connection` or
+  ///   `timeout` when the connection failed after the transaction was sent (it may or may not
+  ///   have run).
+  public func transaction(
+    _ commands: [RedisCommand], replicas: Int = 0, replicationTimeout: Double = 5
+  ) throws(RedisError) -> [RedisReply] {
     let slots = Set(commands.compactMap(\.slot))
     guard slots.count == 1, let slot = slots.first else {
       throw RedisError(
@@ -198,40 +210,140 @@ public final class RedisClusterClient: Sendable {
         "a transaction's keys must share one slot (they span \(slots.count)); give them one hash tag"
       )
     }
+    var batch = [RedisCommand("MULTI", keyIndex: nil)] + commands
+    batch.append(RedisCommand("EXEC", keyIndex: nil))
+    if replicas > 0 {
+      batch.append(
+        RedisCommand("WAIT", replicas, Int((replicationTimeout * 1000).rounded()), keyIndex: nil))
+    }
     let deadline = Self.now() + retryLimit
     var rounds = 0
+    var lastFailure: RedisError?
     while true {
-      guard let node = master(ofSlot: slot) else {
-        throw RedisError(.clusterDown, endpoint: nil, "no node serves slot \(slot)")
-      }
-      var batch = [RedisCommand("MULTI", keyIndex: nil)]
-      batch += commands
-      batch.append(RedisCommand("EXEC", keyIndex: nil))
-      let connection = try checkout(node)
-      let replies = try connection.run(batch)
-      checkin(connection)
-      let moved = replies.dropLast().contains { reply in
-        reply.errorText.map { Redirection($0, from: node) != nil } ?? false
-      }
-      if moved {
-        rounds += 1
+      if rounds > 0 {
         guard Self.now() < deadline else {
-          throw RedisError(
-            .redirections, endpoint: node, "slot \(slot) kept moving during a transaction")
+          throw lastFailure
+            ?? RedisError(.redirections, endpoint: nil, "slot \(slot) kept moving")
         }
         Self.pause(seconds: min(0.25, 0.02 * Double(rounds)))
         refreshMap()
+      }
+      rounds += 1
+      guard let node = master(ofSlot: slot) else {
+        lastFailure = RedisError(.clusterDown, endpoint: nil, "no node serves slot \(slot)")
         continue
       }
-      if let refused = replies.dropLast().first(where: { $0.errorText != nil })?.errorText {
-        throw RedisError(.reply, endpoint: node, RedisConnection.firstLine(refused))
+      let connection: RedisConnection
+      do throws(RedisError) {
+        connection = try checkout(node)
+      } catch {
+        // Nothing was sent: safe to try again.
+        guard error.isTransient else { throw error }
+        lastFailure = error
+        continue
       }
-      switch replies.last {
-      case .array(let results): return results
-      case .error(let text):
+      let replies: [RedisReply]
+      do throws(RedisError) {
+        // WAIT may block up to its own timeout: reads wait that long too.
+        replies = try connection.withTimeout(max(timeout, replicationTimeout + timeout)) {
+          () throws(RedisError) in try connection.run(batch)
+        }
+      } catch {
+        throw RedisError(
+          error.kind, endpoint: node,
+          "\(error.message); the transaction may or may not have run (run the work again: it must be idempotent)"
+        )
+      }
+      checkin(connection)
+      let queued = replies.dropFirst().prefix(commands.count)
+      // A command refused while queueing aborts EXEC: nothing ran.
+      if let text = queued.lazy.compactMap(\.errorText).first {
+        if Redirection(text, from: node) != nil {
+          lastFailure = RedisError(
+            .clusterDown, endpoint: node,
+            "slot \(slot) could not be served (\(RedisConnection.firstLine(text)))")
+          continue
+        }
         throw RedisError(.reply, endpoint: node, RedisConnection.firstLine(text))
-      default: throw RedisError(.reply, endpoint: node, "EXEC answered in an unexpected shape")
       }
+      let executed = replies[commands.count + 1]
+      guard case .array(let results) = executed else {
+        if let text = executed.errorText, Redirection(text, from: node) != nil {
+          lastFailure = RedisError(.clusterDown, endpoint: node, RedisConnection.firstLine(text))
+          continue
+        }
+        throw RedisError(
+          .reply, endpoint: node,
+          executed.errorText.map(RedisConnection.firstLine)
+            ?? "EXEC answered in an unexpected shape")
+      }
+      if replicas > 0 {
+        let acknowledged = replies.last?.integer ?? 0
+        guard acknowledged >= replicas else {
+          throw RedisError(
+            .replication, endpoint: node,
+            "the transaction ran on the master, but \(acknowledged) of the \(replicas) replicas asked for acknowledged it within \(secondsText(replicationTimeout)) (a replica down or lagging?); it could be lost if the master died now"
+          )
+        }
+      }
+      return results
+    }
+  }
+
+  /// The fewest replicas any master has, as the cluster is configured (`CLUSTER NODES`; a
+  /// replica still syncing counts): the most a write can ask to be acknowledged by everywhere.
+  ///
+  /// - Throws: ``RedisError`` when no master answers.
+  public func fewestReplicas() throws(RedisError) -> Int {
+    let reply = try send(RedisCommand("CLUSTER", "NODES", keyIndex: nil))
+    guard let text = reply.text, reply.errorText == nil else {
+      throw RedisError(.reply, endpoint: nil, "CLUSTER NODES answered in an unexpected shape")
+    }
+    // Lines: id host:port@bus flags master-id …; a replica's master-id names its master.
+    var replicas: [Substring: Int] = [:]
+    for line in text.split(whereSeparator: \.isNewline) {
+      let fields = line.split(separator: " ")
+      guard fields.count >= 4 else { continue }
+      let flags = fields[2].split(separator: ",")
+      if flags.contains("master") && !flags.contains("fail") {
+        replicas[fields[0], default: 0] += 0
+      } else if flags.contains("slave") && !flags.contains("fail") {
+        replicas[fields[3], default: 0] += 1
+      }
+    }
+    return replicas.values.min() ?? 0
+  }
+
+  /// Calls `body` with every key of every master that matches `pattern` (`SCAN … MATCH`), a
+  /// batch at a time. Keys added or removed meanwhile may or may not be seen, as `SCAN` says.
+  ///
+  /// - Parameters:
+  ///   - pattern: a glob (`store:*`); a hash tag in it does not narrow the scan.
+  ///   - batch: keys asked for per `SCAN` call.
+  ///   - body: receives each batch of keys.
+  /// - Throws: ``RedisError`` when a master cannot be reached, or what `body` throws.
+  public func forEachKey(
+    matching pattern: String, batch: Int = 1000, _ body: ([[UInt8]]) throws -> Void
+  ) throws {
+    for node in masters {
+      var cursor = "0"
+      repeat {
+        let connection = try checkout(node)
+        let reply = try connection.run([
+          RedisCommand("SCAN", cursor, "MATCH", pattern, "COUNT", batch, keyIndex: nil)
+        ])[0]
+        checkin(connection)
+        guard let parts = reply.elements, parts.count == 2, let next = parts[0].text,
+          let keys = parts[1].elements
+        else {
+          throw RedisError(
+            .reply, endpoint: node,
+            reply.errorText.map(RedisConnection.firstLine) ?? "SCAN answered in an unexpected shape"
+          )
+        }
+        try body(keys.compactMap(\.bytes))
+        cursor = next
+      } while cursor != "0"
     }
   }
 

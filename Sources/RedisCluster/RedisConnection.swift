@@ -13,6 +13,8 @@ import CHiredis
 /// or write the connection is broken (``isBroken``) and must be dropped.
 final class RedisConnection: @unchecked Sendable {
   let endpoint: RedisEndpoint
+  /// Seconds allowed for each read or write.
+  let timeout: Double
   private let context: UnsafeMutablePointer<redisContext>
   /// Whether a read or write failed: the stream is out of step and the connection unusable.
   private(set) var isBroken = false
@@ -26,6 +28,7 @@ final class RedisConnection: @unchecked Sendable {
   /// - Throws: ``RedisError`` of kind `connection`, `timeout` or `authentication`.
   init(endpoint: RedisEndpoint, timeout: Double, password: String?) throws(RedisError) {
     self.endpoint = endpoint
+    self.timeout = timeout
     let limit = Self.limit(seconds: timeout)
     guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), limit) else {
       throw RedisError(.connection, endpoint: endpoint, "cannot allocate a connection")
@@ -53,6 +56,16 @@ final class RedisConnection: @unchecked Sendable {
   }
 
   deinit { redisFree(context) }
+
+  /// Runs `body` with every read and write allowed `seconds` (for a command that blocks on the
+  /// server, such as `WAIT`), then the usual timeout again.
+  func withTimeout<R>(_ seconds: Double, _ body: () throws(RedisError) -> R) throws(RedisError)
+    -> R
+  {
+    redisSetTimeout(context, Self.limit(seconds: seconds))
+    defer { redisSetTimeout(context, Self.limit(seconds: timeout)) }
+    return try body()
+  }
 
   /// Sends commands and reads their replies, in order.
   ///

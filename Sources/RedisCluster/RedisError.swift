@@ -16,6 +16,8 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     case reply
     /// Redirections did not settle (the cluster keeps moving a slot).
     case redirections
+    /// A write ran on its master but too few replicas acknowledged it in time.
+    case replication
   }
 
   /// What kind of failure.

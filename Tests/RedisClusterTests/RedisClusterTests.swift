@@ -186,6 +186,48 @@ import Testing
     #expect(try client.send(RedisCommand("GET", "{item:8}.x")) == .null)
   }
 
+  @Test("a transaction acknowledged by replicas (WAIT on its connection), or said not to be")
+  func replicatedTransactions() throws {
+    let client = try client()
+    #expect(try client.fewestReplicas() == 1)
+    let done = try client.transaction(
+      [RedisCommand("SET", "{wait}.a", "1"), RedisCommand("SET", "{wait}.b", "2")], replicas: 1)
+    #expect(done == [.status("OK"), .status("OK")])
+    // Asking for more replicas than exist: it ran on the master, and the error says so.
+    #expect {
+      _ = try client.transaction(
+        [RedisCommand("SET", "{wait}.a", "3")], replicas: 2, replicationTimeout: 0.2)
+    } throws: { error in
+      let error = error as? RedisError
+      return error?.kind == .replication && error?.description.contains("1 of the 2") == true
+        && error?.description.contains("ran on the master") == true
+    }
+    #expect(try client.send(RedisCommand("GET", "{wait}.a")).text == "3")
+  }
+
+  @Test("a script runs on the node of its keys' slot (EVAL routed by its first key)")
+  func scripts() throws {
+    let client = try client()
+    let script =
+      "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCRBY', KEYS[2], ARGV[2])"
+    let run = RedisCommand("EVAL", script, 2, "{lua}.name", "{lua}.count", "x", 5, keyIndex: 3)
+    #expect(try client.send(run) == .integer(5))
+    #expect(try client.send(run) == .integer(10))
+    #expect(try client.send(RedisCommand("GET", "{lua}.name")).text == "x")
+  }
+
+  @Test("every key matching a pattern, from every master")
+  func scanning() throws {
+    let client = try client()
+    let keys = (0..<500).map { "scanned:\($0)" }
+    _ = try client.pipeline(keys.map { RedisCommand("SET", $0, "1") })
+    var found: [String] = []
+    try client.forEachKey(matching: "scanned:*", batch: 50) { batch in
+      found += batch.map { String(decoding: $0, as: UTF8.self) }
+    }
+    #expect(found.sorted() == keys.sorted())
+  }
+
   @Test("a dead first seed falls back to the next; every unreachable seed is named")
   func seedsFallBack() throws {
     let dead = RedisEndpoint(host: "127.0.0.1", port: cluster.basePort + 9)
