@@ -333,3 +333,44 @@ import Testing
     Issue.record("the replicas did not catch up with their masters")
   }
 }
+
+/// Store addresses as the commands will take them.
+@Suite struct RedisStoreAddressTests {
+  @Test("seeds, name and password are read; the password never shows")
+  func reading() throws {
+    let address = try RedisStoreAddress("redis://:pa55@10.0.0.1:7000,node-b:7001/faces")
+    #expect(
+      address.seeds == [
+        RedisEndpoint(host: "10.0.0.1", port: 7000), RedisEndpoint(host: "node-b", port: 7001),
+      ])
+    #expect(address.name == "faces")
+    #expect(address.password == "pa55")
+    #expect(address.description == "redis://10.0.0.1:7000,node-b:7001/faces")
+    // From the environment only when the address has none.
+    let environment = [RedisStoreAddress.passwordVariable: "from-env"]
+    #expect(try RedisStoreAddress("redis://h:1/s", environment: environment).password == "from-env")
+    #expect(
+      try RedisStoreAddress("redis://:mine@h:1/s", environment: environment).password == "mine")
+    #expect(try RedisStoreAddress("redis://h:1/s").password == nil)
+    #expect(RedisStoreAddress.isRedis("redis://h:1/s") && !RedisStoreAddress.isRedis("/data/store"))
+  }
+
+  @Test("a malformed address says which part is wrong and what is expected, without the password")
+  func malformed() {
+    let cases = [
+      ("redis://h:1", "no /NAME"), ("redis://h:1/", "store name"), ("redis://h/s", "not HOST:PORT"),
+      ("redis://h:1,,h:2/s", "not HOST:PORT"), ("redis://user:secret@h:1/s", ":PASSWORD"),
+      ("redis://h:1/a b", "store name"), ("redis://h:1/a{b}", "store name"),
+      ("http://h:1/s", "not a Redis store address"),
+    ]
+    for (text, complaint) in cases {
+      #expect {
+        _ = try RedisStoreAddress(text)
+      } throws: { error in
+        let message = "\(error)"
+        return message.contains(complaint) && message.contains("expected redis://")
+          && !message.contains("secret")
+      }
+    }
+  }
+}
