@@ -109,8 +109,16 @@ import VectorStore
       "\(error)".contains("zero.vec, line 3") && "\(error)".contains("all zeros")
     }
     #expect { try build(directory.file("in"), store: store, metric: .l2) } throws: { error in
-      (error as? VectorStoreError)?.kind == .metricMismatch
+      (error as? TripIndexError)?.parameter == .metric && "\(error)".contains("cosine metric")
     }
+    // The tool names its flag.
+    let outcome = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--metric", "l2", "--quiet",
+    ])
+    #expect(outcome.status == 1)
+    #expect(
+      outcome.stderr.contains("uses the cosine metric, but --metric l2 was given"),
+      "\(outcome.stderr)")
   }
 
   @Test(

@@ -129,9 +129,8 @@ public enum Build {
         )
       }
       if let metric = options.metric, metric != store.metric {
-        throw VectorStoreError(
-          .metricMismatch, path: options.storePath,
-          "uses the \(store.metric.rawValue) metric, but the \(metric.rawValue) metric was given; a store's metric is fixed when it is created"
+        throw TripIndexError(
+          "store \(options.storePath): uses the \(store.metric.rawValue) metric, but \(option: .metric) \(metric.rawValue) was given; a store's metric is fixed when it is created"
         )
       }
       try checkModel(model, path: modelPath, against: store)
