@@ -8,6 +8,8 @@
 #   Benchmarks/scripts/redis-cluster.sh restart DIR PORT  # start a killed node again
 #   Benchmarks/scripts/redis-cluster.sh standalone DIR PORT [--owner PID] [--password P]
 #                                                         # one Redis without cluster mode
+#   Benchmarks/scripts/redis-cluster.sh unjoined DIR PORT [--owner PID] [--password P]
+#                                                         # one cluster node, in no cluster (no slots)
 #
 # `start` waits until the cluster serves all 16384 slots and every master has its replica, then
 # prints the seed address (127.0.0.1:BASE,...) on stdout. With --owner, a watchdog stops the
@@ -113,10 +115,10 @@ case "$command" in
     watch_owner "$owner"
     (IFS=,; echo "${nodes[*]}")
     ;;
-  standalone)
+  standalone | unjoined)
     parse_options "$@"
-    : "${port:?usage: redis-cluster.sh standalone DIR PORT [--owner PID] [--password P]}"
-    start_node "$port" "$password" no
+    : "${port:?usage: redis-cluster.sh standalone|unjoined DIR PORT [--owner PID] [--password P]}"
+    start_node "$port" "$password" "$([ "$command" = unjoined ] && echo yes || echo no)"
     wait_for_port "$port"
     watch_owner "$owner"
     echo "127.0.0.1:$port"

@@ -283,6 +283,28 @@ import Testing
   }
 }
 
+/// A node in cluster mode that no cluster has joined: no slot is served.
+@Suite(.serialized) final class RedisUnformedClusterTests {
+  let node: LocalRedis
+
+  init() throws { node = try LocalRedis.unjoinedNode() }
+  deinit { node.stop() }
+
+  @Test("slots no node serves: the message counts them, names the ranges and says what to do")
+  func uncoveredSlots() throws {
+    let endpoint = try #require(RedisEndpoint(node.seeds))
+    #expect {
+      _ = try RedisClusterClient(seeds: [endpoint], timeout: 2)
+    } throws: { error in
+      let error = error as? RedisError
+      return error?.kind == .clusterDown
+        && error?.description.contains("serves 0 of 16384 slots (none serves 0-16383)") == true
+        && error?.description.contains("wait until it has formed") == true
+        && error?.description.contains("\(endpoint)") == true
+    }
+  }
+}
+
 /// The client across a failover: a master killed, its replica promoted, work goes on.
 @Suite(.serialized) final class RedisFailoverTests {
   let cluster: LocalRedis

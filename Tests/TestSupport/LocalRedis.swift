@@ -45,6 +45,11 @@ public final class LocalRedis: Sendable {
     }
   }
 
+  /// Starts one node in cluster mode that has joined no cluster (it serves no slot).
+  public static func unjoinedNode() throws -> LocalRedis {
+    try start { directory, port in ["unjoined", directory, String(port)] }
+  }
+
   /// Runs the script on free-looking ports (tries a few bases: another run may hold one).
   private static func start(_ arguments: (String, Int) -> [String]) throws -> LocalRedis {
     var failures: [String] = []
