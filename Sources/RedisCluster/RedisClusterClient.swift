@@ -203,15 +203,90 @@ public final class RedisClusterClient: Sendable {
   public func transaction(
     _ commands: [RedisCommand], replicas: Int = 0, replicationTimeout: Double = 5
   ) throws(RedisError) -> [RedisReply] {
+    let batch =
+      [RedisCommand("MULTI", keyIndex: nil)] + commands + [RedisCommand("EXEC", keyIndex: nil)]
+    return try runAtomically(
+      batch, slot: try Self.oneSlot(of: commands), replicas: replicas,
+      replicationTimeout: replicationTimeout
+    ) { (replies, node) throws(RedisError) -> Attempt<[RedisReply]> in
+      // A command refused while queueing aborts EXEC: nothing ran.
+      if let text = replies.dropFirst().prefix(commands.count).lazy.compactMap(\.errorText).first {
+        if Redirection(text, from: node) != nil { return .notRun(text) }
+        throw RedisError(.reply, endpoint: node, RedisConnection.firstLine(text))
+      }
+      switch replies[commands.count + 1] {
+      case .array(let results): return .done(results)
+      case .error(let text) where Redirection(text, from: node) != nil: return .notRun(text)
+      case let other:
+        throw RedisError(
+          .reply, endpoint: node,
+          other.errorText.map(RedisConnection.firstLine) ?? "EXEC answered in an unexpected shape")
+      }
+    }
+  }
+
+  /// Runs a Lua script (`EVAL`) on the node serving its keys' slot: Redis runs a script
+  /// atomically, nothing else in between. Retried, and acknowledged by replicas, as
+  /// ``transaction(_:replicas:replicationTimeout:)`` is. A script that fails part-way keeps the
+  /// writes it made before failing (Redis does not roll scripts back): check first, then write.
+  ///
+  /// - Parameters:
+  ///   - source: the script.
+  ///   - keys: the keys it touches (`KEYS`), all of one slot.
+  ///   - arguments: its other arguments (`ARGV`).
+  ///   - replicas: replicas that must acknowledge it.
+  ///   - replicationTimeout: seconds to wait for them.
+  /// - Returns: the script's reply (an error the script returned is a reply, not a throw).
+  /// - Throws: ``RedisError`` as ``transaction(_:replicas:replicationTimeout:)``.
+  public func script(
+    _ source: String, keys: [any RedisArgument], arguments: [any RedisArgument] = [],
+    replicas: Int = 0, replicationTimeout: Double = 5
+  ) throws(RedisError) -> RedisReply {
+    let command = RedisCommand(
+      "EVAL", arguments: [source, keys.count] + keys + arguments, keyIndex: 3)
+    return try runAtomically(
+      [command],
+      slot: try Self.oneSlot(
+        of: [command]
+          + keys.dropFirst().map { key in
+            RedisCommand("GET", key)
+          }), replicas: replicas, replicationTimeout: replicationTimeout
+    ) { (replies, node) throws(RedisError) -> Attempt<RedisReply> in
+      if let text = replies[0].errorText, Redirection(text, from: node) != nil {
+        return .notRun(text)
+      }
+      return .done(replies[0])
+    }
+  }
+
+  /// What one attempt of ``runAtomically(_:slot:replicas:replicationTimeout:_:)`` found.
+  private enum Attempt<Result> {
+    /// It ran: the result.
+    case done(Result)
+    /// It did not run (redirected, the cluster failing over): the server's words.
+    case notRun(String)
+  }
+
+  /// The one slot of some commands' keys.
+  private static func oneSlot(of commands: [RedisCommand]) throws(RedisError) -> Int {
     let slots = Set(commands.compactMap(\.slot))
     guard slots.count == 1, let slot = slots.first else {
       throw RedisError(
         .reply, endpoint: nil,
-        "a transaction's keys must share one slot (they span \(slots.count)); give them one hash tag"
+        "an atomic write's keys must share one slot (they span \(slots.count)); give them one hash tag"
       )
     }
-    var batch = [RedisCommand("MULTI", keyIndex: nil)] + commands
-    batch.append(RedisCommand("EXEC", keyIndex: nil))
+    return slot
+  }
+
+  /// Sends `batch` to the master of `slot` on one connection (then `WAIT`, with `replicas`),
+  /// and again, with the map learnt again, whenever `interpret` says it did not run, until
+  /// ``retryLimit``.
+  private func runAtomically<Result>(
+    _ batch: [RedisCommand], slot: Int, replicas: Int, replicationTimeout: Double,
+    _ interpret: ([RedisReply], RedisEndpoint) throws(RedisError) -> Attempt<Result>
+  ) throws(RedisError) -> Result {
+    var batch = batch
     if replicas > 0 {
       batch.append(
         RedisCommand("WAIT", replicas, Int((replicationTimeout * 1000).rounded()), keyIndex: nil))
@@ -222,8 +297,7 @@ public final class RedisClusterClient: Sendable {
     while true {
       if rounds > 0 {
         guard Self.now() < deadline else {
-          throw lastFailure
-            ?? RedisError(.redirections, endpoint: nil, "slot \(slot) kept moving")
+          throw lastFailure ?? RedisError(.redirections, endpoint: nil, "slot \(slot) kept moving")
         }
         Self.pause(seconds: min(0.25, 0.02 * Double(rounds)))
         refreshMap()
@@ -251,42 +325,28 @@ public final class RedisClusterClient: Sendable {
       } catch {
         throw RedisError(
           error.kind, endpoint: node,
-          "\(error.message); the transaction may or may not have run (run the work again: it must be idempotent)"
+          "\(error.message); the write may or may not have run (run the work again: it must be idempotent)"
         )
       }
       checkin(connection)
-      let queued = replies.dropFirst().prefix(commands.count)
-      // A command refused while queueing aborts EXEC: nothing ran.
-      if let text = queued.lazy.compactMap(\.errorText).first {
-        if Redirection(text, from: node) != nil {
-          lastFailure = RedisError(
-            .clusterDown, endpoint: node,
-            "slot \(slot) could not be served (\(RedisConnection.firstLine(text)))")
-          continue
+      switch try interpret(replies, node) {
+      case .notRun(let text):
+        lastFailure = RedisError(
+          .clusterDown, endpoint: node,
+          "slot \(slot) could not be served (\(RedisConnection.firstLine(text)))")
+        continue
+      case .done(let result):
+        if replicas > 0 {
+          let acknowledged = replies.last?.integer ?? 0
+          guard acknowledged >= replicas else {
+            throw RedisError(
+              .replication, endpoint: node,
+              "the write ran on the master, but \(acknowledged) of the \(replicas) replicas asked for acknowledged it within \(secondsText(replicationTimeout)) (a replica down or lagging?); it could be lost if the master died now"
+            )
+          }
         }
-        throw RedisError(.reply, endpoint: node, RedisConnection.firstLine(text))
+        return result
       }
-      let executed = replies[commands.count + 1]
-      guard case .array(let results) = executed else {
-        if let text = executed.errorText, Redirection(text, from: node) != nil {
-          lastFailure = RedisError(.clusterDown, endpoint: node, RedisConnection.firstLine(text))
-          continue
-        }
-        throw RedisError(
-          .reply, endpoint: node,
-          executed.errorText.map(RedisConnection.firstLine)
-            ?? "EXEC answered in an unexpected shape")
-      }
-      if replicas > 0 {
-        let acknowledged = replies.last?.integer ?? 0
-        guard acknowledged >= replicas else {
-          throw RedisError(
-            .replication, endpoint: node,
-            "the transaction ran on the master, but \(acknowledged) of the \(replicas) replicas asked for acknowledged it within \(secondsText(replicationTimeout)) (a replica down or lagging?); it could be lost if the master died now"
-          )
-        }
-      }
-      return results
     }
   }
 
