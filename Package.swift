@@ -18,6 +18,7 @@ let package = Package(
     .library(name: "LMDB", targets: ["LMDB"]),
     .library(name: "StorageBackend", targets: ["StorageBackend"]),
     .library(name: "RedisCluster", targets: ["RedisCluster"]),
+    .library(name: "RedisStore", targets: ["RedisStore"]),
     .library(name: "HDF5", targets: ["HDF5"]),
     .library(name: "Plumbing", targets: ["Plumbing"]),
   ],
@@ -50,6 +51,7 @@ let package = Package(
     .target(name: "LMDB", dependencies: ["CLMDB", "StorageBackend"]),
     .target(name: "StorageEngines", dependencies: ["LMDB", "StorageBackend"]),
     .target(name: "RedisCluster", dependencies: ["CHiredis"]),
+    .target(name: "RedisStore", dependencies: ["RedisCluster", "VectorMath"]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -153,6 +155,9 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
       ]),
     .testTarget(name: "RedisClusterTests", dependencies: ["RedisCluster", "TestSupport"]),
+    .testTarget(
+      name: "RedisStoreTests",
+      dependencies: ["RedisCluster", "RedisStore", "TestSupport", "VectorMath", "VectorStore"]),
     .testTarget(
       name: "RankedListsTests",
       dependencies: ["Evaluation", "Plumbing", "RankedLists", "TestSupport", "VectorMath"]),

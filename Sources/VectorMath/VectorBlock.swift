@@ -28,6 +28,14 @@ public struct VectorBlock {
     self.deleted = deleted
   }
 
+  /// Rows per block for vectors of `dimension` values: about 256 KiB of floats, a power of two
+  /// between 16 and 4096 (one exact-search product's rows; how every store lays out its blocks).
+  public static func rows(forDimension dimension: Int) -> Int {
+    var rows = 16
+    while rows < 4096 && rows * 2 * dimension * 4 <= 256 << 10 { rows *= 2 }
+    return rows
+  }
+
   /// Whether row `index` (0-based within the block) is deleted.
   @inline(__always)
   public func isDeleted(_ index: Int) -> Bool {

@@ -80,3 +80,48 @@ public enum VectorLimits {
     return nil
   }
 }
+
+/// The checks every store makes on a batch before writing any of it, in one place so that the
+/// stores take exactly the same items: names present, short enough, none twice (compared as
+/// bytes), every vector storable; for a normalising metric, the rows are normalised.
+public enum ItemBatchCheck {
+  /// The first problem of a batch, for an error message (naming the item), or `nil`.
+  ///
+  /// - Parameters:
+  ///   - names: one name per row.
+  ///   - maximumNameBytes: the longest name the store takes.
+  ///   - rows: the vectors; normalised in place when `normalizing` and nothing is wrong.
+  ///   - normalizing: whether the store normalises vectors (the cosine metric).
+  /// - Returns: what is wrong, or `nil`.
+  public static func problem(
+    names: [String], maximumNameBytes: Int, rows: inout Matrix, normalizing: Bool
+  ) -> String? {
+    var seen = Set<ItemNameKey>()
+    for (index, name) in names.enumerated() {
+      if name.isEmpty { return "item \(index) has an empty name" }
+      if name.utf8.count > maximumNameBytes {
+        return
+          "name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(maximumNameBytes)"
+      }
+      if !seen.insert(ItemNameKey(name)).inserted {
+        return "name '\(name)' appears twice in one batch"
+      }
+    }
+    let columns = rows.columns
+    let found: String? = rows.values.withUnsafeBufferPointer { values in
+      for (index, name) in names.enumerated() {
+        let vector = UnsafeBufferPointer(
+          rebasing: values[(index * columns)..<((index + 1) * columns)])
+        if let problem = VectorLimits.storageProblem(vector, normalizing: normalizing) {
+          return "item '\(name)': \(problem)"
+        }
+      }
+      return nil
+    }
+    if let found { return found }
+    if normalizing, let zero = rows.normalizeRows() {
+      return "item '\(names[zero])' cannot be normalised for the cosine metric"
+    }
+    return nil
+  }
+}

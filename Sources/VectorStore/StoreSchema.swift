@@ -42,9 +42,7 @@ enum StoreSchema {
 
   /// Rows per block: about 256 KiB of floats, a power of two between 16 and 4096.
   static func blockRows(forDimension dimension: Int) -> Int {
-    var rows = 16
-    while rows < 4096 && rows * 2 * dimension * 4 <= 256 << 10 { rows *= 2 }
-    return rows
+    VectorBlock.rows(forDimension: dimension)
   }
 
   /// The rows a block starting at `firstID` holds when ids up to `nextID` were assigned: every

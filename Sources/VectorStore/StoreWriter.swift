@@ -332,37 +332,11 @@ public final class StoreWriter {
 
   /// Checks names and values; normalises rows for the cosine metric.
   private func validate(names: [String], rows: inout Matrix) throws {
-    let maxKeyBytes = store.engine.maximumKeyBytes
-    var seen = Set<ItemNameKey>()  // bytes, as LMDB compares the names
-    for (index, name) in names.enumerated() {
-      guard !name.isEmpty else {
-        throw VectorStoreError(.invalidItem, path: store.path, "item \(index) has an empty name")
-      }
-      guard name.utf8.count <= maxKeyBytes else {
-        throw VectorStoreError(
-          .invalidItem, path: store.path,
-          "name '\(name.prefix(40))…' is \(name.utf8.count) bytes long; names may have at most \(maxKeyBytes)"
-        )
-      }
-      guard seen.insert(ItemNameKey(name)).inserted else {
-        throw VectorStoreError(
-          .invalidItem, path: store.path, "name '\(name)' appears twice in one batch")
-      }
-    }
-    let normalizing = store.metric.normalizesVectors
-    try rows.values.withUnsafeBufferPointer { values in
-      for (index, name) in names.enumerated() {
-        let vector = UnsafeBufferPointer(
-          rebasing: values[(index * rows.columns)..<((index + 1) * rows.columns)])
-        if let problem = VectorLimits.storageProblem(vector, normalizing: normalizing) {
-          throw VectorStoreError(.invalidItem, path: store.path, "item '\(name)': \(problem)")
-        }
-      }
-    }
-    if normalizing, let zero = rows.normalizeRows() {
-      throw VectorStoreError(
-        .invalidItem, path: store.path,
-        "item '\(names[zero])' cannot be normalised for the cosine metric")
+    if let problem = ItemBatchCheck.problem(
+      names: names, maximumNameBytes: store.engine.maximumKeyBytes, rows: &rows,
+      normalizing: store.metric.normalizesVectors)
+    {
+      throw VectorStoreError(.invalidItem, path: store.path, problem)
     }
   }
 }

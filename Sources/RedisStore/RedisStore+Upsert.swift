@@ -1,0 +1,249 @@
+import RedisCluster
+import VectorMath
+
+/// What one ``RedisStore/upsert(names:labels:vectors:replicas:)`` did.
+public struct RedisUpsertSummary: Hashable, Sendable {
+  /// New names, given new ids.
+  public var added = 0
+  /// Existing names whose vector or labels changed.
+  public var updated = 0
+  /// Existing names with the same vector and labels, left untouched.
+  public var unchanged = 0
+  /// The id of every input row, in order.
+  public var ids: [UInt64] = []
+}
+
+extension RedisStore {
+  /// Adds new names and updates changed ones, as the LMDB store's upsert does: ids in input
+  /// order from the store-wide counter, unchanged items untouched. Each shard's part is one
+  /// atomic script, acknowledged by `replicas` replicas before it counts.
+  ///
+  /// - Parameters:
+  ///   - names: one name per row, none twice.
+  ///   - labels: one per row.
+  ///   - vectors: the rows (normalised here for the cosine metric).
+  ///   - replicas: replicas that must acknowledge each shard's write.
+  /// - Returns: what was done.
+  /// - Throws: ``RedisStoreError`` (`invalidItem` before anything is written; `fenced`; `damaged`
+  ///   when another writer changed a name meanwhile), ``RedisError`` (`replication`: written on
+  ///   the master only). After a failure, running the same batch again finishes it.
+  public func upsert(
+    names: [String], labels: [ItemLabels], vectors: Matrix, replicas: Int = 0
+  ) throws -> RedisUpsertSummary {
+    precondition(names.count == labels.count && names.count == vectors.rows, "one row per name")
+    var rows = vectors
+    try validate(names: names, rows: &rows)
+    let token = try writerToken()
+    let shardOf = names.map { RedisStoreKeys.shard(ofName: $0, shards: shards) }
+    let rowBytes = dimension * MemoryLayout<Float>.size
+    // What the shards hold of these names now.
+    let held = try client.pipeline(
+      names.indices.map { RedisCommand("HGET", keys.shard(shardOf[$0]).names, names[$0]) })
+    // Rows whose name is held, with its id.
+    let existing: [(index: Int, id: UInt64)] = held.enumerated().compactMap { index, reply in
+      reply.bytes.flatMap(Self.bigEndianID).map { (index, $0) }
+    }
+    let heldIDs = Dictionary(uniqueKeysWithValues: existing.map { ($0.index, $0.id) })
+    let records = try client.pipeline(
+      existing.map {
+        RedisCommand("HGET", keys.shard(shardOf[$0.index]).items, Self.bigEndian($0.id))
+      })
+    var storedRecords: [ItemRecord] = []
+    for (position, (index, _)) in existing.enumerated() {
+      guard let record = records[position].bytes.flatMap(ItemRecord.init(bytes:)) else {
+        throw RedisStoreError(
+          .damaged, store: "\(address)",
+          "item '\(names[index])' has a name but no readable record (shard \(shardOf[index]))")
+      }
+      storedRecords.append(record)
+    }
+    let storedVectors = try client.pipeline(
+      zip(existing, storedRecords).map { existing, record in
+        let (index, row) = (existing.index, record.row)
+        let offset = (row % shardBlockRows) * rowBytes
+        return RedisCommand(
+          "GETRANGE", keys.shard(shardOf[index]).vectors(row / shardBlockRows), offset,
+          offset + rowBytes - 1)
+      })
+    // Classify every row, and give new names their ids in input order.
+    enum Change { case add, vectorAndLabels, labelsOnly, none }
+    var changes = [Change](repeating: .add, count: names.count)
+    for (position, (index, _)) in existing.enumerated() {
+      let sameVector = storedVectors[position].bytes == Self.bytes(of: rows, row: index)
+      let sameLabels = storedRecords[position].labels == labels[index]
+      changes[index] = sameVector ? (sameLabels ? .none : .labelsOnly) : .vectorAndLabels
+    }
+    let newCount = changes.filter { $0 == .add }.count
+    var nextNew: UInt64 = 0
+    if newCount > 0 {
+      let reply = try client.send(RedisCommand("INCRBY", keys.nextID, newCount), idempotent: false)
+      guard let end = reply.integer, end >= newCount else {
+        throw RedisStoreError(.damaged, store: "\(address)", "its id counter is not a number")
+      }
+      nextNew = UInt64(end) - UInt64(newCount)
+    }
+    var summary = RedisUpsertSummary()
+    var perShard: [Int: [any RedisArgument]] = [:]
+    var perShardItems: [Int: Int] = [:]
+    for index in names.indices {
+      let id: UInt64
+      let kind: String
+      switch (changes[index], heldIDs[index]) {
+      case (.none, let held?):
+        summary.unchanged += 1
+        summary.ids.append(held)
+        continue
+      case (.vectorAndLabels, let held?), (.labelsOnly, let held?):
+        id = held
+        kind = changes[index] == .labelsOnly ? "l" : "u"
+        summary.updated += 1
+      default:
+        id = nextNew
+        nextNew += 1
+        kind = "a"
+        summary.added += 1
+      }
+      summary.ids.append(id)
+      var littleEndian = id.littleEndian
+      let idLE = withUnsafeBytes(of: &littleEndian) { Array($0) }
+      perShard[shardOf[index], default: []] += [
+        kind, names[index], Self.bigEndian(id), idLE, ItemRecord.labelBytes(labels[index]),
+        kind == "l" ? [] : Self.bytes(of: rows, row: index),
+      ]
+      perShardItems[shardOf[index], default: 0] += 1
+    }
+    for (shard, arguments) in perShard.sorted(by: { $0.key < $1.key }) {
+      let shardKeys = keys.shard(shard)
+      let reply = try client.script(
+        Self.upsertScript,
+        keys: [
+          shardKeys.epoch, shardKeys.names, shardKeys.items, shardKeys.rows, shardKeys.count,
+          shardKeys.generation,
+        ],
+        arguments: [Int(token), shardKeys.blockPrefix, shardBlockRows, perShardItems[shard] ?? 0]
+          + arguments,
+        replicas: replicas)
+      if let text = reply.errorText {
+        throw RedisStoreError(
+          text.hasPrefix("FENCED") ? .fenced : .damaged, store: "\(address)",
+          "shard \(shard) refused the write: \(text); run the command again")
+      }
+    }
+    return summary
+  }
+
+  /// One shard's part of an upsert, checked first (a script that fails part-way keeps what it
+  /// wrote), then written: KEYS = epoch, names, items, rows, count, generation; ARGV = token,
+  /// block prefix, rows per block, item count, then per item kind (`a` add, `u` vector and
+  /// labels, `l` labels), name, id (big-endian), id (little-endian), labels, vector.
+  static let upsertScript = """
+    if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+      return redis.error_reply('FENCED a newer writer holds this store')
+    end
+    local prefix, per, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+    for k = 0, n - 1 do
+      local base = 5 + k * 6
+      local kind, name, id = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+      local held = redis.call('HGET', KEYS[2], name)
+      if kind == 'a' then
+        if held then return redis.error_reply('CONFLICT ' .. name .. ' was added meanwhile') end
+      elseif held ~= id or redis.call('HEXISTS', KEYS[3], id) == 0 then
+        return redis.error_reply('CONFLICT ' .. name .. ' changed meanwhile')
+      end
+    end
+    local rows = tonumber(redis.call('GET', KEYS[4]) or '0')
+    local added = 0
+    for k = 0, n - 1 do
+      local base = 5 + k * 6
+      local kind, name, id, idLE = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
+      local labels, vector = ARGV[base + 4], ARGV[base + 5]
+      local row
+      if kind == 'a' then
+        row = rows
+        rows = rows + 1
+        added = added + 1
+        local block = math.floor(row / per)
+        redis.call('APPEND', prefix .. 'vec:' .. block, vector)
+        redis.call('APPEND', prefix .. 'ids:' .. block, idLE)
+        redis.call('HSET', KEYS[2], name, id)
+      else
+        row = struct.unpack('<I4', redis.call('HGET', KEYS[3], id))
+        if kind == 'u' then
+          local block = math.floor(row / per)
+          redis.call('SETRANGE', prefix .. 'vec:' .. block, (row % per) * string.len(vector), vector)
+        end
+      end
+      redis.call('HSET', KEYS[3], id, struct.pack('<I4', row) .. labels .. name)
+    end
+    redis.call('SET', KEYS[4], rows)
+    redis.call('INCRBY', KEYS[5], added)
+    redis.call('INCR', KEYS[6])
+    return added
+    """
+
+  /// Refuses bad names and values before anything is written (as the LMDB store does);
+  /// normalises for cosine.
+  private func validate(names: [String], rows: inout Matrix) throws {
+    guard rows.columns == dimension else {
+      throw RedisStoreError(
+        .mismatch, store: "\(address)",
+        "holds \(dimension)-dimensional vectors, but the input has dimension \(rows.columns)")
+    }
+    if let problem = ItemBatchCheck.problem(
+      names: names, maximumNameBytes: Self.maximumNameBytes, rows: &rows,
+      normalizing: metric.normalizesVectors)
+    {
+      throw RedisStoreError(.invalidItem, store: "\(address)", problem)
+    }
+  }
+
+  /// A row's values as stored: little-endian `Float32`s.
+  static func bytes(of matrix: Matrix, row: Int) -> [UInt8] {
+    matrix.values.withUnsafeBufferPointer { values in
+      var bytes: [UInt8] = []
+      bytes.reserveCapacity(matrix.columns * 4)
+      for value in values[(row * matrix.columns)..<((row + 1) * matrix.columns)] {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+      }
+      return bytes
+    }
+  }
+
+  static func bigEndian(_ id: UInt64) -> [UInt8] {
+    withUnsafeBytes(of: id.bigEndian) { Array($0) }
+  }
+
+  static func bigEndianID(_ bytes: [UInt8]) -> UInt64? {
+    guard bytes.count == 8 else { return nil }
+    return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+  }
+}
+
+/// An item record as a shard keeps it: row (`UInt32` LE), pid, camera, group (`Int32` LE,
+/// `Int32.min` unknown), then the name.
+struct ItemRecord {
+  let row: Int
+  let labels: ItemLabels
+  let name: String
+
+  init?(bytes: [UInt8]) {
+    guard bytes.count >= 16 else { return nil }
+    func word(_ offset: Int) -> UInt32 {
+      (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
+    }
+    func label(_ offset: Int) -> Int32? {
+      let value = Int32(bitPattern: word(offset))
+      return value == Int32.min ? nil : value
+    }
+    row = Int(word(0))
+    labels = ItemLabels(pid: label(4), camera: label(8), group: label(12))
+    name = String(decoding: bytes[16...], as: UTF8.self)
+  }
+
+  /// The 12 label bytes of a record.
+  static func labelBytes(_ labels: ItemLabels) -> [UInt8] {
+    [labels.pid, labels.camera, labels.group].flatMap { label in
+      withUnsafeBytes(of: (label ?? Int32.min).littleEndian) { Array($0) }
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import RedisCluster
+import RedisStore
+import TestSupport
+import Testing
+import VectorMath
+import VectorStore
+
+/// The store on a real local Redis Cluster against the LMDB store built from the same items.
+@Suite(.serialized) struct RedisStoreTests {
+  private static let shared = Result { try LocalRedis.cluster() }
+  let cluster: LocalRedis
+  let client: RedisClusterClient
+
+  init() throws {
+    cluster = try Self.shared.get()
+    client = try RedisClusterClient(
+      seeds: cluster.seeds.split(separator: ",").compactMap { RedisEndpoint($0) }, timeout: 5)
+  }
+
+  private func address(_ name: String) throws -> RedisStoreAddress {
+    try RedisStoreAddress("redis://\(cluster.seeds)/\(name)")
+  }
+
+  /// Deterministic items: names, labels (pid, camera, group) and vectors.
+  private func items(_ count: Int, dimension: Int, seed: UInt64, offset: Int = 0) -> (
+    [String], [ItemLabels], Matrix
+  ) {
+    var random = SeededRandom(seed: seed)
+    let names = (0..<count).map { "item-\($0 + offset)" }
+    let labels = (0..<count).map {
+      ItemLabels(
+        pid: Int32(($0 + offset) % 50), camera: Int32($0 % 6), group: $0 % 7 == 0 ? nil : 3)
+    }
+    let values = (0..<(count * dimension)).map { _ in Float(random.normal()) }
+    return (names, labels, Matrix(rows: count, columns: dimension, values: values))
+  }
+
+  /// The same batches into an LMDB store.
+  private func lmdb(
+    _ directory: TemporaryDirectory, metric: DistanceMetric, dimension: Int,
+    batches: [([String], [ItemLabels], Matrix)]
+  ) throws -> VectorStore {
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: dimension, metric: metric)
+    for (names, labels, vectors) in batches {
+      _ = try vectors.values.withUnsafeBufferPointer { values in
+        try store.write { try $0.upsert(names: names, labels: labels, vectors: values) }
+      }
+    }
+    return store
+  }
+
+  @Test(
+    "the same batches give the same ids, names, labels, vectors and exact answers as LMDB",
+    arguments: [DistanceMetric.l2, .cosine])
+  func sameAsLMDB(metric: DistanceMetric) throws {
+    let dimension = 24
+    let first = items(1500, dimension: dimension, seed: 1)
+    let second = items(700, dimension: dimension, seed: 2, offset: 1200)  // 300 names again
+    let address = try address("same-\(metric.rawValue)")
+    let redis = try RedisStore.openOrCreate(
+      address, dimension: dimension, metric: metric, shards: 8, client: client)
+    try redis.removeEverything()
+    let store = try RedisStore.openOrCreate(
+      address, dimension: dimension, metric: metric, shards: 8, client: client)
+    let added = try store.upsert(names: first.0, labels: first.1, vectors: first.2, replicas: 1)
+    #expect(added.added == 1500 && added.ids == (0..<1500).map { UInt64($0) })
+    let again = try store.upsert(names: second.0, labels: second.1, vectors: second.2, replicas: 1)
+    #expect(again.added == 400 && again.updated == 300 && again.unchanged == 0)
+    #expect(try store.count() == 1900)
+    // Unchanged items are left alone.
+    let same = try store.upsert(names: second.0, labels: second.1, vectors: second.2)
+    #expect(same.unchanged == 700 && same.added == 0 && same.updated == 0 && same.ids == again.ids)
+
+    let directory = TemporaryDirectory()
+    let lmdb = try lmdb(directory, metric: metric, dimension: dimension, batches: [first, second])
+    let snapshot = try store.snapshot()
+    let probes = items(40, dimension: dimension, seed: 9).2
+    try lmdb.read { reference in
+      #expect(snapshot.count == reference.count && snapshot.idLimit == reference.nextID)
+      for id in 0..<reference.nextID {
+        let item = try #require(try reference.item(id: id))
+        let mine = try #require(snapshot.items[id])
+        #expect(mine.name == item.name && mine.labels == item.labels)
+        #expect(
+          Array(try #require(snapshot.vector(id: id)))
+            == Array(try #require(reference.vector(id: id))))
+      }
+      var prepared = probes
+      if metric.normalizesVectors { _ = prepared.normalizeRows() }
+      let expected = reference.exactSearch.search(prepared, k: 10)
+      let found = snapshot.exactSearch.search(prepared, k: 10)
+      #expect(found == expected)
+    }
+  }
+
+  @Test("a store's shape is checked when it opens: missing, another dimension, another metric")
+  func openingChecks() throws {
+    let missing = try address("never-made")
+    #expect {
+      _ = try RedisStore.open(missing, client: client)
+    } throws: { error in
+      let error = error as? RedisStoreError
+      return error?.kind == .missing && error?.description.contains("\(missing)") == true
+        && error?.description.contains("tripindex build") == true
+    }
+    let address = try address("shaped")
+    _ = try RedisStore.openOrCreate(address, dimension: 8, metric: .l2, client: client)
+    #expect {
+      _ = try RedisStore.openOrCreate(address, dimension: 9, metric: .l2, client: client)
+    } throws: { "\($0)".contains("holds 8-dimensional vectors, but the input has dimension 9") }
+    #expect {
+      _ = try RedisStore.openOrCreate(address, dimension: 8, metric: .cosine, client: client)
+    } throws: { "\($0)".contains("uses the l2 metric, but cosine was asked for") }
+    // A layout from a newer tripindex is refused, saying so.
+    _ = try client.send(RedisCommand("HSET", "shaped:meta", "schema", 99))
+    #expect {
+      _ = try RedisStore.open(address, client: client)
+    } throws: { "\($0)".contains("newer tripindex") }
+  }
+
+  @Test("a writer overtaken by a newer one is refused on every shard; bad items before any write")
+  func fencingAndValidation() throws {
+    let address = try address("fenced")
+    let old = try RedisStore.openOrCreate(address, dimension: 4, metric: .l2, client: client)
+    try old.removeEverything()
+    let first = try RedisStore.openOrCreate(address, dimension: 4, metric: .l2, client: client)
+    let batch = items(20, dimension: 4, seed: 3)
+    _ = try first.upsert(names: batch.0, labels: batch.1, vectors: batch.2)
+    let second = try RedisStore.openOrCreate(address, dimension: 4, metric: .l2, client: client)
+    let more = items(20, dimension: 4, seed: 4, offset: 100)
+    _ = try second.upsert(names: more.0, labels: more.1, vectors: more.2)
+    #expect {
+      _ = try first.upsert(
+        names: more.0, labels: more.1, vectors: items(20, dimension: 4, seed: 5).2)
+    } throws: { ($0 as? RedisStoreError)?.kind == .fenced }
+    #expect(try second.count() == 40)
+    // A name twice, or a non-finite value: refused before anything is written.
+    var bad = more.2
+    bad.values[5] = .nan
+    #expect {
+      _ = try second.upsert(
+        names: ["x", "x"], labels: [.none, .none],
+        vectors: Matrix(rows: 2, columns: 4, values: Array(repeating: 1, count: 8)))
+    } throws: { "\($0)".contains("appears twice") }
+    #expect {
+      _ = try second.upsert(names: more.0, labels: more.1, vectors: bad)
+    } throws: { ($0 as? RedisStoreError)?.kind == .invalidItem }
+    #expect(try second.count() == 40)
+  }
+}
