@@ -72,15 +72,26 @@ import VectorStore
     // Unchanged items are left alone.
     let same = try store.upsert(names: second.0, labels: second.1, vectors: second.2)
     #expect(same.unchanged == 700 && same.added == 0 && same.updated == 0 && same.ids == again.ids)
+    // Deleted names are freed; their ids are never used again.
+    let doomed = ["item-3", "item-1499", "no-such-item", "item-1800"]
+    #expect(try store.delete(names: doomed, replicas: 1) == [3, 1499, nil, 1800])
+    #expect(try store.delete(names: ["item-3"]) == [nil])
+    #expect(try store.count() == 1897)
 
     let directory = TemporaryDirectory()
     let lmdb = try lmdb(directory, metric: metric, dimension: dimension, batches: [first, second])
+    try lmdb.write { writer in
+      for name in doomed { _ = try writer.delete(name: name) }
+    }
     let snapshot = try store.snapshot()
     let probes = items(40, dimension: dimension, seed: 9).2
     try lmdb.read { reference in
       #expect(snapshot.count == reference.count && snapshot.idLimit == reference.nextID)
       for id in 0..<reference.nextID {
-        let item = try #require(try reference.item(id: id))
+        guard let item = try reference.item(id: id) else {
+          #expect(snapshot.items[id] == nil && snapshot.vector(id: id) == nil)
+          continue
+        }
         let mine = try #require(snapshot.items[id])
         #expect(mine.name == item.name && mine.labels == item.labels)
         #expect(
@@ -134,6 +145,9 @@ import VectorStore
     #expect {
       _ = try first.upsert(
         names: more.0, labels: more.1, vectors: items(20, dimension: 4, seed: 5).2)
+    } throws: { ($0 as? RedisStoreError)?.kind == .fenced }
+    #expect {
+      _ = try first.delete(names: ["item-100"])
     } throws: { ($0 as? RedisStoreError)?.kind == .fenced }
     #expect(try second.count() == 40)
     // A name twice, or a non-finite value: refused before anything is written.
