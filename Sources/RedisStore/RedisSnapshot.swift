@@ -156,13 +156,17 @@ extension RedisStore {
     for (position, owner) in blockOwners.enumerated() {
       let vectors = blockReplies[2 * position].bytes ?? []
       let ids = blockReplies[2 * position + 1].bytes ?? []
-      guard ids.count % 8 == 0, vectors.count == ids.count / 8 * rowBytes else {
+      // Blocks are allocated whole: the rows in use are the shard's row count's share.
+      let shardRows = Int(counters[2 * owner.shard].integer ?? 0)
+      let used = min(shardBlockRows, shardRows - owner.block * shardBlockRows)
+      guard ids.count >= used * 8, vectors.count >= used * rowBytes else {
         throw damaged(
           owner.shard,
-          "block \(owner.block) holds \(vectors.count) bytes of vectors for \(ids.count / 8) ids")
+          "block \(owner.block) holds \(vectors.count) bytes of vectors and \(ids.count / 8) ids; its \(used) rows in use need \(used * rowBytes) and \(used)"
+        )
       }
       vectorBytes.append(vectors)
-      for row in 0..<(ids.count / 8) {
+      for row in 0..<used {
         let id = (0..<8).reduce(UInt64(0)) { $0 | UInt64(ids[row * 8 + $1]) << (8 * $1) }
         guard id != UInt64.max else { continue }
         guard let record = records[owner.shard][id],

@@ -162,9 +162,15 @@ extension RedisStore {
         row = rows
         rows = rows + 1
         added = added + 1
-        local block = math.floor(row / per)
-        redis.call('APPEND', prefix .. 'vec:' .. block, vector)
-        redis.call('APPEND', prefix .. 'ids:' .. block, idLE)
+        local block, offset = math.floor(row / per), row % per
+        if offset == 0 then
+          -- A new block is allocated once at its full size (appending would let Redis
+          -- over-allocate each string by up to 2x as it grows).
+          redis.call('SETRANGE', prefix .. 'vec:' .. block, per * string.len(vector) - 1, '\0')
+          redis.call('SETRANGE', prefix .. 'ids:' .. block, per * 8 - 1, '\0')
+        end
+        redis.call('SETRANGE', prefix .. 'vec:' .. block, offset * string.len(vector), vector)
+        redis.call('SETRANGE', prefix .. 'ids:' .. block, offset * 8, idLE)
         redis.call('HSET', KEYS[2], name, id)
       else
         row = struct.unpack('<I4', redis.call('HGET', KEYS[3], id))

@@ -30,6 +30,13 @@ public final class RedisStore: Sendable {
   public static let schemaVersion = 1
   /// The shard count of a new store unless told otherwise.
   public static let defaultShards = 16
+  /// Rows per shard block: as many as fit, with Redis's string header, in 256 KiB — an
+  /// allocation size class of Redis's allocator, so a block wastes nothing (262,144 bytes of
+  /// data would take a 320 KiB allocation).
+  static func shardBlockRows(forDimension dimension: Int) -> Int {
+    max(1, (256 << 10 - 64) / (dimension * MemoryLayout<Float>.size))
+  }
+
   /// The longest name, in bytes (as the LMDB store allows, so that both take the same items).
   public static let maximumNameBytes = 511
 
@@ -116,7 +123,7 @@ public final class RedisStore: Sendable {
       keys: [keys.meta],
       arguments: [
         "schema", schemaVersion, "dimension", dimension, "metric", (metric ?? .l2).rawValue,
-        "shards", shards, "block_rows", VectorBlock.rows(forDimension: dimension),
+        "shards", shards, "block_rows", shardBlockRows(forDimension: dimension),
         "created_by", "tripindex",
       ])
     let store = try open(address, client: client)
