@@ -13,6 +13,17 @@ let package = Package(
       traits: ["MallocInterposer"]),
   ],
   targets: [
+    // A plain program (not a Benchmark suite): it needs a running cluster, which
+    // Benchmarks/scripts/redis_store_throughput.sh starts.
+    .executableTarget(
+      name: "RedisStoreThroughput",
+      dependencies: [
+        .product(name: "RedisCluster", package: "tripindex"),
+        .product(name: "RedisStore", package: "tripindex"),
+        .product(name: "VectorMath", package: "tripindex"),
+        .product(name: "VectorStore", package: "tripindex"),
+      ],
+      path: "Benchmarks/RedisStoreThroughput"),
     .target(
       name: "BenchmarkSupport",
       dependencies: [
