@@ -92,12 +92,30 @@ extension RedisStore {
   /// How often a read may find shards written under it before it gives up.
   static let maximumReadAttempts = 20
 
-  /// Reads every shard into one snapshot.
+  /// Reads every shard into one snapshot, every vector checked against its record's checksum.
   ///
   /// - Returns: the snapshot.
-  /// - Throws: ``RedisStoreError`` of kind `damaged` when a shard's keys disagree (or it kept
-  ///   changing), ``RedisError``.
+  /// - Throws: ``RedisStoreError`` of kind `damaged` (the first problem) when a shard's keys
+  ///   disagree, a vector fails its checksum, or a shard kept changing; ``RedisError``.
   public func snapshot() throws -> RedisSnapshot {
+    let (snapshot, problems) = try readShards()
+    if let first = problems.first { throw RedisStoreError(.damaged, store: "\(address)", first) }
+    return snapshot
+  }
+
+  /// Reads every shard and lists everything damaged: records that do not decode, rows without
+  /// a matching record, vectors that fail their checksums, names that lead nowhere, counts that
+  /// disagree with the rows.
+  ///
+  /// - Returns: one line per problem; empty when the store is sound.
+  /// - Throws: ``RedisError``, or ``RedisStoreError`` when the shards kept changing.
+  public func check() throws -> [String] {
+    let (_, problems) = try readShards()
+    return problems
+  }
+
+  /// One consistent read of every shard, and its problems.
+  private func readShards() throws -> (RedisSnapshot, [String]) {
     let shardKeys = (0..<shards).map { keys.shard($0) }
     for _ in 0..<Self.maximumReadAttempts {
       let before = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
@@ -118,10 +136,11 @@ extension RedisStore {
         }
       }
       let blockReplies = try client.pipeline(blockCommands)
+      let nameLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.names) })
       let after = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       guard before == after else { continue }
-      return try assemble(
-        counters: counters, itemLists: itemLists, blockOwners: blockOwners,
+      return assemble(
+        counters: counters, itemLists: itemLists, nameLists: nameLists, blockOwners: blockOwners,
         blockReplies: blockReplies)
     }
     throw RedisStoreError(
@@ -130,23 +149,34 @@ extension RedisStore {
     )
   }
 
-  /// Checks one read of every shard and lays it out by id.
+  /// Checks one read of every shard and lays its sound rows out by id.
   private func assemble(
-    counters: [RedisReply], itemLists: [RedisReply], blockOwners: [(shard: Int, block: Int)],
-    blockReplies: [RedisReply]
-  ) throws -> RedisSnapshot {
+    counters: [RedisReply], itemLists: [RedisReply], nameLists: [RedisReply],
+    blockOwners: [(shard: Int, block: Int)], blockReplies: [RedisReply]
+  ) -> (RedisSnapshot, [String]) {
     let rowBytes = dimension * 4
-    func damaged(_ shard: Int, _ what: String) -> RedisStoreError {
-      RedisStoreError(.damaged, store: "\(address)", "shard \(shard): \(what)")
-    }
+    var problems: [String] = []
     var records: [[UInt64: ItemRecord]] = Array(repeating: [:], count: shards)
     for shard in 0..<shards {
       let fields = itemLists[shard].elements ?? []
       for pair in stride(from: 0, to: fields.count - 1, by: 2) {
         guard let idBytes = fields[pair].bytes, let id = Self.bigEndianID(idBytes),
           let record = fields[pair + 1].bytes.flatMap(ItemRecord.init(bytes:))
-        else { throw damaged(shard, "an item record is malformed") }
+        else {
+          problems.append("shard \(shard): an item record is malformed")
+          continue
+        }
         records[shard][id] = record
+      }
+      let names = nameLists[shard].elements ?? []
+      for pair in stride(from: 0, to: names.count - 1, by: 2) {
+        let name = names[pair].text ?? "?"
+        guard let id = names[pair + 1].bytes.flatMap(Self.bigEndianID),
+          records[shard][id]?.name == name
+        else {
+          problems.append("shard \(shard): name '\(name)' leads to no item of that name")
+          continue
+        }
       }
     }
     var idLimit = UInt64(counters[2 * shards].integer ?? 0)
@@ -156,34 +186,48 @@ extension RedisStore {
     for (position, owner) in blockOwners.enumerated() {
       let vectors = blockReplies[2 * position].bytes ?? []
       let ids = blockReplies[2 * position + 1].bytes ?? []
+      vectorBytes.append(vectors)
       // Blocks are allocated whole: the rows in use are the shard's row count's share.
       let shardRows = Int(counters[2 * owner.shard].integer ?? 0)
       let used = min(shardBlockRows, shardRows - owner.block * shardBlockRows)
       guard ids.count >= used * 8, vectors.count >= used * rowBytes else {
-        throw damaged(
-          owner.shard,
-          "block \(owner.block) holds \(vectors.count) bytes of vectors and \(ids.count / 8) ids; its \(used) rows in use need \(used * rowBytes) and \(used)"
+        problems.append(
+          "shard \(owner.shard): block \(owner.block) holds \(vectors.count) bytes of vectors and \(ids.count / 8) ids; its \(used) rows in use need \(used * rowBytes) and \(used)"
         )
+        continue
       }
-      vectorBytes.append(vectors)
       for row in 0..<used {
         let id = (0..<8).reduce(UInt64(0)) { $0 | UInt64(ids[row * 8 + $1]) << (8 * $1) }
         guard id != UInt64.max else { continue }
         guard let record = records[owner.shard][id],
           record.row == owner.block * shardBlockRows + row
-        else { throw damaged(owner.shard, "the row of id \(id) has no matching item record") }
+        else {
+          problems.append("shard \(owner.shard): the row of id \(id) has no matching item record")
+          continue
+        }
         live[owner.shard] += 1
+        let checksum = vectors.withUnsafeBytes { bytes in
+          ItemRecord.checksum(
+            UnsafeRawBufferPointer(rebasing: bytes[(row * rowBytes)..<((row + 1) * rowBytes)]))
+        }
+        guard checksum == record.checksum else {
+          problems.append(
+            "shard \(owner.shard): the vector of id \(id) ('\(record.name)') fails its checksum (recorded \(record.checksum), computed \(checksum))"
+          )
+          continue
+        }
         idLimit = max(idLimit, id + 1)
         rows.append((id, record.name, record.labels, position, row))
       }
     }
     for shard in 0..<shards where live[shard] != Int(counters[2 * shard + 1].integer ?? 0) {
-      throw damaged(
-        shard,
-        "\(live[shard]) live rows, but its count says \(counters[2 * shard + 1].integer ?? 0)")
+      problems.append(
+        "shard \(shard): \(live[shard]) live rows, but its count says \(counters[2 * shard + 1].integer ?? 0)"
+      )
     }
-    return RedisSnapshot(
+    let snapshot = RedisSnapshot(
       dimension: dimension, metric: metric, idLimit: idLimit, rows: rows,
       vectorBytes: vectorBytes)
+    return (snapshot, problems)
   }
 }

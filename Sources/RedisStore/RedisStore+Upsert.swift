@@ -1,3 +1,4 @@
+import CKernels
 import RedisCluster
 import VectorMath
 
@@ -68,7 +69,9 @@ extension RedisStore {
     // Classify every row, and give new names their ids in input order.
     enum Change { case add, vectorAndLabels, labelsOnly, none }
     var changes = [Change](repeating: .add, count: names.count)
+    var storedVectorBytes: [Int: [UInt8]] = [:]
     for (position, (index, _)) in existing.enumerated() {
+      storedVectorBytes[index] = storedVectors[position].bytes
       let sameVector = storedVectors[position].bytes == Self.bytes(of: rows, row: index)
       let sameLabels = storedRecords[position].labels == labels[index]
       changes[index] = sameVector ? (sameLabels ? .none : .labelsOnly) : .vectorAndLabels
@@ -107,7 +110,10 @@ extension RedisStore {
       var littleEndian = id.littleEndian
       let idLE = withUnsafeBytes(of: &littleEndian) { Array($0) }
       perShard[shardOf[index], default: []] += [
-        kind, names[index], Self.bigEndian(id), idLE, ItemRecord.labelBytes(labels[index]),
+        kind, names[index], Self.bigEndian(id), idLE,
+        ItemRecord.checksumAndLabelBytes(
+          vector: kind == "l" ? storedVectorBytes[index] ?? [] : Self.bytes(of: rows, row: index),
+          labels: labels[index]),
         kind == "l" ? [] : Self.bytes(of: rows, row: index),
       ]
       perShardItems[shardOf[index], default: 0] += 1
@@ -135,7 +141,8 @@ extension RedisStore {
   /// One shard's part of an upsert, checked first (a script that fails part-way keeps what it
   /// wrote), then written: KEYS = epoch, names, items, rows, count, generation; ARGV = token,
   /// block prefix, rows per block, item count, then per item kind (`a` add, `u` vector and
-  /// labels, `l` labels), name, id (big-endian), id (little-endian), labels, vector.
+  /// labels, `l` labels), name, id (big-endian), id (little-endian), the vector's checksum and
+  /// the labels, vector.
   static let upsertScript = """
     if redis.call('GET', KEYS[1]) ~= ARGV[1] then
       return redis.error_reply('FENCED a newer writer holds this store')
@@ -225,15 +232,16 @@ extension RedisStore {
   }
 }
 
-/// An item record as a shard keeps it: row (`UInt32` LE), pid, camera, group (`Int32` LE,
-/// `Int32.min` unknown), then the name.
+/// An item record as a shard keeps it: row (`UInt32` LE), the CRC32C of the row's vector bytes
+/// (`UInt32` LE), pid, camera, group (`Int32` LE, `Int32.min` unknown), then the name.
 struct ItemRecord {
   let row: Int
+  let checksum: UInt32
   let labels: ItemLabels
   let name: String
 
   init?(bytes: [UInt8]) {
-    guard bytes.count >= 16 else { return nil }
+    guard bytes.count >= 20 else { return nil }
     func word(_ offset: Int) -> UInt32 {
       (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
     }
@@ -242,14 +250,22 @@ struct ItemRecord {
       return value == Int32.min ? nil : value
     }
     row = Int(word(0))
-    labels = ItemLabels(pid: label(4), camera: label(8), group: label(12))
-    name = String(decoding: bytes[16...], as: UTF8.self)
+    checksum = word(4)
+    labels = ItemLabels(pid: label(8), camera: label(12), group: label(16))
+    name = String(decoding: bytes[20...], as: UTF8.self)
   }
 
-  /// The 12 label bytes of a record.
-  static func labelBytes(_ labels: ItemLabels) -> [UInt8] {
-    [labels.pid, labels.camera, labels.group].flatMap { label in
-      withUnsafeBytes(of: (label ?? Int32.min).littleEndian) { Array($0) }
-    }
+  /// CRC32C of a vector's bytes, as records keep it.
+  static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    tripindex_crc32c(0, bytes.baseAddress, bytes.count)
+  }
+
+  /// The 16 bytes after the row in a record: the vector's checksum and the labels.
+  static func checksumAndLabelBytes(vector: [UInt8], labels: ItemLabels) -> [UInt8] {
+    let crc = vector.withUnsafeBytes { checksum($0) }
+    return withUnsafeBytes(of: crc.littleEndian) { Array($0) }
+      + [labels.pid, labels.camera, labels.group].flatMap { label in
+        withUnsafeBytes(of: (label ?? Int32.min).littleEndian) { Array($0) }
+      }
   }
 }

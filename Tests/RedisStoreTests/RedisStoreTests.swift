@@ -163,4 +163,47 @@ import VectorStore
     } throws: { ($0 as? RedisStoreError)?.kind == .invalidItem }
     #expect(try second.count() == 40)
   }
+
+  @Test("check lists damage: a vector byte changed, a record gone; reads refuse damaged data")
+  func checkFindsDamage() throws {
+    let address = try address("checked")
+    try RedisStore.openOrCreate(address, dimension: 8, metric: .l2, shards: 4, client: client)
+      .removeEverything()
+    let store = try RedisStore.openOrCreate(
+      address, dimension: 8, metric: .l2, shards: 4, client: client)
+    let batch = items(300, dimension: 8, seed: 11)
+    _ = try store.upsert(names: batch.0, labels: batch.1, vectors: batch.2)
+    // Labels-only updates keep the vector's checksum right.
+    var relabelled = batch.1
+    relabelled[7] = ItemLabels(pid: 999)
+    #expect(try store.upsert(names: batch.0, labels: relabelled, vectors: batch.2).updated == 1)
+    #expect(try store.check().isEmpty)
+    // One byte of one stored vector flipped behind the store's back (row 0 of shard 0).
+    let shardZero = "{checked:0}"
+    _ = try client.send(RedisCommand("SETRANGE", shardZero + ":vec:0", 3, "\u{7f}"))
+    let victims = try #require(
+      try client.send(RedisCommand("GETRANGE", shardZero + ":ids:0", 0, 7)).bytes)
+    let victim = victims.enumerated().reduce(UInt64(0)) {
+      $0 | UInt64($1.element) << (8 * $1.offset)
+    }
+    let problems = try store.check()
+    #expect(problems.count == 1)
+    #expect(problems.first?.contains("the vector of id \(victim)") == true)
+    #expect(problems.first?.contains("fails its checksum") == true)
+    #expect {
+      _ = try store.snapshot()
+    } throws: {
+      ($0 as? RedisStoreError)?.kind == .damaged && "\($0)".contains("fails its checksum")
+    }
+    // A record removed: its name leads nowhere, its row has no record, the count disagrees.
+    let idKey = withUnsafeBytes(of: (victim + 1).bigEndian) { Array($0) }
+    for shard in 0..<4 {
+      _ = try client.send(RedisCommand("HDEL", "{checked:\(shard)}:items", idKey))
+    }
+    let more = try store.check()
+    #expect(more.count == 4, "\(more)")
+    #expect(more.contains { $0.contains("leads to no item") })
+    #expect(more.contains { $0.contains("no matching item record") })
+    #expect(more.contains { $0.contains("live rows, but its count says") })
+  }
 }
