@@ -157,7 +157,9 @@ let package = Package(
     .testTarget(name: "RedisClusterTests", dependencies: ["RedisCluster", "TestSupport"]),
     .testTarget(
       name: "RedisStoreTests",
-      dependencies: ["RedisCluster", "RedisStore", "TestSupport", "VectorMath", "VectorStore"]),
+      dependencies: [
+        "LSHIndex", "RedisCluster", "RedisStore", "TestSupport", "VectorMath", "VectorStore",
+      ]),
     .testTarget(
       name: "RankedListsTests",
       dependencies: ["Evaluation", "Plumbing", "RankedLists", "TestSupport", "VectorMath"]),

@@ -1,4 +1,5 @@
 import Foundation
+import LSHIndex
 import RedisCluster
 import RedisStore
 import TestSupport
@@ -103,6 +104,17 @@ import VectorStore
       let expected = reference.exactSearch.search(prepared, k: 10)
       let found = snapshot.exactSearch.search(prepared, k: 10)
       #expect(found == expected)
+      // An LSH index fitted over either snapshot is the same index, with the same answers.
+      let configuration = LSHConfiguration(
+        family: metric == .cosine ? .hyperplane : .pstable, tables: 4, hashesPerTable: 6,
+        probes: 4, candidateBudget: 0)
+      func lsh(_ source: some VectorSource) throws -> [[Neighbor]] {
+        try LSHMemoryIndex.build(configuration: configuration, over: source)
+          .withSearcher(over: source) { try $0.search(prepared, k: 10) }.map(\.neighbors)
+      }
+      let approximate = try lsh(snapshot)
+      #expect(approximate == (try lsh(reference)))
+      #expect(approximate.joined().count == 400)
     }
   }
 
