@@ -20,10 +20,11 @@ public struct Cursor {
     state = Unmanaged.passUnretained(transaction.state)
   }
 
-  /// Converts a return code into a thrown error, remembering a full map as the transaction does.
+  /// Converts a return code into a thrown error, as the transaction does (a success never
+  /// touches the shared state, so reads pay no reference counting).
   private func check(_ returnCode: Int32) throws(LMDBError) {
-    if returnCode == MDB_MAP_FULL { state.takeUnretainedValue().mapFull = true }
-    try LMDB.check(returnCode)
+    guard returnCode != 0 else { return }
+    try state.takeUnretainedValue().check(returnCode)
   }
 
   private func move(

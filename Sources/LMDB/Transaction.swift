@@ -6,6 +6,13 @@ final class TransactionState {
   /// Set when LMDB reported `MDB_MAP_FULL`, so ``Environment/write(_:)`` can grow the map and retry
   /// even when the error was wrapped or caught on its way out.
   var mapFull = false
+
+  /// Converts a return code of this transaction (or one of its cursors) into a thrown error,
+  /// remembering a full map for the retry logic.
+  func check(_ returnCode: Int32) throws(LMDBError) {
+    if returnCode == MDB_MAP_FULL { mapFull = true }
+    try LMDB.check(returnCode)
+  }
 }
 
 /// A transaction: a consistent view of the environment, and for read-write transactions, the only
@@ -28,10 +35,7 @@ public struct Transaction {
   }
 
   /// Converts a return code into a thrown error, remembering a full map for the retry logic.
-  func check(_ returnCode: Int32) throws(LMDBError) {
-    if returnCode == MDB_MAP_FULL { state.mapFull = true }
-    try LMDB.check(returnCode)
-  }
+  func check(_ returnCode: Int32) throws(LMDBError) { try state.check(returnCode) }
 
   /// Returns the value stored under `key`, zero-copy.
   ///
