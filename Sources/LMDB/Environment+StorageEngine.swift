@@ -9,10 +9,6 @@ import StorageBackend
 /// LMDB as the store's engine: an environment's databases are the tables, its transactions the
 /// transactions, values borrowed straight from the memory map.
 extension Environment: StorageEngine {
-  /// The environment's directory.
-  public var location: String { path }
-  /// Whether it was opened with ``Flags/readOnly``.
-  public var isReadOnly: Bool { flags.contains(.readOnly) }
   /// The map's address (``mapAddress``).
   public var mappingAddress: UInt { mapAddress }
 

@@ -16,10 +16,6 @@ public protocol StorageEngine: AnyObject, Sendable {
   /// A read-write transaction.
   associatedtype Writing: StorageWriting
 
-  /// Where the engine keeps its data, as the user named it (a directory for LMDB).
-  var location: String { get }
-  /// Whether the engine was opened without write access.
-  var isReadOnly: Bool { get }
   /// The longest key a table accepts, in bytes.
   var maximumKeyBytes: Int { get }
   /// Where values read from the engine live in this process: a read transaction that sees the
@@ -127,8 +123,6 @@ public protocol StorageCursor {
   func previousDuplicatesPage() throws -> UnsafeRawBufferPointer?
   /// How many values the current key holds.
   func duplicateCount() throws -> Int
-  /// Deletes the entry the cursor is on (with every value of its key when `allDuplicates`).
-  func deleteCurrent(allDuplicates: Bool) throws
 }
 
 extension StorageReading {

@@ -19,9 +19,7 @@ public enum StoreLocations {
   }
 
   /// What a location that holds no store should hold, for messages.
-  public static func expectedContents(of location: String) -> String {
-    "an LMDB directory with data.mdb"
-  }
+  public static let expectedContents = "an LMDB directory with data.mdb"
 
   /// Opens (creating when writable and absent) the engine at `location`.
   ///

@@ -96,7 +96,7 @@ public final class VectorStore: @unchecked Sendable {
     guard Self.exists(at: path) else {
       throw VectorStoreError(
         .missing, path: path,
-        "no store here (expected \(StoreLocations.expectedContents(of: path)))"
+        "no store here (expected \(StoreLocations.expectedContents))"
       )
     }
     return try VectorStore(path: path, readOnly: readOnly, creating: nil)
