@@ -50,7 +50,7 @@ let package = Package(
     .target(name: "StorageBackend"),
     .target(name: "LMDB", dependencies: ["CLMDB", "StorageBackend"]),
     .target(name: "StorageEngines", dependencies: ["LMDB", "StorageBackend"]),
-    .target(name: "RedisCluster", dependencies: ["CHiredis"]),
+    .target(name: "RedisCluster", dependencies: ["CHiredis", "Plumbing"]),
     .target(name: "RedisStore", dependencies: ["CKernels", "RedisCluster", "VectorMath"]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),

@@ -1,3 +1,4 @@
+import Plumbing
 import Synchronization
 
 #if canImport(Glibc)
@@ -88,7 +89,7 @@ public final class RedisClusterClient: Sendable {
     var replies = [RedisReply](repeating: .null, count: commands.count)
     var pending = Array(commands.indices)
     var asking: [Int: RedisEndpoint] = [:]
-    let deadline = Self.now() + retryLimit
+    let deadline = MonotonicClock.now() + retryLimit
     var rounds = 0
     while !pending.isEmpty {
       let current = map.withLock { $0 }
@@ -170,11 +171,11 @@ public final class RedisClusterClient: Sendable {
       pending = retry.indices
       guard !pending.isEmpty else { break }
       rounds += 1
-      guard Self.now() < deadline, rounds < 10_000 else {
+      guard MonotonicClock.now() < deadline, rounds < 10_000 else {
         throw retry.error
           ?? RedisError(
             .redirections, endpoint: nil,
-            "the cluster kept redirecting the commands for \(secondsText(retryLimit)) (a slot moving back and forth?)"
+            "the cluster kept redirecting the commands for \(TextFormatting.seconds(retryLimit)) (a slot moving back and forth?)"
           )
       }
       if retry.wait || retry.error != nil { Self.pause(seconds: min(0.25, 0.02 * Double(rounds))) }
@@ -291,12 +292,12 @@ public final class RedisClusterClient: Sendable {
       batch.append(
         RedisCommand("WAIT", replicas, Int((replicationTimeout * 1000).rounded()), keyIndex: nil))
     }
-    let deadline = Self.now() + retryLimit
+    let deadline = MonotonicClock.now() + retryLimit
     var rounds = 0
     var lastFailure: RedisError?
     while true {
       if rounds > 0 {
-        guard Self.now() < deadline else {
+        guard MonotonicClock.now() < deadline else {
           throw lastFailure ?? RedisError(.redirections, endpoint: nil, "slot \(slot) kept moving")
         }
         Self.pause(seconds: min(0.25, 0.02 * Double(rounds)))
@@ -341,7 +342,7 @@ public final class RedisClusterClient: Sendable {
           guard acknowledged >= replicas else {
             throw RedisError(
               .replication, endpoint: node,
-              "the write ran on the master, but \(acknowledged) of the \(replicas) replicas asked for acknowledged it within \(secondsText(replicationTimeout)) (a replica down or lagging?); it could be lost if the master died now"
+              "the write ran on the master, but \(acknowledged) of the \(replicas) replicas asked for acknowledged it within \(TextFormatting.seconds(replicationTimeout)) (a replica down or lagging?); it could be lost if the master died now"
             )
           }
         }
@@ -522,12 +523,6 @@ public final class RedisClusterClient: Sendable {
       "cannot reach any node of the cluster: \(unreachable.joined(separator: "; "))")
   }
 
-  private static func now() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-  }
-
   private static func pause(seconds: Double) {
     usleep(UInt32(seconds * 1_000_000))
   }
@@ -581,9 +576,4 @@ private enum Redirection: Equatable {
     guard text.hasPrefix(":"), let port = Int(text.dropFirst()) else { return nil }
     return RedisEndpoint(host: node.host, port: port)
   }
-}
-
-/// Seconds as text for messages.
-private func secondsText(_ seconds: Double) -> String {
-  seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
 }
