@@ -197,7 +197,9 @@ extension RedisStore {
         continue
       }
       for row in 0..<used {
-        let id = (0..<8).reduce(UInt64(0)) { $0 | UInt64(ids[row * 8 + $1]) << (8 * $1) }
+        let id = ids.withUnsafeBytes {
+          UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: row * 8, as: UInt64.self))
+        }
         guard id != UInt64.max else { continue }
         guard let record = records[owner.shard][id],
           record.row == owner.block * shardBlockRows + row

@@ -1,5 +1,6 @@
 import CKernels
 import RedisCluster
+import StorageBackend
 import VectorMath
 
 /// What one ``RedisStore/upsert(names:labels:vectors:replicas:)`` did.
@@ -68,11 +69,12 @@ extension RedisStore {
       })
     // Classify every row, and give new names their ids in input order.
     enum Change { case add, vectorAndLabels, labelsOnly, none }
+    let inputVectors = names.indices.map { Self.bytes(of: rows, row: $0) }
     var changes = [Change](repeating: .add, count: names.count)
     var storedVectorBytes: [Int: [UInt8]] = [:]
     for (position, (index, _)) in existing.enumerated() {
       storedVectorBytes[index] = storedVectors[position].bytes
-      let sameVector = storedVectors[position].bytes == Self.bytes(of: rows, row: index)
+      let sameVector = storedVectors[position].bytes == inputVectors[index]
       let sameLabels = storedRecords[position].labels == labels[index]
       changes[index] = sameVector ? (sameLabels ? .none : .labelsOnly) : .vectorAndLabels
     }
@@ -112,9 +114,9 @@ extension RedisStore {
       perShard[shardOf[index], default: []] += [
         kind, names[index], Self.bigEndian(id), idLE,
         ItemRecord.checksumAndLabelBytes(
-          vector: kind == "l" ? storedVectorBytes[index] ?? [] : Self.bytes(of: rows, row: index),
+          vector: kind == "l" ? storedVectorBytes[index] ?? [] : inputVectors[index],
           labels: labels[index]),
-        kind == "l" ? [] : Self.bytes(of: rows, row: index),
+        kind == "l" ? [] : inputVectors[index],
       ]
       perShardItems[shardOf[index], default: 0] += 1
     }
@@ -222,13 +224,14 @@ extension RedisStore {
     }
   }
 
+  /// An id as names and item records key it: 8 bytes, big-endian (``BigEndianKey``).
   static func bigEndian(_ id: UInt64) -> [UInt8] {
-    withUnsafeBytes(of: id.bigEndian) { Array($0) }
+    BigEndianKey(id).withStorageBytes { Array($0) }
   }
 
+  /// An id from its 8 big-endian bytes, or `nil` for another length.
   static func bigEndianID(_ bytes: [UInt8]) -> UInt64? {
-    guard bytes.count == 8 else { return nil }
-    return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    bytes.withUnsafeBytes { BigEndianKey(bytes: $0)?.value }
   }
 }
 
@@ -242,16 +245,13 @@ struct ItemRecord {
 
   init?(bytes: [UInt8]) {
     guard bytes.count >= 20 else { return nil }
-    func word(_ offset: Int) -> UInt32 {
-      (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
+    (row, checksum, labels) = bytes.withUnsafeBytes { raw in
+      (
+        Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self))),
+        UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)),
+        ItemLabels(storedBytes: UnsafeRawBufferPointer(rebasing: raw[8..<20]))
+      )
     }
-    func label(_ offset: Int) -> Int32? {
-      let value = Int32(bitPattern: word(offset))
-      return value == Int32.min ? nil : value
-    }
-    row = Int(word(0))
-    checksum = word(4)
-    labels = ItemLabels(pid: label(8), camera: label(12), group: label(16))
     name = String(decoding: bytes[20...], as: UTF8.self)
   }
 
@@ -263,9 +263,6 @@ struct ItemRecord {
   /// The 16 bytes after the row in a record: the vector's checksum and the labels.
   static func checksumAndLabelBytes(vector: [UInt8], labels: ItemLabels) -> [UInt8] {
     let crc = vector.withUnsafeBytes { checksum($0) }
-    return withUnsafeBytes(of: crc.littleEndian) { Array($0) }
-      + [labels.pid, labels.camera, labels.group].flatMap { label in
-        withUnsafeBytes(of: (label ?? Int32.min).littleEndian) { Array($0) }
-      }
+    return withUnsafeBytes(of: crc.littleEndian) { Array($0) } + labels.storedBytes
   }
 }

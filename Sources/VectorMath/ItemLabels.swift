@@ -28,6 +28,27 @@ public struct ItemLabels: Hashable, Sendable {
   /// No labels at all.
   public static let none = ItemLabels()
 
+  /// The labels as stores keep them in item records: pid, camera and group, each a
+  /// little-endian `Int32`, `Int32.min` for unknown (12 bytes).
+  public var storedBytes: [UInt8] {
+    [pid, camera, group].flatMap { label in
+      withUnsafeBytes(of: (label ?? Int32.min).littleEndian) { Array($0) }
+    }
+  }
+
+  /// Reads labels from their stored bytes (``storedBytes``); a record of an older layout that
+  /// holds fewer (pid and camera only, in 8 bytes) leaves the rest unknown.
+  ///
+  /// - Parameter bytes: the stored labels.
+  public init(storedBytes bytes: UnsafeRawBufferPointer) {
+    func label(at offset: Int) -> Int32? {
+      guard offset + 4 <= bytes.count else { return nil }
+      let value = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+      return value == Int32.min ? nil : value
+    }
+    self.init(pid: label(at: 0), camera: label(at: 4), group: label(at: 8))
+  }
+
   /// Parses a Market-1501 style name (`0001_c1s1_001051_00`, `-1_c3s2_000151_01`,
   /// DukeMTMC's `0001_c2_f0046182`): the pid, `_c`, the camera, then `s`, `_` or the end.
   ///

@@ -51,18 +51,9 @@ enum StoreSchema {
     Int(min(UInt64(blockRows), nextID > firstID ? nextID - firstID : 0))
   }
 
-  /// The sentinel for an unknown pid or camera.
-  static let unknownLabel = Int32.min
-
   /// An item record of this schema version: pid, camera, group, name.
   static func encodeItem(labels: ItemLabels, name: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(12 + name.utf8.count)
-    for label in [labels.pid, labels.camera, labels.group] {
-      withUnsafeBytes(of: (label ?? unknownLabel).littleEndian) { bytes.append(contentsOf: $0) }
-    }
-    bytes.append(contentsOf: name.utf8)
-    return bytes
+    labels.storedBytes + Array(name.utf8)
   }
 
   /// Reads an item record whose labels take `headerBytes` (see ``itemHeaderBytes(schema:)``).
@@ -70,13 +61,8 @@ enum StoreSchema {
     labels: ItemLabels, name: String
   )? {
     guard bytes.count >= headerBytes else { return nil }
-    func label(at offset: Int) -> Int32? {
-      guard offset < headerBytes else { return nil }
-      let value = Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self))
-      return value == unknownLabel ? nil : value
-    }
     let name = String(decoding: bytes[headerBytes...], as: UTF8.self)
-    return (ItemLabels(pid: label(at: 0), camera: label(at: 4), group: label(at: 8)), name)
+    return (ItemLabels(storedBytes: UnsafeRawBufferPointer(rebasing: bytes[..<headerBytes])), name)
   }
 }
 
