@@ -207,7 +207,7 @@ public final class RedisClusterClient: Sendable {
     let batch =
       [RedisCommand("MULTI", keyIndex: nil)] + commands + [RedisCommand("EXEC", keyIndex: nil)]
     return try runAtomically(
-      batch, slot: try Self.oneSlot(of: commands), replicas: replicas,
+      batch, slot: try Self.oneSlot(commands.compactMap(\.slot)), replicas: replicas,
       replicationTimeout: replicationTimeout
     ) { (replies, node) throws(RedisError) -> Attempt<[RedisReply]> in
       // A command refused while queueing aborts EXEC: nothing ran.
@@ -247,11 +247,8 @@ public final class RedisClusterClient: Sendable {
       "EVAL", arguments: [source, keys.count] + keys + arguments, keyIndex: 3)
     return try runAtomically(
       [command],
-      slot: try Self.oneSlot(
-        of: [command]
-          + keys.dropFirst().map { key in
-            RedisCommand("GET", key)
-          }), replicas: replicas, replicationTimeout: replicationTimeout
+      slot: try Self.oneSlot(keys.map { HashSlot.of($0.redisBytes) }), replicas: replicas,
+      replicationTimeout: replicationTimeout
     ) { (replies, node) throws(RedisError) -> Attempt<RedisReply> in
       if let text = replies[0].errorText, Redirection(text, from: node) != nil {
         return .notRun(text)
@@ -268,9 +265,9 @@ public final class RedisClusterClient: Sendable {
     case notRun(String)
   }
 
-  /// The one slot of some commands' keys.
-  private static func oneSlot(of commands: [RedisCommand]) throws(RedisError) -> Int {
-    let slots = Set(commands.compactMap(\.slot))
+  /// The one slot all of an atomic write's keys are in.
+  private static func oneSlot(_ keySlots: [Int]) throws(RedisError) -> Int {
+    let slots = Set(keySlots)
     guard slots.count == 1, let slot = slots.first else {
       throw RedisError(
         .reply, endpoint: nil,
