@@ -53,7 +53,7 @@ let package = Package(
     .target(name: "RedisCluster", dependencies: ["CHiredis", "Plumbing"]),
     .target(
       name: "RedisStore",
-      dependencies: ["CKernels", "RedisCluster", "StorageBackend", "VectorMath"]),
+      dependencies: ["CKernels", "RedisCluster", "StorageBackend", "VectorMath", "VectorStore"]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -83,7 +83,7 @@ let package = Package(
       name: "TripIndex",
       dependencies: [
         "HDF5", "Plumbing", "VectorIO", "VectorMath", "VectorStore", "Evaluation",
-        "Embedding", "LSHIndex", "RankedLists",
+        "Embedding", "LSHIndex", "RankedLists", "RedisCluster", "RedisStore",
       ]),
     .target(
       name: "TripIndexTools",
@@ -168,8 +168,8 @@ let package = Package(
     .testTarget(
       name: "TripIndexTests",
       dependencies: [
-        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "StorageBackend",
-        "TestSupport", "TripIndex", "TripIndexCLI", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
+        "Embedding", "Evaluation", "LMDB", "LSHIndex", "Plumbing", "RankedLists", "RedisCluster",
+        "RedisStore", "StorageBackend", "TestSupport", "TripIndex", "TripIndexCLI", "TripIndexTools", "VectorIO", "VectorMath", "VectorStore",
       ]),
   ]
 )

@@ -127,7 +127,13 @@ public final class MemoryTables: @unchecked Sendable {
   ///   - items: the number of items.
   ///   - codes: item `i`'s code in table `t` is `codes[i * tables + t]`.
   ///   - itemEntries: item `i`'s entry starts at byte `i * entryBytes`.
-  init(tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8]) {
+  ///   - storeOrder: order each bucket by its entries' bytes, exactly as a store's table is
+  ///     ordered (so that a search reads the same pages and gives the same answers); otherwise
+  ///     by first code byte, then item (cheaper to sort, as tuning wants).
+  init(
+    tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8],
+    storeOrder: Bool = false
+  ) {
     self.entryBytes = entryBytes
     entriesPerPage = max(1, 4080 / entryBytes)
     var codes = [[UInt64]](repeating: [], count: tables)
@@ -143,7 +149,7 @@ public final class MemoryTables: @unchecked Sendable {
             for table in range {
               (codes[table], starts[table], entries[table]) = Self.table(
                 table, of: tables, entryBytes: entryBytes, items: items, codes: allCodes,
-                itemEntries: itemEntries)
+                itemEntries: itemEntries, storeOrder: storeOrder)
             }
           }
         }
@@ -158,15 +164,23 @@ public final class MemoryTables: @unchecked Sendable {
   /// (the order crowded buckets are scanned in).
   private static func table(
     _ table: Int, of tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64],
-    itemEntries: [UInt8]
+    itemEntries: [UInt8], storeOrder: Bool
   ) -> ([UInt64], [Int], UnsafeMutableRawBufferPointer) {
-    var keyed = (0..<items).map { item in
-      (
-        code: allCodes[item * tables + table],
-        order: UInt64(itemEntries[item * entryBytes]) << 56 | UInt64(item)
-      )
+    var keyed: [(code: UInt64, order: UInt64)]
+    if storeOrder {
+      keyed = TableOrder.sorted(
+        items: items, code: { allCodes[$0 * tables + table] }, entries: itemEntries,
+        entryBytes: entryBytes
+      ).map { (allCodes[$0 * tables + table], UInt64($0)) }
+    } else {
+      keyed = (0..<items).map { item in
+        (
+          code: allCodes[item * tables + table],
+          order: UInt64(itemEntries[item * entryBytes]) << 56 | UInt64(item)
+        )
+      }
+      keyed.sort { $0.code < $1.code || ($0.code == $1.code && $0.order < $1.order) }
     }
-    keyed.sort { $0.code < $1.code || ($0.code == $1.code && $0.order < $1.order) }
     let buffer = UnsafeMutableRawBufferPointer.allocate(
       byteCount: max(1, items * entryBytes), alignment: 8)
     var tableCodes: [UInt64] = []

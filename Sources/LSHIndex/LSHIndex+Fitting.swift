@@ -18,7 +18,7 @@ extension LSHIndex {
   /// - Returns: the encoder.
   /// - Throws: ``LSHError`` for bad settings, fewer than 2 vectors, or principal components
   ///   that cannot be computed.
-  static func fitEncoder(
+  public static func fitEncoder(
     _ configuration: LSHConfiguration, over source: some VectorSource, sampleSize: Int,
     describedAs name: String
   ) throws -> ItemEncoder {

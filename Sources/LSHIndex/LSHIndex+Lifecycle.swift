@@ -33,72 +33,15 @@ extension LSHIndex {
       )
     }
     let loaded: Result<(ItemEncoder, Version), LSHError> = try engine.read { txn in
-      guard let configText = try txn.value(forKey: "config", in: parameters),
-        let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
-        let configuration = try? LSHConfiguration(json: json)?.validated(
-          forDimension: store.dimension)
-      else {
-        return .failure(
-          LSHError(
-            .needsRebuild, "store \(store.path): its LSH index parameters are damaged"
-          ))
+      do {
+        let encoder = try ItemEncoder(
+          storedParameters: { key in
+            try txn.value(forKey: key, in: parameters).map { Array($0) }
+          }, dimension: store.dimension, metric: store.metric, location: "store \(store.path)")
+        return .success((encoder, try storedVersion(txn, parameters)))
+      } catch let error as LSHError {
+        return .failure(error)
       }
-      guard json["format"]?.intValue == format else {
-        return .failure(
-          LSHError(
-            .needsRebuild,
-            "store \(store.path): its LSH index was built by an earlier version (table format \(json["format"]?.intValue ?? 1); this one reads \(format))"
-          ))
-      }
-      if let recorded = try txn.value(forKey: checksumKey, in: parameters),
-        try recorded.count != 4
-          || recorded.loadUnaligned(as: UInt32.self).littleEndian
-            != parametersChecksum(txn, parameters)
-      {
-        return .failure(
-          LSHError(
-            .needsRebuild,
-            "store \(store.path): its LSH index parameters fail their checksum (damaged)"
-          ))
-      }
-      func floats(_ key: String) throws -> [Float] {
-        guard let bytes = try txn.value(forKey: key, in: parameters) else { return [] }
-        return LittleEndianFloats.values(in: bytes)
-      }
-      let mean = try floats("mean")
-      let basis = try floats("basis")
-      let variances = try floats("variances")
-      let hasherParameters = try floats("hasher")
-      guard mean.count == store.dimension,
-        basis.count == store.dimension * configuration.sketchDimensions,
-        variances.count == configuration.sketchDimensions,
-        hasherParameters.count
-          == BucketHasher.parameterCount(
-            family: configuration.family, tables: configuration.tables,
-            hashesPerTable: configuration.hashesPerTable,
-            dimensions: configuration.hashDimensions),
-        (mean + basis + variances + hasherParameters).allSatisfy({ $0.isFinite }),
-        let coder = CompactCoder(parameters: try floats("coder")),
-        coder.dimensions == configuration.sketchDimensions
-      else {
-        return .failure(
-          LSHError(
-            .needsRebuild, "store \(store.path): its LSH index parameters are damaged"
-          ))
-      }
-      let transform = DataTransform(
-        inputDimension: store.dimension, outputDimension: configuration.sketchDimensions,
-        mean: mean, basis: basis, variances: variances)
-      let hasher = BucketHasher(
-        family: configuration.family, tables: configuration.tables,
-        hashesPerTable: configuration.hashesPerTable,
-        dimensions: configuration.hashDimensions,
-        bucketWidth: Float(configuration.bucketWidth ?? 1),
-        parameters: hasherParameters)
-      let model = LSHModel(
-        configuration: configuration, transform: transform, hasher: hasher, metric: store.metric)
-      return .success(
-        (ItemEncoder(model: model, coder: coder), try storedVersion(txn, parameters)))
     }
     let (encoder, version) = try loaded.get()
     let index = LSHIndex(

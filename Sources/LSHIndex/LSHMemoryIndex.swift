@@ -43,6 +43,27 @@ public struct LSHMemoryIndex: @unchecked Sendable {
         hasher: encoder.model.hasher, configuration: encoder.model.configuration))
   }
 
+  /// The tables of a fitted encoder (a stored index's) over a source's live items, each table
+  /// in the order a store keeps it, so that searches read the same pages and give the same
+  /// answers as the stored index over the same items.
+  ///
+  /// - Parameters:
+  ///   - encoder: the projection, hashes and compact codes.
+  ///   - source: the vectors (prepared for the metric).
+  /// - Complexity: O(n · (d · m + L)) to encode, O(n log n) per table to sort, on all cores.
+  public init(encoder: ItemEncoder, over source: some VectorSource) {
+    let encoded = BulkEncoding(source, encoder: encoder, codes: true, projections: false)
+    self.encoder = encoder
+    tables = MemoryTables(
+      tables: encoded.tables, entryBytes: encoded.entryBytes, items: encoded.count,
+      codes: encoded.codes, itemEntries: encoded.entries, storeOrder: true)
+  }
+
+  private init(encoder: ItemEncoder, tables: MemoryTables) {
+    self.encoder = encoder
+    self.tables = tables
+  }
+
   /// Lends `body` a searcher over `source`, the source the index was built over; the searcher
   /// is borrowed and cannot outlive the call.
   ///

@@ -1,5 +1,6 @@
 import RedisCluster
 import VectorMath
+import VectorStore
 
 /// Every live item of a store on a Redis Cluster, gathered from all shards into id-ordered
 /// blocks in memory: a ``VectorSource`` that exact and LSH search read as they read an LMDB
@@ -7,7 +8,7 @@ import VectorMath
 ///
 /// Each shard is read between two looks at its write counter; a shard written meanwhile is read
 /// again, so the snapshot holds whole shard writes only.
-public final class RedisSnapshot: VectorSource, @unchecked Sendable {
+public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
   /// Values per vector.
   public let dimension: Int
   /// The store's metric.
@@ -22,6 +23,12 @@ public final class RedisSnapshot: VectorSource, @unchecked Sendable {
   public let blocks: [VectorBlock]
   /// Name and labels of each live id.
   public let items: [UInt64: (name: String, labels: ItemLabels)]
+  /// The live ids, ascending.
+  let orderedIDs: [UInt64]
+  /// The store's metadata values when it was read.
+  let metadataValues: [String: String]
+  /// Each shard's write counter when it was read.
+  var generations: [Int64?] = []
   private let values: UnsafeMutableBufferPointer<Float>
   private let deletedBits: UnsafeMutableBufferPointer<UInt8>
 
@@ -34,9 +41,10 @@ public final class RedisSnapshot: VectorSource, @unchecked Sendable {
   init(
     dimension: Int, metric: DistanceMetric, idLimit: UInt64,
     rows: [(id: UInt64, name: String, labels: ItemLabels, buffer: Int, row: Int)],
-    vectorBytes: [[UInt8]]
+    vectorBytes: [[UInt8]], metadata: [String: String]
   ) {
     self.dimension = dimension
+    metadataValues = metadata
     self.metric = metric
     self.idLimit = idLimit
     blockRows = VectorBlock.rows(forDimension: dimension)
@@ -69,6 +77,7 @@ public final class RedisSnapshot: VectorSource, @unchecked Sendable {
       items[row.id] = (row.name, row.labels)
     }
     self.items = items
+    orderedIDs = items.keys.sorted()
     var blocks: [VectorBlock] = []
     if let base = values.baseAddress, let bits = deletedBits.baseAddress {
       for block in 0..<blockCount {
@@ -86,6 +95,23 @@ public final class RedisSnapshot: VectorSource, @unchecked Sendable {
     values.deallocate()
     deletedBits.deallocate()
   }
+
+  /// The name and labels of a live item, or `nil` for an unknown or deleted id.
+  public func item(id: UInt64) -> StoredItem? {
+    items[id].map { StoredItem(id: id, name: $0.name, labels: $0.labels) }
+  }
+
+  /// Calls `body` for every live item, in id order.
+  public func forEachItem(_ body: (StoredItem, UnsafeBufferPointer<Float>) throws -> Void) rethrows
+  {
+    for id in orderedIDs {
+      guard let (name, labels) = items[id], let vector = vector(id: id) else { continue }
+      try body(StoredItem(id: id, name: name, labels: labels), vector)
+    }
+  }
+
+  /// A metadata value as the store held it when it was read.
+  public func metadata(_ key: String) -> String? { metadataValues[key] }
 }
 
 extension RedisStore {
@@ -98,6 +124,24 @@ extension RedisStore {
   /// - Throws: ``RedisStoreError`` of kind `damaged` (the first problem) when a shard's keys
   ///   disagree, a vector fails its checksum, or a shard kept changing; ``RedisError``.
   public func snapshot() throws -> RedisSnapshot {
+    try snapshot(reusing: nil)
+  }
+
+  /// Reads every shard into one snapshot, or returns `previous` when no shard has been written
+  /// and no metadata changed since it was read (two small reads instead of every block).
+  ///
+  /// - Parameter previous: a snapshot of this store read earlier, or `nil`.
+  /// - Returns: a current snapshot.
+  /// - Throws: as ``snapshot()``.
+  public func snapshot(reusing previous: RedisSnapshot?) throws -> RedisSnapshot {
+    if let previous {
+      let generations = try client.pipeline(
+        (0..<shards).map { RedisCommand("GET", keys.shard($0).generation) }
+      ).map(\.integer)
+      if generations == previous.generations, try allMetadata() == previous.metadataValues {
+        return previous
+      }
+    }
     let (snapshot, problems) = try readShards()
     if let first = problems.first { throw RedisStoreError(.damaged, store: "\(address)", first) }
     return snapshot
@@ -117,6 +161,7 @@ extension RedisStore {
   /// One consistent read of every shard, and its problems.
   private func readShards() throws -> (RedisSnapshot, [String]) {
     let shardKeys = (0..<shards).map { keys.shard($0) }
+    let metadata = try allMetadata()
     for _ in 0..<Self.maximumReadAttempts {
       let before = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       let counters = try client.pipeline(
@@ -139,9 +184,11 @@ extension RedisStore {
       let nameLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.names) })
       let after = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       guard before == after else { continue }
-      return assemble(
+      let read = assemble(
         counters: counters, itemLists: itemLists, nameLists: nameLists, blockOwners: blockOwners,
-        blockReplies: blockReplies)
+        blockReplies: blockReplies, metadata: metadata)
+      read.0.generations = before.map(\.integer)
+      return read
     }
     throw RedisStoreError(
       .damaged, store: "\(address)",
@@ -152,7 +199,8 @@ extension RedisStore {
   /// Checks one read of every shard and lays its sound rows out by id.
   private func assemble(
     counters: [RedisReply], itemLists: [RedisReply], nameLists: [RedisReply],
-    blockOwners: [(shard: Int, block: Int)], blockReplies: [RedisReply]
+    blockOwners: [(shard: Int, block: Int)], blockReplies: [RedisReply],
+    metadata: [String: String]
   ) -> (RedisSnapshot, [String]) {
     let rowBytes = dimension * 4
     var problems: [String] = []
@@ -229,7 +277,7 @@ extension RedisStore {
     }
     let snapshot = RedisSnapshot(
       dimension: dimension, metric: metric, idLimit: idLimit, rows: rows,
-      vectorBytes: vectorBytes)
+      vectorBytes: vectorBytes, metadata: metadata)
     return (snapshot, problems)
   }
 }

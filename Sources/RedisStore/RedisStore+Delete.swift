@@ -65,3 +65,39 @@ extension RedisStore {
     return result
     """
 }
+
+extension RedisStore {
+  /// The names of live items by id (an id's shard is not known from it, so every shard is asked).
+  ///
+  /// - Parameter ids: the ids.
+  /// - Returns: each id's name, or `nil` for an unknown or deleted id.
+  /// - Throws: ``RedisError``, ``RedisStoreError`` of kind `damaged` for a record that does not
+  ///   decode.
+  public func names(ofIDs ids: [UInt64]) throws -> [String?] {
+    let replies = try client.pipeline(
+      ids.flatMap { id in
+        (0..<shards).map { RedisCommand("HGET", keys.shard($0).items, Self.bigEndian(id)) }
+      })
+    return try ids.indices.map { index in
+      let found = replies[(index * shards)..<((index + 1) * shards)].compactMap(\.bytes).first
+      guard let found else { return nil }
+      guard let record = ItemRecord(bytes: found) else {
+        throw RedisStoreError(
+          .damaged, store: "\(address)", "the record of id \(ids[index]) is malformed")
+      }
+      return record.name
+    }
+  }
+
+  /// Which of `names` are live items.
+  ///
+  /// - Throws: ``RedisError``.
+  public func contains(names: [String]) throws -> [Bool] {
+    try client.pipeline(
+      names.map {
+        RedisCommand(
+          "HEXISTS", keys.shard(RedisStoreKeys.shard(ofName: $0, shards: shards)).names, $0)
+      }
+    ).map { $0.integer == 1 }
+  }
+}

@@ -12,6 +12,9 @@ struct RedisStoreKeys: Sendable {
   /// The last fencing token handed to a writer.
   var fence: String { "\(name):fence" }
 
+  /// The parameters of index version `version` (a hash: parameter name → bytes).
+  func index(_ version: String) -> String { "\(name):lsh:\(version)" }
+
   /// The keys of shard `index`.
   func shard(_ index: Int) -> Shard { Shard(tag: "{\(name):\(index)}") }
 

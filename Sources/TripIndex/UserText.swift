@@ -5,12 +5,13 @@ import Plumbing
 /// field (`probe_labels`).
 public enum Parameter: String, Sendable, CaseIterable {
   case batch, bnneck, budget, cameraDistortion, copyImages, dataset, distractorPid, embedFrom
-  case excludeSameCamera, excludeSamePid, excludeSamePidCamera, format, gallery, galleryStore
+  case excludeSameCamera, excludeSamePid, excludeSamePidCamera, format, from, gallery, galleryStore
   case head, imageShape, images, index, iterations, junkPid, k, k1, k2, labelSmoothing, lambda
   case layers, loss, lsh, margin, maxRank, metric, model, normalize, probeLabels
   case probeMultipliers, probes, pytorch, queries, query, ranklistK, ranklistQueries, recall
-  case repair, repeats, rerank, seeds, softmaxClasses, softmaxWeight, store, threads, train
-  case validation
+  case repair, repeats, replace, replicas, rerank, seeds, shards, softmaxClasses, softmaxWeight,
+    store
+  case threads, timeout, to, train, validation
   case `where`
 
   /// The name in snake case (`probeLabels` → `probe_labels`), as JSON fields are named.

@@ -16,7 +16,8 @@ struct TripIndexCommand: ParsableCommand {
     subcommands: [
       BuildCommand.self, QueryCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self,
       BenchmarkCommand.self, IndexCommand.self, TuneCommand.self, InfoCommand.self,
-      DeleteCommand.self, CheckCommand.self, CompactCommand.self, ExportCommand.self,
+      DeleteCommand.self, CheckCommand.self, CompactCommand.self, CopyCommand.self,
+      ExportCommand.self,
       ExportModelCommand.self, ANNBenchCommand.self, ServeCommand.self,
       DatasetsCommand.self,
     ])

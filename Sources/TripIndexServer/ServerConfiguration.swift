@@ -1,7 +1,11 @@
+import TripIndex
+
 /// How `serve` runs: the store, the address, access, and the limits every request is held to.
 public struct ServerConfiguration: Sendable {
-  /// The store's directory.
+  /// The store's directory, or a `redis://` address.
   public var storePath: String
+  /// How to reach a store on a Redis Cluster.
+  public var redis = RedisAccess()
   /// A model to use instead of the store's recorded one (same fingerprint), or `nil`.
   public var modelPath: String?
   /// The address to bind.

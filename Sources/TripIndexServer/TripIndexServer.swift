@@ -36,7 +36,7 @@ public struct TripIndexServer: Sendable {
     self.logger = logger
     session = try SearchSession(
       storePath: configuration.storePath, modelPath: configuration.modelPath,
-      readOnly: configuration.readOnly)
+      readOnly: configuration.readOnly, redis: configuration.redis)
     metrics = ServerMetrics()
   }
 

@@ -86,6 +86,7 @@ public enum ANNBench {
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     try check(options)
+    if let store = options.storePath { try RedisAccess.requireLMDB(store, for: "annbench") }
     let file = try ANNBenchmarksFile(path: options.path)
     guard let metric = try options.metric ?? file.metric() else {
       throw TripIndexError(

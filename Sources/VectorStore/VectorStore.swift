@@ -154,6 +154,14 @@ public final class VectorStore: @unchecked Sendable {
     return true
   }
 
+  /// Deletes the store at `path` (its files and its directory, which must hold nothing else);
+  /// the store must not be open in this process.
+  ///
+  /// - Parameter path: the store's directory.
+  public static func remove(at path: String) {
+    StoreLocations.remove(at: path)
+  }
+
   /// Rows per vector block in a store of this dimension (about 256 KiB of floats, a power of
   /// two between 16 and 4096): one exact-search product's rows.
   public static func blockRows(forDimension dimension: Int) -> Int {

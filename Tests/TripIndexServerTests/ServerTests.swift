@@ -371,8 +371,8 @@ import VectorStore
       !acknowledged.isEmpty && failures.isEmpty, "failed before the stop: \(failures.prefix(5))")
     let check = try TripIndexExecutable.run(["check", "--store", fixture.store])
     #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-    let session = try SearchSession(storePath: fixture.store, readOnly: true, usesIndex: false)
-    let missing = try session.store.read { snapshot in
+    let store = try VectorStore.open(path: fixture.store, readOnly: true)
+    let missing = try store.read { snapshot in
       try acknowledged.filter { try snapshot.id(named: $0) == nil }
     }
     #expect(missing.isEmpty, "acknowledged but not stored: \(missing.prefix(5))")

@@ -147,8 +147,8 @@ public indirect enum ItemFilter: Sendable, Equatable {
     ///   - filter: the filter, or `nil` for every live item.
     ///   - groups: also group the passing ids by camera and pid.
     /// - Throws: `VectorStoreError` when an item record cannot be read.
-    init(snapshot: StoreSnapshot, filter: ItemFilter?, groups: Bool) throws {
-      var mask = IDMask(limit: Int(clamping: snapshot.nextID))
+    init(snapshot: some ItemSnapshot, filter: ItemFilter?, groups: Bool) throws {
+      var mask = IDMask(limit: Int(clamping: snapshot.idLimit))
       var byCamera: [Int32: [UInt64]] = [:]
       var byPID: [Int32: [UInt64]] = [:]
       var byPIDCamera: [PIDCamera: [UInt64]] = [:]

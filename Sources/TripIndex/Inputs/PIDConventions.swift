@@ -150,23 +150,23 @@ extension PIDConventions {
   }
 
   /// The conventions recorded in a store, as a snapshot sees them.
-  static func recorded(in snapshot: StoreSnapshot) throws -> PIDConventions? {
+  static func recorded(in snapshot: some ItemSnapshot) throws -> PIDConventions? {
     try recorded(snapshot.metadata)
   }
 
-  private static func recorded(_ metadata: (String) throws -> String?) throws -> PIDConventions? {
+  /// The conventions recorded in a store's metadata, whatever engine holds it.
+  static func recorded(_ metadata: (String) throws -> String?) throws -> PIDConventions? {
     guard let distractor = try metadata(distractorKey), let junk = try metadata(junkKey) else {
       return nil
     }
     return PIDConventions(distractor: Int32(distractor), junk: Int32(junk))
   }
 
-  /// Records these conventions in a store, in a write transaction.
-  ///
-  /// - Parameter writer: the transaction.
-  /// - Throws: `VectorStoreError`.
-  func record(in writer: StoreWriter) throws {
-    try writer.setMetadata(Self.distractorKey, distractor.map(String.init) ?? "none")
-    try writer.setMetadata(Self.junkKey, junk.map(String.init) ?? "none")
+  /// The metadata that records these conventions in a store.
+  var metadata: [String: String] {
+    [
+      Self.distractorKey: distractor.map(String.init) ?? "none",
+      Self.junkKey: junk.map(String.init) ?? "none",
+    ]
   }
 }

@@ -18,12 +18,6 @@ public enum StoreModel {
   /// Metadata key of the model file's absolute path.
   public static let pathKey = "model_path"
 
-  /// Records `model` (read from `path`) as the store's model, inside a write transaction.
-  static func record(_ model: EmbeddingModel, path: String, in writer: StoreWriter) throws {
-    try writer.setMetadata(fingerprintKey, model.fingerprint)
-    try writer.setMetadata(pathKey, Directories.absolutePath(path))
-  }
-
   /// The model a store was built with, loaded and checked, or `nil` for a store of raw vectors.
   ///
   /// - Parameters:
@@ -34,12 +28,25 @@ public enum StoreModel {
   ///   a model is given for a store of raw vectors; `VectorIOError` for a damaged model file.
   public static func load(for store: VectorStore, override: String? = nil) throws -> EmbeddingModel?
   {
-    let fingerprint = try store.metadata(fingerprintKey)
-    let recordedPath = try store.metadata(pathKey)
+    try load(metadata: store.metadata, location: store.path, override: override)
+  }
+
+  /// The model recorded in a store's metadata, whatever engine holds it (see
+  /// ``load(for:override:)``).
+  ///
+  /// - Parameters:
+  ///   - metadata: reads one of the store's metadata values.
+  ///   - location: the store, for messages.
+  ///   - override: a model file given explicitly, which must be the same model.
+  static func load(
+    metadata: (String) throws -> String?, location: String, override: String?
+  ) throws -> EmbeddingModel? {
+    let fingerprint = try metadata(fingerprintKey)
+    let recordedPath = try metadata(pathKey)
     guard let fingerprint, let recordedPath else {
       if let override {
         throw TripIndexError(
-          "store \(store.path) holds raw vectors (it was built without \(option: .model)), so \(option: .model) \(override) cannot apply"
+          "store \(location) holds raw vectors (it was built without \(option: .model)), so \(option: .model) \(override) cannot apply"
         )
       }
       return nil
@@ -47,16 +54,21 @@ public enum StoreModel {
     let path = override ?? recordedPath
     guard access(path, F_OK) == 0 else {
       throw TripIndexError(
-        "store \(store.path) was built with the model \(recordedPath), which is missing; restore it or pass the same model with \(option: .model)"
+        "store \(location) was built with the model \(recordedPath), which is missing; restore it or pass the same model with \(option: .model)"
       )
     }
     let model = try EmbeddingModel.read(from: path)
     guard model.fingerprint == fingerprint else {
       throw TripIndexError(
-        "the model \(path) (fingerprint \(model.fingerprint)) is not the one store \(store.path) was built with (fingerprint \(fingerprint)); rebuild the store or use that model"
+        "the model \(path) (fingerprint \(model.fingerprint)) is not the one store \(location) was built with (fingerprint \(fingerprint)); rebuild the store or use that model"
       )
     }
     return model
+  }
+
+  /// The metadata that records `model` (read from `path`) as a store's model.
+  static func metadata(of model: EmbeddingModel, path: String) -> [String: String] {
+    [fingerprintKey: model.fingerprint, pathKey: Directories.absolutePath(path)]
   }
 
   /// Embeds raw vectors for a store: checks the input dimension against the model's, embeds, and
@@ -78,5 +90,12 @@ public enum StoreModel {
       )
     }
     return model.embed(vectors)
+  }
+}
+
+extension EmbeddingModel {
+  /// Its architecture and loss in a line, as `info` shows a store's model.
+  var summary: String {
+    "\(architecture.summary), \(training.loss.kind.rawValue) (margin \(training.loss.margin), \(training.loss.distance.rawValue))"
   }
 }

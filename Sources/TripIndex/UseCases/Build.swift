@@ -16,8 +16,10 @@ public enum Build {
   public struct Options: Sendable {
     /// The folder (or single file) to ingest.
     public var input: String
-    /// The store's directory.
+    /// The store's directory, or a `redis://` address.
     public var storePath: String
+    /// How to reach a store on a Redis Cluster (and the shard count of a new one).
+    public var redis = RedisAccess()
     /// The metric for a new store; `nil` keeps an existing store's metric (for a new store: the
     /// model's, else the one HDF5 inputs declare in their `distance` attribute, else l2).
     public var metric: DistanceMetric?
@@ -116,12 +118,14 @@ public enum Build {
     }
     var model = try options.modelPath.map { path in try EmbeddingModel.read(from: path) }
     var modelPath = options.modelPath
-    var existing: VectorStore?
-    if VectorStore.exists(at: options.storePath) {
-      let store = try Index.openForWriting(options.storePath)
+    let existing = try BuildTarget.existing(options.storePath, redis: options.redis)
+    if let store = existing {
       // A store built with a model embeds what is added to it with that model, as `query`
       // embeds probes with it.
-      if model == nil, let recorded = try StoreModel.load(for: store) {
+      if model == nil,
+        let recorded = try StoreModel.load(
+          metadata: store.metadata, location: options.storePath, override: nil)
+      {
         model = recorded
         modelPath = try store.metadata(StoreModel.pathKey)
         progress.warn(
@@ -133,8 +137,7 @@ public enum Build {
           "store \(options.storePath): uses the \(store.metric.rawValue) metric, but \(option: .metric) \(metric.rawValue) was given; a store's metric is fixed when it is created"
         )
       }
-      try checkModel(model, path: modelPath, against: store)
-      existing = store
+      try checkModel(model, path: modelPath, against: store, at: options.storePath)
     }
     let scan = try FolderScan(root: options.input)
     let hdf5Files = scan.vectorFiles.filter { VectorFileFormat(path: $0) == .hdf5 }
@@ -170,20 +173,24 @@ public enum Build {
       }
     }
 
-    let store: VectorStore
+    let store: BuildTarget
     let created = existing == nil
     if let existing {
       store = existing
     } else {
-      store = try VectorStore.openOrCreate(
-        path: options.storePath, dimension: model?.architecture.outputDimension ?? plan.dimension,
-        metric: metric)
+      store = try BuildTarget.create(
+        options.storePath, dimension: model?.architecture.outputDimension ?? plan.dimension,
+        metric: metric, redis: options.redis)
       // An index another process builds while this build runs is picked up by the next batch.
-      _ = try LSHIndex.open(store)
+      if case .lmdb(let created) = store { _ = try LSHIndex.open(created) }
     }
     let (conventions, differences) = options.pidChoice.resolved(
-      recorded: try PIDConventions.recorded(in: store), storePath: options.storePath)
+      recorded: try PIDConventions.recorded(store.metadata), storePath: options.storePath)
     for warning in differences { progress.warn(warning) }
+    var metadata = conventions.metadata
+    if let model, let path = modelPath {
+      metadata.merge(StoreModel.metadata(of: model, path: path)) { $1 }
+    }
     var report = Report(storePath: options.storePath)
     report.files = plan.files.count
     report.dimension = store.dimension
@@ -198,15 +205,8 @@ public enum Build {
       let stored = try StoreModel.embed(
         Matrix(rows: batch.count, columns: plan.dimension, values: batch.values), with: model,
         source: options.input)
-      let summary = try stored.values.withUnsafeBufferPointer { values in
-        try store.write { writer in
-          if let model, let path = modelPath {
-            try StoreModel.record(model, path: path, in: writer)
-          }
-          try conventions.record(in: writer)
-          return try writer.upsert(names: batch.names, labels: batch.labels, vectors: values)
-        }
-      }
+      let summary = try store.write(
+        names: batch.names, labels: batch.labels, vectors: stored, metadata: metadata)
       report.added += summary.added
       report.updated += summary.updated
       report.unchanged += summary.unchanged
@@ -244,7 +244,7 @@ public enum Build {
       // Whole batches committed before the failure stay: say so, and how to finish. A store
       // this build created and could not write to is removed.
       guard report.vectors > 0 else {
-        if created { VectorStore.removeIfNeverWritten(store) }
+        if created { store.removeIfNeverWritten() }
         throw error
       }
       throw TripIndexError(
@@ -253,21 +253,16 @@ public enum Build {
     }
     if let choices = options.index {
       let requested = choices.configuration(metric: store.metric)
-      let current = try LSHIndex.open(store)?.configuration
+      let current = try store.indexConfiguration()
       var comparable = current
       if requested.bucketWidth == nil { comparable?.bucketWidth = nil }
       if comparable != requested {
         progress.update("building the LSH index", force: true)
         do {
-          let index = try LSHIndex.build(on: store, configuration: requested)
-          report.index = index.configuration
-          // Measured and recorded as `index` does, so `query` knows whether it pays its way.
-          let speed = try LSHTuner.speed(of: index)
-          try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
-          report.indexSpeed = speed
+          (report.index, report.indexSpeed) = try store.buildIndex(requested)
         } catch {
           throw TripIndexError(
-            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with \(command: "index \(option: .store) \(options.storePath)")"
+            "\(error) — the \(TextFormatting.grouped(report.vectors)) vectors were written and are kept, but the index was not built (any former index is unchanged); build it with \(command: "index \(option: .store) \(RedisAccess.displayed(options.storePath))")"
           )
         }
       } else {
@@ -282,7 +277,7 @@ public enum Build {
 
   /// Refuses to mix raw vectors and embeddings, or embeddings of two models, in one store.
   private static func checkModel(
-    _ model: EmbeddingModel?, path: String?, against store: VectorStore
+    _ model: EmbeddingModel?, path: String?, against store: BuildTarget, at location: String
   ) throws {
     let recorded = try store.metadata(StoreModel.fingerprintKey)
     switch (model, recorded) {
@@ -291,17 +286,17 @@ public enum Build {
     case (let model?, let recorded?):
       guard model.fingerprint == recorded else {
         throw TripIndexError(
-          "store \(store.path) holds embeddings of another model (fingerprint \(recorded)); \(option: .model) \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
+          "store \(location) holds embeddings of another model (fingerprint \(recorded)); \(option: .model) \(path ?? "") has fingerprint \(model.fingerprint). Build a new store for this model"
         )
       }
     case (nil, _?):
       throw TripIndexError(
-        "store \(store.path) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with \(option: .model) to add to it"
+        "store \(location) holds embeddings of the model \(try store.metadata(StoreModel.pathKey) ?? "?"); pass it with \(option: .model) to add to it"
       )
     case (_?, nil):
       guard try store.count() == 0 else {
         throw TripIndexError(
-          "store \(store.path) holds raw vectors; build embeddings into a new store (a store holds one kind of vector)"
+          "store \(location) holds raw vectors; build embeddings into a new store (a store holds one kind of vector)"
         )
       }
     }

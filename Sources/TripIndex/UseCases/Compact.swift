@@ -43,6 +43,7 @@ public enum Compact {
   /// - Throws: ``TripIndexError`` when the output exists and is not empty, `VectorStoreError`.
   public static func run(storePath: String, outputPath: String) throws -> Report {
     let started = MonotonicClock.now()
+    try RedisAccess.requireLMDB(storePath, for: "compact")
     let store = try VectorStore.open(path: storePath, readOnly: true)
     if access(outputPath, F_OK) == 0 && Directories.entries(in: outputPath)?.isEmpty != true {
       throw TripIndexError(

@@ -50,6 +50,8 @@ public enum Evaluate {
     /// A store holding the gallery (its items, labels, model and index): used instead of
     /// ``galleryPath``, so a large gallery is ingested once.
     public var galleryStorePath: String?
+    /// How to reach a gallery store on a Redis Cluster.
+    public var redis = RedisAccess()
     /// Also score k-reciprocal re-ranking of the exact ranking (an `exact+rerank` row); `nil`
     /// for none.
     public var rerank: RerankingParameters?
@@ -117,17 +119,18 @@ public enum Evaluate {
     }
     // A stored gallery: its vectors are already embedded with its model, which embeds the queries.
     let stored = try options.galleryStorePath.map { path in
-      try StoredGallery(path: path, modelOverride: options.modelPath, progress: progress)
+      try StoredGallery(
+        path: path, modelOverride: options.modelPath, redis: options.redis, progress: progress)
     }
     let model =
       try stored.map { $0.model }
       ?? options.modelPath.map { path in try EmbeddingModel.read(from: path) }
-    if let stored, let chosen = options.metric, chosen != stored.store.metric {
+    if let stored, let chosen = options.metric, chosen != stored.metric {
       throw TripIndexError(
-        "\(option: .metric) \(chosen.rawValue) differs from the metric of store \(stored.store.path) (\(stored.store.metric.rawValue)), which its vectors and index are made for"
+        "\(option: .metric) \(chosen.rawValue) differs from the metric of store \(stored.location) (\(stored.metric.rawValue)), which its vectors and index are made for"
       )
     }
-    let metric = stored?.store.metric ?? options.metric ?? model?.metric ?? .l2
+    let metric = stored?.metric ?? options.metric ?? model?.metric ?? .l2
     if options.rerank?.distance == .squared && metric == .cosine {
       throw TripIndexError(
         "re-ranking from squared distances applies to l2 embeddings; with the cosine metric re-ranking starts from 1 − cos (leave the distance at euclidean)"
@@ -158,7 +161,7 @@ public enum Evaluate {
     let expectedQueryDimension = model?.architecture.inputDimension ?? gallery.vectors.columns
     if let stored, queries.vectors.columns != expectedQueryDimension {
       throw TripIndexError(
-        "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but store \(stored.store.path) takes \(expectedQueryDimension)-dimensional \(model == nil ? "vectors" : "inputs to its model")"
+        "queries (\(options.queryPath)) have dimension \(queries.vectors.columns) but store \(stored.location) takes \(expectedQueryDimension)-dimensional \(model == nil ? "vectors" : "inputs to its model")"
       )
     }
     guard stored != nil || queries.vectors.columns == gallery.vectors.columns else {
@@ -192,8 +195,7 @@ public enum Evaluate {
       // Distractors and junk by the user's convention (or the gallery store's); the evaluator
       // counts in Market-1501's.
       let (conventions, differences) = options.pidChoice.resolved(
-        recorded: try stored.flatMap { try PIDConventions.recorded(in: $0.store) },
-        storePath: stored?.store.path ?? "")
+        recorded: stored?.conventions, storePath: stored?.location ?? "")
       for warning in differences { progress.warn(warning) }
       for warning in conventions.warnings(
         pids: queryLabels.pids, role: "queries", outcome: "are skipped")
@@ -212,12 +214,17 @@ public enum Evaluate {
     }
     let indexSource: IndexSource?
     if let stored, options.lsh != nil {
-      guard let index = try LSHIndex.open(stored.store) else {
+      guard let store = stored.lmdbStore else {
         throw TripIndexError(
-          "store \(stored.store.path) has no LSH index; build one with \(command: "index \(option: .store) \(stored.store.path)") or evaluate exact search only"
+          "\(option: .lsh) with \(option: .galleryStore) searches the store's own LMDB index, and \(stored.location) is a Redis store: evaluate exact search on it, or copy it to LMDB with \(command: "copy") and evaluate that"
         )
       }
-      indexSource = .stored(stored.store, index, rowOfID: stored.rowOfID)
+      guard let index = try LSHIndex.open(store) else {
+        throw TripIndexError(
+          "store \(stored.location) has no LSH index; build one with \(command: "index \(option: .store) \(stored.location)") or evaluate exact search only"
+        )
+      }
+      indexSource = .stored(store, index, rowOfID: stored.rowOfID)
     } else {
       indexSource = options.lsh.map { .temporary($0.configuration(metric: metric)) }
     }
@@ -239,7 +246,7 @@ public enum Evaluate {
         ("queries", "\(options.queryPath) (\(TextFormatting.grouped(queries.count)) items)"),
         (
           "gallery",
-          (options.galleryPath ?? stored.map { "store \($0.store.path)" }).map {
+          (options.galleryPath ?? stored.map { "store \($0.location)" }).map {
             "\($0) (\(TextFormatting.grouped(gallery.count)) items)"
           } ?? "the queries themselves, each query excluded from its own ranking"
         ),

@@ -12,6 +12,8 @@ public enum Export {
   public struct Options: Sendable {
     /// The store's directory.
     public var storePath: String
+    /// How to reach a store on a Redis Cluster.
+    public var redis = RedisAccess()
     /// The folder to write (created; must not hold files already).
     public var outputDirectory: String
     /// `.npy` (float32) or `.fvecs`.
@@ -62,7 +64,6 @@ public enum Export {
     default:
       throw TripIndexError("\(option: .format) takes npy or fvecs (text .vec would round values)")
     }
-    let store = try VectorStore.open(path: options.storePath, readOnly: true)
     let folder = options.outputDirectory
     if let existing = Directories.entries(in: folder), !existing.isEmpty {
       throw VectorIOError(
@@ -71,11 +72,13 @@ public enum Export {
     let vectorsName = "vectors." + extensionName
     // Written into a hidden sibling that takes the folder's place when complete: a failed or
     // killed export never leaves vectors without labels.
+    var dimension = 0
     let items = try Directories.publishing(into: folder) { partial in
       let vectorsPath = partial + "/" + vectorsName
-      let writer = try VectorFileWriter(path: vectorsPath, dimension: store.dimension)
       var entries: [LabelsFile.Entry] = []
-      try store.read { snapshot in
+      try StoreView.read(options.storePath, redis: options.redis) { snapshot, _ in
+        let writer = try VectorFileWriter(path: vectorsPath, dimension: snapshot.dimension)
+        dimension = snapshot.dimension
         entries.reserveCapacity(snapshot.count)
         try snapshot.forEachItem { item, vector in
           try writer.write(vector)
@@ -86,14 +89,14 @@ public enum Export {
             )
           }
         }
+        try writer.finish()
       }
-      try writer.finish()
       try LabelsFile.write(entries, to: partial + "/labels.csv")
       return entries.count
     }
     progress.finish()
     return Report(
       vectorsPath: folder + "/" + vectorsName, labelsPath: folder + "/labels.csv", items: items,
-      dimension: store.dimension)
+      dimension: dimension)
   }
 }

@@ -58,6 +58,42 @@ public enum Index {
     return store
   }
 
+  /// Builds (replacing any existing) or drops the LSH index of a store, with settings resolved
+  /// for the store's metric.
+  ///
+  /// - Parameters:
+  ///   - storePath: the store's directory, or a `redis://` address.
+  ///   - choices: the settings, or `nil` to drop the index.
+  ///   - redis: how to reach a store on a Redis Cluster.
+  /// - Returns: what was done.
+  /// - Throws: `LSHError` for bad settings, `VectorStoreError`; `RedisError` or
+  ///   `RedisStoreError` for a Redis store.
+  public static func run(
+    storePath: String, choices: LSHChoices?, redis: RedisAccess = RedisAccess()
+  ) throws -> Report {
+    if RedisAccess.isRedis(storePath) {
+      let started = MonotonicClock.now()
+      let store = try redis.open(storePath)
+      let replicas = try redis.replicaCount(for: store)
+      var report = Report(
+        storePath: "\(store.address)", configuration: nil, items: 0, seconds: 0)
+      if let choices {
+        report.configuration = try RedisIndex.build(
+          on: store, configuration: choices.configuration(metric: store.metric),
+          replicas: replicas
+        ).model.configuration
+      } else {
+        try store.setIndex(nil, replicas: replicas)
+      }
+      report.items = try store.count()
+      report.seconds = MonotonicClock.now() - started
+      return report
+    }
+    // Only the metric is read here: a damaged index must stay replaceable.
+    let metric = try VectorStore.open(path: storePath, readOnly: true).metric
+    return try run(storePath: storePath, configuration: choices?.configuration(metric: metric))
+  }
+
   /// Builds (replacing any existing) or drops the LSH index of a store.
   ///
   /// - Parameters:

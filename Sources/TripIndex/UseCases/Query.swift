@@ -81,8 +81,10 @@ public enum Query {
     public var probePath: String
     /// The dataset read from an HDF5 probe file (`nil`: ``Query/defaultDataset``).
     public var dataset: String?
-    /// The store's directory.
+    /// The store's directory, or a `redis://` address.
     public var storePath: String
+    /// How to reach a store on a Redis Cluster.
+    public var redis = RedisAccess()
     /// The model to embed probes with; by default the one the store was built with.
     public var modelPath: String?
     /// A labels.csv with one row per probe, in probe order, for the exclusions (instead of the
@@ -175,9 +177,10 @@ public enum Query {
     let started = MonotonicClock.now()
     let session = try SearchSession(
       storePath: options.storePath, modelPath: options.modelPath, readOnly: true,
-      usesIndex: !options.exact)
+      usesIndex: !options.exact, redis: options.redis)
     let read = try readProbes(
-      options.probePath, for: session.store, model: session.model, dataset: options.dataset)
+      options.probePath, dimension: session.dimension, metric: session.metric,
+      store: session.location, model: session.model, dataset: options.dataset)
     let probeLabels = try readProbeLabels(options, read: read)
     let loaded = MonotonicClock.now()
     var result = try session.search(
@@ -234,19 +237,20 @@ public enum Query {
   ///
   /// - Throws: `VectorIOError` naming the file and row, ``TripIndexError``.
   static func readProbes(
-    _ path: String, for store: VectorStore, model: EmbeddingModel?, dataset: String? = nil
+    _ path: String, dimension: Int, metric: DistanceMetric, store: String,
+    model: EmbeddingModel?, dataset: String? = nil
   ) throws -> LabelledVectors {
     // Probes are often unlabelled files: the reading's warnings are not shown.
     var probes = try LabelledVectors.load(
-      path, storing: StoredForm(model: model, normalizing: store.metric.normalizesVectors),
+      path, storing: StoredForm(model: model, normalizing: metric.normalizesVectors),
       expectedDimension: (
-        model?.architecture.inputDimension ?? store.dimension,
-        model == nil ? "store \(store.path)" : "the store's model (its input)"
+        model?.architecture.inputDimension ?? dimension,
+        model == nil ? "store \(store)" : "the store's model (its input)"
       ), dataset: dataset ?? defaultDataset, progress: SilentProgress()
     ).items
     probes.vectors = try StoreModel.embed(probes.vectors, with: model, source: path)
     // The rows were checked as stored, so every embedding has a direction here.
-    if store.metric.normalizesVectors, let zero = probes.vectors.normalizeRows() {
+    if metric.normalizesVectors, let zero = probes.vectors.normalizeRows() {
       throw TripIndexError(
         "probe '\(probes.names[zero])' cannot be normalised for the cosine metric")
     }

@@ -1,52 +1,97 @@
 import Embedding
 import LSHIndex
 import Plumbing
+import RedisStore
+import Synchronization
 import VectorIO
 import VectorMath
 import VectorStore
 
 /// A store opened once for many searches — by one `query` command, or by a server for its
 /// lifetime — with its model and LSH index resolved. Probes come in as vectors (from files or
-/// from requests), are prepared as the store holds its items, and are searched inside one read
-/// transaction each; results are resolved to items before it ends.
+/// from requests), are prepared as the store holds its items, and are searched in one consistent
+/// view of the store each; results are resolved to items before it ends.
 ///
-/// A session is safe to share between threads: each search is its own read transaction, and
-/// LMDB readers never block the writer.
+/// The store is an LMDB directory (each search one read transaction; LMDB readers never block
+/// the writer) or a store on a Redis Cluster (each search reads a snapshot of every shard, kept
+/// while no shard changes). A session is safe to share between threads.
 public final class SearchSession: Sendable {
-  /// The store.
-  public let store: VectorStore
+  /// The store's location as given (an LMDB directory, or a Redis address without password).
+  public let location: String
+  /// Values per stored vector.
+  public let dimension: Int
+  /// The store's metric.
+  public let metric: DistanceMetric
   /// The model probes are embedded with, or `nil` for raw vectors.
   public let model: EmbeddingModel?
-  /// The store's LSH index when it has one (also the hook that keeps it current on writes).
-  let index: LSHIndex?
+  /// The engine holding the store.
+  let backend: Backend
+
+  /// The engine holding the store, and what searches and writes need of it.
+  enum Backend: Sendable {
+    /// An LMDB store, with its LSH index when it has one (also the hook that keeps it current
+    /// on writes).
+    case lmdb(VectorStore, index: LSHIndex?)
+    /// A store on a Redis Cluster, and the replicas its writes wait for.
+    case redis(RedisStore, replicas: Int)
+  }
+  /// A Redis store's last snapshot and the index tables built over it, searched again while no
+  /// shard and no index version has changed.
+  private let redisState = Mutex<RedisSearchState?>(nil)
+
+  /// What searches of a Redis store reuse.
+  private struct RedisSearchState: Sendable {
+    var snapshot: RedisSnapshot
+    /// The index version and its tables over ``snapshot``, when built.
+    var index: (version: String, tables: LSHMemoryIndex)?
+  }
 
   /// Opens a store for searching.
   ///
   /// - Parameters:
-  ///   - storePath: the store's directory.
+  ///   - storePath: the store's directory, or a `redis://` address.
   ///   - modelPath: a model to use instead of the recorded one (same fingerprint), or `nil`.
   ///   - readOnly: open without write access.
   ///   - usesIndex: open the store's LSH index (when searches may use it, or writes must keep
   ///     it current).
-  /// - Throws: `VectorStoreError`, `ModelFileError`, `LSHError`.
-  public init(storePath: String, modelPath: String? = nil, readOnly: Bool, usesIndex: Bool = true)
-    throws
-  {
-    store = try VectorStore.open(path: storePath, readOnly: readOnly)
-    model = try StoreModel.load(for: store, override: modelPath)
-    index = usesIndex ? try LSHIndex.open(store) : nil
+  ///   - redis: how to reach a store on a Redis Cluster.
+  /// - Throws: `VectorStoreError`, `ModelFileError`, `LSHError`; `RedisError` and
+  ///   `RedisStoreError` for a Redis store.
+  public init(
+    storePath: String, modelPath: String? = nil, readOnly: Bool, usesIndex: Bool = true,
+    redis: RedisAccess = RedisAccess()
+  ) throws {
+    if RedisAccess.isRedis(storePath) {
+      let store = try redis.open(storePath)
+      location = "\(store.address)"
+      (dimension, metric) = (store.dimension, store.metric)
+      model = try StoreModel.load(
+        metadata: store.metadata, location: location, override: modelPath)
+      backend = .redis(store, replicas: readOnly ? 0 : try redis.replicaCount(for: store))
+    } else {
+      let store = try VectorStore.open(path: storePath, readOnly: readOnly)
+      location = store.path
+      (dimension, metric) = (store.dimension, store.metric)
+      model = try StoreModel.load(for: store, override: modelPath)
+      backend = .lmdb(store, index: usesIndex ? try LSHIndex.open(store) : nil)
+    }
   }
 
   /// The store's description, as `info` gives it.
   ///
   /// - Returns: the description.
-  /// - Throws: `VectorStoreError`.
+  /// - Throws: `VectorStoreError`, `RedisError`.
   public func info() throws -> StoreInfo {
-    try StoreInfo.describe(store, index: index, indexProblem: nil)
+    switch backend {
+    case .lmdb(let store, let index):
+      return try StoreInfo.describe(store, index: index, indexProblem: nil)
+    case .redis(let store, _):
+      return try StoreInfo.describe(store)
+    }
   }
 
   /// The dimension of a probe as given: the model's input, or the store's vectors.
-  public var probeDimension: Int { model?.architecture.inputDimension ?? store.dimension }
+  public var probeDimension: Int { model?.architecture.inputDimension ?? dimension }
 
   /// Prepares probes given as vectors (a request's) as the store holds its items: each value
   /// checked, embedded with the store's model, normalised for the cosine metric.
@@ -60,11 +105,11 @@ public final class SearchSession: Sendable {
   public func prepare(_ vectors: Matrix, names: [String]) throws -> Matrix {
     guard vectors.columns == probeDimension else {
       throw TripIndexError(
-        "probes have dimension \(vectors.columns) but store \(store.path) takes \(probeDimension)-dimensional \(model == nil ? "vectors" : "inputs to its model")"
+        "probes have dimension \(vectors.columns) but store \(location) takes \(probeDimension)-dimensional \(model == nil ? "vectors" : "inputs to its model")"
       )
     }
     // Raw vectors are checked as the store would hold them; a model's inputs only for size.
-    let normalizing = model == nil && store.metric.normalizesVectors
+    let normalizing = model == nil && metric.normalizesVectors
     try vectors.values.withUnsafeBufferPointer { values in
       let columns = vectors.columns
       for row in 0..<vectors.rows {
@@ -75,7 +120,7 @@ public final class SearchSession: Sendable {
       }
     }
     var prepared = try StoreModel.embed(vectors, with: model, source: "the probes")
-    if store.metric.normalizesVectors, let zero = prepared.normalizeRows() {
+    if metric.normalizesVectors, let zero = prepared.normalizeRows() {
       throw TripIndexError(
         "probe '\(names[zero])' is all zeros, which has no direction for the cosine metric")
     }
@@ -96,45 +141,88 @@ public final class SearchSession: Sendable {
   ) throws -> Query.Result {
     try options.validate()
     let started = MonotonicClock.now()
-    return try store.read { snapshot in
-      let recordedSpeed = try LSHIndex.recordedSpeed(in: snapshot)
-      let recordedJunk = try PIDConventions.recorded(in: snapshot)?.junk ?? -1
-      var plan = SearchPlan(
-        index: options.exact ? nil : index, options: options, recordedSpeed: recordedSpeed)
-      let selection = try plan.selection(in: snapshot)
-      plan.considerFilter(selection, count: snapshot.count)
-      let junk = options.excludeJunk ? options.junkPID ?? recordedJunk : nil
-      let groups = Self.probeGroups(
-        probes.rows, labels: labels, selection: selection, junk: junk, options: options)
-      var result = Query.Result(
-        metric: store.metric, storeCount: snapshot.count, neighbors: [], method: plan.method,
-        candidates: nil)
-      let prepared = MonotonicClock.now()
-      let found = try plan.run(
-        probes, groups: groups, in: snapshot, k: min(options.k, max(snapshot.count, 1)),
-        into: &result)
-      let searched = MonotonicClock.now()
-      result.neighbors = try found.map { neighbors in
-        try neighbors.map { neighbor in
-          guard let item = try snapshot.item(id: neighbor.id) else {
-            throw VectorStoreError(
-              .notAStore, path: store.path, "item \(neighbor.id) has a vector but no record")
-          }
-          return Query.Match(item: item, distance: neighbor.distance)
-        }
+    switch backend {
+    case .lmdb(let store, let index):
+      return try store.read { snapshot in
+        try search(
+          probes, names: names, labels: labels, options: options, in: snapshot,
+          index: options.exact ? nil : index.map { .stored($0) },
+          recordedSpeed: try LSHIndex.recordedSpeed(in: snapshot), started: started)
       }
-      result.probeNames = names
-      result.methodReason = plan.reason
-      if selection != nil {
-        var passing = [Int](repeating: 0, count: probes.rows)
-        for group in groups {
-          for row in group.rows { passing[row] = group.mask?.count ?? snapshot.count }
-        }
-        result.passing = passing
-      }
-      result.timing = (0, prepared - started, searched - prepared)
-      return result
+    case .redis(let store, _):
+      let state = try currentRedisState(of: store, withIndex: !options.exact)
+      return try search(
+        probes, names: names, labels: labels, options: options, in: state.snapshot,
+        index: state.index.map { .memory($0.tables) }, recordedSpeed: nil, started: started)
     }
+  }
+
+  /// The Redis store's snapshot (the last one while no shard has changed) and, when asked for,
+  /// the current index's tables over it (built again only when the snapshot or the index
+  /// version changed).
+  private func currentRedisState(of store: RedisStore, withIndex: Bool) throws
+    -> RedisSearchState
+  {
+    let previous = redisState.withLock { $0 }
+    var state = RedisSearchState(
+      snapshot: try store.snapshot(reusing: previous?.snapshot), index: nil)
+    if withIndex, let version = try store.indexVersion() {
+      if let held = previous?.index, held.version == version,
+        previous?.snapshot === state.snapshot
+      {
+        state.index = held
+      } else if let (current, encoder) = try RedisIndex.current(of: store) {
+        state.index = (current, LSHMemoryIndex(encoder: encoder, over: state.snapshot))
+      }
+    } else if let held = previous?.index, previous?.snapshot === state.snapshot {
+      state.index = held  // kept for the next search that uses the index
+    }
+    let kept = state
+    redisState.withLock { $0 = kept }
+    return state
+  }
+
+  /// Searches one consistent view of the store, whatever engine holds it.
+  private func search(
+    _ probes: Matrix, names: [String], labels: [ItemLabels]?, options: Query.SearchOptions,
+    in snapshot: some ItemSnapshot, index: SearchIndex?,
+    recordedSpeed: (lsh: Double, exact: Double)?, started: Double
+  ) throws -> Query.Result {
+    let recordedJunk = try PIDConventions.recorded(in: snapshot)?.junk ?? -1
+    var plan = SearchPlan(index: index, options: options, recordedSpeed: recordedSpeed)
+    let selection = try plan.selection(in: snapshot)
+    plan.considerFilter(selection, count: snapshot.count)
+    let junk = options.excludeJunk ? options.junkPID ?? recordedJunk : nil
+    let groups = Self.probeGroups(
+      probes.rows, labels: labels, selection: selection, junk: junk, options: options)
+    var result = Query.Result(
+      metric: metric, storeCount: snapshot.count, neighbors: [], method: plan.method,
+      candidates: nil)
+    let prepared = MonotonicClock.now()
+    let found = try plan.run(
+      probes, groups: groups, in: snapshot, k: min(options.k, max(snapshot.count, 1)),
+      into: &result)
+    let searched = MonotonicClock.now()
+    result.neighbors = try found.map { neighbors in
+      try neighbors.map { neighbor in
+        guard let item = try snapshot.item(id: neighbor.id) else {
+          throw VectorStoreError(
+            .notAStore, path: location, "item \(neighbor.id) has a vector but no record")
+        }
+        return Query.Match(item: item, distance: neighbor.distance)
+      }
+    }
+    result.probeNames = names
+    result.methodReason = plan.reason
+    if selection != nil {
+      var passing = [Int](repeating: 0, count: probes.rows)
+      for group in groups {
+        for row in group.rows { passing[row] = group.mask?.count ?? snapshot.count }
+      }
+      result.passing = passing
+    }
+    result.timing = (0, prepared - started, searched - prepared)
+    return result
   }
 
   /// What an upsert did to its item.
@@ -162,10 +250,19 @@ public final class SearchSession: Sendable {
   ) {
     let prepared = try prepare(
       Matrix(rows: 1, columns: vector.count, values: vector), names: [name])
-    let summary = try store.write { writer in
-      try prepared.values.withUnsafeBufferPointer { values in
-        try writer.upsert(names: [name], labels: [labels], vectors: values)
+    let summary: (added: Int, updated: Int, ids: [UInt64])
+    switch backend {
+    case .lmdb(let store, _):
+      let written = try store.write { writer in
+        try prepared.values.withUnsafeBufferPointer { values in
+          try writer.upsert(names: [name], labels: [labels], vectors: values)
+        }
       }
+      summary = (written.added, written.updated, written.ids)
+    case .redis(let store, let replicas):
+      let written = try store.upsert(
+        names: [name], labels: [labels], vectors: prepared, replicas: replicas)
+      summary = (written.added, written.updated, written.ids)
     }
     let outcome: UpsertOutcome =
       summary.added > 0 ? .added : summary.updated > 0 ? .updated : .unchanged
@@ -178,7 +275,12 @@ public final class SearchSession: Sendable {
   /// - Returns: the deleted item's id, or `nil` when no item has that name (nothing changes).
   /// - Throws: `VectorStoreError`.
   public func delete(name: String) throws -> UInt64? {
-    try store.write { writer in try writer.delete(name: name)?.id }
+    switch backend {
+    case .lmdb(let store, _):
+      return try store.write { writer in try writer.delete(name: name)?.id }
+    case .redis(let store, let replicas):
+      return try store.delete(names: [name], replicas: replicas)[0]
+    }
   }
 
   /// The camera and pid a group of probes excludes.
@@ -221,7 +323,7 @@ public final class SearchSession: Sendable {
 
 /// How one search is done: with the index or exactly, and why.
 private struct SearchPlan {
-  var index: LSHIndex?
+  var index: SearchIndex?
   let options: Query.SearchOptions
   let recordedSpeed: (lsh: Double, exact: Double)?
   /// The method in words.
@@ -234,8 +336,10 @@ private struct SearchPlan {
     options.forceIndex || options.probesPerTable != nil || options.candidateBudget != nil
   }
 
-  init(index: LSHIndex?, options: Query.SearchOptions, recordedSpeed: (lsh: Double, exact: Double)?)
-  {
+  init(
+    index: SearchIndex?, options: Query.SearchOptions,
+    recordedSpeed: (lsh: Double, exact: Double)?
+  ) {
     self.index = index
     self.options = options
     self.recordedSpeed = recordedSpeed
@@ -258,7 +362,7 @@ private struct SearchPlan {
   }
 
   /// The items the filter and exclusions let through, or `nil` when nothing is filtered.
-  func selection(in snapshot: StoreSnapshot) throws -> ItemFilter.Selection? {
+  func selection(in snapshot: some ItemSnapshot) throws -> ItemFilter.Selection? {
     let filtering = options.filter != nil || options.excludesPerProbe || options.excludeJunk
     guard filtering else { return nil }
     return try ItemFilter.Selection(
@@ -284,8 +388,8 @@ private struct SearchPlan {
 
   /// Searches every group; LSH searches record their counters and settings in `result`.
   mutating func run(
-    _ probes: Matrix, groups: [(mask: IDMask?, rows: [Int])], in snapshot: StoreSnapshot, k: Int,
-    into result: inout Query.Result
+    _ probes: Matrix, groups: [(mask: IDMask?, rows: [Int])], in snapshot: some ItemSnapshot,
+    k: Int, into result: inout Query.Result
   ) throws -> [[Neighbor]] {
     var found: [[Neighbor]] = Array(repeating: [], count: probes.rows)
     guard snapshot.count > 0 else { return found }

@@ -32,16 +32,22 @@ public enum StoreCheck {
   /// Checks (and optionally repairs) a store.
   ///
   /// - Parameters:
-  ///   - storePath: the store's directory.
-  ///   - repair: rebuild what is derived, in one transaction.
+  ///   - storePath: the store's directory, or a `redis://` address.
+  ///   - repair: rebuild what is derived, in one transaction (LMDB only).
+  ///   - redis: how to reach a store on a Redis Cluster.
   ///   - progress: where status goes.
   /// - Returns: the report.
   /// - Throws: `VectorStoreError` when the store cannot be opened at all (its message says
-  ///   why: a truncated file, damaged metadata), or LMDB fails.
-  public static func run(storePath: String, repair: Bool, progress: any ProgressReporting) throws
-    -> Report
-  {
+  ///   why: a truncated file, damaged metadata), or LMDB fails; `RedisError` or
+  ///   `RedisStoreError` for a Redis store.
+  public static func run(
+    storePath: String, repair: Bool, redis: RedisAccess = RedisAccess(),
+    progress: any ProgressReporting
+  ) throws -> Report {
     let started = MonotonicClock.now()
+    if RedisAccess.isRedis(storePath) {
+      return try checkRedis(storePath, repair: repair, redis: redis, started: started)
+    }
     let store = try VectorStore.open(path: storePath, readOnly: !repair)
     var report = Report(storePath: storePath)
     progress.update("checking \(storePath)", force: true)
@@ -57,6 +63,32 @@ public enum StoreCheck {
     progress.finish()
     // An attached index holds its store: let go, so the store closes with this call.
     store.detachIndex(named: LSHIndex.name)
+    report.seconds = MonotonicClock.now() - started
+    return report
+  }
+
+  /// Checks a store on a Redis Cluster: every shard's records, rows, names, counts and every
+  /// vector's checksum, as one consistent read.
+  private static func checkRedis(
+    _ location: String, repair: Bool, redis: RedisAccess, started: Double
+  ) throws -> Report {
+    if repair {
+      throw TripIndexError(
+        "\(option: .repair) works on LMDB stores; on a Redis store, copy what is sound to a new store with \(command: "copy") or build it again"
+      )
+    }
+    let store = try redis.open(location)
+    var report = Report(storePath: "\(store.address)")
+    report.found = try store.check().map { line in
+      // Each line reads "shard N: what is wrong".
+      let parts = line.split(separator: ":", maxSplits: 1)
+      let (shard, problem) =
+        parts.count == 2
+        ? (String(parts[0]), String(parts[1].drop { $0 == " " })) : ("store", line)
+      return StoreDamage(database: shard, key: "", problem: problem, isDerived: false)
+    }
+    report.entriesRead = try store.shardStatistics().map { ("shard \($0.shard)", $0.items) }
+    report.remaining = report.found
     report.seconds = MonotonicClock.now() - started
     return report
   }

@@ -1,5 +1,6 @@
 import LSHIndex
 import Plumbing
+import RedisStore
 import VectorMath
 import VectorStore
 
@@ -65,12 +66,21 @@ public struct StoreInfo: Sendable {
   /// The model, or `nil` for raw vectors.
   public var model: ModelInfo?
 
+  /// The engine holding the store: `lmdb`, or `redis` (a store on a Redis Cluster).
+  public var engine = "lmdb"
+
   /// Reads a store's description.
   ///
-  /// - Parameter storePath: the store.
+  /// - Parameters:
+  ///   - storePath: the store's directory, or a `redis://` address.
+  ///   - redis: how to reach a store on a Redis Cluster.
   /// - Returns: the description.
-  /// - Throws: `VectorStoreError` or `LSHError` for an unreadable store or index.
-  public static func read(storePath: String) throws -> StoreInfo {
+  /// - Throws: `VectorStoreError` or `LSHError` for an unreadable store or index; `RedisError` or
+  ///   `RedisStoreError` for a Redis store.
+  public static func read(storePath: String, redis: RedisAccess = RedisAccess()) throws
+    -> StoreInfo
+  {
+    if RedisAccess.isRedis(storePath) { return try describe(try redis.open(storePath)) }
     let store = try VectorStore.open(path: storePath, readOnly: true)
     // A damaged index is described, not fatal: `index` can still replace it.
     var index: LSHIndex?
@@ -105,10 +115,7 @@ public struct StoreInfo: Sendable {
     {
       let loaded = (try? StoreModel.load(for: store)).flatMap { $0 }
       model = ModelInfo(
-        path: path, fingerprint: fingerprint,
-        description: loaded.map {
-          "\($0.architecture.summary), \($0.training.loss.kind.rawValue) (margin \($0.training.loss.margin), \($0.training.loss.distance.rawValue))"
-        })
+        path: path, fingerprint: fingerprint, description: loaded.map { $0.summary })
     }
     let tuneVerdict = try store.metadata(Tune.verdictDetailKey)
     let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
@@ -125,6 +132,43 @@ public struct StoreInfo: Sendable {
     }
   }
 
+  /// Describes a store on a Redis Cluster: its items acknowledged so far (also while a build
+  /// runs), its shards with the memory their keys take (`MEMORY USAGE`), its index, its model.
+  ///
+  /// - Parameter store: the store.
+  /// - Returns: the description (``databases`` lists the shards).
+  /// - Throws: `RedisError`.
+  static func describe(_ store: RedisStore) throws -> StoreInfo {
+    let location = "\(store.address)"
+    let shards = try store.shardStatistics()
+    var model: ModelInfo?
+    if let fingerprint = try store.metadata(StoreModel.fingerprintKey),
+      let path = try store.metadata(StoreModel.pathKey)
+    {
+      let loaded = try? StoreModel.load(metadata: store.metadata, location: location, override: nil)
+      model = ModelInfo(
+        path: path, fingerprint: fingerprint, description: loaded.flatMap { $0 }.map { $0.summary })
+    }
+    var index: IndexInfo?
+    var indexProblem: String?
+    do {
+      index = try RedisIndex.current(of: store).map {
+        IndexInfo(configuration: $0.encoder.model.configuration, measured: nil)
+      }
+    } catch let error as LSHError {
+      indexProblem = error.message
+    }
+    var info = StoreInfo(
+      storePath: location, count: shards.reduce(0) { $0 + $1.items },
+      assignedIDs: try store.assignedIDs(), dimension: store.dimension, metric: store.metric,
+      dataBytes: shards.reduce(0) { $0 + $1.bytes }, schemaVersion: RedisStore.schemaVersion,
+      databases: shards.map {
+        DatabaseSize(name: "shard \($0.shard)", entries: $0.items, bytes: $0.bytes)
+      }, index: index, indexProblem: indexProblem, tuneVerdict: nil, model: model)
+    info.engine = "redis"
+    return info
+  }
+
   private static func mebibytes(_ bytes: Int) -> String {
     "\(TextFormatting.fixed(Double(bytes) / 1_048_576, 2)) MiB"
   }
@@ -134,7 +178,10 @@ public struct StoreInfo: Sendable {
     var lines: [UserText] = [
       UserText(
         verbatim: TextTable.render(
-          header: ["store", "items", "deleted", "dimension", "metric", "data file"],
+          header: [
+            "store", "items", "deleted", "dimension", "metric",
+            engine == "redis" ? "memory" : "data file",
+          ],
           rows: [
             [
               storePath, TextFormatting.grouped(count),
@@ -144,12 +191,14 @@ public struct StoreInfo: Sendable {
           ]
         ).trimmingTrailingNewline()),
       "",
-      "schema \(schemaVersion)"
-        + (schemaVersion >= 3
-          ? " (block checksums; \(command: "check") verifies them)"
-          : schemaVersion == 2
-            ? " (block checksums, no groups in item records: opening it for writing adds them)"
-            : " (no checksums or groups yet: opening it for writing adds them)"),
+      engine == "redis"
+        ? "Redis Cluster store, layout \(schemaVersion) (\(databases.count) shards; vector checksums in item records, \(command: "check") verifies them; items counted as acknowledged)"
+        : "schema \(schemaVersion)"
+          + (schemaVersion >= 3
+            ? " (block checksums; \(command: "check") verifies them)"
+            : schemaVersion == 2
+              ? " (block checksums, no groups in item records: opening it for writing adds them)"
+              : " (no checksums or groups yet: opening it for writing adds them)"),
     ]
     if let index {
       var line = "index: lsh \(index.configuration.summary)"
@@ -176,7 +225,7 @@ public struct StoreInfo: Sendable {
     lines.append(
       UserText(
         verbatim: TextTable.render(
-          header: ["database", "entries", "size"],
+          header: [engine == "redis" ? "shard" : "database", "entries", "size"],
           rows: databases.map {
             [$0.name, TextFormatting.grouped($0.entries), Self.mebibytes($0.bytes)]
           },
@@ -188,7 +237,7 @@ public struct StoreInfo: Sendable {
   /// The description as one JSON object.
   public var json: String {
     var fields: [(String, JSONValue)] = [
-      ("store", .string(storePath)), ("count", .integer(count)),
+      ("store", .string(storePath)), ("engine", .string(engine)), ("count", .integer(count)),
       ("deleted", .integer(Int(assignedIDs) - count)), ("dimension", .integer(dimension)),
       ("metric", .string(metric.rawValue)), ("data_bytes", .integer(dataBytes)),
       ("schema", .integer(schemaVersion)),

@@ -49,12 +49,14 @@ public enum Tune {
     storePath: String, target: Double, k: Int, sampleSize: Int, families: [HashFamily]?,
     queriesPath: String? = nil, progress: any ProgressReporting
   ) throws -> Outcome {
+    try RedisAccess.requireLMDB(storePath, for: "tune")
     let store = try VectorStore.open(path: storePath)
     var grid = LSHTuner.Grid(metric: store.metric)
     if let families, !families.isEmpty { grid.families = families }
     let queries = try queriesPath.map { path in
       try Query.readProbes(
-        path, for: store, model: try StoreModel.load(for: store, override: nil)
+        path, dimension: store.dimension, metric: store.metric, store: store.path,
+        model: try StoreModel.load(for: store, override: nil)
       ).vectors
     }
     let report = try LSHTuner.tune(

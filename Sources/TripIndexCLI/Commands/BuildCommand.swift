@@ -23,6 +23,11 @@ struct BuildCommand: ParsableCommand {
 
   @OptionGroup var storeOption: StoreOption
 
+  @Option(
+    parsing: .unconditional,
+    help: "Redis stores: logical shards of a new store (fixed when it is created).")
+  var shards = RedisAccess.defaultShards
+
   @Option(help: "Metric for a new store: l2 (squared Euclidean) or cosine (stored normalised).")
   var metric: DistanceMetric?
 
@@ -52,6 +57,8 @@ struct BuildCommand: ParsableCommand {
   func run() throws {
     var options = Build.Options(
       input: directory, storePath: storeOption.store, metric: metric, batchRows: batch)
+    options.redis = storeOption.redis
+    options.redis.shards = shards
     options.modelPath = model
     options.dataset = dataset
     options.pidChoice = try pids.choice

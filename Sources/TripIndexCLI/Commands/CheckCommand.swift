@@ -30,7 +30,8 @@ struct CheckCommand: ParsableCommand {
 
   func run() throws {
     let report = try StoreCheck.run(
-      storePath: storeOption.store, repair: repair, progress: TerminalProgress(quiet: quiet))
+      storePath: storeOption.store, repair: repair, redis: storeOption.redis,
+      progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(
       (json ? report.json : report.text.worded(ErrorAdvice.wording)) + "\n")
     if !report.isSound { throw ExitCode(1) }

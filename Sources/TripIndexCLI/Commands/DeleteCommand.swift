@@ -16,7 +16,8 @@ struct DeleteCommand: ParsableCommand {
   @OptionGroup var storeOption: StoreOption
 
   func run() throws {
-    let deleted = try Deletion.run(storePath: storeOption.store, items: items, byID: ids)
-    StandardStream.output.write("\(storeOption.store): deleted \(deleted) item(s)\n")
+    let deleted = try Deletion.run(
+      storePath: storeOption.store, items: items, byID: ids, redis: storeOption.redis)
+    StandardStream.output.write("\(storeOption.displayedStore): deleted \(deleted) item(s)\n")
   }
 }

@@ -29,6 +29,7 @@ struct ExportCommand: ParsableCommand {
 
   func run() throws {
     var options = Export.Options(storePath: storeOption.store, outputDirectory: out)
+    options.redis = storeOption.redis
     options.format = format
     let report = try Export.run(options, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(report.summary + "\n")

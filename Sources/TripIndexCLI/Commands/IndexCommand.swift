@@ -28,11 +28,8 @@ struct IndexCommand: ParsableCommand {
   var drop = false
 
   func run() throws {
-    // Only the metric is read here: a damaged index must stay replaceable.
-    let metric = try VectorStore.open(path: storeOption.store, readOnly: true).metric
     let report = try Index.run(
-      storePath: storeOption.store,
-      configuration: drop ? nil : lsh.configuration(metric: metric))
+      storePath: storeOption.store, choices: drop ? nil : lsh.choices, redis: storeOption.redis)
     StandardStream.output.write(report.summary.worded(ErrorAdvice.wording) + "\n")
   }
 }

@@ -52,7 +52,7 @@ struct InfoCommand: ParsableCommand {
         (json ? description.json : description.text.worded(ErrorAdvice.wording)) + "\n")
       return
     }
-    let info = try StoreInfo.read(storePath: storeOption.store)
+    let info = try StoreInfo.read(storePath: storeOption.store, redis: storeOption.redis)
     StandardStream.output.write((json ? info.json : info.text.worded(ErrorAdvice.wording)) + "\n")
   }
 }

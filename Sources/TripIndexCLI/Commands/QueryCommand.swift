@@ -97,6 +97,7 @@ struct QueryCommand: ParsableCommand {
 
   func run() throws {
     var options = Query.Options(probePath: probe, storePath: storeOption.store, k: k, exact: exact)
+    options.redis = storeOption.redis
     options.probesPerTable = probes
     options.forceIndex = lsh
     if lsh && exact { throw ValidationError("--lsh and --exact exclude each other") }

@@ -68,6 +68,7 @@ struct ServeCommand: ParsableCommand {
       throw ValidationError("--port must be between 0 and 65535, not \(port)")
     }
     var configuration = ServerConfiguration(storePath: storeOption.store)
+    configuration.redis = storeOption.redis
     configuration.host = host
     configuration.port = port
     configuration.modelPath = model
@@ -88,7 +89,7 @@ struct ServeCommand: ParsableCommand {
     let finished = DispatchSemaphore(value: 0)
     let outcome = Mutex<(any Error)?>(nil)
     let host = self.host
-    let store = storeOption.store
+    let store = storeOption.displayedStore
     Task {
       do {
         try await server.application { port in

@@ -3,6 +3,35 @@ import TripIndex
 
 /// Options shared by commands that use a store.
 struct StoreOption: ParsableArguments {
-  @Option(name: .long, help: "The store's directory (an LMDB environment).")
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "The store: an LMDB directory, or a store on a Redis Cluster, redis://HOST:PORT[,HOST:PORT...]/NAME (any node answering is enough; a password from TRIPINDEX_REDIS_PASSWORD or redis://:PASSWORD@...).",
+      valueName: "dir|redis://..."))
   var store: String = "tripindex.lmdb"
+
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Redis stores: replicas that must acknowledge each write before it counts (default: 1 when every master has a replica, else 0)."
+  )
+  var replicas: Int?
+
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Redis stores: seconds to keep retrying through a failover or a lost connection before failing."
+  )
+  var timeout: Double = 60
+
+  /// The store as it may be shown (a Redis address without its password).
+  var displayedStore: String { RedisAccess.displayed(store) }
+
+  /// How to reach a Redis store, as given.
+  var redis: RedisAccess {
+    var access = RedisAccess()
+    access.replicas = replicas
+    access.timeout = timeout
+    return access
+  }
 }

@@ -1,0 +1,74 @@
+import RedisCluster
+
+extension RedisStore {
+  /// The meta field naming the current index version.
+  static let indexField = "index"
+  /// How often a reader looks again when the index was switched under it.
+  static let maximumIndexReads = 10
+
+  /// The current index version, or `nil` when the store has no index (one small read: a
+  /// reader compares it with the version it holds).
+  ///
+  /// - Throws: ``RedisError``.
+  public func indexVersion() throws -> String? {
+    try client.send(RedisCommand("HGET", keys.meta, Self.indexField)).text
+  }
+
+  /// The store's index: its version and its parameters by name (opaque bytes: the index module
+  /// reads them), or `nil` when the store has none. The version is read once and its
+  /// parameters under it, so a reader sees one index whole, never a mix of two.
+  ///
+  /// - Throws: ``RedisError``; ``RedisStoreError`` of kind `damaged` when the version the store
+  ///   names has no parameters.
+  public func indexParameters() throws -> (version: String, parameters: [String: [UInt8]])? {
+    for _ in 0..<Self.maximumIndexReads {
+      guard let version = try client.send(RedisCommand("HGET", keys.meta, Self.indexField)).text
+      else { return nil }
+      let fields = try client.send(RedisCommand("HGETALL", keys.index(version))).elements ?? []
+      guard !fields.isEmpty else { continue }  // switched and removed since: look again
+      var parameters: [String: [UInt8]] = [:]
+      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
+        guard let name = fields[pair].text, let bytes = fields[pair + 1].bytes else { continue }
+        parameters[name] = bytes
+      }
+      return (version, parameters)
+    }
+    throw RedisStoreError(
+      .damaged, store: "\(address)",
+      "its meta names an index whose parameters are missing; rebuild it with `tripindex index --store \(address)`"
+    )
+  }
+
+  /// Replaces the store's index (or drops it, for `nil`): the new parameters are written under
+  /// a new version first, then the meta key switches to it in one write, then the former
+  /// version is removed. Readers see the old index or the new one.
+  ///
+  /// - Parameters:
+  ///   - parameters: each parameter's name and bytes, or `nil` to drop the index.
+  ///   - replicas: replicas that must acknowledge each write.
+  /// - Returns: the new version, or `nil` after a drop.
+  /// - Throws: ``RedisError``.
+  @discardableResult
+  public func setIndex(_ parameters: [(key: String, bytes: [UInt8])]?, replicas: Int = 0) throws
+    -> String?
+  {
+    let former = try client.send(RedisCommand("HGET", keys.meta, Self.indexField)).text
+    var version: String?
+    if let parameters {
+      let fresh = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+      let key = keys.index(fresh)
+      _ = try client.transaction(
+        [RedisCommand("DEL", key)]
+          + parameters.map { RedisCommand("HSET", key, $0.key, $0.bytes) },
+        replicas: replicas)
+      _ = try client.transaction(
+        [RedisCommand("HSET", keys.meta, Self.indexField, fresh)], replicas: replicas)
+      version = fresh
+    } else {
+      _ = try client.transaction(
+        [RedisCommand("HDEL", keys.meta, Self.indexField)], replicas: replicas)
+    }
+    if let former { _ = try client.send(RedisCommand("UNLINK", keys.index(former))) }
+    return version
+  }
+}

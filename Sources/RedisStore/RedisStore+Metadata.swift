@@ -1,0 +1,45 @@
+import RedisCluster
+
+extension RedisStore {
+  /// The field of the meta key that holds metadata `key` (its own fields are the store's shape).
+  static func metadataField(_ key: String) -> String { "m:" + key }
+
+  /// A metadata value (pid conventions, …), as the LMDB store keeps them.
+  ///
+  /// - Parameter key: the metadata name.
+  /// - Returns: its text, or `nil`.
+  /// - Throws: ``RedisError``.
+  public func metadata(_ key: String) throws -> String? {
+    try client.send(RedisCommand("HGET", keys.meta, Self.metadataField(key))).text
+  }
+
+  /// Every metadata value, by name.
+  ///
+  /// - Throws: ``RedisError``.
+  func allMetadata() throws -> [String: String] {
+    let fields = try client.send(RedisCommand("HGETALL", keys.meta)).elements ?? []
+    var values: [String: String] = [:]
+    for pair in stride(from: 0, to: fields.count - 1, by: 2) {
+      guard let field = fields[pair].text, field.hasPrefix("m:"), let value = fields[pair + 1].text
+      else { continue }
+      values[String(field.dropFirst(2))] = value
+    }
+    return values
+  }
+
+  /// Records metadata values (or removes those given `nil`) in one atomic write, acknowledged by
+  /// `replicas` replicas.
+  ///
+  /// - Parameters:
+  ///   - values: each metadata name with its new text, or `nil` to remove it.
+  ///   - replicas: replicas that must acknowledge the write.
+  /// - Throws: ``RedisError``.
+  public func setMetadata(_ values: [String: String?], replicas: Int = 0) throws {
+    guard !values.isEmpty else { return }
+    let commands = values.sorted { $0.key < $1.key }.map { key, value in
+      value.map { RedisCommand("HSET", keys.meta, Self.metadataField(key), $0) }
+        ?? RedisCommand("HDEL", keys.meta, Self.metadataField(key))
+    }
+    _ = try client.transaction(commands, replicas: replicas)
+  }
+}

@@ -1,0 +1,73 @@
+import LSHIndex
+import Plumbing
+import RedisStore
+import VectorStore
+
+/// The LSH index of a store on a Redis Cluster.
+///
+/// What the store keeps is the index's fitted parameters (projection, hash functions, compact
+/// codes: the bytes an LMDB index keeps in `lsh.params`), under a version that one write of the
+/// meta key switches. Its tables are derived: a query process hashes the snapshot it reads
+/// (which it holds whole for exact re-ranking anyway) into tables in memory, ordered as an LMDB
+/// table is, so the same parameters over the same items give the same answers as on LMDB.
+/// Writes therefore never touch the index, and an index switch is atomic by construction.
+enum RedisIndex {
+  /// Fits an index with `configuration` to the store's items and switches the store to it.
+  ///
+  /// - Returns: the fitted encoder.
+  /// - Throws: `LSHError` for bad settings or too few items, `RedisError`.
+  @discardableResult
+  static func build(
+    on store: RedisStore, configuration: LSHConfiguration, replicas: Int,
+    sampleSize: Int = 20_000
+  ) throws -> ItemEncoder {
+    let encoder = try LSHIndex.fitEncoder(
+      configuration, over: try store.snapshot(), sampleSize: sampleSize,
+      describedAs: "store \(store.address)")
+    try store.setIndex(encoder.storedParameters, replicas: replicas)
+    return encoder
+  }
+
+  /// The store's current index, or `nil` when it has none.
+  ///
+  /// - Throws: `LSHError` for damaged or outdated parameters, `RedisError`.
+  static func current(of store: RedisStore) throws -> (version: String, encoder: ItemEncoder)? {
+    guard let (version, parameters) = try store.indexParameters() else { return nil }
+    let encoder = try ItemEncoder(
+      storedParameters: { parameters[$0] }, dimension: store.dimension, metric: store.metric,
+      location: "store \(store.address)")
+    return (version, encoder)
+  }
+}
+
+/// The index a search uses: a store's own (LMDB, read in place from its map), or tables built
+/// in memory from a Redis store's parameters over the snapshot searched.
+enum SearchIndex {
+  /// An LMDB store's index.
+  case stored(LSHIndex)
+  /// Tables in memory over one snapshot.
+  case memory(LSHMemoryIndex)
+
+  /// The index's settings.
+  var configuration: LSHConfiguration {
+    switch self {
+    case .stored(let index): index.configuration
+    case .memory(let index): index.configuration
+    }
+  }
+
+  /// Lends `body` a searcher over `snapshot` (the snapshot a memory index was built over).
+  func withSearcher<R>(
+    in snapshot: some ItemSnapshot, _ body: (borrowing LSHSearcher) throws -> R
+  ) throws -> R {
+    switch self {
+    case .stored(let index):
+      guard let snapshot = snapshot as? StoreSnapshot else {
+        preconditionFailure("a stored index searches its own store's snapshot")
+      }
+      return try index.withSearcher(in: snapshot, body)
+    case .memory(let index):
+      return try index.withSearcher(over: snapshot, body)
+    }
+  }
+}
