@@ -27,8 +27,8 @@ extension ItemEncoder {
     storedParameters value: (String) throws -> [UInt8]?, dimension: Int,
     metric: DistanceMetric, location: String
   ) throws {
-    func damaged(_ what: String = "damaged") -> LSHError {
-      LSHError(.needsRebuild, "\(location): its LSH index parameters are \(what)")
+    func damaged(_ what: String = "are damaged") -> LSHError {
+      LSHError(.needsRebuild, "\(location): its LSH index parameters \(what)")
     }
     guard let configText = try value("config"),
       let json = try? JSONValue.parse(String(decoding: configText, as: UTF8.self)),
@@ -47,7 +47,7 @@ extension ItemEncoder {
         || UInt32(littleEndian: recorded.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
           != LSHIndex.parametersChecksum(of: values)
     {
-      throw damaged("failing their checksum (damaged)")
+      throw damaged("fail their checksum (damaged)")
     }
     let floats = values.dropFirst().map { bytes in
       bytes.withUnsafeBytes { LittleEndianFloats.values(in: $0) }

@@ -121,6 +121,54 @@ import VectorStore
     #expect(single[0]["probe"] is NSNull)
   }
 
+  @Test(
+    "a store on a Redis Cluster behind serve: /query answers what query --json prints (exact and LSH); PUT and DELETE reach the cluster"
+  )
+  func redisStore() async throws {
+    let fixture = try Fixture()
+    let cluster = try LocalRedis.cluster()
+    defer { cluster.stop() }
+    let store = "redis://\(cluster.seeds)/served"
+    let copied = try TripIndexExecutable.run(["copy", "--from", fixture.store, "--to", store])
+    try #require(copied.status == 0, "\(copied.stderr)")
+    var configuration = fixture.configuration()
+    configuration.storePath = store
+    let names = (0..<4).map { "probes#\($0)" }
+    for (field, flag) in [("exact", "--exact"), ("lsh", "--lsh")] {
+      let outcome = try TripIndexExecutable.run(
+        [
+          "query", fixture.directory.file("probes.fvecs"), "--store", store, "-k", "5", "--json",
+          flag,
+        ])
+      let expected = try outcome.stdout.split(separator: "\n").map { try Self.json(String($0)) }
+      #expect(expected == (try fixture.queryLines([flag])), "Redis and LMDB differ: \(field)")
+      let request = try Self.body([
+        "vectors": Self.vectors(fixture.probes), "k": 5, field: true, "names": names,
+      ])
+      let text = try await withServer(configuration) { client in
+        try await client.execute(uri: "/query", method: .post, body: request) {
+          String(buffer: $0.body)
+        }
+      }
+      #expect(try #require(Self.json(text)["results"] as? [NSDictionary]) == expected, "\(field)")
+    }
+    let vector = Self.vectors(fixture.probes)[1]
+    try await withServer(configuration) { client in
+      let put = try await client.execute(
+        uri: "/items/new-one", method: .put, body: try Self.body(["vector": vector, "pid": 5]))
+      #expect(try Self.json(put)["status"] as? String == "added")
+      let found = try await client.execute(
+        uri: "/query", method: .post, body: try Self.body(["vector": vector, "k": 1]))
+      let first = try #require(Self.json(found)["results"] as? [NSDictionary]).first
+      #expect((first?["neighbors"] as? [NSDictionary])?.first?["name"] as? String == "new-one")
+      let info = try Self.json(try await client.execute(uri: "/info", method: .get))
+      #expect(info["count"] as? Int == 601 && info["engine"] as? String == "redis")
+      #expect(try await client.execute(uri: "/items/new-one", method: .delete).status == .ok)
+    }
+    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+    #expect(info.stdout.contains("\"count\": 600"), "\(info.stdout)\(info.stderr)")
+  }
+
   @Test("every bad request gets its status and a JSON error naming the field; nothing is written")
   func badRequests() async throws {
     let fixture = try Fixture()

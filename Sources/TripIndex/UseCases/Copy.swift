@@ -112,9 +112,12 @@ public enum Copy {
       let store = try redis.open(location)
       try store.setIndex(encoder.storedParameters, replicas: try redis.replicaCount(for: store))
     } else {
-      let index = try LSHIndex.build(on: try Index.openForWriting(location), encoder: encoder)
+      // The index refers to its store without owning it: the store is kept for the measurement.
+      let store = try Index.openForWriting(location)
+      let index = try LSHIndex.build(on: store, encoder: encoder)
       let speed = try LSHTuner.speed(of: index)
       try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
+      withExtendedLifetime(store) {}
     }
     return encoder.model.configuration
   }

@@ -66,6 +66,7 @@ public enum Deletion {
     _ location: String, items: [String], ids: [UInt64]?, redis: RedisAccess
   ) throws -> Int {
     let store = try redis.open(location)
+    let replicas = try redis.replicaCount(for: store)
     var names: [String]
     if let ids {
       let found = try store.names(ofIDs: ids)
@@ -82,7 +83,7 @@ public enum Deletion {
           "\(store.address): no item named '\(missing.0)'; nothing was deleted")
       }
     }
-    let deleted = try store.delete(names: names, replicas: try redis.replicaCount(for: store))
+    let deleted = try store.delete(names: names, replicas: replicas)
     return deleted.compactMap { $0 }.count
   }
 
