@@ -293,15 +293,23 @@ enum TableOrder {
   static func sorted(
     items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int
   ) -> [Int] {
-    var keyed = (0..<items).map { (code: code($0), item: $0) }
     entries.withUnsafeBytes { bytes in
-      guard let base = bytes.baseAddress else { return }
+      guard let base = bytes.baseAddress else { return [] }
+      // The first eight entry bytes as a big-endian word compare as memcmp compares them, and
+      // settle almost every comparison; the rest of the bytes only break their ties.
+      let head = min(8, entryBytes)
+      var keyed = (0..<items).map { item in
+        var word: UInt64 = 0
+        for offset in 0..<head { word = word << 8 | UInt64(bytes[item * entryBytes + offset]) }
+        return (code: code(item), head: word << (8 * UInt64(8 - head)), item: item)
+      }
       keyed.sort { a, b in
         if a.code != b.code { return a.code < b.code }
+        if a.head != b.head { return a.head < b.head }
         return memcmp(base + a.item * entryBytes, base + b.item * entryBytes, entryBytes) < 0
       }
+      return keyed.map(\.item)
     }
-    return keyed.map(\.item)
   }
 }
 

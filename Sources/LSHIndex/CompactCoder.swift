@@ -33,6 +33,7 @@ public struct CompactCoder: Sendable, Equatable {
 
   /// Wraps stored parameters.
   public init(dimensions: Int, edges: [Float], residualStep: Float, residualSlack: Float) {
+    precondition(edges.count == dimensions * 257, "257 edges per component")
     self.dimensions = dimensions
     self.edges = edges
     self.residualStep = residualStep
@@ -102,15 +103,21 @@ public struct CompactCoder: Sendable, Equatable {
   /// The code of a component's value: the last interval whose lower edge is at most the value.
   @inline(__always)
   public func code(_ value: Float, component: Int) -> UInt8 {
-    let base = component * 257
-    var low = 0
-    var high = 255
-    // The largest c in 0...255 with edges[c] <= value (0 when none is).
-    while low < high {
-      let middle = (low + high + 1) / 2
-      if edges[base + middle] <= value { low = middle } else { high = middle - 1 }
+    precondition(component >= 0 && component < dimensions, "a component of the code")
+    // The largest c in 0...255 with edges[c] <= value (0 when none is): edges ascend, so eight
+    // halving steps (128 + 64 + … + 1 = 255) find it, each a select rather than a branch.
+    return edges.withUnsafeBufferPointer { edges in
+      let row = edges.baseAddress.unsafelyUnwrapped + component * 257
+      var low = 0
+      var step = 128
+      while step > 0 {
+        // Arithmetic on the comparison, not a branch: the outcome is data, unpredictable.
+        let below = unsafeBitCast(row[low &+ step] <= value, to: UInt8.self)
+        low &+= step & (0 &- Int(below))
+        step &>>= 1
+      }
+      return UInt8(truncatingIfNeeded: low)
     }
-    return UInt8(low)
   }
 
   /// Writes an entry: the codes of `projection` and `residual`, then `id`.

@@ -1,13 +1,18 @@
 import RedisCluster
+import Synchronization
 import VectorMath
 import VectorStore
 
 /// Every live item of a store on a Redis Cluster, gathered from all shards into id-ordered
-/// blocks in memory: a ``VectorSource`` that exact and LSH search read as they read an LMDB
+/// blocks in memory: an ``ItemSnapshot`` that exact and LSH search read as they read an LMDB
 /// snapshot (same ids, same blocks of ``blockRows``, ids never written marked deleted).
 ///
-/// Each shard is read between two looks at its write counter; a shard written meanwhile is read
-/// again, so the snapshot holds whole shard writes only.
+/// A snapshot reads the shards' vector and id blocks only (each shard between two looks at its
+/// write counter; a shard written meanwhile is read again, so the snapshot holds whole shard
+/// writes only). Item records (names, labels, checksums) are fetched when asked for: those of a
+/// search's results by id, all of them at once for ``forEachItem(_:)`` (filters, `copy`,
+/// `export`), which also checks every vector against its record's checksum, as
+/// ``RedisStore/check()`` does for the whole store.
 public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
   /// Values per vector.
   public let dimension: Int
@@ -17,67 +22,79 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
   public let blockRows: Int
   /// The live items.
   public let count: Int
-  /// One more than the largest id seen.
+  /// The store's id counter when it was read: every id is below it.
   public let idLimit: UInt64
   /// The blocks, pointing into this snapshot's memory (valid while it lives).
   public let blocks: [VectorBlock]
-  /// Name and labels of each live id.
-  public let items: [UInt64: (name: String, labels: ItemLabels)]
-  /// The live ids, ascending.
-  let orderedIDs: [UInt64]
   /// The store's metadata values when it was read.
   let metadataValues: [String: String]
   /// Each shard's write counter when it was read.
-  var generations: [Int64?] = []
+  let generations: [Int64?]
+  /// Each id's shard and row in it (`location(of:)`), for the ids that are live.
+  private let shardOfID: [UInt16]
+  private let rowOfID: [UInt32]
+  private let store: RedisStore
+  /// Records fetched so far, and whether all of them are.
+  private let records = Mutex<(items: [UInt64: ItemRecord], complete: Bool)>(([:], false))
   private let values: UnsafeMutableBufferPointer<Float>
   private let deletedBits: UnsafeMutableBufferPointer<UInt8>
 
-  /// Lays rows out by id.
+  /// Lays out one read of every shard's blocks by id.
   ///
   /// - Parameters:
-  ///   - rows: each live row: its id, name, labels and where its vector is (a buffer of
-  ///     `vectorBytes` and the row in it).
+  ///   - rows: each live row: its id, shard, and where its vector is (a buffer of
+  ///     `vectorBytes` and the row in it), with the row's place in its shard.
   ///   - vectorBytes: the shards' vector blocks as read.
   init(
-    dimension: Int, metric: DistanceMetric, idLimit: UInt64,
-    rows: [(id: UInt64, name: String, labels: ItemLabels, buffer: Int, row: Int)],
-    vectorBytes: [[UInt8]], metadata: [String: String]
+    store: RedisStore, idLimit: UInt64,
+    rows: [(id: UInt64, shard: Int, shardRow: Int, buffer: Int, row: Int)],
+    vectorBytes: [[UInt8]], metadata: [String: String], generations: [Int64?]
   ) {
-    self.dimension = dimension
-    metadataValues = metadata
-    self.metric = metric
+    self.store = store
+    dimension = store.dimension
+    metric = store.metric
     self.idLimit = idLimit
-    blockRows = VectorBlock.rows(forDimension: dimension)
+    metadataValues = metadata
+    self.generations = generations
+    let dimension = store.dimension
+    let blockRows = VectorBlock.rows(forDimension: dimension)
+    self.blockRows = blockRows
     count = rows.count
     let total = Int(idLimit)
-    let blockRows = self.blockRows
     let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, total * dimension))
-    values.initialize(repeating: 0)
     let blockCount = (total + blockRows - 1) / blockRows
     let bitmapBytes = (blockRows + 7) / 8
     let deletedBits = UnsafeMutableBufferPointer<UInt8>.allocate(
       capacity: max(1, blockCount * bitmapBytes))
     deletedBits.initialize(repeating: 0xff)
-    self.values = values
-    self.deletedBits = deletedBits
-    var items: [UInt64: (String, ItemLabels)] = [:]
-    let rowBytes = dimension * 4
+    var shardOfID = [UInt16](repeating: .max, count: total)
+    var rowOfID = [UInt32](repeating: 0, count: total)
+    let rowBytes = dimension * MemoryLayout<Float>.size
+    let destination = UnsafeMutableRawBufferPointer(values)
     for row in rows {
       let id = Int(row.id)
       vectorBytes[row.buffer].withUnsafeBytes { source in
         UnsafeMutableRawBufferPointer(
-          rebasing: UnsafeMutableRawBufferPointer(values)[(id * rowBytes)..<((id + 1) * rowBytes)]
+          rebasing: destination[(id * rowBytes)..<((id + 1) * rowBytes)]
         ).copyMemory(
           from: UnsafeRawBufferPointer(
             rebasing: source[(row.row * rowBytes)..<((row.row + 1) * rowBytes)]))
       }
-      let block = id / blockRows
-      let bit = id % blockRows
-      deletedBits[block * bitmapBytes + bit / 8] &= ~(1 << UInt8(bit % 8))
-      items[row.id] = (row.name, row.labels)
+      deletedBits[(id / blockRows) * bitmapBytes + (id % blockRows) / 8] &=
+        ~(1 << UInt8(id % 8))
+      shardOfID[id] = UInt16(row.shard)
+      rowOfID[id] = UInt32(row.shardRow)
     }
-    self.items = items
-    orderedIDs = items.keys.sorted()
+    // Rows of ids that are not live hold zeros (search reads whole blocks).
+    for id in 0..<total where shardOfID[id] == .max {
+      UnsafeMutableRawBufferPointer(
+        rebasing: destination[(id * rowBytes)..<((id + 1) * rowBytes)]
+      ).initializeMemory(as: UInt8.self, repeating: 0)
+    }
+    self.values = values
+    self.deletedBits = deletedBits
+    self.shardOfID = shardOfID
+    self.rowOfID = rowOfID
     var blocks: [VectorBlock] = []
     if let base = values.baseAddress, let bits = deletedBits.baseAddress {
       for block in 0..<blockCount {
@@ -96,18 +113,104 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
     deletedBits.deallocate()
   }
 
-  /// The name and labels of a live item, or `nil` for an unknown or deleted id.
-  public func item(id: UInt64) -> StoredItem? {
-    items[id].map { StoredItem(id: id, name: $0.name, labels: $0.labels) }
+  /// The shard and the row in it of a live id, or `nil`.
+  func location(of id: UInt64) -> (shard: Int, row: Int)? {
+    guard id < idLimit, shardOfID[Int(id)] != .max else { return nil }
+    return (Int(shardOfID[Int(id)]), Int(rowOfID[Int(id)]))
   }
 
-  /// Calls `body` for every live item, in id order.
-  public func forEachItem(_ body: (StoredItem, UnsafeBufferPointer<Float>) throws -> Void) rethrows
-  {
-    for id in orderedIDs {
-      guard let (name, labels) = items[id], let vector = vector(id: id) else { continue }
-      try body(StoredItem(id: id, name: name, labels: labels), vector)
+  /// The name and labels of a live item, or `nil` for an unknown or deleted id.
+  ///
+  /// - Throws: ``RedisError``; ``RedisStoreError`` of kind `damaged` for a record that does not
+  ///   decode or names another row.
+  public func item(id: UInt64) throws -> StoredItem? {
+    try items(ids: [id])[0]
+  }
+
+  /// The items of many ids, fetched in one pipeline (each id's record from its own shard).
+  ///
+  /// - Throws: as ``item(id:)``.
+  public func items(ids: [UInt64]) throws -> [StoredItem?] {
+    let held = records.withLock { $0.items }
+    var missing: [(id: UInt64, shard: Int)] = []
+    var asked = Set<UInt64>()
+    for id in ids where held[id] == nil && asked.insert(id).inserted {
+      if let place = location(of: id) { missing.append((id, place.shard)) }
     }
+    var fetched: [UInt64: ItemRecord] = [:]
+    if !missing.isEmpty {
+      let replies = try store.client.pipeline(
+        missing.map {
+          RedisCommand("HGET", store.keys.shard($0.shard).items, RedisStore.bigEndian($0.id))
+        })
+      for ((id, _), reply) in zip(missing, replies) {
+        guard let bytes = reply.bytes else { continue }
+        fetched[id] = try record(id: id, bytes: bytes)
+      }
+      records.withLock { $0.items.merge(fetched) { old, _ in old } }
+    }
+    return ids.map { id in
+      (held[id] ?? fetched[id]).map { StoredItem(id: id, name: $0.name, labels: $0.labels) }
+    }
+  }
+
+  /// Decodes a fetched record and checks that it names the row its id was read from.
+  private func record(id: UInt64, bytes: [UInt8]) throws -> ItemRecord {
+    guard let record = ItemRecord(bytes: bytes), let place = location(of: id),
+      record.row == place.row
+    else {
+      throw RedisStoreError(
+        .damaged, store: "\(store.address)",
+        "the record of id \(id) is malformed or names another row; `tripindex check --store \(store.address)` lists all damage"
+      )
+    }
+    return record
+  }
+
+  /// Calls `body` for every live item, in id order, each vector checked against its record's
+  /// checksum.
+  ///
+  /// - Throws: ``RedisStoreError`` of kind `damaged` for a live row without a record or a
+  ///   vector that fails its checksum; ``RedisError``; what `body` throws.
+  public func forEachItem(_ body: (StoredItem, UnsafeBufferPointer<Float>) throws -> Void) throws {
+    let all = try allRecords()
+    for id in 0..<idLimit {
+      guard let vector = vector(id: id) else { continue }
+      guard let record = all[id] else {
+        throw RedisStoreError(
+          .damaged, store: "\(store.address)",
+          "the row of id \(id) has no item record; `tripindex check --store \(store.address)` lists all damage"
+        )
+      }
+      let checksum = ItemRecord.checksum(UnsafeRawBufferPointer(vector))
+      guard checksum == record.checksum else {
+        throw RedisStoreError(
+          .damaged, store: "\(store.address)",
+          "the vector of id \(id) ('\(record.name)') fails its checksum (recorded \(record.checksum), computed \(checksum)); `tripindex check --store \(store.address)` lists all damage"
+        )
+      }
+      try body(StoredItem(id: id, name: record.name, labels: record.labels), vector)
+    }
+  }
+
+  /// Every live item's record, fetched once (`HGETALL` of every shard).
+  private func allRecords() throws -> [UInt64: ItemRecord] {
+    if let all = records.withLock({ $0.complete ? $0.items : nil }) { return all }
+    let lists = try store.client.pipeline(
+      (0..<store.shards).map { RedisCommand("HGETALL", store.keys.shard($0).items) })
+    var all: [UInt64: ItemRecord] = [:]
+    all.reserveCapacity(count)
+    for list in lists {
+      let fields = list.elements ?? []
+      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
+        guard let id = fields[pair].bytes.flatMap(RedisStore.bigEndianID), location(of: id) != nil,
+          let bytes = fields[pair + 1].bytes
+        else { continue }  // a record of a row written after this snapshot was read
+        all[id] = try record(id: id, bytes: bytes)
+      }
+    }
+    records.withLock { $0 = (all, true) }
+    return all
   }
 
   /// A metadata value as the store held it when it was read.
@@ -117,12 +220,14 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
 extension RedisStore {
   /// How often a read may find shards written under it before it gives up.
   static let maximumReadAttempts = 20
+  /// The most ids the counter may be ahead of the rows held (failed batches' gaps).
+  static let maximumIDGap: UInt64 = 1 << 24
 
-  /// Reads every shard into one snapshot, every vector checked against its record's checksum.
+  /// Reads every shard's blocks into one snapshot.
   ///
   /// - Returns: the snapshot.
-  /// - Throws: ``RedisStoreError`` of kind `damaged` (the first problem) when a shard's keys
-  ///   disagree, a vector fails its checksum, or a shard kept changing; ``RedisError``.
+  /// - Throws: ``RedisStoreError`` of kind `damaged` when a block is shorter than its shard's
+  ///   rows need or a shard kept changing; ``RedisError``.
   public func snapshot() throws -> RedisSnapshot {
     try snapshot(reusing: nil)
   }
@@ -147,31 +252,101 @@ extension RedisStore {
     return snapshot
   }
 
-  /// Reads every shard and lists everything damaged: records that do not decode, rows without
-  /// a matching record, vectors that fail their checksums, names that lead nowhere, counts that
-  /// disagree with the rows.
+  /// Reads every shard and lists everything damaged: blocks shorter than their rows, records
+  /// that do not decode, rows without a matching record and records without their row, vectors
+  /// that fail their checksums, names that lead nowhere, counts that disagree with the rows.
   ///
   /// - Returns: one line per problem; empty when the store is sound.
   /// - Throws: ``RedisError``, or ``RedisStoreError`` when the shards kept changing.
   public func check() throws -> [String] {
-    let (_, problems) = try readShards()
+    let shardKeys = (0..<shards).map { keys.shard($0) }
+    for _ in 0..<Self.maximumReadAttempts {
+      let (snapshot, layoutProblems) = try readShards()
+      let itemLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.items) })
+      let nameLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.names) })
+      let counts = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.count) })
+      let after = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
+      guard after.map(\.integer) == snapshot.generations else { continue }
+      return layoutProblems
+        + problems(
+          of: snapshot, itemLists: itemLists, nameLists: nameLists, counts: counts.map(\.integer))
+    }
+    throw RedisStoreError(
+      .damaged, store: "\(address)",
+      "its shards kept changing during \(Self.maximumReadAttempts) reads; try again when the writes are done"
+    )
+  }
+
+  /// What a snapshot's records, names and counts say is wrong.
+  private func problems(
+    of snapshot: RedisSnapshot, itemLists: [RedisReply], nameLists: [RedisReply],
+    counts: [Int64?]
+  ) -> [String] {
+    var problems: [String] = []
+    var recorded: [[UInt64: ItemRecord]] = Array(repeating: [:], count: shards)
+    // Rows with their record, per shard: what the shard's count should say.
+    var live = [Int](repeating: 0, count: shards)
+    for shard in 0..<shards {
+      let fields = itemLists[shard].elements ?? []
+      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
+        guard let id = fields[pair].bytes.flatMap(Self.bigEndianID),
+          let record = fields[pair + 1].bytes.flatMap(ItemRecord.init(bytes:))
+        else {
+          problems.append("shard \(shard): an item record is malformed")
+          continue
+        }
+        recorded[shard][id] = record
+        guard let place = snapshot.location(of: id), place == (shard, record.row),
+          let vector = snapshot.vector(id: id)
+        else {
+          problems.append("shard \(shard): the record of id \(id) has no matching row")
+          continue
+        }
+        live[shard] += 1
+        let checksum = ItemRecord.checksum(UnsafeRawBufferPointer(vector))
+        if checksum != record.checksum {
+          problems.append(
+            "shard \(shard): the vector of id \(id) ('\(record.name)') fails its checksum (recorded \(record.checksum), computed \(checksum))"
+          )
+        }
+      }
+      let names = nameLists[shard].elements ?? []
+      for pair in stride(from: 0, to: names.count - 1, by: 2) {
+        let name = names[pair].text ?? "?"
+        guard let id = names[pair + 1].bytes.flatMap(Self.bigEndianID),
+          recorded[shard][id]?.name == name
+        else {
+          problems.append("shard \(shard): name '\(name)' leads to no item of that name")
+          continue
+        }
+      }
+    }
+    for id in 0..<snapshot.idLimit {
+      guard let place = snapshot.location(of: id), recorded[place.shard][id] == nil else {
+        continue
+      }
+      problems.append("shard \(place.shard): the row of id \(id) has no matching item record")
+    }
+    for shard in 0..<shards where live[shard] != Int(counts[shard] ?? 0) {
+      problems.append(
+        "shard \(shard): \(live[shard]) live rows, but its count says \(counts[shard] ?? 0)")
+    }
     return problems
   }
 
-  /// One consistent read of every shard, and its problems.
+  /// One consistent read of every shard's blocks, laid out by id, and the blocks too short for
+  /// their shard's rows.
   private func readShards() throws -> (RedisSnapshot, [String]) {
     let shardKeys = (0..<shards).map { keys.shard($0) }
     let metadata = try allMetadata()
     for _ in 0..<Self.maximumReadAttempts {
       let before = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       let counters = try client.pipeline(
-        shardKeys.flatMap { [RedisCommand("GET", $0.rows), RedisCommand("GET", $0.count)] }
-          + [RedisCommand("GET", keys.nextID)])
-      let itemLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.items) })
+        shardKeys.map { RedisCommand("GET", $0.rows) } + [RedisCommand("GET", keys.nextID)])
       var blockCommands: [RedisCommand] = []
       var blockOwners: [(shard: Int, block: Int)] = []
       for shard in 0..<shards {
-        let rows = Int(counters[2 * shard].integer ?? 0)
+        let rows = Int(counters[shard].integer ?? 0)
         for block in 0..<((rows + shardBlockRows - 1) / shardBlockRows) {
           blockCommands += [
             RedisCommand("GET", shardKeys[shard].vectors(block)),
@@ -181,14 +356,11 @@ extension RedisStore {
         }
       }
       let blockReplies = try client.pipeline(blockCommands)
-      let nameLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.names) })
       let after = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       guard before == after else { continue }
-      let read = assemble(
-        counters: counters, itemLists: itemLists, nameLists: nameLists, blockOwners: blockOwners,
-        blockReplies: blockReplies, metadata: metadata)
-      read.0.generations = before.map(\.integer)
-      return read
+      return layOut(
+        counters: counters, blockOwners: blockOwners, blockReplies: blockReplies,
+        metadata: metadata, generations: before.map(\.integer))
     }
     throw RedisStoreError(
       .damaged, store: "\(address)",
@@ -196,47 +368,31 @@ extension RedisStore {
     )
   }
 
-  /// Checks one read of every shard and lays its sound rows out by id.
-  private func assemble(
-    counters: [RedisReply], itemLists: [RedisReply], nameLists: [RedisReply],
-    blockOwners: [(shard: Int, block: Int)], blockReplies: [RedisReply],
-    metadata: [String: String]
+  /// Lays one read's rows out by id; blocks too short for their rows are reported, not read.
+  private func layOut(
+    counters: [RedisReply], blockOwners: [(shard: Int, block: Int)], blockReplies: [RedisReply],
+    metadata: [String: String], generations: [Int64?]
   ) -> (RedisSnapshot, [String]) {
-    let rowBytes = dimension * 4
+    let rowBytes = dimension * MemoryLayout<Float>.size
     var problems: [String] = []
-    var records: [[UInt64: ItemRecord]] = Array(repeating: [:], count: shards)
-    for shard in 0..<shards {
-      let fields = itemLists[shard].elements ?? []
-      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-        guard let idBytes = fields[pair].bytes, let id = Self.bigEndianID(idBytes),
-          let record = fields[pair + 1].bytes.flatMap(ItemRecord.init(bytes:))
-        else {
-          problems.append("shard \(shard): an item record is malformed")
-          continue
-        }
-        records[shard][id] = record
-      }
-      let names = nameLists[shard].elements ?? []
-      for pair in stride(from: 0, to: names.count - 1, by: 2) {
-        let name = names[pair].text ?? "?"
-        guard let id = names[pair + 1].bytes.flatMap(Self.bigEndianID),
-          records[shard][id]?.name == name
-        else {
-          problems.append("shard \(shard): name '\(name)' leads to no item of that name")
-          continue
-        }
-      }
+    var idLimit = UInt64(max(0, counters[shards].integer ?? 0))
+    // Gaps in the ids come from failed batches, a batch at a time: a counter far beyond the
+    // rows the shards hold is damage, not a store to lay out.
+    let heldRows = (0..<shards).reduce(0) { $0 + Int(max(0, counters[$1].integer ?? 0)) }
+    if idLimit > UInt64(heldRows) + Self.maximumIDGap {
+      problems.append(
+        "its id counter says \(idLimit) ids were assigned, but its shards hold \(heldRows) rows (is the key \(keys.nextID) damaged?)"
+      )
+      idLimit = UInt64(heldRows)
     }
-    var idLimit = UInt64(counters[2 * shards].integer ?? 0)
-    var rows: [(id: UInt64, name: String, labels: ItemLabels, buffer: Int, row: Int)] = []
+    var rows: [(id: UInt64, shard: Int, shardRow: Int, buffer: Int, row: Int)] = []
     var vectorBytes: [[UInt8]] = []
-    var live = [Int](repeating: 0, count: shards)
     for (position, owner) in blockOwners.enumerated() {
       let vectors = blockReplies[2 * position].bytes ?? []
       let ids = blockReplies[2 * position + 1].bytes ?? []
       vectorBytes.append(vectors)
       // Blocks are allocated whole: the rows in use are the shard's row count's share.
-      let shardRows = Int(counters[2 * owner.shard].integer ?? 0)
+      let shardRows = Int(counters[owner.shard].integer ?? 0)
       let used = min(shardBlockRows, shardRows - owner.block * shardBlockRows)
       guard ids.count >= used * 8, vectors.count >= used * rowBytes else {
         problems.append(
@@ -244,40 +400,25 @@ extension RedisStore {
         )
         continue
       }
-      for row in 0..<used {
-        let id = ids.withUnsafeBytes {
-          UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: row * 8, as: UInt64.self))
+      ids.withUnsafeBytes { idBytes in
+        for row in 0..<used {
+          let id = UInt64(
+            littleEndian: idBytes.loadUnaligned(fromByteOffset: row * 8, as: UInt64.self))
+          guard id != UInt64.max else { continue }
+          // Every id is reserved from the counter before it is written.
+          guard id < idLimit else {
+            problems.append(
+              "shard \(owner.shard): row \(owner.block * shardBlockRows + row) holds id \(id), but the store has assigned ids below \(idLimit) only"
+            )
+            continue
+          }
+          rows.append((id, owner.shard, owner.block * shardBlockRows + row, position, row))
         }
-        guard id != UInt64.max else { continue }
-        guard let record = records[owner.shard][id],
-          record.row == owner.block * shardBlockRows + row
-        else {
-          problems.append("shard \(owner.shard): the row of id \(id) has no matching item record")
-          continue
-        }
-        live[owner.shard] += 1
-        let checksum = vectors.withUnsafeBytes { bytes in
-          ItemRecord.checksum(
-            UnsafeRawBufferPointer(rebasing: bytes[(row * rowBytes)..<((row + 1) * rowBytes)]))
-        }
-        guard checksum == record.checksum else {
-          problems.append(
-            "shard \(owner.shard): the vector of id \(id) ('\(record.name)') fails its checksum (recorded \(record.checksum), computed \(checksum))"
-          )
-          continue
-        }
-        idLimit = max(idLimit, id + 1)
-        rows.append((id, record.name, record.labels, position, row))
       }
     }
-    for shard in 0..<shards where live[shard] != Int(counters[2 * shard + 1].integer ?? 0) {
-      problems.append(
-        "shard \(shard): \(live[shard]) live rows, but its count says \(counters[2 * shard + 1].integer ?? 0)"
-      )
-    }
     let snapshot = RedisSnapshot(
-      dimension: dimension, metric: metric, idLimit: idLimit, rows: rows,
-      vectorBytes: vectorBytes, metadata: metadata)
+      store: self, idLimit: idLimit, rows: rows, vectorBytes: vectorBytes, metadata: metadata,
+      generations: generations)
     return (snapshot, problems)
   }
 }

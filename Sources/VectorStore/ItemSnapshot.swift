@@ -11,6 +11,11 @@ public protocol ItemSnapshot: VectorSource {
   /// - Parameter id: the item's id.
   func item(id: UInt64) throws -> StoredItem?
 
+  /// The items of many ids at once (a search's results), `nil` for unknown or deleted ones.
+  ///
+  /// - Parameter ids: the ids.
+  func items(ids: [UInt64]) throws -> [StoredItem?]
+
   /// Calls `body` for every live item, in id order.
   ///
   /// - Parameter body: receives each item and its vector.
@@ -20,6 +25,11 @@ public protocol ItemSnapshot: VectorSource {
   ///
   /// - Parameter key: the metadata name.
   func metadata(_ key: String) throws -> String?
+}
+
+extension ItemSnapshot {
+  /// The items of many ids, one at a time.
+  public func items(ids: [UInt64]) throws -> [StoredItem?] { try ids.map { try item(id: $0) } }
 }
 
 extension StoreSnapshot: ItemSnapshot {}

@@ -203,9 +203,12 @@ public final class SearchSession: Sendable {
       probes, groups: groups, in: snapshot, k: min(options.k, max(snapshot.count, 1)),
       into: &result)
     let searched = MonotonicClock.now()
+    // Resolved all at once: a Redis snapshot fetches the records in one pipeline.
+    let items = try snapshot.items(ids: found.flatMap { $0.map(\.id) })
+    var resolved = items.makeIterator()
     result.neighbors = try found.map { neighbors in
       try neighbors.map { neighbor in
-        guard let item = try snapshot.item(id: neighbor.id) else {
+        guard let item = resolved.next() ?? nil else {
           throw VectorStoreError(
             .notAStore, path: location, "item \(neighbor.id) has a vector but no record")
         }
