@@ -216,7 +216,7 @@ public enum Evaluate {
     if let stored, options.lsh != nil {
       guard let store = stored.lmdbStore else {
         throw TripIndexError(
-          "\(option: .lsh) with \(option: .galleryStore) searches the store's own LMDB index, and \(stored.location) is a Redis store: evaluate exact search on it, or copy it to LMDB with \(command: "copy") and evaluate that"
+          "\(option: .index) lsh with \(option: .galleryStore) searches the store's own LMDB index, and \(stored.location) is a Redis store: evaluate exact search on it, or copy it to LMDB with \(command: "copy") and evaluate that"
         )
       }
       guard let index = try LSHIndex.open(store) else {
