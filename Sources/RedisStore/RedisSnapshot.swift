@@ -30,94 +30,30 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
   let metadataValues: [String: String]
   /// Each shard's write counter when it was read.
   let generations: [Int64?]
-  /// Each id's shard and row in it (`location(of:)`), for the ids that are live.
-  private let shardOfID: [UInt16]
-  private let rowOfID: [UInt32]
+  /// The rows laid out by id (the memory ``blocks`` point into), with each id's shard.
+  private let rows: SnapshotRows
   private let store: RedisStore
   /// Records fetched so far, and whether all of them are.
   private let records = Mutex<(items: [UInt64: ItemRecord], complete: Bool)>(([:], false))
-  private let values: UnsafeMutableBufferPointer<Float>
-  private let deletedBits: UnsafeMutableBufferPointer<UInt8>
 
-  /// Lays out one read of every shard's blocks by id.
-  ///
-  /// - Parameters:
-  ///   - rows: each live row: its id, shard, and where its vector is (a buffer of
-  ///     `vectorBytes` and the row in it), with the row's place in its shard.
-  ///   - vectorBytes: the shards' vector blocks as read.
+  /// A snapshot of rows read and laid out.
   init(
-    store: RedisStore, idLimit: UInt64,
-    rows: [(id: UInt64, shard: Int, shardRow: Int, buffer: Int, row: Int)],
-    vectorBytes: [[UInt8]], metadata: [String: String], generations: [Int64?]
+    store: RedisStore, rows: SnapshotRows, metadata: [String: String], generations: [Int64?]
   ) {
     self.store = store
+    self.rows = rows
     dimension = store.dimension
     metric = store.metric
-    self.idLimit = idLimit
+    blockRows = rows.blockRows
+    idLimit = rows.idLimit
+    count = rows.count
+    blocks = rows.finish()
     metadataValues = metadata
     self.generations = generations
-    let dimension = store.dimension
-    let blockRows = VectorBlock.rows(forDimension: dimension)
-    self.blockRows = blockRows
-    count = rows.count
-    let total = Int(idLimit)
-    let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, total * dimension))
-    let blockCount = (total + blockRows - 1) / blockRows
-    let bitmapBytes = (blockRows + 7) / 8
-    let deletedBits = UnsafeMutableBufferPointer<UInt8>.allocate(
-      capacity: max(1, blockCount * bitmapBytes))
-    deletedBits.initialize(repeating: 0xff)
-    var shardOfID = [UInt16](repeating: .max, count: total)
-    var rowOfID = [UInt32](repeating: 0, count: total)
-    let rowBytes = dimension * MemoryLayout<Float>.size
-    let destination = UnsafeMutableRawBufferPointer(values)
-    for row in rows {
-      let id = Int(row.id)
-      vectorBytes[row.buffer].withUnsafeBytes { source in
-        UnsafeMutableRawBufferPointer(
-          rebasing: destination[(id * rowBytes)..<((id + 1) * rowBytes)]
-        ).copyMemory(
-          from: UnsafeRawBufferPointer(
-            rebasing: source[(row.row * rowBytes)..<((row.row + 1) * rowBytes)]))
-      }
-      deletedBits[(id / blockRows) * bitmapBytes + (id % blockRows) / 8] &=
-        ~(1 << UInt8(id % 8))
-      shardOfID[id] = UInt16(row.shard)
-      rowOfID[id] = UInt32(row.shardRow)
-    }
-    // Rows of ids that are not live hold zeros (search reads whole blocks).
-    for id in 0..<total where shardOfID[id] == .max {
-      UnsafeMutableRawBufferPointer(
-        rebasing: destination[(id * rowBytes)..<((id + 1) * rowBytes)]
-      ).initializeMemory(as: UInt8.self, repeating: 0)
-    }
-    self.values = values
-    self.deletedBits = deletedBits
-    self.shardOfID = shardOfID
-    self.rowOfID = rowOfID
-    var blocks: [VectorBlock] = []
-    if let base = values.baseAddress, let bits = deletedBits.baseAddress {
-      for block in 0..<blockCount {
-        let first = block * blockRows
-        blocks.append(
-          VectorBlock(
-            firstID: UInt64(first), rowCount: min(blockRows, total - first),
-            values: base + first * dimension, deleted: bits + block * bitmapBytes))
-      }
-    }
-    self.blocks = blocks
-  }
-
-  deinit {
-    values.deallocate()
-    deletedBits.deallocate()
   }
 
   /// The shard and the row in it of a live id, or `nil`.
-  func location(of id: UInt64) -> (shard: Int, row: Int)? {
-    guard id < idLimit, shardOfID[Int(id)] != .max else { return nil }
-    return (Int(shardOfID[Int(id)]), Int(rowOfID[Int(id)]))
-  }
+  func location(of id: UInt64) -> (shard: Int, row: Int)? { rows.location(of: id) }
 
   /// The name and labels of a live item, or `nil` for an unknown or deleted id.
   ///
@@ -217,6 +153,79 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
   public func metadata(_ key: String) -> String? { metadataValues[key] }
 }
 
+/// The memory a snapshot lays its rows out in, by id, filled block by block as the shards'
+/// blocks arrive (so a read holds one chunk of replies at a time, not a second copy of the
+/// store): the vectors, the deleted-rows bitmaps, and each id's shard and row in it.
+final class SnapshotRows: @unchecked Sendable {
+  let dimension: Int
+  let blockRows: Int
+  let idLimit: UInt64
+  /// Live rows placed.
+  private(set) var count = 0
+  private let values: UnsafeMutableBufferPointer<Float>
+  private let deletedBits: UnsafeMutableBufferPointer<UInt8>
+  private let bitmapBytes: Int
+  private var shardOfID: [UInt16]
+  private var rowOfID: [UInt32]
+
+  init(dimension: Int, idLimit: UInt64) {
+    self.dimension = dimension
+    self.idLimit = idLimit
+    blockRows = VectorBlock.rows(forDimension: dimension)
+    let total = Int(idLimit)
+    values = .allocate(capacity: max(1, total * dimension))
+    bitmapBytes = (blockRows + 7) / 8
+    deletedBits = .allocate(
+      capacity: max(1, (total + blockRows - 1) / blockRows * bitmapBytes))
+    deletedBits.initialize(repeating: 0xff)
+    shardOfID = [UInt16](repeating: .max, count: total)
+    rowOfID = [UInt32](repeating: 0, count: total)
+  }
+
+  deinit {
+    values.deallocate()
+    deletedBits.deallocate()
+  }
+
+  /// Places one live row (the id must be below ``idLimit``).
+  func place(id: UInt64, shard: Int, shardRow: Int, vector: UnsafeRawBufferPointer) {
+    let index = Int(id)
+    let rowBytes = dimension * MemoryLayout<Float>.size
+    if shardOfID[index] == .max { count += 1 }
+    UnsafeMutableRawBufferPointer(
+      rebasing: UnsafeMutableRawBufferPointer(values)[(index * rowBytes)..<((index + 1) * rowBytes)]
+    ).copyMemory(from: vector)
+    deletedBits[(index / blockRows) * bitmapBytes + (index % blockRows) / 8] &=
+      ~(1 << UInt8(index % 8))
+    shardOfID[index] = UInt16(shard)
+    rowOfID[index] = UInt32(shardRow)
+  }
+
+  /// The shard and the row in it of a live id, or `nil`.
+  func location(of id: UInt64) -> (shard: Int, row: Int)? {
+    guard id < idLimit, shardOfID[Int(id)] != .max else { return nil }
+    return (Int(shardOfID[Int(id)]), Int(rowOfID[Int(id)]))
+  }
+
+  /// Zeroes the rows of ids that are not live (search reads whole blocks) and returns the
+  /// blocks, pointing into this memory.
+  func finish() -> [VectorBlock] {
+    let rowBytes = dimension * MemoryLayout<Float>.size
+    let raw = UnsafeMutableRawBufferPointer(values)
+    for index in 0..<Int(idLimit) where shardOfID[index] == .max {
+      UnsafeMutableRawBufferPointer(rebasing: raw[(index * rowBytes)..<((index + 1) * rowBytes)])
+        .initializeMemory(as: UInt8.self, repeating: 0)
+    }
+    guard let base = values.baseAddress, let bits = deletedBits.baseAddress else { return [] }
+    let total = Int(idLimit)
+    return stride(from: 0, to: total, by: blockRows).map { first in
+      VectorBlock(
+        firstID: UInt64(first), rowCount: min(blockRows, total - first),
+        values: base + first * dimension, deleted: bits + first / blockRows * bitmapBytes)
+    }
+  }
+}
+
 extension RedisStore {
   /// How often a read may find shards written under it before it gives up.
   static let maximumReadAttempts = 20
@@ -235,10 +244,14 @@ extension RedisStore {
   /// Reads every shard into one snapshot, or returns `previous` when no shard has been written
   /// and no metadata changed since it was read (two small reads instead of every block).
   ///
-  /// - Parameter previous: a snapshot of this store read earlier, or `nil`.
+  /// - Parameters:
+  ///   - previous: a snapshot of this store read earlier, or `nil`.
+  ///   - blocksPerRead: blocks asked for per pipeline (the replies held at once).
   /// - Returns: a current snapshot.
   /// - Throws: as ``snapshot()``.
-  public func snapshot(reusing previous: RedisSnapshot?) throws -> RedisSnapshot {
+  public func snapshot(reusing previous: RedisSnapshot?, blocksPerRead: Int = blocksPerRead)
+    throws -> RedisSnapshot
+  {
     if let previous {
       let generations = try client.pipeline(
         (0..<shards).map { RedisCommand("GET", keys.shard($0).generation) }
@@ -247,7 +260,7 @@ extension RedisStore {
         return previous
       }
     }
-    let (snapshot, problems) = try readShards()
+    let (snapshot, problems) = try readShards(blocksPerRead: max(1, blocksPerRead))
     if let first = problems.first { throw RedisStoreError(.damaged, store: "\(address)", first) }
     return snapshot
   }
@@ -261,7 +274,7 @@ extension RedisStore {
   public func check() throws -> [String] {
     let shardKeys = (0..<shards).map { keys.shard($0) }
     for _ in 0..<Self.maximumReadAttempts {
-      let (snapshot, layoutProblems) = try readShards()
+      let (snapshot, layoutProblems) = try readShards(blocksPerRead: Self.blocksPerRead)
       let itemLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.items) })
       let nameLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.names) })
       let counts = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.count) })
@@ -334,33 +347,58 @@ extension RedisStore {
     return problems
   }
 
-  /// One consistent read of every shard's blocks, laid out by id, and the blocks too short for
-  /// their shard's rows.
-  private func readShards() throws -> (RedisSnapshot, [String]) {
+  /// Blocks read per pipeline while a snapshot is laid out, by default (16 MiB of 256 KiB
+  /// blocks).
+  public static let blocksPerRead = 64
+
+  /// One consistent read of every shard's blocks, laid out by id as they arrive, and the
+  /// blocks too short for their shard's rows (which are reported, not read).
+  private func readShards(blocksPerRead: Int) throws -> (RedisSnapshot, [String]) {
     let shardKeys = (0..<shards).map { keys.shard($0) }
     let metadata = try allMetadata()
+    let rowBytes = dimension * MemoryLayout<Float>.size
     for _ in 0..<Self.maximumReadAttempts {
       let before = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       let counters = try client.pipeline(
         shardKeys.map { RedisCommand("GET", $0.rows) } + [RedisCommand("GET", keys.nextID)])
-      var blockCommands: [RedisCommand] = []
-      var blockOwners: [(shard: Int, block: Int)] = []
-      for shard in 0..<shards {
-        let rows = Int(counters[shard].integer ?? 0)
-        for block in 0..<((rows + shardBlockRows - 1) / shardBlockRows) {
-          blockCommands += [
-            RedisCommand("GET", shardKeys[shard].vectors(block)),
-            RedisCommand("GET", shardKeys[shard].ids(block)),
-          ]
-          blockOwners.append((shard, block))
+      var problems: [String] = []
+      let shardRows = (0..<shards).map { Int(max(0, counters[$0].integer ?? 0)) }
+      var idLimit = UInt64(max(0, counters[shards].integer ?? 0))
+      // Gaps in the ids come from failed batches, a batch at a time: a counter far beyond the
+      // rows the shards hold is damage, not a store to lay out.
+      let heldRows = shardRows.reduce(0, +)
+      if idLimit > UInt64(heldRows) + Self.maximumIDGap {
+        problems.append(
+          "its id counter says \(idLimit) ids were assigned, but its shards hold \(heldRows) rows (is the key \(keys.nextID) damaged?)"
+        )
+        idLimit = UInt64(heldRows)
+      }
+      let blocks = (0..<shards).flatMap { shard in
+        (0..<((shardRows[shard] + shardBlockRows - 1) / shardBlockRows)).map { (shard, $0) }
+      }
+      let rows = SnapshotRows(dimension: dimension, idLimit: idLimit)
+      for start in stride(from: 0, to: blocks.count, by: blocksPerRead) {
+        let chunk = blocks[start..<min(blocks.count, start + blocksPerRead)]
+        let replies = try client.pipeline(
+          chunk.flatMap { shard, block in
+            [
+              RedisCommand("GET", shardKeys[shard].ids(block)),
+              RedisCommand("GET", shardKeys[shard].vectors(block)),
+            ]
+          })
+        for (position, (shard, block)) in chunk.enumerated() {
+          // Blocks are allocated whole: the rows in use are the shard's row count's share.
+          let used = min(shardBlockRows, shardRows[shard] - block * shardBlockRows)
+          problems += place(
+            ids: replies[2 * position].bytes ?? [], vectors: replies[2 * position + 1].bytes ?? [],
+            used: used, shard: shard, block: block, rowBytes: rowBytes, into: rows)
         }
       }
-      let blockReplies = try client.pipeline(blockCommands)
       let after = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       guard before == after else { continue }
-      return layOut(
-        counters: counters, blockOwners: blockOwners, blockReplies: blockReplies,
-        metadata: metadata, generations: before.map(\.integer))
+      let snapshot = RedisSnapshot(
+        store: self, rows: rows, metadata: metadata, generations: before.map(\.integer))
+      return (snapshot, problems)
     }
     throw RedisStoreError(
       .damaged, store: "\(address)",
@@ -368,57 +406,37 @@ extension RedisStore {
     )
   }
 
-  /// Lays one read's rows out by id; blocks too short for their rows are reported, not read.
-  private func layOut(
-    counters: [RedisReply], blockOwners: [(shard: Int, block: Int)], blockReplies: [RedisReply],
-    metadata: [String: String], generations: [Int64?]
-  ) -> (RedisSnapshot, [String]) {
-    let rowBytes = dimension * MemoryLayout<Float>.size
-    var problems: [String] = []
-    var idLimit = UInt64(max(0, counters[shards].integer ?? 0))
-    // Gaps in the ids come from failed batches, a batch at a time: a counter far beyond the
-    // rows the shards hold is damage, not a store to lay out.
-    let heldRows = (0..<shards).reduce(0) { $0 + Int(max(0, counters[$1].integer ?? 0)) }
-    if idLimit > UInt64(heldRows) + Self.maximumIDGap {
-      problems.append(
-        "its id counter says \(idLimit) ids were assigned, but its shards hold \(heldRows) rows (is the key \(keys.nextID) damaged?)"
-      )
-      idLimit = UInt64(heldRows)
+  /// Places the live rows of one block read; returns what is wrong with it.
+  private func place(
+    ids: [UInt8], vectors: [UInt8], used: Int, shard: Int, block: Int, rowBytes: Int,
+    into rows: SnapshotRows
+  ) -> [String] {
+    guard ids.count >= used * 8, vectors.count >= used * rowBytes else {
+      return [
+        "shard \(shard): block \(block) holds \(vectors.count) bytes of vectors and \(ids.count / 8) ids; its \(used) rows in use need \(used * rowBytes) and \(used)"
+      ]
     }
-    var rows: [(id: UInt64, shard: Int, shardRow: Int, buffer: Int, row: Int)] = []
-    var vectorBytes: [[UInt8]] = []
-    for (position, owner) in blockOwners.enumerated() {
-      let vectors = blockReplies[2 * position].bytes ?? []
-      let ids = blockReplies[2 * position + 1].bytes ?? []
-      vectorBytes.append(vectors)
-      // Blocks are allocated whole: the rows in use are the shard's row count's share.
-      let shardRows = Int(counters[owner.shard].integer ?? 0)
-      let used = min(shardBlockRows, shardRows - owner.block * shardBlockRows)
-      guard ids.count >= used * 8, vectors.count >= used * rowBytes else {
-        problems.append(
-          "shard \(owner.shard): block \(owner.block) holds \(vectors.count) bytes of vectors and \(ids.count / 8) ids; its \(used) rows in use need \(used * rowBytes) and \(used)"
-        )
-        continue
-      }
-      ids.withUnsafeBytes { idBytes in
+    var problems: [String] = []
+    ids.withUnsafeBytes { idBytes in
+      vectors.withUnsafeBytes { vectorBytes in
         for row in 0..<used {
           let id = UInt64(
             littleEndian: idBytes.loadUnaligned(fromByteOffset: row * 8, as: UInt64.self))
           guard id != UInt64.max else { continue }
           // Every id is reserved from the counter before it is written.
-          guard id < idLimit else {
+          guard id < rows.idLimit else {
             problems.append(
-              "shard \(owner.shard): row \(owner.block * shardBlockRows + row) holds id \(id), but the store has assigned ids below \(idLimit) only"
+              "shard \(shard): row \(block * shardBlockRows + row) holds id \(id), but the store has assigned ids below \(rows.idLimit) only"
             )
             continue
           }
-          rows.append((id, owner.shard, owner.block * shardBlockRows + row, position, row))
+          rows.place(
+            id: id, shard: shard, shardRow: block * shardBlockRows + row,
+            vector: UnsafeRawBufferPointer(
+              rebasing: vectorBytes[(row * rowBytes)..<((row + 1) * rowBytes)]))
         }
       }
     }
-    let snapshot = RedisSnapshot(
-      store: self, idLimit: idLimit, rows: rows, vectorBytes: vectorBytes, metadata: metadata,
-      generations: generations)
-    return (snapshot, problems)
+    return problems
   }
 }

@@ -85,6 +85,21 @@ import VectorStore
       for name in doomed { _ = try writer.delete(name: name) }
     }
     let snapshot = try store.snapshot()
+    // Read a few blocks per pipeline, the same snapshot.
+    let chunked = try store.snapshot(reusing: nil, blocksPerRead: 3)
+    #expect(chunked.count == snapshot.count && chunked.idLimit == snapshot.idLimit)
+    var sameRows = true
+    for (mine, theirs) in zip(chunked.blocks, snapshot.blocks) {
+      for row in 0..<mine.rowCount {
+        sameRows = sameRows && mine.isDeleted(row) == theirs.isDeleted(row)
+        guard !mine.isDeleted(row) else { continue }
+        for column in 0..<dimension {
+          let offset = row * dimension + column
+          sameRows = sameRows && mine.values[offset] == theirs.values[offset]
+        }
+      }
+    }
+    #expect(sameRows && chunked.blocks.count == snapshot.blocks.count)
     let probes = items(40, dimension: dimension, seed: 9).2
     try lmdb.read { reference in
       #expect(snapshot.count == reference.count && snapshot.idLimit == reference.nextID)
