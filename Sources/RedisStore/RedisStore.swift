@@ -161,6 +161,14 @@ public final class RedisStore: Sendable {
     _ = try client.pipeline(doomed.map { RedisCommand("UNLINK", $0) })
   }
 
+  /// Forgets this process's fencing token: its next write takes a new one, and with it the
+  /// store. For a writer that takes turns with others (a server's single-item writes, each
+  /// atomic and checked against what it read), not for one that must not lose its place (a
+  /// build, which stops instead).
+  public func releaseWriterToken() {
+    token.withLock { $0 = nil }
+  }
+
   /// This process's fencing token: taken from the store's counter on the first write and
   /// raised into every shard's epoch, so that a writer that started earlier is refused there.
   func writerToken() throws -> UInt64 {

@@ -2,6 +2,8 @@ import Foundation
 import RedisCluster
 import TestSupport
 import Testing
+import TripIndex
+import VectorMath
 
 /// The commands on a store on a real local Redis Cluster (3 masters + 3 replicas), against the
 /// same commands on an LMDB store of the same items: same answers, same metrics, ids kept by
@@ -156,6 +158,25 @@ import Testing
     #expect(try refusal(["copy", "--from", last, "--to", last]).contains("the same store"))
     try run(["copy", "--from", lmdb, "--to", first, "--replace", "--quiet"])
     try expectSameQuery([lmdb, first], ["--where", "pid > 300"])
+  }
+
+  @Test("two servers writing one store take turns: each single-item write lands, none is refused")
+  func serversTakeTurns() throws {
+    let store = redis("turns")
+    try run(["build", Self.gallery, "--store", store, "--quiet"])
+    let first = try SearchSession(storePath: store, readOnly: false)
+    let second = try SearchSession(storePath: store, readOnly: false)
+    let vector = [Float](repeating: 0.5, count: 96)
+    for round in 0..<3 {
+      #expect(
+        try first.upsert(name: "a\(round)", vector: vector, labels: ItemLabels()).outcome == .added)
+      #expect(
+        try second.upsert(name: "b\(round)", vector: vector, labels: ItemLabels()).outcome == .added
+      )
+    }
+    #expect(try first.delete(name: "b0") != nil && second.delete(name: "a0") != nil)
+    #expect(try first.info().count == 997 + 4)
+    #expect(try run(["check", "--store", store]).contains("the store is sound"))
   }
 
   @Test("bad endpoints and states: one line each, naming the endpoint and what to do")

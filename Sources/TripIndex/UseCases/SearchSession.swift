@@ -263,8 +263,9 @@ public final class SearchSession: Sendable {
       }
       summary = (written.added, written.updated, written.ids)
     case .redis(let store, let replicas):
-      let written = try store.upsert(
-        names: [name], labels: [labels], vectors: prepared, replicas: replicas)
+      let written = try Self.takingTurns(with: store) {
+        try store.upsert(names: [name], labels: [labels], vectors: prepared, replicas: replicas)
+      }
       summary = (written.added, written.updated, written.ids)
     }
     let outcome: UpsertOutcome =
@@ -282,7 +283,22 @@ public final class SearchSession: Sendable {
     case .lmdb(let store, _):
       return try store.write { writer in try writer.delete(name: name)?.id }
     case .redis(let store, let replicas):
-      return try store.delete(names: [name], replicas: replicas)[0]
+      return try Self.takingTurns(with: store) {
+        try store.delete(names: [name], replicas: replicas)[0]
+      }
+    }
+  }
+
+  /// Runs one single-item write on a Redis store; when another writer (another server, a
+  /// build) has taken the store since, takes it back once and writes again. Each such write is
+  /// atomic and checked against what it read, so servers that share a store take turns
+  /// instead of refusing each other.
+  private static func takingTurns<R>(with store: RedisStore, _ write: () throws -> R) throws -> R {
+    do {
+      return try write()
+    } catch let error as RedisStoreError where error.kind == .fenced {
+      store.releaseWriterToken()
+      return try write()
     }
   }
 
