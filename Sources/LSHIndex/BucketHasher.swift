@@ -149,10 +149,55 @@ public struct BucketHasher: Sendable, Equatable {
   ///   - codes: receives L codes.
   public func codes(_ z: UnsafeBufferPointer<Float>, into codes: UnsafeMutableBufferPointer<UInt64>)
   {
-    var scratch = [Float](repeating: 0, count: scratchSize)
-    for table in 0..<tables {
-      codes[table] = code(z, table: table, scratch: &scratch).code
+    switch family {
+    case .hyperplane, .pstable:
+      // The home code alone, with the arithmetic of `code(_:table:scratch:)` (the same
+      // projections, buckets and folding) but none of its multiprobe bookkeeping: indexing a
+      // million items calls this L times each.
+      parameters.withUnsafeBufferPointer { rows in
+        let offsets = tables * hashesPerTable * dimensions
+        for table in 0..<tables {
+          var hyperplaneCode: UInt64 = 0
+          var folded = CodeFolder()
+          for hash in 0..<hashesPerTable {
+            let index = table * hashesPerTable + hash
+            if family == .hyperplane {
+              if projection(z, rows: rows, row: index * dimensions, start: 0) >= 0 {
+                hyperplaneCode |= 1 << UInt64(hash)
+              }
+            } else {
+              let projected = projection(
+                z, rows: rows, row: index * dimensions, start: rows[offsets + index])
+              folded.add(Self.bucket(of: (projected / bucketWidth).rounded(.down)))
+            }
+          }
+          codes[table] = family == .hyperplane ? hyperplaneCode : folded.code
+        }
+      }
+    case .crosspolytope:
+      var scratch = [Float](repeating: 0, count: scratchSize)
+      for table in 0..<tables {
+        codes[table] = code(z, table: table, scratch: &scratch).code
+      }
     }
+  }
+
+  /// `start` plus the dot product of `z` with the parameters' row at `row`, summed in order
+  /// (every path that hashes goes through this, so one vector always gets the same bits).
+  @inline(__always)
+  private func projection(
+    _ z: UnsafeBufferPointer<Float>, rows: UnsafeBufferPointer<Float>, row: Int, start: Float
+  ) -> Float {
+    var projection = start
+    for index in 0..<dimensions { projection += rows[row + index] * z[index] }
+    return projection
+  }
+
+  /// A p-stable bucket index from its rounded-down scaled projection; huge (or non-finite)
+  /// projections get the outermost buckets instead of trapping.
+  @inline(__always)
+  static func bucket(of rounded: Float) -> Int64 {
+    rounded.isNaN ? 0 : Int64(max(-9.0e18, min(9.0e18, rounded)))
   }
 
   /// The buckets to visit in one table: the home bucket, then perturbed buckets in increasing
@@ -230,9 +275,8 @@ public struct BucketHasher: Sendable, Equatable {
       atoms.reserveCapacity(hashesPerTable)
       parameters.withUnsafeBufferPointer { rows in
         for bit in 0..<hashesPerTable {
-          let row = (table * hashesPerTable + bit) * dimensions
-          var projection: Float = 0
-          for index in 0..<dimensions { projection += rows[row + index] * z[index] }
+          let projection = projection(
+            z, rows: rows, row: (table * hashesPerTable + bit) * dimensions, start: 0)
           if projection >= 0 { code |= 1 << UInt64(bit) }
           let squared = projection * projection
           atoms.append(
@@ -250,14 +294,13 @@ public struct BucketHasher: Sendable, Equatable {
       let offsets = tables * hashesPerTable * dimensions
       parameters.withUnsafeBufferPointer { rows in
         for hash in 0..<hashesPerTable {
-          let row = (table * hashesPerTable + hash) * dimensions
-          var projection = rows[offsets + table * hashesPerTable + hash]
-          for index in 0..<dimensions { projection += rows[row + index] * z[index] }
+          let projection = projection(
+            z, rows: rows, row: (table * hashesPerTable + hash) * dimensions,
+            start: rows[offsets + table * hashesPerTable + hash])
           let scaled = projection / bucketWidth
           let bucket = scaled.rounded(.down)
           let fraction = scaled - bucket
-          // Huge (or non-finite) projections get the outermost buckets instead of trapping.
-          buckets.append(bucket.isNaN ? 0 : Int64(max(-9.0e18, min(9.0e18, bucket))))
+          buckets.append(Self.bucket(of: bucket))
           let scale = bucketWidth * bucketWidth * inverseSquaredNorms[table * hashesPerTable + hash]
           let down = fraction * fraction
           let up = (1 - fraction) * (1 - fraction)
@@ -323,13 +366,27 @@ public struct BucketHasher: Sendable, Equatable {
 
   /// Folds K bucket indices into one 64-bit code (FNV-1a, then a SplitMix finaliser).
   static func combine(_ buckets: [Int64]) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for bucket in buckets {
+    var folded = CodeFolder()
+    for bucket in buckets { folded.add(bucket) }
+    return folded.code
+  }
+
+  /// ``combine(_:)`` one bucket at a time.
+  struct CodeFolder {
+    private var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// Folds in the next bucket index.
+    @inline(__always)
+    mutating func add(_ bucket: Int64) {
       hash = (hash ^ UInt64(bitPattern: bucket)) &* 0x0000_0100_0000_01b3
     }
-    hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
-    return hash ^ (hash >> 31)
+
+    /// The code of the buckets folded in.
+    var code: UInt64 {
+      var hash = (self.hash ^ (self.hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+      hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+      return hash ^ (hash >> 31)
+    }
   }
 }
 

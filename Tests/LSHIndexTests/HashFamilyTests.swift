@@ -137,4 +137,31 @@ import VectorMath
       #expect(abs(total - score) < 1e-5)
     }
   }
+
+  @Test(
+    "the home codes indexing computes equal the multiprobe path's home codes, bit for bit, in every family",
+    arguments: [HashFamily.hyperplane, .pstable, .crosspolytope])
+  func fastCodesEqualHomeCodes(family: HashFamily) {
+    var random = SeededRandom(seed: 31)
+    let hasher = BucketHasher(
+      family: family, tables: 5, hashesPerTable: family == .crosspolytope ? 2 : 9,
+      dimensions: 8, bucketWidth: 0.7, seed: 4)
+    var codes = [UInt64](repeating: 0, count: hasher.tables)
+    var scratch = [Float](repeating: 0, count: hasher.scratchSize)
+    var checked = 0
+    for round in 0..<2000 {
+      // Ordinary values, values on bucket edges, and huge and non-finite ones.
+      var z = (0..<8).map { _ in Float(random.normal()) * (round % 7 == 0 ? 1e30 : 3) }
+      if round % 11 == 0 { z[round % 8] = round % 2 == 0 ? .nan : .infinity }
+      if round % 13 == 0 { z = z.map { ($0 / 0.7).rounded() * 0.7 } }
+      z.withUnsafeBufferPointer { z in
+        codes.withUnsafeMutableBufferPointer { hasher.codes(z, into: $0) }
+        for table in 0..<hasher.tables
+        where codes[table] == hasher.code(z, table: table, scratch: &scratch).code {
+          checked += 1
+        }
+      }
+    }
+    #expect(checked == 2000 * hasher.tables)
+  }
 }

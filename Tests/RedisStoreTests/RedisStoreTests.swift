@@ -270,6 +270,17 @@ import VectorStore
     }
   }
 
+  /// A client that rides failovers out, and `count` random 16-d vectors.
+  private func failoverSetting(count: Int, seed: UInt64) throws -> (RedisClusterClient, Matrix) {
+    let seeds = cluster.seeds.split(separator: ",").compactMap { RedisEndpoint($0) }
+    var random = SeededRandom(seed: seed)
+    return (
+      try RedisClusterClient(seeds: seeds, timeout: 1, retryLimit: 30),
+      Matrix(
+        rows: count, columns: 16, values: (0..<(count * 16)).map { _ in Float(random.normal()) })
+    )
+  }
+
   /// Waits until every master has a replica in sync (`state=online`).
   private static func waitUntilEveryMasterHasAReplica(_ client: RedisClusterClient) throws {
     for _ in 0..<300 {
@@ -283,14 +294,10 @@ import VectorStore
 
   @Test("kill -9 of a master during a build: every acknowledged item survives; a re-run completes")
   func masterKilledDuringBuild() throws {
-    let seeds = cluster.seeds.split(separator: ",").compactMap { RedisEndpoint($0) }
-    let client = try RedisClusterClient(seeds: seeds, timeout: 1, retryLimit: 30)
-    let address = try RedisStoreAddress("redis://\(cluster.seeds)/failover")
-    var random = SeededRandom(seed: 21)
     let total = 4000
+    let (client, vectors) = try failoverSetting(count: total, seed: 21)
+    let address = try RedisStoreAddress("redis://\(cluster.seeds)/failover")
     let names = (0..<total).map { "item-\($0)" }
-    let vectors = Matrix(
-      rows: total, columns: 16, values: (0..<(total * 16)).map { _ in Float(random.normal()) })
     let store = try RedisStore.openOrCreate(
       address, dimension: 16, metric: .l2, shards: 16, client: client)
     // The writer runs while a master dies; it either rides the failover out or stops with an
@@ -341,13 +348,9 @@ import VectorStore
     "kill -9 of a master during queries: every read rides the failover with the same answer; a killed replica changes nothing"
   )
   func nodesKilledDuringQueries() throws {
-    let seeds = cluster.seeds.split(separator: ",").compactMap { RedisEndpoint($0) }
-    let client = try RedisClusterClient(seeds: seeds, timeout: 1, retryLimit: 30)
-    let address = try RedisStoreAddress("redis://\(cluster.seeds)/queried")
-    var random = SeededRandom(seed: 22)
     let total = 3000
-    let vectors = Matrix(
-      rows: total, columns: 16, values: (0..<(total * 16)).map { _ in Float(random.normal()) })
+    let (client, vectors) = try failoverSetting(count: total, seed: 22)
+    let address = try RedisStoreAddress("redis://\(cluster.seeds)/queried")
     let store = try RedisStore.openOrCreate(
       address, dimension: 16, metric: .l2, shards: 16, client: client)
     _ = try store.upsert(

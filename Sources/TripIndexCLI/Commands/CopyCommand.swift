@@ -25,19 +25,7 @@ struct CopyCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: "Rows per write.")
   var batch = 1024
 
-  @Option(
-    parsing: .unconditional,
-    help:
-      "Redis stores: replicas that must acknowledge each write before it counts (default: 1 when every master has a replica, else 0)."
-  )
-  var replicas: Int?
-
-  @Option(
-    parsing: .unconditional,
-    help:
-      "Redis stores: seconds to keep retrying through a failover or a lost connection before failing."
-  )
-  var timeout: Double = 60
+  @OptionGroup var redisOptions: RedisOptions
 
   @Option(parsing: .unconditional, help: "Redis targets: logical shards of the new store.")
   var shards = RedisAccess.defaultShards
@@ -52,8 +40,7 @@ struct CopyCommand: ParsableCommand {
     var options = Copy.Options(from: from, to: to)
     options.replace = replace
     options.batchRows = batch
-    options.redis.replicas = replicas
-    options.redis.timeout = timeout
+    options.redis = redisOptions.access
     options.redis.shards = shards
     let report = try Copy.run(options, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write((json ? report.json : report.summary) + "\n")

@@ -10,6 +10,17 @@ struct StoreOption: ParsableArguments {
       valueName: "dir|redis://..."))
   var store: String = "tripindex.lmdb"
 
+  @OptionGroup var redisOptions: RedisOptions
+
+  /// The store as it may be shown (a Redis address without its password).
+  var displayedStore: String { RedisAccess.displayed(store) }
+
+  /// How to reach a Redis store, as given.
+  var redis: RedisAccess { redisOptions.access }
+}
+
+/// How a command reaches stores on a Redis Cluster.
+struct RedisOptions: ParsableArguments {
   @Option(
     parsing: .unconditional,
     help:
@@ -24,11 +35,8 @@ struct StoreOption: ParsableArguments {
   )
   var timeout: Double = 60
 
-  /// The store as it may be shown (a Redis address without its password).
-  var displayedStore: String { RedisAccess.displayed(store) }
-
-  /// How to reach a Redis store, as given.
-  var redis: RedisAccess {
+  /// The access these options describe.
+  var access: RedisAccess {
     var access = RedisAccess()
     access.replicas = replicas
     access.timeout = timeout
