@@ -8,9 +8,11 @@ struct CopyCommand: ParsableCommand {
     discussion: """
       --from and --to are each an LMDB directory or redis://HOST:PORT[,HOST:PORT...]/NAME. The \
       target gets the same ids, names, labels and vectors (deleted ids stay deleted), the pid \
-      conventions and model the source records, and on LMDB the source's LSH index settings \
-      (a Redis store is searched exactly). The target must not exist (or hold nothing); \
-      --replace removes it first. `tripindex check` on both sides agrees afterwards.
+      conventions and model the source records, and the source's LSH index with the same \
+      fitted parameters, so queries give the same answers on both. The target must not exist \
+      (or hold nothing); --replace removes it first. `tripindex check` on both sides agrees \
+      afterwards. A copy that fails part-way leaves a partial target: run it again with \
+      --replace.
       """)
 
   @Option(help: ArgumentHelp("The store to read.", valueName: "dir|redis://..."))
