@@ -4,7 +4,7 @@ TOOL := .build/release/tripindex
 DEMO := out/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-FUZZ_TARGETS := npy vec texmex labels model json datafile filter
+FUZZ_TARGETS := npy vec texmex labels model json datafile filter resp
 FUZZ_SECONDS ?= 300
 FUZZ_TOOL := .build/fuzz/debug/tripindex-fuzz
 

@@ -113,8 +113,8 @@ let package = Package(
     .executableTarget(
       name: "TripIndexFuzz",
       dependencies: [
-        "Embedding", "LMDB", "LSHIndex", "Plumbing", "TripIndex", "VectorIO", "VectorMath",
-        "VectorStore",
+        "Embedding", "LMDB", "LSHIndex", "Plumbing", "RedisCluster", "RedisStore", "TripIndex",
+        "VectorIO", "VectorMath", "VectorStore",
       ]),
     .target(
       name: "TestSupport",

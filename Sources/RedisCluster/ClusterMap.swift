@@ -1,5 +1,5 @@
 /// Which master serves each of the 16384 slots, as a node's `CLUSTER SLOTS` answered.
-struct ClusterMap: Sendable {
+package struct ClusterMap: Sendable {
   /// The masters, in the order the reply named them.
   let masters: [RedisEndpoint]
   /// Per master (same order): its replicas.
@@ -8,7 +8,7 @@ struct ClusterMap: Sendable {
   let owners: [Int16]
 
   /// The master serving `slot`, or `nil` when no node serves it.
-  func master(ofSlot slot: Int) -> RedisEndpoint? {
+  package func master(ofSlot slot: Int) -> RedisEndpoint? {
     let owner = Int(owners[slot])
     return owner >= 0 ? masters[owner] : nil
   }
@@ -36,7 +36,7 @@ struct ClusterMap: Sendable {
   ///   - reply: the reply.
   ///   - answeredBy: the node asked.
   /// - Returns: the map, or `nil` for a reply of another shape.
-  init?(slotsReply reply: RedisReply, answeredBy: RedisEndpoint) {
+  package init?(slotsReply reply: RedisReply, answeredBy: RedisEndpoint) {
     guard let ranges = reply.elements else { return nil }
     var masters: [RedisEndpoint] = []
     var replicas: [[RedisEndpoint]] = []

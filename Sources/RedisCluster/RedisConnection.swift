@@ -42,6 +42,7 @@ final class RedisConnection: @unchecked Sendable {
       )
     }
     self.context = context
+    context.pointee.reader.pointee.fn = guardedReplyFunctions
     redisSetTimeout(context, limit)
     _ = redisEnableKeepAlive(context)
     if let password {
@@ -157,7 +158,7 @@ final class RedisConnection: @unchecked Sendable {
   }
 
   /// A reply tree copied into Swift values.
-  private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+  fileprivate static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
     let value = reply.pointee
     func bytes() -> [UInt8] {
       guard let text = value.str else { return [] }
@@ -186,3 +187,66 @@ final class RedisConnection: @unchecked Sendable {
     String(text.split(separator: "\n").first ?? "")
   }
 }
+
+extension RedisReply {
+  /// The replies in a stretch of bytes as a server would send them (RESP), read by the same
+  /// reader and conversion as a connection's: for the fuzz target, which feeds it hostile bytes.
+  ///
+  /// - Parameters:
+  ///   - bytes: the bytes.
+  ///   - limit: the most replies returned.
+  /// - Returns: the whole replies read before the first malformed or refused one (or the
+  ///   end), and whether the reader stopped on one.
+  package static func replies(in bytes: UnsafeRawBufferPointer, limit: Int) -> (
+    replies: [RedisReply], refused: Bool
+  ) {
+    guard let reader = redisReaderCreate() else { return ([], true) }
+    defer { redisReaderFree(reader) }
+    reader.pointee.fn = guardedReplyFunctions
+    guard let base = bytes.baseAddress,
+      redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count) == REDIS_OK
+    else { return ([], bytes.count > 0) }
+    var replies: [RedisReply] = []
+    while replies.count < limit {
+      var raw: UnsafeMutableRawPointer?
+      guard redisReaderGetReply(reader, &raw) == REDIS_OK else { return (replies, true) }
+      guard let raw else { break }
+      replies.append(RedisConnection.convert(raw.assumingMemoryBound(to: redisReply.self)))
+      freeReplyObject(raw)
+    }
+    return (replies, false)
+  }
+
+}
+
+/// The most elements a reply array may declare. hiredis 0.14 allocates an array's element
+/// pointers when it reads the array's header, before any element arrives: a reply declaring
+/// 888,888,880 elements made it ask for 7.1 GB at once (found by the `resp` fuzz target). The
+/// largest array this tool asks for is a shard's `HGETALL` (two elements per item), so 2^25
+/// elements allow 16.7M items per shard; more makes the reply fail as out of memory.
+package let maximumReplyElements: Int32 = 1 << 25
+
+/// hiredis's own array constructor, which ``guardedReplyFunctions`` calls within the limit.
+nonisolated(unsafe) private let defaultArrayConstructor:
+  @convention(c) (UnsafePointer<redisReadTask>?, Int32) -> UnsafeMutableRawPointer? = {
+    guard let reader = redisReaderCreate(), let constructor = reader.pointee.fn.pointee.createArray
+    else { fatalError("hiredis gave a reader without its reply functions") }
+    redisReaderFree(reader)
+    return constructor
+  }()
+
+/// hiredis's reply functions with arrays limited to ``maximumReplyElements``: every reader this
+/// module uses (connections, and the fuzz target's) is given them.
+nonisolated(unsafe) private let guardedReplyFunctions:
+  UnsafeMutablePointer<redisReplyObjectFunctions> = {
+    guard let reader = redisReaderCreate() else {
+      fatalError("hiredis cannot create a reader")
+    }
+    defer { redisReaderFree(reader) }
+    let functions = UnsafeMutablePointer<redisReplyObjectFunctions>.allocate(capacity: 1)
+    functions.initialize(to: reader.pointee.fn.pointee)
+    functions.pointee.createArray = { task, elements in
+      elements <= maximumReplyElements ? defaultArrayConstructor(task, elements) : nil
+    }
+    return functions
+  }()

@@ -237,13 +237,13 @@ extension RedisStore {
 
 /// An item record as a shard keeps it: row (`UInt32` LE), the CRC32C of the row's vector bytes
 /// (`UInt32` LE), pid, camera, group (`Int32` LE, `Int32.min` unknown), then the name.
-struct ItemRecord {
+package struct ItemRecord {
   let row: Int
   let checksum: UInt32
   let labels: ItemLabels
   let name: String
 
-  init?(bytes: [UInt8]) {
+  package init?(bytes: [UInt8]) {
     guard bytes.count >= 20 else { return nil }
     (row, checksum, labels) = bytes.withUnsafeBytes { raw in
       (

@@ -2,6 +2,8 @@ import Embedding
 import LMDB
 import LSHIndex
 import Plumbing
+import RedisCluster
+import RedisStore
 import TripIndex
 import VectorIO
 import VectorMath
@@ -35,6 +37,10 @@ enum FuzzTarget: String, CaseIterable {
   case datafile
   /// A query filter expression: the parser, then the filter on labelled and unlabelled items.
   case filter
+  /// What a Redis node sends (RESP): hiredis's reader and the conversion a connection uses,
+  /// then what the client and the store make of a reply: a `CLUSTER SLOTS` map, an item record,
+  /// an index's parameters from a hash.
+  case resp
 
   /// Runs one input.
   func run(_ bytes: UnsafeRawBufferPointer) {
@@ -79,6 +85,33 @@ enum FuzzTarget: String, CaseIterable {
       ] {
         _ = filter.matches(item)
       }
+    case .resp:
+      for reply in RedisReply.replies(in: bytes, limit: 64).replies {
+        readReply(reply)
+      }
+    }
+  }
+
+  /// Reads one reply as the client and the store read theirs.
+  private func readReply(_ reply: RedisReply) {
+    let node = RedisEndpoint(host: "127.0.0.1", port: 7000)
+    if let map = ClusterMap(slotsReply: reply, answeredBy: node) {
+      for slot in [0, 5000, 16383] { _ = map.master(ofSlot: slot) }
+    }
+    _ = (reply.integer, reply.text, reply.errorText)
+    if let bytes = reply.bytes { _ = ItemRecord(bytes: bytes) }
+    // A hash's fields, as `HGETALL` of an index version gives them.
+    let fields = reply.elements ?? []
+    var parameters: [String: [UInt8]] = [:]
+    for pair in stride(from: 0, to: fields.count - 1, by: 2) {
+      if let name = fields[pair].text, let value = fields[pair + 1].bytes {
+        parameters[name] = value
+      }
+      _ = fields[pair].bytes.flatMap(ItemRecord.init(bytes:))
+    }
+    if !parameters.isEmpty {
+      _ = try? ItemEncoder(
+        storedParameters: { parameters[$0] }, dimension: 8, metric: .l2, location: "fuzz")
     }
   }
 

@@ -377,6 +377,27 @@ import Testing
     #expect(RedisStoreAddress.isRedis("redis://h:1/s") && !RedisStoreAddress.isRedis("/data/store"))
   }
 
+  @Test(
+    "replies are read as sent, and an array declaring more elements than any reply holds is refused before hiredis allocates for it"
+  )
+  func hostileReplies() {
+    func read(_ text: String) -> (replies: [RedisReply], refused: Bool) {
+      Array(text.utf8).withUnsafeBytes { RedisReply.replies(in: $0, limit: 10) }
+    }
+    func replies(_ text: String) -> [RedisReply] { read(text).replies }
+    let sent = replies("*2\r\n$3\r\nabc\r\n:42\r\n+OK\r\n-ERR no\r\n$-1\r\n")
+    #expect(sent.count == 4)
+    #expect(sent.first?.elements?.first?.text == "abc" && sent.first?.elements?.last?.integer == 42)
+    #expect(sent[1] == .status("OK") && sent[2].errorText == "ERR no" && sent[3] == .null)
+    // 888,888,880 elements: hiredis 0.14 alone asks for 7.1 GB at the header.
+    // (Refused, not waited on: without the limit the reader would wait for the elements.)
+    #expect(read("*888888880\r\n:1\r\n").refused)
+    #expect(read("*\(maximumReplyElements + 1)\r\n").refused)
+    let largest = read("*\(maximumReplyElements)\r\n:1\r\n")
+    #expect(!largest.refused && largest.replies.isEmpty)
+    #expect(replies("*3\r\n:1\r\n:2\r\n:3\r\n").first?.elements?.count == 3)
+  }
+
   @Test("a malformed address says which part is wrong and what is expected, without the password")
   func malformed() {
     let cases = [
