@@ -124,6 +124,11 @@ import VectorMath
     ])
     #expect(query.status != 0)
     #expect(query.stderr.contains("fail their checksum"), "\(query.stderr)")
+    // Reading every item needs nothing of the index: export still works.
+    let export = try TripIndexExecutable.run([
+      "export", "--store", store, "--out", directory.file("exported"), "--quiet",
+    ])
+    #expect(export.status == 0, "\(export.stderr)")
     let dropped = try StoreCheck.run(storePath: store, repair: true, progress: quiet)
     #expect(dropped.found.contains { $0.database == "lsh.params" })
     #expect(dropped.repaired.contains { $0.description.contains("dropped") })

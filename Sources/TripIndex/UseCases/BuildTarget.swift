@@ -126,13 +126,24 @@ enum BuildTarget {
     switch self {
     case .lmdb(let store):
       let index = try LSHIndex.build(on: store, configuration: configuration)
-      let speed = try LSHTuner.speed(of: index)
-      try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
-      return (index.configuration, speed)
+      return (index.configuration, try Index.measureAndRecord(index))
     case .redis(let store, let replicas):
       let encoder = try RedisIndex.build(
         on: store, configuration: configuration, replicas: replicas)
       return (encoder.model.configuration, nil)
+    }
+  }
+
+  /// Gives the store an index with fitted parameters (another store's: `copy`), replacing any;
+  /// on LMDB also measured against exact search, as `index` does.
+  ///
+  /// - Throws: the engines' errors.
+  func install(_ encoder: ItemEncoder) throws {
+    switch self {
+    case .lmdb(let store):
+      _ = try Index.measureAndRecord(try LSHIndex.build(on: store, encoder: encoder))
+    case .redis(let store, let replicas):
+      try store.setIndex(encoder.storedParameters, replicas: replicas)
     }
   }
 

@@ -89,37 +89,18 @@ public enum Copy {
       throw TripIndexError("the source and the target are the same store (\(options.to))")
     }
     try prepareTarget(options)
-    var encoder: ItemEncoder?
-    var report = try StoreView.read(options.from, redis: options.redis) { source, index in
-      encoder = index
-      return try copyItems(from: source, options: options, progress: progress)
+    let encoder = try StoreView.indexEncoder(of: options.from, redis: options.redis)
+    var (report, target) = try StoreView.read(options.from, redis: options.redis) { source in
+      try copyItems(from: source, options: options, progress: progress)
     }
     if let encoder {
       progress.update("writing the LSH index", force: true)
-      report.index = try copyIndex(encoder, to: options.to, redis: options.redis)
+      try target.install(encoder)
+      report.index = encoder.model.configuration
     }
     progress.finish()
     report.seconds = MonotonicClock.now() - started
     return report
-  }
-
-  /// Gives the target the source's index, with the same fitted parameters (on LMDB also
-  /// measured against exact search, as `index` does).
-  private static func copyIndex(_ encoder: ItemEncoder, to location: String, redis: RedisAccess)
-    throws -> LSHConfiguration
-  {
-    if RedisAccess.isRedis(location) {
-      let store = try redis.open(location)
-      try store.setIndex(encoder.storedParameters, replicas: try redis.replicaCount(for: store))
-    } else {
-      // The index refers to its store without owning it: the store is kept for the measurement.
-      let store = try Index.openForWriting(location)
-      let index = try LSHIndex.build(on: store, encoder: encoder)
-      let speed = try LSHTuner.speed(of: index)
-      try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
-      withExtendedLifetime(store) {}
-    }
-    return encoder.model.configuration
   }
 
   /// Refuses a target that holds items (or removes them with `replace`).
@@ -140,9 +121,11 @@ public enum Copy {
   }
 
   /// Writes every item of `source`, in id order, into the new target.
+  ///
+  /// - Returns: what was copied, and the target.
   private static func copyItems(
     from source: any ItemSnapshot, options: Options, progress: any ProgressReporting
-  ) throws -> Report {
+  ) throws -> (Report, BuildTarget) {
     var metadata: [String: String] = [:]
     for key in copiedMetadata {
       if let value = try source.metadata(key) { metadata[key] = value }
@@ -204,6 +187,6 @@ public enum Copy {
     }
     try keepDeleted(upTo: source.idLimit)
     try flush()
-    return report
+    return (report, target)
   }
 }

@@ -76,7 +76,7 @@ public enum Export {
     let items = try Directories.publishing(into: folder) { partial in
       let vectorsPath = partial + "/" + vectorsName
       var entries: [LabelsFile.Entry] = []
-      try StoreView.read(options.storePath, redis: options.redis) { snapshot, _ in
+      try StoreView.read(options.storePath, redis: options.redis) { snapshot in
         let writer = try VectorFileWriter(path: vectorsPath, dimension: snapshot.dimension)
         dimension = snapshot.dimension
         entries.reserveCapacity(snapshot.count)

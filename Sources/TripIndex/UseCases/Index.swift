@@ -47,6 +47,17 @@ public enum Index {
       + "\nwarning: this index is slower than exact search on this store, so `query` searches exactly unless given \(option: .lsh) (or \(option: .probes)/\(option: .budget)); \(command: "tune") finds a faster setting or chooses exact search"
   }
 
+  /// Measures a freshly built index against exact search (``LSHTuner/speed(of:queries:)``) and
+  /// records the result with it, so `query` knows whether the index pays its way.
+  ///
+  /// - Returns: microseconds per query with the index and with exact search.
+  /// - Throws: `VectorStoreError`, `LSHError`.
+  static func measureAndRecord(_ index: LSHIndex) throws -> (lsh: Double, exact: Double) {
+    let speed = try LSHTuner.speed(of: index)
+    try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
+    return speed
+  }
+
   /// Opens a store for writing with its index (if any) attached, so changes keep it in step.
   ///
   /// - Parameter path: the store's directory.
@@ -114,8 +125,7 @@ public enum Index {
     }
     let index = try LSHIndex.build(on: store, configuration: configuration)
     let seconds = MonotonicClock.now() - started
-    let speed = try LSHTuner.speed(of: index)
-    try index.recordSpeed(lsh: speed.lsh, exact: speed.exact)
+    let speed = try measureAndRecord(index)
     return Report(
       storePath: storePath, configuration: index.configuration, items: try store.count(),
       seconds: seconds, speed: speed)

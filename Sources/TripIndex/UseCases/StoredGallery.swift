@@ -44,7 +44,7 @@ struct StoredGallery {
     var values: [Float] = []
     var rowOfID: [UInt64: Int] = [:]
     let location = self.location
-    (metric, model, conventions) = try StoreView.read(path, redis: redis) { snapshot, _ in
+    (metric, model, conventions) = try StoreView.read(path, redis: redis) { snapshot in
       names.reserveCapacity(snapshot.count)
       labels.reserveCapacity(snapshot.count)
       values.reserveCapacity(snapshot.count * snapshot.dimension)
