@@ -11,17 +11,8 @@ extension LSHIndex {
   /// The parameter keys the checksum covers, in order.
   static let checksummedKeys = ["config", "mean", "basis", "variances", "hasher", "coder"]
 
-  /// CRC32C of the parameters as stored (each key's value length, then its bytes).
-  static func parametersChecksum(_ txn: some StorageReading, _ parameters: StorageTable) throws
-    -> UInt32
-  {
-    try parametersChecksum(
-      of: checksummedKeys.map { key in
-        try txn.value(forKey: key, in: parameters) ?? UnsafeRawBufferPointer(start: nil, count: 0)
-      })
-  }
-
-  /// CRC32C of parameter values given in the order of ``checksummedKeys``.
+  /// CRC32C of parameter values given in the order of ``checksummedKeys`` (each value's length,
+  /// then its bytes).
   static func parametersChecksum(of values: [some Collection<UInt8>]) -> UInt32 {
     var crc: UInt32 = 0
     for value in values {

@@ -37,6 +37,13 @@ public enum RedisReply: Sendable, Equatable {
     return nil
   }
 
+  /// A hash's fields and values (`HGETALL`): an array reply's elements taken two at a time (an
+  /// odd last element is left out); empty for any other reply.
+  public var fieldPairs: [(field: RedisReply, value: RedisReply)] {
+    let all = elements ?? []
+    return stride(from: 0, to: all.count - 1, by: 2).map { (all[$0], all[$0 + 1]) }
+  }
+
   /// A bulk string's bytes.
   public var bytes: [UInt8]? {
     if case .bytes(let bytes) = self { return bytes }

@@ -143,10 +143,9 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
     var all: [UInt64: ItemRecord] = [:]
     all.reserveCapacity(count)
     for list in lists {
-      let fields = list.elements ?? []
-      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-        guard let id = fields[pair].bytes.flatMap(RedisStore.bigEndianID), location(of: id) != nil,
-          let bytes = fields[pair + 1].bytes
+      for (key, value) in list.fieldPairs {
+        guard let id = key.bytes.flatMap(RedisStore.bigEndianID), location(of: id) != nil,
+          let bytes = value.bytes
         else { continue }  // a record of a row written after this snapshot was read
         all[id] = try record(id: id, bytes: bytes)
       }
@@ -300,7 +299,12 @@ extension RedisStore {
         + problems(
           of: snapshot, itemLists: itemLists, nameLists: nameLists, counts: counts.map(\.integer))
     }
-    throw RedisStoreError(
+    throw keptChanging
+  }
+
+  /// The error of a read that found shards written under it every time it tried.
+  private var keptChanging: RedisStoreError {
+    RedisStoreError(
       .damaged, store: "\(address)",
       "its shards kept changing during \(Self.maximumReadAttempts) reads; try again when the writes are done"
     )
@@ -316,10 +320,9 @@ extension RedisStore {
     // Rows with their record, per shard: what the shard's count should say.
     var live = [Int](repeating: 0, count: shards)
     for shard in 0..<shards {
-      let fields = itemLists[shard].elements ?? []
-      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-        guard let id = fields[pair].bytes.flatMap(Self.bigEndianID),
-          let record = fields[pair + 1].bytes.flatMap(ItemRecord.init(bytes:))
+      for (key, value) in itemLists[shard].fieldPairs {
+        guard let id = key.bytes.flatMap(Self.bigEndianID),
+          let record = value.bytes.flatMap(ItemRecord.init(bytes:))
         else {
           problems.append("shard \(shard): an item record is malformed")
           continue
@@ -339,10 +342,9 @@ extension RedisStore {
           )
         }
       }
-      let names = nameLists[shard].elements ?? []
-      for pair in stride(from: 0, to: names.count - 1, by: 2) {
-        let name = names[pair].text ?? "?"
-        guard let id = names[pair + 1].bytes.flatMap(Self.bigEndianID),
+      for (key, value) in nameLists[shard].fieldPairs {
+        let name = key.text ?? "?"
+        guard let id = value.bytes.flatMap(Self.bigEndianID),
           recorded[shard][id]?.name == name
         else {
           problems.append("shard \(shard): name '\(name)' leads to no item of that name")
@@ -416,10 +418,7 @@ extension RedisStore {
         store: self, rows: rows, metadata: metadata, generations: before.map(\.integer))
       return (snapshot, problems)
     }
-    throw RedisStoreError(
-      .damaged, store: "\(address)",
-      "its shards kept changing during \(Self.maximumReadAttempts) reads; try again when the writes are done"
-    )
+    throw keptChanging
   }
 
   /// Places the live rows of one block read; returns what is wrong with it.

@@ -24,11 +24,11 @@ extension RedisStore {
     for _ in 0..<Self.maximumIndexReads {
       guard let version = try client.send(RedisCommand("HGET", keys.meta, Self.indexField)).text
       else { return nil }
-      let fields = try client.send(RedisCommand("HGETALL", keys.index(version))).elements ?? []
+      let fields = try client.send(RedisCommand("HGETALL", keys.index(version))).fieldPairs
       guard !fields.isEmpty else { continue }  // switched and removed since: look again
       var parameters: [String: [UInt8]] = [:]
-      for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-        guard let name = fields[pair].text, let bytes = fields[pair + 1].bytes else { continue }
+      for (name, value) in fields {
+        guard let name = name.text, let bytes = value.bytes else { continue }
         parameters[name] = bytes
       }
       return (version, parameters)

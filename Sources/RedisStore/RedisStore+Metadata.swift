@@ -17,11 +17,9 @@ extension RedisStore {
   ///
   /// - Throws: ``RedisError``.
   func allMetadata() throws -> [String: String] {
-    let fields = try client.send(RedisCommand("HGETALL", keys.meta)).elements ?? []
     var values: [String: String] = [:]
-    for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-      guard let field = fields[pair].text, field.hasPrefix("m:"), let value = fields[pair + 1].text
-      else { continue }
+    for (field, value) in try client.send(RedisCommand("HGETALL", keys.meta)).fieldPairs {
+      guard let field = field.text, field.hasPrefix("m:"), let value = value.text else { continue }
       values[String(field.dropFirst(2))] = value
     }
     return values

@@ -72,8 +72,8 @@ public final class RedisStore: Sendable {
       )
     }
     var meta: [String: String] = [:]
-    for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-      if let key = fields[pair].text, let value = fields[pair + 1].text { meta[key] = value }
+    for (key, value) in reply.fieldPairs {
+      if let key = key.text, let value = value.text { meta[key] = value }
     }
     func number(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
       guard let text = meta[key], let value = Int(text), range.contains(value) else {

@@ -101,13 +101,10 @@ enum FuzzTarget: String, CaseIterable {
     _ = (reply.integer, reply.text, reply.errorText)
     if let bytes = reply.bytes { _ = ItemRecord(bytes: bytes) }
     // A hash's fields, as `HGETALL` of an index version gives them.
-    let fields = reply.elements ?? []
     var parameters: [String: [UInt8]] = [:]
-    for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-      if let name = fields[pair].text, let value = fields[pair + 1].bytes {
-        parameters[name] = value
-      }
-      _ = fields[pair].bytes.flatMap(ItemRecord.init(bytes:))
+    for (field, value) in reply.fieldPairs {
+      if let name = field.text, let bytes = value.bytes { parameters[name] = bytes }
+      _ = value.bytes.flatMap(ItemRecord.init(bytes:))
     }
     if !parameters.isEmpty {
       _ = try? ItemEncoder(

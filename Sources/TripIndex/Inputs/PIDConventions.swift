@@ -141,20 +141,10 @@ extension PIDConventions {
   static let distractorKey = "distractor_pid"
   static let junkKey = "junk_pid"
 
-  /// The conventions a store records (`nil` when it records none: an older store).
+  /// The conventions a store's metadata records (`nil` when it records none: an older store),
+  /// whatever engine holds it.
   ///
-  /// - Parameter store: the store.
-  /// - Throws: `VectorStoreError`.
-  public static func recorded(in store: VectorStore) throws -> PIDConventions? {
-    try recorded(store.metadata)
-  }
-
-  /// The conventions recorded in a store, as a snapshot sees them.
-  static func recorded(in snapshot: some ItemSnapshot) throws -> PIDConventions? {
-    try recorded(snapshot.metadata)
-  }
-
-  /// The conventions recorded in a store's metadata, whatever engine holds it.
+  /// - Parameter metadata: reads one of the store's metadata values.
   static func recorded(_ metadata: (String) throws -> String?) throws -> PIDConventions? {
     guard let distractor = try metadata(distractorKey), let junk = try metadata(junkKey) else {
       return nil

@@ -108,7 +108,7 @@ extension RedisAccess {
   /// - Throws: ``TripIndexError`` saying what to do instead.
   public static func requireLMDB(_ location: String, for command: String) throws {
     guard isRedis(location) else { return }
-    let shown = (try? address(location)).map { "\($0)" } ?? "redis://…"
+    let shown = displayed(location)
     throw TripIndexError(
       "\(command: UserText(verbatim: command)) works on LMDB stores, and \(shown) is a store on a Redis Cluster (it takes build, query, info, check, delete, copy and serve); copy it to an LMDB directory with \(command: "copy \(option: .from) \(shown) \(option: .to) DIR") and run it there"
     )

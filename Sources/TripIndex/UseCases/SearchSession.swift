@@ -188,7 +188,7 @@ public final class SearchSession: Sendable {
     in snapshot: some ItemSnapshot, index: SearchIndex?,
     recordedSpeed: (lsh: Double, exact: Double)?, started: Double
   ) throws -> Query.Result {
-    let recordedJunk = try PIDConventions.recorded(in: snapshot)?.junk ?? -1
+    let recordedJunk = try PIDConventions.recorded(snapshot.metadata)?.junk ?? -1
     var plan = SearchPlan(index: index, options: options, recordedSpeed: recordedSpeed)
     let selection = try plan.selection(in: snapshot)
     plan.considerFilter(selection, count: snapshot.count)

@@ -33,6 +33,7 @@ public struct StoreInfo: Sendable {
 
   /// The model the store's vectors were embedded with.
   public struct ModelInfo: Sendable {
+
     /// Where it was when the store was built.
     public var path: String
     /// Its fingerprint.
@@ -109,14 +110,7 @@ public struct StoreInfo: Sendable {
     var status = stat()
     let bytes = stat(storePath + "/data.mdb", &status) == 0 ? Int(status.st_size) : 0
     let sizes = try store.databaseStatistics() + (index?.databaseStatistics() ?? [])
-    var model: ModelInfo?
-    if let fingerprint = try store.metadata(StoreModel.fingerprintKey),
-      let path = try store.metadata(StoreModel.pathKey)
-    {
-      let loaded = (try? StoreModel.load(for: store)).flatMap { $0 }
-      model = ModelInfo(
-        path: path, fingerprint: fingerprint, description: loaded.map { $0.summary })
-    }
+    let model = try ModelInfo(recordedIn: store.metadata, location: storePath)
     let tuneVerdict = try store.metadata(Tune.verdictDetailKey)
     let recordedSpeed = try LSHIndex.recordedSpeed(of: store)
     return try store.read { snapshot in
@@ -141,14 +135,7 @@ public struct StoreInfo: Sendable {
   static func describe(_ store: RedisStore) throws -> StoreInfo {
     let location = "\(store.address)"
     let shards = try store.shardStatistics()
-    var model: ModelInfo?
-    if let fingerprint = try store.metadata(StoreModel.fingerprintKey),
-      let path = try store.metadata(StoreModel.pathKey)
-    {
-      let loaded = try? StoreModel.load(metadata: store.metadata, location: location, override: nil)
-      model = ModelInfo(
-        path: path, fingerprint: fingerprint, description: loaded.flatMap { $0 }.map { $0.summary })
-    }
+    let model = try ModelInfo(recordedIn: store.metadata, location: location)
     var index: IndexInfo?
     var indexProblem: String?
     do {
@@ -281,6 +268,23 @@ public struct StoreInfo: Sendable {
       fields.append(("model", .null))
     }
     return JSONValue.object(fields).serialized()
+  }
+}
+
+extension StoreInfo.ModelInfo {
+  /// The model a store's metadata records, or `nil` for a store of raw vectors; described
+  /// when its file is there and matches.
+  ///
+  /// - Parameters:
+  ///   - metadata: reads one of the store's metadata values.
+  ///   - location: the store, for messages.
+  init?(recordedIn metadata: (String) throws -> String?, location: String) throws {
+    guard let fingerprint = try metadata(StoreModel.fingerprintKey),
+      let path = try metadata(StoreModel.pathKey)
+    else { return nil }
+    let loaded = try? StoreModel.load(metadata: metadata, location: location, override: nil)
+    self.init(
+      path: path, fingerprint: fingerprint, description: loaded.flatMap { $0 }.map { $0.summary })
   }
 }
 
