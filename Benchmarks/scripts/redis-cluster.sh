@@ -17,6 +17,14 @@
 # Needs redis-server and redis-cli (Debian: apt-get install redis-server).
 set -euo pipefail
 
+# Keep no descriptor but stdin, stdout and stderr: the servers and the watchdog this leaves
+# running must not hold open a pipe the caller (a test process running other tools at the same
+# moment) waits to see closed.
+for descriptor in /proc/$$/fd/*; do
+  descriptor=${descriptor##*/}
+  if [ "$descriptor" -gt 2 ] 2>/dev/null; then eval "exec $descriptor>&-" 2>/dev/null || true; fi
+done
+
 command=${1:?usage: redis-cluster.sh start|stop|kill|restart DIR ...}
 dir=${2:?usage: redis-cluster.sh start|stop|kill|restart DIR ...}
 shift 2

@@ -17,8 +17,16 @@ extension LSHIndex {
   ///   - exact: microseconds per query of exact search.
   /// - Throws: ``VectorStoreError``.
   public func recordSpeed(lsh: Double, exact: Double) throws {
-    try store.setMetadata(Self.speedKey, "\(lsh) \(exact)")
+    try store.setMetadata(Self.speedKey, Self.speedText(lsh: lsh, exact: exact))
   }
+
+  /// The text ``speedKey`` holds for a measurement (a Redis store records it with the switch
+  /// to the index it measured).
+  ///
+  /// - Parameters:
+  ///   - lsh: microseconds per query with the index.
+  ///   - exact: microseconds per query of exact search.
+  public static func speedText(lsh: Double, exact: Double) -> String { "\(lsh) \(exact)" }
 
   /// What ``recordSpeed(lsh:exact:)`` recorded for the store's index, if anything.
   ///
@@ -34,13 +42,16 @@ extension LSHIndex {
   /// - Parameter snapshot: the snapshot.
   /// - Returns: microseconds per query of LSH and of exact search, or `nil`.
   /// - Throws: `VectorStoreError`.
-  public static func recordedSpeed(in snapshot: StoreSnapshot) throws -> (
+  public static func recordedSpeed(in snapshot: some ItemSnapshot) throws -> (
     lsh: Double, exact: Double
   )? {
     parsedSpeed(try snapshot.metadata(speedKey))
   }
 
-  private static func parsedSpeed(_ text: String?) -> (lsh: Double, exact: Double)? {
+  /// The speeds a ``speedKey`` text holds, or `nil` for none or a malformed one.
+  ///
+  /// - Parameter text: the recorded text.
+  public static func parsedSpeed(_ text: String?) -> (lsh: Double, exact: Double)? {
     guard let text else { return nil }
     let parts = text.split(separator: " ").compactMap { Double($0) }
     guard parts.count == 2, parts.allSatisfy({ $0.isFinite && $0 > 0 }) else { return nil }

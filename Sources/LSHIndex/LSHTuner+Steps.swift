@@ -8,7 +8,8 @@ import VectorStore
 extension LSHTuner {
   /// Refuses a request tuning cannot answer.
   static func checkRequest(
-    store: VectorStore, target: Double, k: Int, sampleSize: Int, queries: Matrix?
+    count: Int, describedAs name: String, target: Double, k: Int, sampleSize: Int,
+    queries: Matrix?
   ) throws {
     guard target > 0 && target <= 1 else {
       throw LSHError(.invalidSetting("target"), "must be in (0, 1], not \(target)")
@@ -17,12 +18,11 @@ extension LSHTuner {
     guard sampleSize >= 20 else {
       throw LSHError(.invalidSetting("sampleSize"), "must be at least 20, not \(sampleSize)")
     }
-    let count = try store.count()
     let heldOutCount = queries == nil ? 2 * sampleSize : 0
     guard count >= heldOutCount + 10 * k + 100 else {
       throw LSHError(
         .tooFewItems,
-        "store \(store.path) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
+        "\(name) holds \(count) items; tuning needs at least \(heldOutCount + 10 * k + 100) (use smaller samples, or give queries of your own)"
       )
     }
     if let queries, queries.rows < 40 {
@@ -37,28 +37,27 @@ extension LSHTuner {
     let encoder: ItemEncoder
     let projectedSample: Matrix
 
-    init(store: VectorStore, base: LSHConfiguration) throws {
-      let sample = try LSHIndex.sampleVectors(store, limit: 20_000)
-      configuration = try base.validated(forDimension: store.dimension)
+    init(source: some VectorSource, describedAs name: String, base: LSHConfiguration) throws {
+      let sample = LSHIndex.sampleVectors(source, limit: 20_000)
+      configuration = try base.validated(forDimension: source.dimension)
       encoder = try LSHIndex.fitEncoder(
-        configuration, sample: sample, metric: store.metric, describedAs: "store \(store.path)")
+        configuration, sample: sample, metric: source.metric, describedAs: name)
       projectedSample = encoder.model.transform.project(sample)
     }
   }
 
   /// Exact search's single-threaded microseconds per query on a sample (best of
   /// ``decisiveRuns``).
-  static func exactMicroseconds(in snapshot: StoreSnapshot, sample: Sample, k: Int) -> Double {
-    var exact = ExactSearch(
-      dimension: snapshot.store.dimension, metric: snapshot.store.metric, blocks: snapshot.blocks)
+  static func exactMicroseconds(in source: some VectorSource, sample: Sample, k: Int) -> Double {
+    var exact = source.exactSearch
     exact.threads = 1
     let seconds = fastest(of: decisiveRuns) { exact.search(sample.queries, k: k + 1) }.seconds
     return seconds * 1e6 / Double(sample.queries.rows)
   }
 
   /// One tuning run over a snapshot: the shared fit, the encoded items, exact search's time.
-  struct Run {
-    let snapshot: StoreSnapshot
+  struct Run<Source: VectorSource> {
+    let source: Source
     let fitted: BaseFit
     let target: Double
     let k: Int
@@ -75,7 +74,7 @@ extension LSHTuner {
     func searcher(_ encoder: ItemEncoder) -> LSHSearcher {
       let memory = encoded.memoryTables(
         hasher: encoder.model.hasher, configuration: encoder.model.configuration)
-      return LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory))
+      return LSHSearcher(encoder: encoder, source: source, tables: .memory(memory))
     }
 
     /// Every setting of the grid on a quick sample: one table build per hash draw (the
@@ -113,7 +112,7 @@ extension LSHTuner {
                 family == .pstable ? widthBase(hashDimensions) * multiplier : nil
               guard
                 let valid = try? configuration.validated(
-                  forDimension: snapshot.store.dimension),
+                  forDimension: source.dimension),
                 valid.hashDimensions == hashDimensions
               else { continue }
               try screenDraw(
@@ -144,9 +143,9 @@ extension LSHTuner {
           let encoder = ItemEncoder(
             model: LSHModel(
               configuration: setting, transform: fitted.encoder.model.transform, hasher: prefix,
-              metric: snapshot.store.metric), coder: fitted.encoder.coder)
+              metric: source.metric), coder: fitted.encoder.coder)
           let measurement = try measure(
-            LSHSearcher(encoder: encoder, source: snapshot, tables: .memory(memory)),
+            LSHSearcher(encoder: encoder, source: source, tables: .memory(memory)),
             setting: setting, sample: quick, k: k)
           measurements.append(measurement)
           encoders[setting.summary] = encoder

@@ -102,11 +102,10 @@ public enum LSHTuner {
     /// Per query, the true k-th distance (squared L2) among the items searched.
     var kthDistances: [Float]
 
-    /// The same queries with their true k-th distances among the items of `snapshot` (each
+    /// The same queries with their true k-th distances among the items of `source` (each
     /// query's own held-out id left out).
-    func withTruth(in snapshot: StoreSnapshot, k: Int) -> Sample {
-      var exact = ExactSearch(
-        dimension: snapshot.store.dimension, metric: .l2, blocks: snapshot.blocks)
+    func withTruth(in source: some VectorSource, k: Int) -> Sample {
+      var exact = ExactSearch(dimension: source.dimension, metric: .l2, blocks: source.blocks)
       exact.threads = Parallel.processorCount
       let found = exact.search(queries, k: k + 1)
       var updated = self
@@ -149,36 +148,63 @@ public enum LSHTuner {
     base: LSHConfiguration = LSHConfiguration.defaults(for: .pstable),
     progress: (String) -> Void = { _ in }
   ) throws -> Report {
+    try store.read { snapshot in
+      try tune(
+        over: snapshot, describedAs: "store \(store.path)", target: target, k: k,
+        sampleSize: sampleSize, queries: queries, grid: grid, base: base, progress: progress)
+    }
+  }
+
+  /// Measures the grid over one consistent view of a store's vectors (an LMDB snapshot, or a
+  /// Redis store's) and returns the choice.
+  ///
+  /// - Parameters:
+  ///   - source: the vectors, whole and unchanging while tuning runs.
+  ///   - name: where they are, in messages (`store PATH`).
+  ///   - target: the recall@k to reach, in (0, 1].
+  ///   - k: neighbours per query.
+  ///   - sampleSize: queries in each of samples A and B.
+  ///   - queries: the user's own probes (prepared for the store's metric), or `nil` to hold out
+  ///     sampled items.
+  ///   - grid: the settings to try.
+  ///   - base: settings not searched (dimensions, seed).
+  ///   - progress: receives status lines.
+  /// - Returns: the measurements and the choice.
+  /// - Throws: ``LSHError`` for a store too small to tune.
+  public static func tune(
+    over source: some VectorSource, describedAs name: String, target: Double, k: Int = 10,
+    sampleSize: Int = 400, queries: Matrix? = nil, grid: Grid,
+    base: LSHConfiguration = LSHConfiguration.defaults(for: .pstable),
+    progress: (String) -> Void = { _ in }
+  ) throws -> Report {
     let clock = ContinuousClock()
     let started = clock.now
     try checkRequest(
-      store: store, target: target, k: k, sampleSize: sampleSize, queries: queries)
-    let fitted = try BaseFit(store: store, base: base)
-    return try store.read { snapshot in
-      let (sampleA, sampleB, heldOut) = try samples(
-        snapshot, size: sampleSize, k: k, queries: queries)
-      progress("encoding \(snapshot.count - heldOut.count) items")
-      let run = Run(
-        snapshot: snapshot, fitted: fitted, target: target, k: k,
-        encoded: BulkEncoding(
-          snapshot, encoder: fitted.encoder, excluding: heldOut, codes: false, projections: true),
-        exactMicroseconds: exactMicroseconds(in: snapshot, sample: sampleA, k: k))
-      let (measurements, encoders) = try run.screen(
-        grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)
-      let (finalists, passing) = try run.finalists(
-        of: measurements, encoders: encoders, on: sampleA)
-      let confirmed = try run.confirm(
-        passing, encoders: encoders, on: sampleB, progress: progress)
-      let chosen = confirmed.flatMap { run.isAffordable($0.measurement) ? $0.measurement : nil }
-      return Report(
-        measurements: measurements, finalists: finalists, chosen: chosen,
-        fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,
-        encoder: confirmed.flatMap { encoders[$0.measurement.configuration.summary] },
-        target: target, k: k, sampleSize: sampleA.queries.rows,
-        queriesSource: queries == nil ? "items held out of the index" : "the given queries",
-        exactMicrosecondsPerQuery: run.exactMicroseconds,
-        seconds: (clock.now - started).inSeconds, check: sampleB)
-    }
+      count: source.count, describedAs: name, target: target, k: k, sampleSize: sampleSize,
+      queries: queries)
+    let fitted = try BaseFit(source: source, describedAs: name, base: base)
+    let (sampleA, sampleB, heldOut) = samples(source, size: sampleSize, k: k, queries: queries)
+    progress("encoding \(source.count - heldOut.count) items")
+    let run = Run(
+      source: source, fitted: fitted, target: target, k: k,
+      encoded: BulkEncoding(
+        source, encoder: fitted.encoder, excluding: heldOut, codes: false, projections: true),
+      exactMicroseconds: exactMicroseconds(in: source, sample: sampleA, k: k))
+    let (measurements, encoders) = try run.screen(
+      grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)
+    let (finalists, passing) = try run.finalists(
+      of: measurements, encoders: encoders, on: sampleA)
+    let confirmed = try run.confirm(
+      passing, encoders: encoders, on: sampleB, progress: progress)
+    let chosen = confirmed.flatMap { run.isAffordable($0.measurement) ? $0.measurement : nil }
+    return Report(
+      measurements: measurements, finalists: finalists, chosen: chosen,
+      fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,
+      encoder: confirmed.flatMap { encoders[$0.measurement.configuration.summary] },
+      target: target, k: k, sampleSize: sampleA.queries.rows,
+      queriesSource: queries == nil ? "items held out of the index" : "the given queries",
+      exactMicrosecondsPerQuery: run.exactMicroseconds,
+      seconds: (clock.now - started).inSeconds, check: sampleB)
   }
 
   /// Measures a built index on sample B, as it will be searched (in place, one thread).
@@ -199,6 +225,26 @@ public enum LSHTuner {
     }
   }
 
+  /// Measures tables built in memory over `source` (a Redis store's index: the tables every
+  /// query process builds from its parameters) on sample B, in one thread.
+  ///
+  /// - Parameters:
+  ///   - index: tables of the report's choice over `source`.
+  ///   - source: the vectors the index was built over.
+  ///   - report: the tuning report.
+  /// - Returns: the measurement.
+  /// - Throws: ``LSHError``.
+  public static func check(
+    _ index: LSHMemoryIndex, over source: some VectorSource, against report: Report
+  ) throws -> Measurement {
+    try index.withSearcher(over: source) { searcher in
+      try measure(
+        searcher, setting: index.configuration,
+        sample: report.check.withTruth(in: source, k: report.k), k: report.k,
+        runs: decisiveRuns)
+    }
+  }
+
   /// Single-threaded microseconds per query of an index at its stored settings and of exact
   /// search, on the same stored items used as queries (k 10): whether the index pays its way.
   ///
@@ -210,24 +256,47 @@ public enum LSHTuner {
   public static func speed(of index: LSHIndex, queries: Int = 200) throws -> (
     lsh: Double, exact: Double
   ) {
-    let sample = try LSHIndex.sampleVectors(index.store, limit: queries)
-    guard sample.rows > 0 else { return (0, 0) }
-    return try index.store.read { snapshot in
-      let searcher = try index.searcher(in: snapshot)
-      let lsh = try fastest(of: decisiveRuns) { try searcher.search(sample, k: 10, threads: 1) }
-      var exact = snapshot.exactSearch
-      exact.threads = 1
-      let scan = fastest(of: decisiveRuns) { exact.search(sample, k: 10) }
-      let queries = Double(sample.rows)
-      return (lsh.seconds * 1e6 / queries, scan.seconds * 1e6 / queries)
+    try index.store.read { snapshot in
+      try index.withSearcher(in: snapshot) { searcher in
+        try speed(of: searcher, over: snapshot, queries: queries)
+      }
     }
+  }
+
+  /// ``speed(of:queries:)`` for tables built in memory over `source` (a Redis store's index).
+  ///
+  /// - Parameters:
+  ///   - index: the tables.
+  ///   - source: the vectors they were built over.
+  ///   - queries: how many stored items to search for.
+  /// - Returns: the two times.
+  /// - Throws: ``LSHError``.
+  public static func speed(
+    of index: LSHMemoryIndex, over source: some VectorSource, queries: Int = 200
+  ) throws -> (lsh: Double, exact: Double) {
+    try index.withSearcher(over: source) { searcher in
+      try speed(of: searcher, over: source, queries: queries)
+    }
+  }
+
+  private static func speed(
+    of searcher: borrowing LSHSearcher, over source: some VectorSource, queries: Int
+  ) throws -> (lsh: Double, exact: Double) {
+    let sample = LSHIndex.sampleVectors(source, limit: queries)
+    guard sample.rows > 0 else { return (0, 0) }
+    let lsh = try fastest(of: decisiveRuns) { try searcher.search(sample, k: 10, threads: 1) }
+    var exact = source.exactSearch
+    exact.threads = 1
+    let scan = fastest(of: decisiveRuns) { exact.search(sample, k: 10) }
+    let count = Double(sample.rows)
+    return (lsh.seconds * 1e6 / count, scan.seconds * 1e6 / count)
   }
 
   /// Samples A and B with their ground truth, and the held-out ids (empty with `queries`).
   static func samples(
-    _ snapshot: StoreSnapshot, size: Int, k: Int, queries: Matrix?
-  ) throws -> (Sample, Sample, Set<UInt64>) {
-    let dimension = snapshot.store.dimension
+    _ source: some VectorSource, size: Int, k: Int, queries: Matrix?
+  ) -> (Sample, Sample, Set<UInt64>) {
+    let dimension = source.dimension
     var random = SeededRandom(seed: 0x7475_6e65)
     var rows: [[Float]] = []
     var heldOut: [UInt64] = []
@@ -239,15 +308,19 @@ public enum LSHTuner {
       }
     } else {
       var ids: [UInt64] = []
-      try snapshot.forEachItem { item, _ in ids.append(item.id) }
+      for block in source.blocks {
+        for row in 0..<block.rowCount where !block.isDeleted(row) {
+          ids.append(block.firstID + UInt64(row))
+        }
+      }
       random.shuffle(&ids)
       heldOut = Array(ids.prefix(2 * size))
-      for id in heldOut { rows.append(snapshot.vector(id: id).map(Array.init) ?? []) }
+      for id in heldOut { rows.append(source.vector(id: id).map(Array.init) ?? []) }
     }
     let excludedSet = Set(heldOut)
     var all = Matrix(rows: 0, columns: dimension)
     for row in rows { all.append(rows: row) }
-    var exact = ExactSearch(dimension: dimension, metric: .l2, blocks: snapshot.blocks)
+    var exact = ExactSearch(dimension: dimension, metric: .l2, blocks: source.blocks)
     exact.threads = Parallel.processorCount
     let found = exact.search(all, k: k + excludedSet.count)
     let kth = found.map { neighbors -> Float in

@@ -40,20 +40,24 @@ extension RedisStore {
   }
 
   /// Replaces the store's index (or drops it, for `nil`): the new parameters are written under
-  /// a new version first, then the meta key switches to it in one write, then the former
-  /// version is removed. Readers see the old index or the new one.
+  /// a new version first, then the meta key switches to it in one write (with `metadata`, so
+  /// that what is recorded about an index changes with it), then the former version is
+  /// removed. Readers see the old index or the new one.
   ///
   /// - Parameters:
   ///   - parameters: each parameter's name and bytes, or `nil` to drop the index.
+  ///   - metadata: metadata values to record (or remove, given `nil`) in the switch.
   ///   - replicas: replicas that must acknowledge each write.
   /// - Returns: the new version, or `nil` after a drop.
   /// - Throws: ``RedisError``.
   @discardableResult
-  public func setIndex(_ parameters: [(key: String, bytes: [UInt8])]?, replicas: Int = 0) throws
-    -> String?
-  {
+  public func setIndex(
+    _ parameters: [(key: String, bytes: [UInt8])]?, metadata: [String: String?] = [:],
+    replicas: Int = 0
+  ) throws -> String? {
     let former = try client.send(RedisCommand("HGET", keys.meta, Self.indexField)).text
     var version: String?
+    let switchToo = metadataCommands(metadata)
     if let parameters {
       let fresh = String(UInt64.random(in: 1...UInt64.max), radix: 16)
       let key = keys.index(fresh)
@@ -62,11 +66,12 @@ extension RedisStore {
           + parameters.map { RedisCommand("HSET", key, $0.key, $0.bytes) },
         replicas: replicas)
       _ = try client.transaction(
-        [RedisCommand("HSET", keys.meta, Self.indexField, fresh)], replicas: replicas)
+        [RedisCommand("HSET", keys.meta, Self.indexField, fresh)] + switchToo,
+        replicas: replicas)
       version = fresh
     } else {
       _ = try client.transaction(
-        [RedisCommand("HDEL", keys.meta, Self.indexField)], replicas: replicas)
+        [RedisCommand("HDEL", keys.meta, Self.indexField)] + switchToo, replicas: replicas)
     }
     if let former { _ = try client.send(RedisCommand("UNLINK", keys.index(former))) }
     return version

@@ -34,10 +34,14 @@ extension RedisStore {
   /// - Throws: ``RedisError``.
   public func setMetadata(_ values: [String: String?], replicas: Int = 0) throws {
     guard !values.isEmpty else { return }
-    let commands = values.sorted { $0.key < $1.key }.map { key, value in
+    _ = try client.transaction(metadataCommands(values), replicas: replicas)
+  }
+
+  /// The commands that record metadata values (or remove those given `nil`), in name order.
+  func metadataCommands(_ values: [String: String?]) -> [RedisCommand] {
+    values.sorted { $0.key < $1.key }.map { key, value in
       value.map { RedisCommand("HSET", keys.meta, Self.metadataField(key), $0) }
         ?? RedisCommand("HDEL", keys.meta, Self.metadataField(key))
     }
-    _ = try client.transaction(commands, replicas: replicas)
   }
 }

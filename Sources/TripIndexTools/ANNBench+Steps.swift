@@ -41,7 +41,7 @@ extension ANNBench {
     _ storePath: String, options: Options, metric: DistanceMetric, dimension: Int,
     progress: any ProgressReporting
   ) throws -> (Build.Report, Double) {
-    if VectorStore.exists(at: storePath) {
+    if try StoreView.exists(storePath, redis: options.redis) {
       throw TripIndexError(
         "\(storePath) already holds a store; annbench builds a new one (choose another \(option: .store))"
       )
@@ -51,6 +51,7 @@ extension ANNBench {
     var buildOptions = Build.Options(input: options.path, storePath: storePath, metric: metric)
     buildOptions.dataset = "train"
     buildOptions.batchRows = 8192
+    buildOptions.redis = options.redis
     let built = try Build.run(buildOptions, progress: progress)
     let seconds = MonotonicClock.now() - started
     guard built.dimension == dimension else {
@@ -108,7 +109,7 @@ extension ANNBench {
     /// one go numbers its items in row order).
     init(
       probes: Matrix, metric: DistanceMetric, truth: ANNBenchmarksFile.GroundTruth,
-      storePath: String
+      storePath: String, redis: RedisAccess
     ) throws {
       self.probes = probes
       self.truth = truth
@@ -118,9 +119,13 @@ extension ANNBench {
       }
       self.prepared = prepared
       var rowOfID: [UInt64: Int] = [:]
-      try VectorStore.open(path: storePath, readOnly: true).read { snapshot in
+      try StoreView.read(storePath, redis: redis) { snapshot in
         rowOfID.reserveCapacity(snapshot.count)
-        try snapshot.forEachItem { item, _ in rowOfID[item.id] = rowOfID.count }
+        for block in snapshot.blocks {
+          for row in 0..<block.rowCount where !block.isDeleted(row) {
+            rowOfID[block.firstID + UInt64(row)] = rowOfID.count
+          }
+        }
       }
       self.rowOfID = rowOfID
     }
@@ -129,21 +134,24 @@ extension ANNBench {
   /// One run's store and scoring.
   struct Session {
     let storePath: String
+    let redis: RedisAccess
     let k: Int
     let scoring: Scoring
 
     /// Exact search, one probe at a time on one thread.
     func measureExact() throws -> Measured {
-      try measure(storePath: storePath, scoring: scoring, k: k) { snapshot, _, prepared in
+      try StoreView.read(storePath, redis: redis) { snapshot in
         var search = snapshot.exactSearch
         search.threads = 1
         let clock = ContinuousClock()
-        return (0..<prepared.rows).map { query in
+        let prepared = scoring.prepared
+        let results = (0..<prepared.rows).map { query in
           let one = Matrix(rows: 1, columns: prepared.columns, values: Array(prepared.row(query)))
           let started = clock.now
           let found = search.search(one, k: k)[0]
-          return (found, started.duration(to: clock.now).inSeconds)
+          return (neighbors: found, seconds: started.duration(to: clock.now).inSeconds)
         }
+        return score(results, in: snapshot, scoring: scoring, k: k)
       }
     }
 
@@ -171,7 +179,7 @@ extension ANNBench {
       let started = MonotonicClock.now()
       let outcome = try Tune.run(
         storePath: storePath, target: target, k: k, sampleSize: sample, families: nil,
-        progress: progress)
+        redis: redis, progress: progress)
       var seconds = MonotonicClock.now() - started
       var note = ""
       if outcome.exact {
@@ -182,11 +190,11 @@ extension ANNBench {
         progress.update(
           "building \(fastest.summary) to measure it beside exact search", force: true)
         let indexStarted = MonotonicClock.now()
-        _ = try Index.run(storePath: storePath, configuration: fastest)
+        _ = try Index.run(storePath: storePath, configuration: fastest, redis: redis)
         seconds += MonotonicClock.now() - indexStarted
         note = " (slower than exact; tune chose exact)"
       }
-      let (configuration, bytes) = try indexSetting(storePath: storePath)
+      let (configuration, bytes) = try indexSetting(storePath: storePath, redis: redis)
       return Tuned(
         verdict: outcome.verdict,
         index: TunedIndex(configuration: configuration, bytes: bytes, seconds: seconds, note: note))
@@ -207,13 +215,16 @@ extension ANNBench {
       }
       return try probeCounts.map { count in
         progress.update("target \(target): searching test with T\(count)", force: true)
-        let found = try measure(storePath: storePath, scoring: scoring, k: k) {
-          snapshot, index, prepared in
-          guard let index else { throw TripIndexError("\(storePath): the tuned index is missing") }
-          let results = try index.withSearcher(in: snapshot) {
-            try $0.search(prepared, k: k, probesPerTable: count, threads: 1, measuringLatency: true)
-          }
-          return results.map { ($0.neighbors, $0.seconds) }
+        let measured = try StoreView.withIndexSearcher(storePath, redis: redis) {
+          snapshot, searcher in
+          let results = try searcher.search(
+            scoring.prepared, k: k, probesPerTable: count, threads: 1, measuringLatency: true)
+          return score(
+            results.map { (neighbors: $0.neighbors, seconds: $0.seconds) }, in: snapshot,
+            scoring: scoring, k: k)
+        }
+        guard let found = measured else {
+          throw TripIndexError("\(storePath): the tuned index is missing")
         }
         var configuration = setting.configuration
         configuration.probes = count

@@ -18,9 +18,11 @@ public enum ANNBench {
     public var recallTargets: [Double] = [0.9]
     /// Neighbours per query.
     public var k = 10
-    /// Where to keep the store (it must not exist yet); `nil` builds it in a temporary folder
-    /// and removes it afterwards.
+    /// Where to keep the store (a directory or a `redis://` address; it must not exist);
+    /// `nil` builds it in a temporary folder and removes it afterwards.
     public var storePath: String?
+    /// How to reach a store on a Redis Cluster.
+    public var redis = RedisAccess()
     /// Query only the first this many test vectors (`nil`: all).
     public var queryLimit: Int?
     /// Probe counts swept on each tuned index, as multiples of the tuned count.
@@ -86,7 +88,6 @@ public enum ANNBench {
   ///   bad options or an existing store, and whatever building, tuning or searching throws.
   public static func run(_ options: Options, progress: any ProgressReporting) throws -> Report {
     try check(options)
-    if let store = options.storePath { try RedisAccess.requireLMDB(store, for: "annbench") }
     let file = try ANNBenchmarksFile(path: options.path)
     guard let metric = try options.metric ?? file.metric() else {
       throw TripIndexError(
@@ -100,11 +101,11 @@ public enum ANNBench {
     let (built, buildSeconds) = try buildStore(
       storePath, options: options, metric: metric, dimension: probes.columns, progress: progress)
     let session = Session(
-      storePath: storePath, k: options.k,
+      storePath: storePath, redis: options.redis, k: options.k,
       scoring: try Scoring(
         probes: probes, metric: metric,
         truth: file.groundTruth(queries: probes.rows, k: options.k, trainRows: built.vectors),
-        storePath: storePath))
+        storePath: storePath, redis: options.redis))
     var report = Report(
       path: options.path, distance: file.distance, metric: metric, trainRows: built.vectors,
       queries: probes.rows, dimension: probes.columns, k: options.k,
@@ -150,59 +151,51 @@ extension ANNBench {
   }
 
   /// The tuned index's setting and its size in bytes.
-  static func indexSetting(storePath: String) throws -> (LSHConfiguration, Int) {
-    let store = try VectorStore.open(path: storePath, readOnly: true)
-    guard let index = try LSHIndex.open(store) else {
+  static func indexSetting(storePath: String, redis: RedisAccess) throws -> (
+    LSHConfiguration, Int
+  ) {
+    guard let size = try StoreView.indexSize(of: storePath, redis: redis) else {
       throw TripIndexError("\(storePath): tune chose an index but the store has none")
     }
-    let bytes = try index.databaseStatistics().reduce(0) { $0 + $1.statistics.bytes }
-    return (index.configuration, bytes)
+    return size
   }
 
-  /// Opens the store and its index, if it has one, runs `search` (which returns each probe's
-  /// neighbours and the seconds its search took) on the prepared probes and scores the result.
-  static func measure(
-    storePath: String, scoring: Scoring, k: Int,
-    _ search: (StoreSnapshot, LSHIndex?, Matrix) throws -> [(
-      neighbors: [Neighbor], seconds: Double
-    )]
-  ) throws -> Measured {
-    let store = try VectorStore.open(path: storePath, readOnly: true)
-    // Opened before the read transaction: the index's databases must exist when it begins.
-    let index = try LSHIndex.open(store)
+  /// Scores what a search of the prepared probes returned (each probe's neighbours and the
+  /// seconds its search took), reading the returned vectors from the snapshot searched.
+  static func score(
+    _ results: [(neighbors: [Neighbor], seconds: Double)], in snapshot: some VectorSource,
+    scoring: Scoring, k: Int
+  ) -> Measured {
     let (probes, truth, rowOfID) = (scoring.probes, scoring.truth, scoring.rowOfID)
-    return try store.read { snapshot in
-      let results = try search(snapshot, index, scoring.prepared)
-      var returned: [[Int]] = []
-      var recallSum = 0.0
-      var strictSum = 0.0
-      for (query, result) in results.enumerated() {
-        let found = Array(result.neighbors.prefix(k))
-        let rows = found.map { rowOfID[$0.id] ?? -1 }
-        returned.append(rows)
-        let threshold = truth.distances[query][k - 1] + ANNTolerance.distance
-        let probe = probes.row(query)
-        let distances = found.map { neighbor in
-          fileDistance(
-            probe: probe, item: snapshot.vector(id: neighbor.id), metric: store.metric)
-        }
-        recallSum += Double(distances.filter { $0 <= threshold }.count) / Double(k)
-        let trueRows = Set(truth.neighbors[query].prefix(k))
-        strictSum += Double(rows.filter { trueRows.contains($0) }.count) / Double(k)
+    var returned: [[Int]] = []
+    var recallSum = 0.0
+    var strictSum = 0.0
+    for (query, result) in results.enumerated() {
+      let found = Array(result.neighbors.prefix(k))
+      let rows = found.map { rowOfID[$0.id] ?? -1 }
+      returned.append(rows)
+      let threshold = truth.distances[query][k - 1] + ANNTolerance.distance
+      let probe = probes.row(query)
+      let distances = found.map { neighbor in
+        fileDistance(
+          probe: probe, item: snapshot.vector(id: neighbor.id), metric: snapshot.metric)
       }
-      let latencies = results.map(\.seconds).sorted()
-      let total = latencies.reduce(0, +)
-      /// The nearest-rank percentile, in milliseconds.
-      func percentile(_ fraction: Double) -> Double {
-        let rank = max(1, Int((fraction * Double(latencies.count)).rounded(.up)))
-        return 1000 * latencies[min(rank, latencies.count) - 1]
-      }
-      let count = Double(max(results.count, 1))
-      return Measured(
-        recall: recallSum / count, strict: strictSum / count,
-        qps: total > 0 ? Double(results.count) / total : 0, p50: percentile(0.5),
-        p99: percentile(0.99), returned: returned)
+      recallSum += Double(distances.filter { $0 <= threshold }.count) / Double(k)
+      let trueRows = Set(truth.neighbors[query].prefix(k))
+      strictSum += Double(rows.filter { trueRows.contains($0) }.count) / Double(k)
     }
+    let latencies = results.map(\.seconds).sorted()
+    let total = latencies.reduce(0, +)
+    /// The nearest-rank percentile, in milliseconds.
+    func percentile(_ fraction: Double) -> Double {
+      let rank = max(1, Int((fraction * Double(latencies.count)).rounded(.up)))
+      return 1000 * latencies[min(rank, latencies.count) - 1]
+    }
+    let count = Double(max(results.count, 1))
+    return Measured(
+      recall: recallSum / count, strict: strictSum / count,
+      qps: total > 0 ? Double(results.count) / total : 0, p50: percentile(0.5),
+      p99: percentile(0.99), returned: returned)
   }
 
   /// A returned item's distance in the file's units, in float64: Euclidean (not squared) for

@@ -110,7 +110,7 @@ extension RedisAccess {
     guard isRedis(location) else { return }
     let shown = displayed(location)
     throw TripIndexError(
-      "\(command: UserText(verbatim: command)) works on LMDB stores, and \(shown) is a store on a Redis Cluster (it takes build, query, info, check, delete, copy and serve); copy it to an LMDB directory with \(command: "copy \(option: .from) \(shown) \(option: .to) DIR") and run it there"
+      "\(command: UserText(verbatim: command)) works on LMDB stores, and \(shown) is a store on a Redis Cluster (which manages its own memory; every other command takes it); copy it to an LMDB directory with \(command: "copy \(option: .from) \(shown) \(option: .to) DIR") and run it there"
     )
   }
 }

@@ -116,10 +116,10 @@ enum BuildTarget {
     }
   }
 
-  /// Builds (replacing any) the store's LSH index; on LMDB also measures it against exact
-  /// search and records that, as `index` does, so `query` knows whether it pays its way.
+  /// Builds (replacing any) the store's LSH index, measures it against exact search and
+  /// records that, as `index` does, so `query` knows whether it pays its way.
   ///
-  /// - Returns: the index's settings, and its measured speed (LMDB only).
+  /// - Returns: the index's settings, and its measured speed.
   func buildIndex(_ configuration: LSHConfiguration) throws -> (
     LSHConfiguration, (lsh: Double, exact: Double)?
   ) {
@@ -128,14 +128,14 @@ enum BuildTarget {
       let index = try LSHIndex.build(on: store, configuration: configuration)
       return (index.configuration, try Index.measureAndRecord(index))
     case .redis(let store, let replicas):
-      let encoder = try RedisIndex.build(
+      let (encoder, speed) = try RedisIndex.build(
         on: store, configuration: configuration, replicas: replicas)
-      return (encoder.model.configuration, nil)
+      return (encoder.model.configuration, speed)
     }
   }
 
-  /// Gives the store an index with fitted parameters (another store's: `copy`), replacing any;
-  /// on LMDB also measured against exact search, as `index` does.
+  /// Gives the store an index with fitted parameters (another store's: `copy`), replacing any,
+  /// measured against exact search as `index` does.
   ///
   /// - Throws: the engines' errors.
   func install(_ encoder: ItemEncoder) throws {
@@ -143,7 +143,7 @@ enum BuildTarget {
     case .lmdb(let store):
       _ = try Index.measureAndRecord(try LSHIndex.build(on: store, encoder: encoder))
     case .redis(let store, let replicas):
-      try store.setIndex(encoder.storedParameters, replicas: replicas)
+      try RedisIndex.install(encoder, on: store, replicas: replicas)
     }
   }
 

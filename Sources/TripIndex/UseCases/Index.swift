@@ -82,38 +82,48 @@ public enum Index {
   public static func run(
     storePath: String, choices: LSHChoices?, redis: RedisAccess = RedisAccess()
   ) throws -> Report {
-    if RedisAccess.isRedis(storePath) {
-      let started = MonotonicClock.now()
-      let store = try redis.open(storePath)
-      let replicas = try redis.replicaCount(for: store)
-      var report = Report(
-        storePath: "\(store.address)", configuration: nil, items: 0, seconds: 0)
-      if let choices {
-        report.configuration = try RedisIndex.build(
-          on: store, configuration: choices.configuration(metric: store.metric),
-          replicas: replicas
-        ).model.configuration
-      } else {
-        try store.setIndex(nil, replicas: replicas)
-      }
-      report.items = try store.count()
-      report.seconds = MonotonicClock.now() - started
-      return report
+    guard let choices else {
+      return try run(storePath: storePath, configuration: nil, redis: redis)
     }
     // Only the metric is read here: a damaged index must stay replaceable.
-    let metric = try VectorStore.open(path: storePath, readOnly: true).metric
-    return try run(storePath: storePath, configuration: choices?.configuration(metric: metric))
+    let metric =
+      RedisAccess.isRedis(storePath)
+      ? try redis.open(storePath).metric
+      : try VectorStore.open(path: storePath, readOnly: true).metric
+    return try run(
+      storePath: storePath, configuration: choices.configuration(metric: metric), redis: redis)
   }
 
   /// Builds (replacing any existing) or drops the LSH index of a store.
   ///
   /// - Parameters:
-  ///   - storePath: the store's directory.
+  ///   - storePath: the store's directory, or a `redis://` address.
   ///   - configuration: the settings, or `nil` to drop the index.
+  ///   - redis: how to reach a store on a Redis Cluster.
   /// - Returns: what was done.
-  /// - Throws: `LSHError` for bad settings, `VectorStoreError`.
-  public static func run(storePath: String, configuration: LSHConfiguration?) throws -> Report {
+  /// - Throws: `LSHError` for bad settings, `VectorStoreError`; `RedisError` or
+  ///   `RedisStoreError` for a Redis store.
+  public static func run(
+    storePath: String, configuration: LSHConfiguration?, redis: RedisAccess = RedisAccess()
+  ) throws -> Report {
     let started = MonotonicClock.now()
+    if RedisAccess.isRedis(storePath) {
+      let store = try redis.open(storePath)
+      let replicas = try redis.replicaCount(for: store)
+      var report = Report(
+        storePath: "\(store.address)", configuration: nil, items: 0, seconds: 0)
+      if let configuration {
+        let built = try RedisIndex.build(
+          on: store, configuration: configuration, replicas: replicas)
+        report.configuration = built.encoder.model.configuration
+        report.speed = built.speed
+      } else {
+        try RedisIndex.drop(from: store, replicas: replicas)
+      }
+      report.items = try store.count()
+      report.seconds = MonotonicClock.now() - started
+      return report
+    }
     // Building and dropping read nothing of an existing index, so a damaged one can always be
     // replaced or dropped.
     let store = try VectorStore.open(path: storePath)

@@ -14,18 +14,54 @@ import VectorStore
 enum RedisIndex {
   /// Fits an index with `configuration` to the store's items and switches the store to it.
   ///
-  /// - Returns: the fitted encoder.
+  /// - Returns: the fitted encoder and the index's measured speed (see ``install(_:on:replicas:over:)``).
   /// - Throws: `LSHError` for bad settings or too few items, `RedisError`.
   @discardableResult
   static func build(
     on store: RedisStore, configuration: LSHConfiguration, replicas: Int,
     sampleSize: Int = 20_000
-  ) throws -> ItemEncoder {
+  ) throws -> (encoder: ItemEncoder, speed: (lsh: Double, exact: Double)) {
+    let snapshot = try store.snapshot()
     let encoder = try LSHIndex.fitEncoder(
-      configuration, over: try store.snapshot(), sampleSize: sampleSize,
+      configuration, over: snapshot, sampleSize: sampleSize,
       describedAs: "store \(store.address)")
-    try store.setIndex(encoder.storedParameters, replicas: replicas)
-    return encoder
+    return (encoder, try install(encoder, on: store, replicas: replicas, over: snapshot))
+  }
+
+  /// Switches the store to an index with fitted parameters, measured first against exact search
+  /// over `snapshot` (tables built as a query process builds them, as ``LSHTuner/speed(of:queries:)``
+  /// measures an LMDB index) and recorded with the switch, so `query` knows whether it pays its
+  /// way.
+  ///
+  /// - Parameters:
+  ///   - encoder: the fitted parameters.
+  ///   - store: the store.
+  ///   - replicas: replicas that must acknowledge each write.
+  ///   - snapshot: the store's items to measure on (`nil`: read now).
+  /// - Returns: microseconds per query with the index and with exact search.
+  /// - Throws: `LSHError`, `RedisError`.
+  @discardableResult
+  static func install(
+    _ encoder: ItemEncoder, on store: RedisStore, replicas: Int, over snapshot: RedisSnapshot? = nil
+  ) throws -> (lsh: Double, exact: Double) {
+    let items = try snapshot ?? store.snapshot()
+    let speed = try LSHTuner.speed(of: LSHMemoryIndex(encoder: encoder, over: items), over: items)
+    try store.setIndex(
+      encoder.storedParameters,
+      metadata: [LSHIndex.speedKey: LSHIndex.speedText(lsh: speed.lsh, exact: speed.exact)],
+      replicas: replicas)
+    return speed
+  }
+
+  /// Drops the store's index (and what was recorded about it) in one switch.
+  ///
+  /// - Throws: `RedisError`.
+  static func drop(from store: RedisStore, replicas: Int, metadata: [String: String?] = [:])
+    throws
+  {
+    try store.setIndex(
+      nil, metadata: metadata.merging([LSHIndex.speedKey: nil]) { kept, _ in kept },
+      replicas: replicas)
   }
 
   /// The store's current index, or `nil` when it has none.

@@ -153,7 +153,8 @@ public final class SearchSession: Sendable {
       let state = try currentRedisState(of: store, withIndex: !options.exact)
       return try search(
         probes, names: names, labels: labels, options: options, in: state.snapshot,
-        index: state.index.map { .memory($0.tables) }, recordedSpeed: nil, started: started)
+        index: state.index.map { .memory($0.tables) },
+        recordedSpeed: try LSHIndex.recordedSpeed(in: state.snapshot), started: started)
     }
   }
 

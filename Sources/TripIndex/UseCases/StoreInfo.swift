@@ -138,9 +138,10 @@ public struct StoreInfo: Sendable {
     let model = try ModelInfo(recordedIn: store.metadata, location: location)
     var index: IndexInfo?
     var indexProblem: String?
+    let recordedSpeed = LSHIndex.parsedSpeed(try store.metadata(LSHIndex.speedKey))
     do {
       index = try RedisIndex.current(of: store).map {
-        IndexInfo(configuration: $0.encoder.model.configuration, measured: nil)
+        IndexInfo(configuration: $0.encoder.model.configuration, measured: recordedSpeed)
       }
     } catch let error as LSHError {
       indexProblem = error.message
@@ -151,7 +152,8 @@ public struct StoreInfo: Sendable {
       dataBytes: shards.reduce(0) { $0 + $1.bytes }, schemaVersion: RedisStore.schemaVersion,
       databases: shards.map {
         DatabaseSize(name: "shard \($0.shard)", entries: $0.items, bytes: $0.bytes)
-      }, index: index, indexProblem: indexProblem, tuneVerdict: nil, model: model)
+      }, index: index, indexProblem: indexProblem,
+      tuneVerdict: try store.metadata(Tune.verdictDetailKey), model: model)
     info.engine = "redis"
     return info
   }

@@ -1,6 +1,8 @@
 import LSHIndex
 import Plumbing
+import RedisStore
 import VectorIO
+import VectorMath
 import VectorStore
 
 #if canImport(Glibc)
@@ -35,24 +37,29 @@ public enum Tune {
   /// is faster than every such setting, drops any index so that queries search exactly.
   ///
   /// - Parameters:
-  ///   - storePath: the store's directory.
+  ///   - storePath: the store's directory, or a `redis://` address.
   ///   - target: recall@k to reach.
   ///   - k: neighbours per query.
   ///   - sampleSize: queries per sample.
   ///   - families: families to try (`nil`: p-stable for l2, all three for cosine).
   ///   - queriesPath: a file of the user's own probes to tune on (embedded with the store's
   ///     model), or `nil` to hold sampled items out of the index.
+  ///   - redis: how to reach a store on a Redis Cluster.
   ///   - progress: status output.
   /// - Returns: the outcome.
-  /// - Throws: `LSHError`, `VectorStoreError`, `VectorIOError` for a bad queries file.
+  /// - Throws: `LSHError`, `VectorStoreError`, `VectorIOError` for a bad queries file;
+  ///   `RedisError` or `RedisStoreError` for a Redis store.
   public static func run(
     storePath: String, target: Double, k: Int, sampleSize: Int, families: [HashFamily]?,
-    queriesPath: String? = nil, progress: any ProgressReporting
+    queriesPath: String? = nil, redis: RedisAccess = RedisAccess(),
+    progress: any ProgressReporting
   ) throws -> Outcome {
-    try RedisAccess.requireLMDB(storePath, for: "tune")
+    if RedisAccess.isRedis(storePath) {
+      return try runOnRedis(
+        storePath, target: target, k: k, sampleSize: sampleSize, families: families,
+        queriesPath: queriesPath, redis: redis, progress: progress)
+    }
     let store = try VectorStore.open(path: storePath)
-    var grid = LSHTuner.Grid(metric: store.metric)
-    if let families, !families.isEmpty { grid.families = families }
     let queries = try queriesPath.map { path in
       try Query.readProbes(
         path, dimension: store.dimension, metric: store.metric, store: store.path,
@@ -60,44 +67,113 @@ public enum Tune {
       ).vectors
     }
     let report = try LSHTuner.tune(
-      store: store, target: target, k: k, sampleSize: sampleSize, queries: queries, grid: grid
+      store: store, target: target, k: k, sampleSize: sampleSize, queries: queries,
+      grid: grid(for: store.metric, families: families)
     ) { line in
       progress.update(line, force: true)
     }
-    let exactTime = TextFormatting.fixed(report.exactMicrosecondsPerQuery, 1)
-    /// Records the verdict in the store (dropping any index for exact search) and returns it.
-    func decide(exact: Bool, built: LSHTuner.Measurement?, _ verdict: String) throws -> Outcome {
-      if exact { try LSHIndex.drop(from: store) }
-      try store.write { writer in
-        try writer.setMetadata(verdictKey, exact ? "exact" : "lsh")
-        try writer.setMetadata(
-          verdictDetailKey, "\(verdict) (target recall@\(k) \(target), \(Self.timestamp()))")
-      }
-      progress.finish()
-      return Outcome(report: report, built: built, exact: exact, verdict: verdict)
+    var index: LSHIndex?
+    let outcome = try decide(report, target: target, k: k, progress: progress) { encoder in
+      let built = try LSHIndex.build(on: store, encoder: encoder)
+      index = built
+      return try LSHTuner.check(built, against: report)
     }
+    if let built = outcome.built, let index, !outcome.exact {
+      try index.recordSpeed(
+        lsh: built.microsecondsPerQuery, exact: report.exactMicrosecondsPerQuery)
+    } else {
+      try LSHIndex.drop(from: store)
+    }
+    try store.write { writer in
+      for (key, value) in outcome.recordedVerdict(k: k, target: target) {
+        try writer.setMetadata(key, value)
+      }
+    }
+    progress.finish()
+    return outcome
+  }
+
+  /// ``run(storePath:target:k:sampleSize:families:queriesPath:redis:progress:)`` for a store on
+  /// a Redis Cluster: tuned over one snapshot, the chosen setting's tables built in memory over
+  /// it (as every query process builds them) and checked, then the index switched, or dropped,
+  /// with the verdict in one write.
+  private static func runOnRedis(
+    _ location: String, target: Double, k: Int, sampleSize: Int, families: [HashFamily]?,
+    queriesPath: String?, redis: RedisAccess, progress: any ProgressReporting
+  ) throws -> Outcome {
+    let store = try redis.open(location)
+    let replicas = try redis.replicaCount(for: store)
+    let name = "\(store.address)"
+    progress.update("reading the store from the cluster", force: true)
+    let snapshot = try store.snapshot()
+    let queries = try queriesPath.map { path in
+      try Query.readProbes(
+        path, dimension: store.dimension, metric: store.metric, store: name,
+        model: try StoreModel.load(
+          metadata: { snapshot.metadata($0) }, location: name, override: nil)
+      ).vectors
+    }
+    let report = try LSHTuner.tune(
+      over: snapshot, describedAs: "store \(name)", target: target, k: k,
+      sampleSize: sampleSize, queries: queries, grid: grid(for: store.metric, families: families)
+    ) { line in
+      progress.update(line, force: true)
+    }
+    let outcome = try decide(report, target: target, k: k, progress: progress) { encoder in
+      try LSHTuner.check(
+        LSHMemoryIndex(encoder: encoder, over: snapshot), over: snapshot, against: report)
+    }
+    let verdict = outcome.recordedVerdict(k: k, target: target)
+    if let built = outcome.built, let encoder = report.encoder, !outcome.exact {
+      try store.setIndex(
+        encoder.storedParameters,
+        metadata: verdict.merging([
+          LSHIndex.speedKey: LSHIndex.speedText(
+            lsh: built.microsecondsPerQuery, exact: report.exactMicrosecondsPerQuery)
+        ]) { kept, _ in kept }, replicas: replicas)
+    } else {
+      try RedisIndex.drop(from: store, replicas: replicas, metadata: verdict)
+    }
+    progress.finish()
+    return outcome
+  }
+
+  /// The grid for a store's metric, with the families asked for.
+  private static func grid(for metric: DistanceMetric, families: [HashFamily]?) -> LSHTuner.Grid {
+    var grid = LSHTuner.Grid(metric: metric)
+    if let families, !families.isEmpty { grid.families = families }
+    return grid
+  }
+
+  /// What the measurements decide: the chosen setting, built by `buildAndCheck` (which returns
+  /// its measurement in place), when it beats exact search by ``LSHTuner/minimumSpeedup``;
+  /// exact search otherwise, with the reason.
+  private static func decide(
+    _ report: LSHTuner.Report, target: Double, k: Int, progress: any ProgressReporting,
+    buildAndCheck: (ItemEncoder) throws -> LSHTuner.Measurement
+  ) throws -> Outcome {
+    let exactTime = TextFormatting.fixed(report.exactMicrosecondsPerQuery, 1)
     if let chosen = report.chosen, let encoder = report.encoder {
       progress.update("building the index with \(chosen.configuration.summary)", force: true)
-      let index = try LSHIndex.build(on: store, encoder: encoder)
-      let built = try LSHTuner.check(index, against: report)
+      let built = try buildAndCheck(encoder)
       let builtTime = TextFormatting.fixed(built.microsecondsPerQuery, 1)
       if built.microsecondsPerQuery * LSHTuner.minimumSpeedup <= report.exactMicrosecondsPerQuery {
-        try index.recordSpeed(
-          lsh: built.microsecondsPerQuery, exact: report.exactMicrosecondsPerQuery)
         // Measured again in place (the truth taken anew): a store changed by another process
         // meanwhile, or chance, can leave it under the target, which the verdict then says.
         let shortfall =
           built.recall < target
           ? "; that is below the target \(TextFormatting.fixed(target, 2)) (the store changed while tune ran, or the held-out sample differs by chance): run tune again"
           : ""
-        return try decide(
-          exact: false, built: built,
-          "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(builtTime) µs/query on one thread; exact search takes \(exactTime) µs\(shortfall)"
+        return Outcome(
+          report: report, built: built, exact: false,
+          verdict:
+            "lsh: \(chosen.configuration.summary) reaches recall@\(k) \(TextFormatting.fixed(built.recall, 3)) on \(built.queries) held-out queries at \(builtTime) µs/query on one thread; exact search takes \(exactTime) µs\(shortfall)"
         )
       }
-      return try decide(
-        exact: true, built: built,
-        "exact: built in the store, \(chosen.configuration.summary) took \(builtTime) µs/query against \(exactTime) µs for exact search; the index was dropped and queries search exactly"
+      return Outcome(
+        report: report, built: built, exact: true,
+        verdict:
+          "exact: built in the store, \(chosen.configuration.summary) took \(builtTime) µs/query against \(exactTime) µs for exact search; the index was dropped and queries search exactly"
       )
     }
     let reason: String
@@ -113,9 +189,20 @@ public enum Tune {
       reason =
         "no LSH setting \(TextFormatting.fixed(LSHTuner.minimumSpeedup, 1))x faster than exact search held recall \(TextFormatting.fixed(target, 2)) on the held-out samples A and B\(bestText)"
     }
-    return try decide(
-      exact: true, built: nil,
-      "exact: \(reason); any index was dropped and queries search exactly")
+    return Outcome(
+      report: report, built: nil, exact: true,
+      verdict: "exact: \(reason); any index was dropped and queries search exactly")
+  }
+}
+
+extension Tune.Outcome {
+  /// The metadata that records the verdict (``Tune/verdictKey``, ``Tune/verdictDetailKey``).
+  func recordedVerdict(k: Int, target: Double) -> [String: String?] {
+    [
+      Tune.verdictKey: exact ? "exact" : "lsh",
+      Tune.verdictDetailKey:
+        "\(verdict) (target recall@\(k) \(target), \(Tune.timestamp()))",
+    ]
   }
 }
 

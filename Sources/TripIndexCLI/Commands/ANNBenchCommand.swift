@@ -31,10 +31,12 @@ struct ANNBenchCommand: ParsableCommand {
   var k = 10
 
   @Option(
-    help:
-      "Keep the store here (it must not exist); by default it is built in a temporary folder and removed."
-  )
+    help: ArgumentHelp(
+      "Keep the store here, a directory or redis://HOST:PORT[,...]/NAME (it must not exist); by default it is built in a temporary folder and removed.",
+      valueName: "dir|redis://..."))
   var store: String?
+
+  @OptionGroup var redisOptions: RedisOptions
 
   @Option(parsing: .unconditional, help: "Query only the first N test vectors.")
   var queries: Int?
@@ -65,6 +67,7 @@ struct ANNBenchCommand: ParsableCommand {
     options.recallTargets = recall
     options.k = k
     options.storePath = store
+    options.redis = redisOptions.access
     options.queryLimit = queries
     options.tuneSample = tuneSample
     options.metric = metric

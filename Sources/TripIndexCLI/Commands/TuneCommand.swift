@@ -44,7 +44,7 @@ struct TuneCommand: ParsableCommand {
   func run() throws {
     let outcome = try Tune.run(
       storePath: storeOption.store, target: recall, k: k, sampleSize: sample, families: families,
-      queriesPath: queries, progress: TerminalProgress(quiet: quiet))
+      queriesPath: queries, redis: storeOption.redis, progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(
       json ? outcome.json.serialized() + "\n" : outcome.table + "\n" + outcome.summary + "\n")
   }
