@@ -18,6 +18,12 @@ public struct BucketHasher: Sendable, Equatable {
   public let parameters: [Float]
   /// 1 / ‖row‖² of every projection row (hyperplane, p-stable), for distance lower bounds.
   let inverseSquaredNorms: [Float]
+  /// The projection rows (hyperplane, p-stable) eight at a time, interleaved: for rows
+  /// `8g ..< 8g + 8`, value `i` of each at `(g · m + i) · 8 + lane` (zeros past the last row), so
+  /// that ``codes(_:into:)`` forms eight projections at once.
+  let interleavedRows: [Float]
+  /// The start of each of those projections: the p-stable offsets (zeros for hyperplanes).
+  let interleavedStarts: [Float]
 
   /// Compares the defining values (the derived norms follow from them).
   public static func == (lhs: BucketHasher, rhs: BucketHasher) -> Bool {
@@ -104,6 +110,9 @@ public struct BucketHasher: Sendable, Equatable {
     self.dimensions = dimensions
     self.bucketWidth = bucketWidth
     self.parameters = parameters
+    (interleavedRows, interleavedStarts) = Self.interleaved(
+      family: family, rows: tables * hashesPerTable, dimensions: dimensions,
+      parameters: parameters)
     if family == .crosspolytope {
       inverseSquaredNorms = []
     } else {
@@ -115,6 +124,24 @@ public struct BucketHasher: Sendable, Equatable {
         return sum > 0 ? 1 / sum : 0
       }
     }
+  }
+
+  /// The rows and starts of ``interleavedRows`` and ``interleavedStarts``.
+  private static func interleaved(
+    family: HashFamily, rows: Int, dimensions: Int, parameters: [Float]
+  ) -> ([Float], [Float]) {
+    guard family != .crosspolytope else { return ([], []) }
+    let groups = (rows + 7) / 8
+    var interleaved = [Float](repeating: 0, count: groups * dimensions * 8)
+    var starts = [Float](repeating: 0, count: groups * 8)
+    for row in 0..<rows {
+      let (group, lane) = row.quotientAndRemainder(dividingBy: 8)
+      for index in 0..<dimensions {
+        interleaved[(group * dimensions + index) * 8 + lane] = parameters[row * dimensions + index]
+      }
+      if family == .pstable { starts[row] = parameters[rows * dimensions + row] }
+    }
+    return (interleaved, starts)
   }
 
   /// The hasher of the first `count` tables: the same functions, so a table it hashes holds
@@ -153,25 +180,37 @@ public struct BucketHasher: Sendable, Equatable {
     case .hyperplane, .pstable:
       // The home code alone, with the arithmetic of `code(_:table:scratch:)` (the same
       // projections, buckets and folding) but none of its multiprobe bookkeeping: indexing a
-      // million items calls this L times each.
-      parameters.withUnsafeBufferPointer { rows in
-        let offsets = tables * hashesPerTable * dimensions
-        for table in 0..<tables {
-          var hyperplaneCode: UInt64 = 0
-          var folded = CodeFolder()
-          for hash in 0..<hashesPerTable {
-            let index = table * hashesPerTable + hash
-            if family == .hyperplane {
-              if projection(z, rows: rows, row: index * dimensions, start: 0) >= 0 {
-                hyperplaneCode |= 1 << UInt64(hash)
+      // million items calls this for each. Eight projections are formed at once, each lane
+      // summed exactly as `projection(_:rows:row:start:)` sums it (start, then each term in
+      // order), so the bits are the same.
+      let rows = tables * hashesPerTable
+      var hyperplaneCode: UInt64 = 0
+      var folded = CodeFolder()
+      interleavedRows.withUnsafeBytes { interleaved in
+        interleavedStarts.withUnsafeBytes { starts in
+          for group in 0..<((rows + 7) / 8) {
+            var sums = starts.loadUnaligned(fromByteOffset: group * 32, as: SIMD8<Float>.self)
+            for index in 0..<dimensions {
+              sums +=
+                interleaved.loadUnaligned(
+                  fromByteOffset: (group * dimensions + index) * 32, as: SIMD8<Float>.self)
+                * SIMD8(repeating: z[index])
+            }
+            for lane in 0..<min(8, rows - group * 8) {
+              let (table, hash) = (group * 8 + lane).quotientAndRemainder(
+                dividingBy: hashesPerTable)
+              if family == .hyperplane {
+                if sums[lane] >= 0 { hyperplaneCode |= 1 << UInt64(hash) }
+              } else {
+                folded.add(Self.bucket(of: (sums[lane] / bucketWidth).rounded(.down)))
               }
-            } else {
-              let projected = projection(
-                z, rows: rows, row: index * dimensions, start: rows[offsets + index])
-              folded.add(Self.bucket(of: (projected / bucketWidth).rounded(.down)))
+              if hash == hashesPerTable - 1 {
+                codes[table] = family == .hyperplane ? hyperplaneCode : folded.code
+                hyperplaneCode = 0
+                folded = CodeFolder()
+              }
             }
           }
-          codes[table] = family == .hyperplane ? hyperplaneCode : folded.code
         }
       }
     case .crosspolytope:

@@ -62,23 +62,50 @@ public struct ItemEncoder: Sendable {
         }
         let rawBasis = UnsafeRawPointer(basisBase)
         let rawCentred = UnsafeRawPointer(centredBase)
-        for component in 0..<transform.outputDimension {
+        /// Lanes of basis row `row` from `index` times the centred values there.
+        @inline(__always) func terms(_ row: Int, _ index: Int) -> SIMD8<Float> {
+          rawBasis.loadUnaligned(fromByteOffset: (row + index) * 4, as: SIMD8<Float>.self)
+            * rawCentred.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+        }
+        /// The lanes' sum, then the values past the last whole lane group, in order.
+        @inline(__always) func finished(_ sums: SIMD8<Float>, _ row: Int, from start: Int) -> Float
+        {
+          var sum = sums.sum()
+          for index in start..<d { sum += basis[row + index] * centred[index] }
+          return sum
+        }
+        let whole = d - d % 8
+        let components = transform.outputDimension
+        var component = 0
+        // Four components at a time: four independent chains of additions keep the adder busy.
+        // Each component's sum is formed exactly as alone (the same terms, in the same order),
+        // so a vector projects to the same bits whichever path computes it.
+        while component + 4 <= components {
+          let row = component * d
+          var sums = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+          for index in stride(from: 0, to: whole, by: 8) {
+            sums.0 += terms(row, index)
+            sums.1 += terms(row + d, index)
+            sums.2 += terms(row + 2 * d, index)
+            sums.3 += terms(row + 3 * d, index)
+          }
+          let four = SIMD4(
+            finished(sums.0, row, from: whole), finished(sums.1, row + d, from: whole),
+            finished(sums.2, row + 2 * d, from: whole), finished(sums.3, row + 3 * d, from: whole))
+          for offset in 0..<4 {
+            scratch.projection[component + offset] = four[offset]
+            explained += Double(four[offset]) * Double(four[offset])
+          }
+          component += 4
+        }
+        while component < components {
           let row = component * d
           var sums = SIMD8<Float>()
-          var index = 0
-          while index + 8 <= d {
-            sums +=
-              rawBasis.loadUnaligned(fromByteOffset: (row + index) * 4, as: SIMD8<Float>.self)
-              * rawCentred.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
-            index += 8
-          }
-          var sum = sums.sum()
-          while index < d {
-            sum += basis[row + index] * centred[index]
-            index += 1
-          }
+          for index in stride(from: 0, to: whole, by: 8) { sums += terms(row, index) }
+          let sum = finished(sums, row, from: whole)
           scratch.projection[component] = sum
           explained += Double(sum) * Double(sum)
+          component += 1
         }
       }
     }

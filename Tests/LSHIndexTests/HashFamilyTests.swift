@@ -165,3 +165,59 @@ import VectorMath
     #expect(checked == 2000 * hasher.tables)
   }
 }
+
+@Suite struct ProjectionTests {
+  @Test(
+    "a vector projects to the bits of a plain reference (each component summed alone, eight lanes then the rest), for dimensions and component counts that fill no whole group"
+  )
+  func projectionEqualsReference() throws {
+    for (dimension, components) in [(13, 7), (24, 16), (8, 5), (37, 11), (3, 3)] {
+      var data = Fixtures.clusteredMatrix(rows: 400, columns: dimension, clusters: 9, seed: 3)
+      var configuration = LSHConfiguration.defaults(for: .pstable)
+      configuration.sketchDimensions = components
+      configuration.hashDimensions = min(8, components)
+      let encoder = try data.withVectorSource(metric: .l2) { source in
+        try LSHMemoryIndex.build(configuration: configuration, over: source).encoder
+      }
+      let transform = encoder.model.transform
+      #expect(transform.outputDimension == components)
+      var scratch = encoder.makeScratch()
+      var random = SeededRandom(seed: 8)
+      for row in 0..<data.rows {
+        if row % 5 == 0 {  // some values far from the data, some tiny
+          for column in 0..<dimension {
+            data.values[row * dimension + column] *= Float(random.normal()) * 1e3
+          }
+        }
+        let vector = Array(data.row(row))
+        let residual = vector.withUnsafeBufferPointer { encoder.project($0, into: &scratch) }
+        // The reference: the same arithmetic, one component at a time.
+        var total = 0.0
+        let centred = (0..<dimension).map { vector[$0] - transform.mean[$0] }
+        for value in centred { total += Double(value) * Double(value) }
+        var explained = 0.0
+        for component in 0..<components {
+          let basis = Array(
+            transform.basis[(component * dimension)..<((component + 1) * dimension)])
+          var sums = SIMD8<Float>()
+          var index = 0
+          while index + 8 <= dimension {
+            sums +=
+              SIMD8(basis[index..<(index + 8)]) * SIMD8(centred[index..<(index + 8)])
+            index += 8
+          }
+          var sum = sums.sum()
+          while index < dimension {
+            sum += basis[index] * centred[index]
+            index += 1
+          }
+          #expect(
+            scratch.projection[component].bitPattern == sum.bitPattern,
+            "d \(dimension), component \(component) of \(components), row \(row)")
+          explained += Double(sum) * Double(sum)
+        }
+        #expect(residual.bitPattern == Float(max(0, total - explained).squareRoot()).bitPattern)
+      }
+    }
+  }
+}
