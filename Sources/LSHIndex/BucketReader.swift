@@ -290,6 +290,11 @@ public final class MemoryTables: @unchecked Sendable {
 /// The order LMDB keeps a table in: by bucket code, then by entry bytes.
 enum TableOrder {
   /// Item indices sorted by (code, entry bytes).
+  ///
+  /// The codes are put in order by a radix sort (stable, six passes of 11 bits, a pass skipped
+  /// when every code has the same digit there), then each run of equal codes — a bucket, short
+  /// next to the table — by its entries' bytes, with a comparison sort: the same order as one
+  /// comparison sort of the whole table, at a fraction of its cost for a million items.
   static func sorted(
     items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int
   ) -> [Int] {
@@ -301,14 +306,74 @@ enum TableOrder {
       var keyed = (0..<items).map { item in
         var word: UInt64 = 0
         for offset in 0..<head { word = word << 8 | UInt64(bytes[item * entryBytes + offset]) }
-        return (code: code(item), head: word << (8 * UInt64(8 - head)), item: item)
+        return Keyed(code: code(item), head: word << (8 * UInt64(8 - head)), item: item)
       }
-      keyed.sort { a, b in
-        if a.code != b.code { return a.code < b.code }
-        if a.head != b.head { return a.head < b.head }
-        return memcmp(base + a.item * entryBytes, base + b.item * entryBytes, entryBytes) < 0
+      keyed.withUnsafeMutableBufferPointer { keyed in
+        radixSortByCode(keyed)
+        var start = 0
+        while start < items {
+          var end = start + 1
+          while end < items && keyed[end].code == keyed[start].code { end += 1 }
+          if end - start > 1 {
+            var run = UnsafeMutableBufferPointer(rebasing: keyed[start..<end])
+            run.sort { a, b in
+              if a.head != b.head { return a.head < b.head }
+              let order = memcmp(
+                base + a.item * entryBytes, base + b.item * entryBytes, entryBytes)
+              return order != 0 ? order < 0 : a.item < b.item
+            }
+          }
+          start = end
+        }
       }
       return keyed.map(\.item)
+    }
+  }
+
+  /// An item with its sort keys.
+  struct Keyed {
+    var code: UInt64
+    var head: UInt64
+    var item: Int
+  }
+
+  /// Sorts by code, stably: least significant 11 bits first (2,048 destinations a pass stay in
+  /// the caches; 16-bit digits made the whole build slower), a pass skipped when all codes
+  /// share its digit.
+  static func radixSortByCode(_ keyed: UnsafeMutableBufferPointer<Keyed>) {
+    let count = keyed.count
+    guard count > 1 else { return }
+    let spare = UnsafeMutableBufferPointer<Keyed>.allocate(capacity: count)
+    defer { spare.deallocate() }
+    let bits: UInt64 = 11
+    let mask = (1 << Int(bits)) - 1
+    var counts = [Int](repeating: 0, count: 1 << Int(bits))
+    var source = keyed
+    var target = spare
+    for shift in stride(from: UInt64(0), to: 64, by: Int(bits)) {
+      counts.withUnsafeMutableBufferPointer { counts in
+        counts.update(repeating: 0)
+        for index in 0..<count {
+          counts[Int(truncatingIfNeeded: source[index].code >> shift) & mask] += 1
+        }
+        let first = Int(truncatingIfNeeded: source[0].code >> shift) & mask
+        guard counts[first] != count else { return }  // one digit: already in order
+        var total = 0
+        for digit in 0...mask {
+          let here = counts[digit]
+          counts[digit] = total
+          total += here
+        }
+        for index in 0..<count {
+          let digit = Int(truncatingIfNeeded: source[index].code >> shift) & mask
+          target[counts[digit]] = source[index]
+          counts[digit] += 1
+        }
+        swap(&source, &target)
+      }
+    }
+    if source.baseAddress != keyed.baseAddress {
+      _ = keyed.update(fromContentsOf: source)
     }
   }
 }

@@ -221,3 +221,34 @@ import VectorMath
     }
   }
 }
+
+@Suite struct TableOrderTests {
+  @Test(
+    "tables are ordered by code, then entry bytes, exactly as one comparison sort orders them: codes alike in every digit or in none, heads and whole entries tied"
+  )
+  func orderEqualsComparisonSort() {
+    var random = SeededRandom(seed: 77)
+    for (items, entryBytes, spread) in [
+      (5000, 12, UInt64.max), (3000, 5, 7), (2000, 17, 1 << 40), (1, 9, 3), (0, 9, 3),
+      (4000, 9, 0),
+    ] {
+      // Few distinct codes (buckets of many), spread over all 64 bits or only low ones; entries
+      // drawn from few bytes, so heads and whole entries tie often.
+      let distinct = (0..<max(1, items / 50)).map { _ in
+        spread == UInt64.max ? random.next() : random.next() % (spread + 1)
+      }
+      let codes = (0..<items).map { _ in distinct[Int(random.next() % UInt64(distinct.count))] }
+      let entries = (0..<(items * entryBytes)).map { _ in UInt8(random.next() % 3) }
+      let sorted = TableOrder.sorted(
+        items: items, code: { codes[$0] }, entries: entries, entryBytes: entryBytes)
+      let reference = (0..<items).sorted { a, b in
+        if codes[a] != codes[b] { return codes[a] < codes[b] }
+        let left = entries[(a * entryBytes)..<((a + 1) * entryBytes)]
+        let right = entries[(b * entryBytes)..<((b + 1) * entryBytes)]
+        if left.elementsEqual(right) { return a < b }  // stable, as the table's sort
+        return left.lexicographicallyPrecedes(right)
+      }
+      #expect(sorted == reference, "\(items) items of \(entryBytes) bytes, spread \(spread)")
+    }
+  }
+}
