@@ -110,7 +110,8 @@ public enum Train {
       seconds: MonotonicClock.now() - started)
   }
 
-  /// What ``fit(_:training:validationFraction:progress:)`` trained on and produced.
+  /// What ``fit(_:training:validationFraction:pidConventions:log:progress:)`` trained on and
+  /// produced.
   public struct Fitted: Sendable {
     /// The trained model and its histories.
     public var result: TrainingResult
@@ -129,6 +130,8 @@ public enum Train {
   ///   - data: labelled training vectors (every item needs a pid).
   ///   - training: the network, loss and optimiser settings.
   ///   - validationFraction: the share of identities held out, in [0, 1).
+  ///   - pidConventions: which pids mark junk and distractors (left out of training).
+  ///   - log: how training reports its progress.
   ///   - progress: status output.
   /// - Returns: the model and what it was trained on.
   /// - Throws: ``TripIndexError`` for missing pids, `TrainingError` when training cannot proceed.
