@@ -26,6 +26,27 @@ public struct ItemEncoder: Sendable {
     public var entry: [UInt8]
   }
 
+  /// The sizes of a ``Scratch``: scratches of equal shapes serve each other's encoders.
+  struct Shape: Equatable {
+    var inputs: Int, outputs: Int, tables: Int, entryBytes: Int
+
+    /// The shape of an encoder's scratch.
+    init(encoder: ItemEncoder) {
+      inputs = encoder.model.transform.inputDimension
+      outputs = encoder.model.transform.outputDimension
+      tables = encoder.model.configuration.tables
+      entryBytes = encoder.coder.entryBytes
+    }
+
+    /// The shape of a scratch.
+    init(of scratch: Scratch) {
+      inputs = scratch.centred.count
+      outputs = scratch.projection.count
+      tables = scratch.codes.count
+      entryBytes = scratch.entry.count
+    }
+  }
+
   /// Scratch sized for this encoder.
   public func makeScratch() -> Scratch {
     Scratch(

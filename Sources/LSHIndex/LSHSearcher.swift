@@ -118,7 +118,8 @@ public struct LSHSearcher: ~Copyable {
       let results = UncheckedSendable(results)
       func run<Reader: BucketReader>(_ makeReader: (Int) -> Reader) {
         Parallel.forEachChunk(of: probes.rows, count: workers) { worker, range in
-          let scratch = QueryScratch(items: idLimit, tables: tableCount, encoder: encoder)
+          let scratch = QueryScratch.borrow(items: idLimit, tables: tableCount, encoder: encoder)
+          defer { QueryScratch.giveBack(scratch) }
           var reader = makeReader(worker)
           probes.values.withUnsafeBufferPointer { values in
             let clock = ContinuousClock()
