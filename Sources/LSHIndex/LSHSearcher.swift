@@ -118,8 +118,9 @@ public struct LSHSearcher: ~Copyable {
       let results = UncheckedSendable(results)
       func run<Reader: BucketReader>(_ makeReader: (Int) -> Reader) {
         Parallel.forEachChunk(of: probes.rows, count: workers) { worker, range in
-          let scratch = QueryScratch.borrow(items: idLimit, tables: tableCount, encoder: encoder)
-          defer { QueryScratch.giveBack(scratch) }
+          let scratch = ScratchPool.shared.borrow(
+            items: idLimit, tables: tableCount, encoder: encoder)
+          defer { ScratchPool.shared.giveBack(scratch) }
           var reader = makeReader(worker)
           probes.values.withUnsafeBufferPointer { values in
             let clock = ContinuousClock()

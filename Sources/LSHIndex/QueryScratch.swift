@@ -2,8 +2,8 @@ import Synchronization
 
 /// Per-worker memory reused by every query of a search, allocated once: raw buffers, so the hot
 /// loops touch no reference-counted or exclusivity-checked storage. One worker uses it at a
-/// time; between searches it waits in ``borrow(items:tables:encoder:)``'s pool, handed over
-/// under its lock (hence `@unchecked Sendable`).
+/// time; between searches it waits in a ``ScratchPool``, handed over under its lock (hence
+/// `@unchecked Sendable`).
 final class QueryScratch: @unchecked Sendable {
   /// The ids the current query examined exactly or queued.
   let seen: SeenIDs
@@ -43,38 +43,8 @@ final class QueryScratch: @unchecked Sendable {
 
   /// The shape a scratch was made for: reusable by a search of the same shape whose ids stay
   /// below its capacity.
-  private var shape: (capacity: Int, tables: Int, encoder: ItemEncoder.Shape) {
+  fileprivate var shape: (capacity: Int, tables: Int, encoder: ItemEncoder.Shape) {
     (seen.capacity, probers.count, ItemEncoder.Shape(of: encoder))
-  }
-
-  /// Scratches of finished searches, kept for the next (a server's one-probe searches would
-  /// otherwise allocate and clear about 150 KB each: a tenth of their time).
-  private static let idle = Mutex<[QueryScratch]>([])
-  /// The most scratches kept.
-  private static let idleLimit = 8
-
-  /// A scratch for a search of `items` ids over `tables` tables: a kept one that fits, or a
-  /// new one.
-  static func borrow(items: Int, tables: Int, encoder: ItemEncoder) -> QueryScratch {
-    let wanted = ItemEncoder.Shape(encoder: encoder)
-    let kept = idle.withLock { idle -> QueryScratch? in
-      guard
-        let index = idle.firstIndex(where: {
-          let shape = $0.shape
-          return shape.capacity >= items && shape.tables == tables && shape.encoder == wanted
-        })
-      else { return nil }
-      return idle.remove(at: index)
-    }
-    return kept ?? QueryScratch(items: items, tables: tables, encoder: encoder)
-  }
-
-  /// Keeps a scratch whose search has finished (its seen ids emptied) for another search.
-  static func giveBack(_ scratch: QueryScratch) {
-    scratch.seen.removeAll()
-    idle.withLock { idle in
-      if idle.count < idleLimit { idle.append(scratch) }
-    }
   }
 
   /// Makes room for `count` queued candidates.
@@ -88,6 +58,47 @@ final class QueryScratch: @unchecked Sendable {
     kept.deallocate()
     table.deallocate()
     residual.deallocate()
+  }
+}
+
+/// Scratches of finished searches, kept for the next search of the same shape (a server's
+/// one-probe searches would otherwise allocate and clear about 150 KB each: a tenth of their
+/// time). The most recently returned are kept; the oldest go when the pool is full, so a store
+/// that grows, or an index that changes, soon finds its own.
+final class ScratchPool: Sendable {
+  /// The pool searches use.
+  static let shared = ScratchPool(limit: 8)
+
+  private let idle = Mutex<[QueryScratch]>([])
+  private let limit: Int
+
+  /// A pool keeping at most `limit` scratches.
+  init(limit: Int) { self.limit = limit }
+
+  /// A scratch for a search of `items` ids over `tables` tables: the most recently returned one
+  /// that fits, or a new one.
+  func borrow(items: Int, tables: Int, encoder: ItemEncoder) -> QueryScratch {
+    let wanted = ItemEncoder.Shape(encoder: encoder)
+    let kept = idle.withLock { idle -> QueryScratch? in
+      guard
+        let index = idle.lastIndex(where: {
+          let shape = $0.shape
+          return shape.capacity >= items && shape.tables == tables && shape.encoder == wanted
+        })
+      else { return nil }
+      return idle.remove(at: index)
+    }
+    return kept ?? QueryScratch(items: items, tables: tables, encoder: encoder)
+  }
+
+  /// Keeps a scratch whose search has finished (its seen ids emptied), dropping the oldest kept
+  /// when the pool is full.
+  func giveBack(_ scratch: QueryScratch) {
+    scratch.seen.removeAll()
+    idle.withLock { idle in
+      if idle.count >= limit { idle.removeFirst() }
+      idle.append(scratch)
+    }
   }
 }
 

@@ -255,30 +255,33 @@ import VectorMath
 
 @Suite struct QueryScratchPoolTests {
   @Test(
-    "a search's scratch is kept for the next search of the same shape, emptied, and only for one whose ids it can hold"
+    "a search's scratch is kept for the next search of the same shape, emptied, only for one whose ids it can hold, and the oldest goes when the pool is full"
   )
   func scratchesAreKeptEmptiedAndMatched() throws {
-    // A shape no other test searches with (19-d, 7 tables): the pool is the process's.
     let data = Fixtures.clusteredMatrix(rows: 500, columns: 19, clusters: 5, seed: 9)
-    var configuration = LSHConfiguration.defaults(for: .pstable)
-    configuration.tables = 7
     let encoder = try data.withVectorSource(metric: .l2) { source in
-      try LSHMemoryIndex.build(configuration: configuration, over: source).encoder
+      try LSHMemoryIndex.build(configuration: .defaults(for: .pstable), over: source).encoder
     }
     let tables = encoder.model.configuration.tables
-    let first = QueryScratch.borrow(items: 1000, tables: tables, encoder: encoder)
+    let pool = ScratchPool(limit: 2)
+    let first = pool.borrow(items: 1000, tables: tables, encoder: encoder)
     _ = first.seen.insert(7)
     _ = first.seen.insert(999)
-    QueryScratch.giveBack(first)
+    pool.giveBack(first)
     // A search of fewer ids and the same shape gets it back, with nothing marked.
-    let again = QueryScratch.borrow(items: 600, tables: tables, encoder: encoder)
+    let again = pool.borrow(items: 600, tables: tables, encoder: encoder)
     #expect(again === first)
     #expect(!again.seen.contains(7) && !again.seen.contains(999))
-    QueryScratch.giveBack(again)
+    pool.giveBack(again)
     // More ids than it holds, or another table count: a new one.
-    let larger = QueryScratch.borrow(items: 5000, tables: tables, encoder: encoder)
+    let larger = pool.borrow(items: 5000, tables: tables, encoder: encoder)
     #expect(larger !== first && larger.seen.capacity >= 5000)
-    let otherTables = QueryScratch.borrow(items: 600, tables: tables + 1, encoder: encoder)
+    let otherTables = pool.borrow(items: 600, tables: tables + 1, encoder: encoder)
     #expect(otherTables !== first)
+    // Full: giving back two more drops the oldest (first), keeping the newest.
+    pool.giveBack(larger)
+    pool.giveBack(otherTables)
+    #expect(pool.borrow(items: 600, tables: tables, encoder: encoder) === larger)
+    #expect(pool.borrow(items: 600, tables: tables, encoder: encoder) !== first)
   }
 }
