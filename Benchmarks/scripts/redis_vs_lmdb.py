@@ -8,6 +8,7 @@ replicas on this machine, started and stopped here), through the tripindex comma
 - 10k LSH probes, whole process, medians of interleaved rounds, and whether both engines
   return the same neighbours (the Redis store gets the LMDB index's fitted parameters by
   `copy`, so they should); with --tuned, again with the index `tune` chooses on the LMDB store;
+- exact search of the same queries: whether both return the same ids and distances;
 - single-probe latency (`query one-probe -k 20`), exact and LSH: whole process and `--timing`'s
   search time, medians.
 
@@ -163,6 +164,14 @@ def main():
                     "identical_answers": same}
 
         report["lsh_probes"] = compare_probes(stores, "the default index")
+        # Exact search: the same ids and distances from both engines, probe by probe.
+        exact = {engine: run([tool, "query", queries, "--store", store, "-k", "10", "--exact",
+                              "--json"])[0].stdout.splitlines()
+                 for engine, store in stores.items()}
+        same_exact = sum(a == b for a, b in zip(exact["lmdb"], exact["redis"]))
+        report["exact_identical_answers"] = same_exact
+        print(f"{len(exact['lmdb'])} exact probes: identical answers (ids and distances) for "
+              f"{same_exact} of {len(exact['lmdb'])}", flush=True)
         if args.tuned:
             # What a user who runs tune gets: fewer, faster probes, so the Redis reader's fixed
             # cost (reading the store, building the tables) weighs more.
