@@ -38,13 +38,7 @@ struct BulkEncoding {
     _ source: some VectorSource, encoder: ItemEncoder, excluding heldOut: Set<UInt64> = [],
     codes keepsCodes: Bool, projections keepsProjections: Bool
   ) {
-    var ids: [UInt64] = []
-    for block in source.blocks {
-      for row in 0..<block.rowCount where !block.isDeleted(row) {
-        let id = block.firstID + UInt64(row)
-        if heldOut.isEmpty || !heldOut.contains(id) { ids.append(id) }
-      }
-    }
+    let ids = heldOut.isEmpty ? source.liveIDs : source.liveIDs.filter { !heldOut.contains($0) }
     let tables = encoder.model.configuration.tables
     let width = encoder.model.configuration.sketchDimensions
     let entryBytes = encoder.coder.entryBytes

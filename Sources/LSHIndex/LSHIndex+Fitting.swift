@@ -87,11 +87,6 @@ extension LSHIndex {
       dimensions: width)
   }
 
-  /// Up to `limit` live vectors spread evenly over the store.
-  static func sampleVectors(_ store: VectorStore, limit: Int) throws -> Matrix {
-    try store.read { snapshot in sampleVectors(snapshot, limit: limit) }
-  }
-
   /// Up to `limit` live vectors spread evenly over a source, in id order.
   static func sampleVectors(_ source: some VectorSource, limit: Int) -> Matrix {
     let stride = max(1, source.count / max(limit, 1))

@@ -22,6 +22,16 @@ public struct LSHMemoryIndex: @unchecked Sendable {
   /// Bytes of table entries held.
   public var bytes: Int { tables.bytes }
 
+  /// The bytes of table entries an index with `encoder` holds over `items` live items: its
+  /// ``bytes``, known without building it.
+  ///
+  /// - Parameters:
+  ///   - encoder: the fitted parameters.
+  ///   - items: live items of the source.
+  public static func bytes(of encoder: ItemEncoder, items: Int) -> Int {
+    encoder.model.configuration.tables * max(1, items * encoder.coder.entryBytes)
+  }
+
   /// Fits an index to a source's vectors and builds its tables.
   ///
   /// - Parameters:

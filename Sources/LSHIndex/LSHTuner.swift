@@ -216,12 +216,9 @@ public enum LSHTuner {
   /// - Throws: ``LSHError``, ``VectorStoreError``.
   public static func check(_ index: LSHIndex, against report: Report) throws -> Measurement {
     try index.store.read { snapshot in
-      // The truth is taken again in this snapshot: items deleted or added since the samples
-      // were drawn (by another process) change the true neighbours, not the index's recall.
-      try measure(
-        try index.searcher(in: snapshot), setting: index.configuration,
-        sample: report.check.withTruth(in: snapshot, k: report.k), k: report.k,
-        runs: decisiveRuns)
+      try check(
+        try index.searcher(in: snapshot), setting: index.configuration, over: snapshot,
+        against: report)
     }
   }
 
@@ -238,11 +235,20 @@ public enum LSHTuner {
     _ index: LSHMemoryIndex, over source: some VectorSource, against report: Report
   ) throws -> Measurement {
     try index.withSearcher(over: source) { searcher in
-      try measure(
-        searcher, setting: index.configuration,
-        sample: report.check.withTruth(in: source, k: report.k), k: report.k,
-        runs: decisiveRuns)
+      try check(searcher, setting: index.configuration, over: source, against: report)
     }
+  }
+
+  /// Sample B searched by `searcher` over `source`, the truth taken again there: items deleted
+  /// or added since the samples were drawn (by another process) change the true neighbours,
+  /// not the index's recall.
+  private static func check(
+    _ searcher: borrowing LSHSearcher, setting: LSHConfiguration, over source: some VectorSource,
+    against report: Report
+  ) throws -> Measurement {
+    try measure(
+      searcher, setting: setting, sample: report.check.withTruth(in: source, k: report.k),
+      k: report.k, runs: decisiveRuns)
   }
 
   /// Single-threaded microseconds per query of an index at its stored settings and of exact
@@ -307,12 +313,7 @@ public enum LSHTuner {
         rows.append(Array(queries.values[(row * dimension)..<((row + 1) * dimension)]))
       }
     } else {
-      var ids: [UInt64] = []
-      for block in source.blocks {
-        for row in 0..<block.rowCount where !block.isDeleted(row) {
-          ids.append(block.firstID + UInt64(row))
-        }
-      }
+      var ids = source.liveIDs
       random.shuffle(&ids)
       heldOut = Array(ids.prefix(2 * size))
       for id in heldOut { rows.append(source.vector(id: id).map(Array.init) ?? []) }

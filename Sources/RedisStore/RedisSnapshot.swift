@@ -188,15 +188,16 @@ final class SnapshotRows: @unchecked Sendable {
     // faster for a million rows of 128). Not in 2 MiB pages: with the kernel's default
     // `defrag=madvise` a fault on a huge page may compact memory first, and reading that
     // store took 0.75 s or 1.9 s by the state of memory against a steady 0.9 s without.
-    valueBytes = max(1, total * dimension) * MemoryLayout<Float>.size
+    let valueCount = max(1, total * dimension)
+    valueBytes = valueCount * MemoryLayout<Float>.size
     let mapped = mmap(
       nil, valueBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
     if let mapped, mapped != MAP_FAILED {
       values = UnsafeMutableBufferPointer(
-        start: mapped.bindMemory(to: Float.self, capacity: valueBytes / 4), count: valueBytes / 4)
+        start: mapped.bindMemory(to: Float.self, capacity: valueCount), count: valueCount)
       isMapped = true
     } else {
-      values = .allocate(capacity: valueBytes / 4)
+      values = .allocate(capacity: valueCount)
       values.initialize(repeating: 0)
       isMapped = false
     }

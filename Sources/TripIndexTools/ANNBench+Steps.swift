@@ -121,11 +121,7 @@ extension ANNBench {
       var rowOfID: [UInt64: Int] = [:]
       try StoreView.read(storePath, redis: redis) { snapshot in
         rowOfID.reserveCapacity(snapshot.count)
-        for block in snapshot.blocks {
-          for row in 0..<block.rowCount where !block.isDeleted(row) {
-            rowOfID[block.firstID + UInt64(row)] = rowOfID.count
-          }
-        }
+        for id in snapshot.liveIDs { rowOfID[id] = rowOfID.count }
       }
       self.rowOfID = rowOfID
     }
@@ -201,7 +197,8 @@ extension ANNBench {
     }
 
     /// The tuned index at its probe count times each multiplier (distinct counts), one probe at
-    /// a time on one thread.
+    /// a time on one thread; the store is read (and a Redis store's tables built) once for all
+    /// of them.
     ///
     /// - Returns: per probe count, its row and the train rows it returned.
     func measureProbes(
@@ -213,19 +210,19 @@ extension ANNBench {
         let count = max(1, Int((Double(setting.configuration.probes) * multiplier).rounded()))
         if !probeCounts.contains(count) { probeCounts.append(count) }
       }
-      return try probeCounts.map { count in
-        progress.update("target \(target): searching test with T\(count)", force: true)
-        let measured = try StoreView.withIndexSearcher(storePath, redis: redis) {
-          snapshot, searcher in
+      let measured = try StoreView.withIndexSearcher(storePath, redis: redis) {
+        snapshot, searcher in
+        try probeCounts.map { count in
+          progress.update("target \(target): searching test with T\(count)", force: true)
           let results = try searcher.search(
             scoring.prepared, k: k, probesPerTable: count, threads: 1, measuringLatency: true)
           return score(
             results.map { (neighbors: $0.neighbors, seconds: $0.seconds) }, in: snapshot,
             scoring: scoring, k: k)
         }
-        guard let found = measured else {
-          throw TripIndexError("\(storePath): the tuned index is missing")
-        }
+      }
+      guard let measured else { throw TripIndexError("\(storePath): the tuned index is missing") }
+      return zip(probeCounts, measured).map { count, found in
         var configuration = setting.configuration
         configuration.probes = count
         let row = Row(

@@ -33,6 +33,18 @@ extension VectorSource {
     return UnsafeBufferPointer(start: block.values + offset * dimension, count: dimension)
   }
 
+  /// The ids of the live vectors, in id order.
+  public var liveIDs: [UInt64] {
+    var ids: [UInt64] = []
+    ids.reserveCapacity(count)
+    for block in blocks {
+      for row in 0..<block.rowCount where !block.isDeleted(row) {
+        ids.append(block.firstID + UInt64(row))
+      }
+    }
+    return ids
+  }
+
   /// An exact searcher over the source's vectors (valid while the source is).
   public var exactSearch: ExactSearch {
     ExactSearch(dimension: dimension, metric: metric, blocks: blocks)

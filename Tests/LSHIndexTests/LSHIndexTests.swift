@@ -610,6 +610,7 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let index = try LSHMemoryIndex.build(configuration: configuration, over: source)
       #expect(index.configuration == stored.configuration)
       #expect(index.bytes > 0)
+      #expect(index.bytes == LSHMemoryIndex.bytes(of: index.encoder, items: source.count))
       let exact = source.exactSearch.search(probes, k: 10)
       let found = try index.withSearcher(over: source) { try $0.search(probes, k: 10) }.map(
         \.neighbors)

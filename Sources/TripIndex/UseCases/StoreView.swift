@@ -60,8 +60,8 @@ public enum StoreView {
   ) throws -> R? {
     if RedisAccess.isRedis(location) {
       let store = try redis.open(location)
-      let snapshot = try store.snapshot()
       guard let (_, encoder) = try RedisIndex.current(of: store) else { return nil }
+      let snapshot = try store.snapshot()
       return try LSHMemoryIndex(encoder: encoder, over: snapshot).withSearcher(over: snapshot) {
         try body(snapshot, $0)
       }
@@ -75,8 +75,8 @@ public enum StoreView {
   }
 
   /// The settings of the store's LSH index and the bytes its tables take (an LMDB store's
-  /// databases; for a Redis store, the tables each query process holds in memory), or `nil`
-  /// when the store has no index.
+  /// databases; for a Redis store, the tables each query process holds in memory, computed
+  /// without reading the store), or `nil` when the store has no index.
   ///
   /// - Throws: `LSHError` for a damaged index; the engines' errors.
   public static func indexSize(of location: String, redis: RedisAccess) throws -> (
@@ -85,8 +85,10 @@ public enum StoreView {
     if RedisAccess.isRedis(location) {
       let store = try redis.open(location)
       guard let (_, encoder) = try RedisIndex.current(of: store) else { return nil }
-      let tables = LSHMemoryIndex(encoder: encoder, over: try store.snapshot())
-      return (tables.configuration, tables.bytes)
+      return (
+        encoder.model.configuration,
+        LSHMemoryIndex.bytes(of: encoder, items: try store.count())
+      )
     }
     let store = try VectorStore.open(path: location, readOnly: true)
     guard let index = try LSHIndex.open(store) else { return nil }

@@ -60,12 +60,9 @@ public enum Tune {
         queriesPath: queriesPath, redis: redis, progress: progress)
     }
     let store = try VectorStore.open(path: storePath)
-    let queries = try queriesPath.map { path in
-      try Query.readProbes(
-        path, dimension: store.dimension, metric: store.metric, store: store.path,
-        model: try StoreModel.load(for: store, override: nil)
-      ).vectors
-    }
+    let queries = try tuningQueries(
+      queriesPath, dimension: store.dimension, metric: store.metric, location: store.path,
+      metadata: store.metadata)
     let report = try LSHTuner.tune(
       store: store, target: target, k: k, sampleSize: sampleSize, queries: queries,
       grid: grid(for: store.metric, families: families)
@@ -106,13 +103,9 @@ public enum Tune {
     let name = "\(store.address)"
     progress.update("reading the store from the cluster", force: true)
     let snapshot = try store.snapshot()
-    let queries = try queriesPath.map { path in
-      try Query.readProbes(
-        path, dimension: store.dimension, metric: store.metric, store: name,
-        model: try StoreModel.load(
-          metadata: { snapshot.metadata($0) }, location: name, override: nil)
-      ).vectors
-    }
+    let queries = try tuningQueries(
+      queriesPath, dimension: store.dimension, metric: store.metric, location: name,
+      metadata: { snapshot.metadata($0) })
     let report = try LSHTuner.tune(
       over: snapshot, describedAs: "store \(name)", target: target, k: k,
       sampleSize: sampleSize, queries: queries, grid: grid(for: store.metric, families: families)
@@ -136,6 +129,19 @@ public enum Tune {
     }
     progress.finish()
     return outcome
+  }
+
+  /// The user's own probes to tune on, embedded with the model the store records, or `nil`
+  /// without a file.
+  private static func tuningQueries(
+    _ path: String?, dimension: Int, metric: DistanceMetric, location: String,
+    metadata: (String) throws -> String?
+  ) throws -> Matrix? {
+    guard let path else { return nil }
+    return try Query.readProbes(
+      path, dimension: dimension, metric: metric, store: location,
+      model: try StoreModel.load(metadata: metadata, location: location, override: nil)
+    ).vectors
   }
 
   /// The grid for a store's metric, with the families asked for.
