@@ -3,7 +3,7 @@
 # on loopback ports BASE..BASE+5, cluster-node-timeout 2 s, data in DIR.
 #
 #   Benchmarks/scripts/redis-cluster.sh start DIR [BASE_PORT] [--owner PID] [--password P]
-#   Benchmarks/scripts/redis-cluster.sh stop DIR
+#   Benchmarks/scripts/redis-cluster.sh stop DIR [--remove]  # --remove: and delete DIR
 #   Benchmarks/scripts/redis-cluster.sh kill DIR PORT     # kill -9 one node (fault tests)
 #   Benchmarks/scripts/redis-cluster.sh restart DIR PORT  # start a killed node again
 #   Benchmarks/scripts/redis-cluster.sh standalone DIR PORT [--owner PID] [--password P]
@@ -13,7 +13,8 @@
 #
 # `start` waits until the cluster serves all 16384 slots and every master has its replica, then
 # prints the seed address (127.0.0.1:BASE,...) on stdout. With --owner, a watchdog stops the
-# cluster when that process ends (so a test run that dies leaves no servers behind).
+# cluster and deletes DIR when that process ends (so a test run, even one that dies, leaves no
+# servers and no data behind).
 # Needs redis-server and redis-cli (Debian: apt-get install redis-server).
 set -euo pipefail
 
@@ -69,13 +70,13 @@ parse_options() {
   mkdir -p "$dir"
 }
 
-# With an owner process: stop every node of DIR when it ends.
+# With an owner process: stop every node of DIR and delete DIR when it ends.
 watch_owner() {
   local owner=$1
   [ -n "$owner" ] || return 0
   local script
   script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
-  nohup bash -c "while kill -0 $owner 2>/dev/null; do sleep 1; done; '$script' stop '$dir'" \
+  nohup bash -c "while kill -0 $owner 2>/dev/null; do sleep 1; done; '$script' stop '$dir' --remove" \
     >/dev/null 2>&1 &
 }
 
@@ -145,6 +146,7 @@ case "$command" in
       kill -9 "$pid" 2>/dev/null || true
       rm -f "$pidfile"
     done
+    if [ "${1:-}" = --remove ]; then rm -rf "$dir"; fi
     ;;
   kill)
     port=${1:?usage: redis-cluster.sh kill DIR PORT}

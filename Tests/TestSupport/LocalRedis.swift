@@ -63,7 +63,7 @@ public final class LocalRedis: Sendable {
         return LocalRedis(directory: directory, basePort: base, seeds: seeds)
       }
       failures.append(outcome.stderr)
-      _ = try? run(["stop", directory])
+      _ = try? run(["stop", directory, "--remove"])
     }
     throw StartFailure(messages: failures)
   }
@@ -74,8 +74,8 @@ public final class LocalRedis: Sendable {
   /// Starts a killed node again (it rejoins the cluster as a replica of the new master).
   public func restart(port: Int) throws { try script("restart", String(port)) }
 
-  /// Stops every node.
-  public func stop() { try? script("stop") }
+  /// Stops every node and deletes their data.
+  public func stop() { try? script("stop", "--remove") }
 
   private func script(_ command: String, _ arguments: String...) throws {
     let outcome = try Self.run([command, directory] + arguments)

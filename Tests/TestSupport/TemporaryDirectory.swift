@@ -2,8 +2,9 @@ import Foundation
 import Plumbing
 import VectorIO
 
-/// A fresh directory under the system's temporary folder, removed when the value is released.
-/// Each test makes its own, so tests can run in parallel.
+/// A fresh directory under the system's temporary folder, removed when the value is released,
+/// or when the test process exits for one that never is (a suite's shared fixture, held by a
+/// static). Each test makes its own, so tests can run in parallel.
 public final class TemporaryDirectory: @unchecked Sendable {
   /// The directory's path.
   public let path: String
@@ -17,10 +18,12 @@ public final class TemporaryDirectory: @unchecked Sendable {
     } catch {
       preconditionFailure("\(error)")
     }
+    LeftAtExit.shared.add(path)
   }
 
   deinit {
     try? Directories.removeTree(path)
+    LeftAtExit.shared.remove(path)
   }
 
   /// A path inside the directory.
@@ -53,5 +56,26 @@ public final class TemporaryDirectory: @unchecked Sendable {
       atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     _ = FileManager.default.createFile(atPath: full, contents: Data(bytes))
     return full
+  }
+}
+
+/// The directories still alive, removed when the process exits (`atexit`): statics are never
+/// released, so a shared fixture's directory would otherwise stay behind after every run.
+private final class LeftAtExit: @unchecked Sendable {
+  static let shared: LeftAtExit = {
+    let registry = LeftAtExit()
+    atexit { LeftAtExit.shared.removeAll() }
+    return registry
+  }()
+
+  private let lock = NSLock()
+  private var paths: Set<String> = []
+
+  func add(_ path: String) { lock.withLock { _ = paths.insert(path) } }
+
+  func remove(_ path: String) { lock.withLock { _ = paths.remove(path) } }
+
+  func removeAll() {
+    for path in lock.withLock({ paths }) { try? Directories.removeTree(path) }
   }
 }
