@@ -149,24 +149,39 @@ public struct BucketHasher: Sendable, Equatable {
   ///
   /// - Parameter count: tables to keep, at most ``tables``.
   /// - Returns: the smaller hasher.
-  public func prefix(tables count: Int) -> BucketHasher {
-    let kept = min(count, tables)
-    var keptParameters: [Float]
+  public func prefix(tables count: Int) -> BucketHasher { tables(0..<min(count, tables)) }
+
+  /// The hasher of a range of tables: its table `i` hashes exactly as this hasher's table
+  /// `range.lowerBound + i` (each table's projections are summed on their own, in the same
+  /// order, whichever tables are hashed beside them).
+  ///
+  /// - Parameter range: tables to keep, within `0..<tables`.
+  /// - Returns: the smaller hasher.
+  public func tables(_ range: Range<Int>) -> BucketHasher {
+    precondition(range.lowerBound >= 0 && range.upperBound <= tables, "no such tables")
+    let kept: [Float]
     switch family {
-    case .hyperplane:
-      keptParameters = Array(parameters[0..<(kept * hashesPerTable * dimensions)])
-    case .pstable:
-      let rows = tables * hashesPerTable * dimensions
-      keptParameters =
-        Array(parameters[0..<(kept * hashesPerTable * dimensions)])
-        + parameters[rows..<(rows + kept * hashesPerTable)]
+    case .hyperplane, .pstable:
+      let rowValues = hashesPerTable * dimensions
+      let rows = Array(parameters[(range.lowerBound * rowValues)..<(range.upperBound * rowValues)])
+      if family == .hyperplane {
+        kept = rows
+      } else {
+        let offsets = tables * rowValues
+        kept =
+          rows
+          + parameters[
+            (offsets + range.lowerBound * hashesPerTable)..<(offsets + range.upperBound
+              * hashesPerTable)]
+      }
     case .crosspolytope:
-      let padded = CrossPolytopeHasher.paddedDimension(dimensions)
-      keptParameters = Array(parameters[0..<(kept * hashesPerTable * 3 * padded)])
+      let tableValues = hashesPerTable * 3 * CrossPolytopeHasher.paddedDimension(dimensions)
+      kept = Array(
+        parameters[(range.lowerBound * tableValues)..<(range.upperBound * tableValues)])
     }
     return BucketHasher(
-      family: family, tables: kept, hashesPerTable: hashesPerTable, dimensions: dimensions,
-      bucketWidth: bucketWidth, parameters: keptParameters)
+      family: family, tables: range.count, hashesPerTable: hashesPerTable,
+      dimensions: dimensions, bucketWidth: bucketWidth, parameters: kept)
   }
 
   /// The home bucket of `z` in every table.

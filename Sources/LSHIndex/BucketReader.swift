@@ -108,48 +108,79 @@ struct MappedBuckets<Cursor: StorageCursor>: BucketReader {
 
 /// Tables held in memory, with the same page structure as LMDB's (pages of
 /// ``entriesPerPage`` entries from each bucket's start): what tuning searches while it tries
-/// settings without writing them to the store.
+/// settings without writing them to the store, and what a query process over a Redis store
+/// searches.
+///
+/// Two layouts, the same pages: each table holds a copy of its entries, bucket after bucket
+/// (pages are read in place), or, when copies would take more than ``copiedBytesLimit``, each
+/// table holds only the positions of its entries (4 bytes an item) in one shared array of the
+/// items' entries, and a page is gathered when read: 16 tables of 10 million 41-byte entries
+/// take 640 MB instead of 6.5 GB, for the cost of the gather.
 public final class MemoryTables: @unchecked Sendable {
   /// Per table: the bucket codes, sorted.
   let codes: [[UInt64]]
   /// Per table: bucket `b` holds entries `starts[b] ..< starts[b + 1]`.
-  let starts: [[Int]]
-  /// Per table: the entries, bucket after bucket, each bucket's by first code byte.
-  let entries: [UnsafeMutableRawBufferPointer]
+  let starts: [[UInt32]]
+  /// Where the entries are.
+  let layout: Layout
   let entryBytes: Int
   let entriesPerPage: Int
 
-  /// Builds tables from every item's codes and entry.
+  /// Where a table's entries are.
+  enum Layout {
+    /// Per table: the entries, bucket after bucket, each bucket's by first code byte.
+    case copies([UnsafeMutableRawBufferPointer])
+    /// Every item's entry once (item `i` at byte `i * entryBytes`: the encoder's own array,
+    /// shared, not copied), and per table the items in table order.
+    case positions(entries: [UInt8], [UnsafeMutableBufferPointer<UInt32>])
+  }
+
+  /// Copies of every table's entries are kept up to this many bytes; beyond, positions.
+  static let copiedBytesLimit = 1 << 30
+
+  /// Builds tables from every item's entry and, group of tables by group, their codes.
   ///
   /// - Parameters:
   ///   - tables: L.
   ///   - entryBytes: bytes per entry.
   ///   - items: the number of items.
-  ///   - codes: item `i`'s code in table `t` is `codes[i * tables + t]`.
   ///   - itemEntries: item `i`'s entry starts at byte `i * entryBytes`.
   ///   - storeOrder: order each bucket by its entries' bytes, exactly as a store's table is
   ///     ordered (so that a search reads the same pages and gives the same answers); otherwise
   ///     by first code byte, then item (cheaper to sort, as tuning wants).
+  ///   - copiedBytesLimit: copies are kept up to this many bytes (tests force positions).
+  ///   - codesOfGroup: for a group of tables (``BulkEncoding/tableGroups(items:tables:)``),
+  ///     item `i`'s code in the group's `c`-th table at `[i * group.count + c]`.
   init(
-    tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64], itemEntries: [UInt8],
-    storeOrder: Bool = false
+    tables: Int, entryBytes: Int, items: Int, itemEntries: [UInt8], storeOrder: Bool = false,
+    copiedBytesLimit: Int = MemoryTables.copiedBytesLimit,
+    codesOfGroup: (Range<Int>) -> [UInt64]
   ) {
+    precondition(items <= Int(UInt32.max), "tables of more than 2^32 items")
     self.entryBytes = entryBytes
     entriesPerPage = max(1, 4080 / entryBytes)
+    let copies = tables * items * entryBytes <= copiedBytesLimit
     var codes = [[UInt64]](repeating: [], count: tables)
-    var starts = [[Int]](repeating: [], count: tables)
-    var entries = [UnsafeMutableRawBufferPointer?](repeating: nil, count: tables)
-    codes.withUnsafeMutableBufferPointer { codes in
-      starts.withUnsafeMutableBufferPointer { starts in
-        entries.withUnsafeMutableBufferPointer { entries in
-          // Tables are independent: each worker builds its own (disjoint writes).
-          let shared = UncheckedSendable((codes, starts, entries))
-          Parallel.forEachChunk(of: tables, count: Parallel.processorCount) { _, range in
-            let (codes, starts, entries) = shared.value
-            for table in range {
-              (codes[table], starts[table], entries[table]) = Self.table(
-                table, of: tables, entryBytes: entryBytes, items: items, codes: allCodes,
-                itemEntries: itemEntries, storeOrder: storeOrder)
+    var starts = [[UInt32]](repeating: [], count: tables)
+    var orders = [UnsafeMutableBufferPointer<UInt32>](
+      repeating: .init(start: nil, count: 0), count: tables)
+    for group in BulkEncoding.tableGroups(items: items, tables: tables) {
+      let groupCodes = codesOfGroup(group)
+      codes.withUnsafeMutableBufferPointer { codes in
+        starts.withUnsafeMutableBufferPointer { starts in
+          orders.withUnsafeMutableBufferPointer { orders in
+            // Tables are independent: each worker builds its own (disjoint writes).
+            let shared = UncheckedSendable((codes, starts, orders))
+            Parallel.forEachChunk(of: group.count, count: Parallel.processorCount) { _, range in
+              let (codes, starts, orders) = shared.value
+              for column in range {
+                (
+                  codes[group.lowerBound + column], starts[group.lowerBound + column],
+                  orders[group.lowerBound + column]
+                ) = Self.table(
+                  column, of: group.count, entryBytes: entryBytes, items: items,
+                  codes: groupCodes, itemEntries: itemEntries, storeOrder: storeOrder)
+              }
             }
           }
         }
@@ -157,56 +188,100 @@ public final class MemoryTables: @unchecked Sendable {
     }
     self.codes = codes
     self.starts = starts
-    self.entries = entries.compactMap { $0 }
-  }
-
-  /// One table: bucket codes, bucket starts and the entries, by code, then by first code byte
-  /// (the order crowded buckets are scanned in).
-  private static func table(
-    _ table: Int, of tables: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64],
-    itemEntries: [UInt8], storeOrder: Bool
-  ) -> ([UInt64], [Int], UnsafeMutableRawBufferPointer) {
-    var keyed: [(code: UInt64, order: UInt64)]
-    if storeOrder {
-      keyed = TableOrder.sorted(
-        items: items, code: { allCodes[$0 * tables + table] }, entries: itemEntries,
-        entryBytes: entryBytes
-      ).map { (allCodes[$0 * tables + table], UInt64($0)) }
-    } else {
-      keyed = (0..<items).map { item in
-        (
-          code: allCodes[item * tables + table],
-          order: UInt64(itemEntries[item * entryBytes]) << 56 | UInt64(item)
-        )
+    if copies {
+      let buffers = orders.map { _ in
+        UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, items * entryBytes), alignment: 8)
       }
-      keyed.sort { $0.code < $1.code || ($0.code == $1.code && $0.order < $1.order) }
-    }
-    let buffer = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: max(1, items * entryBytes), alignment: 8)
-    var tableCodes: [UInt64] = []
-    var tableStarts: [Int] = []
-    itemEntries.withUnsafeBytes { source in
-      for (position, key) in keyed.enumerated() {
-        let item = Int(key.order & 0x00ff_ffff_ffff_ffff)
-        if tableCodes.last != key.code {
-          tableCodes.append(key.code)
-          tableStarts.append(position)
+      itemEntries.withUnsafeBytes { source in
+        let shared = UncheckedSendable(source)
+        Parallel.forEachChunk(of: tables, count: Parallel.processorCount) { _, range in
+          for table in range {
+            Self.gather(
+              orders[table], from: shared.value, entryBytes: entryBytes, into: buffers[table])
+          }
         }
-        UnsafeMutableRawBufferPointer(
-          rebasing: buffer[(position * entryBytes)..<((position + 1) * entryBytes)]
-        ).copyMemory(
-          from: UnsafeRawBufferPointer(
-            rebasing: source[(item * entryBytes)..<((item + 1) * entryBytes)]))
       }
+      for order in orders { order.deallocate() }
+      layout = .copies(buffers)
+    } else {
+      layout = .positions(entries: itemEntries, orders)
     }
-    tableStarts.append(keyed.count)
-    return (tableCodes, tableStarts, buffer)
   }
 
-  deinit { for buffer in entries { buffer.deallocate() } }
+  /// Copies the entries of `items`, in that order, from `entries` to the start of `target`.
+  static func gather(
+    _ items: UnsafeMutableBufferPointer<UInt32>, from entries: UnsafeRawBufferPointer,
+    entryBytes: Int, into target: UnsafeMutableRawBufferPointer
+  ) {
+    guard let source = entries.baseAddress, let destination = target.baseAddress else { return }
+    for (position, item) in items.enumerated() {
+      (destination + position * entryBytes).copyMemory(
+        from: source + Int(item) * entryBytes, byteCount: entryBytes)
+    }
+  }
 
-  /// Bytes of entries held.
-  public var bytes: Int { entries.reduce(0) { $0 + $1.count } }
+  /// One table of a group: its bucket codes, bucket starts and items in table order (by code,
+  /// then first code byte, or entry bytes for `storeOrder`).
+  private static func table(
+    _ column: Int, of columns: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64],
+    itemEntries: [UInt8], storeOrder: Bool
+  ) -> ([UInt64], [UInt32], UnsafeMutableBufferPointer<UInt32>) {
+    let order = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: items)
+    if storeOrder {
+      _ = order.initialize(
+        from: TableOrder.sorted(
+          items: items, code: { allCodes[$0 * columns + column] }, entries: itemEntries,
+          entryBytes: entryBytes))
+    } else {
+      // By code, then first code byte, then item: one radix sort of (code, item) pairs after a
+      // counting pass by first byte keeps it stable.
+      var keys = [UInt64](repeating: 0, count: items)
+      var byByte = [Int](repeating: 0, count: 257)
+      for item in 0..<items { byByte[Int(itemEntries[item * entryBytes]) + 1] += 1 }
+      for byte in 0..<256 { byByte[byte + 1] += byByte[byte] }
+      for item in 0..<items {
+        let byte = Int(itemEntries[item * entryBytes])
+        order[byByte[byte]] = UInt32(item)
+        byByte[byte] += 1
+      }
+      for position in 0..<items {
+        keys[position] = allCodes[Int(order[position]) * columns + column]
+      }
+      keys.withUnsafeMutableBufferPointer { keys in
+        TableOrder.radixSortByCode(codes: keys, items: order)
+      }
+    }
+    var tableCodes: [UInt64] = []
+    var tableStarts: [UInt32] = []
+    var previous: UInt64?
+    for position in 0..<items {
+      let code = allCodes[Int(order[position]) * columns + column]
+      if previous != code {
+        tableCodes.append(code)
+        tableStarts.append(UInt32(position))
+        previous = code
+      }
+    }
+    tableStarts.append(UInt32(items))
+    return (tableCodes, tableStarts, order)
+  }
+
+  deinit {
+    switch layout {
+    case .copies(let tables): for buffer in tables { buffer.deallocate() }
+    case .positions(_, let orders):
+      for order in orders { order.deallocate() }
+    }
+  }
+
+  /// Bytes of entries (or of entries and positions) held.
+  public var bytes: Int {
+    switch layout {
+    case .copies(let tables): tables.reduce(0) { $0 + $1.count }
+    case .positions(let entries, let orders):
+      entries.count + orders.reduce(0) { $0 + $1.count * MemoryLayout<UInt32>.size }
+    }
+  }
 
   /// A reader for one thread.
   func reader() -> Reader { Reader(tables: self) }
@@ -218,12 +293,28 @@ public final class MemoryTables: @unchecked Sendable {
     var bucket: [Range<Int>]
     var upPage: [Int]
     var downPage: [Int]
+    /// Per table: where a gathered page is put (positions layout), valid until the table's next
+    /// page is read.
+    let gathered: GatherSpace
 
     init(tables: MemoryTables) {
       self.tables = tables
-      bucket = Array(repeating: 0..<0, count: tables.codes.count)
-      upPage = Array(repeating: 0, count: tables.codes.count)
-      downPage = Array(repeating: 0, count: tables.codes.count)
+      let count = tables.codes.count
+      bucket = Array(repeating: 0..<0, count: count)
+      upPage = Array(repeating: 0, count: count)
+      downPage = Array(repeating: 0, count: count)
+      var pageBytes = 0
+      if case .positions = tables.layout { pageBytes = tables.entriesPerPage * tables.entryBytes }
+      gathered = GatherSpace(tables: count, bytes: pageBytes)
+    }
+
+    /// The first code byte of the entry at `position` of a table.
+    private func firstByte(_ table: Int, _ position: Int) -> UInt8 {
+      switch tables.layout {
+      case .copies(let copies): copies[table][position * tables.entryBytes]
+      case .positions(let entries, let orders):
+        entries[Int(orders[table][position]) * tables.entryBytes]
+      }
     }
 
     private func page(_ table: Int, _ page: Int) -> UnsafeRawBufferPointer? {
@@ -231,11 +322,23 @@ public final class MemoryTables: @unchecked Sendable {
       let start = range.lowerBound + page * tables.entriesPerPage
       guard page >= 0, start < range.upperBound else { return nil }
       let end = min(range.upperBound, start + tables.entriesPerPage)
-      return UnsafeRawBufferPointer(
-        rebasing: tables.entries[table][(start * tables.entryBytes)..<(end * tables.entryBytes)])
+      let entryBytes = tables.entryBytes
+      switch tables.layout {
+      case .copies(let copies):
+        return UnsafeRawBufferPointer(
+          rebasing: copies[table][(start * entryBytes)..<(end * entryBytes)])
+      case .positions(let entries, let orders):
+        let target = gathered.pages[table]
+        entries.withUnsafeBytes { entries in
+          MemoryTables.gather(
+            UnsafeMutableBufferPointer(rebasing: orders[table][start..<end]), from: entries,
+            entryBytes: entryBytes, into: target)
+        }
+        return UnsafeRawBufferPointer(rebasing: target[0..<((end - start) * entryBytes)])
+      }
     }
 
-    mutating func seek(table: Int, code: UInt64, firstByte: UInt8)
+    mutating func seek(table: Int, code: UInt64, firstByte sought: UInt8)
       -> (page: UnsafeRawBufferPointer, entries: Int)?
     {
       let codes = tables.codes[table]
@@ -249,15 +352,14 @@ public final class MemoryTables: @unchecked Sendable {
         bucket[table] = 0..<0
         return nil
       }
-      let range = tables.starts[table][low]..<tables.starts[table][low + 1]
+      let range = Int(tables.starts[table][low])..<Int(tables.starts[table][low + 1])
       bucket[table] = range
-      // The first entry whose first byte is at least `firstByte` (or the last one).
-      let buffer = tables.entries[table]
+      // The first entry whose first byte is at least `sought` (or the last one).
       var first = range.lowerBound
       var last = range.upperBound
       while first < last {
         let middle = (first + last) / 2
-        if buffer[middle * tables.entryBytes] < firstByte {
+        if firstByte(table, middle) < sought {
           first = middle + 1
         } else {
           last = middle
@@ -287,6 +389,19 @@ public final class MemoryTables: @unchecked Sendable {
   }
 }
 
+/// A reader's page buffers for gathered pages, one per table, freed with the reader.
+final class GatherSpace {
+  let pages: [UnsafeMutableRawBufferPointer]
+
+  init(tables: Int, bytes: Int) {
+    pages =
+      bytes == 0
+      ? [] : (0..<tables).map { _ in .allocate(byteCount: bytes, alignment: 8) }
+  }
+
+  deinit { for page in pages { page.deallocate() } }
+}
+
 /// The order LMDB keeps a table in: by bucket code, then by entry bytes.
 enum TableOrder {
   /// Item indices sorted by (code, entry bytes).
@@ -294,69 +409,90 @@ enum TableOrder {
   /// The codes are put in order by a radix sort (stable, six passes of 11 bits, a pass skipped
   /// when every code has the same digit there), then each run of equal codes — a bucket, short
   /// next to the table — by its entries' bytes, with a comparison sort: the same order as one
-  /// comparison sort of the whole table, at a fraction of its cost for a million items.
+  /// comparison sort of the whole table, at a fraction of its cost for a million items. The
+  /// keys are kept as two arrays (an 8-byte code and a 4-byte item each, and as much again
+  /// while sorting): 24 bytes per item at the peak, which at 10 million items is what lets an
+  /// index build stay within its memory.
   static func sorted(
     items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int
-  ) -> [Int] {
-    entries.withUnsafeBytes { bytes in
-      guard let base = bytes.baseAddress else { return [] }
-      // The first eight entry bytes as a big-endian word compare as memcmp compares them, and
-      // settle almost every comparison; the rest of the bytes only break their ties.
-      let head = min(8, entryBytes)
-      var keyed = (0..<items).map { item in
-        var word: UInt64 = 0
-        for offset in 0..<head { word = word << 8 | UInt64(bytes[item * entryBytes + offset]) }
-        return Keyed(code: code(item), head: word << (8 * UInt64(8 - head)), item: item)
-      }
-      keyed.withUnsafeMutableBufferPointer { keyed in
-        radixSortByCode(keyed)
-        var start = 0
-        while start < items {
-          var end = start + 1
-          while end < items && keyed[end].code == keyed[start].code { end += 1 }
-          if end - start > 1 {
-            var run = UnsafeMutableBufferPointer(rebasing: keyed[start..<end])
-            run.sort { a, b in
-              if a.head != b.head { return a.head < b.head }
-              let order = memcmp(
-                base + a.item * entryBytes, base + b.item * entryBytes, entryBytes)
-              return order != 0 ? order < 0 : a.item < b.item
+  ) -> [UInt32] {
+    precondition(items <= Int(UInt32.max), "a table of more than 2^32 items")
+    var codes = (0..<items).map(code)
+    var order = (0..<UInt32(items)).map { $0 }
+    codes.withUnsafeMutableBufferPointer { codes in
+      order.withUnsafeMutableBufferPointer { order in
+        radixSortByCode(codes: codes, items: order)
+        entries.withUnsafeBytes { bytes in
+          guard let base = bytes.baseAddress else { return }
+          var run: [(head: UInt64, item: UInt32)] = []
+          var start = 0
+          while start < items {
+            var end = start + 1
+            while end < items && codes[end] == codes[start] { end += 1 }
+            if end - start > 1 {
+              sortBucket(order[start..<end], entries: base, entryBytes: entryBytes, run: &run)
             }
+            start = end
           }
-          start = end
         }
       }
-      return keyed.map(\.item)
     }
+    return order
   }
 
-  /// An item with its sort keys.
-  struct Keyed {
-    var code: UInt64
-    var head: UInt64
-    var item: Int
+  /// Sorts one bucket's items by their entries' bytes (then by item: the radix sort left them
+  /// in item order, and a comparison sort is not stable).
+  private static func sortBucket(
+    _ items: Slice<UnsafeMutableBufferPointer<UInt32>>, entries base: UnsafeRawPointer,
+    entryBytes: Int, run: inout [(head: UInt64, item: UInt32)]
+  ) {
+    // The first eight entry bytes as a big-endian word compare as memcmp compares them, and
+    // settle almost every comparison; the rest of the bytes only break their ties.
+    let head = min(8, entryBytes)
+    run.removeAll(keepingCapacity: true)
+    for item in items {
+      let entry = base + Int(item) * entryBytes
+      var word: UInt64 = 0
+      for offset in 0..<head {
+        word = word << 8 | UInt64(entry.load(fromByteOffset: offset, as: UInt8.self))
+      }
+      run.append((word << (8 * UInt64(8 - head)), item))
+    }
+    run.sort { a, b in
+      if a.head != b.head { return a.head < b.head }
+      let order = memcmp(
+        base + Int(a.item) * entryBytes, base + Int(b.item) * entryBytes, entryBytes)
+      return order != 0 ? order < 0 : a.item < b.item
+    }
+    for (position, keyed) in zip(items.indices, run) { items.base[position] = keyed.item }
   }
 
-  /// Sorts by code, stably: least significant 11 bits first (2,048 destinations a pass stay in
-  /// the caches; 16-bit digits made the whole build slower), a pass skipped when all codes
-  /// share its digit.
-  static func radixSortByCode(_ keyed: UnsafeMutableBufferPointer<Keyed>) {
-    let count = keyed.count
+  /// Sorts items by code, stably: least significant 11 bits first (2,048 destinations a pass
+  /// stay in the caches; 16-bit digits made the whole build slower), a pass skipped when all
+  /// codes share its digit. `codes[i]` is `items[i]`'s code, and both are permuted together.
+  static func radixSortByCode(
+    codes: UnsafeMutableBufferPointer<UInt64>, items: UnsafeMutableBufferPointer<UInt32>
+  ) {
+    let count = codes.count
     guard count > 1 else { return }
-    let spare = UnsafeMutableBufferPointer<Keyed>.allocate(capacity: count)
-    defer { spare.deallocate() }
+    let spareCodes = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
+    let spareItems = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
+    defer {
+      spareCodes.deallocate()
+      spareItems.deallocate()
+    }
     let bits: UInt64 = 11
     let mask = (1 << Int(bits)) - 1
     var counts = [Int](repeating: 0, count: 1 << Int(bits))
-    var source = keyed
-    var target = spare
+    var source = (codes: codes, items: items)
+    var target = (codes: spareCodes, items: spareItems)
     for shift in stride(from: UInt64(0), to: 64, by: Int(bits)) {
       counts.withUnsafeMutableBufferPointer { counts in
         counts.update(repeating: 0)
         for index in 0..<count {
-          counts[Int(truncatingIfNeeded: source[index].code >> shift) & mask] += 1
+          counts[Int(truncatingIfNeeded: source.codes[index] >> shift) & mask] += 1
         }
-        let first = Int(truncatingIfNeeded: source[0].code >> shift) & mask
+        let first = Int(truncatingIfNeeded: source.codes[0] >> shift) & mask
         guard counts[first] != count else { return }  // one digit: already in order
         var total = 0
         for digit in 0...mask {
@@ -365,15 +501,17 @@ enum TableOrder {
           total += here
         }
         for index in 0..<count {
-          let digit = Int(truncatingIfNeeded: source[index].code >> shift) & mask
-          target[counts[digit]] = source[index]
+          let digit = Int(truncatingIfNeeded: source.codes[index] >> shift) & mask
+          target.codes[counts[digit]] = source.codes[index]
+          target.items[counts[digit]] = source.items[index]
           counts[digit] += 1
         }
         swap(&source, &target)
       }
     }
-    if source.baseAddress != keyed.baseAddress {
-      _ = keyed.update(fromContentsOf: source)
+    if source.codes.baseAddress != codes.baseAddress {
+      _ = codes.update(fromContentsOf: source.codes)
+      _ = items.update(fromContentsOf: source.items)
     }
   }
 }

@@ -2,9 +2,9 @@ import Plumbing
 import VectorMath
 
 /// Every live item of a source encoded at once, on all cores: its id and table entry (compact
-/// code, then id), and on request its bucket code in every table and its projection onto the
-/// sketch dimensions (which `tune` hashes again under other settings). The one bulk encoder
-/// of a build, of `check` and of `tune`.
+/// code, then id), and on request its bucket codes and its leading principal components (which
+/// `tune` hashes again under other settings). The one bulk encoder of a build, of `check` and
+/// of `tune`.
 struct BulkEncoding {
   /// The live items' ids, in id order.
   let ids: [UInt64]
@@ -12,14 +12,17 @@ struct BulkEncoding {
   let entries: [UInt8]
   /// Bytes per entry.
   let entryBytes: Int
-  /// Item `i`'s bucket codes at `codes[i * tables ..< (i + 1) * tables]` (empty unless asked).
+  /// Item `i`'s bucket codes at `codes[i * tables ..< (i + 1) * tables]`, for the tables of
+  /// ``codedTables`` in order (empty unless asked).
   let codes: [UInt64]
-  /// Tables (codes per item).
+  /// Codes kept per item.
   let tables: Int
-  /// Item `i`'s projection at `projections[i * width ..< (i + 1) * width]` (empty unless
-  /// asked).
+  /// The tables whose codes are kept.
+  let codedTables: Range<Int>
+  /// Item `i`'s leading principal components at `projections[i * width ..< (i + 1) * width]`
+  /// (empty unless asked).
   let projections: [Float]
-  /// Sketch dimensions (values per projection).
+  /// Components kept per item (at most the sketch dimensions; 0 unless asked).
   let width: Int
 
   /// The number of items encoded.
@@ -31,19 +34,22 @@ struct BulkEncoding {
   ///   - source: the vectors.
   ///   - encoder: the projection, hashes and compact codes.
   ///   - heldOut: ids left out (`tune`'s held-out queries).
-  ///   - keepsCodes: keep every table's bucket code.
-  ///   - keepsProjections: keep the projections.
+  ///   - keepsCodes: keep bucket codes.
+  ///   - codedTables: the tables whose codes are kept (`nil`: every table).
+  ///   - keptComponents: leading principal components kept per item (as many as the hashes
+  ///     to be drawn see: at 10 million items each costs 40 MB), 0 for none.
   /// - Complexity: O(n · (d · m + L)), on all cores.
   init(
     _ source: some VectorSource, encoder: ItemEncoder, excluding heldOut: Set<UInt64> = [],
-    codes keepsCodes: Bool, projections keepsProjections: Bool
+    codes keepsCodes: Bool, of codedTables: Range<Int>? = nil, projections keptComponents: Int
   ) {
     let ids = heldOut.isEmpty ? source.liveIDs : source.liveIDs.filter { !heldOut.contains($0) }
-    let tables = encoder.model.configuration.tables
-    let width = encoder.model.configuration.sketchDimensions
+    let codedTables = codedTables ?? 0..<encoder.model.configuration.tables
+    let tables = codedTables.count
+    let width = min(keptComponents, encoder.model.configuration.sketchDimensions)
     let entryBytes = encoder.coder.entryBytes
     var codes = [UInt64](repeating: 0, count: keepsCodes ? ids.count * tables : 0)
-    var projections = [Float](repeating: 0, count: keepsProjections ? ids.count * width : 0)
+    var projections = [Float](repeating: 0, count: ids.count * width)
     var entries = [UInt8](repeating: 0, count: ids.count * entryBytes)
     codes.withUnsafeMutableBufferPointer { codes in
       projections.withUnsafeMutableBufferPointer { projections in
@@ -56,9 +62,11 @@ struct BulkEncoding {
               guard let vector = source.vector(id: ids[item]) else { continue }
               encoder.encode(vector, id: ids[item], into: &scratch)
               if keepsCodes {
-                for table in 0..<tables { codes[item * tables + table] = scratch.codes[table] }
+                for (position, table) in codedTables.enumerated() {
+                  codes[item * tables + position] = scratch.codes[table]
+                }
               }
-              if keepsProjections {
+              if width > 0 {
                 for column in 0..<width {
                   projections[item * width + column] = scratch.projection[column]
                 }
@@ -78,7 +86,25 @@ struct BulkEncoding {
     self.entryBytes = entryBytes
     self.codes = codes
     self.tables = tables
+    self.codedTables = codedTables
     self.projections = projections
     self.width = width
+  }
+
+  /// The most bytes of bucket codes one pass over a large store keeps (at 8 bytes per item and
+  /// table, 5 tables of 10 million items); a build or check with more tables encodes the items
+  /// again for each group (the projection costs the pass, the grouping saves 80 MB per table
+  /// at 10 million items).
+  static let codeBytesPerPass = 400_000_000
+
+  /// Groups of consecutive tables whose codes fit ``codeBytesPerPass`` together (one group for
+  /// any store of up to 6 million items at 8 tables).
+  ///
+  /// - Parameters:
+  ///   - items: items to encode.
+  ///   - tables: L.
+  static func tableGroups(items: Int, tables: Int) -> [Range<Int>] {
+    let perPass = max(1, min(tables, codeBytesPerPass / max(1, items * 8)))
+    return stride(from: 0, to: tables, by: perPass).map { $0..<min(tables, $0 + perPass) }
   }
 }

@@ -33,93 +33,105 @@ extension LSHIndex {
   }
 
   private func checkTables(in snapshot: StoreSnapshot) throws -> [StoreDamage] {
-    let encoded = BulkEncoding(snapshot, encoder: encoder, codes: true, projections: false)
-    let (ids, codes, entries) = (encoded.ids, encoded.codes, encoded.entries)
-    let tables = configuration.tables
-    let entryBytes = encoder.coder.entryBytes
     var damage: [StoreDamage] = []
-    for table in 0..<tables {
-      let order = TableOrder.sorted(
-        items: ids.count, code: { codes[$0 * tables + table] }, entries: entries,
-        entryBytes: entryBytes)
-      var missing = 0
-      var unexpected = 0
-      var firstProblem: String?
-      try entries.withUnsafeBytes { expectedBytes in
-        guard let expectedBase = expectedBytes.baseAddress else { return }
-        var next = 0
-        func idOf(_ entry: UnsafeRawPointer) -> UInt64 {
-          encoder.coder.id(in: UnsafeRawBufferPointer(start: entry, count: entryBytes), at: 0)
+    for group in BulkEncoding.tableGroups(items: snapshot.count, tables: configuration.tables) {
+      let encoded = BulkEncoding(
+        snapshot, encoder: encoder, codes: true, of: group, projections: 0)
+      for (position, table) in group.enumerated() {
+        if let found = try checkTable(table, codesAt: position, of: encoded, in: snapshot) {
+          damage.append(found)
         }
-        func expected(_ position: Int) -> (UInt64, UnsafeRawPointer) {
-          let item = order[position]
-          return (codes[item * tables + table], expectedBase + item * entryBytes)
-        }
-        try snapshot.transaction.withCursor(in: bucketTables[table]) { cursor in
-          var entry = try cursor.first()
-          while let current = entry {
-            guard let code = IntegerKey(bytes: current.key)?.value else {
-              firstProblem = firstProblem ?? "a key of \(current.key.count) bytes"
-              unexpected += 1
-              entry = try cursor.nextKey()
-              continue
-            }
-            var page = try cursor.duplicatesPage()
-            while let values = page {
-              guard values.count % entryBytes == 0, let base = values.baseAddress else {
-                firstProblem = firstProblem ?? "entries of the wrong size under code \(code)"
-                unexpected += 1
-                break
-              }
-              for offset in stride(from: 0, to: values.count, by: entryBytes) {
-                let stored = base + offset
-                // Merge: expected entries that sort before this one are missing from the table.
-                var matched = false
-                while next < order.count {
-                  let (expectedCode, expectedEntry) = expected(next)
-                  let comparison =
-                    expectedCode != code
-                    ? (expectedCode < code ? -1 : 1) : memcmp(expectedEntry, stored, entryBytes)
-                  if comparison < 0 {
-                    missing += 1
-                    firstProblem =
-                      firstProblem
-                      ?? "item \(idOf(expectedEntry)) is missing from bucket \(expectedCode)"
-                    next += 1
-                    continue
-                  }
-                  if comparison == 0 {
-                    next += 1
-                    matched = true
-                  }
-                  break
-                }
-                if !matched {
-                  unexpected += 1
-                  firstProblem =
-                    firstProblem
-                    ?? "bucket \(code) holds an entry (id \(idOf(stored))) that no live vector gives"
-                }
-              }
-              page = try cursor.nextDuplicatesPage()
-            }
-            entry = try cursor.nextKey()
-          }
-        }
-        missing += order.count - next
-        if next < order.count && firstProblem == nil {
-          firstProblem = "\(order.count - next) items at the end are missing"
-        }
-      }
-      if missing > 0 || unexpected > 0 {
-        damage.append(
-          StoreDamage(
-            database: Self.tableName(table), key: "",
-            problem:
-              "\(missing) live items missing, \(unexpected) entries no live vector gives (first: \(firstProblem ?? "?"))",
-            isDerived: true))
       }
     }
     return damage
+  }
+
+  /// Compares one table with the entries its items' vectors give now (a merge of both in table
+  /// order): the damage found, or `nil`.
+  private func checkTable(
+    _ table: Int, codesAt column: Int, of encoded: BulkEncoding, in snapshot: StoreSnapshot
+  ) throws -> StoreDamage? {
+    let (ids, codes, entries, tables) = (
+      encoded.ids, encoded.codes, encoded.entries, encoded.tables
+    )
+    let entryBytes = encoder.coder.entryBytes
+    let order = TableOrder.sorted(
+      items: ids.count, code: { codes[$0 * tables + column] }, entries: entries,
+      entryBytes: entryBytes)
+    var missing = 0
+    var unexpected = 0
+    var firstProblem: String?
+    try entries.withUnsafeBytes { expectedBytes in
+      guard let expectedBase = expectedBytes.baseAddress else { return }
+      var next = 0
+      func idOf(_ entry: UnsafeRawPointer) -> UInt64 {
+        encoder.coder.id(in: UnsafeRawBufferPointer(start: entry, count: entryBytes), at: 0)
+      }
+      func expected(_ position: Int) -> (UInt64, UnsafeRawPointer) {
+        let item = Int(order[position])
+        return (codes[item * tables + column], expectedBase + item * entryBytes)
+      }
+      try snapshot.transaction.withCursor(in: bucketTables[table]) { cursor in
+        var entry = try cursor.first()
+        while let current = entry {
+          guard let code = IntegerKey(bytes: current.key)?.value else {
+            firstProblem = firstProblem ?? "a key of \(current.key.count) bytes"
+            unexpected += 1
+            entry = try cursor.nextKey()
+            continue
+          }
+          var page = try cursor.duplicatesPage()
+          while let values = page {
+            guard values.count % entryBytes == 0, let base = values.baseAddress else {
+              firstProblem = firstProblem ?? "entries of the wrong size under code \(code)"
+              unexpected += 1
+              break
+            }
+            for offset in stride(from: 0, to: values.count, by: entryBytes) {
+              let stored = base + offset
+              // Merge: expected entries that sort before this one are missing from the table.
+              var matched = false
+              while next < order.count {
+                let (expectedCode, expectedEntry) = expected(next)
+                let comparison =
+                  expectedCode != code
+                  ? (expectedCode < code ? -1 : 1) : memcmp(expectedEntry, stored, entryBytes)
+                if comparison < 0 {
+                  missing += 1
+                  firstProblem =
+                    firstProblem
+                    ?? "item \(idOf(expectedEntry)) is missing from bucket \(expectedCode)"
+                  next += 1
+                  continue
+                }
+                if comparison == 0 {
+                  next += 1
+                  matched = true
+                }
+                break
+              }
+              if !matched {
+                unexpected += 1
+                firstProblem =
+                  firstProblem
+                  ?? "bucket \(code) holds an entry (id \(idOf(stored))) that no live vector gives"
+              }
+            }
+            page = try cursor.nextDuplicatesPage()
+          }
+          entry = try cursor.nextKey()
+        }
+      }
+      missing += order.count - next
+      if next < order.count && firstProblem == nil {
+        firstProblem = "\(order.count - next) items at the end are missing"
+      }
+    }
+    guard missing > 0 || unexpected > 0 else { return nil }
+    return StoreDamage(
+      database: Self.tableName(table), key: "",
+      problem:
+        "\(missing) live items missing, \(unexpected) entries no live vector gives (first: \(firstProblem ?? "?"))",
+      isDerived: true)
   }
 }

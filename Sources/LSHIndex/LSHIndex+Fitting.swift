@@ -7,6 +7,9 @@ import VectorStore
 /// Fitting an index's parameters to a sample of the data: projection, hashing, compact codes,
 /// bucket width.
 extension LSHIndex {
+  /// The most vectors an index's parameters are fitted on unless told otherwise.
+  public static let fittingSampleSize = 20_000
+
   /// Fits a configuration's projection, hashes and compact codes to up to `sampleSize` vectors
   /// spread evenly over a source: what a stored index and an index in memory are built from.
   ///

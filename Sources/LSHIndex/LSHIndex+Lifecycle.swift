@@ -64,7 +64,7 @@ extension LSHIndex {
   ///   ``VectorStoreError``.
   @discardableResult
   public static func build(
-    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = 20_000
+    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = fittingSampleSize
   ) throws -> LSHIndex {
     let encoder = try store.read { snapshot in
       try fitEncoder(

@@ -11,23 +11,27 @@ extension LSHIndex {
   /// LMDB's append fast path.
   func indexEverything(in writer: StoreWriter) throws {
     let snapshot = try writer.snapshot()
-    let encoded = BulkEncoding(snapshot, encoder: encoder, codes: true, projections: false)
-    let (ids, codes, entries) = (encoded.ids, encoded.codes, encoded.entries)
-    let tables = configuration.tables
     let entryBytes = encoder.coder.entryBytes
-    for table in 0..<tables {
-      let order = TableOrder.sorted(
-        items: ids.count, code: { codes[$0 * tables + table] }, entries: entries,
-        entryBytes: entryBytes)
-      var previous: UInt64?
-      try entries.withUnsafeBytes { bytes in
-        for item in order {
-          let code = codes[item * tables + table]
-          try writer.transaction.put(
-            Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
-            forKey: IntegerKey(code), in: bucketTables[table],
-            options: previous == code ? .appendDuplicate : .append)
-          previous = code
+    for group in BulkEncoding.tableGroups(items: snapshot.count, tables: configuration.tables) {
+      let encoded = BulkEncoding(
+        snapshot, encoder: encoder, codes: true, of: group, projections: 0)
+      let (ids, codes, entries, tables) = (
+        encoded.ids, encoded.codes, encoded.entries, encoded.tables
+      )
+      for (position, table) in group.enumerated() {
+        let order = TableOrder.sorted(
+          items: ids.count, code: { codes[$0 * tables + position] }, entries: entries,
+          entryBytes: entryBytes)
+        var previous: UInt64?
+        try entries.withUnsafeBytes { bytes in
+          for item in order.lazy.map(Int.init) {
+            let code = codes[item * tables + position]
+            try writer.transaction.put(
+              Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
+              forKey: IntegerKey(code), in: bucketTables[table],
+              options: previous == code ? .appendDuplicate : .append)
+            previous = code
+          }
         }
       }
     }

@@ -42,11 +42,14 @@ public struct LSHMemoryIndex: @unchecked Sendable {
   /// - Throws: ``LSHError`` for bad settings or fewer than 2 vectors.
   /// - Complexity: O(n · (d · m + L)) to encode and hash, O(n log n) per table to sort.
   public static func build(
-    configuration: LSHConfiguration, over source: some VectorSource, sampleSize: Int = 20_000
+    configuration: LSHConfiguration, over source: some VectorSource,
+    sampleSize: Int = LSHIndex.fittingSampleSize
   ) throws -> LSHMemoryIndex {
     let encoder = try LSHIndex.fitEncoder(
       configuration, over: source, sampleSize: sampleSize, describedAs: "the vectors in memory")
-    let encoded = BulkEncoding(source, encoder: encoder, codes: false, projections: true)
+    let encoded = BulkEncoding(
+      source, encoder: encoder, codes: false,
+      projections: encoder.model.configuration.hashDimensions)
     return LSHMemoryIndex(
       encoder: encoder,
       tables: encoded.memoryTables(
@@ -62,11 +65,18 @@ public struct LSHMemoryIndex: @unchecked Sendable {
   ///   - source: the vectors (prepared for the metric).
   /// - Complexity: O(n · (d · m + L)) to encode, O(n log n) per table to sort, on all cores.
   public init(encoder: ItemEncoder, over source: some VectorSource) {
-    let encoded = BulkEncoding(source, encoder: encoder, codes: true, projections: false)
+    let groups = BulkEncoding.tableGroups(
+      items: source.count, tables: encoder.model.configuration.tables)
+    let first = BulkEncoding(source, encoder: encoder, codes: true, of: groups[0], projections: 0)
     self.encoder = encoder
     tables = MemoryTables(
-      tables: encoded.tables, entryBytes: encoded.entryBytes, items: encoded.count,
-      codes: encoded.codes, itemEntries: encoded.entries, storeOrder: true)
+      tables: encoder.model.configuration.tables, entryBytes: first.entryBytes,
+      items: first.count, itemEntries: first.entries, storeOrder: true
+    ) { group in
+      group == groups[0]
+        ? first.codes
+        : BulkEncoding(source, encoder: encoder, codes: true, of: group, projections: 0).codes
+    }
   }
 
   private init(encoder: ItemEncoder, tables: MemoryTables) {

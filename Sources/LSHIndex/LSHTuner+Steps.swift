@@ -38,7 +38,7 @@ extension LSHTuner {
     let projectedSample: Matrix
 
     init(source: some VectorSource, describedAs name: String, base: LSHConfiguration) throws {
-      let sample = LSHIndex.sampleVectors(source, limit: 20_000)
+      let sample = LSHIndex.sampleVectors(source, limit: LSHIndex.fittingSampleSize)
       configuration = try base.validated(forDimension: source.dimension)
       encoder = try LSHIndex.fitEncoder(
         configuration, sample: sample, metric: source.metric, describedAs: name)

@@ -188,7 +188,8 @@ public enum LSHTuner {
     let run = Run(
       source: source, fitted: fitted, target: target, k: k,
       encoded: BulkEncoding(
-        source, encoder: fitted.encoder, excluding: heldOut, codes: false, projections: true),
+        source, encoder: fitted.encoder, excluding: heldOut, codes: false,
+        projections: grid.hashDimensions.max() ?? base.hashDimensions),
       exactMicroseconds: exactMicroseconds(in: source, sample: sampleA, k: k))
     let (measurements, encoders) = try run.screen(
       grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)
@@ -405,29 +406,32 @@ public enum LSHTuner {
 }
 
 extension BulkEncoding {
-  /// Tables of a hasher over these items, in memory.
+  /// Tables of a hasher over these items, in memory, hashed from the kept projections a group
+  /// of tables at a time (see ``MemoryTables`` for their layout).
   func memoryTables(hasher: BucketHasher, configuration: LSHConfiguration) -> MemoryTables {
-    let tables = hasher.tables
-    var codes = [UInt64](repeating: 0, count: count * tables)
     let hashDimensions = configuration.hashDimensions
-    projections.withUnsafeBufferPointer { projections in
-      codes.withUnsafeMutableBufferPointer { codes in
-        let shared = UncheckedSendable(codes)
-        Parallel.forEachChunk(of: count, count: Parallel.processorCount) { _, range in
-          var row = [UInt64](repeating: 0, count: tables)
-          for item in range {
-            row.withUnsafeMutableBufferPointer { row in
-              hasher.codes(
+    precondition(hashDimensions <= width, "the hashes see components that were not kept")
+    return MemoryTables(
+      tables: hasher.tables, entryBytes: entryBytes, items: count, itemEntries: entries
+    ) { group in
+      let groupHasher = hasher.tables(group)
+      let tables = group.count
+      var codes = [UInt64](repeating: 0, count: count * tables)
+      projections.withUnsafeBufferPointer { projections in
+        codes.withUnsafeMutableBufferPointer { codes in
+          let shared = UncheckedSendable(codes)
+          Parallel.forEachChunk(of: count, count: Parallel.processorCount) { _, range in
+            for item in range {
+              groupHasher.codes(
                 UnsafeBufferPointer(
                   rebasing: projections[(item * width)..<(item * width + hashDimensions)]),
-                into: row)
+                into: UnsafeMutableBufferPointer(
+                  rebasing: shared.value[(item * tables)..<((item + 1) * tables)]))
             }
-            for table in 0..<tables { shared.value[item * tables + table] = row[table] }
           }
         }
       }
+      return codes
     }
-    return MemoryTables(
-      tables: tables, entryBytes: entryBytes, items: count, codes: codes, itemEntries: entries)
   }
 }

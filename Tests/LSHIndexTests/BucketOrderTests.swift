@@ -31,14 +31,22 @@ import VectorMath
           family: .pstable, tables: 4, hashesPerTable: hashes, probes: probesPerTable,
           candidateBudget: budget)
         let encoder = try LSHMemoryIndex.build(configuration: configuration, over: source).encoder
-        let encoded = BulkEncoding(source, encoder: encoder, codes: true, projections: false)
-        let answers = try [true, false].map { storeOrder in
+        let encoded = BulkEncoding(source, encoder: encoder, codes: true, projections: 0)
+        // Store order and tuning's order, each as copies and as positions (gathered pages).
+        let answers = try [(true, Int.max), (false, Int.max), (true, 0), (false, 0)].map {
+          storeOrder, copiedBytesLimit in
           let tables = MemoryTables(
             tables: encoded.tables, entryBytes: encoded.entryBytes, items: encoded.count,
-            codes: encoded.codes, itemEntries: encoded.entries, storeOrder: storeOrder)
+            itemEntries: encoded.entries, storeOrder: storeOrder,
+            copiedBytesLimit: copiedBytesLimit
+          ) { _ in encoded.codes }
+          if case .copies = tables.layout { #expect(copiedBytesLimit > 0) }
           let searcher = LSHSearcher(encoder: encoder, source: source, tables: .memory(tables))
           return try searcher.search(probes, k: k).map { $0.neighbors.map(\.id) }
         }
+        // The same layout read in place or gathered: the same pages, the same answers, budget
+        // or not.
+        #expect(answers[0] == answers[2] && answers[1] == answers[3])
         let differing = zip(answers[0], answers[1]).filter { $0 != $1 }.count
         if budget == 0 {
           #expect(differing == 0, "K \(hashes) T \(probesPerTable) k \(k)")

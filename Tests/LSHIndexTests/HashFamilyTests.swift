@@ -222,6 +222,39 @@ import VectorMath
   }
 }
 
+@Suite struct BulkEncodingTests {
+  @Test(
+    "a pass that keeps the codes of a group of tables keeps exactly those tables' codes, and the groups of a large build cover every table once within the budget"
+  )
+  func tableGroups() throws {
+    let data = Fixtures.clusteredMatrix(rows: 1500, columns: 16, clusters: 20, seed: 3)
+    try data.withVectorSource(metric: .l2, blockRows: 256) { source in
+      let configuration = LSHConfiguration(family: .pstable, tables: 7, hashesPerTable: 4)
+      let encoder = try LSHMemoryIndex.build(configuration: configuration, over: source).encoder
+      let whole = BulkEncoding(source, encoder: encoder, codes: true, projections: 0)
+      #expect(whole.tables == 7 && whole.codedTables == 0..<7)
+      for group in [0..<3, 3..<6, 6..<7] {
+        let part = BulkEncoding(source, encoder: encoder, codes: true, of: group, projections: 0)
+        #expect(part.entries == whole.entries && part.ids == whole.ids)
+        #expect(part.tables == group.count)
+        for item in 0..<whole.count {
+          for (column, table) in group.enumerated() {
+            #expect(part.codes[item * part.tables + column] == whole.codes[item * 7 + table])
+          }
+        }
+      }
+    }
+    // A million items keep every table's codes in one pass; ten million, five at a time.
+    #expect(BulkEncoding.tableGroups(items: 1_000_000, tables: 16) == [0..<16])
+    let large = BulkEncoding.tableGroups(items: 10_000_000, tables: 16)
+    #expect(large == [0..<5, 5..<10, 10..<15, 15..<16])
+    #expect(BulkEncoding.tableGroups(items: 1_000_000_000, tables: 3) == [0..<1, 1..<2, 2..<3])
+    for group in large {
+      #expect(group.count * 10_000_000 * 8 <= BulkEncoding.codeBytesPerPass)
+    }
+  }
+}
+
 @Suite struct TableOrderTests {
   @Test(
     "tables are ordered by code, then entry bytes, exactly as one comparison sort orders them: codes alike in every digit or in none, heads and whole entries tied"
@@ -248,7 +281,9 @@ import VectorMath
         if left.elementsEqual(right) { return a < b }  // stable, as the table's sort
         return left.lexicographicallyPrecedes(right)
       }
-      #expect(sorted == reference, "\(items) items of \(entryBytes) bytes, spread \(spread)")
+      #expect(
+        sorted.map(Int.init) == reference, "\(items) items of \(entryBytes) bytes, spread \(spread)"
+      )
     }
   }
 }

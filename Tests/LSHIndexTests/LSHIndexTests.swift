@@ -227,7 +227,9 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         family: .pstable, tables: 6, hashesPerTable: 5, probes: 3, candidateBudget: 0))
     let probes = freshProbes(60, after: 4000)
     try store.read { snapshot in
-      let encoded = BulkEncoding(snapshot, encoder: index.encoder, codes: false, projections: true)
+      let encoded = BulkEncoding(
+        snapshot, encoder: index.encoder, codes: false,
+        projections: index.configuration.hashDimensions)
       let memory = encoded.memoryTables(
         hasher: index.model.hasher, configuration: index.configuration)
       let inMemory = try LSHSearcher(
@@ -278,7 +280,8 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
       let tables = index.configuration.tables
       try store.read { snapshot in
         let encoded = BulkEncoding(
-          snapshot, encoder: index.encoder, codes: false, projections: true)
+          snapshot, encoder: index.encoder, codes: false,
+          projections: index.configuration.hashDimensions)
         let memory = encoded.memoryTables(
           hasher: index.model.hasher, configuration: index.configuration)
         var inMemory = memory.reader()

@@ -76,14 +76,16 @@ public enum Index {
   ///   - storePath: the store's directory, or a `redis://` address.
   ///   - choices: the settings, or `nil` to drop the index.
   ///   - redis: how to reach a store on a Redis Cluster.
+  ///   - progress: the stage being worked on.
   /// - Returns: what was done.
   /// - Throws: `LSHError` for bad settings, `VectorStoreError`; `RedisError` or
   ///   `RedisStoreError` for a Redis store.
   public static func run(
-    storePath: String, choices: LSHChoices?, redis: RedisAccess = RedisAccess()
+    storePath: String, choices: LSHChoices?, redis: RedisAccess = RedisAccess(),
+    progress: any ProgressReporting = SilentProgress()
   ) throws -> Report {
     guard let choices else {
-      return try run(storePath: storePath, configuration: nil, redis: redis)
+      return try run(storePath: storePath, configuration: nil, redis: redis, progress: progress)
     }
     // Only the metric is read here: a damaged index must stay replaceable.
     let metric =
@@ -91,7 +93,8 @@ public enum Index {
       ? try redis.open(storePath).metric
       : try VectorStore.open(path: storePath, readOnly: true).metric
     return try run(
-      storePath: storePath, configuration: choices.configuration(metric: metric), redis: redis)
+      storePath: storePath, configuration: choices.configuration(metric: metric), redis: redis,
+      progress: progress)
   }
 
   /// Builds (replacing any existing) or drops the LSH index of a store.
@@ -100,13 +103,16 @@ public enum Index {
   ///   - storePath: the store's directory, or a `redis://` address.
   ///   - configuration: the settings, or `nil` to drop the index.
   ///   - redis: how to reach a store on a Redis Cluster.
+  ///   - progress: the stage being worked on (fitting, encoding and writing, timing).
   /// - Returns: what was done.
   /// - Throws: `LSHError` for bad settings, `VectorStoreError`; `RedisError` or
   ///   `RedisStoreError` for a Redis store.
   public static func run(
-    storePath: String, configuration: LSHConfiguration?, redis: RedisAccess = RedisAccess()
+    storePath: String, configuration: LSHConfiguration?, redis: RedisAccess = RedisAccess(),
+    progress: any ProgressReporting = SilentProgress()
   ) throws -> Report {
     let started = MonotonicClock.now()
+    defer { progress.finish() }
     if RedisAccess.isRedis(storePath) {
       let store = try redis.open(storePath)
       let replicas = try redis.replicaCount(for: store)
@@ -114,7 +120,7 @@ public enum Index {
         storePath: "\(store.address)", configuration: nil, items: 0, seconds: 0)
       if let configuration {
         let built = try RedisIndex.build(
-          on: store, configuration: configuration, replicas: replicas)
+          on: store, configuration: configuration, replicas: replicas, progress: progress)
         report.configuration = built.encoder.model.configuration
         report.speed = built.speed
       } else {
@@ -133,8 +139,21 @@ public enum Index {
         storePath: storePath, configuration: nil, items: try store.count(),
         seconds: MonotonicClock.now() - started)
     }
-    let index = try LSHIndex.build(on: store, configuration: configuration)
+    let items = try store.count()
+    let sampleSize = LSHIndex.fittingSampleSize
+    progress.update(
+      "fitting the index (\(configuration.summary)) on up to \(TextFormatting.grouped(sampleSize)) of \(TextFormatting.grouped(items)) items",
+      force: true)
+    let encoder = try store.read { snapshot in
+      try LSHIndex.fitEncoder(
+        configuration, over: snapshot, sampleSize: sampleSize, describedAs: "store \(storePath)")
+    }
+    progress.update(
+      "hashing and coding \(TextFormatting.grouped(items)) items into \(configuration.tables) tables, then writing them",
+      force: true)
+    let index = try LSHIndex.build(on: store, encoder: encoder)
     let seconds = MonotonicClock.now() - started
+    progress.update("timing the index against exact search", force: true)
     let speed = try measureAndRecord(index)
     return Report(
       storePath: storePath, configuration: index.configuration, items: try store.count(),

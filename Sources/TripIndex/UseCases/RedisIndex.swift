@@ -19,12 +19,17 @@ enum RedisIndex {
   @discardableResult
   static func build(
     on store: RedisStore, configuration: LSHConfiguration, replicas: Int,
-    sampleSize: Int = 20_000
+    sampleSize: Int = LSHIndex.fittingSampleSize, progress: any ProgressReporting = SilentProgress()
   ) throws -> (encoder: ItemEncoder, speed: (lsh: Double, exact: Double)) {
+    progress.update("reading the store", force: true)
     let snapshot = try store.snapshot()
+    progress.update(
+      "fitting the index (\(configuration.summary)) on up to \(TextFormatting.grouped(sampleSize)) of \(TextFormatting.grouped(snapshot.count)) items",
+      force: true)
     let encoder = try LSHIndex.fitEncoder(
       configuration, over: snapshot, sampleSize: sampleSize,
       describedAs: "store \(store.address)")
+    progress.update("timing the index against exact search, then switching to it", force: true)
     return (encoder, try install(encoder, on: store, replicas: replicas, over: snapshot))
   }
 

@@ -27,9 +27,13 @@ struct IndexCommand: ParsableCommand {
   @Flag(help: "Remove the index instead.")
   var drop = false
 
+  @Flag(help: "No progress on stderr.")
+  var quiet = false
+
   func run() throws {
     let report = try Index.run(
-      storePath: storeOption.store, choices: drop ? nil : lsh.choices, redis: storeOption.redis)
+      storePath: storeOption.store, choices: drop ? nil : lsh.choices, redis: storeOption.redis,
+      progress: TerminalProgress(quiet: quiet))
     StandardStream.output.write(report.summary.worded(ErrorAdvice.wording) + "\n")
   }
 }
