@@ -76,14 +76,23 @@ final class ServerMetrics: Sendable {
   /// The text of `GET /metrics`, with the store's gauges read now.
   func exposition(of session: SearchSession) throws -> String {
     let info = try session.info()
-    registry.makeGauge(name: "tripindex_store_items", labels: []).set(to: Double(info.count))
-    registry.makeGauge(name: "tripindex_store_dimension", labels: []).set(
-      to: Double(info.dimension))
-    registry.makeGauge(name: "tripindex_store_data_bytes", labels: []).set(
+    func gauge(_ subsystem: String, _ name: String, _ help: String, labels: [(String, String)] = [])
+      -> Prometheus.Gauge
+    {
+      registry.makeGauge(
+        descriptor: MetricNameDescriptor(
+          namespace: "tripindex", subsystem: subsystem, metricName: name, unitName: "",
+          helpText: help),
+        labels: labels)
+    }
+    gauge("store", "items", "Live items in the store.").set(to: Double(info.count))
+    gauge("store", "dimension", "The store's vector dimension.").set(to: Double(info.dimension))
+    gauge("store", "data_bytes", "Bytes of the store's data file.").set(
       to: Double(info.dataBytes))
     if let index = info.index {
-      registry.makeGauge(
-        name: "tripindex_index_info", labels: [("settings", index.configuration.summary)]
+      gauge(
+        "index", "info", "1 for the store's LSH index, labelled with its settings.",
+        labels: [("settings", index.configuration.summary)]
       ).set(to: 1.0)
     }
     return registry.emitToString()

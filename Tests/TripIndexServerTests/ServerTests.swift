@@ -327,6 +327,7 @@ import VectorStore
         text.contains(
           #"tripindex_http_requests_total{method="PUT",route="/items/{name}",status="200"} 3"#))
       #expect(text.contains("tripindex_store_items 600"))
+      #expect(text.contains("# HELP tripindex_store_items Live items in the store."))
       #expect(text.contains("tripindex_http_request_duration_seconds_bucket"))
     }
     let check = try TripIndexExecutable.run(["check", "--store", fixture.store])
