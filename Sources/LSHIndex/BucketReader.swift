@@ -149,11 +149,14 @@ public final class MemoryTables: @unchecked Sendable {
   ///     ordered (so that a search reads the same pages and gives the same answers); otherwise
   ///     by first code byte, then item (cheaper to sort, as tuning wants).
   ///   - copiedBytesLimit: copies are kept up to this many bytes (tests force positions).
-  ///   - codesOfGroup: for a group of tables (``BulkEncoding/tableGroups(items:tables:)``),
-  ///     item `i`'s code in the group's `c`-th table at `[i * group.count + c]`.
+  ///   - codeBytesPerGroup: bytes of codes a group of tables holds
+  ///     (``BulkEncoding/tableGroups(items:tables:budget:)``).
+  ///   - codesOfGroup: for a group of tables, item `i`'s code in the group's `c`-th table at
+  ///     `[i * group.count + c]`.
   init(
     tables: Int, entryBytes: Int, items: Int, itemEntries: [UInt8], storeOrder: Bool = false,
     copiedBytesLimit: Int = MemoryTables.copiedBytesLimit,
+    codeBytesPerGroup: Int = BulkEncoding.codeBytesPerPass,
     codesOfGroup: (Range<Int>) -> [UInt64]
   ) {
     precondition(items <= Int(UInt32.max), "tables of more than 2^32 items")
@@ -164,7 +167,7 @@ public final class MemoryTables: @unchecked Sendable {
     var starts = [[UInt32]](repeating: [], count: tables)
     var orders = [UnsafeMutableBufferPointer<UInt32>](
       repeating: .init(start: nil, count: 0), count: tables)
-    for group in BulkEncoding.tableGroups(items: items, tables: tables) {
+    for group in BulkEncoding.tableGroups(items: items, tables: tables, budget: codeBytesPerGroup) {
       let groupCodes = codesOfGroup(group)
       codes.withUnsafeMutableBufferPointer { codes in
         starts.withUnsafeMutableBufferPointer { starts in

@@ -97,14 +97,20 @@ struct BulkEncoding {
   /// at 10 million items).
   static let codeBytesPerPass = 400_000_000
 
+  /// The most bytes of bucket codes a group of tables hashed again from kept projections holds
+  /// (tuning's tables: hashing costs little next to projecting, so groups are kept small; two
+  /// tables of 10 million items, which two threads sort at once).
+  static let rehashedCodeBytesPerGroup = 160_000_000
+
   /// Groups of consecutive tables whose codes fit ``codeBytesPerPass`` together (one group for
   /// any store of up to 6 million items at 8 tables).
   ///
   /// - Parameters:
   ///   - items: items to encode.
   ///   - tables: L.
-  static func tableGroups(items: Int, tables: Int) -> [Range<Int>] {
-    let perPass = max(1, min(tables, codeBytesPerPass / max(1, items * 8)))
+  ///   - budget: bytes of codes per group.
+  static func tableGroups(items: Int, tables: Int, budget: Int = codeBytesPerPass) -> [Range<Int>] {
+    let perPass = max(1, min(tables, budget / max(1, items * 8)))
     return stride(from: 0, to: tables, by: perPass).map { $0..<min(tables, $0 + perPass) }
   }
 }

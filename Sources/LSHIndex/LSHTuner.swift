@@ -412,7 +412,8 @@ extension BulkEncoding {
     let hashDimensions = configuration.hashDimensions
     precondition(hashDimensions <= width, "the hashes see components that were not kept")
     return MemoryTables(
-      tables: hasher.tables, entryBytes: entryBytes, items: count, itemEntries: entries
+      tables: hasher.tables, entryBytes: entryBytes, items: count, itemEntries: entries,
+      codeBytesPerGroup: BulkEncoding.rehashedCodeBytesPerGroup
     ) { group in
       let groupHasher = hasher.tables(group)
       let tables = group.count

@@ -249,6 +249,10 @@ import VectorMath
     let large = BulkEncoding.tableGroups(items: 10_000_000, tables: 16)
     #expect(large == [0..<5, 5..<10, 10..<15, 15..<16])
     #expect(BulkEncoding.tableGroups(items: 1_000_000_000, tables: 3) == [0..<1, 1..<2, 2..<3])
+    #expect(
+      BulkEncoding.tableGroups(
+        items: 10_000_000, tables: 5, budget: BulkEncoding.rehashedCodeBytesPerGroup)
+        == [0..<2, 2..<4, 4..<5])
     for group in large {
       #expect(group.count * 10_000_000 * 8 <= BulkEncoding.codeBytesPerPass)
     }
