@@ -138,6 +138,23 @@ public final class MemoryTables: @unchecked Sendable {
   /// Copies of every table's entries are kept up to this many bytes; beyond, positions.
   static let copiedBytesLimit = 1 << 30
 
+  /// Whether tables of this size keep copies of their entries (else positions).
+  static func keepsCopies(
+    tables: Int, items: Int, entryBytes: Int, copiedBytesLimit: Int = copiedBytesLimit
+  ) -> Bool {
+    tables * items * entryBytes <= copiedBytesLimit
+  }
+
+  /// The ``bytes`` tables of this size hold, known without building them.
+  static func bytes(
+    tables: Int, items: Int, entryBytes: Int, copiedBytesLimit: Int = copiedBytesLimit
+  ) -> Int {
+    keepsCopies(
+      tables: tables, items: items, entryBytes: entryBytes, copiedBytesLimit: copiedBytesLimit)
+      ? tables * max(1, items * entryBytes)
+      : items * entryBytes + tables * items * MemoryLayout<UInt32>.size
+  }
+
   /// Builds tables from every item's entry and, group of tables by group, their codes.
   ///
   /// - Parameters:
@@ -162,7 +179,8 @@ public final class MemoryTables: @unchecked Sendable {
     precondition(items <= Int(UInt32.max), "tables of more than 2^32 items")
     self.entryBytes = entryBytes
     entriesPerPage = max(1, 4080 / entryBytes)
-    let copies = tables * items * entryBytes <= copiedBytesLimit
+    let copies = Self.keepsCopies(
+      tables: tables, items: items, entryBytes: entryBytes, copiedBytesLimit: copiedBytesLimit)
     var codes = [[UInt64]](repeating: [], count: tables)
     var starts = [[UInt32]](repeating: [], count: tables)
     var orders = [UnsafeMutableBufferPointer<UInt32>](

@@ -29,7 +29,9 @@ public struct LSHMemoryIndex: @unchecked Sendable {
   ///   - encoder: the fitted parameters.
   ///   - items: live items of the source.
   public static func bytes(of encoder: ItemEncoder, items: Int) -> Int {
-    encoder.model.configuration.tables * max(1, items * encoder.coder.entryBytes)
+    MemoryTables.bytes(
+      tables: encoder.model.configuration.tables, items: items,
+      entryBytes: encoder.coder.entryBytes)
   }
 
   /// Fits an index to a source's vectors and builds its tables.

@@ -41,6 +41,11 @@ import VectorMath
             copiedBytesLimit: copiedBytesLimit
           ) { _ in encoded.codes }
           if case .copies = tables.layout { #expect(copiedBytesLimit > 0) }
+          #expect(
+            tables.bytes
+              == MemoryTables.bytes(
+                tables: encoded.tables, items: encoded.count, entryBytes: encoded.entryBytes,
+                copiedBytesLimit: copiedBytesLimit))
           let searcher = LSHSearcher(encoder: encoder, source: source, tables: .memory(tables))
           return try searcher.search(probes, k: k).map { $0.neighbors.map(\.id) }
         }
