@@ -15,10 +15,10 @@ struct BulkEncoding {
   /// Item `i`'s bucket codes at `codes[i * tables ..< (i + 1) * tables]`, for the tables of
   /// ``codedTables`` in order (empty unless asked).
   let codes: [UInt64]
-  /// Codes kept per item.
-  let tables: Int
   /// The tables whose codes are kept.
   let codedTables: Range<Int>
+  /// Codes kept per item.
+  var tables: Int { codedTables.count }
   /// Item `i`'s leading principal components at `projections[i * width ..< (i + 1) * width]`
   /// (empty unless asked).
   let projections: [Float]
@@ -85,7 +85,6 @@ struct BulkEncoding {
     self.entries = entries
     self.entryBytes = entryBytes
     self.codes = codes
-    self.tables = tables
     self.codedTables = codedTables
     self.projections = projections
     self.width = width
@@ -112,5 +111,32 @@ struct BulkEncoding {
   static func tableGroups(items: Int, tables: Int, budget: Int = codeBytesPerPass) -> [Range<Int>] {
     let perPass = max(1, min(tables, budget / max(1, items * 8)))
     return stride(from: 0, to: tables, by: perPass).map { $0..<min(tables, $0 + perPass) }
+  }
+
+  /// Every table of `encoder` over the live items of `source`, one after the other, each in the
+  /// order a store keeps it (``TableOrder``): what a build writes and what `check` compares
+  /// with the stored tables. Items are encoded once per group of tables (``tableGroups(items:tables:budget:)``).
+  ///
+  /// - Parameters:
+  ///   - source: the vectors.
+  ///   - encoder: the projection, hashes and compact codes.
+  ///   - body: receives the table, its items in table order (indices into `entries`), each
+  ///     item's code in that table, and the items' entries (item `i` at `i * entryBytes`).
+  static func forEachTableInStoreOrder(
+    of source: some VectorSource, encoder: ItemEncoder,
+    _ body: (_ table: Int, _ order: [UInt32], _ code: (Int) -> UInt64, _ entries: [UInt8]) throws
+      -> Void
+  ) rethrows {
+    let entryBytes = encoder.coder.entryBytes
+    for group in tableGroups(items: source.count, tables: encoder.model.configuration.tables) {
+      let encoded = BulkEncoding(source, encoder: encoder, codes: true, of: group, projections: 0)
+      let (codes, tables) = (encoded.codes, encoded.tables)
+      for (column, table) in group.enumerated() {
+        let code = { (item: Int) in codes[item * tables + column] }
+        let order = TableOrder.sorted(
+          items: encoded.count, code: code, entries: encoded.entries, entryBytes: entryBytes)
+        try body(table, order, code, encoded.entries)
+      }
+    }
   }
 }

@@ -34,13 +34,12 @@ extension LSHIndex {
 
   private func checkTables(in snapshot: StoreSnapshot) throws -> [StoreDamage] {
     var damage: [StoreDamage] = []
-    for group in BulkEncoding.tableGroups(items: snapshot.count, tables: configuration.tables) {
-      let encoded = BulkEncoding(
-        snapshot, encoder: encoder, codes: true, of: group, projections: 0)
-      for (position, table) in group.enumerated() {
-        if let found = try checkTable(table, codesAt: position, of: encoded, in: snapshot) {
-          damage.append(found)
-        }
+    try BulkEncoding.forEachTableInStoreOrder(of: snapshot, encoder: encoder) {
+      table, order, code, entries in
+      if let found = try checkTable(
+        table, expecting: order, code: code, entries: entries, in: snapshot)
+      {
+        damage.append(found)
       }
     }
     return damage
@@ -49,15 +48,10 @@ extension LSHIndex {
   /// Compares one table with the entries its items' vectors give now (a merge of both in table
   /// order): the damage found, or `nil`.
   private func checkTable(
-    _ table: Int, codesAt column: Int, of encoded: BulkEncoding, in snapshot: StoreSnapshot
+    _ table: Int, expecting order: [UInt32], code: (Int) -> UInt64, entries: [UInt8],
+    in snapshot: StoreSnapshot
   ) throws -> StoreDamage? {
-    let (ids, codes, entries, tables) = (
-      encoded.ids, encoded.codes, encoded.entries, encoded.tables
-    )
     let entryBytes = encoder.coder.entryBytes
-    let order = TableOrder.sorted(
-      items: ids.count, code: { codes[$0 * tables + column] }, entries: entries,
-      entryBytes: entryBytes)
     var missing = 0
     var unexpected = 0
     var firstProblem: String?
@@ -69,7 +63,7 @@ extension LSHIndex {
       }
       func expected(_ position: Int) -> (UInt64, UnsafeRawPointer) {
         let item = Int(order[position])
-        return (codes[item * tables + column], expectedBase + item * entryBytes)
+        return (code(item), expectedBase + item * entryBytes)
       }
       try snapshot.transaction.withCursor(in: bucketTables[table]) { cursor in
         var entry = try cursor.first()

@@ -10,28 +10,18 @@ extension LSHIndex {
   /// Hashes every live item, then writes each table's entries sorted by (code, entry) with
   /// LMDB's append fast path.
   func indexEverything(in writer: StoreWriter) throws {
-    let snapshot = try writer.snapshot()
     let entryBytes = encoder.coder.entryBytes
-    for group in BulkEncoding.tableGroups(items: snapshot.count, tables: configuration.tables) {
-      let encoded = BulkEncoding(
-        snapshot, encoder: encoder, codes: true, of: group, projections: 0)
-      let (ids, codes, entries, tables) = (
-        encoded.ids, encoded.codes, encoded.entries, encoded.tables
-      )
-      for (position, table) in group.enumerated() {
-        let order = TableOrder.sorted(
-          items: ids.count, code: { codes[$0 * tables + position] }, entries: entries,
-          entryBytes: entryBytes)
-        var previous: UInt64?
-        try entries.withUnsafeBytes { bytes in
-          for item in order.lazy.map(Int.init) {
-            let code = codes[item * tables + position]
-            try writer.transaction.put(
-              Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
-              forKey: IntegerKey(code), in: bucketTables[table],
-              options: previous == code ? .appendDuplicate : .append)
-            previous = code
-          }
+    try BulkEncoding.forEachTableInStoreOrder(of: try writer.snapshot(), encoder: encoder) {
+      table, order, code, entries in
+      var previous: UInt64?
+      try entries.withUnsafeBytes { bytes in
+        for item in order.lazy.map(Int.init) {
+          let code = code(item)
+          try writer.transaction.put(
+            Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
+            forKey: IntegerKey(code), in: bucketTables[table],
+            options: previous == code ? .appendDuplicate : .append)
+          previous = code
         }
       }
     }
