@@ -59,18 +59,36 @@ extension LSHIndex {
   ///   - store: the store (opened for writing).
   ///   - configuration: the parameters; a missing p-stable width is estimated from the data.
   ///   - sampleSize: vectors used to learn the centring, principal components and code ranges.
+  ///   - progress: receives the stage being worked on (fitting, then hashing and writing).
   /// - Returns: the index.
   /// - Throws: ``LSHError`` for bad parameters or a store of fewer than 2 items;
   ///   ``VectorStoreError``.
   @discardableResult
   public static func build(
-    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = fittingSampleSize
+    on store: VectorStore, configuration: LSHConfiguration, sampleSize: Int = fittingSampleSize,
+    progress: (String) -> Void = { _ in }
   ) throws -> LSHIndex {
-    let encoder = try store.read { snapshot in
-      try fitEncoder(
-        configuration, over: snapshot, sampleSize: sampleSize, describedAs: "store \(store.path)")
+    let (encoder, items) = try store.read { snapshot in
+      progress(fittingStage(configuration, sampleSize: sampleSize, items: snapshot.count))
+      return (
+        try fitEncoder(
+          configuration, over: snapshot, sampleSize: sampleSize,
+          describedAs: "store \(store.path)"),
+        snapshot.count
+      )
     }
+    progress(
+      "hashing and coding \(TextFormatting.grouped(items)) items into \(configuration.tables) tables, then writing them"
+    )
     return try build(on: store, encoder: encoder)
+  }
+
+  /// The status line of fitting an index (a store's, or a Redis store's): what is fitted on
+  /// how many items.
+  public static func fittingStage(
+    _ configuration: LSHConfiguration, sampleSize: Int, items: Int
+  ) -> String {
+    "fitting the index (\(configuration.summary)) on up to \(TextFormatting.grouped(sampleSize)) of \(TextFormatting.grouped(items)) items"
   }
 
   /// Builds (or rebuilds) the index of a store with fitted parameters (what ``LSHTuner``

@@ -139,19 +139,9 @@ public enum Index {
         storePath: storePath, configuration: nil, items: try store.count(),
         seconds: MonotonicClock.now() - started)
     }
-    let items = try store.count()
-    let sampleSize = LSHIndex.fittingSampleSize
-    progress.update(
-      "fitting the index (\(configuration.summary)) on up to \(TextFormatting.grouped(sampleSize)) of \(TextFormatting.grouped(items)) items",
-      force: true)
-    let encoder = try store.read { snapshot in
-      try LSHIndex.fitEncoder(
-        configuration, over: snapshot, sampleSize: sampleSize, describedAs: "store \(storePath)")
+    let index = try LSHIndex.build(on: store, configuration: configuration) {
+      progress.update($0, force: true)
     }
-    progress.update(
-      "hashing and coding \(TextFormatting.grouped(items)) items into \(configuration.tables) tables, then writing them",
-      force: true)
-    let index = try LSHIndex.build(on: store, encoder: encoder)
     let seconds = MonotonicClock.now() - started
     progress.update("timing the index against exact search", force: true)
     let speed = try measureAndRecord(index)

@@ -24,7 +24,7 @@ enum RedisIndex {
     progress.update("reading the store", force: true)
     let snapshot = try store.snapshot()
     progress.update(
-      "fitting the index (\(configuration.summary)) on up to \(TextFormatting.grouped(sampleSize)) of \(TextFormatting.grouped(snapshot.count)) items",
+      LSHIndex.fittingStage(configuration, sampleSize: sampleSize, items: snapshot.count),
       force: true)
     let encoder = try LSHIndex.fitEncoder(
       configuration, over: snapshot, sampleSize: sampleSize,
