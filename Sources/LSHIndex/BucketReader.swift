@@ -125,6 +125,9 @@ public final class MemoryTables: @unchecked Sendable {
   let layout: Layout
   let entryBytes: Int
   let entriesPerPage: Int
+  /// For tables holding only some buckets (fetched for a search, ``LSHPostingsSearch``): where a
+  /// read of a bucket they do not hold is noted; `nil` for whole tables.
+  let misses: PostingsMisses?
 
   /// Where a table's entries are.
   enum Layout {
@@ -178,7 +181,8 @@ public final class MemoryTables: @unchecked Sendable {
   ) {
     precondition(items <= Int(UInt32.max), "tables of more than 2^32 items")
     self.entryBytes = entryBytes
-    entriesPerPage = max(1, 4080 / entryBytes)
+    entriesPerPage = Self.entriesPerPage(entryBytes: entryBytes)
+    misses = nil
     let copies = Self.keepsCopies(
       tables: tables, items: items, entryBytes: entryBytes, copiedBytesLimit: copiedBytesLimit)
     var codes = [[UInt64]](repeating: [], count: tables)
@@ -228,6 +232,53 @@ public final class MemoryTables: @unchecked Sendable {
       layout = .positions(entries: itemEntries, orders)
     }
   }
+
+  /// Tables holding only some buckets, each with all its entries: pages and order as whole
+  /// tables would have them (entries by their bytes, as a store orders a bucket), and a read of
+  /// a bucket not held noted in `misses` (a bucket held with no entries reads as empty).
+  ///
+  /// - Parameters:
+  ///   - buckets: per table, the buckets held: code → entries (whole entries, any order).
+  ///   - entryBytes: bytes per entry.
+  ///   - misses: where reads of buckets not held are noted.
+  init(buckets: [[UInt64: [UInt8]]], entryBytes: Int, misses: PostingsMisses) {
+    self.entryBytes = entryBytes
+    entriesPerPage = Self.entriesPerPage(entryBytes: entryBytes)
+    self.misses = misses
+    var allCodes: [[UInt64]] = []
+    var allStarts: [[UInt32]] = []
+    var copies: [UnsafeMutableRawBufferPointer] = []
+    for table in buckets {
+      let codes = table.keys.sorted()
+      var starts: [UInt32] = [0]
+      let total = table.values.reduce(0) { $0 + $1.count }
+      let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, total), alignment: 8)
+      var written = 0
+      for code in codes {
+        let entries = table[code] ?? []
+        entries.withUnsafeBytes { bytes in
+          guard let base = bytes.baseAddress, let target = copy.baseAddress else { return }
+          let order = (0..<(entries.count / entryBytes)).sorted {
+            memcmp(base + $0 * entryBytes, base + $1 * entryBytes, entryBytes) < 0
+          }
+          for entry in order {
+            (target + written).copyMemory(from: base + entry * entryBytes, byteCount: entryBytes)
+            written += entryBytes
+          }
+        }
+        starts.append(UInt32(written / entryBytes))
+      }
+      allCodes.append(codes)
+      allStarts.append(starts)
+      copies.append(copy)
+    }
+    codes = allCodes
+    starts = allStarts
+    layout = .copies(copies)
+  }
+
+  /// Entries of a page: as many as an LMDB page of 4 KiB holds.
+  static func entriesPerPage(entryBytes: Int) -> Int { max(1, 4080 / entryBytes) }
 
   /// Copies the entries of `items`, in that order, from `entries` to the start of `target`.
   static func gather(
@@ -371,6 +422,7 @@ public final class MemoryTables: @unchecked Sendable {
       }
       guard low < codes.count, codes[low] == code else {
         bucket[table] = 0..<0
+        tables.misses?.bucket(table: table, code: code)
         return nil
       }
       let range = Int(tables.starts[table][low])..<Int(tables.starts[table][low + 1])
@@ -407,6 +459,43 @@ public final class MemoryTables: @unchecked Sendable {
       downPage[table] -= 1
       return page(table, downPage[table])
     }
+  }
+}
+
+/// What a search over fetched postings (``LSHPostingsSearch``) found missing: buckets its
+/// tables do not hold, vectors its source does not hold. A search that needs one stops (its
+/// answer is not kept) and is run again once they are fetched.
+final class PostingsMisses {
+  /// Buckets read but not held.
+  var buckets: [(table: Int, code: UInt64)] = []
+  /// Vectors a distance was needed for, or about to be, but not held.
+  var vectors: [UInt64] = []
+  /// Whether the search stopped for want of a bucket or a vector.
+  var stopped = false
+  /// Whether the search found fewer than k items in its buckets and would scan the store.
+  var needsScan = false
+
+  /// Notes a bucket read but not held: the search stops.
+  func bucket(table: Int, code: UInt64) {
+    buckets.append((table, code))
+    stopped = true
+  }
+
+  /// Notes a vector the search needs now: it stops.
+  func vector(_ id: UInt64) {
+    vectors.append(id)
+    stopped = true
+  }
+
+  /// Notes a vector the search is about to need.
+  func upcoming(_ id: UInt64) { vectors.append(id) }
+
+  /// Forgets everything, for the next search.
+  func reset() {
+    buckets.removeAll(keepingCapacity: true)
+    vectors.removeAll(keepingCapacity: true)
+    stopped = false
+    needsScan = false
   }
 }
 

@@ -59,10 +59,16 @@ public struct LSHSearcher: ~Copyable {
   let dimension: Int
   /// Items the source had ids for (every id is below it).
   let idLimit: Int
+  /// For a source holding only fetched vectors (``LSHPostingsSearch``): where the search notes
+  /// what it needs but the source lacks (then it stops); `nil` for a whole source.
+  let misses: PostingsMisses?
 
-  init(encoder: ItemEncoder, source: some VectorSource, tables: Tables) {
+  init(
+    encoder: ItemEncoder, source: some VectorSource, tables: Tables, misses: PostingsMisses? = nil
+  ) {
     self.encoder = encoder
     self.tables = tables
+    self.misses = misses
     itemCount = source.count
     blocks = source.blocks
     blockShift = source.blockRows.trailingZeroBitCount
@@ -171,6 +177,10 @@ public struct LSHSearcher: ~Copyable {
   /// A filter that passes no more items than this is served by scanning them directly.
   public static let directFilterLimit = 2048
 
+  /// Candidates in bound order a search over fetched postings that stopped in its first round
+  /// asks for beyond the one it stopped at.
+  static let candidatesToldAfterStop = 64
+
   /// One probe.
   func searchOne<Reader: BucketReader>(
     probe: UnsafeBufferPointer<Float>, k: Int, probesPerTable: Int, budget: Int,
@@ -219,7 +229,9 @@ public struct LSHSearcher: ~Copyable {
       coder.dimensions > 0 ? leadingTable[Int(byte)] : 0
     }
     @inline(__always) func threshold() -> Float { top.threshold * tolerance }
-    @inline(__always) func vector(_ id: UInt64) -> UnsafeBufferPointer<Float>? {
+    /// The vector of an id the search may return, or `nil` (deleted, filtered out, or not
+    /// held by a source of fetched vectors).
+    @inline(__always) func heldVector(_ id: UInt64) -> UnsafeBufferPointer<Float>? {
       let block = Int(truncatingIfNeeded: id >> UInt64(blockShift))
       guard id < UInt64(idLimit), block < blocks.count else { return nil }
       let offset = Int(truncatingIfNeeded: id) & blockMask
@@ -228,9 +240,21 @@ public struct LSHSearcher: ~Copyable {
       else { return nil }
       return UnsafeBufferPointer(start: blocks[block].values + offset * dimension, count: dimension)
     }
-    /// Starts loading a stored vector into the cache.
+    /// The vector of a candidate whose distance is needed now; a fetched source that lacks it
+    /// notes it and the search stops.
+    @inline(__always) func vector(_ id: UInt64) -> UnsafeBufferPointer<Float>? {
+      if let vector = heldVector(id) { return vector }
+      misses?.vector(id)
+      return nil
+    }
+    /// Whether a search over fetched postings lacks something and has stopped.
+    @inline(__always) func stopped() -> Bool { misses?.stopped ?? false }
+    /// Starts loading a stored vector into the cache (a fetched source notes it as needed soon).
     @inline(__always) func prefetch(_ id: UInt64) {
-      guard let vector = vector(id), let base = vector.baseAddress else { return }
+      guard let vector = heldVector(id), let base = vector.baseAddress else {
+        misses?.upcoming(id)
+        return
+      }
       var offset = 0
       while offset < dimension {
         tripindex_prefetch(base + offset)
@@ -308,7 +332,7 @@ public struct LSHSearcher: ~Copyable {
         }
       }
     }
-    @inline(__always) func budgetLeft() -> Bool { budget == 0 || scanned < budget }
+    @inline(__always) func budgetLeft() -> Bool { (budget == 0 || scanned < budget) && !stopped() }
     /// Reads a bucket outwards from the query's position (the sought page too, unless it was
     /// read in the first round).
     func scanBucket(table: Int, code: UInt64, includingFirstPage: Bool) {
@@ -352,11 +376,19 @@ public struct LSHSearcher: ~Copyable {
         }
       }
     }
+    // A fetched source that stops here is told the next candidates in bound order too, so
+    // that one fetch serves the next run this far and beyond.
+    var toldAfterStop = 0
     BoundOrder.visitAscending(
       UnsafeMutableBufferPointer(rebasing: scratch.queued[0..<queuedCount]), prefetch: prefetch
     ) {
       candidate in
       if candidate.bound >= threshold() { return false }
+      if stopped() {
+        misses?.upcoming(candidate.id)
+        toldAfterStop += 1
+        return toldAfterStop < Self.candidatesToldAfterStop
+      }
       if let vector = vector(candidate.id) {
         top.insert(id: candidate.id, distance: Vectors.squaredL2(probe, vector))
         evaluated += 1
@@ -397,7 +429,7 @@ public struct LSHSearcher: ~Copyable {
     // Too few found: more probes (up to 64 per table), then, for a k beyond what the buckets
     // hold, a full scan, so min(k, count) items come back.
     var extra = 0
-    while top.count < k && extra < 64 {
+    while top.count < k && extra < 64 && !stopped() {
       var progressed = false
       for table in 0..<configuration.tables {
         guard let next = probers[table].next(model.hasher) else { continue }
@@ -407,7 +439,10 @@ public struct LSHSearcher: ~Copyable {
       if !progressed { break }
       extra += 1
     }
-    if top.count < k && top.count < (allowed?.count ?? itemCount) {
+    if let misses, top.count < k && top.count < (allowed?.count ?? itemCount) {
+      // A source of fetched vectors cannot be scanned: the caller searches the whole store.
+      if !misses.stopped { misses.needsScan = true }
+    } else if top.count < k && top.count < (allowed?.count ?? itemCount) {
       for block in blocks {
         for row in 0..<block.rowCount where !block.isDeleted(row) {
           let id = block.firstID + UInt64(row)

@@ -35,7 +35,7 @@ public final class RedisSnapshot: ItemSnapshot, @unchecked Sendable {
   /// The store's metadata values when it was read.
   let metadataValues: [String: String]
   /// Each shard's write counter when it was read.
-  let generations: [Int64?]
+  public let generations: [Int64?]
   /// The rows laid out by id (the memory ``blocks`` point into), with each id's shard.
   private let rows: SnapshotRows
   private let store: RedisStore
@@ -291,7 +291,8 @@ extension RedisStore {
 
   /// Reads every shard and lists everything damaged: blocks shorter than their rows, records
   /// that do not decode, rows without a matching record and records without their row, vectors
-  /// that fail their checksums, names that lead nowhere, counts that disagree with the rows.
+  /// that fail their checksums, names that lead nowhere, counts that disagree with the rows,
+  /// index postings that disagree with the items' vectors.
   ///
   /// - Returns: one line per problem; empty when the store is sound.
   /// - Throws: ``RedisError``, or ``RedisStoreError`` when the shards kept changing.
@@ -302,11 +303,13 @@ extension RedisStore {
       let itemLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.items) })
       let nameLists = try client.pipeline(shardKeys.map { RedisCommand("HGETALL", $0.names) })
       let counts = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.count) })
+      let postings = try postingsProblems(of: snapshot)
       let after = try client.pipeline(shardKeys.map { RedisCommand("GET", $0.generation) })
       guard after.map(\.integer) == snapshot.generations else { continue }
       return layoutProblems
         + problems(
           of: snapshot, itemLists: itemLists, nameLists: nameLists, counts: counts.map(\.integer))
+        + postings
     }
     throw keptChanging
   }

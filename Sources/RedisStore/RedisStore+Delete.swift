@@ -20,18 +20,26 @@ extension RedisStore {
     var deleted: [String: UInt64] = [:]
     for (shard, shardNames) in perShard.sorted(by: { $0.key < $1.key }) {
       let shardKeys = keys.shard(shard)
-      let reply = try client.script(
-        Self.deleteScript,
-        keys: [
-          shardKeys.epoch, shardKeys.names, shardKeys.items, shardKeys.count,
-          shardKeys.generation,
-        ],
-        arguments: [Int(token), shardKeys.blockPrefix, shardBlockRows] + shardNames,
-        replicas: replicas)
-      guard let ids = reply.elements, ids.count == shardNames.count else {
+      var ids: [RedisReply] = []
+      try writeKeepingPostings(shard: shard) { versions in
+        let reply = try client.script(
+          Self.deleteScript,
+          keys: [
+            shardKeys.epoch, shardKeys.names, shardKeys.items, shardKeys.count,
+            shardKeys.generation, shardKeys.postingVersions,
+          ],
+          arguments: [
+            Int(token), shardKeys.blockPrefix, shardBlockRows, versions.joined(separator: " "),
+            try postingsLayout(versions),
+          ] + (try removedPostings(shard: shard, names: shardNames, versions: versions)),
+          replicas: replicas)
+        ids = reply.elements ?? []
+        return reply
+      }
+      guard ids.count == shardNames.count else {
         throw RedisStoreError(
-          reply.errorText?.hasPrefix("FENCED") == true ? .fenced : .damaged, store: "\(address)",
-          "shard \(shard) refused the delete: \(reply.errorText ?? "an unexpected reply")")
+          .damaged, store: "\(address)", "shard \(shard) answered the delete in an unexpected shape"
+        )
       }
       for (name, id) in zip(shardNames, ids) {
         if let bytes = id.bytes, let value = Self.bigEndianID(bytes) { deleted[name] = value }
@@ -40,30 +48,75 @@ extension RedisStore {
     return names.map { deleted[$0] }
   }
 
-  /// One shard's part of a delete: KEYS = epoch, names, items, count, generation; ARGV = token,
-  /// block prefix, rows per block, then the names. Returns each name's id (8 bytes) or false.
-  static let deleteScript = """
-    if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-      return redis.error_reply('FENCED a newer writer holds this store')
-    end
-    local prefix, per = ARGV[2], tonumber(ARGV[3])
-    local result, removed = {}, 0
-    for k = 4, #ARGV do
-      local id = redis.call('HGET', KEYS[2], ARGV[k])
-      result[#result + 1] = id or false
-      if id then
-        local row = struct.unpack('<I4', redis.call('HGET', KEYS[3], id))
-        local block = math.floor(row / per)
-        redis.call('SETRANGE', prefix .. 'ids:' .. block, (row % per) * 8, string.rep('\\255', 8))
-        redis.call('HDEL', KEYS[2], ARGV[k])
-        redis.call('HDEL', KEYS[3], id)
-        removed = removed + 1
+  /// Per name of one shard: the name, the id it leads to now (empty when none) and that item's
+  /// postings under `versions`, read from its stored vector (the script checks the id again).
+  private func removedPostings(shard: Int, names: [String], versions: [String]) throws
+    -> [any RedisArgument]
+  {
+    let shardKeys = keys.shard(shard)
+    let ids = try client.pipeline(names.map { RedisCommand("HGET", shardKeys.names, $0) }).map {
+      $0.bytes.flatMap(Self.bigEndianID)
+    }
+    var blobs = [[UInt8]](repeating: [], count: names.count)
+    if !versions.isEmpty {
+      let held = ids.enumerated().compactMap { index, id in id.map { (index, $0) } }
+      let records = try client.pipeline(
+        held.map { RedisCommand("HGET", shardKeys.items, Self.bigEndian($0.1)) })
+      let places = try zip(held, records).map { held, reply in
+        guard let record = reply.bytes.flatMap(ItemRecord.init(bytes:)) else {
+          throw RedisStoreError(
+            .damaged, store: "\(address)",
+            "item '\(names[held.0])' has a name but no readable record (shard \(shard))")
+        }
+        return (shard: shard, row: record.row)
+      }
+      for ((index, id), vector) in zip(held, try vectors(at: places)) {
+        blobs[index] = try vector.withUnsafeBufferPointer {
+          try postingsBlob(versions, vector: $0, id: id)
+        }
+      }
+    }
+    return names.indices.flatMap { index -> [any RedisArgument] in
+      [names[index], ids[index].map(Self.bigEndian) ?? [], blobs[index]]
+    }
+  }
+
+  /// One shard's part of a delete: KEYS = epoch, names, items, count, generation, index
+  /// versions; ARGV = token, block prefix, rows per block, the versions the postings were
+  /// encoded for and their layout, then per name the name, the id the writer read for it and
+  /// that item's postings. Returns each name's id (8 bytes) or false.
+  static let deleteScript =
+    postingsLua + "\n" + """
+      if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+        return redis.error_reply('FENCED a newer writer holds this store')
       end
-    end
-    redis.call('DECRBY', KEYS[4], removed)
-    redis.call('INCR', KEYS[5])
-    return result
-    """
+      if not versionsMatch(KEYS[6], ARGV[4]) then
+        return redis.error_reply('REINDEXED the index changed meanwhile')
+      end
+      local prefix, per, layout = ARGV[2], tonumber(ARGV[3]), ARGV[5]
+      for k = 6, #ARGV, 3 do
+        if (redis.call('HGET', KEYS[2], ARGV[k]) or '') ~= ARGV[k + 1] then
+          return redis.error_reply('CONFLICT ' .. ARGV[k] .. ' changed meanwhile')
+        end
+      end
+      local result, removed = {}, 0
+      for k = 6, #ARGV, 3 do
+        local id = redis.call('HGET', KEYS[2], ARGV[k])
+        result[#result + 1] = id or false
+        if id then
+          local row = struct.unpack('<I4', redis.call('HGET', KEYS[3], id))
+          local block = math.floor(row / per)
+          redis.call('SETRANGE', prefix .. 'ids:' .. block, (row % per) * 8, string.rep('\\255', 8))
+          postings(prefix, layout, ARGV[k + 2], row, false)
+          redis.call('HDEL', KEYS[2], ARGV[k])
+          redis.call('HDEL', KEYS[3], id)
+          removed = removed + 1
+        end
+      end
+      redis.call('DECRBY', KEYS[4], removed)
+      redis.call('INCR', KEYS[5])
+      return result
+      """
 }
 
 extension RedisStore {

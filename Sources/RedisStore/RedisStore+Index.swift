@@ -40,22 +40,30 @@ extension RedisStore {
   }
 
   /// Replaces the store's index (or drops it, for `nil`): the new parameters are written under
-  /// a new version first, then the meta key switches to it in one write (with `metadata`, so
-  /// that what is recorded about an index changes with it), then the former version is
-  /// removed. Readers see the old index or the new one.
+  /// a new version first, then its postings on every shard (when given an encoder: from then
+  /// on every write keeps them current), then the meta key switches to it in one write (with
+  /// `metadata`, so that what is recorded about an index changes with it), then the former
+  /// version and its postings are removed. Readers see the old index or the new one. Postings
+  /// of versions that never became current (a build that failed) are removed first.
   ///
   /// - Parameters:
   ///   - parameters: each parameter's name and bytes, or `nil` to drop the index.
+  ///   - postings: the encoder of the new parameters and the store's items to write its
+  ///     postings from, or `nil` for an index without postings.
   ///   - metadata: metadata values to record (or remove, given `nil`) in the switch.
   ///   - replicas: replicas that must acknowledge each write.
+  ///   - progress: told the shards whose postings are written so far.
   /// - Returns: the new version, or `nil` after a drop.
-  /// - Throws: ``RedisError``.
+  /// - Throws: ``RedisError``; ``RedisStoreError`` when the shards kept changing.
   @discardableResult
   public func setIndex(
-    _ parameters: [(key: String, bytes: [UInt8])]?, metadata: [String: String?] = [:],
-    replicas: Int = 0
+    _ parameters: [(key: String, bytes: [UInt8])]?,
+    postings: (encoder: any RedisPostingsEncoder, items: RedisSnapshot)? = nil,
+    metadata: [String: String?] = [:], replicas: Int = 0, progress: (Int) -> Void = { _ in }
   ) throws -> String? {
     let former = try client.send(RedisCommand("HGET", keys.meta, Self.indexField)).text
+    try removePostings(
+      try versionsWithPostings().subtracting(former.map { [$0] } ?? []), replicas: replicas)
     var version: String?
     let switchToo = metadataCommands(metadata)
     if let parameters {
@@ -65,15 +73,27 @@ extension RedisStore {
         [RedisCommand("DEL", key)]
           + parameters.map { RedisCommand("HSET", key, $0.key, $0.bytes) },
         replicas: replicas)
+      var layout: [RedisCommand] = []
+      if let postings {
+        postingEncoders.withLock { $0[fresh] = postings.encoder }
+        try writePostings(
+          version: fresh, encoder: postings.encoder, from: postings.items, replicas: replicas,
+          progress: progress)
+        // A tool that does not keep postings current must not write the store from now on.
+        layout = [RedisCommand("HSET", keys.meta, "schema", Self.schemaVersion)]
+      }
       _ = try client.transaction(
-        [RedisCommand("HSET", keys.meta, Self.indexField, fresh)] + switchToo,
+        [RedisCommand("HSET", keys.meta, Self.indexField, fresh)] + layout + switchToo,
         replicas: replicas)
       version = fresh
     } else {
       _ = try client.transaction(
         [RedisCommand("HDEL", keys.meta, Self.indexField)] + switchToo, replicas: replicas)
     }
-    if let former { _ = try client.send(RedisCommand("UNLINK", keys.index(former))) }
+    if let former {
+      try removePostings([former], replicas: replicas)
+      _ = try client.send(RedisCommand("UNLINK", keys.index(former)))
+    }
     return version
   }
 }

@@ -18,11 +18,16 @@ extension RedisStore {
     UInt64(max(0, try client.send(RedisCommand("GET", keys.nextID)).integer ?? 0))
   }
 
-  /// Each shard's live items and the memory its keys take.
+  /// Each shard's live items and the memory its keys take (the index's postings among them).
   ///
   /// - Throws: ``RedisError``.
   public func shardStatistics() throws -> [RedisShardStatistics] {
     let shardKeys = (0..<shards).map { keys.shard($0) }
+    let versions = try postingVersions(of: Array(0..<shards))
+    var tables: [String: Int] = [:]
+    for version in Set(versions.values.joined()) {
+      tables[version] = (try? postingsEncoder(version: version))?.tables ?? 0
+    }
     let counters = try client.pipeline(
       shardKeys.flatMap { [RedisCommand("GET", $0.count), RedisCommand("GET", $0.rows)] })
     var commands: [RedisCommand] = []
@@ -31,8 +36,14 @@ extension RedisStore {
       let rows = Int(counters[2 * shard + 1].integer ?? 0)
       let blocks = (rows + shardBlockRows - 1) / shardBlockRows
       let names =
-        [shardKey.names, shardKey.items, shardKey.rows, shardKey.count, shardKey.epoch]
+        [
+          shardKey.names, shardKey.items, shardKey.rows, shardKey.count, shardKey.epoch,
+          shardKey.generation, shardKey.postingVersions,
+        ]
         + (0..<blocks).flatMap { [shardKey.vectors($0), shardKey.ids($0)] }
+        + (versions[shard] ?? []).flatMap { version in
+          (0..<(tables[version] ?? 0)).map { shardKey.postings(version, table: $0) }
+        }
       for name in names {
         commands.append(RedisCommand("MEMORY", "USAGE", name, "SAMPLES", 0, keyIndex: 2))
         owners.append(shard)

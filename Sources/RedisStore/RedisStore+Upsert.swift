@@ -88,8 +88,11 @@ extension RedisStore {
       nextNew = UInt64(end) - UInt64(newCount)
     }
     var summary = RedisUpsertSummary()
-    var perShard: [Int: [any RedisArgument]] = [:]
-    var perShardItems: [Int: Int] = [:]
+    /// One item written to its shard.
+    struct Write {
+      var index: Int, id: UInt64, kind: String
+    }
+    var perShard: [Int: [Write]] = [:]
     for index in names.indices {
       let id: UInt64
       let kind: String
@@ -109,92 +112,141 @@ extension RedisStore {
         summary.added += 1
       }
       summary.ids.append(id)
+      perShard[shardOf[index], default: []].append(Write(index: index, id: id, kind: kind))
+    }
+    /// The script's arguments for one item: kind, name, ids, checksum and labels, vector, and
+    /// its postings under `versions` (added: the new vector's; removed: the old one's).
+    func arguments(_ write: Write, versions: [String]) throws -> [any RedisArgument] {
+      let (index, id, kind) = (write.index, write.id, write.kind)
       var littleEndian = id.littleEndian
       let idLE = withUnsafeBytes(of: &littleEndian) { Array($0) }
-      perShard[shardOf[index], default: []] += [
+      var added: [UInt8] = []
+      var removed: [UInt8] = []
+      if kind != "l" && !versions.isEmpty {
+        added = try rows.values.withUnsafeBufferPointer { values in
+          try postingsBlob(
+            versions,
+            vector: UnsafeBufferPointer(
+              rebasing: values[(index * dimension)..<((index + 1) * dimension)]),
+            id: id)
+        }
+        if kind == "u", let old = storedVectorBytes[index] {
+          removed = try Self.floats(old).withUnsafeBufferPointer {
+            try postingsBlob(versions, vector: $0, id: id)
+          }
+        }
+      }
+      return [
         kind, names[index], Self.bigEndian(id), idLE,
         ItemRecord.checksumAndLabelBytes(
           vector: kind == "l" ? storedVectorBytes[index] ?? [] : inputVectors[index],
           labels: labels[index]),
-        kind == "l" ? [] : inputVectors[index],
+        kind == "l" ? [] : inputVectors[index], added, removed,
       ]
-      perShardItems[shardOf[index], default: 0] += 1
     }
-    for (shard, arguments) in perShard.sorted(by: { $0.key < $1.key }) {
+    for (shard, writes) in perShard.sorted(by: { $0.key < $1.key }) {
       let shardKeys = keys.shard(shard)
-      let reply = try client.script(
-        Self.upsertScript,
-        keys: [
-          shardKeys.epoch, shardKeys.names, shardKeys.items, shardKeys.rows, shardKeys.count,
-          shardKeys.generation,
-        ],
-        arguments: [Int(token), shardKeys.blockPrefix, shardBlockRows, perShardItems[shard] ?? 0]
-          + arguments,
-        replicas: replicas)
-      if let text = reply.errorText {
-        throw RedisStoreError(
-          text.hasPrefix("FENCED") ? .fenced : .damaged, store: "\(address)",
-          "shard \(shard) refused the write: \(text); run the command again")
+      try writeKeepingPostings(shard: shard) { versions in
+        let layout = try postingsLayout(versions)
+        return try client.script(
+          Self.upsertScript,
+          keys: [
+            shardKeys.epoch, shardKeys.names, shardKeys.items, shardKeys.rows, shardKeys.count,
+            shardKeys.generation, shardKeys.postingVersions,
+          ],
+          arguments: [
+            Int(token), shardKeys.blockPrefix, shardBlockRows, writes.count,
+            versions.joined(separator: " "), layout,
+          ] + writes.flatMap { try arguments($0, versions: versions) },
+          replicas: replicas)
       }
     }
     return summary
   }
 
+  /// Runs one shard's write script with the index versions the shard keeps, again when the
+  /// shard's versions changed before it ran (an index switched meanwhile): the script refuses
+  /// a write encoded for other versions before it writes anything.
+  ///
+  /// - Throws: ``RedisStoreError`` (`fenced`, `damaged`) for a refused write.
+  func writeKeepingPostings(shard: Int, _ write: ([String]) throws -> RedisReply) throws {
+    for _ in 0..<Self.maximumIndexReads {
+      let versions = try postingVersions(of: [shard])[shard] ?? []
+      let reply = try write(versions)
+      guard let text = reply.errorText else { return }
+      if text.hasPrefix("REINDEXED") { continue }
+      throw RedisStoreError(
+        text.hasPrefix("FENCED") ? .fenced : .damaged, store: "\(address)",
+        "shard \(shard) refused the write: \(text); run the command again")
+    }
+    throw RedisStoreError(
+      .damaged, store: "\(address)",
+      "shard \(shard): its index versions kept changing during the write; run the command again")
+  }
+
   /// One shard's part of an upsert, checked first (a script that fails part-way keeps what it
-  /// wrote), then written: KEYS = epoch, names, items, rows, count, generation; ARGV = token,
-  /// block prefix, rows per block, item count, then per item kind (`a` add, `u` vector and
-  /// labels, `l` labels), name, id (big-endian), id (little-endian), the vector's checksum and
-  /// the labels, vector.
-  static let upsertScript = """
-    if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-      return redis.error_reply('FENCED a newer writer holds this store')
-    end
-    local prefix, per, n = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-    for k = 0, n - 1 do
-      local base = 5 + k * 6
-      local kind, name, id = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-      local held = redis.call('HGET', KEYS[2], name)
-      if kind == 'a' then
-        if held then return redis.error_reply('CONFLICT ' .. name .. ' was added meanwhile') end
-      elseif held ~= id or redis.call('HEXISTS', KEYS[3], id) == 0 then
-        return redis.error_reply('CONFLICT ' .. name .. ' changed meanwhile')
+  /// wrote), then written: KEYS = epoch, names, items, rows, count, generation, index versions;
+  /// ARGV = token, block prefix, rows per block, item count, the versions the postings were
+  /// encoded for and their layout (``postingsLayout(_:)``), then per item kind (`a` add, `u`
+  /// vector and labels, `l` labels), name, id (big-endian), id (little-endian), the vector's
+  /// checksum and the labels, vector, postings to add, postings to remove.
+  static let upsertScript =
+    postingsLua + "\n" + """
+      if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+        return redis.error_reply('FENCED a newer writer holds this store')
       end
-    end
-    local rows = tonumber(redis.call('GET', KEYS[4]) or '0')
-    local added = 0
-    for k = 0, n - 1 do
-      local base = 5 + k * 6
-      local kind, name, id, idLE = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
-      local labels, vector = ARGV[base + 4], ARGV[base + 5]
-      local row
-      if kind == 'a' then
-        row = rows
-        rows = rows + 1
-        added = added + 1
-        local block, offset = math.floor(row / per), row % per
-        if offset == 0 then
-          -- A new block is allocated once at its full size (appending would let Redis
-          -- over-allocate each string by up to 2x as it grows).
-          redis.call('SETRANGE', prefix .. 'vec:' .. block, per * string.len(vector) - 1, '\0')
-          redis.call('SETRANGE', prefix .. 'ids:' .. block, per * 8 - 1, '\0')
-        end
-        redis.call('SETRANGE', prefix .. 'vec:' .. block, offset * string.len(vector), vector)
-        redis.call('SETRANGE', prefix .. 'ids:' .. block, offset * 8, idLE)
-        redis.call('HSET', KEYS[2], name, id)
-      else
-        row = struct.unpack('<I4', redis.call('HGET', KEYS[3], id))
-        if kind == 'u' then
-          local block = math.floor(row / per)
-          redis.call('SETRANGE', prefix .. 'vec:' .. block, (row % per) * string.len(vector), vector)
+      if not versionsMatch(KEYS[7], ARGV[5]) then
+        return redis.error_reply('REINDEXED the index changed meanwhile')
+      end
+      local prefix, per, n, layout = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
+      local stride = 8
+      for k = 0, n - 1 do
+        local base = 7 + k * stride
+        local kind, name, id = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+        local held = redis.call('HGET', KEYS[2], name)
+        if kind == 'a' then
+          if held then return redis.error_reply('CONFLICT ' .. name .. ' was added meanwhile') end
+        elseif held ~= id or redis.call('HEXISTS', KEYS[3], id) == 0 then
+          return redis.error_reply('CONFLICT ' .. name .. ' changed meanwhile')
         end
       end
-      redis.call('HSET', KEYS[3], id, struct.pack('<I4', row) .. labels .. name)
-    end
-    redis.call('SET', KEYS[4], rows)
-    redis.call('INCRBY', KEYS[5], added)
-    redis.call('INCR', KEYS[6])
-    return added
-    """
+      local rows = tonumber(redis.call('GET', KEYS[4]) or '0')
+      local added = 0
+      for k = 0, n - 1 do
+        local base = 7 + k * stride
+        local kind, name, id, idLE = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
+        local labels, vector = ARGV[base + 4], ARGV[base + 5]
+        local row
+        if kind == 'a' then
+          row = rows
+          rows = rows + 1
+          added = added + 1
+          local block, offset = math.floor(row / per), row % per
+          if offset == 0 then
+            -- A new block is allocated once at its full size (appending would let Redis
+            -- over-allocate each string by up to 2x as it grows).
+            redis.call('SETRANGE', prefix .. 'vec:' .. block, per * string.len(vector) - 1, '\0')
+            redis.call('SETRANGE', prefix .. 'ids:' .. block, per * 8 - 1, '\0')
+          end
+          redis.call('SETRANGE', prefix .. 'vec:' .. block, offset * string.len(vector), vector)
+          redis.call('SETRANGE', prefix .. 'ids:' .. block, offset * 8, idLE)
+          redis.call('HSET', KEYS[2], name, id)
+        else
+          row = struct.unpack('<I4', redis.call('HGET', KEYS[3], id))
+          if kind == 'u' then
+            local block = math.floor(row / per)
+            redis.call('SETRANGE', prefix .. 'vec:' .. block, (row % per) * string.len(vector), vector)
+          end
+        end
+        postings(prefix, layout, ARGV[base + 7], row, false)
+        postings(prefix, layout, ARGV[base + 6], row, true)
+        redis.call('HSET', KEYS[3], id, struct.pack('<I4', row) .. labels .. name)
+      end
+      redis.call('SET', KEYS[4], rows)
+      redis.call('INCRBY', KEYS[5], added)
+      redis.call('INCR', KEYS[6])
+      return added
+      """
 
   /// Refuses bad names and values before anything is written (as the LMDB store does);
   /// normalises for cosine.

@@ -21,13 +21,24 @@ public final class RedisStore: Sendable {
   public let shards: Int
   /// Rows per block key of a shard.
   public let shardBlockRows: Int
+  /// The store's layout version when it was opened (``schemaVersion`` once an index keeps
+  /// postings on its shards).
+  public let schema: Int
   let client: RedisClusterClient
   let keys: RedisStoreKeys
   /// This process's fencing token, taken on its first write.
   private let token = Mutex<UInt64?>(nil)
+  /// How this process reads an index version's parameters into what its postings need, or
+  /// `nil` when it cannot (then it refuses to write a store whose shards keep postings).
+  let postingsDecoder: RedisPostingsDecoder?
+  /// The encoders of index versions read so far.
+  let postingEncoders = Mutex<[String: any RedisPostingsEncoder]>([:])
 
-  /// The layout version this code writes and reads.
-  public static let schemaVersion = 1
+  /// The layout version this code writes and reads: 2 once an index keeps postings on the
+  /// shards (a tool that does not keep them current must not write such a store).
+  public static let schemaVersion = 2
+  /// The layout version of a store whose index keeps no postings.
+  static let schemaWithoutPostings = 1
   /// The shard count of a new store unless told otherwise.
   public static let defaultShards = 16
   /// Rows per shard block: as many as fit, with Redis's string header, in 256 KiB — an
@@ -42,9 +53,12 @@ public final class RedisStore: Sendable {
 
   private init(
     address: RedisStoreAddress, client: RedisClusterClient, dimension: Int,
-    metric: DistanceMetric, shards: Int, shardBlockRows: Int
+    metric: DistanceMetric, shards: Int, shardBlockRows: Int, schema: Int,
+    postings: RedisPostingsDecoder?
   ) {
+    self.schema = schema
     self.address = address
+    postingsDecoder = postings
     self.client = client
     self.dimension = dimension
     self.metric = metric
@@ -58,11 +72,13 @@ public final class RedisStore: Sendable {
   /// - Parameters:
   ///   - address: the store.
   ///   - client: a client of its cluster.
+  ///   - postings: how to read an index version's parameters into postings (the index module
+  ///     provides it); without it, writes to a store whose index keeps postings are refused.
   /// - Returns: the store.
   /// - Throws: ``RedisStoreError`` (`missing`, `unreadable`), ``RedisError``.
-  public static func open(_ address: RedisStoreAddress, client: RedisClusterClient) throws
-    -> RedisStore
-  {
+  public static func open(
+    _ address: RedisStoreAddress, client: RedisClusterClient, postings: RedisPostingsDecoder? = nil
+  ) throws -> RedisStore {
     let keys = RedisStoreKeys(name: address.name)
     let reply = try client.send(RedisCommand("HGETALL", keys.meta))
     guard let fields = reply.elements, !fields.isEmpty else {
@@ -99,7 +115,8 @@ public final class RedisStore: Sendable {
     return RedisStore(
       address: address, client: client,
       dimension: try number("dimension", 1...VectorLimits.maximumDimension), metric: metric,
-      shards: try number("shards", 1...4096), shardBlockRows: try number("block_rows", 1...65536))
+      shards: try number("shards", 1...4096), shardBlockRows: try number("block_rows", 1...65536),
+      schema: schema, postings: postings)
   }
 
   /// Opens the store, creating it with `dimension` and `metric` when there is none.
@@ -110,11 +127,12 @@ public final class RedisStore: Sendable {
   ///   - metric: the metric; `nil` accepts an existing store's (and means l2 for a new one).
   ///   - shards: the shard count of a new store.
   ///   - client: a client of its cluster.
+  ///   - postings: as for ``open(_:client:postings:)``.
   /// - Returns: the store.
   /// - Throws: ``RedisStoreError`` of kind `mismatch` naming both values, ``RedisError``.
   public static func openOrCreate(
     _ address: RedisStoreAddress, dimension: Int, metric: DistanceMetric?,
-    shards: Int = defaultShards, client: RedisClusterClient
+    shards: Int = defaultShards, client: RedisClusterClient, postings: RedisPostingsDecoder? = nil
   ) throws -> RedisStore {
     let keys = RedisStoreKeys(name: address.name)
     // Created only if absent, in one step (two builds starting at once create it once).
@@ -122,11 +140,11 @@ public final class RedisStore: Sendable {
       "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end return 1",
       keys: [keys.meta],
       arguments: [
-        "schema", schemaVersion, "dimension", dimension, "metric", (metric ?? .l2).rawValue,
+        "schema", schemaWithoutPostings, "dimension", dimension, "metric", (metric ?? .l2).rawValue,
         "shards", shards, "block_rows", shardBlockRows(forDimension: dimension),
         "created_by", "tripindex",
       ])
-    let store = try open(address, client: client)
+    let store = try open(address, client: client, postings: postings)
     guard store.dimension == dimension else {
       throw RedisStoreError(
         .mismatch, store: "\(address)",

@@ -40,6 +40,12 @@ struct RedisStoreKeys: Sendable {
     func vectors(_ block: Int) -> String { tag + ":vec:\(block)" }
     /// Block `block` of the shard's row ids (`UInt64` LE; all ones for a deleted row).
     func ids(_ block: Int) -> String { tag + ":ids:\(block)" }
+    /// The index versions whose postings the shard keeps (space-separated): every write of the
+    /// shard keeps each of them current.
+    var postingVersions: String { tag + ":lsh" }
+    /// The postings of table `table` of index version `version`: bucket code (`UInt64` LE) →
+    /// the entries of the shard's items in that bucket, each followed by its row (`UInt32` LE).
+    func postings(_ version: String, table: Int) -> String { tag + ":lsh:\(version):\(table)" }
   }
 
   /// The shard of an item: FNV-1a of its name's bytes, modulo the shard count (the same in

@@ -5,6 +5,7 @@ import Testing
 import TripIndex
 import TripIndexTools
 import VectorMath
+import VectorStore
 
 /// The commands on a store on a real local Redis Cluster (3 masters + 3 replicas), against the
 /// same commands on an LMDB store of the same items: same answers, same metrics, ids kept by
@@ -119,6 +120,71 @@ import VectorMath
     let exact = try run(["query", Self.queries, "--store", store, "-k", "3", "--json"])
     #expect(exact.contains("\"method\": \"exact\"") && !exact.contains("\"lsh\""))
     #expect(try run(["info", "--store", store]).contains("index: none"))
+  }
+
+  @Test(
+    "LSH through the postings: probes read their buckets and the vectors they score, with LMDB's answers, also after upserts and deletes; check verifies the postings"
+  )
+  func postingsSameAsLMDB() throws {
+    let lmdb = directory.file("p.lmdb")
+    let store = redis("postings")
+    try run([
+      "build", Self.gallery, "--store", lmdb, "--index", "lsh", "--tables", "6", "--bits", "8",
+      "--quiet",
+    ])
+    try run(["copy", "--from", lmdb, "--to", store])
+    // Probes near stored items (so that their buckets hold k items), and items to write.
+    let stored = try VectorStore.open(path: lmdb, readOnly: true).read { snapshot in
+      (0..<UInt64(60)).compactMap { id in snapshot.vector(id: id).map { Array($0) } }
+    }
+    var random = SystemRandomNumberGenerator()
+    let probes = Matrix(
+      rowArrays: stored.map { row in row.map { $0 + Float.random(in: -0.05...0.05, using: &random) }
+      })
+    let onLMDB = try SearchSession(storePath: lmdb, readOnly: false)
+    let onRedis = try SearchSession(storePath: store, readOnly: false, redisReads: .postings)
+    let overSnapshot = try SearchSession(storePath: store, readOnly: true, redisReads: .snapshot)
+    var options = Query.SearchOptions(k: 10)
+    options.forceIndex = true
+    func expectSame(_ stage: String) throws {
+      let expected = try onLMDB.search(probes, labels: nil, options: options)
+      for (session, path) in [(onRedis, true), (overSnapshot, false)] {
+        let found = try session.search(probes, labels: nil, options: options)
+        #expect(found.readThroughPostings == path, "\(stage)")
+        #expect(found.neighbors == expected.neighbors, "\(stage), postings \(path)")
+        #expect(found.candidates == expected.candidates, "\(stage), postings \(path)")
+        #expect(found.exactDistances == expected.exactDistances, "\(stage), postings \(path)")
+        #expect(found.bucketsRead == expected.bucketsRead, "\(stage), postings \(path)")
+      }
+    }
+    try expectSame("as copied")
+    // Writes keep the postings current in the same script as the items.
+    for (index, row) in stored.prefix(20).enumerated() {
+      let moved = row.map { $0 * 0.9 + 0.01 }
+      for session in [onLMDB, onRedis] {
+        _ = try session.upsert(name: "new-\(index)", vector: row, labels: ItemLabels())
+        _ = try session.upsert(name: "base#\(index + 30)", vector: moved, labels: ItemLabels())
+        _ = try session.delete(name: "base#\(index + 100)")
+      }
+    }
+    try expectSame("after writes")
+    #expect(try run(["check", "--store", store]).contains("sound"))
+    // A posting lost is damage that check names.
+    let client = try RedisClusterClient(
+      seeds: cluster.seeds.split(separator: ",").compactMap { RedisEndpoint($0) })
+    let name = String(store.split(separator: "/").last ?? "")
+    var damaged = false
+    for shard in 0..<16 where !damaged {
+      let version = try #require(
+        try client.send(RedisCommand("HGET", "\(name):meta", "index")).text)
+      let key = "{\(name):\(shard)}:lsh:\(version):2"
+      guard let field = try client.send(RedisCommand("HRANDFIELD", key)).bytes else { continue }
+      _ = try client.send(RedisCommand("HDEL", key, field))
+      damaged = true
+    }
+    #expect(damaged)
+    let report = try refusal(["check", "--store", store])
+    #expect(report.contains("table 2 of the index"), "\(report)")
   }
 
   @Test(

@@ -61,7 +61,8 @@ public struct RedisAccess: Sendable {
   ///   (no such store, a newer layout).
   func open(_ location: String) throws -> RedisStore {
     let address = try Self.address(location)
-    return try RedisStore.open(address, client: try client(for: address))
+    return try RedisStore.open(
+      address, client: try client(for: address), postings: RedisIndex.postingsDecoder)
   }
 
   /// Opens a store, creating it with ``shards`` shards when there is none.
@@ -77,7 +78,7 @@ public struct RedisAccess: Sendable {
     let address = try Self.address(location)
     return try RedisStore.openOrCreate(
       address, dimension: dimension, metric: metric, shards: shards,
-      client: try client(for: address))
+      client: try client(for: address), postings: RedisIndex.postingsDecoder)
   }
 
   /// The replicas each write of `store` waits for: ``replicas`` when given (refused when some

@@ -159,6 +159,9 @@ public enum Query {
     /// Seconds spent opening the store and reading the probes, preparing the search (loading the
     /// LSH tables), and searching.
     public var timing: (load: Double, prepare: Double, search: Double) = (0, 0, 0)
+    /// Whether a store on a Redis Cluster was searched through its index's postings (each
+    /// probe's buckets, then the vectors it scored) rather than over a snapshot of every item.
+    public var readThroughPostings = false
   }
 
   /// Runs a query: opens the store, reads and prepares the probes, searches.

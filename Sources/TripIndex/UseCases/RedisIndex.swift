@@ -7,11 +7,28 @@ import VectorStore
 ///
 /// What the store keeps is the index's fitted parameters (projection, hash functions, compact
 /// codes: the bytes an LMDB index keeps in `lsh.params`), under a version that one write of the
-/// meta key switches. Its tables are derived: a query process hashes the snapshot it reads
-/// (which it holds whole for exact re-ranking anyway) into tables in memory, ordered as an LMDB
-/// table is, so the same parameters over the same items give the same answers as on LMDB.
-/// Writes therefore never touch the index, and an index switch is atomic by construction.
+/// meta key switches, and per shard the version's postings (each item's entry in its bucket of
+/// every table), which every write of the shard keeps current in the same script. A search of a
+/// few probes reads the probes' buckets and then only the vectors it scores
+/// (``RedisPostingsSearch``); a search of many reads the whole snapshot and hashes it into
+/// tables in memory, ordered as an LMDB table is. Both give the same answers as an LMDB store
+/// with the same parameters over the same items.
 enum RedisIndex {
+  /// Reads an index version's parameters into its encoder: how the store keeps the version's
+  /// postings current.
+  static let postingsDecoder: RedisPostingsDecoder = { parameters, store in
+    try encoder(parameters: parameters, store: store)
+  }
+
+  /// An encoder from a store's stored parameters.
+  ///
+  /// - Throws: `LSHError` for damaged or outdated parameters.
+  static func encoder(parameters: [String: [UInt8]], store: RedisStore) throws -> ItemEncoder {
+    try ItemEncoder(
+      storedParameters: { parameters[$0] }, dimension: store.dimension, metric: store.metric,
+      location: "store \(store.address)")
+  }
+
   /// Fits an index with `configuration` to the store's items and switches the store to it.
   ///
   /// - Returns: the fitted encoder and the index's measured speed (see ``install(_:on:replicas:over:)``).
@@ -51,11 +68,34 @@ enum RedisIndex {
   ) throws -> (lsh: Double, exact: Double) {
     let items = try snapshot ?? store.snapshot()
     let speed = try LSHTuner.speed(of: LSHMemoryIndex(encoder: encoder, over: items), over: items)
-    try store.setIndex(
-      encoder.storedParameters,
+    try switchTo(
+      encoder, on: store, over: items,
       metadata: [LSHIndex.speedKey: LSHIndex.speedText(lsh: speed.lsh, exact: speed.exact)],
       replicas: replicas)
     return speed
+  }
+
+  /// Switches the store to an index with fitted parameters, its postings written on every shard
+  /// from `items` (shards written since are read again) before the switch.
+  ///
+  /// - Parameters:
+  ///   - encoder: the fitted parameters.
+  ///   - store: the store.
+  ///   - items: the store's items, read after the parameters were fitted.
+  ///   - metadata: what is recorded with the switch.
+  ///   - replicas: replicas that must acknowledge each write.
+  ///   - progress: shows the shards written.
+  /// - Throws: `RedisError`, `RedisStoreError`.
+  static func switchTo(
+    _ encoder: ItemEncoder, on store: RedisStore, over items: RedisSnapshot,
+    metadata: [String: String?], replicas: Int, progress: any ProgressReporting = SilentProgress()
+  ) throws {
+    try store.setIndex(
+      encoder.storedParameters, postings: (encoder, items), metadata: metadata,
+      replicas: replicas
+    ) { written in
+      progress.update("writing the index's postings: \(written) of \(store.shards) shards")
+    }
   }
 
   /// Drops the store's index (and what was recorded about it) in one switch.
@@ -74,10 +114,23 @@ enum RedisIndex {
   /// - Throws: `LSHError` for damaged or outdated parameters, `RedisError`.
   static func current(of store: RedisStore) throws -> (version: String, encoder: ItemEncoder)? {
     guard let (version, parameters) = try store.indexParameters() else { return nil }
-    let encoder = try ItemEncoder(
-      storedParameters: { parameters[$0] }, dimension: store.dimension, metric: store.metric,
-      location: "store \(store.address)")
-    return (version, encoder)
+    return (version, try encoder(parameters: parameters, store: store))
+  }
+}
+
+extension ItemEncoder: RedisPostingsEncoder {
+  /// The number of tables.
+  public var tables: Int { model.configuration.tables }
+  /// Bytes of one table entry.
+  public var entryBytes: Int { coder.entryBytes }
+
+  /// The bucket of `vector` in every table and its table entry, as an LMDB index stores them.
+  public func postings(of vector: UnsafeBufferPointer<Float>, id: UInt64) -> (
+    buckets: [UInt64], entry: [UInt8]
+  ) {
+    var scratch = makeScratch()
+    encode(vector, id: id, into: &scratch)
+    return (scratch.codes, scratch.entry)
   }
 }
 

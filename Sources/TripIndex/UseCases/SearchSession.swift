@@ -38,6 +38,26 @@ public final class SearchSession: Sendable {
   /// A Redis store's last snapshot and the index tables built over it, searched again while no
   /// shard and no index version has changed.
   private let redisState = Mutex<RedisSearchState?>(nil)
+  /// The index version a search over a Redis store's postings last used, and its parameters.
+  let postingsIndex = Mutex<(version: String, encoder: ItemEncoder)?>(nil)
+  /// How searches of a Redis store read it.
+  let redisReads: RedisReads
+  /// Probes searched through a Redis store's postings since its snapshot was last read: once
+  /// they cost what a snapshot costs, the next search reads one (and keeps it while no shard
+  /// changes).
+  let probesByPostings = Mutex(0)
+
+  /// How searches of a store on a Redis Cluster read it.
+  public enum RedisReads: Sendable {
+    /// A few probes through the index's postings, many over a snapshot of the whole store, by
+    /// what each costs; tables held for the store as it is are searched again.
+    case automatic
+    /// Through the postings whenever the index keeps them and the search can (tests compare
+    /// both ways).
+    case postings
+    /// Always over a snapshot.
+    case snapshot
+  }
 
   /// What searches of a Redis store reuse.
   private struct RedisSearchState: Sendable {
@@ -55,12 +75,14 @@ public final class SearchSession: Sendable {
   ///   - usesIndex: open the store's LSH index (when searches may use it, or writes must keep
   ///     it current).
   ///   - redis: how to reach a store on a Redis Cluster.
+  ///   - redisReads: how searches of a Redis store read it.
   /// - Throws: `VectorStoreError`, `ModelFileError`, `LSHError`; `RedisError` and
   ///   `RedisStoreError` for a Redis store.
   public init(
     storePath: String, modelPath: String? = nil, readOnly: Bool, usesIndex: Bool = true,
-    redis: RedisAccess = RedisAccess()
+    redis: RedisAccess = RedisAccess(), redisReads: RedisReads = .automatic
   ) throws {
+    self.redisReads = redisReads
     if RedisAccess.isRedis(storePath) {
       let store = try redis.open(storePath)
       location = "\(store.address)"
@@ -150,11 +172,26 @@ public final class SearchSession: Sendable {
           recordedSpeed: try LSHIndex.recordedSpeed(in: snapshot), started: started)
       }
     case .redis(let store, _):
+      if !options.exact,
+        let answered = try searchPostings(
+          of: store, probes, names: names, options: options, started: started)
+      {
+        return answered
+      }
       let state = try currentRedisState(of: store, withIndex: !options.exact)
       return try search(
         probes, names: names, labels: labels, options: options, in: state.snapshot,
         index: state.index.map { .memory($0.tables) },
         recordedSpeed: try LSHIndex.recordedSpeed(in: state.snapshot), started: started)
+    }
+  }
+
+  /// Whether this session holds a snapshot of a Redis store read at these write counters, with
+  /// the tables of index `version` over it (a search over them needs no reads but two).
+  func holdsRedisTables(generations: [Int64?], version: String) -> Bool {
+    redisState.withLock { state in
+      guard let state else { return false }
+      return state.snapshot.generations == generations && state.index?.version == version
     }
   }
 
@@ -167,6 +204,7 @@ public final class SearchSession: Sendable {
     let previous = redisState.withLock { $0 }
     var state = RedisSearchState(
       snapshot: try store.snapshot(reusing: previous?.snapshot), index: nil)
+    if state.snapshot !== previous?.snapshot { probesByPostings.withLock { $0 = 0 } }
     if withIndex, let version = try store.indexVersion() {
       if let held = previous?.index, held.version == version,
         previous?.snapshot === state.snapshot

@@ -149,7 +149,7 @@ public struct StoreInfo: Sendable {
     var info = StoreInfo(
       storePath: location, count: shards.reduce(0) { $0 + $1.items },
       assignedIDs: try store.assignedIDs(), dimension: store.dimension, metric: store.metric,
-      dataBytes: shards.reduce(0) { $0 + $1.bytes }, schemaVersion: RedisStore.schemaVersion,
+      dataBytes: shards.reduce(0) { $0 + $1.bytes }, schemaVersion: store.schema,
       databases: shards.map {
         DatabaseSize(name: "shard \($0.shard)", entries: $0.items, bytes: $0.bytes)
       }, index: index, indexProblem: indexProblem,

@@ -118,12 +118,12 @@ public enum Tune {
     }
     let verdict = outcome.recordedVerdict(k: k, target: target)
     if let built = outcome.built, let encoder = report.encoder, !outcome.exact {
-      try store.setIndex(
-        encoder.storedParameters,
+      try RedisIndex.switchTo(
+        encoder, on: store, over: snapshot,
         metadata: verdict.merging([
           LSHIndex.speedKey: LSHIndex.speedText(
             lsh: built.microsecondsPerQuery, exact: report.exactMicrosecondsPerQuery)
-        ]) { kept, _ in kept }, replicas: replicas)
+        ]) { kept, _ in kept }, replicas: replicas, progress: progress)
     } else {
       try RedisIndex.drop(from: store, replicas: replicas, metadata: verdict)
     }
