@@ -4,13 +4,15 @@ replicas on this machine, started and stopped here), through the tripindex comma
 - build throughput, without and with the default LSH index (each Redis write acknowledged by
   one replica: the default when every master has one);
 - memory: the masters' `used_memory` summed (less an empty cluster's) against the bytes LMDB's
-  `info --json` reports (its databases, and its data file);
+  `info --json` reports (its databases, and its data file), without and with the default index
+  (its postings on the shards against LMDB's tables);
 - 10k LSH probes, whole process, medians of interleaved rounds, and whether both engines
   return the same neighbours (the Redis store gets the LMDB index's fitted parameters by
   `copy`, so they should); with --tuned, again with the index `tune` chooses on the LMDB store;
 - exact search of the same queries: whether both return the same ids and distances;
 - single-probe latency (`query one-probe -k 20`), exact and LSH: whole process and `--timing`'s
-  search time, medians.
+  search time, medians; then batches of 10 and 100 LSH probes, whole process (a Redis store
+  answers few probes through its index's postings, many over a snapshot of the store).
 
     python3 Benchmarks/scripts/redis_vs_lmdb.py DATA_DIR [--rounds 3] [--latency-rounds 5]
         [--tripindex PATH] [--port 7700] [--json OUT] [--tuned]
@@ -130,12 +132,25 @@ def main():
                   redis_bytes / 2**20, lmdb_databases / 2**20, info["data_bytes"] / 2**20,
                   redis_bytes / lmdb_databases), flush=True)
         indexed = {}
+        before_indexed = used_memory(ports)
         for engine, store in (("lmdb", lmdb("indexed.lmdb")), ("redis", redis("indexed"))):
             _, seconds = run([tool, "build", base, "--store", store, "--quiet", "--batch", "2000",
                               "--index", "lsh"])
             indexed[engine] = {"seconds": seconds, "vectors_per_second": rows / seconds}
             print(f"build with the default index, {engine}: {seconds:.1f} s", flush=True)
         report["build"] = {"without_index": builds, "with_index": indexed}
+        # With the index: its postings on the shards against LMDB's tables.
+        redis_indexed = used_memory(ports) - before_indexed
+        info = json.loads(run([tool, "info", "--store", lmdb("indexed.lmdb"), "--json"])[0].stdout)
+        lmdb_indexed = sum(database["bytes"] for database in info["databases"])
+        report["memory_with_index"] = {
+            "redis_used_memory_masters": redis_indexed, "lmdb_databases": lmdb_indexed,
+            "ratio_to_lmdb_databases": redis_indexed / lmdb_indexed,
+        }
+        print("memory with the default index: Redis masters' used_memory {:.1f} MiB, LMDB "
+              "databases {:.1f} MiB: {:.2f}x".format(
+                  redis_indexed / 2**20, lmdb_indexed / 2**20, redis_indexed / lmdb_indexed),
+              flush=True)
         # The Redis store searched below holds the LMDB index's own parameters.
         run([tool, "copy", "--from", lmdb("indexed.lmdb"), "--to", redis("same"), "--quiet",
              "--batch", "2000"])
@@ -200,6 +215,23 @@ def main():
                 print(f"one probe, {key}: whole process {statistics.median(walls) * 1000:.0f} ms, "
                       f"search {statistics.median(searches) * 1000:.2f} ms", flush=True)
         report["single_probe"] = latency
+        # Small batches: a Redis store answers them through the index's postings (the probes'
+        # buckets, then the vectors they score) while that costs less than reading the store.
+        batches = {}
+        for size in (10, 100):
+            batch = os.path.join(work, f"batch{size}.fvecs")
+            with open(queries, "rb") as source, open(batch, "wb") as target:
+                target.write(source.read(4 * (dimension + 1) * size))
+            for engine, store in stores.items():
+                walls = []
+                for _ in range(args.latency_rounds):
+                    walls.append(run([tool, "query", batch, "--store", store, "-k", "10",
+                                      "--lsh"])[1])
+                key = f"{engine} {size} probes"
+                batches[key] = statistics.median(walls)
+                print(f"{size} LSH probes, {engine}: whole process "
+                      f"{statistics.median(walls) * 1000:.0f} ms", flush=True)
+        report["small_batches"] = batches
     finally:
         subprocess.run([script, "stop", cluster], capture_output=True)
         subprocess.run(["rm", "-rf", work])

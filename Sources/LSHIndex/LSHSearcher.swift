@@ -247,8 +247,14 @@ public struct LSHSearcher: ~Copyable {
       misses?.vector(id)
       return nil
     }
-    /// Whether a search over fetched postings lacks something and has stopped.
-    @inline(__always) func stopped() -> Bool { misses?.stopped ?? false }
+    /// Whether a search over fetched postings lacks something and has stopped. Once k distances
+    /// are known it goes on instead, noting every candidate its bounds cannot rule out against
+    /// the k-th distance so far (at least the final k-th distance, so the run that has them all
+    /// needs no more): one fetch serves the rest of the search.
+    @inline(__always) func stopped() -> Bool {
+      guard let misses else { return false }
+      return misses.stopped && top.count < k
+    }
     /// Starts loading a stored vector into the cache (a fetched source notes it as needed soon).
     @inline(__always) func prefetch(_ id: UInt64) {
       guard let vector = heldVector(id), let base = vector.baseAddress else {

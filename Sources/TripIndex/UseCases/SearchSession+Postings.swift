@@ -5,12 +5,13 @@ import VectorMath
 import VectorStore
 
 extension SearchSession {
-  /// Items of a store whose snapshot costs what one probe through its postings costs (on this
-  /// 2-core machine with a local cluster: a snapshot and its tables about 3 µs per item, a probe
-  /// through the postings about 6 ms, a few round trips): a search reads through the postings
-  /// while the probes searched so since the last snapshot, times this, stay within the store's
-  /// items.
-  static let itemsPerPostingsProbe = 2_000
+  /// Items of a store whose snapshot costs what one probe through its postings costs: a search
+  /// reads through the postings while the probes so searched since the last snapshot, times
+  /// this, stay within the store's items. Measured on this 2-core machine with a local cluster
+  /// (`redis_vs_lmdb.py`): a probe through the postings 4–5 ms at 100k × 192 and at 1M × 128
+  /// (three rounds of fetches), a snapshot and its tables about 0.32 s at 100k and 2.5 s at 1M:
+  /// the two cost the same at about 70 and 570 probes.
+  static let itemsPerPostingsProbe = 1_500
 
   /// Searches a few probes of a Redis store through its index's postings: each probe's buckets
   /// from every shard, then the vectors of the candidates it scores (``LSHPostingsSearch``),
