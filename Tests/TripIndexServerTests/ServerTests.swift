@@ -11,7 +11,7 @@ import TripIndexServer
 import VectorMath
 import VectorStore
 
-/// `serve` over real HTTP on a loopback port (HummingbirdTesting's live setup) and as the built
+/// `serve` over real HTTP on a loopback port (``LiveServer``: HummingbirdTesting's client) and as the built
 /// binary: answers equal `query --json`, every bad request is refused with its status and field
 /// and changes nothing, access rules, writes, and a graceful stop under load.
 @Suite struct ServerTests {
@@ -60,24 +60,24 @@ import VectorStore
 
   private func withServer<T: Sendable>(
     _ configuration: ServerConfiguration,
-    _ test: @Sendable (any TestClientProtocol) async throws -> T
+    _ test: @Sendable (LiveClient) async throws -> T
   ) async throws -> T {
     var logger = Logger(label: "tripindex-test")
     logger.logLevel = .warning
     let server = try TripIndexServer(configuration: configuration, logger: logger)
-    return try await server.application().test(.live, test)
+    return try await LiveServer.with(server, test)
   }
 
   private static func json(_ text: String) throws -> NSDictionary {
     try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
   }
 
-  private static func json(_ response: TestResponse) throws -> NSDictionary {
+  private static func json(_ response: LiveResponse) throws -> NSDictionary {
     try json(String(buffer: response.body))
   }
 
   /// A response's status and its JSON error's field.
-  private static func refusal(_ response: TestResponse) throws -> (HTTPResponse.Status, String?) {
+  private static func refusal(_ response: LiveResponse) throws -> (HTTPResponse.Status, String?) {
     let error = try json(response)["error"] as? NSDictionary
     return (response.status, error?["field"] as? String)
   }

@@ -43,6 +43,16 @@ import VectorStore
     return outcome.stdout + outcome.stderr
   }
 
+  /// An LMDB store of the gallery with an LSH index (pstable L6 K8).
+  private func indexedGallery(_ name: String) throws -> String {
+    let lmdb = directory.file(name)
+    try run([
+      "build", Self.gallery, "--store", lmdb, "--index", "lsh", "--tables", "6", "--bits", "8",
+      "--quiet",
+    ])
+    return lmdb
+  }
+
   /// The same query on both stores prints the same lines.
   private func expectSameQuery(_ stores: [String], _ extra: [String]) throws {
     let answers = try stores.map {
@@ -98,12 +108,8 @@ import VectorStore
     "LSH: the same fitted index answers the same on Redis as on LMDB; an index rebuilt or dropped on Redis switches whole"
   )
   func lshSameAsLMDB() throws {
-    let lmdb = directory.file("l.lmdb")
+    let lmdb = try indexedGallery("l.lmdb")
     let store = redis("lsh")
-    try run([
-      "build", Self.gallery, "--store", lmdb, "--index", "lsh", "--tables", "6", "--bits", "8",
-      "--quiet",
-    ])
     let copied = try run(["copy", "--from", lmdb, "--to", store])
     #expect(copied.contains("LSH index pstable L6 K8"), "\(copied)")
     try expectSameQuery([lmdb, store], ["--lsh"])
@@ -126,12 +132,8 @@ import VectorStore
     "LSH through the postings: probes read their buckets and the vectors they score, with LMDB's answers, also after upserts and deletes; check verifies the postings"
   )
   func postingsSameAsLMDB() throws {
-    let lmdb = directory.file("p.lmdb")
+    let lmdb = try indexedGallery("p.lmdb")
     let store = redis("postings")
-    try run([
-      "build", Self.gallery, "--store", lmdb, "--index", "lsh", "--tables", "6", "--bits", "8",
-      "--quiet",
-    ])
     try run(["copy", "--from", lmdb, "--to", store])
     // Probes near stored items (so that their buckets hold k items), and items to write.
     let stored = try VectorStore.open(path: lmdb, readOnly: true).read { snapshot in
