@@ -172,7 +172,15 @@ extension RedisStore {
   func writeKeepingPostings(shard: Int, _ write: ([String]) throws -> RedisReply) throws {
     for _ in 0..<Self.maximumIndexReads {
       let versions = try postingVersions(of: [shard])[shard] ?? []
-      let reply = try write(versions)
+      let reply: RedisReply
+      do {
+        reply = try write(versions)
+      } catch let error as RedisStoreError where error.kind == .damaged {
+        // A version whose parameters are gone was being removed by an index switch: the
+        // shard's list no longer names it.
+        if try postingVersions(of: [shard])[shard] ?? [] != versions { continue }
+        throw error
+      }
       guard let text = reply.errorText else { return }
       if text.hasPrefix("REINDEXED") { continue }
       throw RedisStoreError(
