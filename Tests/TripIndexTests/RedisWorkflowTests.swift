@@ -171,10 +171,23 @@ import VectorStore
     }
     try expectSame("after writes")
     #expect(try run(["check", "--store", store]).contains("sound"))
-    // A posting lost is damage that check names.
+    // A rebuilt index leaves every shard keeping its postings alone, and no other version's.
     let client = try RedisClusterClient(
       seeds: cluster.seeds.split(separator: ",").compactMap { RedisEndpoint($0) })
     let name = String(store.split(separator: "/").last ?? "")
+    let former = try client.send(RedisCommand("HGET", "\(name):meta", "index")).text
+    try run(["index", "--store", store, "--tables", "4", "--bits", "6", "--quiet"])
+    let current = try #require(try client.send(RedisCommand("HGET", "\(name):meta", "index")).text)
+    #expect(current != former)
+    for shard in 0..<16 {
+      #expect(try client.send(RedisCommand("GET", "{\(name):\(shard)}:lsh")).text == current)
+      #expect(
+        try client.send(RedisCommand("EXISTS", "{\(name):\(shard)}:lsh:\(former ?? ""):0"))
+          .integer == 0)
+    }
+    #expect(try run(["check", "--store", store]).contains("sound"))
+    #expect(try onRedis.search(probes, labels: nil, options: options).readThroughPostings)
+    // A posting lost is damage that check names.
     var damaged = false
     for shard in 0..<16 where !damaged {
       let version = try #require(
