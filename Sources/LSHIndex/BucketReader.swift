@@ -248,6 +248,7 @@ public final class MemoryTables: @unchecked Sendable {
     var allCodes: [[UInt64]] = []
     var allStarts: [[UInt32]] = []
     var copies: [UnsafeMutableRawBufferPointer] = []
+    var run: [(head: UInt64, item: UInt32)] = []
     for table in buckets {
       let codes = table.keys.sorted()
       var starts: [UInt32] = [0]
@@ -256,16 +257,17 @@ public final class MemoryTables: @unchecked Sendable {
       var written = 0
       for code in codes {
         let entries = table[code] ?? []
+        var order = (0..<UInt32(entries.count / entryBytes)).map { $0 }
         entries.withUnsafeBytes { bytes in
-          guard let base = bytes.baseAddress, let target = copy.baseAddress else { return }
-          let order = (0..<(entries.count / entryBytes)).sorted {
-            memcmp(base + $0 * entryBytes, base + $1 * entryBytes, entryBytes) < 0
-          }
-          for entry in order {
-            (target + written).copyMemory(from: base + entry * entryBytes, byteCount: entryBytes)
-            written += entryBytes
+          guard let base = bytes.baseAddress else { return }
+          order.withUnsafeMutableBufferPointer { order in
+            TableOrder.sortBucket(order[...], entries: base, entryBytes: entryBytes, run: &run)
+            Self.gather(
+              order, from: bytes, entryBytes: entryBytes,
+              into: UnsafeMutableRawBufferPointer(rebasing: copy[written...]))
           }
         }
+        written += order.count * entryBytes
         starts.append(UInt32(written / entryBytes))
       }
       allCodes.append(codes)
@@ -551,8 +553,8 @@ enum TableOrder {
   }
 
   /// Sorts one bucket's items by their entries' bytes (then by item: the radix sort left them
-  /// in item order, and a comparison sort is not stable).
-  private static func sortBucket(
+  /// in item order, and a comparison sort is not stable): the order a store keeps a bucket in.
+  static func sortBucket(
     _ items: Slice<UnsafeMutableBufferPointer<UInt32>>, entries base: UnsafeRawPointer,
     entryBytes: Int, run: inout [(head: UInt64, item: UInt32)]
   ) {
