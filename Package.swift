@@ -53,7 +53,9 @@ let package = Package(
     .target(name: "RedisCluster", dependencies: ["CHiredis", "Plumbing"]),
     .target(
       name: "RedisStore",
-      dependencies: ["CKernels", "RedisCluster", "StorageBackend", "VectorMath", "VectorStore"]),
+      dependencies: [
+        "CKernels", "Plumbing", "RedisCluster", "StorageBackend", "VectorMath", "VectorStore",
+      ]),
     // libhdf5 is loaded with dlopen on first use, not linked (see Sources/CHDF5/hdf5_loader.c).
     .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
     .target(name: "HDF5", dependencies: ["CHDF5"]),

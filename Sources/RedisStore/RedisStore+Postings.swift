@@ -1,3 +1,4 @@
+import Plumbing
 import RedisCluster
 import VectorMath
 import VectorStore
@@ -40,7 +41,7 @@ extension RedisStore {
   ///
   /// - Throws: ``RedisStoreError`` of kind `damaged` when the version has no parameters, or
   ///   `unreadable` when this process cannot keep postings; what the decoder throws.
-  func postingsEncoder(version: String) throws -> any RedisPostingsEncoder {
+  public func postingsEncoder(version: String) throws -> any RedisPostingsEncoder {
     if let known = postingEncoders.withLock({ $0[version] }) { return known }
     guard let postingsDecoder else {
       throw RedisStoreError(
@@ -87,17 +88,6 @@ extension RedisStore {
       }
     }
     return blob
-  }
-
-  /// A stored vector's bytes (little-endian `Float32`) as values.
-  static func floats(_ bytes: [UInt8]) -> [Float] {
-    bytes.withUnsafeBytes { raw in
-      (0..<(raw.count / 4)).map {
-        Float(
-          bitPattern: UInt32(
-            littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
-      }
-    }
   }
 
   /// Lua shared by the write scripts: `postings(prefix, layout, blob, row, add)` adds an item's
@@ -203,17 +193,7 @@ extension RedisStore {
   ) throws -> Bool {
     let shardKeys = keys.shard(shard)
     let tables = encoder.tables
-    // Per table: bucket → entries with their rows.
-    var buckets = [[UInt64: [UInt8]]](repeating: [:], count: tables)
-    for id in 0..<snapshot.idLimit {
-      guard let place = snapshot.location(of: id), place.shard == shard,
-        let vector = snapshot.vector(id: id)
-      else { continue }
-      let (codes, entry) = encoder.postings(of: vector, id: id)
-      var row = UInt32(place.row).littleEndian
-      let posting = entry + withUnsafeBytes(of: &row) { Array($0) }
-      for (table, code) in codes.enumerated() { buckets[table][code, default: []] += posting }
-    }
+    let buckets = Self.postings(ofShard: shard, in: snapshot, encoder: encoder)
     let tableKeys = (0..<tables).map { shardKeys.postings(version, table: $0) }
     let generation = snapshot.generations[shard].map { "\($0)" } ?? ""
     var arguments: [any RedisArgument] = []
@@ -244,6 +224,24 @@ extension RedisStore {
       }
     }
     return try send()
+  }
+
+  /// One shard's postings under `encoder`, as its items in `snapshot` give them: per table,
+  /// bucket code → each item's entry followed by its row in the shard (`UInt32` LE), in id
+  /// order. What an index build writes and what `check` expects.
+  static func postings(
+    ofShard shard: Int, in snapshot: RedisSnapshot, encoder: any RedisPostingsEncoder
+  ) -> [[UInt64: [UInt8]]] {
+    var buckets = [[UInt64: [UInt8]]](repeating: [:], count: encoder.tables)
+    for id in 0..<snapshot.idLimit {
+      guard let place = snapshot.location(of: id), place.shard == shard,
+        let vector = snapshot.vector(id: id)
+      else { continue }
+      let (codes, entry) = encoder.postings(of: vector, id: id)
+      let posting = entry + withUnsafeBytes(of: UInt32(place.row).littleEndian) { Array($0) }
+      for (table, code) in codes.enumerated() { buckets[table][code, default: []] += posting }
+    }
+    return buckets
   }
 
   /// Stops keeping `versions` on every shard and removes their postings (the versions'
@@ -402,7 +400,7 @@ extension RedisStore {
           "shard \(place.shard): row \(place.row) has no whole vector in its block; `tripindex check --store \(address)` lists all damage"
         )
       }
-      return Self.floats(bytes)
+      return bytes.withUnsafeBytes { LittleEndianFloats.values(in: $0) }
     }
   }
 
@@ -465,14 +463,13 @@ extension RedisStore {
   {
     let encoder = try postingsEncoder(version: version)
     let stride = encoder.entryBytes + 4
-    var expected = [[UInt64: [[UInt8]]]](repeating: [:], count: encoder.tables)
-    for id in 0..<snapshot.idLimit {
-      guard let place = snapshot.location(of: id), place.shard == shard,
-        let vector = snapshot.vector(id: id)
-      else { continue }
-      let (codes, entry) = encoder.postings(of: vector, id: id)
-      let posting = entry + withUnsafeBytes(of: UInt32(place.row).littleEndian) { Array($0) }
-      for (table, code) in codes.enumerated() { expected[table][code, default: []].append(posting) }
+    /// A bucket's postings one by one, in byte order (a bucket's order on the shard is any).
+    func sorted(_ bytes: [UInt8]) -> [[UInt8]] {
+      Swift.stride(from: 0, to: bytes.count, by: stride).map { Array(bytes[$0..<($0 + stride)]) }
+        .sorted { $0.lexicographicallyPrecedes($1) }
+    }
+    let expected = Self.postings(ofShard: shard, in: snapshot, encoder: encoder).map {
+      $0.mapValues(sorted)
     }
     let shardKeys = keys.shard(shard)
     let replies = try client.pipeline(
@@ -488,15 +485,10 @@ extension RedisStore {
           continue
         }
         let key = code.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        actual[key] = Swift.stride(from: 0, to: bytes.count, by: stride).map {
-          Array(bytes[$0..<($0 + stride)])
-        }
+        actual[key] = sorted(bytes)
       }
       let buckets = Set(actual.keys).union(expected[table].keys)
-      let wrong = buckets.filter { code in
-        (actual[code] ?? []).sorted(by: { $0.lexicographicallyPrecedes($1) })
-          != (expected[table][code] ?? []).sorted(by: { $0.lexicographicallyPrecedes($1) })
-      }
+      let wrong = buckets.filter { (actual[$0] ?? []) != (expected[table][$0] ?? []) }
       if !wrong.isEmpty {
         let held = wrong.reduce(0) { $0 + (actual[$1]?.count ?? 0) }
         let due = wrong.reduce(0) { $0 + (expected[table][$1]?.count ?? 0) }

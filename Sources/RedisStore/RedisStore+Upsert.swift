@@ -1,4 +1,5 @@
 import CKernels
+import Plumbing
 import RedisCluster
 import StorageBackend
 import VectorMath
@@ -131,9 +132,8 @@ extension RedisStore {
             id: id)
         }
         if kind == "u", let old = storedVectorBytes[index] {
-          removed = try Self.floats(old).withUnsafeBufferPointer {
-            try postingsBlob(versions, vector: $0, id: id)
-          }
+          removed = try old.withUnsafeBytes { LittleEndianFloats.values(in: $0) }
+            .withUnsafeBufferPointer { try postingsBlob(versions, vector: $0, id: id) }
         }
       }
       return [

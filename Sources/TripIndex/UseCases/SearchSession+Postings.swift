@@ -44,7 +44,16 @@ extension SearchSession {
     {
       return nil
     }
-    guard let encoder = try postingsEncoder(of: store, version: version) else { return nil }
+    let encoder: ItemEncoder
+    do {
+      // The store reads each version's parameters once.
+      guard let decoded = try store.postingsEncoder(version: version) as? ItemEncoder else {
+        return nil
+      }
+      encoder = decoded
+    } catch let error as RedisStoreError where error.kind == .damaged {
+      return nil  // switched and removed since the version was read: search a snapshot
+    }
     let prepared = MonotonicClock.now()
     var reader = RedisPostingsReader(
       store: store, version: version, entryBytes: encoder.coder.entryBytes, count: state.count,
@@ -84,16 +93,6 @@ extension SearchSession {
     result.timing = (0, prepared - started, searched - prepared)
     result.readThroughPostings = true
     return result
-  }
-
-  /// The encoder of index version `version` (read once per version).
-  private func postingsEncoder(of store: RedisStore, version: String) throws -> ItemEncoder? {
-    if let held = postingsIndex.withLock({ $0 }), held.version == version { return held.encoder }
-    guard let (current, encoder) = try RedisIndex.current(of: store), current == version else {
-      return nil
-    }
-    postingsIndex.withLock { $0 = (current, encoder) }
-    return encoder
   }
 }
 

@@ -38,8 +38,6 @@ public final class SearchSession: Sendable {
   /// A Redis store's last snapshot and the index tables built over it, searched again while no
   /// shard and no index version has changed.
   private let redisState = Mutex<RedisSearchState?>(nil)
-  /// The index version a search over a Redis store's postings last used, and its parameters.
-  let postingsIndex = Mutex<(version: String, encoder: ItemEncoder)?>(nil)
   /// How searches of a Redis store read it.
   let redisReads: RedisReads
   /// Probes searched through a Redis store's postings since its snapshot was last read: once
