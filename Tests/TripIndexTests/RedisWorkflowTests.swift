@@ -200,6 +200,22 @@ import VectorStore
     #expect(damaged)
     let report = try refusal(["check", "--store", store])
     #expect(report.contains("table 2 of the index"), "\(report)")
+    // Postings of a length no entry has: a search through them stops with one line naming the
+    // store and what to do, and check names them.
+    let version = try #require(
+      try client.send(RedisCommand("HGET", "\(name):meta", "index")).text)
+    for shard in 0..<16 {
+      let key = "{\(name):\(shard)}:lsh:\(version):0"
+      for field in try client.send(RedisCommand("HKEYS", key)).elements ?? [] {
+        _ = try client.send(RedisCommand("HSET", key, field.bytes ?? [], "xyz"))
+      }
+    }
+    #expect {
+      try onRedis.search(probes, labels: nil, options: options)
+    } throws: { error in
+      "\(error)".contains("not a whole number") && "\(error)".contains("tripindex index")
+    }
+    #expect(try refusal(["check", "--store", store]).contains("malformed bucket"))
   }
 
   @Test(
