@@ -201,6 +201,8 @@ public struct BucketHasher: Sendable, Equatable {
       let rows = tables * hashesPerTable
       var hyperplaneCode: UInt64 = 0
       var folded = CodeFolder()
+      // Row `group * 8 + lane` is hash `hash` of table `table` (counted, not divided out).
+      var (table, hash) = (0, 0)
       interleavedRows.withUnsafeBytes { interleaved in
         interleavedStarts.withUnsafeBytes { starts in
           for group in 0..<((rows + 7) / 8) {
@@ -212,8 +214,6 @@ public struct BucketHasher: Sendable, Equatable {
                 * SIMD8(repeating: z[index])
             }
             for lane in 0..<min(8, rows - group * 8) {
-              let (table, hash) = (group * 8 + lane).quotientAndRemainder(
-                dividingBy: hashesPerTable)
               if family == .hyperplane {
                 if sums[lane] >= 0 { hyperplaneCode |= 1 << UInt64(hash) }
               } else {
@@ -223,6 +223,9 @@ public struct BucketHasher: Sendable, Equatable {
                 codes[table] = family == .hyperplane ? hyperplaneCode : folded.code
                 hyperplaneCode = 0
                 folded = CodeFolder()
+                (table, hash) = (table + 1, 0)
+              } else {
+                hash += 1
               }
             }
           }

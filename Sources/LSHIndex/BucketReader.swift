@@ -141,6 +141,10 @@ public final class MemoryTables: @unchecked Sendable {
   /// Copies of every table's entries are kept up to this many bytes; beyond, positions.
   static let copiedBytesLimit = 1 << 30
 
+  /// Tables of at least this many items are sorted one at a time, each on every core (in
+  /// tuning's order).
+  static let itemsSortedOneTableAtATime = 1 << 21
+
   /// Whether tables of this size keep copies of their entries (else positions).
   static func keepsCopies(
     tables: Int, items: Int, entryBytes: Int, copiedBytesLimit: Int = copiedBytesLimit
@@ -169,6 +173,8 @@ public final class MemoryTables: @unchecked Sendable {
   ///     ordered (so that a search reads the same pages and gives the same answers); otherwise
   ///     by first code byte, then item (cheaper to sort, as tuning wants).
   ///   - copiedBytesLimit: copies are kept up to this many bytes (tests force positions).
+  ///   - oneTableAtATimeFrom: tables of at least this many items in tuning's order are sorted
+  ///     one at a time, on every core (tests force it).
   ///   - codeBytesPerGroup: bytes of codes a group of tables holds
   ///     (``BulkEncoding/tableGroups(items:tables:budget:)``).
   ///   - codesOfGroup: for a group of tables, item `i`'s code in the group's `c`-th table at
@@ -176,6 +182,7 @@ public final class MemoryTables: @unchecked Sendable {
   init(
     tables: Int, entryBytes: Int, items: Int, itemEntries: [UInt8], storeOrder: Bool = false,
     copiedBytesLimit: Int = MemoryTables.copiedBytesLimit,
+    oneTableAtATimeFrom: Int = MemoryTables.itemsSortedOneTableAtATime,
     codeBytesPerGroup: Int = BulkEncoding.codeBytesPerPass,
     codesOfGroup: (Range<Int>) -> [UInt64]
   ) {
@@ -189,22 +196,33 @@ public final class MemoryTables: @unchecked Sendable {
     var starts = [[UInt32]](repeating: [], count: tables)
     var orders = [UnsafeMutableBufferPointer<UInt32>](
       repeating: .init(start: nil, count: 0), count: tables)
+    // Small tables are sorted side by side, a core each; large ones in tuning's order one at a
+    // time on every core, so that only one table's sorting buffers (~13 bytes an item) exist
+    // at once (store order's bucket sorts would run on one core).
+    let sideBySide = storeOrder || items < oneTableAtATimeFrom
+    let sortThreads = sideBySide ? 1 : Parallel.processorCount
     for group in BulkEncoding.tableGroups(items: items, tables: tables, budget: codeBytesPerGroup) {
-      let groupCodes = codesOfGroup(group)
-      codes.withUnsafeMutableBufferPointer { codes in
-        starts.withUnsafeMutableBufferPointer { starts in
-          orders.withUnsafeMutableBufferPointer { orders in
-            // Tables are independent: each worker builds its own (disjoint writes).
-            let shared = UncheckedSendable((codes, starts, orders))
-            Parallel.forEachChunk(of: group.count, count: Parallel.processorCount) { _, range in
-              let (codes, starts, orders) = shared.value
-              for column in range {
-                (
-                  codes[group.lowerBound + column], starts[group.lowerBound + column],
-                  orders[group.lowerBound + column]
-                ) = Self.table(
-                  column, of: group.count, entryBytes: entryBytes, items: items,
-                  codes: groupCodes, itemEntries: itemEntries, storeOrder: storeOrder)
+      var groupCodes = codesOfGroup(group)
+      precondition(groupCodes.count == items * group.count, "codes of another group of tables")
+      groupCodes.withUnsafeMutableBufferPointer { groupCodes in
+        codes.withUnsafeMutableBufferPointer { codes in
+          starts.withUnsafeMutableBufferPointer { starts in
+            orders.withUnsafeMutableBufferPointer { orders in
+              // Tables are independent: each worker builds its own (disjoint writes).
+              let shared = UncheckedSendable((codes, starts, orders, groupCodes))
+              Parallel.forEachChunk(
+                of: group.count, count: sideBySide ? Parallel.processorCount : 1
+              ) { _, range in
+                let (codes, starts, orders, groupCodes) = shared.value
+                for column in range {
+                  (
+                    (codes[group.lowerBound + column], starts[group.lowerBound + column]),
+                    orders[group.lowerBound + column]
+                  ) = Self.table(
+                    column, of: group.count, entryBytes: entryBytes, items: items,
+                    codes: groupCodes, itemEntries: itemEntries, storeOrder: storeOrder,
+                    threads: sortThreads)
+                }
               }
             }
           }
@@ -295,41 +313,62 @@ public final class MemoryTables: @unchecked Sendable {
   }
 
   /// One table of a group: its bucket codes, bucket starts and items in table order (by code,
-  /// then first code byte, or entry bytes for `storeOrder`).
+  /// then first code byte, or entry bytes for `storeOrder`). The group's codes of a group of
+  /// one table are that table's alone: they are sorted in place (at 10 million items, 80 MB
+  /// not copied), and left in table order.
   private static func table(
-    _ column: Int, of columns: Int, entryBytes: Int, items: Int, codes allCodes: [UInt64],
-    itemEntries: [UInt8], storeOrder: Bool
-  ) -> ([UInt64], [UInt32], UnsafeMutableBufferPointer<UInt32>) {
+    _ column: Int, of columns: Int, entryBytes: Int, items: Int,
+    codes allCodes: UnsafeMutableBufferPointer<UInt64>, itemEntries: [UInt8], storeOrder: Bool,
+    threads: Int
+  ) -> (([UInt64], [UInt32]), UnsafeMutableBufferPointer<UInt32>) {
     let order = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: items)
     if storeOrder {
       _ = order.initialize(
         from: TableOrder.sorted(
           items: items, code: { allCodes[$0 * columns + column] }, entries: itemEntries,
-          entryBytes: entryBytes))
+          entryBytes: entryBytes, threads: threads))
     } else {
-      // By code, then first code byte, then item: one radix sort of (code, item) pairs after a
-      // counting pass by first byte keeps it stable.
-      var keys = [UInt64](repeating: 0, count: items)
-      var byByte = [Int](repeating: 0, count: 257)
-      for item in 0..<items { byByte[Int(itemEntries[item * entryBytes]) + 1] += 1 }
-      for byte in 0..<256 { byByte[byte + 1] += byByte[byte] }
-      for item in 0..<items {
-        let byte = Int(itemEntries[item * entryBytes])
-        order[byByte[byte]] = UInt32(item)
-        byByte[byte] += 1
+      // By code, then first code byte, then item: one radix sort of (code, item) pairs whose
+      // first pass is by first byte keeps it stable.
+      let inPlace = columns == 1
+      let keys = inPlace ? allCodes : .allocate(capacity: items)
+      let heads = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: items)
+      defer {
+        if !inPlace { keys.deallocate() }
+        heads.deallocate()
       }
-      for position in 0..<items {
-        keys[position] = allCodes[Int(order[position]) * columns + column]
+      itemEntries.withUnsafeBufferPointer { entries in
+        let shared = UncheckedSendable(entries)
+        Parallel.forEachChunk(of: items, count: threads) { _, range in
+          for item in range {
+            if !inPlace { keys[item] = allCodes[item * columns + column] }
+            heads[item] = shared.value[item * entryBytes]
+            order[item] = UInt32(item)
+          }
+        }
       }
-      keys.withUnsafeMutableBufferPointer { keys in
-        TableOrder.radixSortByCode(codes: keys, items: order)
-      }
+      TableOrder.radixSortByCode(
+        codes: keys, items: order, leadingBytes: UnsafeBufferPointer(heads), threads: threads)
+      return (buckets(items: items) { keys[$0] }, order)
+    }
+    return (buckets(items: items) { allCodes[Int(order[$0]) * columns + column] }, order)
+  }
+
+  /// A table's bucket codes and starts, from the code at each position of the table in order.
+  private static func buckets(items: Int, codeAt: (Int) -> UInt64) -> ([UInt64], [UInt32]) {
+    // Counted first, so that the arrays hold no spare capacity (at 10 million items, tables
+    // of small buckets have millions).
+    var count = 0
+    for position in 0..<items where position == 0 || codeAt(position) != codeAt(position - 1) {
+      count += 1
     }
     var tableCodes: [UInt64] = []
     var tableStarts: [UInt32] = []
+    tableCodes.reserveCapacity(count)
+    tableStarts.reserveCapacity(count + 1)
     var previous: UInt64?
     for position in 0..<items {
-      let code = allCodes[Int(order[position]) * columns + column]
+      let code = codeAt(position)
       if previous != code {
         tableCodes.append(code)
         tableStarts.append(UInt32(position))
@@ -337,7 +376,7 @@ public final class MemoryTables: @unchecked Sendable {
       }
     }
     tableStarts.append(UInt32(items))
-    return (tableCodes, tableStarts, order)
+    return (tableCodes, tableStarts)
   }
 
   deinit {
@@ -526,14 +565,14 @@ enum TableOrder {
   /// while sorting): 24 bytes per item at the peak, which at 10 million items is what lets an
   /// index build stay within its memory.
   static func sorted(
-    items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int
+    items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int, threads: Int = 1
   ) -> [UInt32] {
     precondition(items <= Int(UInt32.max), "a table of more than 2^32 items")
     var codes = (0..<items).map(code)
     var order = (0..<UInt32(items)).map { $0 }
     codes.withUnsafeMutableBufferPointer { codes in
       order.withUnsafeMutableBufferPointer { order in
-        radixSortByCode(codes: codes, items: order)
+        radixSortByCode(codes: codes, items: order, threads: threads)
         entries.withUnsafeBytes { bytes in
           guard let base = bytes.baseAddress else { return }
           var run: [(head: UInt64, item: UInt32)] = []
@@ -582,42 +621,35 @@ enum TableOrder {
   /// Sorts items by code, stably: least significant 11 bits first (2,048 destinations a pass
   /// stay in the caches; 16-bit digits made the whole build slower), a pass skipped when all
   /// codes share its digit. `codes[i]` is `items[i]`'s code, and both are permuted together.
+  /// With `leadingBytes` (a byte per item, by item), items of one code are ordered by their
+  /// byte first (a pass by it comes first). With `threads` above 1, each pass counts and
+  /// scatters contiguous chunks side by side (each chunk's items of a digit placed after those
+  /// of the chunks before it: the same order), a chunk of at least `itemsPerWorker` items.
   static func radixSortByCode(
-    codes: UnsafeMutableBufferPointer<UInt64>, items: UnsafeMutableBufferPointer<UInt32>
+    codes: UnsafeMutableBufferPointer<UInt64>, items: UnsafeMutableBufferPointer<UInt32>,
+    leadingBytes: UnsafeBufferPointer<UInt8>? = nil, threads: Int = 1,
+    itemsPerWorker: Int = itemsPerSortWorker
   ) {
     let count = codes.count
     guard count > 1 else { return }
+    let workers = max(1, min(threads, count / max(1, itemsPerWorker)))
     let spareCodes = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
     let spareItems = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
     defer {
       spareCodes.deallocate()
       spareItems.deallocate()
     }
-    let bits: UInt64 = 11
-    let mask = (1 << Int(bits)) - 1
-    var counts = [Int](repeating: 0, count: 1 << Int(bits))
+    let bits = 11
+    // Worker w's count (then next position) of digit d at [w * (1 << bits) + d].
+    var counts = [Int](repeating: 0, count: workers * (1 << bits))
     var source = (codes: codes, items: items)
     var target = (codes: spareCodes, items: spareItems)
-    for shift in stride(from: UInt64(0), to: 64, by: Int(bits)) {
-      counts.withUnsafeMutableBufferPointer { counts in
-        counts.update(repeating: 0)
-        for index in 0..<count {
-          counts[Int(truncatingIfNeeded: source.codes[index] >> shift) & mask] += 1
-        }
-        let first = Int(truncatingIfNeeded: source.codes[0] >> shift) & mask
-        guard counts[first] != count else { return }  // one digit: already in order
-        var total = 0
-        for digit in 0...mask {
-          let here = counts[digit]
-          counts[digit] = total
-          total += here
-        }
-        for index in 0..<count {
-          let digit = Int(truncatingIfNeeded: source.codes[index] >> shift) & mask
-          target.codes[counts[digit]] = source.codes[index]
-          target.items[counts[digit]] = source.items[index]
-          counts[digit] += 1
-        }
+    counts.withUnsafeMutableBufferPointer { counts in
+      let passes =
+        (leadingBytes.map { [RadixDigit(leadingBytes: $0)] } ?? [])
+        + stride(from: UInt64(0), to: 64, by: bits).map { RadixDigit(shift: $0, bits: bits) }
+      for digit in passes
+      where radixPass(from: source, to: target, counts: counts, workers: workers, by: digit) {
         swap(&source, &target)
       }
     }
@@ -626,6 +658,79 @@ enum TableOrder {
       _ = items.update(fromContentsOf: source.items)
     }
   }
+
+  /// The digit of a pass of ``radixSortByCode(codes:items:leadingBytes:threads:itemsPerWorker:)``:
+  /// some bits of the code, or the item's leading byte.
+  private struct RadixDigit {
+    var shift: UInt64 = 0
+    var mask: UInt64 = 0xff
+    var leadingBytes: UnsafeBufferPointer<UInt8>?
+
+    init(shift: UInt64, bits: Int) {
+      self.shift = shift
+      mask = UInt64(1 << bits - 1)
+    }
+
+    init(leadingBytes: UnsafeBufferPointer<UInt8>) { self.leadingBytes = leadingBytes }
+
+    /// Digits run from 0 to this.
+    var values: Int { Int(mask) + 1 }
+
+    @inline(__always)
+    func callAsFunction(_ code: UInt64, _ item: UInt32) -> Int {
+      if let leadingBytes { return Int(leadingBytes[Int(item)]) }
+      return Int(truncatingIfNeeded: code >> shift & mask)
+    }
+  }
+
+  /// One stable counting pass of ``radixSortByCode(codes:items:leadingBytes:threads:itemsPerWorker:)``
+  /// by `digit`, from `source` into `target`; `false`, and nothing moved, when every item has
+  /// the same digit.
+  private static func radixPass(
+    from source: (
+      codes: UnsafeMutableBufferPointer<UInt64>, items: UnsafeMutableBufferPointer<UInt32>
+    ),
+    to target: (
+      codes: UnsafeMutableBufferPointer<UInt64>, items: UnsafeMutableBufferPointer<UInt32>
+    ),
+    counts: UnsafeMutableBufferPointer<Int>, workers: Int, by digit: RadixDigit
+  ) -> Bool {
+    let count = source.codes.count
+    let stride = counts.count / workers
+    counts.update(repeating: 0)
+    let shared = UncheckedSendable((source, target, counts))
+    Parallel.forEachChunk(of: count, count: workers) { worker, range in
+      let (source, _, counts) = shared.value
+      for index in range {
+        counts[worker * stride + digit(source.codes[index], source.items[index])] += 1
+      }
+    }
+    let first = digit(source.codes[0], source.items[0])
+    guard (0..<workers).reduce(0, { $0 + counts[$1 * stride + first] }) != count else {
+      return false  // one digit: already in order
+    }
+    var total = 0
+    for value in 0..<digit.values {
+      for worker in 0..<workers {
+        let here = counts[worker * stride + value]
+        counts[worker * stride + value] = total
+        total += here
+      }
+    }
+    Parallel.forEachChunk(of: count, count: workers) { worker, range in
+      let (source, target, counts) = shared.value
+      for index in range {
+        let slot = worker * stride + digit(source.codes[index], source.items[index])
+        target.codes[counts[slot]] = source.codes[index]
+        target.items[counts[slot]] = source.items[index]
+        counts[slot] += 1
+      }
+    }
+    return true
+  }
+
+  /// Fewest items a worker of a parallel sort takes (below, threads cost more than they save).
+  static let itemsPerSortWorker = 1 << 16
 }
 
 #if canImport(Glibc)

@@ -1,13 +1,11 @@
 import Plumbing
 import VectorMath
 
-/// Every live item of a source encoded at once, on all cores: its id and table entry (compact
-/// code, then id), and on request its bucket codes and its leading principal components (which
+/// Every live item of a source encoded at once, on all cores: its table entry (compact code,
+/// then id), and on request its bucket codes and its leading principal components (which
 /// `tune` hashes again under other settings). The one bulk encoder of a build, of `check` and
 /// of `tune`.
 struct BulkEncoding {
-  /// The live items' ids, in id order.
-  let ids: [UInt64]
   /// Item `i`'s entry at bytes `i * entryBytes ..< (i + 1) * entryBytes`.
   let entries: [UInt8]
   /// Bytes per entry.
@@ -25,8 +23,8 @@ struct BulkEncoding {
   /// Components kept per item (at most the sketch dimensions; 0 unless asked).
   let width: Int
 
-  /// The number of items encoded.
-  var count: Int { ids.count }
+  /// The number of items encoded (the live items, in id order: their ids are in their entries).
+  let count: Int
 
   /// Encodes a source's live items.
   ///
@@ -55,16 +53,17 @@ struct BulkEncoding {
       projections.withUnsafeMutableBufferPointer { projections in
         entries.withUnsafeMutableBytes { entries in
           let shared = UncheckedSendable((codes, projections, entries))
+          // Only the kept tables are hashed (a build of many tables encodes the items once per
+          // group of them).
+          let hasher = encoder.model.hasher.tables(keepsCodes ? codedTables : 0..<0)
           Parallel.forEachChunk(of: ids.count, count: Parallel.processorCount) { _, range in
             let (codes, projections, entries) = shared.value
             var scratch = encoder.makeScratch()
             for item in range {
               guard let vector = source.vector(id: ids[item]) else { continue }
-              encoder.encode(vector, id: ids[item], into: &scratch)
-              if keepsCodes {
-                for (position, table) in codedTables.enumerated() {
-                  codes[item * tables + position] = scratch.codes[table]
-                }
+              encoder.encode(vector, id: ids[item], into: &scratch, codesOf: hasher)
+              for position in 0..<(keepsCodes ? tables : 0) {
+                codes[item * tables + position] = scratch.codes[position]
               }
               if width > 0 {
                 for column in 0..<width {
@@ -81,7 +80,7 @@ struct BulkEncoding {
         }
       }
     }
-    self.ids = ids
+    count = ids.count
     self.entries = entries
     self.entryBytes = entryBytes
     self.codes = codes
@@ -97,9 +96,9 @@ struct BulkEncoding {
   static let codeBytesPerPass = 400_000_000
 
   /// The most bytes of bucket codes a group of tables hashed again from kept projections holds
-  /// (tuning's tables: hashing costs little next to projecting, so groups are kept small; two
-  /// tables of 10 million items, which two threads sort at once).
-  static let rehashedCodeBytesPerGroup = 160_000_000
+  /// (tuning's tables: hashing costs little next to projecting, so groups are kept small; one
+  /// table of 10 million items, whose codes are then sorted in place).
+  static let rehashedCodeBytesPerGroup = 80_000_000
 
   /// Groups of consecutive tables whose codes fit ``codeBytesPerPass`` together (one group for
   /// any store of up to 6 million items at 8 tables).
@@ -115,7 +114,8 @@ struct BulkEncoding {
 
   /// Every table of `encoder` over the live items of `source`, one after the other, each in the
   /// order a store keeps it (``TableOrder``): what a build writes and what `check` compares
-  /// with the stored tables. Items are encoded once per group of tables (``tableGroups(items:tables:budget:)``).
+  /// with the stored tables. Items are encoded once per group of tables (``tableGroups(items:tables:budget:)``);
+  /// `body` runs on the calling thread while the next table is sorted on another.
   ///
   /// - Parameters:
   ///   - source: the vectors.
@@ -126,16 +126,29 @@ struct BulkEncoding {
     of source: some VectorSource, encoder: ItemEncoder,
     _ body: (_ table: Int, _ order: [UInt32], _ code: (Int) -> UInt64, _ entries: [UInt8]) throws
       -> Void
-  ) rethrows {
+  ) throws {
     let entryBytes = encoder.coder.entryBytes
     for group in tableGroups(items: source.count, tables: encoder.model.configuration.tables) {
       let encoded = BulkEncoding(source, encoder: encoder, codes: true, of: group, projections: 0)
       let (codes, tables) = (encoded.codes, encoded.tables)
+      let code = { (column: Int) in { (item: Int) in codes[item * tables + column] } }
+      let order = { (column: Int) in
+        TableOrder.sorted(
+          items: encoded.count, code: code(column), entries: encoded.entries,
+          entryBytes: entryBytes)
+      }
+      // The next table is sorted on another core while `body` takes this one (a build writes
+      // it to the store: one thread, the transaction's).
+      var sorted = order(0)
       for (column, table) in group.enumerated() {
-        let code = { (item: Int) in codes[item * tables + column] }
-        let order = TableOrder.sorted(
-          items: encoded.count, code: code, entries: encoded.entries, entryBytes: entryBytes)
-        try body(table, order, code, encoded.entries)
+        let current = sorted
+        guard column + 1 < group.count else {
+          try body(table, current, code(column), encoded.entries)
+          break
+        }
+        sorted = try Parallel.overlapping({ order(column + 1) }) {
+          try body(table, current, code(column), encoded.entries)
+        }
       }
     }
   }

@@ -141,12 +141,22 @@ public struct ItemEncoder: Sendable {
   ///   - scratch: receives the projection, codes and entry.
   public func encode(_ vector: UnsafeBufferPointer<Float>, id: UInt64, into scratch: inout Scratch)
   {
+    encode(vector, id: id, into: &scratch, codesOf: model.hasher)
+  }
+
+  /// ``encode(_:id:into:)`` with the codes of `hasher`'s tables only (some of the model's, as
+  /// ``BucketHasher/tables(_:)`` gives them), at the start of `scratch.codes`.
+  func encode(
+    _ vector: UnsafeBufferPointer<Float>, id: UInt64, into scratch: inout Scratch,
+    codesOf hasher: BucketHasher
+  ) {
     let residual = project(vector, into: &scratch)
     let hashDimensions = model.configuration.hashDimensions
     scratch.projection.withUnsafeBufferPointer { projection in
       scratch.codes.withUnsafeMutableBufferPointer { codes in
-        model.hasher.codes(
-          UnsafeBufferPointer(rebasing: projection[0..<hashDimensions]), into: codes)
+        hasher.codes(
+          UnsafeBufferPointer(rebasing: projection[0..<hashDimensions]),
+          into: UnsafeMutableBufferPointer(rebasing: codes[0..<hasher.tables]))
       }
       scratch.entry.withUnsafeMutableBytes { entry in
         coder.encode(projection: projection, residual: residual, id: id, into: entry)

@@ -18,7 +18,8 @@ extension LSHIndex {
         for item in order.lazy.map(Int.init) {
           let code = code(item)
           try writer.transaction.put(
-            Array(bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
+            UnsafeRawBufferPointer(
+              rebasing: bytes[(item * entryBytes)..<((item + 1) * entryBytes)]),
             forKey: IntegerKey(code), in: bucketTables[table],
             options: previous == code ? .appendDuplicate : .append)
           previous = code

@@ -63,17 +63,25 @@ extension LSHTuner {
     let k: Int
     let encoded: BulkEncoding
     let exactMicroseconds: Double
+    /// The tables of the hash draw searched last.
+    let drawTables = DrawTables()
 
     /// Whether a setting could still beat exact search by ``LSHTuner/minimumSpeedup``.
     func isAffordable(_ measurement: Measurement) -> Bool {
       measurement.microsecondsPerQuery * minimumSpeedup <= exactMicroseconds
     }
 
-    /// A searcher for an encoder over tables built in memory (for the few settings measured
-    /// again, rather than keeping every setting's tables).
-    func searcher(_ encoder: ItemEncoder) -> LSHSearcher {
-      let memory = encoded.memoryTables(
-        hasher: encoder.model.hasher, configuration: encoder.model.configuration)
+    /// A searcher for a screened setting over its hash draw's first L tables, built in memory
+    /// (for the few settings measured again, rather than keeping every draw's tables), or the
+    /// tables held of the same draw when they are at least as many.
+    func searcher(_ summary: String, in screened: Screened) -> LSHSearcher? {
+      guard let encoder = screened.encoders[summary], let draw = screened.draws[summary] else {
+        return nil
+      }
+      let memory = drawTables.tables(of: draw, count: encoder.model.configuration.tables) {
+        encoded.memoryTables(
+          hasher: encoder.model.hasher, configuration: encoder.model.configuration)
+      }
       return LSHSearcher(encoder: encoder, source: source, tables: .memory(memory))
     }
 
@@ -81,12 +89,12 @@ extension LSHTuner {
     /// largest L; smaller L use its first tables), probes raised until the recall's lower
     /// bound passes the target.
     ///
-    /// - Returns: the measurements in the order tried, and each setting's encoder by summary.
+    /// - Returns: the measurements in the order tried, and each setting's encoder and draw.
     func screen(_ grid: Grid, on quick: Sample, progress: (String) -> Void) throws -> (
-      [Measurement], [String: ItemEncoder]
+      [Measurement], Screened
     ) {
       var measurements: [Measurement] = []
-      var encoders: [String: ItemEncoder] = [:]
+      var screened = Screened()
       var widths: [Int: Double] = [:]
       func widthBase(_ dimensions: Int) -> Double {
         if let width = widths[dimensions] { return width }
@@ -117,22 +125,24 @@ extension LSHTuner {
               else { continue }
               try screenDraw(
                 valid, tables: grid.tables.sorted(), probes: grid.probes.sorted(), on: quick,
-                into: &measurements, encoders: &encoders)
+                into: &measurements, screened: &screened)
               progress("\(valid.summary): \(grid.tables.count) table counts measured")
             }
           }
         }
       }
-      return (measurements, encoders)
+      return (measurements, screened)
     }
 
     /// One hash draw (`draw` with its largest L) at every L and T of the grid.
     private func screenDraw(
       _ draw: LSHConfiguration, tables: [Int], probes: [Int], on quick: Sample,
-      into measurements: inout [Measurement], encoders: inout [String: ItemEncoder]
+      into measurements: inout [Measurement], screened: inout Screened
     ) throws {
       let hasher = BucketHasher(drawing: draw)
-      let memory = encoded.memoryTables(hasher: hasher, configuration: draw)
+      let memory = drawTables.tables(of: draw, count: draw.tables) {
+        encoded.memoryTables(hasher: hasher, configuration: draw)
+      }
       for tableCount in tables {
         var setting = draw
         setting.tables = tableCount
@@ -148,7 +158,8 @@ extension LSHTuner {
             LSHSearcher(encoder: encoder, source: source, tables: .memory(memory)),
             setting: setting, sample: quick, k: k)
           measurements.append(measurement)
-          encoders[setting.summary] = encoder
+          screened.encoders[setting.summary] = encoder
+          screened.draws[setting.summary] = draw
           // More probes only cost more once the target is comfortably passed.
           if measurement.recallLowerBound >= target { break }
         }
@@ -163,7 +174,7 @@ extension LSHTuner {
     ///
     /// - Returns: every finalist measured, and those whose lower bound reached the target.
     func finalists(
-      of measurements: [Measurement], encoders: [String: ItemEncoder], on sampleA: Sample
+      of measurements: [Measurement], screened: Screened, on sampleA: Sample
     ) throws -> (all: [Measurement], passing: [Measurement]) {
       let hopeful = measurements.filter { $0.recall >= target - 0.02 }
         .sorted { $0.microsecondsPerQuery < $1.microsecondsPerQuery }
@@ -172,10 +183,11 @@ extension LSHTuner {
       let slower = hopeful.filter { !isAffordable($0) }.prefix(4)
       for candidate in (hopeful.filter(isAffordable).prefix(12) + slower) {
         if !passing.isEmpty && !isAffordable(candidate) { break }
-        guard let encoder = encoders[candidate.configuration.summary] else { continue }
+        guard let searcher = searcher(candidate.configuration.summary, in: screened) else {
+          continue
+        }
         let full = try measure(
-          searcher(encoder), setting: candidate.configuration, sample: sampleA, k: k,
-          runs: decisiveRuns)
+          searcher, setting: candidate.configuration, sample: sampleA, k: k, runs: decisiveRuns)
         finalists.append(full)
         if full.recallLowerBound >= target { passing.append(full) }
         if passing.count >= 4 { break }
@@ -186,20 +198,47 @@ extension LSHTuner {
     /// The fastest passing finalist whose recall on sample B (no part in choosing) also
     /// reaches the target, with that recall; `nil` when none does.
     func confirm(
-      _ passing: [Measurement], encoders: [String: ItemEncoder], on sampleB: Sample,
+      _ passing: [Measurement], screened: Screened, on sampleB: Sample,
       progress: (String) -> Void
     ) throws -> (measurement: Measurement, heldOutRecall: Double)? {
       for full in passing.sorted(by: { $0.microsecondsPerQuery < $1.microsecondsPerQuery }) {
         let summary = full.configuration.summary
-        guard let encoder = encoders[summary] else { continue }
-        let check = try measure(
-          searcher(encoder), setting: full.configuration, sample: sampleB, k: k)
+        guard let searcher = searcher(summary, in: screened) else { continue }
+        let check = try measure(searcher, setting: full.configuration, sample: sampleB, k: k)
         progress(
           "\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B"
         )
         if check.recall >= target { return (full, check.recall) }
       }
       return nil
+    }
+  }
+}
+
+extension LSHTuner {
+  /// What screening leaves for the later steps, by setting summary: each setting's encoder
+  /// (its draw's first L tables) and the draw it came from (the largest L).
+  struct Screened {
+    var encoders: [String: ItemEncoder] = [:]
+    var draws: [String: LSHConfiguration] = [:]
+  }
+
+  /// The first tables of one hash draw, kept until other tables are wanted: a setting of the
+  /// same draw with as many tables or fewer (another T, a smaller L) searches them as they are.
+  /// At 10 million items a draw's 16 tables take ~20 s to build and ~650 MB to hold, so one set
+  /// is kept, and dropped before the next is built.
+  final class DrawTables {
+    private var held: (draw: String, count: Int, tables: MemoryTables)?
+
+    /// The first `count` (or more) tables of `draw`, built by `build` unless held.
+    func tables(
+      of draw: LSHConfiguration, count: Int, build: () -> MemoryTables
+    ) -> MemoryTables {
+      if let held, held.draw == draw.summary, held.count >= count { return held.tables }
+      held = nil
+      let tables = build()
+      held = (draw.summary, count, tables)
+      return tables
     }
   }
 }

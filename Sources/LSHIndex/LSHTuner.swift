@@ -191,17 +191,17 @@ public enum LSHTuner {
         source, encoder: fitted.encoder, excluding: heldOut, codes: false,
         projections: grid.hashDimensions.max() ?? base.hashDimensions),
       exactMicroseconds: exactMicroseconds(in: source, sample: sampleA, k: k))
-    let (measurements, encoders) = try run.screen(
+    let (measurements, screened) = try run.screen(
       grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)
     let (finalists, passing) = try run.finalists(
-      of: measurements, encoders: encoders, on: sampleA)
+      of: measurements, screened: screened, on: sampleA)
     let confirmed = try run.confirm(
-      passing, encoders: encoders, on: sampleB, progress: progress)
+      passing, screened: screened, on: sampleB, progress: progress)
     let chosen = confirmed.flatMap { run.isAffordable($0.measurement) ? $0.measurement : nil }
     return Report(
       measurements: measurements, finalists: finalists, chosen: chosen,
       fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,
-      encoder: confirmed.flatMap { encoders[$0.measurement.configuration.summary] },
+      encoder: confirmed.flatMap { screened.encoders[$0.measurement.configuration.summary] },
       target: target, k: k, sampleSize: sampleA.queries.rows,
       queriesSource: queries == nil ? "items held out of the index" : "the given queries",
       exactMicrosecondsPerQuery: run.exactMicroseconds,

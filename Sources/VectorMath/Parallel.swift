@@ -56,6 +56,63 @@ public enum Parallel {
       for thread in threads { pthread_join(thread, nil) }
     }
   }
+
+  /// Runs `background` on a thread of its own while `foreground` runs on the calling thread
+  /// (work bound to it, such as a write transaction), and returns when both are done; when no
+  /// thread can be created, `background` runs first on the calling thread.
+  ///
+  /// - Parameters:
+  ///   - background: work that may run on any thread.
+  ///   - foreground: work that must run on the calling thread.
+  /// - Returns: what `background` returned.
+  /// - Throws: what `foreground` threw, once `background` is done.
+  public static func overlapping<Value, Failure: Error>(
+    _ background: () -> Value, with foreground: () throws(Failure) -> Void
+  ) throws(Failure) -> Value {
+    var value: Value?
+    var failure: Failure?
+    withoutActuallyEscaping({ value = background() }) { work in
+      withoutActuallyEscaping({
+        do throws(Failure) {
+          try foreground()
+        } catch {
+          failure = error
+        }
+      }) { foreground in
+        BackgroundThread(work).run(alongside: foreground)
+      }
+    }
+    if let failure { throw failure }
+    guard let value else { preconditionFailure("background work ended without a result") }
+    return value
+  }
+}
+
+/// The work of one ``Parallel/overlapping(_:with:)`` call, run on a thread of its own.
+private final class BackgroundThread: @unchecked Sendable {
+  private let work: () -> Void
+
+  init(_ work: @escaping () -> Void) { self.work = work }
+
+  /// Runs the work on a new thread (or first, here, when none can be created) while
+  /// `foreground` runs here, and returns when both are done.
+  func run(alongside foreground: () -> Void) {
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(self).toOpaque()
+    let created = pthread_create(
+      &thread, nil,
+      { context in
+        guard let context else { return nil }
+        Unmanaged<BackgroundThread>.fromOpaque(context).takeRetainedValue().work()
+        return nil
+      }, context)
+    if created != 0 {
+      Unmanaged<BackgroundThread>.fromOpaque(context).release()
+      work()
+    }
+    foreground()
+    if created == 0 { pthread_join(thread, nil) }
+  }
 }
 
 /// The chunks of one ``Parallel/forEachChunk(of:count:_:)`` call, claimed one at a time by

@@ -32,14 +32,25 @@ import VectorMath
           candidateBudget: budget)
         let encoder = try LSHMemoryIndex.build(configuration: configuration, over: source).encoder
         let encoded = BulkEncoding(source, encoder: encoder, codes: true, projections: 0)
-        // Store order and tuning's order, each as copies and as positions (gathered pages).
-        let answers = try [(true, Int.max), (false, Int.max), (true, 0), (false, 0)].map {
-          storeOrder, copiedBytesLimit in
+        // Store order and tuning's order, each as copies and as positions (gathered pages);
+        // tuning's order also sorted one table at a time, in groups of three tables or of one
+        // (whose codes are sorted in place).
+        let oneTable = encoded.count * 8
+        let answers = try [
+          (true, Int.max, Int.max, Int.max), (false, Int.max, Int.max, Int.max),
+          (true, 0, Int.max, Int.max), (false, 0, Int.max, Int.max),
+          (false, Int.max, 0, 3 * oneTable), (false, 0, 0, oneTable),
+        ].map { storeOrder, copiedBytesLimit, oneTableAtATimeFrom, codeBytesPerGroup in
           let tables = MemoryTables(
             tables: encoded.tables, entryBytes: encoded.entryBytes, items: encoded.count,
             itemEntries: encoded.entries, storeOrder: storeOrder,
-            copiedBytesLimit: copiedBytesLimit
-          ) { _ in encoded.codes }
+            copiedBytesLimit: copiedBytesLimit, oneTableAtATimeFrom: oneTableAtATimeFrom,
+            codeBytesPerGroup: codeBytesPerGroup
+          ) { group in
+            (0..<encoded.count).flatMap { item in
+              group.map { encoded.codes[item * encoded.tables + $0] }
+            }
+          }
           if case .copies = tables.layout { #expect(copiedBytesLimit > 0) }
           #expect(
             tables.bytes
@@ -52,6 +63,7 @@ import VectorMath
         // The same layout read in place or gathered: the same pages, the same answers, budget
         // or not.
         #expect(answers[0] == answers[2] && answers[1] == answers[3])
+        #expect(answers[4] == answers[1] && answers[5] == answers[1])
         let differing = zip(answers[0], answers[1]).filter { $0 != $1 }.count
         if budget == 0 {
           #expect(differing == 0, "K \(hashes) T \(probesPerTable) k \(k)")

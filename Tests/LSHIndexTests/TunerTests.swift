@@ -48,6 +48,56 @@ import VectorStore
     #expect(recall >= 0.9, "fresh-probe recall \(recall)")
   }
 
+  @Test(
+    "settings measured over their draw's tables, kept from one setting to the next (screening, finalists), measure exactly as over tables of their own"
+  )
+  func settingsMeasureAsAlone() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 5000, metric: .l2)
+    let grid = Self.smallGrid()
+    let report = try LSHTuner.tune(store: store, target: 0.9, k: 10, sampleSize: 150, grid: grid)
+    let shared = try #require(report.encoder)
+    #expect(report.finalists.count >= 2)
+    try store.read { snapshot in
+      let (sampleA, _, heldOut) = LSHTuner.samples(snapshot, size: 150, k: 10, queries: nil)
+      let encoded = BulkEncoding(
+        snapshot, encoder: shared, excluding: heldOut, codes: false,
+        projections: grid.hashDimensions.max() ?? 16)
+      func alone(_ setting: LSHConfiguration, on sample: LSHTuner.Sample) throws
+        -> LSHTuner.Measurement
+      {
+        var draw = setting
+        draw.tables = grid.tables.max() ?? setting.tables
+        let hasher = BucketHasher(drawing: draw).prefix(tables: setting.tables)
+        let encoder = ItemEncoder(
+          model: LSHModel(
+            configuration: setting, transform: shared.model.transform, hasher: hasher,
+            metric: .l2), coder: shared.coder)
+        return try LSHTuner.measure(
+          LSHSearcher(
+            encoder: encoder, source: snapshot,
+            tables: .memory(encoded.memoryTables(hasher: hasher, configuration: setting))),
+          setting: setting, sample: sample, k: 10)
+      }
+      func same(_ a: LSHTuner.Measurement, _ b: LSHTuner.Measurement) -> Bool {
+        a.recall == b.recall && a.candidates == b.candidates
+          && a.exactDistances == b.exactDistances
+      }
+      // Screening: the largest L of every draw, on the quick sample.
+      let quick = sampleA.prefix(max(40, sampleA.queries.rows / 4))
+      let largest = report.measurements.filter { $0.configuration.tables == grid.tables.max() }
+      #expect(Set(largest.map(\.configuration.bucketWidth)).count >= 2)
+      for measured in largest {
+        let fresh = try alone(measured.configuration, on: quick)
+        #expect(same(fresh, measured), "\(measured.configuration.summary)")
+      }
+      for finalist in report.finalists {
+        let fresh = try alone(finalist.configuration, on: sampleA)
+        #expect(same(fresh, finalist), "\(finalist.configuration.summary)")
+      }
+    }
+  }
+
   @Test("with the user's own queries, nothing is held out and the samples come from them")
   func tuneOnGivenQueries() throws {
     let directory = TemporaryDirectory()
