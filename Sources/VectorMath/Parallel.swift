@@ -36,21 +36,9 @@ public enum Parallel {
       let job = ChunkJob(total: total, chunks: chunks, body: body)
       var threads: [pthread_t] = []
       for _ in 1..<chunks {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(job).toOpaque()
-        let created = pthread_create(
-          &thread, nil,
-          { context in
-            guard let context else { return nil }
-            Unmanaged<ChunkJob>.fromOpaque(context).takeRetainedValue().runChunks()
-            return nil
-          }, context)
-        if created == 0 {
-          threads.append(thread)
-        } else {
-          Unmanaged<ChunkJob>.fromOpaque(context).release()
-          break  // the threads there are (the caller at least) take the remaining chunks
-        }
+        // The threads there are (the caller at least) take the remaining chunks.
+        guard let thread = startThread({ job.runChunks() }) else { break }
+        threads.append(thread)
       }
       job.runChunks()
       for thread in threads { pthread_join(thread, nil) }
@@ -79,7 +67,10 @@ public enum Parallel {
           failure = error
         }
       }) { foreground in
-        BackgroundThread(work).run(alongside: foreground)
+        let thread = startThread(work)
+        if thread == nil { work() }
+        foreground()
+        if let thread { pthread_join(thread, nil) }
       }
     }
     if let failure { throw failure }
@@ -88,31 +79,30 @@ public enum Parallel {
   }
 }
 
-/// The work of one ``Parallel/overlapping(_:with:)`` call, run on a thread of its own.
-private final class BackgroundThread: @unchecked Sendable {
-  private let work: () -> Void
-
-  init(_ work: @escaping () -> Void) { self.work = work }
-
-  /// Runs the work on a new thread (or first, here, when none can be created) while
-  /// `foreground` runs here, and returns when both are done.
-  func run(alongside foreground: () -> Void) {
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(self).toOpaque()
-    let created = pthread_create(
-      &thread, nil,
-      { context in
-        guard let context else { return nil }
-        Unmanaged<BackgroundThread>.fromOpaque(context).takeRetainedValue().work()
-        return nil
-      }, context)
-    if created != 0 {
-      Unmanaged<BackgroundThread>.fromOpaque(context).release()
-      work()
-    }
-    foreground()
-    if created == 0 { pthread_join(thread, nil) }
+/// Starts a POSIX thread running `work`; `nil` when none can be created (no memory or address
+/// space for its stack, a thread limit).
+private func startThread(_ work: @escaping () -> Void) -> pthread_t? {
+  var thread = pthread_t()
+  let context = Unmanaged.passRetained(ThreadWork(work)).toOpaque()
+  let created = pthread_create(
+    &thread, nil,
+    { context in
+      guard let context else { return nil }
+      Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue().run()
+      return nil
+    }, context)
+  guard created == 0 else {
+    Unmanaged<ThreadWork>.fromOpaque(context).release()
+    return nil
   }
+  return thread
+}
+
+/// The work of a thread ``startThread(_:)`` started, handed to it.
+private final class ThreadWork: @unchecked Sendable {
+  let run: () -> Void
+
+  init(_ run: @escaping () -> Void) { self.run = run }
 }
 
 /// The chunks of one ``Parallel/forEachChunk(of:count:_:)`` call, claimed one at a time by
