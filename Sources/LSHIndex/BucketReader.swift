@@ -326,7 +326,7 @@ public final class MemoryTables: @unchecked Sendable {
       _ = order.initialize(
         from: TableOrder.sorted(
           items: items, code: { allCodes[$0 * columns + column] }, entries: itemEntries,
-          entryBytes: entryBytes, threads: threads))
+          entryBytes: entryBytes))
     } else {
       // By code, then first code byte, then item: one radix sort of (code, item) pairs whose
       // first pass is by first byte keeps it stable.
@@ -356,24 +356,28 @@ public final class MemoryTables: @unchecked Sendable {
 
   /// A table's bucket codes and starts, from the code at each position of the table in order.
   private static func buckets(items: Int, codeAt: (Int) -> UInt64) -> ([UInt64], [UInt32]) {
+    /// Calls `body` with each bucket's first position and code.
+    func eachBucket(_ body: (Int, UInt64) -> Void) {
+      var previous: UInt64?
+      for position in 0..<items {
+        let code = codeAt(position)
+        if previous != code {
+          body(position, code)
+          previous = code
+        }
+      }
+    }
     // Counted first, so that the arrays hold no spare capacity (at 10 million items, tables
     // of small buckets have millions).
     var count = 0
-    for position in 0..<items where position == 0 || codeAt(position) != codeAt(position - 1) {
-      count += 1
-    }
+    eachBucket { _, _ in count += 1 }
     var tableCodes: [UInt64] = []
     var tableStarts: [UInt32] = []
     tableCodes.reserveCapacity(count)
     tableStarts.reserveCapacity(count + 1)
-    var previous: UInt64?
-    for position in 0..<items {
-      let code = codeAt(position)
-      if previous != code {
-        tableCodes.append(code)
-        tableStarts.append(UInt32(position))
-        previous = code
-      }
+    eachBucket { position, code in
+      tableCodes.append(code)
+      tableStarts.append(UInt32(position))
     }
     tableStarts.append(UInt32(items))
     return (tableCodes, tableStarts)
@@ -565,14 +569,14 @@ enum TableOrder {
   /// while sorting): 24 bytes per item at the peak, which at 10 million items is what lets an
   /// index build stay within its memory.
   static func sorted(
-    items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int, threads: Int = 1
+    items: Int, code: (Int) -> UInt64, entries: [UInt8], entryBytes: Int
   ) -> [UInt32] {
     precondition(items <= Int(UInt32.max), "a table of more than 2^32 items")
     var codes = (0..<items).map(code)
     var order = (0..<UInt32(items)).map { $0 }
     codes.withUnsafeMutableBufferPointer { codes in
       order.withUnsafeMutableBufferPointer { order in
-        radixSortByCode(codes: codes, items: order, threads: threads)
+        radixSortByCode(codes: codes, items: order)
         entries.withUnsafeBytes { bytes in
           guard let base = bytes.baseAddress else { return }
           var run: [(head: UInt64, item: UInt32)] = []

@@ -75,9 +75,7 @@ extension LSHTuner {
     /// (for the few settings measured again, rather than keeping every draw's tables), or the
     /// tables held of the same draw when they are at least as many.
     func searcher(_ summary: String, in screened: Screened) -> LSHSearcher? {
-      guard let encoder = screened.encoders[summary], let draw = screened.draws[summary] else {
-        return nil
-      }
+      guard let (encoder, draw) = screened.settings[summary] else { return nil }
       let memory = drawTables.tables(of: draw, count: encoder.model.configuration.tables) {
         encoded.memoryTables(
           hasher: encoder.model.hasher, configuration: encoder.model.configuration)
@@ -158,8 +156,7 @@ extension LSHTuner {
             LSHSearcher(encoder: encoder, source: source, tables: .memory(memory)),
             setting: setting, sample: quick, k: k)
           measurements.append(measurement)
-          screened.encoders[setting.summary] = encoder
-          screened.draws[setting.summary] = draw
+          screened.settings[setting.summary] = (encoder, draw)
           // More probes only cost more once the target is comfortably passed.
           if measurement.recallLowerBound >= target { break }
         }
@@ -216,11 +213,10 @@ extension LSHTuner {
 }
 
 extension LSHTuner {
-  /// What screening leaves for the later steps, by setting summary: each setting's encoder
+  /// What screening leaves for the later steps: by setting summary, each setting's encoder
   /// (its draw's first L tables) and the draw it came from (the largest L).
   struct Screened {
-    var encoders: [String: ItemEncoder] = [:]
-    var draws: [String: LSHConfiguration] = [:]
+    var settings: [String: (encoder: ItemEncoder, draw: LSHConfiguration)] = [:]
   }
 
   /// The first tables of one hash draw, kept until other tables are wanted: a setting of the

@@ -201,7 +201,9 @@ public enum LSHTuner {
     return Report(
       measurements: measurements, finalists: finalists, chosen: chosen,
       fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,
-      encoder: confirmed.flatMap { screened.encoders[$0.measurement.configuration.summary] },
+      encoder: confirmed.flatMap {
+        screened.settings[$0.measurement.configuration.summary]?.encoder
+      },
       target: target, k: k, sampleSize: sampleA.queries.rows,
       queriesSource: queries == nil ? "items held out of the index" : "the given queries",
       exactMicrosecondsPerQuery: run.exactMicroseconds,
