@@ -120,6 +120,9 @@ public struct LSHSearcher: ~Copyable {
       UnsafeMutableBufferPointer<(any Error)?>.allocate(capacity: workers))
     failures.value.initialize(repeating: nil)
     defer { failures.value.deallocate() }
+    // Probes near each other are searched in turn (and by the same worker), sharing what the
+    // cache holds; each answer goes back to its probe's row.
+    let order = ProbeOrder.byLocality(probes, encoder: encoder, threads: threads)
     try results.withUnsafeMutableBufferPointer { results in
       let results = UncheckedSendable(results)
       func run<Reader: BucketReader>(_ makeReader: (Int) -> Reader) {
@@ -130,7 +133,7 @@ public struct LSHSearcher: ~Copyable {
           var reader = makeReader(worker)
           probes.values.withUnsafeBufferPointer { values in
             let clock = ContinuousClock()
-            for row in range {
+            for row in range.lazy.map({ order[$0] }) {
               let started = measuringLatency ? clock.now : nil
               results.value[row] = searchOne(
                 probe: UnsafeBufferPointer(
