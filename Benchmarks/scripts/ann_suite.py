@@ -41,6 +41,9 @@ from fvecs import read_fvecs  # noqa: E402
 from ann_plot import svg_plot  # noqa: E402
 
 DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
+# efSearch of the graphs, from k itself up: the smallest ef reaching tripindex's recall is the
+# graph a user would pick at that recall.
+HNSW_EFS = [10, 12, 16, 24, 32, 64, 128]
 
 
 def write_fvecs(path, x):
@@ -99,6 +102,50 @@ def run_tripindex(tool, queries, store, k, threads, runs, extra):
     return ids, best_search, best_process, candidates
 
 
+def seconds(call):
+    """Wall seconds of one call."""
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def peer_rounds(args, say, rows, tuned_row, graphs, timers):
+    """Tune's choice against our exact search, FAISS Flat and each graph at the smallest ef
+    reaching tune's recall (its fastest setting at that recall or above), each timed once per
+    round in interleaved rounds; medians of the search QPS, and tuned tripindex's ratio over
+    each. Returns the figures (for the JSON)."""
+    if args.rounds <= 0:
+        return None
+    contenders = dict(timers)
+    for method, (label, set_ef, search) in graphs.items():
+        reaching = [ef for ef in HNSW_EFS
+                    if any(r["method"] == method and r["setting"] == label.format(ef)
+                           and r["recall"] >= tuned_row["recall"] for r in rows)]
+        if reaching:
+            ef = reaching[0]
+            contenders[method] = (label.format(ef), lambda set_ef=set_ef, ef=ef, search=search:
+                                  (set_ef(ef), seconds(search))[1])
+    times = {method: [] for method in contenders}
+    for _ in range(args.rounds):
+        for method, (_, timer) in contenders.items():
+            times[method].append(timer())
+    say("")
+    say(f"interleaved: {args.rounds} rounds, each timing every contender once; median search QPS "
+        f"(graphs at the smallest ef reaching tune's recall {tuned_row['recall']:.3f}):")
+    queries = args.query_count
+    medians = {method: queries / float(np.median(values)) for method, values in times.items()}
+    tuned_qps = medians["tripindex tuned"]
+    figures = []
+    for method, (setting, _) in contenders.items():
+        recall = next(r["recall"] for r in rows if r["method"] == method and (
+            r["setting"] == setting or method.startswith("tripindex")))
+        ratio = "" if method == "tripindex tuned" else f" -> tuned tripindex {tuned_qps / medians[method]:.2f}x"
+        say(f"  {method:16s} {setting:34s} recall {recall:.3f} {medians[method]:9,.0f} QPS{ratio}")
+        figures.append(dict(method=method, setting=setting, recall=recall, qps_search=medians[method],
+                            seconds=times[method]))
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data")
@@ -110,6 +157,8 @@ def main():
     parser.add_argument("--queries", type=int, default=0, help="use only the first N queries")
     parser.add_argument("--out", default=os.path.join(HERE, "..", "results"))
     parser.add_argument("--quick", action="store_true", help="fewer settings")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of the peer comparison (0: none)")
     args = parser.parse_args()
     import faiss
 
@@ -122,6 +171,7 @@ def main():
     query_path = os.path.join(scratch, "queries.fvecs")
     write_fvecs(query_path, xq)
     k, n, d = args.k, len(xq), xb.shape[1]
+    args.query_count = n
     kth = true_kth(xb, xq, k)
     lines = []
 
@@ -217,8 +267,10 @@ def main():
     hnsw.add(xb)
     hnsw_s = time.perf_counter() - start
     hnsw_bytes = len(faiss.serialize_index(hnsw)) - xb.nbytes
-    for ef in [16, 32, 64, 128]:
-        hnsw.hnsw.efSearch = ef
+    graphs = {"faiss hnsw": ("HNSW32 ef{}", lambda ef: setattr(hnsw.hnsw, "efSearch", max(ef, k)),
+                             lambda: hnsw.search(xq, k))}
+    for ef in HNSW_EFS:
+        hnsw.hnsw.efSearch = max(ef, k)
         ids, qps = time_batch(lambda: hnsw.search(xq, k)[1])
         add("faiss hnsw", f"HNSW32 ef{ef}", ids, qps, None, 0, hnsw_s, hnsw_bytes)
     try:
@@ -232,7 +284,9 @@ def main():
         path = os.path.join(scratch, "hnswlib.bin")
         index.save_index(path)
         hnswlib_bytes = os.path.getsize(path) - xb.nbytes
-        for ef in [16, 32, 64, 128]:
+        graphs["hnswlib"] = ("M16 ef{}", lambda ef: index.set_ef(max(ef, k)),
+                             lambda: index.knn_query(xq, k=k))
+        for ef in HNSW_EFS:
             index.set_ef(max(ef, k))
             ids, qps = time_batch(lambda: index.knn_query(xq, k=k)[0])
             add("hnswlib", f"M16 ef{ef}", ids, qps, None, 0, hnswlib_s, hnswlib_bytes)
@@ -311,12 +365,30 @@ def main():
             continue
         ratio = f" -> tripindex {reference['qps_search'] / other['qps_search']:.2f}x" if reference else ""
         say(f"  {method}: {other['setting']}, recall {other['recall']:.3f}, {other['qps_search']:,.0f} QPS{ratio}")
+    # The issue's measure: each graph at the smallest ef reaching the recall tripindex reached
+    # (tune's choice), i.e. its fastest setting at that recall or above.
+    for method in ["faiss hnsw", "hnswlib"]:
+        same = best_at(method, target=tuned_row["recall"])
+        if same is None:
+            if any(r["method"] == method for r in rows):
+                say(f"  {method}: no setting reached tune's recall {tuned_row['recall']:.3f}")
+            continue
+        say(f"  {method} at tune's recall ({tuned_row['recall']:.3f}): {same['setting']}, recall "
+            f"{same['recall']:.3f}, {same['qps_search']:,.0f} QPS -> tuned tripindex "
+            f"{tuned_row['qps_search'] / same['qps_search']:.2f}x")
+    interleaved = peer_rounds(args, say, rows, tuned_row, graphs, {
+        "tripindex exact": ("--exact", lambda: run_tripindex(tool, query_path, store, k, args.threads, 1,
+                                                             ["--exact"])[1]),
+        "tripindex tuned": (tuned_row["setting"],
+                            lambda: run_tripindex(tool, query_path, tuned_store, k, args.threads, 1, [])[1]),
+        "faiss exact": ("IndexFlatL2", lambda: seconds(lambda: flat.search(xq, k))),
+    })
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{name}.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump(dict(data=name, base=len(xb), dimension=d, queries=n, k=k, threads=args.threads,
-                       tune=verdict, rows=rows), f, indent=1)
+                       tune=verdict, rows=rows, interleaved=interleaved), f, indent=1)
     series = {}
     for r in rows:
         series.setdefault(r["method"], []).append((r["recall"], r["qps_search"], r["setting"]))
