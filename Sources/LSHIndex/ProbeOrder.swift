@@ -24,7 +24,7 @@ enum ProbeOrder {
   ///
   /// - Parameters:
   ///   - probes: the probes, one per row (prepared as for the search).
-  ///   - encoder: the index's encoder (its projection and compact codes).
+  ///   - encoder: the index's encoder (its principal components).
   ///   - threads: worker threads.
   /// - Returns: a permutation of `0..<probes.rows` (the identity for fewer than two groups).
   static func byLocality(_ probes: Matrix, encoder: ItemEncoder, threads: Int) -> [Int] {
