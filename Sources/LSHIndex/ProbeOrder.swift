@@ -17,8 +17,6 @@ enum ProbeOrder {
   static let maximumGroups = 1024
   /// Leading principal components the grouping measures distances in.
   static let groupingComponents = 32
-  /// Probes assigned to centres per matrix product.
-  static let rowsPerProduct = 1024
 
   /// The rows of `probes` in locality order.
   ///
@@ -46,11 +44,10 @@ enum ProbeOrder {
           projected.values[row * components + column]
       }
     }
+    let first = nearestCentre(of: projected, among: centres, threads: threads)
     let assigned = nearestCentre(
       of: projected,
-      among: means(
-        of: projected, in: nearestCentre(of: projected, among: centres), groups: groups,
-        keeping: centres))
+      among: means(of: projected, in: first, groups: groups, keeping: centres), threads: threads)
     return (0..<probes.rows).sorted { (assigned[$0], $0) < (assigned[$1], $1) }
   }
 
@@ -80,47 +77,15 @@ enum ProbeOrder {
     return projected
   }
 
-  /// The index of each row's nearest centre (the first of equals).
-  private static func nearestCentre(of rows: Matrix, among centres: Matrix) -> [Int] {
-    let halfNorms = (0..<centres.rows).map { centre in
-      centres.values.withUnsafeBufferPointer {
-        Vectors.squaredNorm(
-          UnsafeBufferPointer(
-            rebasing: $0[(centre * centres.columns)..<((centre + 1) * centres.columns)])
-        ) / 2
-      }
+  /// The index of each row's nearest centre (the first of equals): an exact search of the
+  /// centres, in the standard product shape (too small a search to consult the shape cache).
+  private static func nearestCentre(of rows: Matrix, among centres: Matrix, threads: Int) -> [Int] {
+    centres.withVectorSource(metric: .l2) { source in
+      var search = source.exactSearch
+      search.threads = threads
+      search.shape = .standard
+      return search.search(rows, k: 1).map { Int($0[0].id) }
     }
-    var nearest = [Int](repeating: 0, count: rows.rows)
-    var products = [Float](repeating: 0, count: rowsPerProduct * centres.rows)
-    for start in stride(from: 0, to: rows.rows, by: rowsPerProduct) {
-      let count = min(rowsPerProduct, rows.rows - start)
-      rows.values.withUnsafeBufferPointer { values in
-        centres.values.withUnsafeBufferPointer { centreValues in
-          products.withUnsafeMutableBufferPointer { out in
-            // Every operand is non-empty: groups >= 2 and components > 0.
-            BLAS.gemm(
-              transposeB: true, m: count, n: centres.rows, k: rows.columns,
-              a: values.baseAddress.unsafelyUnwrapped + start * rows.columns, lda: rows.columns,
-              b: centreValues.baseAddress.unsafelyUnwrapped, ldb: centres.columns,
-              c: out.baseAddress.unsafelyUnwrapped, ldc: centres.rows)
-          }
-        }
-      }
-      for row in 0..<count {
-        // Nearest = largest x·c − ‖c‖²/2.
-        var best = 0
-        var bestScore = -Float.infinity
-        for centre in 0..<centres.rows {
-          let score = products[row * centres.rows + centre] - halfNorms[centre]
-          if score > bestScore {
-            bestScore = score
-            best = centre
-          }
-        }
-        nearest[start + row] = best
-      }
-    }
-    return nearest
   }
 
   /// Each group's mean row; a group with no rows keeps its centre.
