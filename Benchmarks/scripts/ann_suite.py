@@ -109,18 +109,26 @@ def seconds(call):
     return time.perf_counter() - start
 
 
-def peer_rounds(args, say, rows, tuned_row, graphs, timers):
+def smallest_ef_reaching(rows, method, label, recall):
+    """The sweep's row of a graph at the smallest ef whose recall reaches `recall` (the graph a
+    user would pick at that recall), or None."""
+    for ef in HNSW_EFS:
+        row = next((r for r in rows if r["method"] == method and r["setting"] == label.format(ef)), None)
+        if row and row["recall"] >= recall:
+            return ef, row
+    return None
+
+
+def peer_rounds(args, say, rows, tuned_row, graphs, timers, queries):
     """Tune's choice against our exact search, FAISS Flat and each graph at the smallest ef
-    reaching tune's recall (its fastest setting at that recall or above), each timed once per
-    round in interleaved rounds; medians of the search QPS, and tuned tripindex's ratio over
-    each. Returns the figures (for the JSON)."""
+    reaching tune's recall, each timed once per round in interleaved rounds; medians of the
+    search QPS of `queries` queries, and tuned tripindex's ratio over each. Returns the figures
+    (for the JSON)."""
     if args.rounds <= 0:
         return None
     contenders = dict(timers)
     for method, (label, set_ef, search) in graphs.items():
-        reaching = [ef for ef in HNSW_EFS
-                    if any(r["method"] == method and r["setting"] == label.format(ef)
-                           and r["recall"] >= tuned_row["recall"] for r in rows)]
+        reaching = smallest_ef_reaching(rows, method, label, tuned_row["recall"])
         if reaching:
             ef = reaching[0]
             contenders[method] = (label.format(ef), lambda set_ef=set_ef, ef=ef, search=search:
@@ -132,7 +140,6 @@ def peer_rounds(args, say, rows, tuned_row, graphs, timers):
     say("")
     say(f"interleaved: {args.rounds} rounds, each timing every contender once; median search QPS "
         f"(graphs at the smallest ef reaching tune's recall {tuned_row['recall']:.3f}):")
-    queries = args.query_count
     medians = {method: queries / float(np.median(values)) for method, values in times.items()}
     tuned_qps = medians["tripindex tuned"]
     figures = []
@@ -171,7 +178,6 @@ def main():
     query_path = os.path.join(scratch, "queries.fvecs")
     write_fvecs(query_path, xq)
     k, n, d = args.k, len(xq), xb.shape[1]
-    args.query_count = n
     kth = true_kth(xb, xq, k)
     lines = []
 
@@ -366,13 +372,13 @@ def main():
         ratio = f" -> tripindex {reference['qps_search'] / other['qps_search']:.2f}x" if reference else ""
         say(f"  {method}: {other['setting']}, recall {other['recall']:.3f}, {other['qps_search']:,.0f} QPS{ratio}")
     # The issue's measure: each graph at the smallest ef reaching the recall tripindex reached
-    # (tune's choice), i.e. its fastest setting at that recall or above.
-    for method in ["faiss hnsw", "hnswlib"]:
-        same = best_at(method, target=tuned_row["recall"])
-        if same is None:
-            if any(r["method"] == method for r in rows):
-                say(f"  {method}: no setting reached tune's recall {tuned_row['recall']:.3f}")
+    # (tune's choice).
+    for method, (label, _, _) in graphs.items():
+        reaching = smallest_ef_reaching(rows, method, label, tuned_row["recall"])
+        if reaching is None:
+            say(f"  {method}: no setting reached tune's recall {tuned_row['recall']:.3f}")
             continue
+        same = reaching[1]
         say(f"  {method} at tune's recall ({tuned_row['recall']:.3f}): {same['setting']}, recall "
             f"{same['recall']:.3f}, {same['qps_search']:,.0f} QPS -> tuned tripindex "
             f"{tuned_row['qps_search'] / same['qps_search']:.2f}x")
@@ -382,7 +388,7 @@ def main():
         "tripindex tuned": (tuned_row["setting"],
                             lambda: run_tripindex(tool, query_path, tuned_store, k, args.threads, 1, [])[1]),
         "faiss exact": ("IndexFlatL2", lambda: seconds(lambda: flat.search(xq, k))),
-    })
+    }, n)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{name}.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
