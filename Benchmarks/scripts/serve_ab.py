@@ -26,7 +26,7 @@ def cpu_seconds(pid):
 
 
 def wrk(port, path, script, connections, seconds):
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s"]
     if script:
         command += ["-s", script]
     return subprocess.run(command + [f"http://127.0.0.1:{port}{path}"],

@@ -24,6 +24,15 @@ public struct ServerConfiguration: Sendable {
   public var maximumK = 10_000
   /// The most results one request may ask for: vectors × k.
   public var maximumResults = 1_000_000
+  /// Searches expected to take at most this long (by the index's recorded speed; see
+  /// `SearchSession.expectedSearchSeconds`) run in the request's own task — on the thread that
+  /// read the request when NIO's event loops run Swift's tasks (``TripIndexServer/runTasksOnEventLoops()``);
+  /// others, and requests whose bodies are over ``inlineBodyBytes``, on a pool of threads, so
+  /// that a long search never holds up the connections of an event loop. 0 sends every search
+  /// to the pool.
+  public var inlineSearchSeconds = 0.001
+  /// Request bodies larger than this are read on the pool of threads, not in the request's task.
+  public var inlineBodyBytes = 64 << 10
 
   /// Creates a configuration with the documented defaults.
   ///

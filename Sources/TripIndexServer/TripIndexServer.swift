@@ -11,10 +11,11 @@ import VectorStore
 /// `tripindex serve`: a store and its index behind an HTTP API.
 ///
 /// Routes: `POST /query`, `PUT /items/{name}`, `DELETE /items/{name}`, `GET /info`,
-/// `GET /health`, `GET /metrics`. Searches run in each request's task, off the event loops
-/// (they compute and never wait on a lock); writes, which wait for LMDB's writer lock, run on a
-/// thread pool. Each search is one read transaction and each write one write transaction that
-/// also updates the index, so readers never block the writer and see whole transactions only.
+/// `GET /health`, `GET /metrics`. A search expected to be short (see
+/// ``ServerConfiguration/inlineSearchSeconds``) runs in its request's task, longer ones and
+/// writes (which wait for LMDB's writer lock) on a pool of threads. Each search is one read
+/// transaction and each write one write transaction that also updates the index, so readers
+/// never block the writer and see whole transactions only.
 public struct TripIndexServer: Sendable {
   /// The settings.
   public let configuration: ServerConfiguration
@@ -38,6 +39,16 @@ public struct TripIndexServer: Sendable {
       storePath: configuration.storePath, modelPath: configuration.modelPath,
       readOnly: configuration.readOnly, redis: configuration.redis)
     metrics = ServerMetrics()
+  }
+
+  /// Lets NIO's event loops run Swift's tasks, so that a request is read, handled and answered
+  /// on one thread instead of hopping to Swift's thread pool and back (SwiftNIO's opt-in).
+  /// Call it once, from the main thread, before any task starts.
+  ///
+  /// - Returns: whether the loops now run the tasks.
+  @discardableResult
+  public static func runTasksOnEventLoops() -> Bool {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
   }
 
   /// The application: router, middleware, address; run it with `runService()` (it stops
@@ -119,29 +130,44 @@ public struct TripIndexServer: Sendable {
   }
 
   private func query(_ request: Request) async throws -> Response {
-    let parsed = try QueryRequest(body: try await body(request), configuration: configuration)
+    let text = try await body(request)
+    let configuration = self.configuration
+    let parsed =
+      text.utf8.count <= configuration.inlineBodyBytes
+      ? try QueryRequest(body: text, configuration: configuration)
+      : try await blocking { try QueryRequest(body: text, configuration: configuration) }
     let session = self.session
-    let text = try await computing {
-      let names = parsed.names.isEmpty ? (0..<parsed.vectors.rows).map { "#\($0)" } : parsed.names
-      let prepared: Matrix
-      do {
-        prepared = try session.prepare(parsed.vectors, names: names)
-      } catch let error as TripIndexError {
-        throw APIError(
-          .unprocessableContent, field: parsed.vectorField, error.worded(.jsonFields))
-      }
-      let result = try session.search(
-        prepared, names: parsed.names, labels: parsed.labels, options: parsed.options)
-      var output = OutputBuffer(stream: nil)
-      output.write("{\"results\": [")
-      for row in result.neighbors.indices {
-        if row > 0 { output.write(", ") }
-        result.writeJSONObject(row: row, to: &output)
-      }
-      output.write("]}\n")
-      return output.text
+    // A store that cannot be read for the estimate is searched on the pool, where the search
+    // itself reports the fault.
+    let expected = try? session.expectedSearchSeconds(
+      probes: parsed.vectors.rows, options: parsed.options)
+    if let expected, expected <= configuration.inlineSearchSeconds {
+      return JSONBody.response(try await computing { try Self.answer(parsed, in: session) })
     }
-    return JSONBody.response(text)
+    return JSONBody.response(try await blocking { try Self.answer(parsed, in: session) })
+  }
+
+  /// Searches a query's probes and writes the response body: `{"results": [...]}`, one line of
+  /// `query --json` per probe.
+  private static func answer(_ parsed: QueryRequest, in session: SearchSession) throws -> String {
+    let names = parsed.names.isEmpty ? (0..<parsed.vectors.rows).map { "#\($0)" } : parsed.names
+    let prepared: Matrix
+    do {
+      prepared = try session.prepare(parsed.vectors, names: names)
+    } catch let error as TripIndexError {
+      throw APIError(
+        .unprocessableContent, field: parsed.vectorField, error.worded(.jsonFields))
+    }
+    let result = try session.search(
+      prepared, names: parsed.names, labels: parsed.labels, options: parsed.options)
+    var output = OutputBuffer(stream: nil)
+    output.write("{\"results\": [")
+    for row in result.neighbors.indices {
+      if row > 0 { output.write(", ") }
+      result.writeJSONObject(row: row, to: &output)
+    }
+    output.write("]}\n")
+    return output.text
   }
 
   /// The item name of an `/items/{name}` path: one percent-encoded segment, decoded to the

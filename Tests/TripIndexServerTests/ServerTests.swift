@@ -90,16 +90,20 @@ import VectorStore
     (0..<matrix.rows).map { row in matrix.row(row).map(Double.init) }
   }
 
-  @Test("POST /query answers what query --json prints, for exact and LSH search")
-  func queryEqualsCommand() async throws {
+  @Test(
+    "POST /query answers what query --json prints, for exact and LSH search, whether the search runs in the request's task or on the pool",
+    arguments: [0.001, 0])
+  func queryEqualsCommand(inlineSearchSeconds: Double) async throws {
     let fixture = try Fixture()
+    var configuration = fixture.configuration()
+    configuration.inlineSearchSeconds = inlineSearchSeconds
     let names = (0..<4).map { "probes#\($0)" }
     for (field, flag) in [("exact", "--exact"), ("lsh", "--lsh")] {
       let expected = try fixture.queryLines([flag])
       let request = try Self.body([
         "vectors": Self.vectors(fixture.probes), "k": 5, field: true, "names": names,
       ])
-      let (status, text) = try await withServer(fixture.configuration()) { client in
+      let (status, text) = try await withServer(configuration) { client in
         try await client.execute(uri: "/query", method: .post, body: request) { response in
           (response.status, String(buffer: response.body))
         }
@@ -111,7 +115,7 @@ import VectorStore
     }
     // One vector, default k = 10, unnamed.
     let request = try Self.body(["vector": Self.vectors(fixture.probes)[0], "exact": true])
-    let text = try await withServer(fixture.configuration()) { client in
+    let text = try await withServer(configuration) { client in
       try await client.execute(uri: "/query", method: .post, body: request) {
         String(buffer: $0.body)
       }

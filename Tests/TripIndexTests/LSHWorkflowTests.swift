@@ -88,6 +88,47 @@ import VectorStore
   }
 
   @Test(
+    "a search's expected time follows the index's recorded speed and the method the plan would choose; nothing is predicted for a filter, exclusions, probing settings, or a store without a record"
+  )
+  func expectedSearchTime() throws {
+    let directory = TemporaryDirectory()
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 1000, columns: 8, clusters: 10, seed: 7)),
+      to: "in/base.fvecs")
+    let store = directory.file("s.lmdb")
+    let built = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--quiet",
+    ])
+    #expect(built.status == 0, "\(built.stderr)")
+    /// The expected seconds for `probes` probes, from a session opened for the question alone
+    /// (one LMDB environment per store and process at a time).
+    func expected(_ probes: Int, _ change: (inout Query.SearchOptions) -> Void = { _ in }) throws
+      -> Double?
+    {
+      var options = Query.SearchOptions(k: 5)
+      change(&options)
+      return try SearchSession(storePath: store, readOnly: true)
+        .expectedSearchSeconds(probes: probes, options: options)
+    }
+    #expect(try expected(3) == nil, "no index")
+    #expect(try TripIndexExecutable.run(["index", "--store", store]).status == 0)
+    try VectorStore.open(path: store).setMetadata(LSHIndex.speedKey, "80 200")
+    #expect(abs(try #require(try expected(3)) - 240e-6) < 1e-12, "the index, 80 µs a probe")
+    #expect(abs(try #require(try expected(3) { $0.exact = true }) - 600e-6) < 1e-12)
+    // An index measured slower than exact search is put aside unless asked for.
+    try VectorStore.open(path: store).setMetadata(LSHIndex.speedKey, "500 100")
+    #expect(abs(try #require(try expected(2)) - 200e-6) < 1e-12, "exact, 100 µs a probe")
+    #expect(abs(try #require(try expected(2) { $0.forceIndex = true }) - 1000e-6) < 1e-12)
+    #expect(try expected(2) { $0.filter = try? ItemFilter.parse("id < 10") } == nil)
+    #expect(try expected(2) { $0.probesPerTable = 3 } == nil)
+    #expect(try expected(2) { $0.candidateBudget = 100 } == nil)
+    #expect(try expected(2) { $0.excludeJunk = true } == nil)
+    #expect(try expected(2) { $0.excludeSameCamera = true } == nil)
+    try VectorStore.open(path: store).setMetadata(LSHIndex.speedKey, "not a speed")
+    #expect(try expected(2) == nil, "a malformed record")
+  }
+
+  @Test(
     "query --json gives an LSH search's counters: buckets read (at least one per table), codes scanned, exact distances; an exact search has none"
   )
   func searchCounters() throws {

@@ -184,6 +184,28 @@ public final class SearchSession: Sendable {
     }
   }
 
+  /// The time of one core a search of `probes` probes with `options` is expected to take, from
+  /// the speeds the store's index recorded against exact search when it was built, or `nil`
+  /// when that record does not describe the search: a store on a Redis Cluster (its searches
+  /// wait on the network), a store without an index or a record, or a search with a filter,
+  /// exclusions, or probing settings of its own. A server runs searches expected to be short
+  /// where their requests arrive and longer ones on a pool of threads.
+  ///
+  /// - Parameters:
+  ///   - probes: the number of probes.
+  ///   - options: how they would be searched.
+  /// - Returns: seconds, or `nil`.
+  /// - Throws: `VectorStoreError`.
+  public func expectedSearchSeconds(probes: Int, options: Query.SearchOptions) throws -> Double? {
+    guard case .lmdb(let store, let index) = backend, index != nil, options.filter == nil,
+      !options.excludesPerProbe, !options.excludeJunk, options.probesPerTable == nil,
+      options.candidateBudget == nil, let speed = try LSHIndex.recordedSpeed(of: store)
+    else { return nil }
+    // As the search plan chooses: the index unless exact search is asked for or measured faster.
+    let usesIndex = !options.exact && (options.forceIndex || speed.lsh < speed.exact)
+    return Double(probes) * (usesIndex ? speed.lsh : speed.exact) * 1e-6
+  }
+
   /// Whether this session holds a snapshot of a Redis store read at these write counters, with
   /// the tables of index `version` over it (a search over them needs no reads but two).
   func holdsRedisTables(generations: [Int64?], version: String) -> Bool {

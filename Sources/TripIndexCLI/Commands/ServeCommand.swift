@@ -54,6 +54,13 @@ struct ServeCommand: ParsableCommand {
   @Option(parsing: .unconditional, help: "The most results one request asks for (vectors × k).")
   var maxResults = 1_000_000
 
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Searches expected to take at most this many µs (by the index's recorded speed) run on the thread that read the request; others on a pool of threads (0: all on the pool).",
+      valueName: "µs"))
+  var inlineSearchUs = 1_000
+
   @Flag(help: "Log only warnings and errors.")
   var quiet = false
 
@@ -63,6 +70,9 @@ struct ServeCommand: ParsableCommand {
       ("--max-results", maxResults),
     ] where value < 1 {
       throw ValidationError("\(name) must be at least 1, not \(value)")
+    }
+    guard inlineSearchUs >= 0 else {
+      throw ValidationError("--inline-search-us must be 0 or more, not \(inlineSearchUs)")
     }
     guard (0...65535).contains(port) else {
       throw ValidationError("--port must be between 0 and 65535, not \(port)")
@@ -77,6 +87,7 @@ struct ServeCommand: ParsableCommand {
     configuration.maximumVectors = maxVectors
     configuration.maximumK = maxK
     configuration.maximumResults = maxResults
+    configuration.inlineSearchSeconds = Double(inlineSearchUs) * 1e-6
     configuration.token = try token()
     var logger = Logger(label: "tripindex")
     logger.logLevel = quiet ? .warning : .info
@@ -85,6 +96,8 @@ struct ServeCommand: ParsableCommand {
         "warning: serving \(host) without a token: anyone who reaches this address can read and write the store (give --token-file, or --read-only)\n"
       )
     }
+    // Before any task starts: requests are then read, searched and answered on one thread.
+    TripIndexServer.runTasksOnEventLoops()
     let server = try TripIndexServer(configuration: configuration, logger: logger)
     let finished = DispatchSemaphore(value: 0)
     let outcome = Mutex<(any Error)?>(nil)
