@@ -9,8 +9,8 @@ import StorageBackend
 /// LMDB as the store's engine: an environment's databases are the tables, its transactions the
 /// transactions, values borrowed straight from the memory map.
 extension Environment: StorageEngine {
-  /// The map's address (``mapAddress``).
-  public var mappingAddress: UInt { mapAddress }
+  /// The map's generation (``mapGeneration``).
+  public var mappingGeneration: Int { mapGeneration }
 
   /// A compacting copy (``copy(to:compacting:)``) into an existing empty directory.
   public func copyCompacted(to destination: String) throws {

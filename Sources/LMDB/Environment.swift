@@ -56,6 +56,8 @@ public final class Environment: @unchecked Sendable {
   private let databases = Mutex<[String: Database]>([:])
   /// Held shared by every open transaction, exclusively while the map's size changes.
   private let mapLock: UnsafeMutablePointer<pthread_rwlock_t>
+  /// How many times the map's size has changed in this process (each change may move it).
+  private let mapChanges = Atomic(0)
   /// Per thread (`pthread_self`): the transactions of this environment it has open.
   private let openTransactions = Mutex<[UInt: Int]>([:])
 
@@ -203,6 +205,8 @@ public final class Environment: @unchecked Sendable {
   private func resizeMap(_ size: (_ current: Int) -> Int) throws(LMDBError) {
     pthread_rwlock_wrlock(mapLock)
     defer { pthread_rwlock_unlock(mapLock) }
+    // Counted even when LMDB refuses the new size: it may have let go of the old map already.
+    defer { mapChanges.add(1, ordering: .releasing) }
     try check(mdb_env_set_mapsize(handle, size(mapSizeBytes)))
   }
 
@@ -213,12 +217,12 @@ public final class Environment: @unchecked Sendable {
     return info.me_mapsize
   }
 
-  /// The address the map starts at in this process (it may move when the map is grown).
-  public var mapAddress: UInt {
-    var info = MDB_envinfo()
-    mdb_env_info(handle, &info)
-    return UInt(bitPattern: info.me_mapaddr)
-  }
+  /// Changes with every change of the map's size in this process, each of which may move the
+  /// map (LMDB maps the file anew, wherever the system puts it): values read from one snapshot
+  /// under one generation are at the same addresses in every transaction of that snapshot and
+  /// generation. Stable while the calling thread has a transaction open (a resize waits for
+  /// every transaction to end).
+  public var mapGeneration: Int { mapChanges.load(ordering: .acquiring) }
 
   /// The database page size in bytes.
   public var pageSizeBytes: Int {

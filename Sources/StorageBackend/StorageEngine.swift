@@ -18,10 +18,11 @@ public protocol StorageEngine: AnyObject, Sendable {
 
   /// The longest key a table accepts, in bytes.
   var maximumKeyBytes: Int { get }
-  /// Where values read from the engine live in this process: a read transaction that sees the
-  /// same snapshot (``StorageReading/snapshotID``) at the same address sees the same bytes at the
-  /// same places (LMDB: the memory map's address, which moves when the map grows).
-  var mappingAddress: UInt { get }
+  /// Changes whenever values read from the engine may have moved in this process: a read
+  /// transaction that sees the same snapshot (``StorageReading/snapshotID``) under the same
+  /// generation sees the same bytes at the same places (LMDB: each change of the memory map's
+  /// size, which may move the map even when no write commits). Stable inside a transaction.
+  var mappingGeneration: Int { get }
 
   /// Opens a table, creating it when asked.
   ///

@@ -22,13 +22,15 @@ public struct StoreSnapshot {
   init(store: VectorStore, transaction: any StorageReading) throws {
     self.store = store
     self.transaction = transaction
-    // A read transaction that sees the same committed snapshot as an earlier one, at the same
-    // map address, sees the same pages: its layout is reused instead of walked again (a walk
-    // touches every block's entry, which a server's single-probe searches would pay each time).
+    // A read transaction that sees the same committed snapshot as an earlier one, under the
+    // same map generation, sees the same pages at the same addresses: its layout is reused
+    // instead of walked again (a walk touches every block's entry, which a server's
+    // single-probe searches would pay each time). The generation matters: a write that fills
+    // the map grows (and may move) it before it commits, or without committing at all.
     let key =
       transaction.isReadOnly
       ? SnapshotLayout.Key(
-        snapshotID: transaction.snapshotID, mapAddress: store.engine.mappingAddress)
+        snapshotID: transaction.snapshotID, mapGeneration: store.engine.mappingGeneration)
       : nil
     let layout: SnapshotLayout
     if let key, let cached = store.snapshotLayouts.withLock({ $0 }), cached.key == key {
@@ -158,7 +160,7 @@ final class SnapshotLayout: @unchecked Sendable {
   /// The snapshot a layout describes.
   struct Key: Equatable {
     var snapshotID: Int
-    var mapAddress: UInt
+    var mapGeneration: Int
   }
 
   let key: Key?

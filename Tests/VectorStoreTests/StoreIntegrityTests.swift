@@ -276,4 +276,51 @@ import VectorMath
     #expect(try items(upgraded).last?.labels == ItemLabels(pid: 9, camera: 2, group: 7))
     #expect(try upgraded.check().damage.isEmpty)
   }
+
+  @Test(
+    "a write that fills the map grows it (which may move it) before it commits, or without committing at all: snapshots after that read the vectors where they now are, not through the layout of the old map"
+  )
+  func layoutAfterMapGrowth() throws {
+    let directory = TemporaryDirectory()
+    let store = try makeStore(directory, rows: 600)
+    let expected = Fixtures.randomMatrix(rows: 600, columns: 64, seed: 3)
+    /// The block pointers a snapshot uses, and those a walk of its transaction finds now.
+    func pointers() throws -> (used: [UnsafePointer<Float>], walked: [UnsafePointer<Float>]) {
+      try store.read { snapshot in
+        let walked = try SnapshotLayout(store: store, transaction: snapshot.transaction, key: nil)
+        return (snapshot.blocks.map(\.values), walked.blocks.map(\.values))
+      }
+    }
+    let before = try pointers()  // the layout is now kept for this snapshot
+    #expect(before.used == before.walked)
+    let generation = store.engine.mappingGeneration
+    // 80 MiB of metadata overflows the 64 MiB map: the write grows it and runs again, and then
+    // gives up, so the store's snapshot stays the one whose layout is kept.
+    let filler = String(repeating: "x", count: 80 << 20)
+    struct GivenUp: Error {}
+    var attempts = 0
+    #expect(throws: GivenUp.self) {
+      try store.write { writer in
+        attempts += 1
+        if attempts > 1 { throw GivenUp() }
+        try writer.setMetadata("filler", filler)
+      }
+    }
+    #expect(attempts == 2)
+    #expect(store.engine.mappingGeneration > generation)
+    let after = try pointers()
+    #expect(after.used == after.walked, "the kept layout was read through a map that has moved")
+    // Only when the pointers are right are they read (wrong ones point at unmapped memory).
+    if after.used == after.walked {
+      let intact = try store.read { snapshot in
+        (0..<600).allSatisfy { row in
+          row == 3
+            || snapshot.vector(id: UInt64(row)).map { Array($0) == expected.row(row) }
+              == true
+        }
+      }
+      #expect(intact)
+    }
+    #expect(try store.metadata("filler") == nil)
+  }
 }
