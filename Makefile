@@ -130,7 +130,7 @@ compare-ann-1m: release
 	python3 Benchmarks/scripts/make_patches.py $(ANN)/patches1m --base 1000000
 	python3 Benchmarks/scripts/make_clustered.py $(ANN)/clustered1m --base 1000000
 	for set in patches1m clustered1m; do \
-	  python3 Benchmarks/scripts/ann_suite.py $(ANN)/$$set --queries 2000 --runs 2 || exit 1; done
+	  python3 Benchmarks/scripts/ann_suite.py $(ANN)/$$set --queries 1000 --runs 2 || exit 1; done
 
 # query --json on every shipped data set against a float64 numpy brute force (needs numpy).
 check-exact: release

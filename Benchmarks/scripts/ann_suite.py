@@ -1,6 +1,6 @@
 """Approximate search on one data set, side by side in one run: tripindex (exact, the setting
 `tripindex tune` chooses, and a sweep of LSH settings) against FAISS (exact, IndexLSH + refine,
-HNSW), hnswlib, Annoy and FALCONN (whichever are installed).
+HNSW, IVF-Flat), hnswlib, Annoy and FALCONN (whichever are installed).
 
     python3 ann_suite.py DATA_DIR [--name NAME] [--tripindex PATH] [-k 10] [--threads 2]
                          [--runs 3] [--queries N] [--out Benchmarks/results] [--quick]
@@ -44,6 +44,8 @@ DEFAULT_TOOL = os.path.join(HERE, "..", "..", ".build", "release", "tripindex")
 # efSearch of the graphs, from k itself up: the smallest ef reaching tripindex's recall is the
 # graph a user would pick at that recall.
 HNSW_EFS = [10, 12, 16, 24, 32, 64, 128]
+# nprobe of FAISS IVF-Flat (nlist = 4 sqrt(n), a power of two: 1,024 at 100k, 4,096 at 1M).
+IVF_NPROBES = [1, 2, 4, 8, 16, 32, 64, 128]
 
 
 def write_fvecs(path, x):
@@ -109,37 +111,37 @@ def seconds(call):
     return time.perf_counter() - start
 
 
-def smallest_ef_reaching(rows, method, label, recall):
-    """The sweep's row of a graph at the smallest ef whose recall reaches `recall` (the graph a
-    user would pick at that recall), or None."""
-    for ef in HNSW_EFS:
-        row = next((r for r in rows if r["method"] == method and r["setting"] == label.format(ef)), None)
+def smallest_reaching(rows, method, label, values, recall):
+    """The sweep's row of a peer (a graph, IVF) at the smallest search parameter (ef, nprobe)
+    whose recall reaches `recall` (the setting a user would pick at that recall), or None."""
+    for value in values:
+        row = next((r for r in rows if r["method"] == method and r["setting"] == label.format(value)), None)
         if row and row["recall"] >= recall:
-            return ef, row
+            return value, row
     return None
 
 
-def peer_rounds(args, say, rows, tuned_row, graphs, timers, queries):
-    """Tune's choice against our exact search, FAISS Flat and each graph at the smallest ef
-    reaching tune's recall, each timed once per round in interleaved rounds; medians of the
-    search QPS of `queries` queries, and tuned tripindex's ratio over each. Returns the figures
-    (for the JSON)."""
+def peer_rounds(args, say, rows, tuned_row, peers, timers, queries):
+    """Tune's choice against our exact search, FAISS Flat and each peer (graphs, IVF) at the
+    smallest ef or nprobe reaching tune's recall, each timed once per round in interleaved
+    rounds; medians of the search QPS of `queries` queries, and tuned tripindex's ratio over
+    each. Returns the figures (for the JSON)."""
     if args.rounds <= 0:
         return None
     contenders = dict(timers)
-    for method, (label, set_ef, search) in graphs.items():
-        reaching = smallest_ef_reaching(rows, method, label, tuned_row["recall"])
+    for method, (label, values, set_value, search) in peers.items():
+        reaching = smallest_reaching(rows, method, label, values, tuned_row["recall"])
         if reaching:
-            ef = reaching[0]
-            contenders[method] = (label.format(ef), lambda set_ef=set_ef, ef=ef, search=search:
-                                  (set_ef(ef), seconds(search))[1])
+            value = reaching[0]
+            contenders[method] = (label.format(value), lambda set_value=set_value, value=value, search=search:
+                                  (set_value(value), seconds(search))[1])
     times = {method: [] for method in contenders}
     for _ in range(args.rounds):
         for method, (_, timer) in contenders.items():
             times[method].append(timer())
     say("")
     say(f"interleaved: {args.rounds} rounds, each timing every contender once; median search QPS "
-        f"(graphs at the smallest ef reaching tune's recall {tuned_row['recall']:.3f}):")
+        f"(graphs and IVF at the smallest ef or nprobe reaching tune's recall {tuned_row['recall']:.3f}):")
     medians = {method: queries / float(np.median(values)) for method, values in times.items()}
     tuned_qps = medians["tripindex tuned"]
     figures = []
@@ -273,8 +275,8 @@ def main():
     hnsw.add(xb)
     hnsw_s = time.perf_counter() - start
     hnsw_bytes = len(faiss.serialize_index(hnsw)) - xb.nbytes
-    graphs = {"faiss hnsw": ("HNSW32 ef{}", lambda ef: setattr(hnsw.hnsw, "efSearch", max(ef, k)),
-                             lambda: hnsw.search(xq, k))}
+    peers = {"faiss hnsw": ("HNSW32 ef{}", HNSW_EFS, lambda ef: setattr(hnsw.hnsw, "efSearch", max(ef, k)),
+                            lambda: hnsw.search(xq, k))}
     for ef in HNSW_EFS:
         hnsw.hnsw.efSearch = max(ef, k)
         ids, qps = time_batch(lambda: hnsw.search(xq, k)[1])
@@ -290,14 +292,30 @@ def main():
         path = os.path.join(scratch, "hnswlib.bin")
         index.save_index(path)
         hnswlib_bytes = os.path.getsize(path) - xb.nbytes
-        graphs["hnswlib"] = ("M16 ef{}", lambda ef: index.set_ef(max(ef, k)),
-                             lambda: index.knn_query(xq, k=k))
+        peers["hnswlib"] = ("M16 ef{}", HNSW_EFS, lambda ef: index.set_ef(max(ef, k)),
+                            lambda: index.knn_query(xq, k=k))
         for ef in HNSW_EFS:
             index.set_ef(max(ef, k))
             ids, qps = time_batch(lambda: index.knn_query(xq, k=k)[0])
             add("hnswlib", f"M16 ef{ef}", ids, qps, None, 0, hnswlib_s, hnswlib_bytes)
     except ImportError:
         say("  (hnswlib not installed)")
+    # IVF-Flat: k-means cells (the FAISS default training sample, at most 256 points a cell),
+    # each query scans its nprobe nearest cells exactly.
+    nlist = 1 << max(4, round(np.log2(4 * np.sqrt(len(xb)))))
+    start = time.perf_counter()
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+    ivf.train(xb)
+    ivf.add(xb)
+    ivf_s = time.perf_counter() - start
+    ivf_bytes = len(faiss.serialize_index(ivf)) - xb.nbytes
+    ivf_label = f"IVF{nlist},Flat nprobe {{}}"
+    peers["faiss ivf"] = (ivf_label, IVF_NPROBES, lambda nprobe: setattr(ivf, "nprobe", nprobe),
+                          lambda: ivf.search(xq, k))
+    for nprobe in IVF_NPROBES:
+        ivf.nprobe = nprobe
+        ids, qps = time_batch(lambda: ivf.search(xq, k)[1])
+        add("faiss ivf", ivf_label.format(nprobe), ids, qps, None, 0, ivf_s, ivf_bytes)
     try:
         import annoy
         start = time.perf_counter()
@@ -363,7 +381,7 @@ def main():
         say("  tripindex lsh: no setting of the sweep reached 0.90")
     reference = max([r for r in (ours, tuned_row) if r and r["recall"] >= 0.9], key=lambda r: r["qps_search"],
                     default=None)
-    for method in ["faiss exact", "faiss lsh+refine", "faiss hnsw", "hnswlib", "annoy", "falconn"]:
+    for method in ["faiss exact", "faiss lsh+refine", "faiss hnsw", "faiss ivf", "hnswlib", "annoy", "falconn"]:
         other = best_at(method, target=0.0 if method == "faiss exact" else 0.9)
         if other is None:
             if any(r["method"] == method for r in rows):
@@ -371,10 +389,10 @@ def main():
             continue
         ratio = f" -> tripindex {reference['qps_search'] / other['qps_search']:.2f}x" if reference else ""
         say(f"  {method}: {other['setting']}, recall {other['recall']:.3f}, {other['qps_search']:,.0f} QPS{ratio}")
-    # The issue's measure: each graph at the smallest ef reaching the recall tripindex reached
-    # (tune's choice).
-    for method, (label, _, _) in graphs.items():
-        reaching = smallest_ef_reaching(rows, method, label, tuned_row["recall"])
+    # The issue's measure: each graph (and IVF) at the smallest ef (nprobe) reaching the recall
+    # tripindex reached (tune's choice).
+    for method, (label, values, _, _) in peers.items():
+        reaching = smallest_reaching(rows, method, label, values, tuned_row["recall"])
         if reaching is None:
             say(f"  {method}: no setting reached tune's recall {tuned_row['recall']:.3f}")
             continue
@@ -382,7 +400,7 @@ def main():
         say(f"  {method} at tune's recall ({tuned_row['recall']:.3f}): {same['setting']}, recall "
             f"{same['recall']:.3f}, {same['qps_search']:,.0f} QPS -> tuned tripindex "
             f"{tuned_row['qps_search'] / same['qps_search']:.2f}x")
-    interleaved = peer_rounds(args, say, rows, tuned_row, graphs, {
+    interleaved = peer_rounds(args, say, rows, tuned_row, peers, {
         "tripindex exact": ("--exact", lambda: run_tripindex(tool, query_path, store, k, args.threads, 1,
                                                              ["--exact"])[1]),
         "tripindex tuned": (tuned_row["setting"],
