@@ -15,22 +15,32 @@ import VectorStore
     }
   }
 
+  /// A store `s.lmdb` in `directory`, built without an index from clustered vectors
+  /// (`in/base.fvecs`).
+  private func builtStore(
+    in directory: TemporaryDirectory, rows: Int, columns: Int, clusters: Int, seed: UInt64
+  ) throws -> String {
+    directory.write(
+      Fixtures.fvecsBytes(
+        Fixtures.clusteredMatrix(rows: rows, columns: columns, clusters: clusters, seed: seed)),
+      to: "in/base.fvecs")
+    let store = directory.file("s.lmdb")
+    let built = try TripIndexExecutable.run([
+      "build", directory.file("in"), "--store", store, "--quiet",
+    ])
+    #expect(built.status == 0, "\(built.stderr)")
+    return store
+  }
+
   @Test(
     "an index measured slower than exact search is skipped by query unless asked for; a rebuild measures again"
   )
   func slowIndexSkipped() throws {
     let directory = TemporaryDirectory()
-    directory.write(
-      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 3000, columns: 16, clusters: 30, seed: 2)),
-      to: "in/base.fvecs")
+    let store = try builtStore(in: directory, rows: 3000, columns: 16, clusters: 30, seed: 2)
     directory.write(
       Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 3, columns: 16, clusters: 30, seed: 3)),
       to: "probes.fvecs")
-    let store = directory.file("s.lmdb")
-    let indexed = try TripIndexExecutable.run([
-      "build", directory.file("in"), "--store", store, "--quiet",
-    ])
-    #expect(indexed.status == 0, "\(indexed.stderr)")
     #expect(try TripIndexExecutable.run(["index", "--store", store]).status == 0)
     // Whatever `index` measured here, pretend the index was 5× slower than exact search.
     try VectorStore.open(path: store).setMetadata(LSHIndex.speedKey, "500 100")
@@ -92,14 +102,7 @@ import VectorStore
   )
   func expectedSearchTime() throws {
     let directory = TemporaryDirectory()
-    directory.write(
-      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 1000, columns: 8, clusters: 10, seed: 7)),
-      to: "in/base.fvecs")
-    let store = directory.file("s.lmdb")
-    let built = try TripIndexExecutable.run([
-      "build", directory.file("in"), "--store", store, "--quiet",
-    ])
-    #expect(built.status == 0, "\(built.stderr)")
+    let store = try builtStore(in: directory, rows: 1000, columns: 8, clusters: 10, seed: 7)
     /// The expected seconds for `probes` probes, from a session opened for the question alone
     /// (one LMDB environment per store and process at a time).
     func expected(_ probes: Int, _ change: (inout Query.SearchOptions) -> Void = { _ in }) throws
