@@ -197,13 +197,14 @@ public final class SearchSession: Sendable {
   /// - Returns: seconds, or `nil`.
   /// - Throws: `VectorStoreError`.
   public func expectedSearchSeconds(probes: Int, options: Query.SearchOptions) throws -> Double? {
-    guard case .lmdb(let store, let index) = backend, index != nil, options.filter == nil,
+    guard case .lmdb(let store, let index?) = backend, options.filter == nil,
       !options.excludesPerProbe, !options.excludeJunk, options.probesPerTable == nil,
       options.candidateBudget == nil, let speed = try LSHIndex.recordedSpeed(of: store)
     else { return nil }
-    // As the search plan chooses: the index unless exact search is asked for or measured faster.
-    let usesIndex = !options.exact && (options.forceIndex || speed.lsh < speed.exact)
-    return Double(probes) * (usesIndex ? speed.lsh : speed.exact) * 1e-6
+    // The method the search itself would choose (as `search` passes the index).
+    let plan = SearchPlan(
+      index: options.exact ? nil : .stored(index), options: options, recordedSpeed: speed)
+    return Double(probes) * (plan.index != nil ? speed.lsh : speed.exact) * 1e-6
   }
 
   /// Whether this session holds a snapshot of a Redis store read at these write counters, with
