@@ -341,6 +341,19 @@ import VectorStore
   }
 
   @Test(
+    "serve refuses a bad limit or port before it opens anything: exit status 64, naming the flag",
+    arguments: [
+      ["--max-vectors", "0"], ["--max-body-bytes", "-1"], ["--max-k", "0"],
+      ["--max-results", "0"], ["--inline-search-us", "-1"], ["--port", "70000"],
+    ])
+  func badFlags(_ flag: [String]) throws {
+    let outcome = try TripIndexExecutable.run(
+      ["serve", "--store", "/nonexistent/store", "--quiet"] + flag)
+    #expect(outcome.status == 64, "\(outcome.stderr)")
+    #expect(outcome.stderr.contains(flag[0]), "\(outcome.stderr)")
+  }
+
+  @Test(
     "the built binary under queries and writes: SIGTERM finishes what is in flight and exits 0; check passes and every acknowledged write is there"
   )
   func binaryStopsGracefully() throws {
