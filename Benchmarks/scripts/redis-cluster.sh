@@ -44,13 +44,20 @@ start_node() {
     --protected-mode no "${auth[@]}"
 }
 
+# Waits until the node started in $dir/PORT answers on PORT. Only that node counts: when another
+# run's server already holds the port, ours fails to bind and exits, and the other would answer
+# a ping (the caller then tries other ports).
 wait_for_port() {
   local port=$1
   for _ in $(seq 1 100); do
-    if redis-cli -p "$port" ${REDISCLI_AUTH:+--no-auth-warning} ping >/dev/null 2>&1; then return 0; fi
+    if [ -s "$dir/$port/redis.pid" ]; then
+      served=$(redis-cli -p "$port" ${REDISCLI_AUTH:+--no-auth-warning} info server 2>/dev/null |
+        tr -d '\r' | sed -n 's/^process_id://p')
+      if [ -n "$served" ] && [ "$served" = "$(cat "$dir/$port/redis.pid")" ]; then return 0; fi
+    fi
     sleep 0.05
   done
-  echo "redis-cluster.sh: node 127.0.0.1:$port did not start (see $dir/$port/redis.log)" >&2
+  echo "redis-cluster.sh: node 127.0.0.1:$port did not start, or another server holds the port (see $dir/$port/redis.log)" >&2
   return 1
 }
 
