@@ -327,9 +327,16 @@ public struct LSHSearcher: ~Copyable {
       let page = UnsafeRawBufferPointer(
         rebasing: whole[(range.lowerBound * entryBytes)..<(range.upperBound * entryBytes)])
       let survivors = filter(page, below: threshold())
-      // Start loading every survivor's vector before the first distance is computed.
+      // Start loading the vector of every survivor not met before (in another table, or an
+      // earlier bucket) before the first distance is computed; those met before are dropped
+      // here, so that their vectors are not loaded again for nothing.
       for position in 0..<survivors {
-        prefetch(coder.id(in: page, at: Int(kept[position])))
+        let id = coder.id(in: page, at: Int(kept[position]))
+        if id < UInt64(idLimit) && seen.contains(Int(id)) {
+          pageBounds[position] = .infinity
+        } else {
+          prefetch(id)
+        }
       }
       for position in 0..<survivors where pageBounds[position] < threshold() {
         let id = coder.id(in: page, at: Int(kept[position]))
