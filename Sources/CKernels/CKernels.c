@@ -148,17 +148,36 @@ size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count
   // (the hardware prefetcher needs several misses in a row, and stops at the 4 KiB page edge).
   for (size_t offset = 0; offset < count * stride; offset += 64)
     __builtin_prefetch(entries + offset, 0, 3);
-  for (size_t e = 0; e < count; e++) {
-    const unsigned char *code = entries + e * stride;
-    float sums[4] = {residual[code[dims]], 0, 0, 0};
-    tripindex_code_sums(code, table, 0, head, sums);
-    if ((sums[0] + sums[1]) + (sums[2] + sums[3]) >= threshold) continue;
-    tripindex_code_sums(code, table, head, dims, sums);
-    float sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
-    if (sum >= threshold) continue;
-    kept[found] = (unsigned int)e;
-    bounds[found] = sum;
-    found++;
+  // In runs of up to 256 entries, two passes with no branch on the data: whether an entry's
+  // leading components rule it out is unpredictable, and a mispredicted branch per entry cost
+  // more than its look-ups. The first pass sums every entry's leading components and keeps the
+  // four partial sums of those not ruled out; the second adds the rest of their components to
+  // the same sums, so the bounds are bit for bit those of a one-pass loop. (`!(x >= threshold)`,
+  // not `x < threshold`, keeps what that loop kept.)
+  enum { run = 256 };
+  float lanes[run][4];
+  unsigned int candidates[run];
+  for (size_t start = 0; start < count; start += run) {
+    size_t end = count - start < run ? count : start + run;
+    size_t passed = 0;
+    for (size_t e = start; e < end; e++) {
+      const unsigned char *code = entries + e * stride;
+      float sums[4] = {residual[code[dims]], 0, 0, 0};
+      tripindex_code_sums(code, table, 0, head, sums);
+      __builtin_memcpy(lanes[passed], sums, sizeof sums);
+      candidates[passed] = (unsigned int)e;
+      passed += !((sums[0] + sums[1]) + (sums[2] + sums[3]) >= threshold);
+    }
+    for (size_t j = 0; j < passed; j++) {
+      const unsigned char *code = entries + candidates[j] * stride;
+      float sums[4];
+      __builtin_memcpy(sums, lanes[j], sizeof sums);
+      tripindex_code_sums(code, table, head, dims, sums);
+      float sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+      kept[found] = candidates[j];
+      bounds[found] = sum;
+      found += !(sum >= threshold);
+    }
   }
   return found;
 }
