@@ -24,6 +24,7 @@ struct TripIndexCommand: ParsableCommand {
 
   static func main() {
     AddressSpaceLimit.prepare()
+    BLASIdleThreads.shorten()
     // A closed pipe is an error code from write(2), handled below, not a signal.
     signal(SIGPIPE, SIG_IGN)
     FaultGuard.install()

@@ -41,6 +41,29 @@ import VectorMath
   }
 
   @Test(
+    "the tool shortens OpenBLAS's idle spin to 2^22 cycles at start-up, keeps a spin the user set, and multi-threaded products still run"
+  )
+  func idleSpin() throws {
+    let directory = TemporaryDirectory()
+    for (environment, expected) in [
+      ([String: String](), BLASIdleThreads.defaultLog2Cycles),
+      ([BLASIdleThreads.environmentName: "20"], 20),
+    ] {
+      let outcome = try TripIndexExecutable.run(
+        ["info", "--blas", "--dimension", "16", "--json"],
+        environment: environment.merging(["TRIPINDEX_CACHE_DIR": directory.file("cache")]) {
+          $1
+        })
+      #expect(outcome.status == 0, "\(outcome.stderr)")
+      let report = try #require(
+        try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+      #expect(report["idle_spin_log2_cycles"] as? Int == expected, "\(environment)")
+      // The restarted threads take work: the all-threads sgemm ran.
+      #expect((report["sgemm_gflops_threads"] as? Double ?? 0) > 0)
+    }
+  }
+
+  @Test(
     "query --exact answers alike under every forced shape; a malformed TRIPINDEX_SCAN_SHAPE is refused"
   )
   func forcedShapes() throws {

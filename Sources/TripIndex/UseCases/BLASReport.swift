@@ -22,6 +22,9 @@ public struct BLASReport: Sendable {
   public var forced: ScanShape?
   /// Where the choice is cached (`nil`: nowhere to cache it).
   public var cachePath: String?
+  /// How long OpenBLAS's idle threads spin before they sleep, log2 of the cycles
+  /// (``BLASIdleThreads``); `nil` when the loaded OpenBLAS does not say.
+  public var idleSpinLog2Cycles: Int?
 
   /// Measures (about a second) and records the measured choice in the cache.
   ///
@@ -41,6 +44,7 @@ public struct BLASReport: Sendable {
       dimension: dimension, blockRows: VectorStore.blockRows(forDimension: dimension))
     forced = ScanShapeChoice.forced
     cachePath = ScanShapeChoice.cachePath
+    idleSpinLog2Cycles = BLASIdleThreads.log2Cycles
   }
 
   /// The shape exact search uses from now on.
@@ -54,6 +58,7 @@ public struct BLASReport: Sendable {
       ("openblas_config", .string(openBLAS.configuration)),
       ("sgemm_gflops_one_thread", .number(sgemmPeak.oneThread)),
       ("sgemm_gflops_threads", .number(sgemmPeak.allThreads)), ("threads", .integer(threads)),
+      ("idle_spin_log2_cycles", idleSpinLog2Cycles.map { .integer($0) } ?? .null),
       (
         "scan_shapes",
         .array(
@@ -72,6 +77,8 @@ public struct BLASReport: Sendable {
       "cpu: \(cpuModel)",
       "OpenBLAS: \(openBLAS.core) kernels (\(openBLAS.configuration))",
       "sgemm 1024 × 1024 × \(dimension): \(TextFormatting.fixed(sgemmPeak.oneThread, 1)) GFLOP/s on one thread, \(TextFormatting.fixed(sgemmPeak.allThreads, 1)) on \(threads)",
+      "idle OpenBLAS threads: "
+        + (idleSpinLog2Cycles.map { "spin 2^\($0) cycles, then sleep" } ?? "spin as built"),
       "exact search shapes (one thread, products and scan):",
     ]
     for (shape, gflops) in shapes.gflops {
