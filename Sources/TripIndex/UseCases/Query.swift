@@ -307,9 +307,13 @@ extension Query.Result {
       output.write(", \"name\": ")
       output.writeJSONString(match.item.name)
       let labels = match.item.labels
-      output.write(", \"pid\": \(labels.pid.map(String.init) ?? "null")")
-      output.write(", \"camera\": \(labels.camera.map(String.init) ?? "null")")
-      output.write(", \"group\": \(labels.group.map(String.init) ?? "null")")
+      // Piece by piece: an interpolated string this long would be allocated per neighbour.
+      output.write(", \"pid\": ")
+      output.write(labels.pid.map(String.init) ?? "null")
+      output.write(", \"camera\": ")
+      output.write(labels.camera.map(String.init) ?? "null")
+      output.write(", \"group\": ")
+      output.write(labels.group.map(String.init) ?? "null")
       output.write(", \"distance\": ")
       output.writeJSONNumber(match.distance)
       output.write("}")
