@@ -28,6 +28,18 @@ public struct DataTransform: Sendable, Equatable {
     self.variances = variances
   }
 
+  /// The same transform keeping only its leading `components` components.
+  ///
+  /// - Parameter components: at most ``outputDimension``.
+  /// - Returns: the shorter transform.
+  public func leading(_ components: Int) -> DataTransform {
+    precondition(components >= 0 && components <= outputDimension, "components the transform keeps")
+    return DataTransform(
+      inputDimension: inputDimension, outputDimension: components, mean: mean,
+      basis: Array(basis.prefix(components * inputDimension)),
+      variances: Array(variances.prefix(components)))
+  }
+
   /// Learns the transform from sample vectors.
   ///
   /// - Parameters:

@@ -192,6 +192,58 @@ extension LSHTuner {
       return (finalists, passing)
     }
 
+    /// The chosen setting at other code sizes (see ``LSHTuner/Grid/codeSizes``): each one's
+    /// items encoded again and its tables built in memory, then timed on sample A back to back
+    /// with the setting as chosen (the fastest of ``LSHTuner/decisiveRuns`` each); a size is
+    /// taken when it is ``LSHTuner/codeSizeGain`` faster at no lower recall. Skipped above
+    /// ``LSHTuner/codeSizeItemLimit`` items, where encoding them again costs too long.
+    ///
+    /// - Returns: the measurement and encoder to keep.
+    func weighCodeSizes(
+      _ codeSizes: [Int], of chosen: Measurement, encoder: ItemEncoder, screened: Screened,
+      excluding heldOut: Set<UInt64>, on sampleA: Sample, progress: (String) -> Void
+    ) throws -> (Measurement, ItemEncoder) {
+      let setting = chosen.configuration
+      let transform = fitted.encoder.model.transform
+      let sizes = Set(codeSizes).filter {
+        $0 >= setting.hashDimensions && $0 < transform.outputDimension
+          && $0 != setting.sketchDimensions
+      }.sorted()
+      guard !sizes.isEmpty, source.count <= LSHTuner.codeSizeItemLimit,
+        let current = searcher(setting.summary, in: screened)
+      else { return (chosen, encoder) }
+      let sample = LSHIndex.sampleVectors(source, limit: LSHIndex.fittingSampleSize)
+      var kept = (measurement: chosen, encoder: encoder)
+      for size in sizes {
+        var resized = setting
+        resized.sketchDimensions = size
+        let model = LSHModel(
+          configuration: resized, transform: transform.leading(size), hasher: encoder.model.hasher,
+          metric: source.metric)
+        let candidate = ItemEncoder(
+          model: model, coder: LSHIndex.fitCoder(model: model, sample: sample))
+        let items = BulkEncoding(
+          source, encoder: candidate, excluding: heldOut, codes: false,
+          projections: setting.hashDimensions)
+        let tables = items.memoryTables(hasher: model.hasher, configuration: resized)
+        let shorter = try measure(
+          LSHSearcher(encoder: candidate, source: source, tables: .memory(tables)),
+          setting: resized, sample: sampleA, k: k, runs: decisiveRuns)
+        let asChosen = try measure(
+          current, setting: setting, sample: sampleA, k: k, runs: decisiveRuns)
+        progress(
+          "\(setting.summary): \(size)-component codes \(TextFormatting.fixed(shorter.microsecondsPerQuery, 1)) µs/query, \(setting.sketchDimensions) \(TextFormatting.fixed(asChosen.microsecondsPerQuery, 1))"
+        )
+        if shorter.microsecondsPerQuery * LSHTuner.codeSizeGain
+          <= min(asChosen.microsecondsPerQuery, kept.measurement.microsecondsPerQuery),
+          shorter.recall >= asChosen.recall
+        {
+          kept = (shorter, candidate)
+        }
+      }
+      return kept
+    }
+
     /// The fastest passing finalist whose recall on sample B (no part in choosing) also
     /// reaches the target, with that recall; `nil` when none does.
     func confirm(

@@ -85,6 +85,11 @@ public enum LSHTuner {
     public var tables: [Int] = [4, 8, 16]
     /// T values (query time).
     public var probes: [Int] = [1, 2, 4, 8, 16]
+    /// Code sizes (principal components per table entry, ``LSHConfiguration/sketchDimensions``)
+    /// weighed for the chosen setting besides the base's own; sizes above the base's or below
+    /// the setting's hash dimensions are skipped. The buckets, and so the answers, stay the
+    /// same: a shorter code is read faster and bounds less tightly.
+    public var codeSizes: [Int] = [16]
 
     /// The default grid for a metric: p-stable for l2; all three families for cosine.
     ///
@@ -195,15 +200,23 @@ public enum LSHTuner {
       grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)
     let (finalists, passing) = try run.finalists(
       of: measurements, screened: screened, on: sampleA)
-    let confirmed = try run.confirm(
+    var confirmed = try run.confirm(
       passing, screened: screened, on: sampleB, progress: progress)
+    var encoder = confirmed.flatMap {
+      screened.settings[$0.measurement.configuration.summary]?.encoder
+    }
+    if let found = confirmed, let chosenEncoder = encoder {
+      let (measurement, weighed) = try run.weighCodeSizes(
+        grid.codeSizes, of: found.measurement, encoder: chosenEncoder, screened: screened,
+        excluding: heldOut, on: sampleA, progress: progress)
+      confirmed = (measurement, found.heldOutRecall)
+      encoder = weighed
+    }
     let chosen = confirmed.flatMap { run.isAffordable($0.measurement) ? $0.measurement : nil }
     return Report(
       measurements: measurements, finalists: finalists, chosen: chosen,
       fastestReaching: confirmed?.measurement, heldOutRecall: confirmed?.heldOutRecall,
-      encoder: confirmed.flatMap {
-        screened.settings[$0.measurement.configuration.summary]?.encoder
-      },
+      encoder: encoder,
       target: target, k: k, sampleSize: sampleA.queries.rows,
       queriesSource: queries == nil ? "items held out of the index" : "the given queries",
       exactMicrosecondsPerQuery: run.exactMicroseconds,
@@ -347,6 +360,11 @@ public enum LSHTuner {
   /// fastest run counts, as ann-benchmarks does, so a run that was preempted (other processes,
   /// parallel tests) cannot decide between LSH and exact search.
   static let decisiveRuns = 3
+  /// How much faster another code size must be to replace the base's (timing noise between two
+  /// measurements of one setting is a few per cent).
+  static let codeSizeGain = 1.05
+  /// The most items for which tune weighs code sizes (each size encodes every item again).
+  static let codeSizeItemLimit = 2_000_000
 
   /// The fastest of `runs` runs of `work`, in seconds, and the last run's result.
   static func fastest<R>(of runs: Int, _ work: () throws -> R) rethrows -> (seconds: Double, R) {
