@@ -23,7 +23,7 @@ public struct BLASReport: Sendable {
   /// Where the choice is cached (`nil`: nowhere to cache it).
   public var cachePath: String?
   /// How long OpenBLAS's idle threads spin before they sleep, log2 of the cycles
-  /// (``BLASIdleThreads``); `nil` when the loaded OpenBLAS does not say.
+  /// (`BLASIdleThreads`); `nil` when the loaded OpenBLAS does not say.
   public var idleSpinLog2Cycles: Int?
 
   /// Measures (about a second) and records the measured choice in the cache.
