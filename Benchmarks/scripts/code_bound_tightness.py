@@ -86,23 +86,19 @@ def main():
     kth = np.sort(D, 1)[:, 9]
     nearest = np.argsort(D, 1)[:, :6000]
     print(f"{name}: {len(xb):,} x {xb.shape[1]}, {len(xq)} queries (not in the base), k = 10")
-    for m, bits in SETTINGS:
-        if m >= xb.shape[1]:
-            continue
-        B = bounds(P, Q, Ps, m, bits)
-        assert (B <= D * 1.0001 + 1e-3).all(), "a bound above the true distance"
+
+    def report(label, B):
+        assert (B <= D * 1.0001 + 1e-3).all(), f"{label}: a bound above the true distance"
         over_base = (B < kth[:, None]).sum(1).mean()
         over_near = (np.take_along_axis(B, nearest, 1) < kth[:, None]).sum(1).mean()
-        print(f"  {m:3d} components x {bits} bits ({m * bits // 8:3d} bytes): bound below the "
-              f"10th distance for {over_base:7.0f} items of the base, {over_near:6.0f} of the "
-              f"6,000 nearest")
-    B = scalar_bounds(xb.astype(np.float64), xq.astype(np.float64), sample)
-    assert (B <= D * 1.0001 + 1e-3).all(), "a scalar-code bound above the true distance"
-    over_base = (B < kth[:, None]).sum(1).mean()
-    over_near = (np.take_along_axis(B, nearest, 1) < kth[:, None]).sum(1).mean()
-    print(f"  all {xb.shape[1]} dimensions x 8 bits, original basis ({xb.shape[1]:3d} bytes): bound "
-          f"below the 10th distance for {over_base:7.0f} items of the base, {over_near:6.0f} of "
-          f"the 6,000 nearest")
+        print(f"  {label}: bound below the 10th distance for {over_base:7.0f} items of the base, "
+              f"{over_near:6.0f} of the 6,000 nearest")
+
+    for m, bits in SETTINGS:
+        if m < xb.shape[1]:
+            report(f"{m:3d} components x {bits} bits ({m * bits // 8:3d} bytes)", bounds(P, Q, Ps, m, bits))
+    report(f"all {xb.shape[1]} dimensions x 8 bits, original basis ({xb.shape[1]:3d} bytes)",
+           scalar_bounds(xb.astype(np.float64), xq.astype(np.float64), sample))
 
 
 if __name__ == "__main__":
