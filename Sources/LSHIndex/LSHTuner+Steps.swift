@@ -205,9 +205,9 @@ extension LSHTuner {
     ) throws -> (Measurement, ItemEncoder) {
       let setting = chosen.configuration
       let transform = fitted.encoder.model.transform
+      // The setting's own code keeps every component the fit kept (`outputDimension`).
       let sizes = Set(codeSizes).filter {
         $0 >= setting.hashDimensions && $0 < transform.outputDimension
-          && $0 != setting.sketchDimensions
       }.sorted()
       guard !sizes.isEmpty, source.count <= LSHTuner.codeSizeItemLimit,
         let current = searcher(setting.summary, in: screened)
