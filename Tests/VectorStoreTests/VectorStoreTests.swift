@@ -161,6 +161,39 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
     }
   }
 
+  @Test(
+    "many items at once: in the order asked, repeats and unknown, deleted or out-of-range ids as one lookup each gives them"
+  )
+  func itemsAtOnce() throws {
+    let directory = TemporaryDirectory()
+    let store = try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: 4, metric: .l2)
+    let count = 3 * store.blockRows + 17
+    let labels = (0..<count).map { ItemLabels(pid: Int32($0 % 7), camera: Int32($0 % 3)) }
+    _ = try upsert(
+      store, (0..<count).map { "item-\($0)" },
+      Fixtures.randomMatrix(rows: count, columns: 4, seed: 9),
+      labels: labels)
+    // Deletions at the start, in runs and at the end of the id range.
+    let deleted: [UInt64] = [0, 1, 40, 41, 42, 43, 500, UInt64(count - 1)]
+    try store.write { writer in
+      for id in deleted { _ = try writer.delete(id: id) }
+    }
+    var random = SeededRandom(seed: 5)
+    var ids = (0..<3000).map { _ in UInt64(random.next() % UInt64(count + 40)) }
+    ids += deleted + [UInt64(count), UInt64(count + 1000), .max, 7, 7, 0, 2, 2]
+    random.shuffle(&ids)
+    try store.read { snapshot in
+      let many = try snapshot.items(ids: ids)
+      let one = try ids.map { try snapshot.item(id: $0) }
+      #expect(many == one)
+      #expect(many.contains(nil) && many.contains { $0 != nil })
+      #expect(try snapshot.items(ids: []).isEmpty)
+      #expect(
+        try snapshot.items(ids: [UInt64(count - 2)]).map { $0?.name } == ["item-\(count - 2)"])
+    }
+  }
+
   @Test("dimension and metric are fixed at creation; mismatches name both")
   func fixedLayout() throws {
     let directory = TemporaryDirectory()
