@@ -31,6 +31,29 @@ public struct OutputBuffer {
     if stream != nil && bytes.count >= flushBytes { flush() }
   }
 
+  /// Appends an integer in decimal, digit by digit (no string made for it).
+  ///
+  /// - Parameter value: the integer.
+  public mutating func write(_ value: some BinaryInteger) {
+    if value < 0 { bytes.append(UInt8(ascii: "-")) }
+    // The magnitude's digits, least significant first, then reversed in place.
+    var rest = value.magnitude
+    let start = bytes.count
+    repeat {
+      let (quotient, digit) = rest.quotientAndRemainder(dividingBy: 10)
+      bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: digit))
+      rest = quotient
+    } while rest != 0
+    bytes[start...].reverse()
+  }
+
+  /// Appends an integer in decimal, or `null` for none (JSON).
+  ///
+  /// - Parameter value: the integer, or `nil`.
+  public mutating func write(optional value: (some BinaryInteger)?) {
+    if let value { write(value) } else { write("null") }
+  }
+
   /// Appends text as a JSON string literal, quotes included.
   ///
   /// - Parameter text: the string to encode.
@@ -38,11 +61,12 @@ public struct OutputBuffer {
     JSONValue.appendString(text, to: &bytes)
   }
 
-  /// Writes a number as JSON: `null` when it is not finite (JSON has no infinity or NaN).
+  /// Writes a number as JSON (as `description` spells it: `765.0`, `1e-05`): `null` when it
+  /// is not finite (JSON has no infinity or NaN).
   ///
   /// - Parameter value: the number.
   public mutating func writeJSONNumber(_ value: Float) {
-    write(value.isFinite ? "\(value)" : "null")
+    write(value.isFinite ? value.description : "null")
   }
 
   /// The text accumulated and not yet written.

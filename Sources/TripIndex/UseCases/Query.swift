@@ -303,17 +303,17 @@ extension Query.Result {
     output.write(", \"neighbors\": [")
     for (index, match) in matches.enumerated() {
       output.write(index == 0 ? "{\"id\": " : ", {\"id\": ")
-      output.write(String(match.item.id))
+      output.write(match.item.id)
       output.write(", \"name\": ")
       output.writeJSONString(match.item.name)
       let labels = match.item.labels
       // Piece by piece: an interpolated string this long would be allocated per neighbour.
       output.write(", \"pid\": ")
-      output.write(labels.pid.map(String.init) ?? "null")
+      output.write(optional: labels.pid)
       output.write(", \"camera\": ")
-      output.write(labels.camera.map(String.init) ?? "null")
+      output.write(optional: labels.camera)
       output.write(", \"group\": ")
-      output.write(labels.group.map(String.init) ?? "null")
+      output.write(optional: labels.group)
       output.write(", \"distance\": ")
       output.writeJSONNumber(match.distance)
       output.write("}")
