@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Two builds of tripindex searching one store side by side: the search time `query --timing`
-reports, in interleaved rounds (old, new, old, new, ...), medians printed, and whether the two
-builds returned the same neighbours.
+reports and the whole process's wall time (start-up, reading the probes, the search, resolving
+the neighbours' names, writing the JSON lines, exit), in interleaved rounds (old, new, old, new,
+...), medians printed, and whether the two builds returned the same neighbours and wrote the
+same bytes.
 
     python3 Benchmarks/scripts/search_ab.py OLD_TOOL NEW_TOOL --store S --queries Q.fvecs
                                             [--rounds 7] [-k 10] [--exact]
@@ -11,16 +13,20 @@ changes that keep answers and formats: a speed claim should hold on several sets
 patches, clustered and patchescn sets of make_patches.py / make_clustered.py).
 """
 import argparse
+import json
 import re
 import statistics
 import subprocess
+import time
 
 
 def search(tool, arguments):
+    started = time.perf_counter()
     run = subprocess.run([tool, "query"] + arguments + ["--timing", "--json"],
                          capture_output=True, text=True, check=True)
+    process = time.perf_counter() - started
     seconds = float(re.search(r"search ([0-9.]+) s", run.stderr).group(1))
-    return seconds, run.stdout
+    return seconds, process, run.stdout
 
 
 def main():
@@ -36,17 +42,25 @@ def main():
     arguments = [options.queries, "--store", options.store, "-k", str(options.k),
                  "--exact" if options.exact else "--lsh"]
     times = {"old": [], "new": []}
-    answers = {}
+    processes = {"old": [], "new": []}
+    outputs = {}
     for _ in range(options.rounds):
         for name in ("old", "new"):
-            seconds, output = search(getattr(options, name), arguments)
+            seconds, process, output = search(getattr(options, name), arguments)
             times[name].append(seconds)
-            answers[name] = [[n["id"] for n in __import__("json").loads(line)["neighbors"]]
-                             for line in output.splitlines()]
-    old, new = statistics.median(times["old"]), statistics.median(times["new"])
-    print(f"old {old:.4f} s, new {new:.4f} s: new is {old / new:.2f}x the old speed "
-          f"(medians of {options.rounds}); same neighbours: {answers['old'] == answers['new']}")
-    print("rounds (old, new):", list(zip(times["old"], times["new"])))
+            processes[name].append(process)
+            outputs[name] = output
+    answers = {name: [[n["id"] for n in json.loads(line)["neighbors"]]
+                      for line in output.splitlines()] for name, output in outputs.items()}
+    for label, measured in (("search", times), ("process", processes)):
+        old, new = statistics.median(measured["old"]), statistics.median(measured["new"])
+        print(f"{label}: old {old:.4f} s, new {new:.4f} s: new is {old / new:.2f}x the old speed "
+              f"(medians of {options.rounds})")
+    print(f"same neighbours: {answers['old'] == answers['new']}; "
+          f"same output bytes: {outputs['old'] == outputs['new']}")
+    print("search rounds (old, new):", list(zip(times["old"], times["new"])))
+    print("process rounds (old, new):",
+          [(round(a, 4), round(b, 4)) for a, b in zip(processes["old"], processes["new"])])
 
 
 if __name__ == "__main__":
