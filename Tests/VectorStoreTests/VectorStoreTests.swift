@@ -17,6 +17,14 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
 }
 
 @Suite struct VectorStoreTests {
+  /// A new store, `s.lmdb` in `directory`.
+  private func newStore(
+    in directory: TemporaryDirectory, dimension: Int, metric: DistanceMetric?
+  ) throws -> VectorStore {
+    try VectorStore.openOrCreate(
+      path: directory.file("s.lmdb"), dimension: dimension, metric: metric)
+  }
+
   private func upsert(
     _ store: VectorStore, _ names: [String], _ matrix: Matrix, labels: [ItemLabels]? = nil
   ) throws -> UpsertSummary {
@@ -32,8 +40,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   )
   func snapshotLayoutFollowsWrites() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 8, metric: .l2)
+    let store = try newStore(in: directory, dimension: 8, metric: .l2)
     let first = Fixtures.randomMatrix(rows: store.blockRows + 3, columns: 8, seed: 2)
     _ = try upsert(store, (0..<first.rows).map { "a\($0)" }, first)
     let before = try store.read { snapshot in (snapshot.count, snapshot.blocks.map(\.values)) }
@@ -70,8 +77,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
     "inserted vectors and labels read back exactly, across many blocks", arguments: [3, 64, 700])
   func insertAndRead(dimension: Int) throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: dimension, metric: .l2)
+    let store = try newStore(in: directory, dimension: dimension, metric: .l2)
     let rows = 3 * store.blockRows + 5
     let matrix = Fixtures.randomMatrix(rows: rows, columns: dimension, seed: 1)
     let names = (0..<rows).map { "item-\($0)" }
@@ -115,8 +121,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("upsert updates in place, counts unchanged items and keeps ids")
   func upsertSemantics() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 2, metric: nil)
+    let store = try newStore(in: directory, dimension: 2, metric: nil)
     _ = try upsert(store, ["a", "b", "c"], Matrix(rowArrays: [[1, 1], [2, 2], [3, 3]]))
     let again = try upsert(
       store, ["a", "b", "c", "d"], Matrix(rowArrays: [[1, 1], [9, 9], [3, 3], [4, 4]]),
@@ -133,8 +138,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("deleted items disappear, their ids never come back, names can return")
   func deletion() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
+    let store = try newStore(in: directory, dimension: 2, metric: .l2)
     _ = try upsert(store, ["a", "b", "c"], Matrix(rowArrays: [[1, 1], [2, 2], [3, 3]]))
     let removed = try store.write { writer in
       (
@@ -166,8 +170,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   )
   func itemsAtOnce() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 4, metric: .l2)
+    let store = try newStore(in: directory, dimension: 4, metric: .l2)
     let count = 3 * store.blockRows + 17
     let labels = (0..<count).map { ItemLabels(pid: Int32($0 % 7), camera: Int32($0 % 3)) }
     _ = try upsert(
@@ -217,8 +220,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("the cosine metric stores unit vectors and rejects zero vectors")
   func cosine() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 2, metric: .cosine)
+    let store = try newStore(in: directory, dimension: 2, metric: .cosine)
     _ = try upsert(store, ["a"], Matrix(rowArrays: [[3, 4]]))
     try store.read { snapshot in #expect(Array(snapshot.vector(id: 0)!) == [0.6, 0.8]) }
     #expect {
@@ -233,8 +235,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   func atomicBatches() throws {
     struct Stop: Error {}
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
+    let store = try newStore(in: directory, dimension: 2, metric: .l2)
     _ = try upsert(store, ["a"], Matrix(rowArrays: [[1, 1]]))
     #expect(throws: Stop.self) {
       try store.write { writer in
@@ -263,8 +264,7 @@ func storeError(_ body: () throws -> Void) -> VectorStoreError? {
   @Test("metadata can be set and removed, but not the layout keys")
   func metadata() throws {
     let directory = TemporaryDirectory()
-    let store = try VectorStore.openOrCreate(
-      path: directory.file("s.lmdb"), dimension: 2, metric: .l2)
+    let store = try newStore(in: directory, dimension: 2, metric: .l2)
     try store.setMetadata("model", "abc123")
     #expect(try store.metadata("model") == "abc123")
     try store.setMetadata("model", nil)
