@@ -15,6 +15,22 @@ public struct ItemEncoder: Sendable {
     self.coder = coder
   }
 
+  /// The same encoder searching with other query-time settings (probes, candidate budget):
+  /// the tables, hashes and codes stay as they are.
+  ///
+  /// - Parameter setting: the settings; only `probes` and `candidateBudget` may differ.
+  /// - Returns: the encoder.
+  func searching(with setting: LSHConfiguration) -> ItemEncoder {
+    var configuration = model.configuration
+    configuration.probes = setting.probes
+    configuration.candidateBudget = setting.candidateBudget
+    return ItemEncoder(
+      model: LSHModel(
+        configuration: configuration, transform: model.transform, hasher: model.hasher,
+        metric: model.metric),
+      coder: coder)
+  }
+
   /// Per-thread scratch memory.
   public struct Scratch {
     var centred: [Float]

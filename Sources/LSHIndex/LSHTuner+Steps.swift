@@ -74,8 +74,8 @@ extension LSHTuner {
     /// A searcher for a screened setting over its hash draw's first L tables, built in memory
     /// (for the few settings measured again, rather than keeping every draw's tables), or the
     /// tables held of the same draw when they are at least as many.
-    func searcher(_ summary: String, in screened: Screened) -> LSHSearcher? {
-      guard let (encoder, draw) = screened.settings[summary] else { return nil }
+    func searcher(_ setting: LSHConfiguration, in screened: Screened) -> LSHSearcher? {
+      guard let (encoder, draw) = screened.settings[Screened.key(setting)] else { return nil }
       let memory = drawTables.tables(of: draw, count: encoder.model.configuration.tables) {
         encoded.memoryTables(
           hasher: encoder.model.hasher, configuration: encoder.model.configuration)
@@ -156,7 +156,7 @@ extension LSHTuner {
             LSHSearcher(encoder: encoder, source: source, tables: .memory(memory)),
             setting: setting, sample: quick, k: k)
           measurements.append(measurement)
-          screened.settings[setting.summary] = (encoder, draw)
+          screened.settings[Screened.key(setting)] = (encoder, draw)
           // More probes only cost more once the target is comfortably passed.
           if measurement.recallLowerBound >= target { break }
         }
@@ -180,7 +180,7 @@ extension LSHTuner {
       let slower = hopeful.filter { !isAffordable($0) }.prefix(4)
       for candidate in (hopeful.filter(isAffordable).prefix(12) + slower) {
         if !passing.isEmpty && !isAffordable(candidate) { break }
-        guard let searcher = searcher(candidate.configuration.summary, in: screened) else {
+        guard let searcher = searcher(candidate.configuration, in: screened) else {
           continue
         }
         let full = try measure(
@@ -210,7 +210,7 @@ extension LSHTuner {
         $0 >= setting.hashDimensions && $0 < transform.outputDimension
       }.sorted()
       guard !sizes.isEmpty, source.count <= LSHTuner.codeSizeItemLimit,
-        let current = searcher(setting.summary, in: screened)
+        let current = searcher(setting, in: screened)
       else { return (chosen, encoder) }
       let sample = LSHIndex.sampleVectors(source, limit: LSHIndex.fittingSampleSize)
       var kept = (measurement: chosen, encoder: encoder)
@@ -244,6 +244,60 @@ extension LSHTuner {
       return kept
     }
 
+    /// The chosen setting with a cap on the table entries a query reads, when a cap reaches
+    /// the target faster. Caps are the fractions `fractions` of the mean entries the setting
+    /// reads on sample A, with its own probes and with twice as many (under a cap, more probes
+    /// spend the entries on the nearest buckets of more of them); each is measured on sample A
+    /// (the fastest of ``LSHTuner/decisiveRuns``, back to back with the uncapped setting), and
+    /// the fastest whose recall's lower bound reaches the target and that is `gain` times
+    /// faster is kept when its recall on sample B reaches the target too, as every choice must
+    /// (else the next fastest).
+    ///
+    /// - Returns: the measurement and its recall on sample B to keep (`chosen` when no cap is
+    ///   faster at the target).
+    func weighBudgets(
+      _ fractions: [Double], gain: Double,
+      of chosen: (measurement: Measurement, heldOutRecall: Double),
+      screened: Screened, on sampleA: Sample, checkingOn sampleB: Sample,
+      progress: (String) -> Void
+    ) throws -> (measurement: Measurement, heldOutRecall: Double) {
+      let setting = chosen.measurement.configuration
+      guard !fractions.isEmpty, setting.candidateBudget == 0,
+        let searcher = searcher(setting, in: screened)
+      else { return chosen }
+      let uncapped = try measure(
+        searcher, setting: setting, sample: sampleA, k: k, runs: decisiveRuns)
+      var reaching: [Measurement] = []
+      for probes in [setting.probes, 2 * setting.probes] {
+        var open = setting
+        open.probes = probes
+        let entries =
+          probes == setting.probes
+          ? uncapped.candidates
+          : try measure(searcher, setting: open, sample: sampleA, k: k).candidates
+        for fraction in fractions {
+          var capped = open
+          capped.candidateBudget = max(1, Int((entries * fraction).rounded()))
+          let measurement = try measure(
+            searcher, setting: capped, sample: sampleA, k: k, runs: decisiveRuns)
+          if measurement.recallLowerBound >= target { reaching.append(measurement) }
+        }
+      }
+      progress(
+        "\(setting.summary): \(reaching.count) of \(2 * fractions.count) caps on the entries read reach the target on A; uncapped \(TextFormatting.fixed(uncapped.microsecondsPerQuery, 1)) µs/query"
+      )
+      for capped in reaching.sorted(by: { $0.microsecondsPerQuery < $1.microsecondsPerQuery })
+      where capped.microsecondsPerQuery * gain <= uncapped.microsecondsPerQuery {
+        let check = try measure(
+          searcher, setting: capped.configuration, sample: sampleB, k: k)
+        progress(
+          "\(capped.configuration.summary): \(TextFormatting.fixed(capped.microsecondsPerQuery, 1)) µs/query, recall \(TextFormatting.fixed(capped.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B"
+        )
+        if check.recall >= target { return (capped, check.recall) }
+      }
+      return chosen
+    }
+
     /// The fastest passing finalist whose recall on sample B (no part in choosing) also
     /// reaches the target, with that recall; `nil` when none does.
     func confirm(
@@ -252,7 +306,7 @@ extension LSHTuner {
     ) throws -> (measurement: Measurement, heldOutRecall: Double)? {
       for full in passing.sorted(by: { $0.microsecondsPerQuery < $1.microsecondsPerQuery }) {
         let summary = full.configuration.summary
-        guard let searcher = searcher(summary, in: screened) else { continue }
+        guard let searcher = searcher(full.configuration, in: screened) else { continue }
         let check = try measure(searcher, setting: full.configuration, sample: sampleB, k: k)
         progress(
           "\(summary): recall \(TextFormatting.fixed(full.recall, 3)) on A, \(TextFormatting.fixed(check.recall, 3)) on B"
@@ -265,10 +319,21 @@ extension LSHTuner {
 }
 
 extension LSHTuner {
-  /// What screening leaves for the later steps: by setting summary, each setting's encoder
-  /// (its draw's first L tables) and the draw it came from (the largest L).
+  /// What screening leaves for the later steps: by the summary of a setting's tables
+  /// (``key(_:)``), its encoder (its draw's first L tables) and the draw it came from (the
+  /// largest L).
   struct Screened {
     var settings: [String: (encoder: ItemEncoder, draw: LSHConfiguration)] = [:]
+
+    /// The key of a setting's entry: the summary of its tables and hashes, without the
+    /// query-time settings (probes and candidate budget, which a search takes as it runs): the
+    /// settings of one draw and L share their tables.
+    static func key(_ setting: LSHConfiguration) -> String {
+      var tables = setting
+      tables.probes = 1
+      tables.candidateBudget = 0
+      return tables.summary
+    }
   }
 
   /// The first tables of one hash draw, kept until other tables are wanted: a setting of the

@@ -90,6 +90,14 @@ public enum LSHTuner {
     /// the setting's hash dimensions are skipped. The buckets, and so the answers, stay the
     /// same: a shorter code is read faster and bounds less tightly.
     public var codeSizes: [Int] = [16]
+    /// Caps on the table entries a query reads (``LSHConfiguration/candidateBudget``) weighed
+    /// for the chosen setting, as fractions of the mean entries it reads uncapped; empty to
+    /// weigh none. A query's cost is heavy-tailed (a probe that lands in dense buckets reads many
+    /// times the mean), and a cap trims the tail for a little recall.
+    public var budgetFractions: [Double] = [0.5, 0.6, 0.7, 0.85]
+    /// How much faster a capped search must be to replace the uncapped one (timing noise
+    /// between two measurements of one setting is a few per cent, as for code sizes).
+    public var budgetGain = 1.05
 
     /// The default grid for a metric: p-stable for l2; all three families for cosine.
     ///
@@ -203,7 +211,16 @@ public enum LSHTuner {
     var confirmed = try run.confirm(
       passing, screened: screened, on: sampleB, progress: progress)
     var encoder = confirmed.flatMap {
-      screened.settings[$0.measurement.configuration.summary]?.encoder
+      screened.settings[Screened.key($0.measurement.configuration)]?.encoder
+    }
+    if let found = confirmed, let chosenEncoder = encoder {
+      confirmed = try run.weighBudgets(
+        grid.budgetFractions, gain: grid.budgetGain, of: found, screened: screened, on: sampleA,
+        checkingOn: sampleB,
+        progress: progress)
+      // The screened encoder holds the tables' settings; the chosen probes and cap go with it.
+      encoder = chosenEncoder.searching(
+        with: confirmed?.measurement.configuration ?? found.measurement.configuration)
     }
     if let found = confirmed, let chosenEncoder = encoder {
       let (measurement, weighed) = try run.weighCodeSizes(

@@ -25,13 +25,24 @@ import VectorStore
       store: store, target: 0.9, k: 10, sampleSize: 150, grid: Self.smallGrid()
     ) { progress.append($0) }
     let reaching = try #require(report.fastestReaching)
-    // The finalists were measured at the base's code size (all 24 components here); the chosen
-    // setting may keep a shorter code, weighed after the choice.
+    // The finalists were measured at the base's code size (all 24 components here) and with no
+    // cap on the entries read; the chosen setting may keep a shorter code and a cap (with its
+    // probes or twice as many), weighed after the choice.
     var asScreened = reaching.configuration
     asScreened.sketchDimensions = 24
+    asScreened.candidateBudget = 0
+    if reaching.configuration.candidateBudget > 0 {
+      asScreened.probes = try #require(
+        report.finalists.first {
+          LSHTuner.Screened.key($0.configuration) == LSHTuner.Screened.key(asScreened)
+        }?.configuration.probes)
+      #expect([asScreened.probes, 2 * asScreened.probes].contains(reaching.configuration.probes))
+      #expect(reaching.recallLowerBound >= 0.9)
+    }
     let full = try #require(report.finalists.first { $0.configuration == asScreened })
     #expect([16, 24].contains(reaching.configuration.sketchDimensions))
     #expect(progress.contains { $0.contains("16-component codes") }, "\(progress)")
+    #expect(progress.contains { $0.contains("caps on the entries read") }, "\(progress)")
     #expect(full.queries == 150 && full.recallLowerBound >= 0.9)
     #expect(reaching.recallStandardError > 0 && reaching.recallStandardError < 0.05)
     #expect(try #require(report.heldOutRecall) >= 0.9)
@@ -109,6 +120,47 @@ import VectorStore
     }
   }
 
+  @Test(
+    "a cap on the entries a query reads, kept by tune, holds the target on A and B, goes into the encoder, and the built index keeps it and the promise"
+  )
+  func capsTheEntriesRead() throws {
+    let directory = TemporaryDirectory()
+    let (store, fresh) = try skewedStore(directory, rows: 8000, fresh: 300, seed: 11)
+    var grid = Self.smallGrid()
+    grid.codeSizes = []
+    // Any cap that holds the target is taken (the default asks 1.05x the uncapped speed, a
+    // timing this test leaves out), so the capped path is the one tested.
+    grid.budgetGain = 0
+    var progress: [String] = []
+    let report = try LSHTuner.tune(
+      store: store, target: 0.9, k: 10, sampleSize: 200, grid: grid
+    ) { progress.append($0) }
+    let reaching = try #require(report.fastestReaching)
+    let setting = reaching.configuration
+    #expect(setting.candidateBudget > 0, "\(setting.summary) \(progress)")
+    #expect(reaching.recallLowerBound >= 0.9 && reaching.queries == 200)
+    #expect(try #require(report.heldOutRecall) >= 0.9)
+    // The cap is a fraction of what the uncapped setting read on A, with its probes or twice.
+    var uncapped = setting
+    uncapped.candidateBudget = 0
+    let screened = try #require(
+      report.finalists.first {
+        LSHTuner.Screened.key($0.configuration) == LSHTuner.Screened.key(uncapped)
+      })
+    #expect(
+      [screened.configuration.probes, 2 * screened.configuration.probes].contains(
+        setting.probes))
+    #expect(reaching.candidates <= Double(setting.candidateBudget) * 1.5)
+    // What is built is what was measured, and it is searched with its cap.
+    let encoder = try #require(report.encoder)
+    #expect(encoder.model.configuration == setting)
+    let index = try LSHIndex.build(on: store, encoder: encoder)
+    #expect(index.configuration.candidateBudget == setting.candidateBudget)
+    let recall = try indexRecall(
+      store, index: index, data: Matrix(rows: 0, columns: 24), probes: fresh, k: 10)
+    #expect(recall >= 0.9, "fresh-probe recall \(recall)")
+  }
+
   @Test("a transform's leading components are exactly those of a fit that keeps fewer")
   func leadingComponents() throws {
     let sample = Fixtures.clusteredMatrix(rows: 500, columns: 24, clusters: 5, seed: 3)
@@ -142,4 +194,40 @@ import VectorStore
     #expect(lines.contains { $0.hasPrefix("pstable L") && $0.hasSuffix("table counts measured") })
     #expect(!lines.contains { $0.contains("\\(") })
   }
+}
+
+/// A store whose clusters differ in size by a factor of 64 (sizes halving from the first), all
+/// equally wide: a query in a large cluster meets buckets many times fuller than one in a small
+/// cluster, so the entries a query reads are heavy-tailed. Also `fresh` points of the same
+/// distribution, not stored.
+func skewedStore(_ directory: TemporaryDirectory, rows: Int, fresh: Int, seed: UInt64) throws
+  -> (VectorStore, Matrix)
+{
+  let dimension = 24
+  var random = SeededRandom(seed: seed)
+  let clusters = 7
+  let centres = (0..<clusters).map { _ in (0..<dimension).map { _ in Float(random.normal() * 8) } }
+  var values: [Float] = []
+  for _ in 0..<(rows + fresh) {
+    // Cluster c takes about 2^-(c+1) of the rows (the last one the rest).
+    var cluster = 0
+    var share = random.uniform()
+    while cluster < clusters - 1 && share >= 0.5 {
+      share = (share - 0.5) * 2
+      cluster += 1
+    }
+    values += centres[cluster].map { $0 + Float(random.normal()) }
+  }
+  let store = try VectorStore.openOrCreate(
+    path: directory.file("skewed.lmdb"), dimension: dimension, metric: .l2)
+  _ = try values[0..<(rows * dimension)].withUnsafeBufferPointer { values in
+    try store.write { writer in
+      try writer.upsert(
+        names: (0..<rows).map { "v\($0)" }, labels: Array(repeating: .none, count: rows),
+        vectors: values)
+    }
+  }
+  return (
+    store, Matrix(rows: fresh, columns: dimension, values: Array(values[(rows * dimension)...]))
+  )
 }
