@@ -213,19 +213,15 @@ public enum LSHTuner {
     var encoder = confirmed.flatMap {
       screened.settings[Screened.key($0.measurement.configuration)]?.encoder
     }
-    if let found = confirmed, let chosenEncoder = encoder {
-      confirmed = try run.weighBudgets(
-        grid.budgetFractions, gain: grid.budgetGain, of: found, screened: screened, on: sampleA,
-        checkingOn: sampleB,
-        progress: progress)
+    if let screenedChoice = confirmed, let screenedEncoder = encoder {
+      let found = try run.weighBudgets(
+        grid.budgetFractions, gain: grid.budgetGain, of: screenedChoice, screened: screened,
+        on: sampleA, checkingOn: sampleB, progress: progress)
       // The screened encoder holds the tables' settings; the chosen probes and cap go with it.
-      encoder = chosenEncoder.searching(
-        with: confirmed?.measurement.configuration ?? found.measurement.configuration)
-    }
-    if let found = confirmed, let chosenEncoder = encoder {
       let (measurement, weighed) = try run.weighCodeSizes(
-        grid.codeSizes, of: found.measurement, encoder: chosenEncoder, screened: screened,
-        excluding: heldOut, on: sampleA, progress: progress)
+        grid.codeSizes, of: found.measurement,
+        encoder: screenedEncoder.searching(with: found.measurement.configuration),
+        screened: screened, excluding: heldOut, on: sampleA, progress: progress)
       confirmed = (measurement, found.heldOutRecall)
       encoder = weighed
     }
