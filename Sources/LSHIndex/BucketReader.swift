@@ -401,32 +401,41 @@ public final class MemoryTables: @unchecked Sendable {
   }
 
   /// A reader for one thread.
-  func reader() -> Reader { Reader(tables: self) }
+  func reader() -> ContiguousBucketReader<Layout.View> {
+    ContiguousBucketReader(Layout.View(tables: self))
+  }
+}
 
-  /// Reads ``MemoryTables`` page by page.
-  struct Reader: BucketReader {
+extension MemoryTables.Layout {
+  /// One thread's view of memory tables: pages read in place (copies) or gathered into the
+  /// view's own page buffers (positions).
+  struct View: ContiguousBuckets {
     let tables: MemoryTables
-    /// Per table: the bucket's entry range and the pages last returned up and down.
-    var bucket: [Range<Int>]
-    var upPage: [Int]
-    var downPage: [Int]
-    /// Per table: where a gathered page is put (positions layout), valid until the table's next
-    /// page is read.
+    /// Per table: where a gathered page is put (positions layout), valid until the table's
+    /// next page is read.
     let gathered: GatherSpace
 
     init(tables: MemoryTables) {
       self.tables = tables
-      let count = tables.codes.count
-      bucket = Array(repeating: 0..<0, count: count)
-      upPage = Array(repeating: 0, count: count)
-      downPage = Array(repeating: 0, count: count)
       var pageBytes = 0
       if case .positions = tables.layout { pageBytes = tables.entriesPerPage * tables.entryBytes }
-      gathered = GatherSpace(tables: count, bytes: pageBytes)
+      gathered = GatherSpace(tables: tables.codes.count, bytes: pageBytes)
     }
 
-    /// The first code byte of the entry at `position` of a table.
-    private func firstByte(_ table: Int, _ position: Int) -> UInt8 {
+    var tableCount: Int { tables.codes.count }
+    var entriesPerPage: Int { tables.entriesPerPage }
+
+    func bucket(_ table: Int, code: UInt64) -> Range<Int>? {
+      let codes = tables.codes[table]
+      let index = ContiguousBucketSearch.firstIndex(of: code, count: codes.count) { codes[$0] }
+      guard let index else {
+        tables.misses?.bucket(table: table, code: code)
+        return nil
+      }
+      return Int(tables.starts[table][index])..<Int(tables.starts[table][index + 1])
+    }
+
+    func firstByte(_ table: Int, _ position: Int) -> UInt8 {
       switch tables.layout {
       case .copies(let copies): copies[table][position * tables.entryBytes]
       case .positions(let entries, let orders):
@@ -434,76 +443,119 @@ public final class MemoryTables: @unchecked Sendable {
       }
     }
 
-    private func page(_ table: Int, _ page: Int) -> UnsafeRawBufferPointer? {
-      let range = bucket[table]
-      let start = range.lowerBound + page * tables.entriesPerPage
-      guard page >= 0, start < range.upperBound else { return nil }
-      let end = min(range.upperBound, start + tables.entriesPerPage)
+    func entries(_ table: Int, _ range: Range<Int>) -> UnsafeRawBufferPointer {
       let entryBytes = tables.entryBytes
       switch tables.layout {
       case .copies(let copies):
         return UnsafeRawBufferPointer(
-          rebasing: copies[table][(start * entryBytes)..<(end * entryBytes)])
+          rebasing: copies[table][(range.lowerBound * entryBytes)..<(range.upperBound * entryBytes)]
+        )
       case .positions(let entries, let orders):
         let target = gathered.pages[table]
         entries.withUnsafeBytes { entries in
           MemoryTables.gather(
-            UnsafeMutableBufferPointer(rebasing: orders[table][start..<end]), from: entries,
+            UnsafeMutableBufferPointer(rebasing: orders[table][range]), from: entries,
             entryBytes: entryBytes, into: target)
         }
-        return UnsafeRawBufferPointer(rebasing: target[0..<((end - start) * entryBytes)])
+        return UnsafeRawBufferPointer(rebasing: target[0..<(range.count * entryBytes)])
       }
     }
+  }
+}
 
-    mutating func seek(table: Int, code: UInt64, firstByte sought: UInt8)
-      -> (page: UnsafeRawBufferPointer, entries: Int)?
-    {
-      let codes = tables.codes[table]
-      var low = 0
-      var high = codes.count
-      while low < high {
-        let middle = (low + high) / 2
-        if codes[middle] < code { low = middle + 1 } else { high = middle }
-      }
-      guard low < codes.count, codes[low] == code else {
-        bucket[table] = 0..<0
-        tables.misses?.bucket(table: table, code: code)
-        return nil
-      }
-      let range = Int(tables.starts[table][low])..<Int(tables.starts[table][low + 1])
-      bucket[table] = range
-      // The first entry whose first byte is at least `sought` (or the last one).
-      var first = range.lowerBound
-      var last = range.upperBound
-      while first < last {
-        let middle = (first + last) / 2
-        if firstByte(table, middle) < sought {
-          first = middle + 1
-        } else {
-          last = middle
-        }
-      }
-      let position = min(first, range.upperBound - 1)
-      let pageIndex = (position - range.lowerBound) / tables.entriesPerPage
-      upPage[table] = pageIndex
-      downPage[table] = pageIndex
-      return page(table, pageIndex).map { ($0, range.count) }
+/// Tables each laid out as one sorted run: bucket codes in order, each bucket's entries
+/// contiguous (in a store's order, by first code byte), read in pages of ``entriesPerPage``
+/// entries from each bucket's start — LMDB's pages for tables written in one pass. Memory
+/// tables (``MemoryTables``) and a store's packed tables (``PackedTables``) are both.
+protocol ContiguousBuckets {
+  /// The number of tables.
+  var tableCount: Int { get }
+  /// Entries of a page.
+  var entriesPerPage: Int { get }
+  /// The positions of bucket `code`'s entries in `table`, or `nil` when it has none.
+  func bucket(_ table: Int, code: UInt64) -> Range<Int>?
+  /// The first code byte of the entry at `position` of `table`.
+  func firstByte(_ table: Int, _ position: Int) -> UInt8
+  /// The entries at `range` of `table`, contiguous (valid until the table's next read).
+  func entries(_ table: Int, _ range: Range<Int>) -> UnsafeRawBufferPointer
+}
+
+/// The binary search of a sorted run of bucket codes.
+enum ContiguousBucketSearch {
+  /// The index of `code` among `count` sorted codes (`code(i)` the i-th), or `nil`.
+  @inline(__always)
+  static func firstIndex(of code: UInt64, count: Int, _ codeAt: (Int) -> UInt64) -> Int? {
+    var low = 0
+    var high = count
+    while low < high {
+      let middle = (low + high) / 2
+      if codeAt(middle) < code { low = middle + 1 } else { high = middle }
     }
+    return low < count && codeAt(low) == code ? low : nil
+  }
+}
 
-    /// Memory cannot fail to be read.
-    var failure: (any Error)? { nil }
+/// Reads ``ContiguousBuckets`` page by page, as ``MappedBuckets`` reads a store's tables.
+struct ContiguousBucketReader<Layout: ContiguousBuckets>: BucketReader {
+  let layout: Layout
+  /// Per table: the bucket's entry range and the pages last returned up and down.
+  var bucket: [Range<Int>]
+  var upPage: [Int]
+  var downPage: [Int]
 
-    mutating func nextPage(table: Int) -> UnsafeRawBufferPointer? {
-      upPage[table] += 1
-      return page(table, upPage[table])
+  init(_ layout: Layout) {
+    self.layout = layout
+    bucket = Array(repeating: 0..<0, count: layout.tableCount)
+    upPage = Array(repeating: 0, count: layout.tableCount)
+    downPage = Array(repeating: 0, count: layout.tableCount)
+  }
+
+  private func page(_ table: Int, _ page: Int) -> UnsafeRawBufferPointer? {
+    let range = bucket[table]
+    let start = range.lowerBound + page * layout.entriesPerPage
+    guard page >= 0, start < range.upperBound else { return nil }
+    return layout.entries(table, start..<min(range.upperBound, start + layout.entriesPerPage))
+  }
+
+  mutating func seek(table: Int, code: UInt64, firstByte sought: UInt8)
+    -> (page: UnsafeRawBufferPointer, entries: Int)?
+  {
+    guard let range = layout.bucket(table, code: code), !range.isEmpty else {
+      bucket[table] = 0..<0
+      return nil
     }
-
-    mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8)
-      -> UnsafeRawBufferPointer?
-    {
-      downPage[table] -= 1
-      return page(table, downPage[table])
+    bucket[table] = range
+    // The first entry whose first byte is at least `sought` (or the last one).
+    var first = range.lowerBound
+    var last = range.upperBound
+    while first < last {
+      let middle = (first + last) / 2
+      if layout.firstByte(table, middle) < sought {
+        first = middle + 1
+      } else {
+        last = middle
+      }
     }
+    let position = min(first, range.upperBound - 1)
+    let pageIndex = (position - range.lowerBound) / layout.entriesPerPage
+    upPage[table] = pageIndex
+    downPage[table] = pageIndex
+    return page(table, pageIndex).map { ($0, range.count) }
+  }
+
+  /// Memory cannot fail to be read.
+  var failure: (any Error)? { nil }
+
+  mutating func nextPage(table: Int) -> UnsafeRawBufferPointer? {
+    upPage[table] += 1
+    return page(table, upPage[table])
+  }
+
+  mutating func previousPage(table: Int, code: UInt64, firstByte: UInt8)
+    -> UnsafeRawBufferPointer?
+  {
+    downPage[table] -= 1
+    return page(table, downPage[table])
   }
 }
 

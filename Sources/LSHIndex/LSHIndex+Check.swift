@@ -42,7 +42,44 @@ extension LSHIndex {
         damage.append(found)
       }
     }
+    if let found = try checkPackedTables(in: snapshot) { damage.append(found) }
     return damage
+  }
+
+  /// Compares the packed copy of the tables, when there is one, with the tables: every table
+  /// packed, each a sound value of this build (``PackedTable``) holding the table's buckets,
+  /// counts and entries in its order. The damage found, or `nil`.
+  func checkPackedTables(in snapshot: StoreSnapshot) throws -> StoreDamage? {
+    guard let packedTable else { return nil }
+    let transaction = snapshot.transaction
+    let stored = try transaction.entryCount(in: packedTable)
+    guard stored > 0 else { return nil }
+    func damage(_ table: Int?, _ problem: String) -> StoreDamage {
+      StoreDamage(
+        database: Self.packedName, key: table.map { "table \($0)" } ?? "", problem: problem,
+        isDerived: true)
+    }
+    guard stored == bucketTables.count else {
+      return damage(nil, "holds \(stored) packed tables; the index has \(bucketTables.count)")
+    }
+    for (table, storage) in bucketTables.enumerated() {
+      guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable)
+      else { return damage(table, "missing") }
+      guard
+        let packed = PackedTable(
+          value: value, entryBytes: encoder.coder.entryBytes, generation: version.generation,
+          entries: try transaction.entryCount(in: storage))
+      else {
+        return damage(
+          table,
+          "not a sound packed copy of this build of the index (its header, size or order is wrong)"
+        )
+      }
+      if let problem = try packed.difference(from: storage, in: transaction) {
+        return damage(table, problem)
+      }
+    }
+    return nil
   }
 
   /// Compares one table with the entries its items' vectors give now (a merge of both in table

@@ -48,7 +48,9 @@ extension LSHIndex {
       store: store, encoder: encoder, parametersTable: parameters,
       bucketTables: try (0..<encoder.model.configuration.tables).map {
         try engine.table(named: tableName($0), layout: tableLayout, creating: false)
-      }, version: version)
+      },
+      packedTable: try? engine.table(named: packedName, layout: packedLayout, creating: false),
+      version: version)
     store.attach(index)
     return index
   }
@@ -141,6 +143,7 @@ extension LSHIndex {
       if let index {
         try index.writeParameters(in: writer)
         try index.indexEverything(in: writer)
+        try index.writePackedTables(in: writer)
         try writer.setIndexNames([name])
       } else {
         try writer.setIndexNames([])
@@ -186,15 +189,17 @@ extension LSHIndex {
     let tables = try (0..<encoder.model.configuration.tables).map {
       try engine.table(named: tableName($0), layout: tableLayout, creating: true)
     }
+    let packed = try engine.table(named: packedName, layout: packedLayout, creating: true)
     let index = LSHIndex(
       store: store, encoder: encoder, parametersTable: parameters, bucketTables: tables,
+      packedTable: packed,
       version: Version(
         generation: UInt64.random(in: 1...UInt64.max),
         checksum: parametersChecksum(of: parameterValues(of: encoder))))
     let before = Set(existing.map(\.name))
     return Rebuild(
       store: store, index: index, existing: existing,
-      created: ([parameters] + tables).filter { !before.contains($0.name) })
+      created: ([parameters] + tables + [packed]).filter { !before.contains($0.name) })
   }
 
   /// Removes a store's index (parameters and tables, whatever their state) in one transaction.
@@ -226,6 +231,9 @@ extension LSHIndex {
       if let database = try? engine.table(named: name, layout: [], creating: false) {
         databases.append(database)
       }
+    }
+    if let packed = try? engine.table(named: packedName, layout: packedLayout, creating: false) {
+      databases.append(packed)
     }
     var table = 0
     while let database =

@@ -5,7 +5,8 @@ import VectorMath
 import VectorStore
 
 /// Keeping the tables current: a build writes every item's entries (``BulkEncoding``), and the
-/// store hook adds and removes each item's entries inside the writer's transaction.
+/// store hook adds and removes each item's entries inside the writer's transaction (removing
+/// the packed copy, ``PackedTables``, which only a build writes).
 extension LSHIndex {
   /// Hashes every live item, then writes each table's entries sorted by (code, entry) with
   /// LMDB's append fast path.
@@ -34,6 +35,7 @@ extension LSHIndex {
   public func didInsert(id: UInt64, vector: UnsafeBufferPointer<Float>, in writer: StoreWriter)
     throws
   {
+    try removePackedTables(in: writer)
     var scratch = encoder.makeScratch()
     encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {
@@ -47,6 +49,7 @@ extension LSHIndex {
   public func willRemove(id: UInt64, vector: UnsafeBufferPointer<Float>, in writer: StoreWriter)
     throws
   {
+    try removePackedTables(in: writer)
     var scratch = encoder.makeScratch()
     encoder.encode(vector, id: id, into: &scratch)
     for table in 0..<configuration.tables {

@@ -13,6 +13,7 @@ import VectorStore
 /// |---|---|---|
 /// | `lsh.params` | `config`, `mean`, `basis`, `variances`, `hasher`, `coder` | JSON configuration (with `"format": 2`); little-endian `Float32` arrays |
 /// | `lsh.table.T` | bucket code, `UInt64` in the machine's order (integer keys) | entries (duplicate-sorted, fixed size): the item's compact code (``CompactCoder``), then its id, `UInt64` big-endian |
+/// | `lsh.packed` | table number T (integer keys) | table T packed for reading (``PackedTables``), written by every build, removed by any later change to the tables |
 public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// The name the store records for this index.
   public static let name = "lsh"
@@ -33,17 +34,21 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   public var model: LSHModel { encoder.model }
   let parametersTable: StorageTable
   let bucketTables: [StorageTable]
+  /// The packed copy of the tables (``PackedTables``); `nil` in a store whose index was built
+  /// before packed copies were written.
+  let packedTable: StorageTable?
   /// Which build of the store's index this is (see ``Version``).
   let version: Version
 
   init(
     store: VectorStore, encoder: ItemEncoder, parametersTable: StorageTable,
-    bucketTables: [StorageTable], version: Version
+    bucketTables: [StorageTable], packedTable: StorageTable?, version: Version
   ) {
     self.store = store
     self.encoder = encoder
     self.parametersTable = parametersTable
     self.bucketTables = bucketTables
+    self.packedTable = packedTable
     self.version = version
   }
 
@@ -60,7 +65,7 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   /// - Returns: name and statistics per database.
   /// - Throws: ``VectorStoreError`` of kind `storage`.
   public func databaseStatistics() throws -> [(name: String, statistics: TableStatistics)] {
-    try store.statistics(of: [parametersTable] + bucketTables)
+    try store.statistics(of: [parametersTable] + bucketTables + (packedTable.map { [$0] } ?? []))
   }
 
   /// Lends `body` a searcher over the tables in the store's memory map, inside a read snapshot:
@@ -84,9 +89,13 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   }
 
   /// The searcher ``withSearcher(in:_:)`` lends (for this module's own measurements), over the
-  /// index as `snapshot` records it (see ``resolved(in:)``).
+  /// index as `snapshot` records it (see ``resolved(in:)``): its packed tables when they are
+  /// sound and current, else its tables.
   func searcher(in snapshot: StoreSnapshot) throws -> LSHSearcher {
     let index = try resolved(in: snapshot)
+    if let packed = try index.packedTables(in: snapshot) {
+      return LSHSearcher(encoder: index.encoder, source: snapshot, tables: .packed(packed))
+    }
     return LSHSearcher(
       encoder: index.encoder, source: snapshot,
       tables: .mapped(index.bucketTables, snapshot.transaction))

@@ -32,7 +32,8 @@ public struct LSHSearchResult: Sendable {
 /// answer is exact among the entries examined. When fewer than k items were found (a large
 /// `k`, a small store), the query falls back to a full scan, so it returns min(k, count) items.
 ///
-/// Tables are read in place (``MappedBuckets``) or from memory (``MemoryTables``, tuning).
+/// Tables are read in place, through their packed copy (``PackedTables``) or, when a store has
+/// none, through LMDB's cursors (``MappedBuckets``), or from memory (``MemoryTables``, tuning).
 ///
 /// A searcher reads the store's memory map through the read transaction it was made in, so it is
 /// non-copyable and handed out only by closures (``LSHIndex/withSearcher(in:_:)``,
@@ -44,6 +45,8 @@ public struct LSHSearcher: ~Copyable {
     case mapped([StorageTable], any StorageReading)
     /// In memory.
     case memory(MemoryTables)
+    /// Packed in a store's read transaction (whose map holds them).
+    case packed(PackedTables)
   }
 
   /// How items are projected, hashed and coded.
@@ -151,6 +154,8 @@ public struct LSHSearcher: ~Copyable {
       switch tables {
       case .memory(let memory):
         run { _ in memory.reader() }
+      case .packed(let packed):
+        run { _ in ContiguousBucketReader(packed) }
       case .mapped(let tables, let transaction):
         // Every cursor is opened here, on the calling thread; each worker then uses its own.
         // The transaction's own type is opened, so the bucket reads are specialised for it.

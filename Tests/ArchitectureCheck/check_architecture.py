@@ -99,6 +99,8 @@ def main():
     lsh = open(os.path.join(ROOT, "Sources", "LSHIndex", "LSHIndex.swift"), encoding="utf-8").read()
     databases.add(re.search(r'parametersName = "([^"]+)"', lsh).group(1))
     databases.add(re.search(r'tableName\(_ table: Int\) -> String \{ "([^"\\]+)', lsh).group(1) + "T")
+    packed = open(os.path.join(ROOT, "Sources", "LSHIndex", "PackedTables.swift"), encoding="utf-8").read()
+    databases.add(re.search(r'packedName = "([^"]+)"', packed).group(1))
     store_rows = {cells[0].strip("`") for cells in table_rows(section(article, "The store"))}
     for database in sorted(databases - store_rows):
         problems.append(f"database {database} is defined in the code but not in the article's store table")

@@ -1,0 +1,276 @@
+import StorageBackend
+import VectorStore
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A store's hash tables packed for reading: each table as one value of the `lsh.packed`
+/// database — its bucket codes in order, where each bucket starts, then every entry, bucket
+/// after bucket in the table's own order — searched in place from the memory map.
+///
+/// The duplicate-sorted tables (`lsh.table.T`) stay the index's record, the one every write
+/// keeps in step; finding a bucket there walks LMDB's B-tree and the bucket's sub-database for
+/// every bucket a query probes. The packed copy finds it by a binary search over the codes and
+/// reads it as one contiguous run, in pages of ``MemoryTables/entriesPerPage(entryBytes:)``
+/// entries from the bucket's start (LMDB cuts a table written in one pass nearly alike): a
+/// search examines the same entries, in the same order of buckets, and finds the same
+/// neighbours, faster (`Benchmarks/results/packed-tables.md`).
+///
+/// Every build of the index writes the packed copy in its transaction
+/// (``LSHIndex/writePackedTables(in:)``); any later change to the tables removes it in the
+/// change's transaction, and searches read the tables until the index is built again. A search
+/// uses the copy only when its header names the snapshot's build and its structure checks
+/// (``PackedTable/init(value:entryBytes:generation:entries:)``): a damaged copy is never read
+/// past its bounds, and `check` reports it.
+///
+/// Value layout (integers in the machine's order, as the tables' keys):
+///
+/// | bytes | content |
+/// |---|---|
+/// | 8 | `TIPACK01` |
+/// | 8 | the build's generation (``LSHIndex/Version``) |
+/// | 8 | bytes per entry |
+/// | 8 | B, the buckets |
+/// | 8 | E, the entries |
+/// | 8 × B | the bucket codes, increasing |
+/// | 8 × (B + 1) | where each bucket's entries start (0 first, E last, never decreasing) |
+/// | E × entry bytes | the entries |
+struct PackedTables: ContiguousBuckets {
+  let tables: [PackedTable]
+  let entriesPerPage: Int
+
+  var tableCount: Int { tables.count }
+
+  init(tables: [PackedTable], entryBytes: Int) {
+    self.tables = tables
+    entriesPerPage = MemoryTables.entriesPerPage(entryBytes: entryBytes)
+  }
+
+  func bucket(_ table: Int, code: UInt64) -> Range<Int>? {
+    let packed = tables[table]
+    guard
+      let index = ContiguousBucketSearch.firstIndex(
+        of: code, count: packed.bucketCount, packed.code)
+    else { return nil }
+    return packed.start(index)..<packed.start(index + 1)
+  }
+
+  func firstByte(_ table: Int, _ position: Int) -> UInt8 {
+    tables[table].entries.load(fromByteOffset: position * tables[table].entryBytes, as: UInt8.self)
+  }
+
+  func entries(_ table: Int, _ range: Range<Int>) -> UnsafeRawBufferPointer {
+    let packed = tables[table]
+    return UnsafeRawBufferPointer(
+      start: packed.entries + range.lowerBound * packed.entryBytes,
+      count: range.count * packed.entryBytes)
+  }
+}
+
+/// One packed table, a view of its value in the memory map (see ``PackedTables``).
+struct PackedTable {
+  static let magic: [UInt8] = Array("TIPACK01".utf8)
+  static let headerBytes = 40
+
+  let bucketCount: Int
+  let entryCount: Int
+  let entryBytes: Int
+  private let codes: UnsafeRawPointer
+  private let starts: UnsafeRawPointer
+  let entries: UnsafeRawPointer
+
+  /// The bytes of a packed table of `buckets` buckets and `entries` entries.
+  static func byteCount(buckets: Int, entries: Int, entryBytes: Int) -> Int {
+    headerBytes + 8 * buckets + 8 * (buckets + 1) + entries * entryBytes
+  }
+
+  /// A view of a stored value, or `nil` when it is not a sound packed table of this build: a
+  /// wrong header or size, codes out of order, starts out of order or out of bounds, or another
+  /// number of entries than the table holds.
+  ///
+  /// - Parameters:
+  ///   - value: the stored value (any alignment; it must outlive the view).
+  ///   - entryBytes: the index's bytes per entry.
+  ///   - generation: the build the value must belong to.
+  ///   - entries: the entries the table holds.
+  /// - Complexity: O(B).
+  init?(value: UnsafeRawBufferPointer, entryBytes: Int, generation: UInt64?, entries: Int) {
+    guard let base = value.baseAddress, value.count >= Self.headerBytes,
+      value.prefix(8).elementsEqual(Self.magic)
+    else { return nil }
+    func word(_ offset: Int) -> UInt64 {
+      base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+    }
+    guard word(8) == generation ?? 0, word(16) == UInt64(entryBytes),
+      word(24) < UInt64(value.count), word(32) == UInt64(entries)
+    else { return nil }
+    let buckets = Int(word(24))
+    guard
+      value.count
+        == Self.byteCount(buckets: buckets, entries: entries, entryBytes: entryBytes)
+    else { return nil }
+    bucketCount = buckets
+    entryCount = entries
+    self.entryBytes = entryBytes
+    codes = base + Self.headerBytes
+    starts = codes + 8 * buckets
+    self.entries = starts + 8 * (buckets + 1)
+    guard starts.loadUnaligned(as: UInt64.self) == 0,
+      starts.loadUnaligned(fromByteOffset: 8 * buckets, as: UInt64.self) == UInt64(entries)
+    else { return nil }
+    for bucket in 0..<buckets {
+      let first = starts.loadUnaligned(fromByteOffset: 8 * bucket, as: UInt64.self)
+      let next = starts.loadUnaligned(fromByteOffset: 8 * (bucket + 1), as: UInt64.self)
+      guard first < next,
+        bucket == 0
+          || codes.loadUnaligned(fromByteOffset: 8 * (bucket - 1), as: UInt64.self)
+            < codes.loadUnaligned(fromByteOffset: 8 * bucket, as: UInt64.self)
+      else { return nil }
+    }
+  }
+
+  /// The first way this packed table differs from `table` as `transaction` holds it (a bucket
+  /// code, a bucket's size, or an entry's bytes), or `nil` when it is a copy of it.
+  func difference(from table: StorageTable, in transaction: some StorageReading) throws -> String? {
+    try transaction.withCursor(in: table) { cursor in
+      var bucket = 0
+      var entry = try cursor.first()
+      while let current = entry {
+        let code = IntegerKey(bytes: current.key)?.value
+        guard bucket < bucketCount, code == self.code(bucket) else {
+          return "bucket \(bucket) has another code than the table's \(bucket)th"
+        }
+        guard try cursor.duplicateCount() == start(bucket + 1) - start(bucket) else {
+          return "bucket \(self.code(bucket)) holds another number of entries than the table's"
+        }
+        var offset = start(bucket) * entryBytes
+        var page = try cursor.duplicatesPage()
+        while let values = page, let source = values.baseAddress {
+          guard offset + values.count <= start(bucket + 1) * entryBytes,
+            memcmp(entries + offset, source, values.count) == 0
+          else {
+            return "bucket \(self.code(bucket)) holds other entries than the table's"
+          }
+          offset += values.count
+          page = try cursor.nextDuplicatesPage()
+        }
+        bucket += 1
+        entry = try cursor.nextKey()
+      }
+      return bucket == bucketCount ? nil : "holds buckets the table does not"
+    }
+  }
+
+  /// The code of bucket `index`.
+  @inline(__always)
+  func code(_ index: Int) -> UInt64 {
+    codes.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self)
+  }
+
+  /// Where bucket `index`'s entries start (`bucketCount`: the end).
+  @inline(__always)
+  func start(_ index: Int) -> Int {
+    Int(truncatingIfNeeded: starts.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self))
+  }
+}
+
+extension LSHIndex {
+  /// The database of the packed tables.
+  static let packedName = "lsh.packed"
+  /// Its layout: one value per table, keyed by the table's number.
+  static let packedLayout: TableLayout = [.integerKeys]
+
+  /// Packs every table as the transaction holds it (see ``PackedTables``), replacing any packed
+  /// copy: two walks of each table, the codes first, then the entries copied straight into the
+  /// value reserved for them.
+  ///
+  /// - Parameter writer: the transaction that wrote the tables.
+  /// - Throws: ``VectorStoreError``.
+  func writePackedTables(in writer: StoreWriter) throws {
+    guard let packedTable else { return }
+    let transaction = writer.transaction
+    try transaction.removeAll(in: packedTable)
+    let entryBytes = encoder.coder.entryBytes
+    for (table, storage) in bucketTables.enumerated() {
+      var codes: [UInt64] = []
+      var starts: [UInt64] = [0]
+      try transaction.withCursor(in: storage) { cursor in
+        var entry = try cursor.first()
+        while let current = entry {
+          guard let code = IntegerKey(bytes: current.key)?.value else {
+            throw LSHError(.unreadableTable, "table \(table) holds a key that is not a bucket code")
+          }
+          codes.append(code)
+          starts.append(starts[starts.count - 1] + UInt64(try cursor.duplicateCount()))
+          entry = try cursor.nextKey()
+        }
+      }
+      let entries = Int(starts[starts.count - 1])
+      try transaction.putReserving(
+        byteCount: PackedTable.byteCount(
+          buckets: codes.count, entries: entries, entryBytes: entryBytes),
+        forKey: IntegerKey(UInt64(table)), in: packedTable
+      ) { value in
+        guard let base = value.baseAddress else { return }
+        func put(_ word: UInt64, at offset: Int) {
+          base.storeBytes(of: word, toByteOffset: offset, as: UInt64.self)
+        }
+        base.copyMemory(from: PackedTable.magic, byteCount: 8)
+        put(version.generation ?? 0, at: 8)
+        put(UInt64(entryBytes), at: 16)
+        put(UInt64(codes.count), at: 24)
+        put(UInt64(entries), at: 32)
+        var offset = PackedTable.headerBytes
+        for word in codes + starts {
+          put(word, at: offset)
+          offset += 8
+        }
+        try transaction.withCursor(in: storage) { cursor in
+          var entry = try cursor.first()
+          while entry != nil {
+            var page = try cursor.duplicatesPage()
+            while let values = page, let source = values.baseAddress {
+              guard offset + values.count <= value.count else {
+                throw LSHError(.unreadableTable, "table \(table) changed while it was packed")
+              }
+              (base + offset).copyMemory(from: source, byteCount: values.count)
+              offset += values.count
+              page = try cursor.nextDuplicatesPage()
+            }
+            entry = try cursor.nextKey()
+          }
+        }
+        guard offset == value.count else {
+          throw LSHError(.unreadableTable, "table \(table) changed while it was packed")
+        }
+      }
+    }
+  }
+
+  /// Removes the packed copy of the tables, if any, before a change to them (the change's
+  /// transaction).
+  func removePackedTables(in writer: StoreWriter) throws {
+    guard let packedTable, try writer.transaction.entryCount(in: packedTable) > 0 else { return }
+    try writer.transaction.removeAll(in: packedTable)
+  }
+
+  /// The packed copy of the tables as `snapshot` holds it, when it is whole, sound and of this
+  /// build (see ``PackedTable``); `nil` otherwise (the tables are read instead).
+  func packedTables(in snapshot: StoreSnapshot) throws -> PackedTables? {
+    guard let packedTable else { return nil }
+    let transaction = snapshot.transaction
+    var tables: [PackedTable] = []
+    for (table, storage) in bucketTables.enumerated() {
+      guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable),
+        let packed = PackedTable(
+          value: value, entryBytes: encoder.coder.entryBytes, generation: version.generation,
+          entries: try transaction.entryCount(in: storage))
+      else { return nil }
+      tables.append(packed)
+    }
+    return PackedTables(tables: tables, entryBytes: encoder.coder.entryBytes)
+  }
+}

@@ -1,0 +1,250 @@
+import Foundation
+import StorageBackend
+import TestSupport
+import Testing
+import VectorMath
+import VectorStore
+
+@testable import LSHIndex
+
+/// The packed copy of an index's tables (``PackedTables``): what a build writes, how searches
+/// read it, when it is removed, and that a damaged one is never read.
+@Suite struct PackedTablesTests {
+  /// Small buckets (inline in LMDB), crowded ones of many pages, a cap on the entries read.
+  static let settings = [
+    LSHConfiguration(family: .pstable, tables: 6, hashesPerTable: 5, probes: 3, candidateBudget: 0),
+    LSHConfiguration(
+      family: .pstable, tables: 2, hashesPerTable: 1, bucketWidth: 1e4, probes: 2,
+      candidateBudget: 0),
+    LSHConfiguration(
+      family: .pstable, tables: 4, hashesPerTable: 4, probes: 4, candidateBudget: 300),
+  ]
+
+  /// The searcher over the tables themselves, as a store without a packed copy is searched.
+  static func searchTables(
+    _ index: LSHIndex, _ probes: Matrix, k: Int, in snapshot: StoreSnapshot
+  ) throws -> [LSHSearchResult] {
+    try LSHSearcher(
+      encoder: index.encoder, source: snapshot,
+      tables: .mapped(index.bucketTables, snapshot.transaction)
+    ).search(probes, k: k)
+  }
+
+  @Test("a build packs its tables, and the packed search reads the same entries, answering alike")
+  func packedSearchAgrees() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 4000, metric: .l2)
+    let probes = freshProbes(80, after: 4000)
+    for configuration in Self.settings {
+      let index = try LSHIndex.build(on: store, configuration: configuration)
+      try store.read { snapshot in
+        let packed = try #require(try index.packedTables(in: snapshot))
+        #expect(
+          packed.tables.map(\.entryCount)
+            == Array(repeating: 4000, count: index.configuration.tables))
+        let searcher = try index.searcher(in: snapshot)
+        guard case .packed = searcher.tables else {
+          Issue.record("a freshly built index is not searched through its packed tables")
+          return
+        }
+        let fromPacked = try searcher.search(probes, k: 10)
+        let fromTables = try Self.searchTables(index, probes, k: 10, in: snapshot)
+        // The same entries examined, the same neighbours at the same distances (pages may be
+        // cut elsewhere, which can only reorder exact distances among ties).
+        #expect(fromPacked.map(\.candidates) == fromTables.map(\.candidates))
+        #expect(fromPacked.map(\.bucketsRead) == fromTables.map(\.bucketsRead))
+        for (a, b) in zip(fromPacked, fromTables) {
+          #expect(a.neighbors.map(\.distance) == b.neighbors.map(\.distance))
+        }
+        #expect(try index.checkPackedTables(in: snapshot) == nil)
+      }
+    }
+  }
+
+  @Test("the packed reader sees every entry of a bucket from any starting byte, as the tables do")
+  func packedReaderSeesWholeBuckets() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 4000, metric: .l2)
+    for configuration in Self.settings.prefix(2) {
+      let index = try LSHIndex.build(on: store, configuration: configuration)
+      let tables = index.configuration.tables
+      let coder = index.encoder.coder
+      try store.read { snapshot in
+        let packed = try #require(try index.packedTables(in: snapshot))
+        var reader = ContiguousBucketReader(packed)
+        func ids(_ page: UnsafeRawBufferPointer) -> [UInt64] {
+          (0..<(page.count / coder.entryBytes)).map { coder.id(in: page, at: $0) }
+        }
+        func everything<Reader: BucketReader>(
+          _ reader: inout Reader, table: Int, code: UInt64, byte: UInt8
+        ) -> (ids: [UInt64], entries: Int) {
+          guard let (first, entries) = reader.seek(table: table, code: code, firstByte: byte)
+          else { return ([], 0) }
+          var found = ids(first)
+          while let page = reader.nextPage(table: table) { found += ids(page) }
+          while let page = reader.previousPage(table: table, code: code, firstByte: byte) {
+            found += ids(page)
+          }
+          return (found.sorted(), entries)
+        }
+        func compare(_ transaction: some StorageReading) throws {
+          try transaction.withCursors(in: index.bucketTables + index.bucketTables) { cursors in
+            var mapped = MappedBuckets(
+              up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)),
+              entryBytes: coder.entryBytes)
+            for table in 0..<tables {
+              let codes = (0..<packed.tables[table].bucketCount).map(packed.tables[table].code)
+              for code in codes.prefix(150) + [codes.max()! &+ 1] {
+                for byte: UInt8 in [0, 90, 128, 200, 255] {
+                  let a = everything(&reader, table: table, code: code, byte: byte)
+                  let b = everything(&mapped, table: table, code: code, byte: byte)
+                  #expect(a.ids == b.ids && a.entries == b.entries && a.ids.count == a.entries)
+                }
+              }
+            }
+          }
+        }
+        try compare(snapshot.transaction)
+      }
+    }
+  }
+
+  @Test("a change to the tables removes the packed copy in its transaction; a rebuild packs again")
+  func changesRemoveThePackedCopy() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 1500, metric: .l2)
+    let configuration = LSHConfiguration(family: .pstable, tables: 4, hashesPerTable: 4)
+    var index = try LSHIndex.build(on: store, configuration: configuration)
+    let packedTable = try #require(index.packedTable)
+    func packedCount() throws -> Int {
+      try store.read { try $0.transaction.entryCount(in: packedTable) }
+    }
+    #expect(try packedCount() == 4)
+    let point = [Float](repeating: 0.25, count: 24)
+    try point.withUnsafeBufferPointer { values in
+      _ = try store.write { writer in
+        try writer.upsert(names: ["added"], labels: [.none], vectors: values)
+      }
+    }
+    #expect(try packedCount() == 0)
+    try store.read { snapshot in
+      #expect(try index.packedTables(in: snapshot) == nil)
+      let searcher = try index.searcher(in: snapshot)
+      guard case .mapped = searcher.tables else {
+        Issue.record("a changed index is not searched through its tables")
+        return
+      }
+      // The item added is found: the tables, not a stale copy, were read.
+      let probe = Matrix(rows: 1, columns: 24, values: point)
+      let found = try searcher.search(probe, k: 1)[0].neighbors
+      #expect(try found.first?.id == snapshot.id(named: "added"))
+    }
+    index = try LSHIndex.build(on: store, configuration: configuration)
+    #expect(try packedCount() == 4)
+    _ = try store.write { writer in try writer.delete(name: "v10") }
+    #expect(try packedCount() == 0)
+    // Dropping the index empties the packed copy's database with the rest.
+    index = try LSHIndex.build(on: store, configuration: configuration)
+    try LSHIndex.drop(from: store)
+    #expect(try packedCount() == 0)
+  }
+
+  @Test(
+    "a damaged packed copy is never read (searches read the tables) and check reports it",
+    arguments: PackedDamage.allCases)
+  func damagedCopyIsNotRead(damage: PackedDamage) throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 2000, metric: .l2)
+    let index = try LSHIndex.build(
+      on: store,
+      configuration: LSHConfiguration(family: .pstable, tables: 3, hashesPerTable: 5, probes: 2))
+    let packedTable = try #require(index.packedTable)
+    try store.write { writer in
+      let transaction = writer.transaction
+      var bytes = Array(
+        try #require(try transaction.value(forKey: IntegerKey(1), in: packedTable)))
+      damage.apply(to: &bytes, entryBytes: index.encoder.coder.entryBytes)
+      if bytes.isEmpty {
+        _ = try transaction.delete(forKey: IntegerKey(1), in: packedTable)
+      } else {
+        try transaction.put(bytes, forKey: IntegerKey(1), in: packedTable)
+      }
+    }
+    let probes = freshProbes(40, after: 2000)
+    try store.read { snapshot in
+      // Entries altered in place keep a sound structure: only check can tell (it compares).
+      if damage != .entryBytes {
+        #expect(try index.packedTables(in: snapshot) == nil)
+        let fromSearcher = try index.searcher(in: snapshot).search(probes, k: 10)
+        let fromTables = try Self.searchTables(index, probes, k: 10, in: snapshot)
+        #expect(fromSearcher.map(\.neighbors) == fromTables.map(\.neighbors))
+      }
+    }
+    let found = try LSHIndex.check(store)
+    #expect(found.count == 1 && found.first?.database == LSHIndex.packedName, "\(found)")
+    #expect(found.allSatisfy { $0.isDerived })
+  }
+
+  @Test("a packed value parses at any alignment, and each kind of unsound value is refused")
+  func parsing() throws {
+    let entryBytes = 3
+    let codes: [UInt64] = [5, 9, 200]
+    let starts: [UInt64] = [0, 2, 3, 6]
+    var value = PackedTable.magic
+    for word in [UInt64(77), UInt64(entryBytes), UInt64(codes.count), UInt64(6)] + codes + starts {
+      withUnsafeBytes(of: word) { value += $0 }
+    }
+    value += (0..<18).map { UInt8($0) }
+    func parse(_ bytes: [UInt8], offset: Int = 0, generation: UInt64 = 77, entries: Int = 6)
+      -> PackedTable?
+    {
+      let padded = [UInt8](repeating: 0, count: offset) + bytes
+      return padded.withUnsafeBytes { raw in
+        PackedTable(
+          value: UnsafeRawBufferPointer(rebasing: raw[offset...]), entryBytes: entryBytes,
+          generation: generation, entries: entries)
+      }
+    }
+    for offset in 0..<8 {
+      let packed = try #require(parse(value, offset: offset))
+      #expect((0..<3).map(packed.code) == codes)
+      #expect((0...3).map(packed.start) == [0, 2, 3, 6])
+    }
+    #expect(parse(value, generation: 78) == nil)
+    #expect(parse(value, entries: 7) == nil)
+    #expect(parse(Array(value.dropLast())) == nil)
+    var badMagic = value
+    badMagic[0] = 0
+    #expect(parse(badMagic) == nil)
+    var unordered = value
+    unordered[PackedTable.headerBytes + 8] = 4  // code 4 after 5
+    #expect(parse(unordered) == nil)
+    var emptyBucket = value
+    emptyBucket[PackedTable.headerBytes + 8 * 3 + 8] = 0  // bucket 0 ends where it starts
+    #expect(parse(emptyBucket) == nil)
+    var hugeCount = value
+    hugeCount[31] = 0x7f  // B beyond the value
+    #expect(parse(hugeCount) == nil)
+  }
+}
+
+/// Ways a packed table's value is damaged in the tests.
+enum PackedDamage: CaseIterable, CustomTestStringConvertible, Sendable {
+  case missing, truncated, header, starts, entryBytes
+
+  var testDescription: String { "\(self)" }
+
+  func apply(to bytes: inout [UInt8], entryBytes: Int) {
+    switch self {
+    case .missing: bytes = []
+    case .truncated: bytes.removeLast(entryBytes)
+    case .header: bytes[8] ^= 1  // another build's generation
+    case .starts:
+      // The second bucket's start beyond the entries.
+      let buckets = Int(bytes[24]) | Int(bytes[25]) << 8 | Int(bytes[26]) << 16
+      let offset = PackedTable.headerBytes + 8 * buckets + 8
+      bytes[offset + 6] = 0x40
+    case .entryBytes: bytes[bytes.count - 1] ^= 0xff
+    }
+  }
+}
