@@ -401,15 +401,15 @@ public final class MemoryTables: @unchecked Sendable {
   }
 
   /// A reader for one thread.
-  func reader() -> ContiguousBucketReader<Layout.View> {
-    ContiguousBucketReader(Layout.View(tables: self))
+  func reader() -> ContiguousBucketReader<Pages> {
+    ContiguousBucketReader(Pages(tables: self))
   }
 }
 
-extension MemoryTables.Layout {
+extension MemoryTables {
   /// One thread's view of memory tables: pages read in place (copies) or gathered into the
   /// view's own page buffers (positions).
-  struct View: ContiguousBuckets {
+  struct Pages: ContiguousBuckets {
     let tables: MemoryTables
     /// Per table: where a gathered page is put (positions layout), valid until the table's
     /// next page is read.
