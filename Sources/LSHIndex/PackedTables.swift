@@ -21,7 +21,8 @@ import VectorStore
 ///
 /// Every build of the index writes the packed copy in its transaction
 /// (``LSHIndex/writePackedTables(in:)``); any later change to the tables removes it in the
-/// change's transaction, and searches read the tables until the index is built again. A search
+/// change's transaction, and searches read the tables until the index is built again or a bulk
+/// `build` into the store packs them again when it ends (``LSHIndex/packAgain()``). A search
 /// uses the copy only when its header names the snapshot's build and its structure checks
 /// (``PackedTable/init(value:entryBytes:generation:entries:)``): a damaged copy is never read
 /// past its bounds, and `check` reports it.
@@ -247,6 +248,24 @@ extension LSHIndex {
           throw LSHError(.unreadableTable, "table \(table) changed while it was packed")
         }
       }
+    }
+  }
+
+  /// Packs the tables again, in one write transaction, when changes since the index was built
+  /// removed the packed copy (a bulk `build` into an indexed store does it when it ends). Does
+  /// nothing when the copy is current, the store has none to keep (an index built before packed
+  /// copies), or another process rebuilt the index meanwhile.
+  ///
+  /// - Returns: whether the tables were packed.
+  /// - Throws: ``VectorStoreError``.
+  @discardableResult
+  public func packAgain() throws -> Bool {
+    guard let packedTable else { return false }
+    return try store.write { writer in
+      guard try isCurrent(in: writer), try writer.transaction.entryCount(in: packedTable) == 0
+      else { return false }
+      try writePackedTables(in: writer)
+      return true
     }
   }
 

@@ -139,6 +139,14 @@ import VectorStore
       let found = try searcher.search(probe, k: 1)[0].neighbors
       #expect(try found.first?.id == snapshot.id(named: "added"))
     }
+    // Packed again in a transaction of its own, as a bulk build does when it ends.
+    #expect(try index.packAgain())
+    #expect(try packedCount() == 4)
+    #expect(try !index.packAgain(), "nothing to do: the copy is current")
+    let repacked = try store.read { snapshot in
+      (try index.packedTables(in: snapshot) != nil, try index.checkPackedTables(in: snapshot))
+    }
+    #expect(repacked.0 && repacked.1 == nil, "\(repacked)")
     index = try LSHIndex.build(on: store, configuration: configuration)
     #expect(try packedCount() == 4)
     _ = try store.write { writer in try writer.delete(name: "v10") }

@@ -98,6 +98,41 @@ import VectorStore
   }
 
   @Test(
+    "a build into an indexed store packs the index's tables again; a delete leaves that to index")
+  func buildPacksAgain() throws {
+    let directory = TemporaryDirectory()
+    let store = try builtStore(in: directory, rows: 1000, columns: 8, clusters: 10, seed: 7)
+    #expect(try TripIndexExecutable.run(["index", "--store", store, "--tables", "4"]).status == 0)
+    /// The tables the store holds packed (`info --json`'s `lsh.packed` entries).
+    func packedTables() throws -> Int? {
+      let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+      let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+      let databases = object?["databases"] as? [[String: Any]] ?? []
+      return databases.first { $0["name"] as? String == "lsh.packed" }?["entries"] as? Int
+    }
+    #expect(try packedTables() == 4)
+    directory.write(
+      Fixtures.fvecsBytes(Fixtures.clusteredMatrix(rows: 200, columns: 8, clusters: 10, seed: 8)),
+      to: "more/extra.fvecs")
+    let added = try TripIndexExecutable.run([
+      "build", directory.file("more"), "--store", store, "--batch", "50",
+    ])
+    #expect(added.status == 0, "\(added.stderr)")
+    #expect(try packedTables() == 4, "packed again when the build ended")
+    #expect(try TripIndexExecutable.run(["check", "--store", store, "--quiet"]).status == 0)
+    let deleted = try TripIndexExecutable.run(["delete", "--ids", "3", "--store", store])
+    #expect(deleted.status == 0, "\(deleted.stderr)")
+    #expect(try packedTables() == 0)
+    // Queries read the tables meanwhile, and find what the build added.
+    let query = try TripIndexExecutable.run([
+      "query", directory.file("more/extra.fvecs"), "--store", store, "-k", "1", "--lsh", "--json",
+    ])
+    #expect(query.status == 0, "\(query.stderr)")
+    #expect(query.stdout.split(separator: "\n").count == 200)
+    #expect(query.stdout.split(separator: "\n").allSatisfy { $0.contains("\"distance\": 0.0}") })
+  }
+
+  @Test(
     "a search's expected time follows the index's recorded speed and the method the plan would choose; nothing is predicted for a filter, exclusions, probing settings, or a store without a record"
   )
   func expectedSearchTime() throws {

@@ -269,6 +269,20 @@ public enum Build {
         report.index = current
       }
     }
+    if case .lmdb(let lmdb) = store, report.added + report.updated > 0,
+      let index = lmdb.attachedIndex(named: LSHIndex.name) as? LSHIndex
+    {
+      // The writes removed the packed copy of the index's tables; the build packs them again
+      // (what was written is kept whatever happens here).
+      progress.update("packing the index's tables for reading", force: true)
+      do {
+        try index.packAgain()
+      } catch {
+        progress.warn(
+          "the index's tables were not packed again (\(error)); queries read them unpacked, a little slower, until \(command: "index \(option: .store) \(options.storePath)") runs"
+        )
+      }
+    }
     progress.finish()
     report.storeCount = try store.count()
     report.seconds = MonotonicClock.now() - started
