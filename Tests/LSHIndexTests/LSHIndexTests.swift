@@ -53,6 +53,24 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
   }
 }
 
+/// Every id of a bucket as a reader returns it from a starting byte (its pages up, then down),
+/// sorted, with the number of entries the reader says the bucket holds.
+func wholeBucket<Reader: BucketReader>(
+  _ reader: inout Reader, table: Int, code: UInt64, firstByte byte: UInt8, coder: CompactCoder
+) -> (ids: [UInt64], entries: Int) {
+  func ids(_ page: UnsafeRawBufferPointer) -> [UInt64] {
+    (0..<(page.count / coder.entryBytes)).map { coder.id(in: page, at: $0) }
+  }
+  guard let (first, entries) = reader.seek(table: table, code: code, firstByte: byte)
+  else { return ([], 0) }
+  var found = ids(first)
+  while let page = reader.nextPage(table: table) { found += ids(page) }
+  while let page = reader.previousPage(table: table, code: code, firstByte: byte) {
+    found += ids(page)
+  }
+  return (found.sorted(), entries)
+}
+
 @Suite struct LSHIndexTests {
   static let families: [(HashFamily, DistanceMetric, LSHConfiguration)] = [
     (
@@ -267,7 +285,9 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
     }
   }
 
-  @Test("both readers see every entry of a bucket from any starting byte, even past its last")
+  @Test(
+    "every reader (memory, the store's tables, their packed copy) sees every entry of a bucket from any starting byte"
+  )
   func readersSeeWholeBuckets() throws {
     let directory = TemporaryDirectory()
     let (store, _) = try clusteredStore(directory, rows: 4000, metric: .l2)
@@ -285,22 +305,9 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
         let memory = encoded.memoryTables(
           hasher: index.model.hasher, configuration: index.configuration)
         var inMemory = memory.reader()
+        // The store's packed copy of the tables (``PackedTables``), read as memory tables are.
+        var packed = ContiguousBucketReader(try #require(try index.packedTables(in: snapshot)))
         let coder = index.encoder.coder
-        func ids(_ page: UnsafeRawBufferPointer) -> [UInt64] {
-          (0..<(page.count / coder.entryBytes)).map { coder.id(in: page, at: $0) }
-        }
-        func everything<Reader: BucketReader>(
-          _ reader: inout Reader, table: Int, code: UInt64, byte: UInt8
-        ) -> (ids: [UInt64], entries: Int) {
-          guard let (first, entries) = reader.seek(table: table, code: code, firstByte: byte)
-          else { return ([], 0) }
-          var found = ids(first)
-          while let page = reader.nextPage(table: table) { found += ids(page) }
-          while let page = reader.previousPage(table: table, code: code, firstByte: byte) {
-            found += ids(page)
-          }
-          return (found.sorted(), entries)
-        }
         // The store's transaction type opened, as the searcher opens it.
         func compareMapped(_ transaction: some StorageReading) throws {
           try transaction.withCursors(in: index.bucketTables + index.bucketTables) { cursors in
@@ -308,11 +315,18 @@ func indexRecall(_ store: VectorStore, index: LSHIndex, data: Matrix, probes: Ma
               up: Array(cursors.prefix(tables)), down: Array(cursors.suffix(tables)),
               entryBytes: index.encoder.coder.entryBytes)
             for table in 0..<tables {
-              for code in memory.codes[table].prefix(150) {
+              // The first buckets, and a code no bucket has.
+              for code in memory.codes[table].prefix(150) + [(memory.codes[table].max() ?? 0) &+ 1]
+              {
                 for byte: UInt8 in [0, 90, 128, 200, 255] {
-                  let a = everything(&inMemory, table: table, code: code, byte: byte)
-                  let b = everything(&mapped, table: table, code: code, byte: byte)
+                  let a = wholeBucket(
+                    &inMemory, table: table, code: code, firstByte: byte, coder: coder)
+                  let b = wholeBucket(
+                    &mapped, table: table, code: code, firstByte: byte, coder: coder)
+                  let c = wholeBucket(
+                    &packed, table: table, code: code, firstByte: byte, coder: coder)
                   #expect(a.ids == b.ids && a.entries == b.entries && a.ids.count == a.entries)
+                  #expect(c.ids == b.ids && c.entries == b.entries)
                 }
               }
             }
