@@ -1,6 +1,7 @@
 import CKernels
 import Plumbing
 import StorageBackend
+import Synchronization
 import VectorMath
 import VectorStore
 
@@ -39,6 +40,9 @@ public final class LSHIndex: StoreIndexHook, @unchecked Sendable {
   let packedTable: StorageTable?
   /// Which build of the store's index this is (see ``Version``).
   let version: Version
+  /// The last committed state in which the packed copy's every bucket was checked sound
+  /// (``packedTables(in:)``).
+  let packedTablesChecked = Mutex<StoreSnapshot.Key?>(nil)
 
   init(
     store: VectorStore, encoder: ItemEncoder, parametersTable: StorageTable,

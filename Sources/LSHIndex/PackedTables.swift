@@ -97,8 +97,13 @@ struct PackedTable {
   ///   - entryBytes: the index's bytes per entry.
   ///   - generation: the build the value must belong to.
   ///   - entries: the entries the table holds.
-  /// - Complexity: O(B).
-  init?(value: UnsafeRawBufferPointer, entryBytes: Int, generation: UInt64?, entries: Int) {
+  ///   - checkingBuckets: check every bucket's code and bounds (O(B)); `false` only for a
+  ///     value checked before in a snapshot of the same committed state (the same bytes).
+  /// - Complexity: O(B), O(1) without `checkingBuckets`.
+  init?(
+    value: UnsafeRawBufferPointer, entryBytes: Int, generation: UInt64?, entries: Int,
+    checkingBuckets: Bool = true
+  ) {
     guard let base = value.baseAddress, value.count >= Self.headerBytes,
       value.prefix(8).elementsEqual(Self.magic)
     else { return nil }
@@ -122,7 +127,7 @@ struct PackedTable {
     guard starts.loadUnaligned(as: UInt64.self) == 0,
       starts.loadUnaligned(fromByteOffset: 8 * buckets, as: UInt64.self) == UInt64(entries)
     else { return nil }
-    for bucket in 0..<buckets {
+    for bucket in 0..<(checkingBuckets ? buckets : 0) {
       let first = starts.loadUnaligned(fromByteOffset: 8 * bucket, as: UInt64.self)
       let next = starts.loadUnaligned(fromByteOffset: 8 * (bucket + 1), as: UInt64.self)
       guard first < next,
@@ -225,7 +230,7 @@ extension LSHIndex {
         put(UInt64(codes.count), at: 24)
         put(UInt64(entries), at: 32)
         var offset = PackedTable.headerBytes
-        for word in codes + starts {
+        for word in [codes, starts].joined() {
           put(word, at: offset)
           offset += 8
         }
@@ -277,19 +282,23 @@ extension LSHIndex {
   }
 
   /// The packed copy of the tables as `snapshot` holds it, when it is whole, sound and of this
-  /// build (see ``PackedTable``); `nil` otherwise (the tables are read instead).
+  /// build (see ``PackedTable``); `nil` otherwise (the tables are read instead). Every bucket is
+  /// checked once per committed state (``StoreSnapshot/key``): a server's searches in an
+  /// unchanged store check only the headers and sizes, O(L).
   func packedTables(in snapshot: StoreSnapshot) throws -> PackedTables? {
     guard let packedTable else { return nil }
     let transaction = snapshot.transaction
+    let checked = snapshot.key != nil && packedTablesChecked.withLock { $0 } == snapshot.key
     var tables: [PackedTable] = []
     for (table, storage) in bucketTables.enumerated() {
       guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable),
         let packed = PackedTable(
           value: value, entryBytes: encoder.coder.entryBytes, generation: version.generation,
-          entries: try transaction.entryCount(in: storage))
+          entries: try transaction.entryCount(in: storage), checkingBuckets: !checked)
       else { return nil }
       tables.append(packed)
     }
+    if !checked, let key = snapshot.key { packedTablesChecked.withLock { $0 = key } }
     return PackedTables(tables: tables, entryBytes: encoder.coder.entryBytes)
   }
 }

@@ -18,6 +18,16 @@ public struct StoreSnapshot {
   private let copies: AlignedCopies
   /// The bytes before the name in this snapshot's item records.
   let itemHeaderBytes: Int
+  /// The committed state a read-only snapshot sees and the map generation it sees it under:
+  /// two snapshots with one key see the same bytes at the same addresses, so what was found
+  /// checking one holds for the other. `nil` inside a write transaction.
+  public let key: Key?
+
+  /// See ``key``.
+  public struct Key: Equatable, Sendable {
+    var snapshotID: Int
+    var mapGeneration: Int
+  }
 
   init(store: VectorStore, transaction: any StorageReading) throws {
     self.store = store
@@ -29,9 +39,9 @@ public struct StoreSnapshot {
     // the map grows (and may move) it before it commits, or without committing at all.
     let key =
       transaction.isReadOnly
-      ? SnapshotLayout.Key(
-        snapshotID: transaction.snapshotID, mapGeneration: store.engine.mappingGeneration)
+      ? Key(snapshotID: transaction.snapshotID, mapGeneration: store.engine.mappingGeneration)
       : nil
+    self.key = key
     let layout: SnapshotLayout
     if let key, let cached = store.snapshotLayouts.withLock({ $0 }), cached.key == key {
       layout = cached
@@ -211,20 +221,14 @@ extension StoreSnapshot: VectorSource {
 ///
 /// Immutable once made; its pointers are valid only inside transactions with its key.
 final class SnapshotLayout: @unchecked Sendable {
-  /// The snapshot a layout describes.
-  struct Key: Equatable {
-    var snapshotID: Int
-    var mapGeneration: Int
-  }
-
-  let key: Key?
+  let key: StoreSnapshot.Key?
   let count: Int
   let nextID: UInt64
   let itemHeaderBytes: Int
   let blocks: [VectorBlock]
   let copies: AlignedCopies
 
-  init(store: VectorStore, transaction: any StorageReading, key: Key?) throws {
+  init(store: VectorStore, transaction: any StorageReading, key: StoreSnapshot.Key?) throws {
     self.key = key
     let (count, nextID) = try transaction.counters(in: store.meta, path: store.path)
     (self.count, self.nextID) = (count, nextID)

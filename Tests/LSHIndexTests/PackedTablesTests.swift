@@ -1,5 +1,6 @@
 import Foundation
 import StorageBackend
+import Synchronization
 import TestSupport
 import Testing
 import VectorMath
@@ -119,6 +120,12 @@ import VectorStore
       on: store,
       configuration: LSHConfiguration(family: .pstable, tables: 3, hashesPerTable: 5, probes: 2))
     let packedTable = try #require(index.packedTable)
+    // Found sound first: the check is remembered for this committed state only, so the damage
+    // written next (a new state) is checked again.
+    let sound = try store.read { snapshot in
+      (try index.packedTables(in: snapshot) != nil, snapshot.key)
+    }
+    #expect(sound.0 && sound.1 != nil && index.packedTablesChecked.withLock { $0 } == sound.1)
     try store.write { writer in
       let transaction = writer.transaction
       var bytes = Array(
