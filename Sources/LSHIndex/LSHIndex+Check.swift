@@ -103,20 +103,17 @@ extension LSHIndex {
         return (code(item), expectedBase + item * entryBytes)
       }
       try snapshot.transaction.withCursor(in: bucketTables[table]) { cursor in
-        var entry = try cursor.first()
-        while let current = entry {
+        try cursor.forEachKey { current in
           guard let code = IntegerKey(bytes: current.key)?.value else {
             firstProblem = firstProblem ?? "a key of \(current.key.count) bytes"
             unexpected += 1
-            entry = try cursor.nextKey()
-            continue
+            return true
           }
-          var page = try cursor.duplicatesPage()
-          while let values = page {
+          try cursor.forEachDuplicatesPage { values in
             guard values.count % entryBytes == 0, let base = values.baseAddress else {
               firstProblem = firstProblem ?? "entries of the wrong size under code \(code)"
               unexpected += 1
-              break
+              return false
             }
             for offset in stride(from: 0, to: values.count, by: entryBytes) {
               let stored = base + offset
@@ -148,9 +145,9 @@ extension LSHIndex {
                   ?? "bucket \(code) holds an entry (id \(idOf(stored))) that no live vector gives"
               }
             }
-            page = try cursor.nextDuplicatesPage()
+            return true
           }
-          entry = try cursor.nextKey()
+          return true
         }
       }
       missing += order.count - next

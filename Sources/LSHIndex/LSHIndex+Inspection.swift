@@ -25,13 +25,11 @@ extension LSHIndex {
     let coder = index.encoder.coder
     var result: [StoredEntry] = []
     try snapshot.transaction.withCursor(in: index.bucketTables[table]) { cursor in
-      var entry = try cursor.first()
-      while let current = entry {
+      try cursor.forEachKey { current in
         guard let code = IntegerKey(bytes: current.key)?.value else {
           throw LSHError("LSH table \(table) holds a key of \(current.key.count) bytes, not 8")
         }
-        var page = try cursor.duplicatesPage()
-        while let values = page {
+        try cursor.forEachDuplicatesPage { values in
           guard values.count % coder.entryBytes == 0 else {
             throw LSHError(
               "LSH table \(table) holds entries of the wrong size under code \(code)")
@@ -43,9 +41,9 @@ extension LSHIndex {
                 code: code, id: coder.id(in: values, at: index),
                 compactCode: Array(values[start..<(start + coder.idOffset)])))
           }
-          page = try cursor.nextDuplicatesPage()
+          return true
         }
-        entry = try cursor.nextKey()
+        return true
       }
     }
     return result

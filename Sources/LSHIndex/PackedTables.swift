@@ -143,30 +143,33 @@ struct PackedTable {
   func difference(from table: StorageTable, in transaction: some StorageReading) throws -> String? {
     try transaction.withCursor(in: table) { cursor in
       var bucket = 0
-      var entry = try cursor.first()
-      while let current = entry {
+      var problem: String?
+      try cursor.forEachKey { current in
         let code = IntegerKey(bytes: current.key)?.value
         guard bucket < bucketCount, code == self.code(bucket) else {
-          return "bucket \(bucket) has another code than the table's \(bucket)th"
+          problem = "bucket \(bucket) has another code than the table's \(bucket)th"
+          return false
         }
         guard try cursor.duplicateCount() == start(bucket + 1) - start(bucket) else {
-          return "bucket \(self.code(bucket)) holds another number of entries than the table's"
+          problem = "bucket \(self.code(bucket)) holds another number of entries than the table's"
+          return false
         }
         var offset = start(bucket) * entryBytes
-        var page = try cursor.duplicatesPage()
-        while let values = page, let source = values.baseAddress {
+        try cursor.forEachDuplicatesPage { values in
+          guard let source = values.baseAddress else { return false }
           guard offset + values.count <= start(bucket + 1) * entryBytes,
             memcmp(entries + offset, source, values.count) == 0
           else {
-            return "bucket \(self.code(bucket)) holds other entries than the table's"
+            problem = "bucket \(self.code(bucket)) holds other entries than the table's"
+            return false
           }
           offset += values.count
-          page = try cursor.nextDuplicatesPage()
+          return true
         }
         bucket += 1
-        entry = try cursor.nextKey()
+        return problem == nil
       }
-      return bucket == bucketCount ? nil : "holds buckets the table does not"
+      return problem ?? (bucket == bucketCount ? nil : "holds buckets the table does not")
     }
   }
 
@@ -204,14 +207,13 @@ extension LSHIndex {
       var codes: [UInt64] = []
       var starts: [UInt64] = [0]
       try transaction.withCursor(in: storage) { cursor in
-        var entry = try cursor.first()
-        while let current = entry {
+        try cursor.forEachKey { current in
           guard let code = IntegerKey(bytes: current.key)?.value else {
             throw LSHError(.unreadableTable, "table \(table) holds a key that is not a bucket code")
           }
           codes.append(code)
           starts.append(starts[starts.count - 1] + UInt64(try cursor.duplicateCount()))
-          entry = try cursor.nextKey()
+          return true
         }
       }
       let entries = Int(starts[starts.count - 1])
@@ -235,18 +237,17 @@ extension LSHIndex {
           offset += 8
         }
         try transaction.withCursor(in: storage) { cursor in
-          var entry = try cursor.first()
-          while entry != nil {
-            var page = try cursor.duplicatesPage()
-            while let values = page, let source = values.baseAddress {
+          try cursor.forEachKey { _ in
+            try cursor.forEachDuplicatesPage { values in
+              guard let source = values.baseAddress else { return false }
               guard offset + values.count <= value.count else {
                 throw LSHError(.unreadableTable, "table \(table) changed while it was packed")
               }
               (base + offset).copyMemory(from: source, byteCount: values.count)
               offset += values.count
-              page = try cursor.nextDuplicatesPage()
+              return true
             }
-            entry = try cursor.nextKey()
+            return true
           }
         }
         guard offset == value.count else {

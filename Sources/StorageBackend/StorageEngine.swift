@@ -126,6 +126,27 @@ public protocol StorageCursor {
   func duplicateCount() throws -> Int
 }
 
+extension StorageCursor {
+  /// Walks the table key by key from its first: `body` gets each key's first entry, with the
+  /// cursor standing on it (for the key's ``duplicateCount()`` and
+  /// ``forEachDuplicatesPage(_:)``), and returns whether to go on.
+  public func forEachKey(_ body: (StorageEntry) throws -> Bool) throws {
+    var entry = try first()
+    while let current = entry, try body(current) {
+      entry = try nextKey()
+    }
+  }
+
+  /// Calls `body` with each page of the current key's values in order (a table of fixed-size
+  /// sorted values), from the cursor's page, until the pages end or `body` returns `false`.
+  public func forEachDuplicatesPage(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+    var page = try duplicatesPage()
+    while let values = page, try body(values) {
+      page = try nextDuplicatesPage()
+    }
+  }
+}
+
 extension StorageReading {
   /// Calls `body` for every entry of `table` in key order (a key's values in their order).
   ///
