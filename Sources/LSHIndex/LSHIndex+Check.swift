@@ -47,8 +47,9 @@ extension LSHIndex {
   }
 
   /// Compares the packed copy of the tables, when there is one, with the tables: every table
-  /// packed, each a sound value of this build (``PackedTable``) holding the table's buckets,
-  /// counts and entries in its order. The damage found, or `nil`.
+  /// packed, each a sound value of this build and of the store's items as they are
+  /// (``PackedTable``, ``PackedStamp``) holding the table's buckets, counts and entries in its
+  /// order. The damage found, or `nil`.
   func checkPackedTables(in snapshot: StoreSnapshot) throws -> StoreDamage? {
     guard let packedTable else { return nil }
     let transaction = snapshot.transaction
@@ -65,9 +66,13 @@ extension LSHIndex {
     for (table, storage) in bucketTables.enumerated() {
       guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable)
       else { return damage(table, "missing") }
+      let stamp = PackedStamp(version: version, itemCount: snapshot.count, nextID: snapshot.nextID)
+      if let problem = Self.staleness(of: value, expecting: stamp) {
+        return damage(table, problem)
+      }
       guard
         let packed = PackedTable(
-          value: value, entryBytes: encoder.coder.entryBytes, generation: version.generation,
+          value: value, entryBytes: encoder.coder.entryBytes, stamp: stamp,
           entries: try transaction.entryCount(in: storage))
       else {
         return damage(
@@ -80,6 +85,27 @@ extension LSHIndex {
       }
     }
     return nil
+  }
+
+  /// Why a packed value is not of the state `expected` describes, when its format says so: an
+  /// older format, another build, or items changed since it was packed (by a tripindex older
+  /// than packed copies, which changes the tables without removing the copy). `nil` when the
+  /// stamp is the expected one, or the value is not in a format that has one.
+  static func staleness(of value: UnsafeRawBufferPointer, expecting expected: PackedStamp)
+    -> String?
+  {
+    let repair = "`tripindex check --repair` or `tripindex index` packs the tables again"
+    if value.prefix(8).elementsEqual(PackedTable.firstMagic) {
+      return "written by an older tripindex (format TIPACK01), so never read; \(repair)"
+    }
+    guard let stamp = PackedTable.stamp(of: value), stamp != expected else { return nil }
+    if stamp.generation != expected.generation || stamp.checksum != expected.checksum {
+      return "packed for another build of the index (\(stamp)); this build is \(expected)"
+    }
+    return "stale: packed when the store held \(stamp.itemCount) items (next id \(stamp.nextID));"
+      + " it holds \(expected.itemCount) (next id \(expected.nextID)), so the items changed"
+      + " without the copy being removed (a tripindex older than packed copies wrote to the"
+      + " store); it is never read; \(repair)"
   }
 
   /// Compares one table with the entries its items' vectors give now (a merge of both in table

@@ -24,15 +24,24 @@ import VectorStore
 /// change's transaction, and searches read the tables until the index is built again or a bulk
 /// `build` into the store packs them again when it ends (``LSHIndex/packAgain()``). A search
 /// uses the copy only when its header names the snapshot's build and its structure checks
-/// (``PackedTable/init(value:entryBytes:generation:entries:)``): a damaged copy is never read
-/// past its bounds, and `check` reports it.
+/// (``PackedTable/init(value:entryBytes:stamp:entries:checkingBuckets:)``): a damaged copy is
+/// never read past its bounds, and `check` reports it.
+///
+/// The header's stamp (``PackedStamp``) names the build and the store's item counters when the
+/// copy was written. A tripindex older than packed copies changes the tables without removing
+/// the copy; its inserts advance the next id and its deletes lower the live count, so the stamp
+/// tells such a stale copy from a current one even when the table's entry count came back to
+/// what it was (an insert and a delete).
 ///
 /// Value layout (integers in the machine's order, as the tables' keys):
 ///
 /// | bytes | content |
 /// |---|---|
-/// | 8 | `TIPACK01` |
+/// | 8 | `TIPACK02` |
 /// | 8 | the build's generation (``LSHIndex/Version``) |
+/// | 8 | the build's parameter checksum |
+/// | 8 | the store's live items when packed |
+/// | 8 | the store's next id when packed |
 /// | 8 | bytes per entry |
 /// | 8 | B, the buckets |
 /// | 8 | E, the entries |
@@ -71,10 +80,47 @@ struct PackedTables: ContiguousBuckets {
   }
 }
 
+/// What a packed copy was made from: the build of the index and the state of the store's items
+/// (see ``PackedTables``). A copy is read only when its stamp is the snapshot's.
+struct PackedStamp: Equatable, CustomStringConvertible {
+  /// The build's generation (0 for an index without one).
+  var generation: UInt64
+  /// The build's parameter checksum (0 for an index without one).
+  var checksum: UInt64
+  /// The store's live items.
+  var itemCount: UInt64
+  /// The store's next id.
+  var nextID: UInt64
+
+  /// A stamp from its words.
+  init(generation: UInt64, checksum: UInt64, itemCount: UInt64, nextID: UInt64) {
+    self.generation = generation
+    self.checksum = checksum
+    self.itemCount = itemCount
+    self.nextID = nextID
+  }
+
+  /// The stamp of an index build over a store holding `itemCount` items with next id `nextID`.
+  init(version: LSHIndex.Version, itemCount: Int, nextID: UInt64) {
+    self.init(
+      generation: version.generation ?? 0, checksum: UInt64(version.checksum ?? 0),
+      itemCount: UInt64(itemCount), nextID: nextID)
+  }
+
+  /// The words in header order.
+  var words: [UInt64] { [generation, checksum, itemCount, nextID] }
+
+  var description: String {
+    "generation \(generation), checksum \(checksum), \(itemCount) items, next id \(nextID)"
+  }
+}
+
 /// One packed table, a view of its value in the memory map (see ``PackedTables``).
 struct PackedTable {
-  static let magic: [UInt8] = Array("TIPACK01".utf8)
-  static let headerBytes = 40
+  static let magic: [UInt8] = Array("TIPACK02".utf8)
+  /// The magic of the first format (no item counters in its stamp), which is never read.
+  static let firstMagic: [UInt8] = Array("TIPACK01".utf8)
+  static let headerBytes = 64
 
   let bucketCount: Int
   let entryCount: Int
@@ -88,32 +134,42 @@ struct PackedTable {
     headerBytes + 8 * buckets + 8 * (buckets + 1) + entries * entryBytes
   }
 
-  /// A view of a stored value, or `nil` when it is not a sound packed table of this build: a
-  /// wrong header or size, codes out of order, starts out of order or out of bounds, or another
-  /// number of entries than the table holds.
+  /// The stamp a stored value carries, or `nil` when it is not in this format (too short, or
+  /// another magic).
+  static func stamp(of value: UnsafeRawBufferPointer) -> PackedStamp? {
+    guard let base = value.baseAddress, value.count >= headerBytes,
+      value.prefix(8).elementsEqual(magic)
+    else { return nil }
+    func word(_ index: Int) -> UInt64 {
+      base.loadUnaligned(fromByteOffset: 8 + 8 * index, as: UInt64.self)
+    }
+    return PackedStamp(generation: word(0), checksum: word(1), itemCount: word(2), nextID: word(3))
+  }
+
+  /// A view of a stored value, or `nil` when it is not a sound, current packed table: another
+  /// stamp, a wrong header or size, codes out of order, starts out of order or out of bounds,
+  /// or another number of entries than the table holds.
   ///
   /// - Parameters:
   ///   - value: the stored value (any alignment; it must outlive the view).
   ///   - entryBytes: the index's bytes per entry.
-  ///   - generation: the build the value must belong to.
+  ///   - stamp: the build and item counters the value must have been packed from.
   ///   - entries: the entries the table holds.
   ///   - checkingBuckets: check every bucket's code and bounds (O(B)); `false` only for a
   ///     value checked before in a snapshot of the same committed state (the same bytes).
   /// - Complexity: O(B), O(1) without `checkingBuckets`.
   init?(
-    value: UnsafeRawBufferPointer, entryBytes: Int, generation: UInt64?, entries: Int,
+    value: UnsafeRawBufferPointer, entryBytes: Int, stamp: PackedStamp, entries: Int,
     checkingBuckets: Bool = true
   ) {
-    guard let base = value.baseAddress, value.count >= Self.headerBytes,
-      value.prefix(8).elementsEqual(Self.magic)
-    else { return nil }
+    guard let base = value.baseAddress, Self.stamp(of: value) == stamp else { return nil }
     func word(_ offset: Int) -> UInt64 {
       base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
     }
-    guard word(8) == generation ?? 0, word(16) == UInt64(entryBytes),
-      word(24) < UInt64(value.count), word(32) == UInt64(entries)
+    guard word(40) == UInt64(entryBytes), word(48) < UInt64(value.count),
+      word(56) == UInt64(entries)
     else { return nil }
-    let buckets = Int(word(24))
+    let buckets = Int(word(48))
     guard
       value.count
         == Self.byteCount(buckets: buckets, entries: entries, entryBytes: entryBytes)
@@ -188,7 +244,7 @@ struct PackedTable {
 
 extension LSHIndex {
   /// The database of the packed tables.
-  static let packedName = "lsh.packed"
+  public static let packedName = "lsh.packed"
   /// Its layout: one value per table, keyed by the table's number.
   static let packedLayout: TableLayout = [.integerKeys]
 
@@ -196,11 +252,14 @@ extension LSHIndex {
   /// copy: two walks of each table, the codes first, then the entries copied straight into the
   /// value reserved for them.
   ///
-  /// - Parameter writer: the transaction that wrote the tables.
+  /// - Parameter writer: the transaction that wrote the tables (or, for `check --repair`, a
+  ///   transaction after the tables were found sound).
   /// - Throws: ``VectorStoreError``.
-  func writePackedTables(in writer: StoreWriter) throws {
+  public func writePackedTables(in writer: StoreWriter) throws {
     guard let packedTable else { return }
     let transaction = writer.transaction
+    let stamp = PackedStamp(
+      version: version, itemCount: try writer.count(), nextID: try writer.nextID())
     try transaction.removeAll(in: packedTable)
     let entryBytes = encoder.coder.entryBytes
     for (table, storage) in bucketTables.enumerated() {
@@ -227,11 +286,13 @@ extension LSHIndex {
           base.storeBytes(of: word, toByteOffset: offset, as: UInt64.self)
         }
         base.copyMemory(from: PackedTable.magic, byteCount: 8)
-        put(version.generation ?? 0, at: 8)
-        put(UInt64(entryBytes), at: 16)
-        put(UInt64(codes.count), at: 24)
-        put(UInt64(entries), at: 32)
-        var offset = PackedTable.headerBytes
+        var offset = 8
+        for word in [stamp.words, [UInt64(entryBytes), UInt64(codes.count), UInt64(entries)]]
+          .joined()
+        {
+          put(word, at: offset)
+          offset += 8
+        }
         for word in [codes, starts].joined() {
           put(word, at: offset)
           offset += 8
@@ -258,9 +319,10 @@ extension LSHIndex {
   }
 
   /// Packs the tables again, in one write transaction, when changes since the index was built
-  /// removed the packed copy (a bulk `build` into an indexed store does it when it ends). Does
-  /// nothing when the copy is current, the store has none to keep (an index built before packed
-  /// copies), or another process rebuilt the index meanwhile.
+  /// removed the packed copy (a bulk `build` into an indexed store does it when it ends) or left
+  /// it stale (``PackedStamp``). Does nothing when every table's copy carries the current stamp,
+  /// the store has no database for the copy (an index built before packed copies), or another
+  /// process rebuilt the index meanwhile.
   ///
   /// - Returns: whether the tables were packed.
   /// - Throws: ``VectorStoreError``.
@@ -268,8 +330,16 @@ extension LSHIndex {
   public func packAgain() throws -> Bool {
     guard let packedTable else { return false }
     return try store.write { writer in
-      guard try isCurrent(in: writer), try writer.transaction.entryCount(in: packedTable) == 0
-      else { return false }
+      guard try isCurrent(in: writer) else { return false }
+      let transaction = writer.transaction
+      let stamp = PackedStamp(
+        version: version, itemCount: try writer.count(), nextID: try writer.nextID())
+      let packedCount = try transaction.entryCount(in: packedTable)
+      let current = try (0..<bucketTables.count).allSatisfy { table in
+        try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable).flatMap(
+          PackedTable.stamp(of:)) == stamp
+      }
+      if current && packedCount == bucketTables.count { return false }
       try writePackedTables(in: writer)
       return true
     }
@@ -290,11 +360,12 @@ extension LSHIndex {
     guard let packedTable else { return nil }
     let transaction = snapshot.transaction
     let checked = snapshot.key != nil && packedTablesChecked.withLock { $0 } == snapshot.key
+    let stamp = PackedStamp(version: version, itemCount: snapshot.count, nextID: snapshot.nextID)
     var tables: [PackedTable] = []
     for (table, storage) in bucketTables.enumerated() {
       guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable),
         let packed = PackedTable(
-          value: value, entryBytes: encoder.coder.entryBytes, generation: version.generation,
+          value: value, entryBytes: encoder.coder.entryBytes, stamp: stamp,
           entries: try transaction.entryCount(in: storage), checkingBuckets: !checked)
       else { return nil }
       tables.append(packed)

@@ -56,6 +56,14 @@ public final class StoreWriter {
     try transaction.counters(in: store.meta, path: store.path).count
   }
 
+  /// The id the next inserted item will get, including this transaction's changes: every
+  /// insert advances it, and it never goes back.
+  ///
+  /// - Throws: ``VectorStoreError`` of kind `storage`.
+  public func nextID() throws -> UInt64 {
+    try transaction.counters(in: store.meta, path: store.path).nextID
+  }
+
   /// The id of the item called `name`, including this transaction's changes.
   ///
   /// - Parameter name: an item name.

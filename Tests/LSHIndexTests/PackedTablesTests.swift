@@ -152,26 +152,82 @@ import VectorStore
     #expect(found.allSatisfy { $0.isDerived })
   }
 
+  @Test("an older tool's stale copy (entry counts back as they were) is never read; check says so")
+  func staleCopyFromAnOlderToolIsNotRead() throws {
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 1500, metric: .l2)
+    let index = try LSHIndex.build(
+      on: store, configuration: LSHConfiguration(family: .pstable, tables: 3, hashesPerTable: 4))
+    let packedTable = try #require(index.packedTable)
+    // A copy left by a tripindex older than packed copies: an insert and a delete leave every
+    // table's entry count as it was. It is never read, check calls it stale, packAgain replaces it.
+    let saved = try store.read { snapshot in
+      try (0..<3).map { table in
+        Array(
+          try #require(
+            try snapshot.transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable)))
+      }
+    }
+    // What an older tool does: it changes the tables (an item in, another out) and leaves the
+    // packed copy as it was. Here the change removes the copy, which is then put back as it was.
+    let point = [Float](repeating: 0.25, count: 24)
+    try point.withUnsafeBufferPointer { values in
+      try store.write { writer in
+        try writer.upsert(names: ["added"], labels: [.none], vectors: values)
+        _ = try writer.delete(name: "v10")
+        for (table, bytes) in saved.enumerated() {
+          try writer.transaction.put(bytes, forKey: IntegerKey(UInt64(table)), in: packedTable)
+        }
+      }
+    }
+    try store.read { snapshot in
+      #expect(try index.packedTables(in: snapshot) == nil)
+      let probe = Matrix(rows: 1, columns: 24, values: point)
+      let found = try index.searcher(in: snapshot).search(probe, k: 1)[0].neighbors
+      #expect(try found.first?.id == snapshot.id(named: "added"))
+    }
+    let found = try LSHIndex.check(store)
+    #expect(found.count == 1 && found.first?.database == LSHIndex.packedName, "\(found)")
+    #expect(found.first?.problem.hasPrefix("stale: packed when the store held 1500 items") == true)
+    #expect(found.allSatisfy { $0.isDerived })
+    #expect(try index.packAgain(), "a stale copy is replaced")
+    #expect(try LSHIndex.check(store).isEmpty)
+    #expect(try store.read { snapshot in try index.packedTables(in: snapshot) } != nil)
+
+    // A copy in the first format (no item counters) is never read either.
+    try store.write { writer in
+      var bytes = Array(
+        try #require(try writer.transaction.value(forKey: IntegerKey(0), in: packedTable)))
+      bytes.replaceSubrange(0..<8, with: PackedTable.firstMagic)
+      try writer.transaction.put(bytes, forKey: IntegerKey(0), in: packedTable)
+    }
+    #expect(try store.read { snapshot in try index.packedTables(in: snapshot) } == nil)
+    let older = try LSHIndex.check(store)
+    #expect(older.first?.problem.hasPrefix("written by an older tripindex") == true, "\(older)")
+  }
+
   @Test("a packed value parses at any alignment, and each kind of unsound value is refused")
   func parsing() throws {
     let entryBytes = 3
     let codes: [UInt64] = [5, 9, 200]
     let starts: [UInt64] = [0, 2, 3, 6]
+    let stamp = PackedStamp(generation: 77, checksum: 5, itemCount: 6, nextID: 9)
     var value = PackedTable.magic
-    for word in [UInt64(77), UInt64(entryBytes), UInt64(codes.count), UInt64(6)] + codes + starts {
+    for word in stamp.words + [UInt64(entryBytes), UInt64(codes.count), UInt64(6)] + codes + starts
+    {
       withUnsafeBytes(of: word) { value += $0 }
     }
     value += (0..<18).map { UInt8($0) }
     /// What a view of `bytes` (placed `offset` bytes into a buffer) reads: the codes and starts,
     /// or `nil` when the value is refused. The view is read while its buffer lives.
-    func parse(_ bytes: [UInt8], offset: Int = 0, generation: UInt64 = 77, entries: Int = 6)
+    func parse(_ bytes: [UInt8], offset: Int = 0, stamp: PackedStamp = stamp, entries: Int = 6)
       -> (codes: [UInt64], starts: [Int])?
     {
       let padded = [UInt8](repeating: 0, count: offset) + bytes
       return padded.withUnsafeBytes { raw in
         PackedTable(
           value: UnsafeRawBufferPointer(rebasing: raw[offset...]), entryBytes: entryBytes,
-          generation: generation, entries: entries
+          stamp: stamp, entries: entries
         ).map { packed in
           ((0..<packed.bucketCount).map(packed.code), (0...packed.bucketCount).map(packed.start))
         }
@@ -182,7 +238,17 @@ import VectorStore
       #expect(read.codes == codes)
       #expect(read.starts == [0, 2, 3, 6])
     }
-    #expect(parse(value, generation: 78) == nil)
+    for other in [
+      PackedStamp(generation: 78, checksum: 5, itemCount: 6, nextID: 9),
+      PackedStamp(generation: 77, checksum: 6, itemCount: 6, nextID: 9),
+      PackedStamp(generation: 77, checksum: 5, itemCount: 5, nextID: 9),
+      PackedStamp(generation: 77, checksum: 5, itemCount: 6, nextID: 10),
+    ] {
+      #expect(parse(value, stamp: other) == nil, "\(other)")
+    }
+    var firstFormat = value
+    firstFormat.replaceSubrange(0..<8, with: PackedTable.firstMagic)
+    #expect(parse(firstFormat) == nil)
     #expect(parse(value, entries: 7) == nil)
     #expect(parse(Array(value.dropLast())) == nil)
     var badMagic = value
@@ -195,7 +261,7 @@ import VectorStore
     emptyBucket[PackedTable.headerBytes + 8 * 3 + 8] = 0  // bucket 0 ends where it starts
     #expect(parse(emptyBucket) == nil)
     var hugeCount = value
-    hugeCount[31] = 0x7f  // B beyond the value
+    hugeCount[55] = 0x7f  // B beyond the value
     #expect(parse(hugeCount) == nil)
   }
 }
@@ -213,7 +279,7 @@ enum PackedDamage: CaseIterable, CustomTestStringConvertible, Sendable {
     case .header: bytes[8] ^= 1  // another build's generation
     case .starts:
       // The second bucket's start beyond the entries.
-      let buckets = Int(bytes[24]) | Int(bytes[25]) << 8 | Int(bytes[26]) << 16
+      let buckets = Int(bytes[48]) | Int(bytes[49]) << 8 | Int(bytes[50]) << 16
       let offset = PackedTable.headerBytes + 8 * buckets + 8
       bytes[offset + 6] = 0x40
     case .entryBytes: bytes[bytes.count - 1] ^= 0xff

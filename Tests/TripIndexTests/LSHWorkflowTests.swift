@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 import LSHIndex
 import StorageBackend
 import TestSupport
@@ -130,6 +131,39 @@ import VectorStore
     #expect(query.status == 0, "\(query.stderr)")
     #expect(query.stdout.split(separator: "\n").count == 200)
     #expect(query.stdout.split(separator: "\n").allSatisfy { $0.contains("\"distance\": 0.0}") })
+  }
+
+  @Test("check --repair writes a damaged or stale packed copy again, keeping the index's speed")
+  func repairRepacksOnly() throws {
+    let directory = TemporaryDirectory()
+    let store = try builtStore(in: directory, rows: 1000, columns: 8, clusters: 10, seed: 7)
+    #expect(try TripIndexExecutable.run(["index", "--store", store, "--tables", "3"]).status == 0)
+    func speed() throws -> String? {
+      try VectorStore.open(path: store, readOnly: true).metadata(LSHIndex.speedKey)
+    }
+    let measured = try #require(try speed())
+    // Table 1's copy as the first format wrote it: never read, and reported.
+    do {
+      let environment = try Environment.open(path: store)
+      let packed = try environment.table(
+        named: LSHIndex.packedName, layout: [.integerKeys], creating: false)
+      try environment.write { txn in
+        var bytes = Array(try #require(try txn.value(forKey: IntegerKey(1), in: packed)))
+        bytes.replaceSubrange(0..<8, with: Array("TIPACK01".utf8))
+        try txn.put(bytes, forKey: IntegerKey(1), in: packed)
+      }
+    }
+    let quiet = SilentProgress()
+    let found = try StoreCheck.run(storePath: store, repair: false, progress: quiet)
+    #expect(found.found.map(\.database) == [LSHIndex.packedName], "\(found.found)")
+    let repaired = try StoreCheck.run(storePath: store, repair: true, progress: quiet)
+    #expect(repaired.isSound, "\(repaired.remaining)")
+    #expect(
+      repaired.repaired.map(\.description).contains(
+        "LSH index: packed copy written again from the tables"),
+      "\(repaired.repaired)")
+    #expect(try speed() == measured, "the index's build and measured speed are kept")
+    #expect(try StoreCheck.run(storePath: store, repair: false, progress: quiet).isSound)
   }
 
   @Test(

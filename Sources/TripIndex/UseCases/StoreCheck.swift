@@ -128,10 +128,18 @@ public enum StoreCheck {
   private static func repairDerived(_ store: VectorStore, damage: [StoreDamage]) throws
     -> [UserText]
   {
-    let indexDamaged = damage.contains { $0.database.hasPrefix("lsh.") }
+    let indexDamage = damage.filter { $0.database.hasPrefix("lsh.") }
     var rebuild: LSHIndex.Rebuild?
+    var repack: LSHIndex?
     var indexLine: UserText?
-    if indexDamaged {
+    if !indexDamage.isEmpty && indexDamage.allSatisfy({ $0.database == LSHIndex.packedName }),
+      let index = try? LSHIndex.open(store)
+    {
+      // The tables are sound (check compared them with the vectors): only their packed copy is
+      // written again, and the index keeps its build and its measured speed.
+      repack = index
+      indexLine = "LSH index: packed copy written again from the tables"
+    } else if !indexDamage.isEmpty {
       // The parameters are kept when they load; otherwise the index is dropped.
       let encoder = (try? LSHIndex.open(store))??.encoder
       rebuild = try LSHIndex.prepareRebuild(of: store, encoder: encoder)
@@ -145,6 +153,9 @@ public enum StoreCheck {
         var lines = try writer.rebuildDerived().map { UserText(verbatim: $0) }
         if let rebuild, let indexLine {
           try rebuild.apply(in: writer)
+          lines.append(indexLine)
+        } else if let repack, let indexLine {
+          try repack.writePackedTables(in: writer)
           lines.append(indexLine)
         }
         let recorded = try recordedIndexes(store)
