@@ -79,7 +79,10 @@ import VectorStore
     let grid = Self.smallGrid()
     let report = try LSHTuner.tune(store: store, target: 0.9, k: 10, sampleSize: 150, grid: grid)
     let shared = try #require(report.encoder)
-    #expect(report.finalists.count >= 2)
+    // How many settings become finalists depends on timings (a setting slower than exact search
+    // after one finalist passed ends the list, which a loaded machine makes likelier); the state
+    // kept from one setting to the next is checked on the screening's draws below, at least two.
+    #expect(!report.finalists.isEmpty)
     try store.read { snapshot in
       let (sampleA, _, heldOut) = LSHTuner.samples(snapshot, size: 150, k: 10, queries: nil)
       let encoded = BulkEncoding(
