@@ -345,6 +345,17 @@ extension LSHIndex {
     }
   }
 
+  /// Whether the store has a database for the packed copy (an index built before packed copies
+  /// has none, and is searched through its tables).
+  public var keepsPackedCopy: Bool { packedTable != nil }
+
+  /// Whether changes since the index was built removed its packed copy, so that searches read
+  /// the tables (`false` for an index without a database for the copy).
+  public func packedCopyIsRemoved() throws -> Bool {
+    guard let packedTable else { return false }
+    return try store.read { try $0.transaction.entryCount(in: packedTable) } == 0
+  }
+
   /// Removes the packed copy of the tables, if any, before a change to them (the change's
   /// transaction).
   func removePackedTables(in writer: StoreWriter) throws {

@@ -7,7 +7,7 @@ public enum Parameter: String, Sendable, CaseIterable {
   case batch, bnneck, budget, cameraDistortion, copyImages, dataset, distractorPid, embedFrom
   case excludeSameCamera, excludeSamePid, excludeSamePidCamera, format, from, gallery, galleryStore
   case head, imageShape, images, index, iterations, junkPid, k, k1, k2, labelSmoothing, lambda
-  case layers, loss, lsh, margin, maxRank, metric, model, normalize, probeLabels
+  case layers, loss, lsh, margin, maxRank, metric, model, normalize, pack, probeLabels
   case probeMultipliers, probes, pytorch, queries, query, ranklistK, ranklistQueries, recall
   case repair, repeats, replace, replicas, rerank, seeds, shards, softmaxClasses, softmaxWeight,
     store

@@ -99,7 +99,8 @@ import VectorStore
   }
 
   @Test(
-    "a build into an indexed store packs the index's tables again; a delete leaves that to index")
+    "a build into an indexed store packs the index's tables again; a delete leaves that to index --pack"
+  )
   func buildPacksAgain() throws {
     let directory = TemporaryDirectory()
     let store = try builtStore(in: directory, rows: 1000, columns: 8, clusters: 10, seed: 7)
@@ -131,6 +132,26 @@ import VectorStore
     #expect(query.status == 0, "\(query.stderr)")
     #expect(query.stdout.split(separator: "\n").count == 200)
     #expect(query.stdout.split(separator: "\n").allSatisfy { $0.contains("\"distance\": 0.0}") })
+    // The delete said how to restore the copy; `index --pack` does it, keeping the index's
+    // build and measured speed.
+    #expect(
+      deleted.stderr.contains("`tripindex index --pack` packs them again"), "\(deleted.stderr)")
+    let measured = try VectorStore.open(path: store, readOnly: true).metadata(LSHIndex.speedKey)
+    let packed = try TripIndexExecutable.run(["index", "--pack", "--store", store])
+    #expect(packed.status == 0, "\(packed.stderr)")
+    #expect(packed.stdout.contains("4 LSH tables packed again for reading"), "\(packed.stdout)")
+    #expect(try packedTables() == 4)
+    #expect(
+      try VectorStore.open(path: store, readOnly: true).metadata(LSHIndex.speedKey) == measured)
+    let again = try TripIndexExecutable.run(["index", "--pack", "--store", store])
+    #expect(again.status == 0 && again.stdout.contains("already packed"), "\(again.stdout)")
+    #expect(try TripIndexExecutable.run(["check", "--store", store, "--quiet"]).status == 0)
+    let both = try TripIndexExecutable.run(["index", "--pack", "--drop", "--store", store])
+    #expect(both.status != 0 && both.stderr.contains("--pack and --drop exclude each other"))
+    let other = TemporaryDirectory()
+    let bare = try builtStore(in: other, rows: 100, columns: 8, clusters: 2, seed: 3)
+    let none = try TripIndexExecutable.run(["index", "--pack", "--store", bare])
+    #expect(none.status != 0 && none.stderr.contains("has no LSH index to pack"), "\(none.stderr)")
   }
 
   @Test("check --repair writes a damaged or stale packed copy again, keeping the index's speed")

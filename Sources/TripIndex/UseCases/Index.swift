@@ -69,6 +69,59 @@ public enum Index {
     return store
   }
 
+  /// Packs the tables of a store's LSH index again for reading (``LSHIndex/packAgain()``), when
+  /// changes since the index was built (`delete`, serve's upserts and deletes) removed the packed
+  /// copy: the index keeps its build, settings and measured speed.
+  ///
+  /// - Parameters:
+  ///   - storePath: the store's directory.
+  ///   - redis: how a `redis://` address would be reached (such stores keep no packed copy).
+  /// - Returns: what was done, in one line.
+  /// - Throws: ``TripIndexError`` for a store without an index, an index built before packed
+  ///   copies, or a store on a Redis Cluster; `VectorStoreError`, `LSHError`.
+  public static func pack(storePath: String, redis: RedisAccess = RedisAccess()) throws -> UserText
+  {
+    guard !RedisAccess.isRedis(storePath) else {
+      throw TripIndexError(
+        "\(storePath): a store on a Redis Cluster keeps no packed copy of its tables (its searches fetch each bucket by key); there is nothing to pack"
+      )
+    }
+    let started = MonotonicClock.now()
+    let store = try VectorStore.open(path: storePath)
+    guard let index = try LSHIndex.open(store) else {
+      throw TripIndexError(
+        "\(storePath) has no LSH index to pack; build one with \(command: "index") or \(command: "tune")"
+      )
+    }
+    guard index.keepsPackedCopy else {
+      throw TripIndexError(
+        "\(storePath): its LSH index was built by a tripindex without packed tables; \(command: "index") or \(command: "tune") builds it again with them"
+      )
+    }
+    guard try index.packAgain() else {
+      return "\(storePath): the LSH tables are already packed for reading; nothing to do"
+    }
+    return UserText(
+      verbatim:
+        "\(storePath): \(index.configuration.tables) LSH tables packed again for reading; "
+        + TextFormatting.seconds(MonotonicClock.now() - started))
+  }
+
+  /// Advice after a change that removed the packed copy of a store's LSH tables: searches read
+  /// the tables until ``pack(storePath:redis:)`` packs them again. `nil` when the store has no
+  /// index with a packed copy to restore, or the copy is there.
+  ///
+  /// - Parameter storePath: the store's directory (a `redis://` address gives `nil`).
+  /// - Returns: the advice.
+  /// - Throws: `VectorStoreError`, `LSHError`.
+  public static func packAdvice(storePath: String) throws -> UserText? {
+    guard !RedisAccess.isRedis(storePath) else { return nil }
+    let store = try VectorStore.open(path: storePath, readOnly: true)
+    guard let index = try LSHIndex.open(store), try index.packedCopyIsRemoved() else { return nil }
+    return
+      "note: the change removed the packed copy of the LSH tables; searches read the tables (a little slower) until \(command: "index \(option: .pack)") packs them again"
+  }
+
   /// Builds (replacing any existing) or drops the LSH index of a store, with settings resolved
   /// for the store's metric.
   ///

@@ -19,5 +19,8 @@ struct DeleteCommand: ParsableCommand {
     let deleted = try Deletion.run(
       storePath: storeOption.store, items: items, byID: ids, redis: storeOption.redis)
     StandardStream.output.write("\(storeOption.displayedStore): deleted \(deleted) item(s)\n")
+    if let advice = try Index.packAdvice(storePath: storeOption.store) {
+      StandardStream.error.write(advice.worded(ErrorAdvice.wording) + "\n")
+    }
   }
 }

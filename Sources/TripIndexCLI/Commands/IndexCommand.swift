@@ -27,10 +27,27 @@ struct IndexCommand: ParsableCommand {
   @Flag(help: "Remove the index instead.")
   var drop = false
 
+  @Flag(
+    help: ArgumentHelp(
+      "Pack the index's tables again for reading, keeping its build, settings and measured speed.",
+      discussion:
+        "Deletes and serve's changes remove the packed copy (searches then read the tables, a little slower); a build into the store packs them when it ends."
+    ))
+  var pack = false
+
   @Flag(help: "No progress on stderr.")
   var quiet = false
 
+  func validate() throws {
+    if pack && drop { throw ValidationError("--pack and --drop exclude each other") }
+  }
+
   func run() throws {
+    if pack {
+      let done = try Index.pack(storePath: storeOption.store, redis: storeOption.redis)
+      StandardStream.output.write(done.worded(ErrorAdvice.wording) + "\n")
+      return
+    }
     let report = try Index.run(
       storePath: storeOption.store, choices: drop ? nil : lsh.choices, redis: storeOption.redis,
       progress: TerminalProgress(quiet: quiet))
