@@ -69,7 +69,7 @@ public enum Index {
     return store
   }
 
-  /// Packs the tables of a store's LSH index again for reading (``LSHIndex/packAgain()``), when
+  /// Packs the tables of a store's LSH index again for reading (`LSHIndex.packAgain()`), when
   /// changes since the index was built (`delete`, serve's upserts and deletes) removed the packed
   /// copy: the index keeps its build, settings and measured speed.
   ///
