@@ -63,10 +63,10 @@ extension LSHIndex {
     guard stored == bucketTables.count else {
       return damage(nil, "holds \(stored) packed tables; the index has \(bucketTables.count)")
     }
+    let stamp = packedStamp(in: snapshot)
     for (table, storage) in bucketTables.enumerated() {
       guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable)
       else { return damage(table, "missing") }
-      let stamp = PackedStamp(version: version, itemCount: snapshot.count, nextID: snapshot.nextID)
       if let problem = Self.staleness(of: value, expecting: stamp) {
         return damage(table, problem)
       }
@@ -94,7 +94,7 @@ extension LSHIndex {
   static func staleness(of value: UnsafeRawBufferPointer, expecting expected: PackedStamp)
     -> String?
   {
-    let repair = "`tripindex check --repair` or `tripindex index` packs the tables again"
+    let repair = "`tripindex index --pack` or `tripindex check --repair` packs the tables again"
     if value.prefix(8).elementsEqual(PackedTable.firstMagic) {
       return "written by an older tripindex (format TIPACK01), so never read; \(repair)"
     }

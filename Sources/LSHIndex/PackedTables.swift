@@ -258,8 +258,7 @@ extension LSHIndex {
   public func writePackedTables(in writer: StoreWriter) throws {
     guard let packedTable else { return }
     let transaction = writer.transaction
-    let stamp = PackedStamp(
-      version: version, itemCount: try writer.count(), nextID: try writer.nextID())
+    let stamp = try packedStamp(in: writer)
     try transaction.removeAll(in: packedTable)
     let entryBytes = encoder.coder.entryBytes
     for (table, storage) in bucketTables.enumerated() {
@@ -332,8 +331,7 @@ extension LSHIndex {
     return try store.write { writer in
       guard try isCurrent(in: writer) else { return false }
       let transaction = writer.transaction
-      let stamp = PackedStamp(
-        version: version, itemCount: try writer.count(), nextID: try writer.nextID())
+      let stamp = try packedStamp(in: writer)
       let packedCount = try transaction.entryCount(in: packedTable)
       let current = try (0..<bucketTables.count).allSatisfy { table in
         try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable).flatMap(
@@ -343,6 +341,16 @@ extension LSHIndex {
       try writePackedTables(in: writer)
       return true
     }
+  }
+
+  /// The stamp a packed copy of this build carries when packed in `writer`'s transaction.
+  func packedStamp(in writer: StoreWriter) throws -> PackedStamp {
+    PackedStamp(version: version, itemCount: try writer.count(), nextID: try writer.nextID())
+  }
+
+  /// The stamp a packed copy must carry to be read in `snapshot`.
+  func packedStamp(in snapshot: StoreSnapshot) -> PackedStamp {
+    PackedStamp(version: version, itemCount: snapshot.count, nextID: snapshot.nextID)
   }
 
   /// Whether the store has a database for the packed copy (an index built before packed copies
@@ -371,7 +379,7 @@ extension LSHIndex {
     guard let packedTable else { return nil }
     let transaction = snapshot.transaction
     let checked = snapshot.key != nil && packedTablesChecked.withLock { $0 } == snapshot.key
-    let stamp = PackedStamp(version: version, itemCount: snapshot.count, nextID: snapshot.nextID)
+    let stamp = packedStamp(in: snapshot)
     var tables: [PackedTable] = []
     for (table, storage) in bucketTables.enumerated() {
       guard let value = try transaction.value(forKey: IntegerKey(UInt64(table)), in: packedTable),

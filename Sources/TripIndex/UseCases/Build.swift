@@ -279,7 +279,7 @@ public enum Build {
         try index.packAgain()
       } catch {
         progress.warn(
-          "the index's tables were not packed again (\(error)); queries read them unpacked, a little slower, until \(command: "index \(option: .store) \(options.storePath)") runs"
+          "the index's tables were not packed again (\(error)); queries read them unpacked, a little slower, until \(command: "index \(option: .pack) \(option: .store) \(options.storePath)") runs"
         )
       }
     }
