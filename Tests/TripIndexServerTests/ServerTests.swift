@@ -340,6 +340,56 @@ import VectorStore
     #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
   }
 
+  /// Entries of the packed copy of the index's tables (`lsh.packed`), as `info --json` reports.
+  private static func packedEntries(_ store: String) throws -> Int? {
+    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
+    let databases = try json(info.stdout)["databases"] as? [NSDictionary]
+    return databases?.first { $0["name"] as? String == "lsh.packed" }?["entries"] as? Int
+  }
+
+  @Test(
+    "index --pack in another process while serve runs: the copy PUT removed is packed again, serve's LSH answers stay query --json's, later writes are found and the store stays sound"
+  )
+  func packedByAnotherProcess() async throws {
+    let fixture = try Fixture()
+    let probes = Self.vectors(fixture.probes)
+    #expect(try Self.packedEntries(fixture.store) ?? 0 > 0)
+    try await withServer(fixture.configuration()) { client in
+      func lshAnswers() async throws -> [NSDictionary] {
+        let response = try await client.execute(
+          uri: "/query", method: .post,
+          body: try Self.body([
+            "vectors": probes, "k": 5, "lsh": true, "names": (0..<4).map { "probes#\($0)" },
+          ]))
+        return try #require(Self.json(response)["results"] as? [NSDictionary])
+      }
+      func nearest(_ answers: [NSDictionary], probe: Int) -> String? {
+        ((answers[probe]["neighbors"] as? [NSDictionary])?.first)?["name"] as? String
+      }
+      let put = try await client.execute(
+        uri: "/items/added-0", method: .put, body: try Self.body(["vector": probes[0]]))
+      #expect(put.status == .ok)
+      #expect(try Self.packedEntries(fixture.store) == 0)
+      let unpacked = try await lshAnswers()
+      let pack = try TripIndexExecutable.run(["index", "--store", fixture.store, "--pack"])
+      #expect(pack.status == 0 && pack.stdout.contains("packed again"), "\(pack.stderr)")
+      #expect(try Self.packedEntries(fixture.store) ?? 0 > 0)
+      // Read through the copy the other process wrote: the same answers, the added item first.
+      let packed = try await lshAnswers()
+      #expect(packed == unpacked)
+      #expect(packed == (try fixture.queryLines(["--lsh"])))
+      #expect(nearest(packed, probe: 0) == "added-0")
+      // A write after the pack removes the copy again, and is found.
+      let second = try await client.execute(
+        uri: "/items/added-1", method: .put, body: try Self.body(["vector": probes[1]]))
+      #expect(second.status == .ok)
+      #expect(try Self.packedEntries(fixture.store) == 0)
+      #expect(nearest(try await lshAnswers(), probe: 1) == "added-1")
+    }
+    let check = try TripIndexExecutable.run(["check", "--store", fixture.store])
+    #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+  }
+
   @Test(
     "serve refuses a bad limit or port before it opens anything: exit status 64, naming the flag",
     arguments: [
