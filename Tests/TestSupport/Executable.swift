@@ -81,6 +81,20 @@ public enum TripIndexExecutable {
       stdout: String(decoding: outputData, as: UTF8.self),
       stderr: String(decoding: errorData, as: UTF8.self))
   }
+
+  /// The entries of one of a store's databases as `info --json` reports them (`nil` when the
+  /// store has no such database, or `info` did not answer).
+  ///
+  /// - Parameters:
+  ///   - database: the database's name (e.g. `lsh.packed`).
+  ///   - store: the store's directory.
+  /// - Returns: the entry count.
+  public static func entries(of database: String, inStore store: String) throws -> Int? {
+    let info = try run(["info", "--store", store, "--json"])
+    let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+    let databases = object?["databases"] as? [[String: Any]] ?? []
+    return databases.first { $0["name"] as? String == database }?["entries"] as? Int
+  }
 }
 
 /// Reads a pipe to its end with plain `read(2)`, retrying on `EINTR` (Foundation's

@@ -342,9 +342,7 @@ import VectorStore
 
   /// Entries of the packed copy of the index's tables (`lsh.packed`), as `info --json` reports.
   private static func packedEntries(_ store: String) throws -> Int? {
-    let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
-    let databases = try json(info.stdout)["databases"] as? [NSDictionary]
-    return databases?.first { $0["name"] as? String == "lsh.packed" }?["entries"] as? Int
+    try TripIndexExecutable.entries(of: "lsh.packed", inStore: store)
   }
 
   @Test(

@@ -107,10 +107,7 @@ import VectorStore
     #expect(try TripIndexExecutable.run(["index", "--store", store, "--tables", "4"]).status == 0)
     /// The tables the store holds packed (`info --json`'s `lsh.packed` entries).
     func packedTables() throws -> Int? {
-      let info = try TripIndexExecutable.run(["info", "--store", store, "--json"])
-      let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
-      let databases = object?["databases"] as? [[String: Any]] ?? []
-      return databases.first { $0["name"] as? String == "lsh.packed" }?["entries"] as? Int
+      try TripIndexExecutable.entries(of: LSHIndex.packedName, inStore: store)
     }
     #expect(try packedTables() == 4)
     directory.write(
