@@ -286,13 +286,8 @@ extension LSHIndex {
         }
         base.copyMemory(from: PackedTable.magic, byteCount: 8)
         var offset = 8
-        for word in [stamp.words, [UInt64(entryBytes), UInt64(codes.count), UInt64(entries)]]
-          .joined()
-        {
-          put(word, at: offset)
-          offset += 8
-        }
-        for word in [codes, starts].joined() {
+        let header = stamp.words + [UInt64(entryBytes), UInt64(codes.count), UInt64(entries)]
+        for word in [header, codes, starts].joined() {
           put(word, at: offset)
           offset += 8
         }
