@@ -41,13 +41,29 @@ public struct BucketHasher: Sendable, Equatable {
   ///   - dimensions: m.
   ///   - bucketWidth: w (p-stable).
   ///   - seed: the seed.
+  ///   - projectedSample: the data the ``HashFamily/itq`` rotations are learned from (centred
+  ///     and projected as the hashes' input); the other families ignore it.
   public init(
     family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int, bucketWidth: Float,
-    seed: UInt64
+    seed: UInt64, projectedSample: Matrix? = nil
   ) {
     var random = SeededRandom(seed: seed)
     var parameters: [Float] = []
     switch family {
+    case .itq:
+      guard let projectedSample else {
+        preconditionFailure("ITQ tables are learned from a projected sample")
+      }
+      let bits = hashesPerTable
+      for _ in 0..<tables {
+        let rotation = ITQRotation.fit(projectedSample, bits: bits, random: &random)
+        // Bit j's row is column j of the rotation, zero past the K components it rotates.
+        for bit in 0..<bits {
+          for index in 0..<dimensions {
+            parameters.append(index < bits ? Float(rotation[index * bits + bit]) : 0)
+          }
+        }
+      }
     case .hyperplane, .pstable:
       for _ in 0..<(tables * hashesPerTable * dimensions) {
         parameters.append(Float(random.normal()))
@@ -81,7 +97,7 @@ public struct BucketHasher: Sendable, Equatable {
     family: HashFamily, tables: Int, hashesPerTable: Int, dimensions: Int
   ) -> Int {
     switch family {
-    case .hyperplane: return tables * hashesPerTable * dimensions
+    case .hyperplane, .itq: return tables * hashesPerTable * dimensions
     case .pstable: return tables * hashesPerTable * (dimensions + 1)
     case .crosspolytope:
       return tables * hashesPerTable * 3 * CrossPolytopeHasher.paddedDimension(dimensions)
@@ -91,12 +107,15 @@ public struct BucketHasher: Sendable, Equatable {
   /// Draws the hash functions a (validated) configuration names: its family, L, K, m, bucket
   /// width (1 when unset) and seed.
   ///
-  /// - Parameter configuration: the settings.
-  public init(drawing configuration: LSHConfiguration) {
+  /// - Parameters:
+  ///   - configuration: the settings.
+  ///   - projectedSample: what ``HashFamily/itq`` learns its rotations from (needed for it).
+  public init(drawing configuration: LSHConfiguration, projectedSample: Matrix? = nil) {
     self.init(
       family: configuration.family, tables: configuration.tables,
       hashesPerTable: configuration.hashesPerTable, dimensions: configuration.hashDimensions,
-      bucketWidth: Float(configuration.bucketWidth ?? 1), seed: configuration.seed)
+      bucketWidth: Float(configuration.bucketWidth ?? 1), seed: configuration.seed,
+      projectedSample: projectedSample)
   }
 
   /// Wraps stored parameters.
@@ -161,10 +180,10 @@ public struct BucketHasher: Sendable, Equatable {
     precondition(range.lowerBound >= 0 && range.upperBound <= tables, "no such tables")
     let kept: [Float]
     switch family {
-    case .hyperplane, .pstable:
+    case .hyperplane, .itq, .pstable:
       let rowValues = hashesPerTable * dimensions
       let rows = Array(parameters[(range.lowerBound * rowValues)..<(range.upperBound * rowValues)])
-      if family == .hyperplane {
+      if family != .pstable {
         kept = rows
       } else {
         let offsets = tables * rowValues
@@ -192,7 +211,7 @@ public struct BucketHasher: Sendable, Equatable {
   public func codes(_ z: UnsafeBufferPointer<Float>, into codes: UnsafeMutableBufferPointer<UInt64>)
   {
     switch family {
-    case .hyperplane, .pstable:
+    case .hyperplane, .itq, .pstable:
       // The home code alone, with the arithmetic of `code(_:table:scratch:)` (the same
       // projections, buckets and folding) but none of its multiprobe bookkeeping: indexing a
       // million items calls this for each. Eight projections are formed at once, each lane
@@ -214,13 +233,13 @@ public struct BucketHasher: Sendable, Equatable {
                 * SIMD8(repeating: z[index])
             }
             for lane in 0..<min(8, rows - group * 8) {
-              if family == .hyperplane {
+              if family != .pstable {
                 if sums[lane] >= 0 { hyperplaneCode |= 1 << UInt64(hash) }
               } else {
                 folded.add(Self.bucket(of: (sums[lane] / bucketWidth).rounded(.down)))
               }
               if hash == hashesPerTable - 1 {
-                codes[table] = family == .hyperplane ? hyperplaneCode : folded.code
+                codes[table] = family == .pstable ? folded.code : hyperplaneCode
                 hyperplaneCode = 0
                 folded = CodeFolder()
                 (table, hash) = (table + 1, 0)
@@ -326,7 +345,7 @@ public struct BucketHasher: Sendable, Equatable {
 
   func code(_ z: UnsafeBufferPointer<Float>, table: Int, scratch: inout [Float]) -> Home {
     switch family {
-    case .hyperplane:
+    case .hyperplane, .itq:
       var code: UInt64 = 0
       var atoms: [Perturbation] = []
       atoms.reserveCapacity(hashesPerTable)
@@ -393,7 +412,7 @@ public struct BucketHasher: Sendable, Equatable {
   func perturbed(_ home: Home, members: UInt64, atoms: [Perturbation]) -> UInt64 {
     var rest = members
     switch family {
-    case .hyperplane:
+    case .hyperplane, .itq:
       var code = home.code
       while rest != 0 {
         code ^= 1 << UInt64(atoms[rest.trailingZeroBitCount].value)

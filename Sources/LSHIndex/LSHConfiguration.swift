@@ -9,6 +9,12 @@ public enum HashFamily: String, Sendable, CaseIterable, Codable {
   /// Cross-polytope (Andoni et al. 2015, FALCONN): K pseudo-random rotations per table, each
   /// hashing to the nearest signed axis; for angular similarity.
   case crosspolytope
+  /// Iterative quantization (Gong & Lazebnik 2011): K sign bits per table over the top K
+  /// principal components (K ≤ m) turned by a rotation learned from the data so that the
+  /// bits lose the least of it, one rotation per table from its own random start. Hyperplanes
+  /// that follow the data: on clustered data its cells hold a query's neighbours with fewer
+  /// strangers than random ones (`Benchmarks/results/hash-partitions.md`).
+  case itq
 }
 
 /// The parameters of an LSH index.
@@ -66,6 +72,8 @@ public struct LSHConfiguration: Sendable, Equatable {
     case .hyperplane: return LSHConfiguration(family: family, tables: 8, hashesPerTable: 14)
     case .pstable: return LSHConfiguration(family: family, tables: 8, hashesPerTable: 8)
     case .crosspolytope: return LSHConfiguration(family: family, tables: 8, hashesPerTable: 2)
+    case .itq:
+      return LSHConfiguration(family: family, tables: 8, hashesPerTable: 16, hashDimensions: 16)
     }
   }
 
@@ -87,6 +95,10 @@ public struct LSHConfiguration: Sendable, Equatable {
     }
     var result = self
     result.hashDimensions = min(hashDimensions, dimension)
+    if family == .itq && hashDimensions > dimension {
+      // The data has fewer components than asked for: ITQ rotates what there is.
+      result.hashesPerTable = min(hashesPerTable, dimension)
+    }
     result.sketchDimensions = max(result.hashDimensions, min(sketchDimensions, dimension))
     guard tables >= 1 && tables <= 256 else {
       throw LSHError(.invalidSetting("tables"), "must be in 1…256, not \(tables)")
@@ -110,6 +122,13 @@ public struct LSHConfiguration: Sendable, Equatable {
         throw LSHError(
           .invalidSetting("hashesPerTable"),
           "must be in 1…64 for hyperplane tables (bits), not \(hashesPerTable)")
+      }
+    case .itq:
+      guard (1...result.hashDimensions).contains(result.hashesPerTable) else {
+        throw LSHError(
+          .invalidSetting("hashesPerTable"),
+          "must be in 1…\(result.hashDimensions) for ITQ tables (bits over at most the \(result.hashDimensions) hashed components), not \(result.hashesPerTable)"
+        )
       }
     case .pstable:
       guard (1...64).contains(hashesPerTable) else {

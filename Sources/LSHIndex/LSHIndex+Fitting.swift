@@ -50,11 +50,14 @@ extension LSHIndex {
     guard let transform = DataTransform.fit(sample, components: resolved.sketchDimensions) else {
       throw LSHError("the principal components of \(name) could not be computed")
     }
-    if resolved.family == .pstable && resolved.bucketWidth == nil {
+    let needsProjection =
+      resolved.family == .itq || (resolved.family == .pstable && resolved.bucketWidth == nil)
+    let projected = needsProjection ? transform.project(sample) : nil
+    if let projected, resolved.family == .pstable {
       resolved.bucketWidth = Double(
-        Self.estimateWidth(transform.project(sample), dimensions: resolved.hashDimensions))
+        Self.estimateWidth(projected, dimensions: resolved.hashDimensions))
     }
-    let hasher = BucketHasher(drawing: resolved)
+    let hasher = BucketHasher(drawing: resolved, projectedSample: projected)
     let model = LSHModel(
       configuration: resolved, transform: transform, hasher: hasher, metric: metric)
     return ItemEncoder(model: model, coder: fitCoder(model: model, sample: sample))

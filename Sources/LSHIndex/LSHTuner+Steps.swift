@@ -104,28 +104,24 @@ extension LSHTuner {
       let base = fitted.configuration
       let largestL = grid.tables.max() ?? base.tables
       for family in grid.families {
-        for hashDimensions in Set(grid.hashDimensions.map { min($0, base.sketchDimensions) })
-          .sorted()
-        {
-          for hashes in grid.hashesPerTable[family] ?? [] {
-            for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
-              var configuration = base
-              configuration.family = family
-              configuration.hashesPerTable = hashes
-              configuration.hashDimensions = hashDimensions
-              configuration.tables = largestL
-              configuration.bucketWidth =
-                family == .pstable ? widthBase(hashDimensions) * multiplier : nil
-              guard
-                let valid = try? configuration.validated(
-                  forDimension: source.dimension),
-                valid.hashDimensions == hashDimensions
-              else { continue }
-              try screenDraw(
-                valid, tables: grid.tables.sorted(), probes: grid.probes.sorted(), on: quick,
-                into: &measurements, screened: &screened)
-              progress("\(valid.summary): \(grid.tables.count) table counts measured")
-            }
+        for (hashDimensions, hashes) in grid.shapes(of: family, codeSize: base.sketchDimensions) {
+          for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
+            var configuration = base
+            configuration.family = family
+            configuration.hashesPerTable = hashes
+            configuration.hashDimensions = hashDimensions
+            configuration.tables = largestL
+            configuration.bucketWidth =
+              family == .pstable ? widthBase(hashDimensions) * multiplier : nil
+            guard
+              let valid = try? configuration.validated(
+                forDimension: source.dimension),
+              valid.hashDimensions == hashDimensions
+            else { continue }
+            try screenDraw(
+              valid, tables: grid.tables.sorted(), probes: grid.probes.sorted(), on: quick,
+              into: &measurements, screened: &screened)
+            progress("\(valid.summary): \(grid.tables.count) table counts measured")
           }
         }
       }
@@ -137,7 +133,7 @@ extension LSHTuner {
       _ draw: LSHConfiguration, tables: [Int], probes: [Int], on quick: Sample,
       into measurements: inout [Measurement], screened: inout Screened
     ) throws {
-      let hasher = BucketHasher(drawing: draw)
+      let hasher = BucketHasher(drawing: draw, projectedSample: fitted.projectedSample)
       let memory = drawTables.tables(of: draw, count: draw.tables) {
         encoded.memoryTables(hasher: hasher, configuration: draw)
       }

@@ -76,6 +76,7 @@ public enum LSHTuner {
     /// K values per family.
     public var hashesPerTable: [HashFamily: [Int]] = [
       .pstable: [6, 8, 10], .hyperplane: [10, 14, 18], .crosspolytope: [1, 2, 3],
+      .itq: [12, 16, 20],
     ]
     /// Multipliers of the estimated p-stable width.
     public var widthMultipliers: [Double] = [0.7, 1.0, 1.4]
@@ -99,11 +100,30 @@ public enum LSHTuner {
     /// between two measurements of one setting is a few per cent, as for code sizes).
     public var budgetGain = 1.05
 
-    /// The default grid for a metric: p-stable for l2; all three families for cosine.
+    /// The (m, K) pairs tried for a family: every m of ``hashDimensions`` (at most the code
+    /// size) with every K of the family, except ITQ, whose K bits rotate the top K components
+    /// (m = K: more components would be hashed by no bit).
+    ///
+    /// - Parameters:
+    ///   - family: the family.
+    ///   - codeSize: the base's ``LSHConfiguration/sketchDimensions`` (m cannot exceed it).
+    /// - Returns: the pairs, m ascending.
+    func shapes(of family: HashFamily, codeSize: Int) -> [(hashDimensions: Int, hashes: Int)] {
+      let hashes = hashesPerTable[family] ?? []
+      if family == .itq {
+        return hashes.filter { $0 <= codeSize }.sorted().map { ($0, $0) }
+      }
+      return Set(hashDimensions.map { min($0, codeSize) }).sorted().flatMap { m in
+        hashes.map { (m, $0) }
+      }
+    }
+
+    /// The default grid for a metric: p-stable and ITQ for l2; every family for cosine.
     ///
     /// - Parameter metric: the store's metric.
     public init(metric: DistanceMetric) {
-      families = metric == .cosine ? [.hyperplane, .crosspolytope, .pstable] : [.pstable]
+      families =
+        metric == .cosine ? [.hyperplane, .crosspolytope, .pstable, .itq] : [.pstable, .itq]
     }
   }
 
@@ -202,7 +222,9 @@ public enum LSHTuner {
       source: source, fitted: fitted, target: target, k: k,
       encoded: BulkEncoding(
         source, encoder: fitted.encoder, excluding: heldOut, codes: false,
-        projections: grid.hashDimensions.max() ?? base.hashDimensions),
+        projections: grid.families.flatMap {
+          grid.shapes(of: $0, codeSize: fitted.configuration.sketchDimensions)
+        }.map(\.hashDimensions).max() ?? fitted.configuration.hashDimensions),
       exactMicroseconds: exactMicroseconds(in: source, sample: sampleA, k: k))
     let (measurements, screened) = try run.screen(
       grid, on: sampleA.prefix(max(40, sampleA.queries.rows / 4)), progress: progress)

@@ -140,12 +140,13 @@ import VectorMath
 
   @Test(
     "the home codes indexing computes equal the multiprobe path's home codes, bit for bit, in every family",
-    arguments: [HashFamily.hyperplane, .pstable, .crosspolytope])
+    arguments: HashFamily.allCases)
   func fastCodesEqualHomeCodes(family: HashFamily) {
     var random = SeededRandom(seed: 31)
+    let hashes = [HashFamily.crosspolytope: 2, .itq: 6][family] ?? 9
     let hasher = BucketHasher(
-      family: family, tables: 5, hashesPerTable: family == .crosspolytope ? 2 : 9,
-      dimensions: 8, bucketWidth: 0.7, seed: 4)
+      family: family, tables: 5, hashesPerTable: hashes, dimensions: 8, bucketWidth: 0.7, seed: 4,
+      projectedSample: Fixtures.clusteredMatrix(rows: 500, columns: 8, clusters: 7, seed: 2))
     var codes = [UInt64](repeating: 0, count: hasher.tables)
     var scratch = [Float](repeating: 0, count: hasher.scratchSize)
     var checked = 0

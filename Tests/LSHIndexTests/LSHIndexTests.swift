@@ -88,6 +88,18 @@ func wholeBucket<Reader: BucketReader>(
       LSHConfiguration(
         family: .crosspolytope, tables: 10, hashesPerTable: 1, probes: 4, candidateBudget: 0)
     ),
+    (
+      .itq, .l2,
+      LSHConfiguration(
+        family: .itq, tables: 4, hashesPerTable: 12, hashDimensions: 12, probes: 4,
+        candidateBudget: 0)
+    ),
+    (
+      .itq, .cosine,
+      LSHConfiguration(
+        family: .itq, tables: 4, hashesPerTable: 12, hashDimensions: 12, probes: 4,
+        candidateBudget: 0)
+    ),
   ]
 
   @Test(
@@ -221,7 +233,7 @@ func wholeBucket<Reader: BucketReader>(
     if value > 4e18 {
       #expect(throws: VectorStoreError.self) { try refused.get() }
     }
-    for family in [HashFamily.pstable, .hyperplane, .crosspolytope] {
+    for family in HashFamily.allCases {
       let index = try LSHIndex.build(
         on: store,
         configuration: LSHConfiguration(
@@ -344,7 +356,8 @@ func wholeBucket<Reader: BucketReader>(
   func hasherPrefix(family: HashFamily) throws {
     let hasher = BucketHasher(
       family: family, tables: 9, hashesPerTable: family == .crosspolytope ? 2 : 5, dimensions: 8,
-      bucketWidth: 2, seed: 4)
+      bucketWidth: 2, seed: 4,
+      projectedSample: Fixtures.clusteredMatrix(rows: 300, columns: 8, clusters: 5, seed: 1))
     let prefix = hasher.prefix(tables: 3)
     var random = SeededRandom(seed: 8)
     for _ in 0..<50 {
@@ -381,11 +394,13 @@ func wholeBucket<Reader: BucketReader>(
     }
   }
 
-  @Test("a reopened store answers identically, and one seed gives one index")
-  func deterministicAndPersistent() throws {
+  @Test(
+    "a reopened store answers identically, and one seed gives one index (learned rotations too)",
+    arguments: [HashFamily.pstable, .itq])
+  func deterministicAndPersistent(family: HashFamily) throws {
     let directory = TemporaryDirectory()
     let (store, _) = try clusteredStore(directory, rows: 2000, metric: .l2)
-    let configuration = LSHConfiguration(family: .pstable, tables: 6, hashesPerTable: 6, seed: 42)
+    let configuration = LSHConfiguration(family: family, tables: 6, hashesPerTable: 6, seed: 42)
     let first = try LSHIndex.build(on: store, configuration: configuration)
     let probes = Fixtures.clusteredMatrix(rows: 50, columns: 24, clusters: 60, seed: 77)
     let before = try store.read {

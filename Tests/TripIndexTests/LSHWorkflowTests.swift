@@ -265,6 +265,45 @@ import VectorStore
     }
   }
 
+  @Test(
+    "index --family itq: K given sets m (K bits rotate the top K components), the index finds what exact search finds and passes check; K above m is refused by name"
+  )
+  func itqIndexFromTheCommandLine() throws {
+    let directory = TemporaryDirectory()
+    let store = try builtStore(in: directory, rows: 3000, columns: 16, clusters: 20, seed: 8)
+    // Fresh points of the same clusters: the same seed's later draws.
+    let drawn = Fixtures.clusteredMatrix(rows: 3040, columns: 16, clusters: 20, seed: 8)
+    let probes = directory.write(
+      Fixtures.fvecsBytes(
+        Matrix(rows: 40, columns: 16, values: Array(drawn.values[(3000 * 16)...]))),
+      to: "probes.fvecs")
+    let indexed = try TripIndexExecutable.run([
+      "index", "--store", store, "--family", "itq", "--bits", "6", "--tables", "4", "--probes",
+      "8",
+    ])
+    #expect(indexed.status == 0, "\(indexed.stderr)")
+    let info = try TripIndexExecutable.run(["info", "--store", store])
+    #expect(info.stdout.contains("index: lsh itq L4 K6 m6 T8"), "\(info.stdout)")
+    func neighbours(_ method: String) throws -> [[Int]] {
+      let outcome = try TripIndexExecutable.run([
+        "query", probes, "-k", "5", "--store", store, "--json", method,
+      ])
+      #expect(outcome.status == 0, "\(outcome.stderr)")
+      return try json(outcome.stdout).map { line in
+        try #require(line["neighbors"] as? [[String: Any]]).compactMap { $0["id"] as? Int }
+      }
+    }
+    let (approximate, exact) = (try neighbours("--lsh"), try neighbours("--exact"))
+    let found = zip(approximate, exact).map { Set($0).intersection($1).count }.reduce(0, +)
+    #expect(Double(found) >= 0.9 * 40 * 5, "\(found) of 200")
+    #expect(try TripIndexExecutable.run(["check", "--store", store, "--quiet"]).status == 0)
+    let refused = try TripIndexExecutable.run([
+      "index", "--store", store, "--family", "itq", "--bits", "12", "--hash-dimensions", "8",
+    ])
+    #expect(refused.status == 1)
+    #expect(refused.stderr.contains("must be in 1…8 for ITQ tables"), "\(refused.stderr)")
+  }
+
   @Test("queries through a tuned index reach the recall tune promised, on probes it never saw")
   func tunedRecall() throws {
     let directory = TemporaryDirectory()

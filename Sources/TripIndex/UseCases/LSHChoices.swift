@@ -41,6 +41,11 @@ public struct LSHChoices: Sendable {
     if let hashesPerTable { configuration.hashesPerTable = hashesPerTable }
     if let bucketWidth { configuration.bucketWidth = bucketWidth }
     if let hashDimensions { configuration.hashDimensions = hashDimensions }
+    if configuration.family == .itq {
+      // ITQ's K bits rotate the top K components: one of K and m given sets the other.
+      if hashesPerTable == nil, let hashDimensions { configuration.hashesPerTable = hashDimensions }
+      if hashDimensions == nil, let hashesPerTable { configuration.hashDimensions = hashesPerTable }
+    }
     if let sketchDimensions { configuration.sketchDimensions = sketchDimensions }
     if let probes { configuration.probes = probes }
     if let candidateBudget { configuration.candidateBudget = candidateBudget }

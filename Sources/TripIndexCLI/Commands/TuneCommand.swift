@@ -32,7 +32,8 @@ struct TuneCommand: ParsableCommand {
   var queries: String?
 
   @Option(
-    parsing: .upToNextOption, help: "Families to try (default: pstable for l2, all for cosine).")
+    parsing: .upToNextOption,
+    help: "Families to try (default: pstable and itq for l2, all for cosine).")
   var families: [HashFamily] = []
 
   @Flag(help: "Print the measurements as JSON.")

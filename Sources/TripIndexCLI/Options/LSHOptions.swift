@@ -7,7 +7,7 @@ import VectorMath
 struct LSHOptions: ParsableArguments {
   @Option(
     help:
-      "Hash family: hyperplane, pstable or crosspolytope (default: pstable for l2, hyperplane for cosine)."
+      "Hash family: hyperplane, pstable, crosspolytope or itq (default: pstable for l2, hyperplane for cosine)."
   )
   var family: HashFamily?
 
@@ -17,7 +17,7 @@ struct LSHOptions: ParsableArguments {
   @Option(
     parsing: .unconditional,
     help:
-      "K: hashes per table — bits (hyperplane, default 14), projections (pstable, default 8) or rotations (crosspolytope, default 2)."
+      "K: hashes per table — bits (hyperplane, default 14; itq, default 16, at most the hash dimensions), projections (pstable, default 8) or rotations (crosspolytope, default 2)."
   )
   var bits: Int?
 
