@@ -73,10 +73,11 @@ public enum LSHTuner {
   public struct Grid: Sendable {
     /// Families.
     public var families: [HashFamily]
-    /// K values per family.
+    /// K values per family. ITQ's stop at 16 = the largest m, so that tuning keeps 16
+    /// components of every item (at 10M items, four more would take 160 MB more).
     public var hashesPerTable: [HashFamily: [Int]] = [
       .pstable: [6, 8, 10], .hyperplane: [10, 14, 18], .crosspolytope: [1, 2, 3],
-      .itq: [12, 16, 20],
+      .itq: [12, 16],
     ]
     /// Multipliers of the estimated p-stable width.
     public var widthMultipliers: [Double] = [0.7, 1.0, 1.4]
