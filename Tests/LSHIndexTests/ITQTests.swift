@@ -20,6 +20,16 @@ import VectorStore
     return worst
   }
 
+  /// Clustered data centred and projected on all its principal components, as the hashes see it.
+  static func projectedSample(rows: Int, columns: Int, clusters: Int, seed: UInt64) throws
+    -> Matrix
+  {
+    let data = Fixtures.clusteredMatrix(
+      rows: rows, columns: columns, clusters: clusters, seed: seed)
+    let transform = try #require(DataTransform.fit(data, components: columns))
+    return transform.project(data)
+  }
+
   /// ‖sign(V R) − V R‖²_F over the first `bits` columns of `projected`: what ITQ minimises.
   static func quantizationLoss(_ projected: Matrix, rotation: [Double], bits: Int) -> Double {
     var loss = 0.0
@@ -66,9 +76,7 @@ import VectorStore
     "the learned rotation is orthogonal and loses less than its random start and than any of 30 other random rotations"
   )
   func rotationLowersTheLoss() throws {
-    let data = Fixtures.clusteredMatrix(rows: 3000, columns: 16, clusters: 12, seed: 9)
-    let transform = try #require(DataTransform.fit(data, components: 16))
-    let projected = transform.project(data)
+    let projected = try Self.projectedSample(rows: 3000, columns: 16, clusters: 12, seed: 9)
     for bits in [4, 8, 16] {
       var random = SeededRandom(seed: 3)
       var start = random
@@ -91,9 +99,7 @@ import VectorStore
     "an ITQ table's bit j is the sign of the j-th rotated top component: its rows are orthonormal in the first K components and zero past them, one rotation per table"
   )
   func bitsAreRotatedSigns() throws {
-    let data = Fixtures.clusteredMatrix(rows: 2000, columns: 10, clusters: 8, seed: 4)
-    let transform = try #require(DataTransform.fit(data, components: 10))
-    let projected = transform.project(data)
+    let projected = try Self.projectedSample(rows: 2000, columns: 10, clusters: 8, seed: 4)
     let (tables, bits, m) = (3, 6, 10)
     let hasher = BucketHasher(
       family: .itq, tables: tables, hashesPerTable: bits, dimensions: m, bucketWidth: 1, seed: 5,
