@@ -124,10 +124,12 @@ public struct LSHConfiguration: Sendable, Equatable {
           "must be in 1…64 for hyperplane tables (bits), not \(hashesPerTable)")
       }
     case .itq:
-      guard (1...result.hashDimensions).contains(result.hashesPerTable) else {
+      // At most m (the bits rotate the top K hashed components) and 64 (a code's bits).
+      let most = min(64, result.hashDimensions)
+      guard (1...most).contains(result.hashesPerTable) else {
         throw LSHError(
           .invalidSetting("hashesPerTable"),
-          "must be in 1…\(result.hashDimensions) for ITQ tables (bits over at most the \(result.hashDimensions) hashed components), not \(result.hashesPerTable)"
+          "must be in 1…\(most) for ITQ tables (bits over at most the \(result.hashDimensions) hashed components, and at most 64), not \(result.hashesPerTable)"
         )
       }
     case .pstable:

@@ -154,6 +154,12 @@ import VectorStore
     } catch {
       #expect(error.description.contains("hashesPerTable must be in 1…8 for ITQ tables"))
     }
+    let wide = LSHConfiguration(
+      family: .itq, tables: 4, hashesPerTable: 65, hashDimensions: 80, sketchDimensions: 80)
+    #expect(throws: LSHError.self) { try wide.validated(forDimension: 100) }
+    var widest = wide
+    widest.hashesPerTable = 64
+    #expect(try widest.validated(forDimension: 100).hashesPerTable == 64)
     let narrow = try LSHConfiguration.defaults(for: .itq).validated(forDimension: 6)
     #expect(narrow.hashesPerTable == 6 && narrow.hashDimensions == 6)
     // The tuner pairs each K with m = K, within the code size.
