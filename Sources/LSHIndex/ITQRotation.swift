@@ -70,27 +70,21 @@ enum ITQRotation {
   /// singular or the eigen-solver fails.
   static func polarFactor(_ m: [Double], size: Int) -> [Double]? {
     var gram = [Double](repeating: 0, count: size * size)
-    for i in 0..<size {
-      for j in 0..<size {
-        var sum = 0.0
-        for r in 0..<size { sum += m[r * size + i] * m[r * size + j] }
-        gram[i * size + j] = sum
-      }
-    }
-    guard let (values, vectors) = SymmetricEigen.decompose(gram, n: size),
+    product(m, rows: size, inner: size, m, columns: size, into: &gram, transposeA: true)
+    guard let (values, eigenvectors) = SymmetricEigen.decompose(gram, n: size),
       let largest = values.first, largest > 0, let smallest = values.last,
       smallest > largest * 1e-12
     else { return nil }
-    // (Mᵀ M)^(−1/2) = Σ_e e_vec e_vecᵀ / √λ_e.
-    var inverseRoot = [Double](repeating: 0, count: size * size)
+    var vectors = eigenvectors
+    // (Mᵀ M)^(−1/2) = Σ_e v_e v_eᵀ / √λ_e = Sᵀ S, where row e of S is v_e / λ_e^(1/4).
     for e in 0..<size {
-      let scale = 1 / values[e].squareRoot()
-      for i in 0..<size {
-        for j in 0..<size {
-          inverseRoot[i * size + j] += vectors[e * size + i] * vectors[e * size + j] * scale
-        }
-      }
+      let scale = 1 / values[e].squareRoot().squareRoot()
+      for index in 0..<size { vectors[e * size + index] *= scale }
     }
+    var inverseRoot = [Double](repeating: 0, count: size * size)
+    product(
+      vectors, rows: size, inner: size, vectors, columns: size, into: &inverseRoot,
+      transposeA: true)
     var q = [Double](repeating: 0, count: size * size)
     product(m, rows: size, inner: size, inverseRoot, columns: size, into: &q)
     return q

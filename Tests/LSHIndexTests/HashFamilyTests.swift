@@ -88,15 +88,9 @@ import VectorMath
     var same = 0
     var trials = 0
     for _ in 0..<250 {
-      var rows: [[Double]] = []
-      while rows.count < dimensions {
-        var v = (0..<dimensions).map { _ in random.normal() }
-        for row in rows {
-          let dot = zip(v, row).map(*).reduce(0, +)
-          v = zip(v, row).map { $0 - dot * $1 }
-        }
-        let norm = v.map { $0 * $0 }.reduce(0, +).squareRoot()
-        rows.append(v.map { $0 / norm })
+      let rotation = ITQRotation.randomRotation(size: dimensions, random: &random)
+      let rows = (0..<dimensions).map {
+        Array(rotation[($0 * dimensions)..<(($0 + 1) * dimensions)])
       }
       func hash(_ x: [Float]) -> Int {
         let y = rows.map { row in zip(row, x).map { $0 * Double($1) }.reduce(0, +) }
