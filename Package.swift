@@ -148,7 +148,7 @@ let package = Package(
     .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "Plumbing", "TestSupport"]),
     .testTarget(
       name: "LSHIndexTests",
-      dependencies: ["LSHIndex", "StorageBackend", "TestSupport", "VectorStore"]),
+      dependencies: ["CKernels", "LSHIndex", "StorageBackend", "TestSupport", "VectorStore"]),
     .testTarget(
       name: "TripIndexServerTests",
       dependencies: [

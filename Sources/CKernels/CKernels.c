@@ -196,6 +196,54 @@ void tripindex_interval_edges_table(float value, const float *edges, float slack
   out[255] = gap255 * gap255;
 }
 
+typedef float tripindex_lanes8 __attribute__((ext_vector_type(8)));
+
+/// The Hadamard stages of span 1, 2 and 4 on eight values in place: at each, lane i takes
+/// v[i] + v[i + s] where bit s of i is clear and v[i − s] − v[i] where it is set (the scalar
+/// butterfly's a + b and a − b). Works on memory, so no vector crosses a call boundary.
+static inline void tripindex_hadamard8(float *values) {
+  tripindex_lanes8 v;
+  __builtin_memcpy(&v, values, sizeof v);
+  tripindex_lanes8 partner = __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+  v = __builtin_shufflevector(v + partner, partner - v, 0, 9, 2, 11, 4, 13, 6, 15);
+  partner = __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+  v = __builtin_shufflevector(v + partner, partner - v, 0, 1, 10, 11, 4, 5, 14, 15);
+  partner = __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+  v = __builtin_shufflevector(v + partner, partner - v, 0, 1, 2, 3, 12, 13, 14, 15);
+  __builtin_memcpy(values, &v, sizeof v);
+}
+
+/// The unnormalised fast Walsh–Hadamard transform of `count` values (a power of two) in place.
+static void tripindex_hadamard(float *values, size_t count) {
+  size_t span = 1;
+  if (count >= 8) {
+    // Spans 1, 2 and 4 stay within aligned groups of eight: each group takes all three in turn.
+    for (size_t start = 0; start < count; start += 8) tripindex_hadamard8(values + start);
+    span = 8;
+  }
+  for (; span < count; span *= 2) {
+    for (size_t start = 0; start < count; start += 2 * span) {
+      float *restrict low = values + start;
+      float *restrict high = values + start + span;
+      for (size_t i = 0; i < span; i++) {
+        float a = low[i], b = high[i];
+        low[i] = a + b;
+        high[i] = a - b;
+      }
+    }
+  }
+}
+
+void tripindex_crosspolytope_rotate(const float *restrict z, size_t dims, size_t padded,
+                                    const float *restrict signs, float *restrict out) {
+  for (size_t i = 0; i < padded; i++) out[i] = i < dims ? z[i] : 0.0f;
+  for (int round = 0; round < 3; round++) {
+    const float *restrict s = signs + round * padded;
+    for (size_t i = 0; i < padded; i++) out[i] *= s[i];
+    tripindex_hadamard(out, padded);
+  }
+}
+
 // e^x for x ≤ 0, eight values in place (Cephes' single-precision polynomial: relative error
 // about 2e-7, the order of expf's rounding); inputs below −87.3 give the smallest normal result.
 // Works on memory rather than vector arguments, so no vector crosses a call boundary.

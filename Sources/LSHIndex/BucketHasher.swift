@@ -1,3 +1,4 @@
+import CKernels
 import VectorMath
 
 /// Maps a projected vector (``LSHConfiguration/hashDimensions`` values) to one bucket code per
@@ -251,9 +252,20 @@ public struct BucketHasher: Sendable, Equatable {
         }
       }
     case .crosspolytope:
+      // The home codes only (combined as `code(_:table:scratch:)` combines them), without the
+      // multiprobe alternatives a query needs.
       var scratch = [Float](repeating: 0, count: scratchSize)
+      let padded = CrossPolytopeHasher.paddedDimension(dimensions)
+      let bits = UInt64(CrossPolytopeHasher.bitsPerBlock(dimensions: dimensions))
       for table in 0..<tables {
-        codes[table] = code(z, table: table, scratch: &scratch).code
+        var code: UInt64 = 0
+        for block in 0..<hashesPerTable {
+          let hash = CrossPolytopeHasher.blockHash(
+            z, dimensions: dimensions, padded: padded, signs: parameters,
+            offset: ((table * hashesPerTable + block) * 3) * padded, scratch: &scratch)
+          code = (code << bits) | UInt64(hash)
+        }
+        codes[table] = code
       }
     }
   }
@@ -491,15 +503,9 @@ enum CrossPolytopeHasher {
     _ z: UnsafeBufferPointer<Float>, dimensions: Int, padded: Int, signs: [Float], offset: Int,
     scratch: inout [Float]
   ) -> (Int, [(Float, Int)]) {
-    for index in 0..<padded { scratch[index] = index < dimensions ? z[index] : 0 }
-    for round in 0..<3 {
-      for index in 0..<padded { scratch[index] *= signs[offset + round * padded + index] }
-      hadamard(&scratch, count: padded)
-    }
-    var best = 0
-    for index in 1..<padded where abs(scratch[index]) > abs(scratch[best]) { best = index }
-    let largest = abs(scratch[best])
-    let home = 2 * best + (scratch[best] < 0 ? 1 : 0)
+    let home = blockHash(
+      z, dimensions: dimensions, padded: padded, signs: signs, offset: offset, scratch: &scratch)
+    let largest = abs(scratch[home / 2])
     var alternatives: [(Float, Int)] = []
     alternatives.reserveCapacity(2 * padded)
     for index in 0..<padded {
@@ -514,21 +520,27 @@ enum CrossPolytopeHasher {
     return (home, Array(alternatives.prefix(alternativesPerBlock)))
   }
 
-  /// In-place fast Walsh–Hadamard transform (unnormalised; the scale does not change the argmax).
-  static func hadamard(_ values: inout [Float], count: Int) {
-    var span = 1
-    while span < count {
-      var start = 0
-      while start < count {
-        for index in start..<(start + span) {
-          let a = values[index]
-          let b = values[index + span]
-          values[index] = a + b
-          values[index + span] = a - b
-        }
-        start += 2 * span
+  /// The block hash alone (what building tables needs): `z` padded and turned by three rounds
+  /// of random signs and a Hadamard transform into `scratch`
+  /// (`tripindex_crosspolytope_rotate`), then 2 · axis + (negative ? 1 : 0) of its largest
+  /// absolute value.
+  static func blockHash(
+    _ z: UnsafeBufferPointer<Float>, dimensions: Int, padded: Int, signs: [Float], offset: Int,
+    scratch: inout [Float]
+  ) -> Int {
+    precondition(
+      scratch.count >= padded && signs.count >= offset + 3 * padded && z.count >= dimensions,
+      "a block's values")
+    return scratch.withUnsafeMutableBufferPointer { values in
+      signs.withUnsafeBufferPointer { signs in
+        // Checked above: every buffer holds what the kernel reads and writes.
+        let values = values.baseAddress.unsafelyUnwrapped
+        tripindex_crosspolytope_rotate(
+          z.baseAddress, dimensions, padded, signs.baseAddress.unsafelyUnwrapped + offset, values)
+        var best = 0
+        for index in 1..<padded where abs(values[index]) > abs(values[best]) { best = index }
+        return 2 * best + (values[best] < 0 ? 1 : 0)
       }
-      span *= 2
     }
   }
 

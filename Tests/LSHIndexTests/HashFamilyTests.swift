@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import TestSupport
 import Testing
@@ -105,6 +106,49 @@ import VectorMath
     let reference = Double(same) / Double(trials)
     #expect(abs(rate - reference) < 0.04, "pseudo-random \(rate), random rotation \(reference)")
     #expect(rate > 0 && rate < 1)
+  }
+
+  @Test(
+    "the cross-polytope rotation kernel equals the scalar sign-and-Hadamard rounds bit for bit",
+    arguments: [2, 4, 8, 16, 32, 64])
+  func crossPolytopeRotationKernel(padded: Int) {
+    var random = SeededRandom(seed: UInt64(padded))
+    /// The transform as first written: padding, then three rounds of signs and the butterflies
+    /// of span 1, 2, 4, … over the whole vector.
+    func reference(_ z: [Float], signs: [Float]) -> [Float] {
+      var values = (0..<padded).map { $0 < z.count ? z[$0] : 0 }
+      for round in 0..<3 {
+        for index in 0..<padded { values[index] *= signs[round * padded + index] }
+        var span = 1
+        while span < padded {
+          for start in stride(from: 0, to: padded, by: 2 * span) {
+            for index in start..<(start + span) {
+              let (a, b) = (values[index], values[index + span])
+              values[index] = a + b
+              values[index + span] = a - b
+            }
+          }
+          span *= 2
+        }
+      }
+      return values
+    }
+    for round in 0..<300 {
+      let dimensions = [padded, padded / 2 + 1, 1][round % 3]
+      let scale: Float = round % 10 == 0 ? 1e36 : 3
+      var z = (0..<dimensions).map { _ in Float(random.normal()) * scale }
+      if round % 17 == 0 { z[round % dimensions] = round % 2 == 0 ? .nan : -.infinity }
+      let signs = (0..<(3 * padded)).map { _ in random.uniform() < 0.5 ? Float(-1) : 1 }
+      var out = [Float](repeating: 0, count: padded)
+      z.withUnsafeBufferPointer { z in
+        tripindex_crosspolytope_rotate(z.baseAddress, dimensions, padded, signs, &out)
+      }
+      let expected = reference(z, signs: signs)
+      #expect(
+        zip(out, expected).allSatisfy {
+          $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN)
+        }, "padded \(padded), \(dimensions) dimensions, round \(round)")
+    }
   }
 
   @Test("perturbation sets come in non-decreasing score, each once, never two of one group")

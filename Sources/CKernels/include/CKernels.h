@@ -75,6 +75,14 @@ size_t tripindex_code_filter(const unsigned char *restrict entries, size_t count
 /// edges[c + 1] + slack]` (code 0 open below, code 255 open above), into `out`.
 void tripindex_interval_edges_table(float value, const float *edges, float slack, float *out);
 
+/// A cross-polytope block's rotation: `z`'s first `dims` values padded with zeros to `padded` (a
+/// power of two, at least 2, and at least `dims`) into `out`, then three rounds of multiplying by
+/// random signs (`signs + round * padded`) and an unnormalised fast Walsh–Hadamard transform
+/// (stages of span 1, 2, 4, …; each pair becomes a + b, a − b). Every value is the same, bit for
+/// bit, as that scalar loop's: the vector lanes do the same additions and subtractions.
+void tripindex_crosspolytope_rotate(const float *restrict z, size_t dims, size_t padded,
+                                    const float *restrict signs, float *restrict out);
+
 /// CRC32C (Castagnoli) of `count` bytes, continuing from `crc` (0 to start): the hardware
 /// instruction where the CPU has SSE4.2, a table otherwise.
 uint32_t tripindex_crc32c(uint32_t crc, const void *data, size_t count);
