@@ -160,21 +160,20 @@ extension LSHTuner {
     }
 
     /// The settings that came near the target on the quick sample, measured on all of sample A
-    /// (400 queries time far more steadily than the quarter sample), fastest first: up to 12
-    /// that could beat exact search, then (while none holds the recall's lower bound) up to 4
-    /// slower ones, so that the verdict can still name the fastest setting that reaches the
-    /// target; at most 4 that hold the bound.
+    /// (400 queries time far more steadily than the quarter sample) in
+    /// ``LSHTuner/finalistOrder(of:target:isAffordable:)``'s order; the slower ones only while
+    /// none holds the recall's lower bound (so that the verdict can still name the fastest
+    /// setting that reaches the target); at most 4 that hold the bound.
     ///
     /// - Returns: every finalist measured, and those whose lower bound reached the target.
     func finalists(
       of measurements: [Measurement], screened: Screened, on sampleA: Sample
     ) throws -> (all: [Measurement], passing: [Measurement]) {
-      let hopeful = measurements.filter { $0.recall >= target - 0.02 }
-        .sorted { $0.microsecondsPerQuery < $1.microsecondsPerQuery }
       var finalists: [Measurement] = []
       var passing: [Measurement] = []
-      let slower = hopeful.filter { !isAffordable($0) }.prefix(4)
-      for candidate in (hopeful.filter(isAffordable).prefix(12) + slower) {
+      for candidate in LSHTuner.finalistOrder(
+        of: measurements, target: target, isAffordable: isAffordable)
+      {
         if !passing.isEmpty && !isAffordable(candidate) { break }
         guard let searcher = searcher(candidate.configuration, in: screened) else {
           continue

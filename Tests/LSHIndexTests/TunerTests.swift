@@ -164,6 +164,53 @@ import VectorStore
     #expect(recall >= 0.9, "fresh-probe recall \(recall)")
   }
 
+  @Test(
+    "finalists: the fastest settings that reached the target keep places of their own beside cheaper near misses"
+  )
+  func finalistOrder() {
+    func measurement(_ tables: Int, probes: Int, recall: Double, microseconds: Double)
+      -> LSHTuner.Measurement
+    {
+      var configuration = LSHConfiguration.defaults(for: .pstable)
+      configuration.tables = tables
+      configuration.probes = probes
+      return LSHTuner.Measurement(
+        configuration: configuration, queries: 100, recall: recall, recallStandardError: 0.01,
+        microsecondsPerQuery: microseconds, candidates: 0, exactDistances: 0)
+    }
+    // Twenty near misses (recall 0.885–0.899), all faster than the ten that reach 0.9, one
+    // setting far from the target, and three too slow to beat exact search (1000 µs).
+    let near = (0..<20).map {
+      measurement(
+        4, probes: $0 + 1, recall: 0.885 + Double($0 % 15) / 1000, microseconds: 10 + Double($0))
+    }
+    let reaching = (0..<10).map {
+      measurement(8, probes: $0 + 1, recall: 0.9 + Double($0) / 100, microseconds: 50 + Double($0))
+    }
+    let far = [measurement(16, probes: 1, recall: 0.5, microseconds: 1)]
+    let slow = (0..<3).map {
+      measurement(16, probes: $0 + 2, recall: 0.95, microseconds: 900 + Double($0))
+    }
+    let order = LSHTuner.finalistOrder(
+      of: (slow + reaching + far + near).shuffled(), target: 0.9,
+      isAffordable: { $0.microsecondsPerQuery < 500 })
+    let affordable = order.prefix { $0.microsecondsPerQuery < 500 }
+    #expect(affordable.count == 2 * LSHTuner.finalistsPerKind)
+    // The 8 fastest of each kind, fastest first, then the slow ones.
+    #expect(
+      affordable.filter { $0.recall >= 0.9 }.map(\.microsecondsPerQuery)
+        == (50..<58).map(Double.init))
+    #expect(
+      affordable.filter { $0.recall < 0.9 }.map(\.microsecondsPerQuery)
+        == (10..<18).map(Double.init))
+    #expect(
+      zip(affordable, affordable.dropFirst()).allSatisfy {
+        $0.microsecondsPerQuery <= $1.microsecondsPerQuery
+      })
+    #expect(order.dropFirst(affordable.count).map(\.microsecondsPerQuery) == [900, 901, 902])
+    #expect(!order.contains { $0.recall < 0.88 })
+  }
+
   @Test("a transform's leading components are exactly those of a fit that keeps fewer")
   func leadingComponents() throws {
     let sample = Fixtures.clusteredMatrix(rows: 500, columns: 24, clusters: 5, seed: 3)
