@@ -165,7 +165,7 @@ import VectorStore
     // The tuner pairs each K with m = K, within the code size.
     var grid = LSHTuner.Grid(metric: .l2)
     grid.hashesPerTable[.itq] = [20, 12, 40]
-    #expect(grid.families.contains(.itq))
+    #expect(grid.families == [.pstable, .itq, .crosspolytope])
     #expect(
       grid.shapes(of: .itq, codeSize: 32).map { [$0.hashDimensions, $0.hashes] } == [
         [12, 12], [20, 20],
