@@ -1,12 +1,13 @@
 import Foundation
 import LMDB
-import LSHIndex
 import StorageBackend
 import TestSupport
 import Testing
-import TripIndex
 import VectorMath
 import VectorStore
+
+@testable import LSHIndex
+@testable import TripIndex
 
 /// build --index lsh → tune → query (LSH and --exact) through the command line.
 @Suite struct LSHWorkflowTests {
@@ -302,6 +303,27 @@ import VectorStore
     ])
     #expect(refused.status == 1)
     #expect(refused.stderr.contains("must be in 1…8 for ITQ tables"), "\(refused.stderr)")
+  }
+
+  @Test(
+    "tune's verdict on a built index under the target: within B's sampling error it says so and keeps quiet about running again; beyond it, says to"
+  )
+  func shortfallNote() {
+    func built(recall: Double, standardError: Double) -> LSHTuner.Measurement {
+      LSHTuner.Measurement(
+        configuration: LSHConfiguration.defaults(for: .itq), queries: 400, recall: recall,
+        recallStandardError: standardError, microsecondsPerQuery: 80, candidates: 1500,
+        exactDistances: 37)
+    }
+    #expect(Tune.shortfallNote(built(recall: 0.9, standardError: 0.01), target: 0.9).isEmpty)
+    #expect(Tune.shortfallNote(built(recall: 0.93, standardError: 0.01), target: 0.9).isEmpty)
+    let near = Tune.shortfallNote(built(recall: 0.89925, standardError: 0.007), target: 0.9)
+    #expect(
+      near
+        == "; that is 0.001 below the target 0.90 on these 400 queries, within their sampling error (± 0.012)"
+    )
+    let far = Tune.shortfallNote(built(recall: 0.85, standardError: 0.007), target: 0.9)
+    #expect(far.contains("run tune again") && far.contains("below the target 0.90"))
   }
 
   @Test("queries through a tuned index reach the recall tune promised, on probes it never saw")
