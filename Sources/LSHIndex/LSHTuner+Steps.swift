@@ -103,7 +103,7 @@ extension LSHTuner {
       }
       let base = fitted.configuration
       let largestL = grid.tables.max() ?? base.tables
-      for family in grid.families {
+      for family in grid.families(forItems: source.count) {
         for (hashDimensions, hashes) in grid.shapes(of: family, codeSize: base.sketchDimensions) {
           for multiplier in family == .pstable ? grid.widthMultipliers : [1] {
             var configuration = base
@@ -128,7 +128,8 @@ extension LSHTuner {
       return (measurements, screened)
     }
 
-    /// One hash draw (`draw` with its largest L) at every L and T of the grid.
+    /// One hash draw (`draw` with its largest L) at every L and T of the grid, as
+    /// ``LSHTuner/screeningStep(after:fewestProbes:target:exactMicroseconds:)`` says.
     private func screenDraw(
       _ draw: LSHConfiguration, tables: [Int], probes: [Int], on quick: Sample,
       into measurements: inout [Measurement], screened: inout Screened
@@ -153,8 +154,11 @@ extension LSHTuner {
             setting: setting, sample: quick, k: k)
           measurements.append(measurement)
           screened.settings[Screened.key(setting)] = (encoder, draw)
-          // More probes only cost more once the target is comfortably passed.
-          if measurement.recallLowerBound >= target { break }
+          let step = LSHTuner.screeningStep(
+            after: measurement, fewestProbes: probeCount == probes.first, target: target,
+            exactMicroseconds: exactMicroseconds)
+          if step == .nextDraw { return }
+          if step == .moreTables { break }
         }
       }
     }

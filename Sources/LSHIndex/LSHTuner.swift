@@ -21,6 +21,40 @@ public enum LSHTuner {
   /// it) measured on all of sample A.
   static let finalistsPerKind = 8
 
+  /// Where screening a hash draw goes after measuring one setting.
+  enum ScreeningStep: Equatable {
+    /// The same L with more probes.
+    case moreProbes
+    /// The next L (from its fewest probes).
+    case moreTables
+    /// No more of this draw.
+    case nextDraw
+  }
+
+  /// Where screening a draw goes after a setting: each L's T is raised until the recall's lower
+  /// bound reaches the target (more probes only cost more after that), or until a setting is
+  /// slower than exact search itself — not merely short of ``minimumSpeedup``, so that the quick
+  /// sample's timing noise cannot cut a chain that could still pass; then more probes only cost
+  /// more, and when the fewest probes already do, more tables do too, so the draw's larger L are
+  /// skipped. At 10M items such settings (a few huge buckets: cross-polytope K 1, wide p-stable
+  /// widths) took much of tuning's time.
+  ///
+  /// - Parameters:
+  ///   - measurement: the setting just measured on the quick sample.
+  ///   - fewestProbes: whether it had the grid's fewest probes.
+  ///   - target: the recall target.
+  ///   - exactMicroseconds: exact search's time per query.
+  /// - Returns: the next step.
+  static func screeningStep(
+    after measurement: Measurement, fewestProbes: Bool, target: Double, exactMicroseconds: Double
+  ) -> ScreeningStep {
+    if measurement.recallLowerBound >= target { return .moreTables }
+    if measurement.microsecondsPerQuery >= exactMicroseconds {
+      return fewestProbes ? .nextDraw : .moreTables
+    }
+    return .moreProbes
+  }
+
   /// The screened settings to measure on all of sample A, in order: of those that could beat
   /// exact search, up to ``finalistsPerKind`` whose recall's lower bound on the quick sample
   /// reached the target (where screening stopped raising a draw's probes) and as many others
@@ -152,15 +186,29 @@ public enum LSHTuner {
       }
     }
 
+    /// Families skipped on stores of more items than their limit (only the default grid sets
+    /// any: ``Grid/init(metric:)``).
+    public var familyItemLimits: [HashFamily: Int] = [:]
+
     /// The default grid for a metric: p-stable, ITQ and cross-polytope for l2 (cross-polytope
     /// buckets split data on a sphere, such as contrast-normalised patches, far better than
-    /// p-stable ones: 1.6× the speed at recall 0.92 on patchescn100k); every family for cosine.
+    /// p-stable ones: 1.6× the speed at recall 0.92 on patchescn100k) — cross-polytope only up
+    /// to 2M items, since its six draws took a 10M tune from about 9-12 to 15.3 minutes (the
+    /// bar is 15); every family for cosine.
     ///
     /// - Parameter metric: the store's metric.
     public init(metric: DistanceMetric) {
-      families =
-        metric == .cosine
-        ? [.hyperplane, .crosspolytope, .pstable, .itq] : [.pstable, .itq, .crosspolytope]
+      if metric == .cosine {
+        families = [.hyperplane, .crosspolytope, .pstable, .itq]
+      } else {
+        families = [.pstable, .itq, .crosspolytope]
+        familyItemLimits = [.crosspolytope: 2_000_000]
+      }
+    }
+
+    /// The families screened on a store of `count` items.
+    func families(forItems count: Int) -> [HashFamily] {
+      families.filter { count <= familyItemLimits[$0] ?? Int.max }
     }
   }
 

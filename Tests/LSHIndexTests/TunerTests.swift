@@ -213,6 +213,54 @@ import VectorStore
     #expect(!order.contains { $0.recall < 0.88 })
   }
 
+  @Test(
+    "a family over its item limit is not screened; the default l2 grid weighs cross-polytope up to 2M items"
+  )
+  func familyItemLimits() throws {
+    #expect(LSHTuner.Grid(metric: .l2).familyItemLimits == [.crosspolytope: 2_000_000])
+    #expect(LSHTuner.Grid(metric: .cosine).familyItemLimits.isEmpty)
+    let directory = TemporaryDirectory()
+    let (store, _) = try clusteredStore(directory, rows: 3000, metric: .l2)
+    var grid = Self.smallGrid()
+    grid.families = [.crosspolytope, .pstable]
+    grid.hashesPerTable[.crosspolytope] = [2]
+    func screenedFamilies() throws -> Set<HashFamily> {
+      Set(
+        try LSHTuner.tune(store: store, target: 0.9, k: 10, sampleSize: 100, grid: grid)
+          .measurements.map(\.configuration.family))
+    }
+    #expect(try screenedFamilies() == [.crosspolytope, .pstable])
+    grid.familyItemLimits = [.crosspolytope: 2999]
+    #expect(try screenedFamilies() == [.pstable])
+    grid.familyItemLimits = [.crosspolytope: 3000]
+    #expect(try screenedFamilies() == [.crosspolytope, .pstable])
+  }
+
+  @Test(
+    "screening a draw: probes are raised until the recall's bound passes, a setting slower than exact search stops its L, and at the fewest probes the whole draw"
+  )
+  func screeningSteps() {
+    func measured(recall: Double, microseconds: Double) -> LSHTuner.Measurement {
+      LSHTuner.Measurement(
+        configuration: LSHConfiguration.defaults(for: .crosspolytope), queries: 100,
+        recall: recall, recallStandardError: 0.01, microsecondsPerQuery: microseconds,
+        candidates: 0, exactDistances: 0)
+    }
+    func step(_ recall: Double, _ microseconds: Double, fewest: Bool) -> LSHTuner.ScreeningStep {
+      LSHTuner.screeningStep(
+        after: measured(recall: recall, microseconds: microseconds), fewestProbes: fewest,
+        target: 0.9, exactMicroseconds: 1000)
+    }
+    #expect(step(0.8, 100, fewest: true) == .moreProbes)
+    #expect(step(0.91, 100, fewest: false) == .moreProbes)  // bound 0.894: not yet
+    #expect(step(0.92, 100, fewest: false) == .moreTables)
+    #expect(step(0.92, 5000, fewest: true) == .moreTables)  // passed: the next L is still tried
+    // Short of the 1.2× speed-up but faster than exact search: timing noise could hide a pass.
+    #expect(step(0.8, 900, fewest: true) == .moreProbes)
+    #expect(step(0.8, 1000, fewest: false) == .moreTables)
+    #expect(step(0.8, 1000, fewest: true) == .nextDraw)
+  }
+
   @Test("a transform's leading components are exactly those of a fit that keeps fewer")
   func leadingComponents() throws {
     let sample = Fixtures.clusteredMatrix(rows: 500, columns: 24, clusters: 5, seed: 3)

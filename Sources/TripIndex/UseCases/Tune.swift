@@ -148,7 +148,11 @@ public enum Tune {
   /// The grid for a store's metric, with the families asked for.
   private static func grid(for metric: DistanceMetric, families: [HashFamily]?) -> LSHTuner.Grid {
     var grid = LSHTuner.Grid(metric: metric)
-    if let families, !families.isEmpty { grid.families = families }
+    if let families, !families.isEmpty {
+      // Families asked for are tried whatever the store's size.
+      grid.families = families
+      grid.familyItemLimits = [:]
+    }
     return grid
   }
 
