@@ -41,8 +41,8 @@ public enum Tune {
   ///   - target: recall@k to reach.
   ///   - k: neighbours per query.
   ///   - sampleSize: queries per sample.
-  ///   - families: families to try (`nil`: p-stable, ITQ and cross-polytope for
-  ///     l2, every family for cosine).
+  ///   - families: families to try (`nil`: p-stable, ITQ and, up to 2M items,
+  ///     cross-polytope for l2; every family for cosine).
   ///   - queriesPath: a file of the user's own probes to tune on (embedded with the store's
   ///     model), or `nil` to hold sampled items out of the index.
   ///   - redis: how to reach a store on a Redis Cluster.

@@ -33,7 +33,9 @@ struct TuneCommand: ParsableCommand {
 
   @Option(
     parsing: .upToNextOption,
-    help: "Families to try (default: pstable, itq and crosspolytope for l2, all for cosine).")
+    help:
+      "Families to try (default: pstable, itq and, up to 2M items, crosspolytope for l2; all for cosine)."
+  )
   var families: [HashFamily] = []
 
   @Flag(help: "Print the measurements as JSON.")
