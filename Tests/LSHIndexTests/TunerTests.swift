@@ -164,34 +164,37 @@ import VectorStore
     #expect(recall >= 0.9, "fresh-probe recall \(recall)")
   }
 
+  /// A quick-sample measurement (100 queries, standard error 0.01: lower bound = recall −
+  /// 0.01645) of the default p-stable setting with `tables` and `probes`.
+  static func measurement(
+    _ tables: Int = 8, probes: Int = 4, recall: Double, microseconds: Double
+  ) -> LSHTuner.Measurement {
+    var configuration = LSHConfiguration.defaults(for: .pstable)
+    configuration.tables = tables
+    configuration.probes = probes
+    return LSHTuner.Measurement(
+      configuration: configuration, queries: 100, recall: recall, recallStandardError: 0.01,
+      microsecondsPerQuery: microseconds, candidates: 0, exactDistances: 0)
+  }
+
   @Test(
     "finalists: the fastest settings whose recall's lower bound reached the target keep places of their own beside cheaper ones near it"
   )
   func finalistOrder() {
-    func measurement(_ tables: Int, probes: Int, recall: Double, microseconds: Double)
-      -> LSHTuner.Measurement
-    {
-      var configuration = LSHConfiguration.defaults(for: .pstable)
-      configuration.tables = tables
-      configuration.probes = probes
-      return LSHTuner.Measurement(
-        configuration: configuration, queries: 100, recall: recall, recallStandardError: 0.01,
-        microsecondsPerQuery: microseconds, candidates: 0, exactDistances: 0)
-    }
     // Twenty settings near the target (recall 0.885–0.914, lower bound below 0.9), all faster
     // than the ten whose lower bound reaches 0.9 (recall ≥ 0.917), one setting far from the
     // target, and three too slow to beat exact search.
     let near = (0..<20).map {
-      measurement(
+      Self.measurement(
         4, probes: $0 + 1, recall: 0.885 + Double($0 % 15) / 500, microseconds: 10 + Double($0))
     }
     let reaching = (0..<10).map {
-      measurement(
+      Self.measurement(
         8, probes: $0 + 1, recall: 0.917 + Double($0) / 100, microseconds: 50 + Double($0))
     }
-    let far = [measurement(16, probes: 1, recall: 0.5, microseconds: 1)]
+    let far = [Self.measurement(16, probes: 1, recall: 0.5, microseconds: 1)]
     let slow = (0..<3).map {
-      measurement(16, probes: $0 + 2, recall: 0.95, microseconds: 900 + Double($0))
+      Self.measurement(16, probes: $0 + 2, recall: 0.95, microseconds: 900 + Double($0))
     }
     let order = LSHTuner.finalistOrder(
       of: (slow + reaching + far + near).shuffled(), target: 0.9,
@@ -240,15 +243,9 @@ import VectorStore
     "screening a draw: probes are raised until the recall's bound passes, a setting slower than exact search stops its L, and at the fewest probes the whole draw"
   )
   func screeningSteps() {
-    func measured(recall: Double, microseconds: Double) -> LSHTuner.Measurement {
-      LSHTuner.Measurement(
-        configuration: LSHConfiguration.defaults(for: .crosspolytope), queries: 100,
-        recall: recall, recallStandardError: 0.01, microsecondsPerQuery: microseconds,
-        candidates: 0, exactDistances: 0)
-    }
     func step(_ recall: Double, _ microseconds: Double, fewest: Bool) -> LSHTuner.ScreeningStep {
       LSHTuner.screeningStep(
-        after: measured(recall: recall, microseconds: microseconds), fewestProbes: fewest,
+        after: Self.measurement(recall: recall, microseconds: microseconds), fewestProbes: fewest,
         target: 0.9, exactMicroseconds: 1000)
     }
     #expect(step(0.8, 100, fewest: true) == .moreProbes)

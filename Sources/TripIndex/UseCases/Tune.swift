@@ -158,10 +158,11 @@ public enum Tune {
 
   /// What the verdict adds about the built index's recall on sample B, measured again in place
   /// (the truth taken anew, over every item, the held-out ones too): nothing at or above the
-  /// target; below it by no more than 1.645 standard errors of that recall over B's queries,
-  /// that this is within their sampling error (B confirmed the setting over tables without the
-  /// held-out items, right at the target, and the index is kept); further below, that the store
-  /// changed while tune ran (or chance), and to run tune again.
+  /// target; below it by no more than ``LSHTuner/Measurement/recallMargin`` (1.645 standard
+  /// errors of that recall over B's queries), that this is within their sampling error (B
+  /// confirmed the setting over tables without the held-out items, right at the target, and the
+  /// index is kept); further below, that the store changed while tune ran (or chance), and to
+  /// run tune again.
   ///
   /// - Parameters:
   ///   - built: the built index's measurement on sample B.
@@ -169,7 +170,7 @@ public enum Tune {
   /// - Returns: the text to append to the verdict, empty when none.
   static func shortfallNote(_ built: LSHTuner.Measurement, target: Double) -> String {
     guard built.recall < target else { return "" }
-    let margin = 1.645 * built.recallStandardError
+    let margin = built.recallMargin
     if target - built.recall <= margin {
       return
         "; that is \(TextFormatting.fixed(target - built.recall, 3)) below the target \(TextFormatting.fixed(target, 2)) on these \(built.queries) queries, within their sampling error (± \(TextFormatting.fixed(margin, 3)))"
